@@ -1,0 +1,336 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ConflictError, LockedError, NotFoundError, ProviderError, UsageError } from '../src/errors.js';
+import {
+  STAGES,
+  type Capabilities,
+  type Lease,
+  type MoveStageInput,
+  type SecretFields,
+  type SecretInfo,
+  type SecretStore,
+  type SecretVersion,
+  type Stage,
+  type VersionInfo,
+  type VersionMeta,
+  type VersionSelector,
+  type WriteInput,
+  type WriteResult,
+} from './types.js';
+
+/** One version as kept by a document store. `secret` is null once destroyed. */
+export interface StoredVersion {
+  id: string;
+  createdAt: string;
+  meta: VersionMeta;
+  secret: SecretFields | null;
+}
+
+export interface SlotDoc {
+  kind: 'slot';
+  path: string;
+  nextVersion: number;
+  versions: StoredVersion[];
+  stages: Partial<Record<Stage, string>>;
+  /** idempotencyKey -> version id and digest of the secret written with it. */
+  idempotency: Record<string, { version: string; digest: string }>;
+}
+
+export interface LockDoc {
+  kind: 'lock';
+  name: string;
+  owner: string;
+  token: string;
+  expiresAt: number;
+}
+
+export interface WrapDoc {
+  kind: 'wrap';
+  value: string;
+  expiresAt: number;
+}
+
+export type Doc = SlotDoc | LockDoc | WrapDoc;
+
+/** What an update function returns: the new document (null deletes it, undefined leaves it) and a result. */
+export interface DocUpdate<T> {
+  doc?: Doc | null;
+  result: T;
+}
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9-]{32,64}$/;
+const PATH = /^[A-Za-z0-9][A-Za-z0-9._@-]*(\/[A-Za-z0-9][A-Za-z0-9._@-]*)*$/;
+
+/** Checks a path's grammar so it can be used as a file name, Vault path or AWS secret name on every backend. */
+export function assertValidPath(path: string): void {
+  if (path.length > 256 || !PATH.test(path)) {
+    throw new UsageError('INVALID_PATH', `Invalid secret path "${path}".`, {
+      hint: 'Paths are segments of letters, digits, ".", "_", "@" and "-" separated by "/", e.g. bots/alpha/arb1.',
+    });
+  }
+}
+
+function digestSecret(secret: SecretFields): string {
+  const canonical = JSON.stringify(Object.keys(secret).sort().map((k) => [k, secret[k]]));
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export function tokenKey(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * The SecretStore contract implemented once over a tiny document storage primitive: read a document, update one
+ * atomically, list keys. The memory and local providers differ only in how they keep documents; every rule of the
+ * contract (CAS, stage moves, idempotency, single-use wrapping, leases) lives here, in one place.
+ */
+export abstract class DocumentStore implements SecretStore {
+  abstract readonly id: string;
+  abstract readonly capabilities: Capabilities;
+  protected readonly now: () => number;
+
+  protected constructor(now?: () => number) {
+    this.now = now ?? Date.now;
+  }
+
+  /** The document under `key`, or null. */
+  protected abstract readDoc(key: string): Promise<Doc | null>;
+  /**
+   * Applies `fn` to the document under `key` atomically with respect to every other update of the same key, in this
+   * process and (for durable stores) in others. When `fn` throws, nothing changes.
+   */
+  protected abstract updateDoc<T>(key: string, fn: (current: Doc | null) => DocUpdate<T>): Promise<T>;
+  /** Keys starting with `prefix`. */
+  protected abstract listDocs(prefix: string): Promise<string[]>;
+
+  abstract init(): Promise<{ created: boolean }>;
+  abstract health(): Promise<void>;
+  abstract close(): Promise<void>;
+
+  async describe(path: string): Promise<SecretInfo | null> {
+    assertValidPath(path);
+    const doc = await this.readSlot(path);
+    return doc ? infoOf(doc) : null;
+  }
+
+  async read(path: string, selector: VersionSelector): Promise<SecretVersion> {
+    assertValidPath(path);
+    const doc = await this.readSlot(path);
+    if (!doc) throw new NotFoundError(`No secret at "${path}".`);
+    const id = 'stage' in selector ? doc.stages[selector.stage] : selector.version;
+    if (id === undefined) throw new NotFoundError(`Stage ${'stage' in selector ? selector.stage : ''} of "${path}" points at no version.`);
+    const version = doc.versions.find((v) => v.id === id);
+    if (!version) throw new NotFoundError(`Version ${id} of "${path}" does not exist.`);
+    if (version.secret === null) {
+      throw new ProviderError('DESTROYED', `Version ${id} of "${path}" was destroyed; only its metadata remains.`);
+    }
+    return { path, version: versionInfo(doc, version), secret: { ...version.secret } };
+  }
+
+  async write(path: string, input: WriteInput): Promise<WriteResult> {
+    assertValidPath(path);
+    const stage = input.stage ?? 'PENDING';
+    if (input.idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(input.idempotencyKey)) {
+      throw new UsageError('INVALID_IDEMPOTENCY_KEY', 'An idempotency key must be 32-64 letters, digits or dashes.');
+    }
+    const digest = digestSecret(input.secret);
+    return this.updateDoc(slotKey(path), (current) => {
+      const doc = current ? asSlot(current, path) : emptySlot(path);
+      if (input.idempotencyKey !== undefined) {
+        const seen = doc.idempotency[input.idempotencyKey];
+        if (seen) {
+          if (seen.digest !== digest) {
+            throw new ConflictError(`Idempotency key already used for a different value at "${path}".`);
+          }
+          return { result: { version: seen.version } };
+        }
+      }
+      if (input.expect !== undefined && (doc.stages[stage] ?? null) !== input.expect) {
+        throw new ConflictError(`Stage ${stage} of "${path}" changed since it was read.`, {
+          hint: 'Another writer got there first. Re-read the secret and decide again.',
+        });
+      }
+      const id = String(doc.nextVersion);
+      doc.nextVersion += 1;
+      doc.versions.push({ id, createdAt: new Date(this.now()).toISOString(), meta: { ...input.meta }, secret: { ...input.secret } });
+      if (stage === 'CURRENT') moveCurrent(doc, id);
+      else doc.stages[stage] = id;
+      if (input.idempotencyKey !== undefined) doc.idempotency[input.idempotencyKey] = { version: id, digest };
+      return { doc, result: { version: id } };
+    });
+  }
+
+  async moveStage(path: string, input: MoveStageInput): Promise<void> {
+    assertValidPath(path);
+    if (!STAGES.includes(input.stage)) throw new UsageError('INVALID_STAGE', `Unknown stage "${String(input.stage)}".`);
+    await this.updateDoc(slotKey(path), (current) => {
+      if (!current) throw new NotFoundError(`No secret at "${path}".`);
+      const doc = asSlot(current, path);
+      if ((doc.stages[input.stage] ?? null) !== input.expect) {
+        throw new ConflictError(`Stage ${input.stage} of "${path}" changed since it was read.`, {
+          hint: 'Another writer got there first. Re-read the secret and decide again.',
+        });
+      }
+      if (input.to === null) {
+        delete doc.stages[input.stage];
+      } else {
+        if (!doc.versions.some((v) => v.id === input.to)) throw new NotFoundError(`Version ${input.to} of "${path}" does not exist.`);
+        if (input.stage === 'CURRENT') moveCurrent(doc, input.to);
+        else doc.stages[input.stage] = input.to;
+      }
+      return { doc, result: undefined };
+    });
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys = await this.listDocs(slotKey(prefix));
+    return keys.map((k) => k.slice(slotKey('').length)).sort();
+  }
+
+  async destroy(path: string, version: string): Promise<void> {
+    assertValidPath(path);
+    await this.updateDoc(slotKey(path), (current) => {
+      if (!current) throw new NotFoundError(`No secret at "${path}".`);
+      const doc = asSlot(current, path);
+      const v = doc.versions.find((x) => x.id === version);
+      if (!v) throw new NotFoundError(`Version ${version} of "${path}" does not exist.`);
+      const holding = STAGES.filter((s) => doc.stages[s] === version);
+      if (holding.length > 0) {
+        throw new ConflictError(`Version ${version} of "${path}" is still ${holding.join(' and ')}; move the stage first.`);
+      }
+      if (v.secret === null) return { result: undefined };
+      v.secret = null;
+      return { doc, result: undefined };
+    });
+  }
+
+  async delete(path: string): Promise<void> {
+    assertValidPath(path);
+    await this.updateDoc(slotKey(path), () => ({ doc: null, result: undefined }));
+  }
+
+  async wrap(value: string, ttlMs: number): Promise<string> {
+    if (!(ttlMs > 0)) throw new UsageError('INVALID_TTL', 'A wrap TTL must be positive.');
+    await this.purgeExpiredWraps();
+    const token = `kcw_${randomBytes(32).toString('base64url')}`;
+    const expiresAt = this.now() + ttlMs;
+    await this.updateDoc(wrapKey(token), () => ({ doc: { kind: 'wrap', value, expiresAt }, result: undefined }));
+    return token;
+  }
+
+  async unwrap(token: string): Promise<string> {
+    const invalid = () =>
+      new ProviderError('WRAP_INVALID', 'This token is unknown, already used or expired.', {
+        hint: 'Tokens are single-use and short-lived: ask for a new one with `keyctl issue`.',
+      });
+    if (typeof token !== 'string' || !token.startsWith('kcw_')) throw invalid();
+    const value = await this.updateDoc(wrapKey(token), (current) => {
+      // Any attempt consumes the token, so a guessed-at or replayed token is never usable afterwards.
+      if (!current || current.kind !== 'wrap') return { result: null };
+      if (current.expiresAt <= this.now()) return { doc: null, result: null };
+      return { doc: null, result: current.value };
+    });
+    if (value === null) throw invalid();
+    return value;
+  }
+
+  async lock(name: string, owner: string, ttlMs: number): Promise<Lease> {
+    if (!(ttlMs > 0)) throw new UsageError('INVALID_TTL', 'A lease TTL must be positive.');
+    return this.updateDoc(lockKey(name), (current) => {
+      const now = this.now();
+      if (current && current.kind === 'lock' && current.expiresAt > now) {
+        throw new LockedError(`"${name}" is locked by ${current.owner} until ${new Date(current.expiresAt).toISOString()}.`, {
+          hint: 'Another keyctl is working on it. Wait for it to finish, or for the lease to expire, then re-run.',
+          details: { holder: current.owner, expiresAt: new Date(current.expiresAt).toISOString() },
+        });
+      }
+      const doc: LockDoc = { kind: 'lock', name, owner, token: randomBytes(18).toString('base64url'), expiresAt: now + ttlMs };
+      const lease: Lease = {
+        name,
+        owner,
+        token: doc.token,
+        expiresAt: new Date(doc.expiresAt).toISOString(),
+        tookOver: current !== null,
+        ...(current && current.kind === 'lock' ? { previousOwner: current.owner } : {}),
+      };
+      return { doc, result: lease };
+    });
+  }
+
+  async renew(lease: Lease, ttlMs: number): Promise<Lease> {
+    return this.updateDoc(lockKey(lease.name), (current) => {
+      if (!current || current.kind !== 'lock' || !sameToken(current.token, lease.token)) {
+        throw new LockedError(`The lease on "${lease.name}" was lost.`, {
+          hint: 'It expired and another process took it over. Stop, then re-run to resume.',
+        });
+      }
+      const doc: LockDoc = { ...current, expiresAt: this.now() + ttlMs };
+      return { doc, result: { ...lease, expiresAt: new Date(doc.expiresAt).toISOString() } };
+    });
+  }
+
+  async unlock(lease: Lease): Promise<void> {
+    await this.updateDoc(lockKey(lease.name), (current) => {
+      if (current && current.kind === 'lock' && sameToken(current.token, lease.token)) return { doc: null, result: undefined };
+      return { result: undefined };
+    });
+  }
+
+  private async readSlot(path: string): Promise<SlotDoc | null> {
+    const doc = await this.readDoc(slotKey(path));
+    return doc ? asSlot(doc, path) : null;
+  }
+
+  private async purgeExpiredWraps(): Promise<void> {
+    const now = this.now();
+    for (const key of await this.listDocs(wrapKey(''))) {
+      await this.updateDoc(key, (current) =>
+        current && current.kind === 'wrap' && current.expiresAt <= now ? { doc: null, result: undefined } : { result: undefined },
+      );
+    }
+  }
+}
+
+export const slotKey = (path: string) => `slot/${path}`;
+const lockKey = (name: string) => `lock/${tokenKey(name)}`;
+const wrapKey = (token: string) => (token === '' ? 'wrap/' : `wrap/${tokenKey(token)}`);
+
+function emptySlot(path: string): SlotDoc {
+  return { kind: 'slot', path, nextVersion: 1, versions: [], stages: {}, idempotency: {} };
+}
+
+function asSlot(doc: Doc, path: string): SlotDoc {
+  if (doc.kind !== 'slot' || doc.path !== path) {
+    throw new ProviderError('STORE_CORRUPT', `The record for "${path}" holds something else.`, {
+      hint: 'The store was edited by hand or damaged. Restore it from a backup; keyctl changed nothing.',
+    });
+  }
+  return doc;
+}
+
+/** CURRENT moves and PREVIOUS follows onto the version CURRENT left, as AWS does. */
+function moveCurrent(doc: SlotDoc, to: string): void {
+  const old = doc.stages.CURRENT;
+  if (old === to) return;
+  doc.stages.CURRENT = to;
+  if (old !== undefined) doc.stages.PREVIOUS = old;
+}
+
+function versionInfo(doc: SlotDoc, v: StoredVersion): VersionInfo {
+  return {
+    id: v.id,
+    stages: STAGES.filter((s) => doc.stages[s] === v.id),
+    createdAt: v.createdAt,
+    destroyed: v.secret === null,
+    meta: { ...v.meta },
+  };
+}
+
+function infoOf(doc: SlotDoc): SecretInfo {
+  return { path: doc.path, versions: doc.versions.map((v) => versionInfo(doc, v)), stages: { ...doc.stages } };
+}

@@ -1,0 +1,29 @@
+/**
+ * Provider id -> lazy import. A provider's SDK (AWS, node-vault) is loaded only when that provider is configured, so
+ * the credential-fetch path of a local-store user never pays for it.
+ */
+import { UsageError } from '../src/errors.js';
+import type { StoreConfig } from '../src/config/schema.js';
+import type { ProviderContext, SecretStore } from './types.js';
+
+type Loader = (config: StoreConfig, context: ProviderContext) => Promise<SecretStore>;
+
+const loaders: Record<StoreConfig['provider'], Loader> = {
+  memory: async (_config, context) => new (await import('./memory.js')).MemoryStore(context.now ? { now: context.now } : {}),
+  local: async (config, context) => (await import('./local.js')).createStore(config as Extract<StoreConfig, { provider: 'local' }>, context),
+  vault: async (config, context) => (await import('./vault.js')).createStore(config as Extract<StoreConfig, { provider: 'vault' }>, context),
+  aws: async (config, context) =>
+    (await import('./aws-secrets-manager.js')).createStore(config as Extract<StoreConfig, { provider: 'aws' }>, context),
+};
+
+export const PROVIDER_IDS = Object.keys(loaders) as StoreConfig['provider'][];
+
+export async function openStore(config: StoreConfig, context: ProviderContext = {}): Promise<SecretStore> {
+  const load = loaders[config.provider];
+  if (!load) {
+    throw new UsageError('UNKNOWN_PROVIDER', `Unknown store provider "${String((config as { provider: unknown }).provider)}".`, {
+      hint: `Use one of: ${PROVIDER_IDS.join(', ')}.`,
+    });
+  }
+  return load(config, context);
+}

@@ -1,0 +1,117 @@
+import { userInfo } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { loadConfig, resolveConfigPath, type Config } from '../config/load.js';
+import { UsageError } from '../errors.js';
+import { processRedactor, type Redactor } from '../audit/redact.js';
+import type { AuditEntry, AuditInput, AuditLog } from '../audit/types.js';
+import type { SecretStore } from '../../providers/types.js';
+import { Output } from './output.js';
+
+export interface CliIo {
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable;
+  stderr: Writable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+/**
+ * What a command gets: output, config, store and audit log, each loaded on first use so a command pays only for
+ * what it touches.
+ */
+export class CliContext {
+  readonly out: Output;
+  readonly redactor: Redactor = processRedactor;
+  readonly configPath: string;
+  private loaded: Config | undefined;
+  private opened: SecretStore | undefined;
+  private auditLog: AuditLog | undefined;
+
+  constructor(
+    readonly io: CliIo,
+    readonly command: string,
+    options: { json: boolean; config?: string },
+  ) {
+    this.out = new Output(options.json, io.stdout, io.stderr, this.redactor);
+    this.configPath = resolveConfigPath(options.config, io.env, io.cwd);
+  }
+
+  get json(): boolean {
+    return this.out.json;
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return this.io.env;
+  }
+
+  /** Who is acting, for the audit trail. */
+  get actor(): string {
+    return this.io.env.KEYCTL_ACTOR || safeUser();
+  }
+
+  config(): Config {
+    if (!this.loaded) {
+      const { config, warnings } = loadConfig(this.configPath);
+      for (const w of warnings) this.out.warn(`${w.path}: ${w.message}`);
+      this.loaded = config;
+    }
+    return this.loaded;
+  }
+
+  async store(): Promise<SecretStore> {
+    if (!this.opened) {
+      const { openStore } = await import('../../providers/registry.js');
+      this.opened = await openStore(this.config().store, {
+        env: this.io.env,
+        promptSecret: this.canPrompt() ? (q) => this.prompt(q) : undefined,
+      });
+    }
+    return this.opened;
+  }
+
+  async audit(): Promise<AuditLog> {
+    if (!this.auditLog) {
+      const [{ openAuditLog }, { loadAuditKey }] = await Promise.all([import('../audit/log.js'), import('../audit/key.js')]);
+      this.auditLog = openAuditLog({ path: this.config().auditPath, key: await loadAuditKey(await this.store()) });
+    }
+    return this.auditLog;
+  }
+
+  /** Appends an audit entry for this command. */
+  async record(input: Omit<AuditInput, 'command'> & { command?: string }): Promise<AuditEntry> {
+    return (await this.audit()).append({ command: this.command, ...input, actor: this.actor });
+  }
+
+  /** Reads all of stdin (secrets arrive only this way or through a prompt). */
+  async readStdin(what: string): Promise<string> {
+    if (this.io.stdin.isTTY) {
+      throw new UsageError('STDIN_REQUIRED', `Pipe ${what} into stdin.`, {
+        hint: 'Secrets are never taken from flags or arguments, so they never land in shell history or the process list.',
+      });
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  canPrompt(): boolean {
+    return Boolean(this.io.stdin.isTTY && this.io.stderr.isTTY);
+  }
+
+  async prompt(question: string): Promise<string> {
+    const { default: password } = await import('@inquirer/password');
+    return password({ message: question, mask: true }, { input: this.io.stdin, output: this.io.stderr });
+  }
+
+  async close(): Promise<void> {
+    await this.opened?.close();
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid-${process.getuid?.() ?? 'unknown'}`;
+  }
+}

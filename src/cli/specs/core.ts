@@ -1,0 +1,26 @@
+import type { CommandSpec } from '../types.js';
+
+export const specs: CommandSpec[] = [
+  {
+    name: 'init',
+    summary: 'create the secret store (prints a new master key once when none is given)',
+    load: () => import('../commands/init.js'),
+  },
+  {
+    name: 'status',
+    summary: 'show the config, the store and which keys are present',
+    load: () => import('../commands/status.js'),
+  },
+  {
+    name: 'key import',
+    summary: 'store a key read as JSON from stdin: {"apiKey","secret","passphrase"?}',
+    args: ['<ref>'],
+    help: 'ref is bot/subaccount for a bot key, or @account for an account master key.\nExample: keyctl key import alpha/arb1 < key.json',
+    load: () => import('../commands/key-import.js'),
+  },
+  {
+    name: 'key list',
+    summary: 'list stored keys: refs, fingerprints, stages and ages (never secrets)',
+    load: () => import('../commands/key-list.js'),
+  },
+];

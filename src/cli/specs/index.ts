@@ -1,0 +1,8 @@
+/**
+ * The command table. Each spec file is tiny and imports nothing heavy; the command's module loads only when it runs.
+ */
+import type { CommandSpec } from '../types.js';
+import { specs as core } from './core.js';
+import { specs as audit } from './audit.js';
+
+export const specs: CommandSpec[] = [...core, ...audit];

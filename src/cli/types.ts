@@ -1,0 +1,25 @@
+import type { CliContext } from './context.js';
+
+/** What a command module exports. Returns the exit code (default 0). */
+export type CommandRun = (ctx: CliContext, args: string[], opts: Record<string, unknown>) => Promise<number | void>;
+
+/**
+ * One command's entry in the command table: cheap to import (no dependencies), so the table costs nothing at start-up
+ * and each command pays only for its own module, loaded when it runs.
+ */
+export interface CommandSpec {
+  /** Space-separated for sub-commands: `key import`, `audit verify`. */
+  name: string;
+  summary: string;
+  /** Commander argument syntax: `<ref>`, `[refs...]`. */
+  args?: string[];
+  /** [flags, description, default?] in commander syntax. */
+  options?: Array<[string, string] | [string, string, string | boolean]>;
+  /** Extra help text shown under the command's usage. */
+  help?: string;
+  /** Accepts arguments after `--` (passed through untouched, e.g. `exec`). */
+  passThrough?: boolean;
+  /** Commands that need no config file (e.g. `sandbox`). */
+  noConfig?: boolean;
+  load: () => Promise<{ run: CommandRun }>;
+}

@@ -1,0 +1,149 @@
+/**
+ * keyctl's one error type. Every failure a user can see is a KeyctlError with a stable `code`, a message that says what
+ * happened, a `hint` that says what to do next, and the process exit code the CLI uses for it.
+ *
+ * Messages and hints must never contain secret material: build them from refs, paths and fingerprints only.
+ */
+
+/** Process exit codes, documented in the README. */
+export const ExitCode = {
+  OK: 0,
+  INTERNAL: 1,
+  USAGE: 2,
+  POLICY: 3,
+  PROVIDER: 4,
+  EXCHANGE: 5,
+  ROTATION_INCOMPLETE: 6,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface KeyctlErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  /** True when the same call may succeed if repeated later (network, rate limit, lock held). */
+  retryable?: boolean;
+  /** Structured, non-secret details for `--json` output. */
+  details?: Record<string, unknown>;
+}
+
+export class KeyctlError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly exitCode: ExitCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: string, message: string, exitCode: ExitCode, options: KeyctlErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = exitCode;
+    this.hint = options.hint;
+    this.retryable = options.retryable ?? false;
+    this.details = options.details;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.hint ? { hint: this.hint } : {}),
+      exitCode: this.exitCode,
+      ...(this.details ? { details: this.details } : {}),
+    };
+  }
+}
+
+/** Bad command-line usage: a missing argument, a malformed ref or duration. Exit 2. */
+export class UsageError extends KeyctlError {
+  constructor(code: string, message: string, options?: KeyctlErrorOptions) {
+    super(code, message, ExitCode.USAGE, options);
+  }
+}
+
+/** One problem found in the config file, with its dotted path. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** The config file is missing, unreadable or invalid. Carries every problem at once. Exit 2. */
+export class ConfigError extends KeyctlError {
+  readonly issues: ConfigIssue[];
+  constructor(message: string, issues: ConfigIssue[], options?: KeyctlErrorOptions) {
+    super('CONFIG_INVALID', message, ExitCode.USAGE, {
+      ...options,
+      details: { ...options?.details, issues },
+    });
+    this.issues = issues;
+  }
+}
+
+/** A key violates the key policy. Exit 3. */
+export class PolicyError extends KeyctlError {
+  constructor(code: string, message: string, options?: KeyctlErrorOptions) {
+    super(code, message, ExitCode.POLICY, options);
+  }
+}
+
+/** The secret store is unavailable, denied the call, or holds something it cannot open. Exit 4. */
+export class ProviderError extends KeyctlError {
+  constructor(code: string, message: string, options?: KeyctlErrorOptions) {
+    super(code, message, ExitCode.PROVIDER, options);
+  }
+}
+
+/** A path or version the caller asked for does not exist. */
+export class NotFoundError extends ProviderError {
+  constructor(message: string, options?: KeyctlErrorOptions) {
+    super('NOT_FOUND', message, options);
+  }
+}
+
+/** A compare-and-set lost: somebody else changed the record first. Re-read and decide again. */
+export class ConflictError extends ProviderError {
+  constructor(message: string, options?: KeyctlErrorOptions) {
+    super('CONFLICT', message, { retryable: true, ...options });
+  }
+}
+
+/** A lease is held by another owner and has not expired. */
+export class LockedError extends ProviderError {
+  constructor(message: string, options?: KeyctlErrorOptions) {
+    super('LOCKED', message, { retryable: true, ...options });
+  }
+}
+
+/** The exchange refused or failed a call. Exit 5. */
+export class ExchangeError extends KeyctlError {
+  constructor(code: string, message: string, options?: KeyctlErrorOptions) {
+    super(code, message, ExitCode.EXCHANGE, options);
+  }
+}
+
+/** A rotation stopped part-way; its journal lets a re-run finish or undo it. Exit 6. */
+export class RotationIncompleteError extends KeyctlError {
+  constructor(code: string, message: string, options?: KeyctlErrorOptions) {
+    super(code, message, ExitCode.ROTATION_INCOMPLETE, {
+      hint: 'Nothing was lost; it is safe to re-run the same command.',
+      ...options,
+    });
+  }
+}
+
+/** A bug in keyctl. Exit 1. */
+export class InternalError extends KeyctlError {
+  constructor(message: string, options?: KeyctlErrorOptions) {
+    super('INTERNAL', message, ExitCode.INTERNAL, {
+      hint: 'This is a bug in keyctl. Please report it with the command you ran (the message above holds no secrets).',
+      ...options,
+    });
+  }
+}
+
+/** Wraps anything thrown into a KeyctlError without copying an unknown error's message (it might hold a secret). */
+export function toKeyctlError(err: unknown): KeyctlError {
+  if (err instanceof KeyctlError) return err;
+  const name = err instanceof Error ? err.name : typeof err;
+  return new InternalError(`Unexpected ${name}.`, { cause: err });
+}
