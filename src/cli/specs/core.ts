@@ -4,6 +4,8 @@ export const specs: CommandSpec[] = [
   {
     name: 'init',
     summary: 'create the secret store (prints a new master key once when none is given)',
+    options: [['--passphrase', 'protect the local store with a passphrase (KEYCTL_PASSPHRASE or a prompt) instead of a master key']],
+    help: 'The local store is opened with KEYCTL_MASTER_KEY (base64 of 32 random bytes) or KEYCTL_PASSPHRASE.\nWithout either, init generates a master key and prints it once.',
     load: () => import('../commands/init.js'),
   },
   {

@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseConfig, loadConfig, resolveConfigPath } from '../../src/config/load.js';
+import { configJsonSchema } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/errors.js';
+
+const EXAMPLE = fileURLToPath(new URL('../../docs/examples/keyctl.yaml', import.meta.url));
+const SCHEMA_FILE = fileURLToPath(new URL('../../docs/config.schema.json', import.meta.url));
+
+function problems(text: string): ConfigError {
+  try {
+    parseConfig(text, '/etc/keyctl/keyctl.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const base = `
+accounts:
+  bybit-main: { exchange: bybit }
+bots:
+  alpha:
+    subaccounts:
+      arb1:
+        account: bybit-main
+        uid: "100001"
+        scopes: [read, spot:trade]
+        ips: [203.0.113.7]
+        custodians: [alice]
+staff: [alice]
+`;
+
+describe('config', () => {
+  it('loads the documented example and normalizes it', () => {
+    const { config, warnings } = loadConfig(EXAMPLE);
+    expect(warnings).toEqual([]);
+    expect(config.store).toEqual({ provider: 'local', path: fileURLToPath(new URL('../../docs/examples/.keyctl', import.meta.url)) });
+    expect(config.auditPath.endsWith('/docs/examples/.keyctl/audit.log')).toBe(true);
+    expect(config.slots).toHaveLength(1);
+    expect(config.slots[0]).toMatchObject({
+      ref: 'alpha/arb1',
+      account: 'bybit-main',
+      uid: '100001',
+      scopes: ['read', 'spot:trade'],
+      ips: ['203.0.113.7'],
+      rotate: { every: 'P30D', grace: 'PT15M' },
+      verify: { every: 'PT1H' },
+    });
+    expect(config.accounts['bybit-main']).toMatchObject({ exchange: 'bybit', baseUrl: 'http://127.0.0.1:8101/bybit' });
+  });
+
+  it('applies defaults: local store at ./.keyctl next to the file, rotation every 30 days', () => {
+    const { config } = parseConfig(base, '/etc/keyctl/keyctl.yaml');
+    expect(config.store).toEqual({ provider: 'local', path: '/etc/keyctl/.keyctl' });
+    expect(config.slots[0]?.rotate).toEqual({ every: 'P30D', grace: 'PT15M' });
+  });
+
+  it('reports every problem at once, each with its dotted path', () => {
+    const err = problems(`
+store: { provider: local, path: ./s, colour: blue }
+accounts:
+  bybit-main: { exchange: bybit, baseUrl: not-a-url }
+bots:
+  alpha:
+    subaccounts:
+      arb1:
+        account: nowhere
+        uid: "1"
+        scopes: [read, withdraw]
+        ips: [999.1.1.1]
+        ipz: [1.2.3.4]
+        rotate: { every: 30 days }
+staff: []
+`);
+    const paths = err.issues.map((i) => i.path);
+    expect(paths).toEqual(
+      expect.arrayContaining(['store', 'accounts.bybit-main.baseUrl', 'bots.alpha.subaccounts.arb1', 'bots.alpha.subaccounts.arb1.scopes.1', 'bots.alpha.subaccounts.arb1.ips.0', 'bots.alpha.subaccounts.arb1.rotate.every']),
+    );
+    expect(err.issues.find((i) => i.path === 'bots.alpha.subaccounts.arb1')?.message).toContain('"ipz"');
+    expect(err.issues.find((i) => i.path === 'store')?.message).toContain('"colour"');
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toContain('bots.alpha.subaccounts.arb1.rotate.every');
+  });
+
+  it('checks cross-references after the schema: accounts, custodians, grace shorter than the period', () => {
+    const err = problems(
+      base.replace('account: bybit-main', 'account: okx-main').replace('custodians: [alice]', 'custodians: [mallory]\n        rotate: { every: PT1H, grace: PT2H }'),
+    );
+    expect(err.issues).toEqual(
+      expect.arrayContaining([
+        { path: 'bots.alpha.subaccounts.arb1.account', message: 'no account "okx-main" under accounts' },
+        { path: 'bots.alpha.subaccounts.arb1.custodians.0', message: '"mallory" is not listed under staff' },
+        { path: 'bots.alpha.subaccounts.arb1.rotate.grace', message: 'must be shorter than rotate.every' },
+      ]),
+    );
+  });
+
+  it('rejects a bot key without an IP allowlist', () => {
+    const err = problems(base.replace('ips: [203.0.113.7]', 'ips: []'));
+    expect(err.issues[0]?.path).toBe('bots.alpha.subaccounts.arb1.ips');
+    expect(err.issues[0]?.message).toContain('IP-locked');
+  });
+
+  it('reports YAML syntax errors with a line number', () => {
+    const err = problems('accounts:\n  a: [unclosed\n');
+    expect(err.issues[0]?.path).toMatch(/^line \d+:\d+$/);
+  });
+
+  it('warns about duplicates and the memory store without failing', () => {
+    const { warnings } = parseConfig(`store: { provider: memory }\n${base.replace('ips: [203.0.113.7]', 'ips: [203.0.113.7, 203.0.113.7]')}`, '/x/keyctl.yaml');
+    expect(warnings.map((w) => w.path)).toEqual(['bots.alpha.subaccounts.arb1.ips', 'store.provider']);
+  });
+
+  it('a missing file is a config error with a hint', () => {
+    expect(() => loadConfig('/nonexistent/keyctl.yaml')).toThrow(ConfigError);
+    try {
+      loadConfig('/nonexistent/keyctl.yaml');
+    } catch (err) {
+      expect((err as ConfigError).hint).toContain('--config');
+    }
+  });
+
+  it('resolves the config path from --config, then KEYCTL_CONFIG, then ./keyctl.yaml', () => {
+    expect(resolveConfigPath('a.yaml', { KEYCTL_CONFIG: '/b.yaml' }, '/w')).toBe('/w/a.yaml');
+    expect(resolveConfigPath(undefined, { KEYCTL_CONFIG: '/b.yaml' }, '/w')).toBe('/b.yaml');
+    expect(resolveConfigPath(undefined, {}, '/w')).toBe('/w/keyctl.yaml');
+  });
+
+  it('docs/config.schema.json matches the schema in the code (run `npm run schema` after changing it)', () => {
+    expect(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8'))).toEqual(configJsonSchema());
+  });
+});
