@@ -7,7 +7,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { Duration } from 'luxon';
 import { parseDocument } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { configSchema, type ParsedConfig, type StoreConfig } from './schema.js';
+import { configSchema, type ParsedConfig, type RotationWindow, type StoreConfig } from './schema.js';
 import type { DeclarableScope } from '../domain/scopes.js';
 
 export interface AccountConfig {
@@ -28,7 +28,7 @@ export interface SlotConfig {
   scopes: DeclarableScope[];
   ips: string[];
   custodians: string[];
-  rotate: { every: string; grace: string };
+  rotate: { every: string; grace: string; window?: RotationWindow };
   verify: { every: string };
 }
 

@@ -6,7 +6,7 @@
  * silently ignored.
  */
 import { isIP } from 'node:net';
-import { Duration } from 'luxon';
+import { Duration, IANAZone } from 'luxon';
 import { z } from 'zod';
 import { ALL_SCOPES, FORBIDDEN_BOT_SCOPES } from '../domain/scopes.js';
 
@@ -21,6 +21,20 @@ export const isoDuration = z
     const d = Duration.fromISO(s);
     return d.isValid && d.toMillis() > 0;
   }, 'must be a positive ISO-8601 duration such as PT15M, PT1H or P30D');
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time such as 02:00');
+
+/** When scheduled rotation may run: days of the week and a time range in a named zone. Outside it, due rotations wait. */
+export const windowSchema = z
+  .strictObject({
+    days: z.array(z.enum(WEEKDAYS)).min(1).default([...WEEKDAYS]),
+    from: clock,
+    /** End of the window; earlier than `from` means the window crosses midnight. */
+    to: clock,
+    zone: z.string().refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA time zone such as UTC or Europe/London').default('UTC'),
+  })
+  .refine((w) => w.from !== w.to, { message: 'from and to must differ', path: ['to'] });
 
 const ip = z.string().refine((s) => isIP(s) !== 0, 'must be an IPv4 or IPv6 address');
 
@@ -86,6 +100,7 @@ export const subaccountSchema = z.strictObject({
     .strictObject({
       every: isoDuration.default('P30D'),
       grace: isoDuration.default('PT15M'),
+      window: windowSchema.optional(),
     })
     .default({ every: 'P30D', grace: 'PT15M' }),
   verify: z.strictObject({ every: isoDuration.default('PT1H') }).default({ every: 'PT1H' }),
@@ -114,6 +129,7 @@ export type StoreConfig = z.output<typeof storeSchema>;
 export type LocalStoreConfig = z.output<typeof localStoreSchema>;
 export type VaultStoreConfig = z.output<typeof vaultStoreSchema>;
 export type AwsStoreConfig = z.output<typeof awsStoreSchema>;
+export type RotationWindow = z.output<typeof windowSchema>;
 
 /** The forbidden scopes, for rules and docs. */
 export const forbiddenBotScopes = FORBIDDEN_BOT_SCOPES;

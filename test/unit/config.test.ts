@@ -98,6 +98,15 @@ staff: []
     );
   });
 
+  it('validates rotation windows: days, times and zone, each with its path', () => {
+    const ok = parseConfig(base.replace('custodians: [alice]\n', 'custodians: [alice]\n        rotate: { window: { days: [mon, fri], from: "22:00", to: "02:00", zone: Europe/London } }\n'), '/x/k.yaml');
+    expect(ok.config.slots[0]?.rotate.window).toEqual({ days: ['mon', 'fri'], from: '22:00', to: '02:00', zone: 'Europe/London' });
+    const err = problems(base.replace('custodians: [alice]\n', 'custodians: [alice]\n        rotate: { window: { days: [someday], from: "25:00", to: "04:00", zone: Mars/Olympus } }\n'));
+    expect(err.issues.map((i) => i.path)).toEqual(
+      expect.arrayContaining(['bots.alpha.subaccounts.arb1.rotate.window.days.0', 'bots.alpha.subaccounts.arb1.rotate.window.from', 'bots.alpha.subaccounts.arb1.rotate.window.zone']),
+    );
+  });
+
   it('rejects a bot key without an IP allowlist', () => {
     const err = problems(base.replace('ips: [203.0.113.7]', 'ips: []'));
     expect(err.issues[0]?.path).toBe('bots.alpha.subaccounts.arb1.ips');
