@@ -1,0 +1,138 @@
+/**
+ * A typed client for the sandbox's admin endpoint (`/_admin`), for tests and drills. The endpoint is off unless the
+ * sandbox was started with `admin: true` / `--admin`.
+ */
+import { ExitCode, KeyctlError } from '../errors.js';
+import type { FaultKind } from './faults.js';
+import type { NativePermissions, SandboxExchange, SandboxKeyView } from './state.js';
+
+/** The admin endpoint refused a call or is switched off. */
+export class SandboxAdminError extends KeyctlError {
+  constructor(message: string, status: number) {
+    super('SANDBOX_ADMIN', message, ExitCode.USAGE, {
+      hint:
+        status === 404
+          ? 'Is the admin endpoint on? Start the sandbox with --admin (or startSandbox({ admin: true })).'
+          : 'Fix the request; the message says which field is wrong.',
+      details: { status },
+    });
+  }
+}
+
+export interface SeedKeyInput {
+  exchange: SandboxExchange;
+  /** Main uid for a master key, or the sub-account id (bybit uid, okx name, binance email, kucoin subName). */
+  owner: string;
+  master?: boolean;
+  /** The exchange's native form (see SANDBOX-CONTRACT.md). */
+  permissions: NativePermissions;
+  ips?: string[];
+  passphrase?: string;
+  label?: string;
+  readOnly?: boolean;
+  expiresAt?: string;
+}
+
+export interface SeededKey {
+  apiKey: string;
+  secret: string;
+  passphrase?: string;
+}
+
+export interface TamperInput {
+  withdraw?: boolean;
+  /** `null` drops the allowlist. */
+  ips?: string[] | null;
+  /** Replaces the native permissions. */
+  permissions?: NativePermissions;
+  /** `null` removes the expiry. */
+  expiresAt?: string | null;
+  readOnly?: boolean;
+}
+
+export interface FaultInput {
+  exchange: SandboxExchange;
+  method?: string;
+  /** The path the exchange sees, e.g. `/v5/user/query-api`; `*` for every path. */
+  path: string;
+  kind: FaultKind;
+  ms?: number;
+  times?: number;
+}
+
+export interface SubaccountInfo {
+  exchange: SandboxExchange;
+  parentUid: string;
+  id: string;
+  uid: string;
+}
+
+export class SandboxAdmin {
+  /** @param url the sandbox's root URL, no trailing slash. */
+  constructor(readonly url: string) {}
+
+  createAccount(exchange: SandboxExchange, uid?: string): Promise<{ exchange: SandboxExchange; uid: string }> {
+    return this.call('POST', '/accounts', { exchange, ...(uid !== undefined ? { uid } : {}) });
+  }
+
+  /** `id` is the exchange's handle (bybit numeric uid, okx name, binance email, kucoin subName); generated if absent. */
+  createSubaccount(exchange: SandboxExchange, parentUid: string, id?: string): Promise<SubaccountInfo> {
+    return this.call('POST', '/subaccounts', { exchange, parentUid, ...(id !== undefined ? { id } : {}) });
+  }
+
+  createKey(input: SeedKeyInput): Promise<SeededKey> {
+    return this.call('POST', '/keys', input);
+  }
+
+  tamper(apiKey: string, patch: TamperInput): Promise<SandboxKeyView> {
+    return this.call('POST', `/keys/${encodeURIComponent(apiKey)}/tamper`, patch);
+  }
+
+  async listKeys(filter: { exchange?: SandboxExchange; owner?: string } = {}): Promise<SandboxKeyView[]> {
+    const q = new URLSearchParams();
+    if (filter.exchange) q.set('exchange', filter.exchange);
+    if (filter.owner) q.set('owner', filter.owner);
+    const qs = q.toString();
+    const res = await this.call<{ keys: SandboxKeyView[] }>('GET', `/keys${qs ? `?${qs}` : ''}`);
+    return res.keys;
+  }
+
+  async addFault(fault: FaultInput): Promise<string> {
+    return (await this.call<{ id: string }>('POST', '/faults', fault)).id;
+  }
+
+  async clearFaults(): Promise<void> {
+    await this.call('DELETE', '/faults');
+  }
+
+  async setClientIp(ip: string): Promise<void> {
+    await this.call('POST', '/client-ip', { ip });
+  }
+
+  async reset(): Promise<void> {
+    await this.call('POST', '/reset', {});
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.url}/_admin${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) {
+      const msg = (parsed as { error?: unknown } | undefined)?.error;
+      throw new SandboxAdminError(
+        `Sandbox admin ${method} ${path.split('?')[0]} failed (HTTP ${res.status}): ${typeof msg === 'string' ? msg : 'no details'}.`,
+        res.status,
+      );
+    }
+    return parsed as T;
+  }
+}

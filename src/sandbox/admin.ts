@@ -1,0 +1,190 @@
+/**
+ * The admin endpoint's routes (`/_admin/...`): seed accounts, sub-accounts and keys; tamper with a key; inject faults;
+ * set the client address; reset. JSON in, JSON out. Seeding may create states the exchange itself would refuse
+ * (withdraw on a master key, say): rehearsing those is the point.
+ */
+import { isIP } from 'node:net';
+import { parseFaultSpec, type FaultTable } from './faults.js';
+import { json, type ExchangeEmulator, type Reply } from './http.js';
+import {
+  isSandboxExchange,
+  keyView,
+  newPassphrase,
+  type SandboxAccount,
+  type SandboxExchange,
+  type SandboxState,
+} from './state.js';
+
+export interface AdminDeps {
+  state: SandboxState;
+  faults: FaultTable;
+  emulators: Record<SandboxExchange, ExchangeEmulator>;
+}
+
+const bad = (message: string): Reply => json(400, { error: message });
+
+function str(v: unknown): string | undefined {
+  if (typeof v === 'string' && v !== '') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+function ipList(v: unknown): string[] | string {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) return 'ips must be an array of strings';
+  const bad = (v as string[]).find((x) => isIP(x.split('/')[0] ?? '') === 0);
+  return bad === undefined ? [...(v as string[])] : `not an IP address or CIDR range: ${bad}`;
+}
+
+function isoOrError(v: unknown): string | undefined {
+  return typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? new Date(v).toISOString() : undefined;
+}
+
+/** The default handle of a new sub-account, per exchange. */
+function defaultSubId(exchange: SandboxExchange, uid: string): string {
+  switch (exchange) {
+    case 'bybit':
+      return uid;
+    case 'okx':
+      return `sub${uid.slice(-6)}`;
+    case 'binance':
+      return `sub${uid.slice(-6)}_virtual@sandbox.invalid`;
+    case 'kucoin':
+      return `sub${uid.slice(-6)}`;
+  }
+}
+
+function mainAccount(state: SandboxState, exchange: SandboxExchange, uid: string): SandboxAccount {
+  return state.mainAccount(exchange, uid) ?? state.addAccount({ exchange, uid, id: uid });
+}
+
+/** Handles one admin request; `path` is relative to `/_admin`. */
+export function handleAdmin(
+  deps: AdminDeps,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  body: Record<string, unknown>,
+): Reply {
+  const { state, faults, emulators } = deps;
+  const route = `${method} ${path}`;
+
+  if (route === 'POST /accounts') {
+    if (!isSandboxExchange(body.exchange)) return bad('exchange must be one of bybit, okx, binance, kucoin');
+    const uid = str(body.uid) ?? state.nextNumber();
+    if (!/^\d+$/.test(uid)) return bad('uid must be numeric');
+    const a = mainAccount(state, body.exchange, uid);
+    return json(200, { exchange: a.exchange, uid: a.uid });
+  }
+
+  if (route === 'POST /subaccounts') {
+    const exchange = body.exchange;
+    if (!isSandboxExchange(exchange)) return bad('exchange must be one of bybit, okx, binance, kucoin');
+    const parentUid = str(body.parentUid);
+    if (!parentUid) return bad('parentUid is required');
+    const parent = mainAccount(state, exchange, parentUid);
+    let id = str(body.id);
+    if (id && state.subAccount(exchange, id)) {
+      const existing = state.subAccount(exchange, id)!;
+      if (existing.parentUid !== parent.uid) return bad(`sub-account ${id} already belongs to another main account`);
+      return json(200, { exchange, parentUid: existing.parentUid, id: existing.id, uid: existing.uid });
+    }
+    if (exchange === 'bybit' && id !== undefined && !/^\d+$/.test(id)) return bad('a bybit sub-account id is its numeric uid');
+    const uid = exchange === 'bybit' && id !== undefined ? id : state.nextNumber();
+    id ??= defaultSubId(exchange, uid);
+    const sub = state.addAccount({ exchange, uid, id, parentUid: parent.uid });
+    return json(200, { exchange, parentUid: sub.parentUid, id: sub.id, uid: sub.uid });
+  }
+
+  if (route === 'POST /keys') {
+    const exchange = body.exchange;
+    if (!isSandboxExchange(exchange)) return bad('exchange must be one of bybit, okx, binance, kucoin');
+    const ownerId = str(body.owner);
+    if (!ownerId) return bad('owner is required (main uid or sub-account id)');
+    let owner: SandboxAccount | undefined;
+    if (body.master === true) owner = mainAccount(state, exchange, ownerId);
+    else owner = state.subAccount(exchange, ownerId) ?? state.mainAccount(exchange, ownerId);
+    if (!owner) return bad(`no main account or sub-account ${ownerId} on ${exchange}; create it first`);
+    const permissions = emulators[exchange].parsePermissions(body.permissions);
+    if (typeof permissions === 'string') return bad(permissions);
+    const ips = body.ips === undefined ? [] : ipList(body.ips);
+    if (typeof ips === 'string') return bad(ips);
+    const expiresAt = body.expiresAt === undefined ? undefined : isoOrError(body.expiresAt);
+    if (body.expiresAt !== undefined && expiresAt === undefined) return bad('expiresAt must be an ISO time');
+    const needsPassphrase = exchange === 'okx' || exchange === 'kucoin';
+    const passphrase = needsPassphrase ? (str(body.passphrase) ?? newPassphrase()) : undefined;
+    const key = state.issueKey({
+      exchange,
+      owner,
+      master: owner.parentUid === undefined,
+      permissions,
+      ips,
+      label: typeof body.label === 'string' ? body.label : '',
+      readOnly: body.readOnly === true,
+      ...(passphrase !== undefined ? { passphrase } : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+    });
+    return json(200, { apiKey: key.apiKey, secret: key.secret, ...(passphrase !== undefined ? { passphrase } : {}) });
+  }
+
+  const tamper = /^POST \/keys\/([^/]+)\/tamper$/.exec(route);
+  if (tamper) {
+    const key = state.keyAnywhere(decodeURIComponent(tamper[1]!));
+    if (!key) return json(404, { error: 'no such key' });
+    const emulator = emulators[key.exchange];
+    if (body.permissions !== undefined) {
+      const p = emulator.parsePermissions(body.permissions);
+      if (typeof p === 'string') return bad(p);
+      key.permissions = p;
+    }
+    if (typeof body.withdraw === 'boolean') key.permissions = emulator.setWithdraw(key.permissions, body.withdraw);
+    if (body.ips === null) key.ips = [];
+    else if (body.ips !== undefined) {
+      const ips = ipList(body.ips);
+      if (typeof ips === 'string') return bad(ips);
+      key.ips = ips;
+    }
+    if (body.expiresAt === null) delete key.expiresAt;
+    else if (body.expiresAt !== undefined) {
+      const at = isoOrError(body.expiresAt);
+      if (!at) return bad('expiresAt must be an ISO time or null');
+      key.expiresAt = at;
+    }
+    if (typeof body.readOnly === 'boolean') key.readOnly = body.readOnly;
+    state.changed();
+    return json(200, keyView(key));
+  }
+
+  if (route === 'GET /keys') {
+    const exchange = query.get('exchange') || undefined;
+    if (exchange !== undefined && !isSandboxExchange(exchange)) return bad('unknown exchange');
+    const owner = query.get('owner') || undefined;
+    return json(200, { keys: state.keys({ exchange, owner }).map(keyView) });
+  }
+
+  if (route === 'POST /faults') {
+    const spec = parseFaultSpec(body);
+    if (typeof spec === 'string') return bad(spec);
+    return json(200, { id: faults.add(spec) });
+  }
+
+  if (route === 'DELETE /faults') {
+    faults.clear();
+    return json(200, { ok: true });
+  }
+
+  if (route === 'POST /client-ip') {
+    if (typeof body.ip !== 'string' || isIP(body.ip) === 0) return bad('ip must be an IPv4 or IPv6 address');
+    state.clientIp = body.ip;
+    return json(200, { ip: state.clientIp });
+  }
+
+  if (route === 'GET /client-ip') return json(200, { ip: state.clientIp });
+
+  if (route === 'POST /reset') {
+    state.reset();
+    faults.clear();
+    return json(200, { ok: true });
+  }
+
+  return json(404, { error: `no admin route ${route}` });
+}

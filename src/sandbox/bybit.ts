@@ -1,0 +1,311 @@
+/**
+ * Bybit v5 emulator: key inspection, a wallet-balance call, and sub-account key create / delete / list, signed the v5
+ * way (X-BAPI-* headers, hex HMAC-SHA256 over timestamp + apiKey + recvWindow + query|body).
+ * Every answer is HTTP 200 with `retCode`, as Bybit does.
+ */
+import {
+  commaList,
+  header,
+  hmac,
+  json,
+  param,
+  queryVariants,
+  safeEqual,
+  type Authed,
+  type EmulatorContext,
+  type ExchangeEmulator,
+  type Reply,
+  type SandboxRequest,
+} from './http.js';
+import { ipAllowed, isExpired, isoSeconds, type NativePermissions, type SandboxKey } from './state.js';
+
+type BybitPerms = Record<string, string[]>;
+
+const CATEGORIES = ['ContractTrade', 'Spot', 'Wallet', 'Options', 'Derivatives', 'CopyTrading', 'BlockTrade', 'Exchange', 'NFT', 'Affiliate', 'Earn'];
+
+/** What a sub-account key may hold (create-sub-api doc). No `Withdraw`, ever. */
+const SUB_ALLOWED: Record<string, string[]> = {
+  ContractTrade: ['Order', 'Position'],
+  Spot: ['SpotTrade'],
+  Wallet: ['AccountTransfer', 'SubMemberTransferList'],
+  Options: ['OptionsTrade'],
+  Derivatives: ['DerivativesTrade'],
+  Exchange: ['ExchangeHistory'],
+  CopyTrading: ['CopyTrading'],
+  Earn: ['Earn'],
+};
+
+/** A master key needs one of these to manage sub-account keys. */
+const MASTER_WALLET = ['AccountTransfer', 'SubMemberTransfer', 'Withdraw'];
+
+const DAY = 86_400_000;
+
+function reply(ctx: EmulatorContext, retCode: number, retMsg: string, result: unknown = {}): Reply {
+  return json(200, { retCode, retMsg, result, retExtInfo: {}, time: ctx.now });
+}
+
+function ok(ctx: EmulatorContext, result: unknown): Reply {
+  return reply(ctx, 0, 'OK', result);
+}
+
+function perms(k: SandboxKey): BybitPerms {
+  return k.permissions as BybitPerms;
+}
+
+function fullPermissions(p: BybitPerms): BybitPerms {
+  const out: BybitPerms = {};
+  for (const c of CATEGORIES) out[c] = [];
+  for (const [c, v] of Object.entries(p)) out[c] = [...v];
+  return out;
+}
+
+function deadline(k: SandboxKey, now: number): { deadlineDay: number; expiredAt: string } {
+  if (k.expiresAt === undefined) return { deadlineDay: -1, expiredAt: '' };
+  const ms = Date.parse(k.expiresAt);
+  return { deadlineDay: Math.max(0, Math.ceil((ms - now) / DAY)), expiredAt: isoSeconds(ms) };
+}
+
+function ipsOut(k: SandboxKey): string[] {
+  return k.ips.length === 0 ? ['*'] : [...k.ips];
+}
+
+function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
+  const apiKey = header(req, 'x-bapi-api-key');
+  if (!apiKey) return { reply: reply(ctx, 10003, 'API key is invalid.') };
+  const key = ctx.state.key('bybit', apiKey);
+  if (!key) return { reply: reply(ctx, 10003, 'API key is invalid.') };
+  const tsRaw = header(req, 'x-bapi-timestamp') ?? '';
+  const recvRaw = header(req, 'x-bapi-recv-window') ?? '5000';
+  const ts = Number(tsRaw);
+  const recv = Number(recvRaw);
+  // Bybit's rule: server_time - recv_window <= timestamp < server_time + 1000.
+  if (!/^\d+$/.test(tsRaw) || !Number.isFinite(recv) || !(ctx.now - recv <= ts && ts < ctx.now + 1000)) {
+    return {
+      reply: reply(
+        ctx,
+        10002,
+        `invalid request, please check your server timestamp or recv_window param. req_timestamp[${tsRaw}],server_timestamp[${ctx.now}],recv_window[${recvRaw}]`,
+      ),
+    };
+  }
+  const given = (header(req, 'x-bapi-sign') ?? '').toLowerCase();
+  const signed = req.method === 'POST' ? [req.rawBody] : queryVariants(req.rawQuery);
+  const valid = signed.some((payload) => safeEqual(hmac(key.secret, `${tsRaw}${apiKey}${recvRaw}${payload}`, 'hex'), given));
+  if (!valid) return { reply: reply(ctx, 10004, 'Signature for this request is not valid.') };
+  if (!ipAllowed(key.ips, ctx.clientIp)) {
+    return { reply: reply(ctx, 10010, "Unmatched IP, please check your API key's bound IP addresses.") };
+  }
+  if (isExpired(key, ctx.now)) return { reply: reply(ctx, 33004, 'Your api key has expired.') };
+  return { key };
+}
+
+const denied = (ctx: EmulatorContext): Reply => reply(ctx, 10005, 'Permission denied, please check your API key permissions.');
+
+function canManageSubKeys(k: SandboxKey): boolean {
+  const wallet = perms(k).Wallet ?? [];
+  return k.master && !k.readOnly && wallet.some((p) => MASTER_WALLET.includes(p));
+}
+
+function queryApi(key: SandboxKey, ctx: EmulatorContext): Reply {
+  return ok(ctx, {
+    id: key.keyId,
+    note: key.label,
+    apiKey: key.apiKey,
+    readOnly: key.readOnly ? 1 : 0,
+    secret: '',
+    permissions: fullPermissions(perms(key)),
+    ips: ipsOut(key),
+    type: 1,
+    ...deadline(key, ctx.now),
+    createdAt: isoSeconds(Date.parse(key.createdAt)),
+    unified: 0,
+    uta: 1,
+    userID: Number(key.ownerUid),
+    inviterID: 0,
+    vipLevel: 'No VIP',
+    mktMakerLevel: '0',
+    affiliateID: 0,
+    rsaPublicKey: '',
+    isMaster: key.master,
+    parentUid: key.master ? '0' : key.mainUid,
+    kycLevel: 'LEVEL_DEFAULT',
+    kycRegion: '',
+  });
+}
+
+function walletBalance(req: SandboxRequest, ctx: EmulatorContext): Reply {
+  const accountType = param(req, 'accountType');
+  if (!accountType) return reply(ctx, 10001, 'accountType can not be empty');
+  return ok(ctx, {
+    list: [
+      {
+        accountType,
+        accountIMRate: '0',
+        accountMMRate: '0',
+        totalEquity: '0',
+        totalWalletBalance: '0',
+        totalMarginBalance: '0',
+        totalAvailableBalance: '0',
+        totalPerpUPL: '0',
+        totalInitialMargin: '0',
+        totalMaintenanceMargin: '0',
+        accountLTV: '0',
+        coin: [],
+      },
+    ],
+  });
+}
+
+/** Validates sub-key permissions; returns an error message or the normalized permissions. */
+function subPermissions(input: unknown): BybitPerms | string {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return 'permissions is required';
+  const out: BybitPerms = {};
+  for (const [cat, vals] of Object.entries(input as Record<string, unknown>)) {
+    if (!Array.isArray(vals) || vals.some((v) => typeof v !== 'string')) return `permissions.${cat} must be an array`;
+    if (cat === 'Wallet' && vals.includes('Withdraw')) return 'Sub-account API keys cannot hold the Withdraw permission';
+    const allowed = SUB_ALLOWED[cat];
+    if (!allowed) return `Invalid permission type: ${cat}`;
+    const bad = (vals as string[]).find((v) => !allowed.includes(v));
+    if (bad !== undefined) return `Invalid permission: ${cat}.${bad}`;
+    out[cat] = [...new Set(vals as string[])];
+  }
+  if (Object.values(out).every((v) => v.length === 0)) return 'permissions must hold at least one permission';
+  return out;
+}
+
+function ipsParam(v: unknown): string[] {
+  const list = Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : commaList(v);
+  return list.filter((ip) => ip !== '*');
+}
+
+function createSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): Reply {
+  if (!canManageSubKeys(caller)) return denied(ctx);
+  const subuid = param(req, 'subuid');
+  if (!subuid) return reply(ctx, 10001, 'subuid can not be empty');
+  const sub = ctx.state.subAccount('bybit', subuid, caller.mainUid);
+  if (!sub) return reply(ctx, 10001, 'The sub-account does not exist under this master account.');
+  const readOnlyRaw = param(req, 'readOnly');
+  if (readOnlyRaw !== '0' && readOnlyRaw !== '1') return reply(ctx, 10001, 'readOnly must be 0 or 1');
+  const p = subPermissions(req.params.permissions);
+  if (typeof p === 'string') return reply(ctx, 10001, p);
+  const ips = ipsParam(req.params.ips);
+  const note = param(req, 'note') ?? '';
+  // IP-unbound keys are valid for 90 days only.
+  const expiresAt = ips.length === 0 ? new Date(ctx.now + 90 * DAY).toISOString() : undefined;
+  const key = ctx.state.issueKey({
+    exchange: 'bybit',
+    owner: sub,
+    master: false,
+    permissions: p,
+    ips,
+    label: note,
+    readOnly: readOnlyRaw === '1',
+    now: ctx.now,
+    ...(expiresAt ? { expiresAt } : {}),
+  });
+  return ok(ctx, {
+    id: key.keyId,
+    note: key.label,
+    apiKey: key.apiKey,
+    readOnly: key.readOnly ? 1 : 0,
+    secret: key.secret,
+    permissions: fullPermissions(p),
+  });
+}
+
+function deleteSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): Reply {
+  const apikey = param(req, 'apikey');
+  if (!caller.master) {
+    // A sub key deletes itself and must not name a key.
+    if (apikey !== undefined) return reply(ctx, 10001, 'apikey must be omitted when a sub-account key deletes itself');
+    ctx.state.deleteKey(caller);
+    return ok(ctx, {});
+  }
+  if (!canManageSubKeys(caller)) return denied(ctx);
+  if (!apikey) return reply(ctx, 10001, 'apikey can not be empty');
+  const target = ctx.state.key('bybit', apikey);
+  if (!target || target.master || target.mainUid !== caller.mainUid) return reply(ctx, 10001, 'API key does not exist.');
+  ctx.state.deleteKey(target);
+  return ok(ctx, {});
+}
+
+function subApiKeys(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): Reply {
+  if (!caller.master) return denied(ctx);
+  const subMemberId = param(req, 'subMemberId');
+  if (!subMemberId) return reply(ctx, 10001, 'subMemberId can not be empty');
+  const sub = ctx.state.subAccount('bybit', subMemberId, caller.mainUid);
+  if (!sub) return reply(ctx, 10001, 'The sub-account does not exist under this master account.');
+  const limit = Math.min(Math.max(Number(param(req, 'limit') ?? 20) || 20, 1), 20);
+  const start = Number(param(req, 'cursor') ?? 0) || 0;
+  const all = ctx.state.keys({ exchange: 'bybit', owner: sub.id });
+  const page = all.slice(start, start + limit);
+  return ok(ctx, {
+    result: page.map((k) => {
+      const d = deadline(k, ctx.now);
+      const status = k.expiresAt === undefined ? 1 : isExpired(k, ctx.now) ? 2 : d.deadlineDay <= 7 ? 4 : 3;
+      return {
+        id: k.keyId,
+        ips: ipsOut(k),
+        apiKey: k.apiKey,
+        note: k.label,
+        status,
+        expiredAt: d.expiredAt,
+        createdAt: isoSeconds(Date.parse(k.createdAt)),
+        type: 1,
+        permissions: fullPermissions(perms(k)),
+        secret: '******',
+        readOnly: k.readOnly,
+        deadlineDay: d.deadlineDay,
+        flag: 'hmac',
+      };
+    }),
+    nextPageCursor: start + limit < all.length ? String(start + limit) : '',
+  });
+}
+
+export const bybit: ExchangeEmulator = {
+  id: 'bybit',
+
+  handle(req, ctx) {
+    const route = `${req.method} ${req.path}`;
+    const routes: Record<string, (k: SandboxKey) => Reply> = {
+      'GET /v5/user/query-api': (k) => queryApi(k, ctx),
+      'GET /v5/account/wallet-balance': () => walletBalance(req, ctx),
+      'POST /v5/user/create-sub-api': (k) => createSubApi(req, k, ctx),
+      'POST /v5/user/delete-sub-api': (k) => deleteSubApi(req, k, ctx),
+      'GET /v5/user/sub-apikeys': (k) => subApiKeys(req, k, ctx),
+    };
+    const handler = routes[route];
+    if (!handler) return json(404, { retCode: 10001, retMsg: `Route not found: ${route}`, result: {}, retExtInfo: {}, time: ctx.now });
+    const auth = authenticate(req, ctx);
+    if ('reply' in auth) return auth.reply;
+    return handler(auth.key);
+  },
+
+  rateLimited(ctx) {
+    const reset = String(ctx.now + 1000);
+    return {
+      ...reply(ctx, 10006, 'Too many visits!'),
+      headers: { 'X-Bapi-Limit': '10', 'X-Bapi-Limit-Status': '0', 'X-Bapi-Limit-Reset-Timestamp': reset },
+    };
+  },
+
+  parsePermissions(input) {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      return 'bybit permissions are an object of arrays, e.g. {"Spot":["SpotTrade"]}';
+    }
+    const out: BybitPerms = {};
+    for (const [cat, vals] of Object.entries(input as Record<string, unknown>)) {
+      if (!Array.isArray(vals) || vals.some((v) => typeof v !== 'string')) return `permissions.${cat} must be an array of strings`;
+      out[cat] = [...(vals as string[])];
+    }
+    return out;
+  },
+
+  setWithdraw(p: NativePermissions, on: boolean): NativePermissions {
+    const out = structuredClone(p as BybitPerms);
+    const wallet = (out.Wallet ?? []).filter((x) => x !== 'Withdraw');
+    out.Wallet = on ? [...wallet, 'Withdraw'] : wallet;
+    return out;
+  },
+};

@@ -1,0 +1,78 @@
+/**
+ * Fault injection: latency, a request that never gets an answer, a 5xx, or the exchange's own rate-limit error, on a
+ * chosen exchange endpoint, optionally only the next N times.
+ */
+import { isSandboxExchange, type SandboxExchange } from './state.js';
+
+export const FAULT_KINDS = ['latency', 'timeout', '5xx', 'ratelimit'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface FaultSpec {
+  exchange: SandboxExchange;
+  /** HTTP method; any when absent. */
+  method?: string;
+  /** The path the exchange sees (no `/<exchange>` prefix, no query), e.g. `/v5/user/query-api`. `*` = every path. */
+  path: string;
+  kind: FaultKind;
+  /** latency: the delay (default 1000 ms). */
+  ms?: number;
+  /** How many matching requests it hits; unlimited when absent. */
+  times?: number;
+}
+
+interface ActiveFault extends FaultSpec {
+  id: string;
+  remaining: number;
+}
+
+/** Validates an admin request body into a fault spec; returns an error message instead when it is malformed. */
+export function parseFaultSpec(body: Record<string, unknown>): FaultSpec | string {
+  const { exchange, method, path, kind, ms, times } = body;
+  if (!isSandboxExchange(exchange)) return 'exchange must be one of bybit, okx, binance, kucoin';
+  if (typeof path !== 'string' || path === '') return 'path is required';
+  if (typeof kind !== 'string' || !(FAULT_KINDS as readonly string[]).includes(kind)) {
+    return `kind must be one of ${FAULT_KINDS.join(', ')}`;
+  }
+  if (method !== undefined && typeof method !== 'string') return 'method must be a string';
+  if (ms !== undefined && (typeof ms !== 'number' || ms < 0)) return 'ms must be a non-negative number';
+  if (times !== undefined && (typeof times !== 'number' || !Number.isInteger(times) || times < 1)) {
+    return 'times must be a positive integer';
+  }
+  return {
+    exchange,
+    path: path === '*' || path.startsWith('/') ? path : `/${path}`,
+    kind: kind as FaultKind,
+    ...(method ? { method: method.toUpperCase() } : {}),
+    ...(ms !== undefined ? { ms } : {}),
+    ...(times !== undefined ? { times } : {}),
+  };
+}
+
+export class FaultTable {
+  private faults: ActiveFault[] = [];
+  private seq = 0;
+
+  add(spec: FaultSpec): string {
+    const id = `fault-${++this.seq}`;
+    this.faults.push({ ...spec, id, remaining: spec.times ?? Number.POSITIVE_INFINITY });
+    return id;
+  }
+
+  clear(): void {
+    this.faults = [];
+  }
+
+  /** The first fault that applies to this request, counting it as used. */
+  take(exchange: SandboxExchange, method: string, path: string): FaultSpec | undefined {
+    const f = this.faults.find(
+      (x) =>
+        x.exchange === exchange &&
+        (x.method === undefined || x.method === method) &&
+        (x.path === '*' || x.path === path),
+    );
+    if (!f) return undefined;
+    f.remaining -= 1;
+    if (f.remaining <= 0) this.faults = this.faults.filter((x) => x !== f);
+    return f;
+  }
+}

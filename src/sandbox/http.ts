@@ -1,0 +1,105 @@
+/**
+ * What an exchange emulator sees and answers, plus the signing helpers they share. Emulators never touch node:http,
+ * so they are plain functions over these types.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { NativePermissions, SandboxExchange, SandboxKey, SandboxState } from './state.js';
+
+export interface SandboxRequest {
+  method: string;
+  /** The path the exchange would see (prefix stripped), without the query. */
+  path: string;
+  /** The query string exactly as sent, without `?` ('' when none). */
+  rawQuery: string;
+  /** Parsed query (GET/DELETE) merged with a form or JSON body's top-level fields (POST), as strings or values. */
+  params: Record<string, unknown>;
+  /** The body exactly as sent. */
+  rawBody: string;
+  headers: IncomingHttpHeaders;
+}
+
+export interface Reply {
+  status: number;
+  /** Serialized as JSON unless it is a string. */
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface EmulatorContext {
+  state: SandboxState;
+  /** The address the request is treated as coming from. */
+  clientIp: string;
+  /** Server time, ms. */
+  now: number;
+}
+
+/** One emulated exchange. */
+export interface ExchangeEmulator {
+  readonly id: SandboxExchange;
+  handle(req: SandboxRequest, ctx: EmulatorContext): Reply;
+  /** The exchange's real rate-limit answer. */
+  rateLimited(ctx: EmulatorContext): Reply;
+  /** Checks admin-seeded native permissions; returns them normalized or an error message. */
+  parsePermissions(input: unknown): NativePermissions | string;
+  /** Turns the withdraw permission on or off in native permissions. */
+  setWithdraw(perms: NativePermissions, on: boolean): NativePermissions;
+}
+
+export function header(req: SandboxRequest, name: string): string | undefined {
+  const v = req.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function hmac(secret: string, payload: string, encoding: 'hex' | 'base64'): string {
+  return createHmac('sha256', secret).update(payload, 'utf8').digest(encoding);
+}
+
+/** Constant-time string comparison (length leaks, content does not). */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  if (x.length !== y.length) {
+    // Still spend the comparison so a wrong length is not measurably faster.
+    timingSafeEqual(x, x);
+    return false;
+  }
+  return timingSafeEqual(x, y);
+}
+
+/**
+ * The query as the client may have signed it: exactly as sent, or percent-decoded (clients such as ccxt sign the raw,
+ * unencoded query and the HTTP stack may encode a few characters on the way).
+ */
+export function queryVariants(raw: string): string[] {
+  const out = [raw];
+  try {
+    const decoded = decodeURIComponent(raw);
+    if (decoded !== raw) out.push(decoded);
+  } catch {
+    // malformed escapes: only the raw form can match
+  }
+  return out;
+}
+
+export function json(status: number, body: unknown, headers?: Record<string, string>): Reply {
+  return { status, body, ...(headers ? { headers } : {}) };
+}
+
+/** Splits a comma list, trimming and dropping blanks. */
+export function commaList(v: unknown): string[] {
+  if (typeof v !== 'string') return [];
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/** Request parameter as a string, or undefined. */
+export function param(req: SandboxRequest, name: string): string | undefined {
+  const v = req.params[name];
+  if (v === undefined || v === null) return undefined;
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+}
+
+export type Authed = { key: SandboxKey } | { reply: Reply };

@@ -1,0 +1,183 @@
+/**
+ * The exchange sandbox: one local HTTP server that speaks several exchanges' key endpoints under a path prefix each
+ * (`/bybit`, `/okx`, `/binance`, `/kucoin`), verifying signatures as the exchanges do. See docs/sandbox.md.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleAdmin } from './admin.js';
+import { SandboxAdmin } from './admin-client.js';
+import { bybit } from './bybit.js';
+import { FaultTable } from './faults.js';
+import type { EmulatorContext, ExchangeEmulator, Reply, SandboxRequest } from './http.js';
+import { isSandboxExchange, SandboxState, type SandboxExchange } from './state.js';
+
+export interface SandboxOptions {
+  /** TCP port; 0 (default) picks a free one. */
+  port?: number;
+  /** Listen address. 127.0.0.1 unless a test needs otherwise; the sandbox is never meant to face a network. */
+  host?: string;
+  /** JSON file the state is loaded from (if it exists) and saved to on every change and on close. */
+  stateFile?: string;
+  /** The address every request is treated as coming from (default 127.0.0.1, or the state file's). */
+  clientIp?: string;
+  /** Turns the `/_admin` endpoint on (off by default: 404). */
+  admin?: boolean;
+  /** Called once per request with `METHOD /path STATUS` (no query, no headers, no secrets). */
+  log?: (line: string) => void;
+}
+
+export interface RunningSandbox {
+  /** Root URL, no trailing slash. An account's `baseUrl` is `${url}/${exchange}`. */
+  url: string;
+  port: number;
+  admin: SandboxAdmin;
+  state: SandboxState;
+  /** Saves state, drops held (timed-out) requests and stops listening. */
+  close(): Promise<void>;
+}
+
+const EMULATORS: Partial<Record<SandboxExchange, ExchangeEmulator>> = { bybit };
+
+const MAX_BODY = 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Top-level fields of a JSON object body, or a form body, or nothing. */
+function parseBody(raw: string, contentType: string | undefined): Record<string, unknown> | undefined {
+  if (raw === '') return {};
+  if (contentType?.includes('application/x-www-form-urlencoded')) {
+    return Object.fromEntries(new URLSearchParams(raw));
+  }
+  try {
+    const v: unknown = JSON.parse(raw);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return contentType?.includes('json') ? undefined : Object.fromEntries(new URLSearchParams(raw));
+  }
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const isText = typeof reply.body === 'string';
+  const payload = isText ? (reply.body as string) : JSON.stringify(reply.body);
+  res.writeHead(reply.status, {
+    'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    ...reply.headers,
+  });
+  res.end(payload);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** Starts the sandbox. Resolves once it is listening. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
+  const state = SandboxState.open(options.stateFile, options.clientIp);
+  const faults = new FaultTable();
+  const emulators = EMULATORS as Record<SandboxExchange, ExchangeEmulator>;
+  const log = options.log;
+
+  async function handle(req: IncomingMessage): Promise<Reply | undefined> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const fullPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const rawQuery = q === -1 ? '' : rawUrl.slice(q + 1);
+    const rawBody = await readBody(req);
+    const contentType = req.headers['content-type'];
+
+    if (fullPath === '/_admin' || fullPath.startsWith('/_admin/')) {
+      if (!options.admin) return { status: 404, body: { error: 'not found' } };
+      const body = parseBody(rawBody, contentType);
+      if (body === undefined) return { status: 400, body: { error: 'body is not JSON' } };
+      return handleAdmin(
+        { state, faults, emulators },
+        method,
+        fullPath.slice('/_admin'.length) || '/',
+        new URLSearchParams(rawQuery),
+        body,
+      );
+    }
+
+    const slash = fullPath.indexOf('/', 1);
+    const exchange = fullPath.slice(1, slash === -1 ? undefined : slash);
+    const emulator = isSandboxExchange(exchange) ? emulators[exchange] : undefined;
+    if (!emulator || !isSandboxExchange(exchange)) {
+      return { status: 404, body: { error: `unknown exchange prefix; use one of ${Object.keys(emulators).join(', ')}` } };
+    }
+    const path = slash === -1 ? '/' : fullPath.slice(slash);
+
+    const fault = faults.take(exchange, method, path);
+    if (fault?.kind === 'timeout') {
+      // Never answer; the client gives up. close() drops the socket.
+      return undefined;
+    }
+    if (fault?.kind === 'latency') await sleep(fault.ms ?? 1000);
+    const ctx: EmulatorContext = { state, clientIp: state.clientIp, now: Date.now() };
+    if (fault?.kind === '5xx') return { status: 503, body: 'Service Temporarily Unavailable' };
+    if (fault?.kind === 'ratelimit') return emulator.rateLimited(ctx);
+
+    const body = parseBody(rawBody, contentType);
+    if (body === undefined) return { status: 400, body: { error: 'malformed JSON body' } };
+    const params: Record<string, unknown> = { ...Object.fromEntries(new URLSearchParams(rawQuery)), ...body };
+    const sreq: SandboxRequest = { method, path, rawQuery, params, rawBody, headers: req.headers };
+    return emulator.handle(sreq, ctx);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req).then(
+      (reply) => {
+        if (!reply) return;
+        send(res, reply);
+        log?.(`${req.method} ${(req.url ?? '/').split('?')[0]} ${reply.status}`);
+      },
+      (err: unknown) => {
+        log?.(`${req.method} ${(req.url ?? '/').split('?')[0]} 500 (${err instanceof Error ? err.message : 'error'})`);
+        if (!res.headersSent) send(res, { status: 500, body: { error: 'sandbox internal error' } });
+      },
+    );
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+
+  let closed = false;
+  return {
+    url,
+    port: addr.port,
+    admin: new SandboxAdmin(url),
+    state,
+    async close() {
+      if (closed) return;
+      closed = true;
+      state.save();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
