@@ -1,0 +1,352 @@
+/**
+ * The one place keyctl creates ccxt instances and maps ccxt's errors.
+ *
+ * - ccxt is imported lazily (`await import('ccxt')`) so commands that never talk to an exchange (exec, key list) never
+ *   load it.
+ * - An account's `baseUrl` replaces the origin of EVERY URL in ccxt's `urls.api` (recursively), keeping each URL's
+ *   path: binance sapi `https://api.binance.com/sapi/v1` -> `<baseUrl>/sapi/v1`. Signatures never cover the host, so
+ *   this works for testnets, proxies and the keyctl sandbox alike.
+ * - Only ccxt's implicit (raw endpoint) methods are used; anything that would pull markets or server time is disabled,
+ *   so a call costs exactly one request.
+ * - ccxt's error tree is mapped to keyctl ExchangeErrors in {@link mapExchangeError}. ccxt messages hold the request
+ *   URL (with Binance's signature in the query string) and the response body: only the exchange's error code and a
+ *   cleaned message are kept.
+ */
+import { processRedactor } from '../audit/redact.js';
+import { ExchangeError, InternalError, KeyctlError, UsageError } from '../errors.js';
+import { withRetry } from './retry.js';
+import type { CallOptions, Credentials, ExchangeAccount } from './types.js';
+
+/** The slice of a ccxt Exchange instance keyctl uses. */
+interface CcxtInstance {
+  id: string;
+  hostname?: string;
+  urls: { api?: unknown };
+  options: Record<string, unknown>;
+  request(path: string, api: string, method: string, params: Record<string, unknown>): Promise<unknown>;
+  [method: string]: unknown;
+}
+
+type CcxtModule = Record<string, unknown>;
+
+let ccxtModule: Promise<CcxtModule> | undefined;
+
+/** Loads ccxt once per process. */
+export function loadCcxt(): Promise<CcxtModule> {
+  ccxtModule ??= import('ccxt').then((m) => ((m as { default?: CcxtModule }).default ?? (m as unknown as CcxtModule)));
+  return ccxtModule;
+}
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_ATTEMPTS = 3;
+export const DEFAULT_BACKOFF_MS = 250;
+
+/** Exchanges whose keys carry a passphrase (ccxt's `password`). */
+const PASSPHRASE_EXCHANGES = new Set(['okx', 'kucoin', 'bitget', 'kucoinfutures']);
+
+/**
+ * Rewrites every URL in ccxt's `urls.api` (strings at any depth) to `baseUrl` + the URL's path. `{hostname}`
+ * placeholders are filled with `hostname` first so the path is parsed correctly.
+ */
+export function rewriteApiUrls(api: unknown, baseUrl: string, hostname = 'example.invalid'): unknown {
+  const base = baseUrl.replace(/\/+$/, '');
+  if (typeof api === 'string') {
+    let url: URL;
+    try {
+      url = new URL(api.replaceAll('{hostname}', hostname));
+    } catch {
+      return api;
+    }
+    const path = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
+    return `${base}${path}`;
+  }
+  if (Array.isArray(api)) return api.map((v) => rewriteApiUrls(v, base, hostname));
+  if (api && typeof api === 'object') {
+    return Object.fromEntries(Object.entries(api).map(([k, v]) => [k, rewriteApiUrls(v, base, hostname)]));
+  }
+  return api;
+}
+
+/** How a call may be repeated when it fails with a retryable error. */
+export type RetryMode =
+  /** Reads and deletes: repeat on any retryable error. */
+  | 'idempotent'
+  /** Creates: repeat only when the exchange refused before doing anything (rate limit); a timeout is not repeated. */
+  | 'refused-only';
+
+export interface CallSpec {
+  /** What the call does, for messages: "inspecting the key". */
+  action: string;
+  retry?: RetryMode;
+}
+
+/** A ccxt instance for one account and one key, with keyctl's error mapping and retries around every call. */
+export interface ExchangeClient {
+  readonly exchange: string;
+  /** Calls one of ccxt's implicit endpoint methods, e.g. `privateGetV5UserQueryApi`. */
+  call(method: string, params: Record<string, unknown>, spec: CallSpec): Promise<unknown>;
+  /** ccxt's signed generic request, for endpoints ccxt has no implicit method for. */
+  request(path: string, api: string, httpMethod: string, params: Record<string, unknown>, spec: CallSpec): Promise<unknown>;
+}
+
+/**
+ * Creates the ccxt instance for `account`, signed with `credentials`.
+ * Throws ExchangeError `UNKNOWN_EXCHANGE` when ccxt does not know the exchange id.
+ */
+export async function createClient(account: ExchangeAccount, credentials: Credentials, options: CallOptions = {}): Promise<ExchangeClient> {
+  // Secrets handled in this process must never reach output, even through an exchange's echo.
+  processRedactor.add(credentials.apiKey, credentials.secret, credentials.passphrase);
+  if (PASSPHRASE_EXCHANGES.has(account.exchange) && !credentials.passphrase) {
+    throw new UsageError('PASSPHRASE_MISSING', `${account.exchange} keys need a passphrase, and this key has none.`, {
+      hint: 'Import the key again with its passphrase: {"apiKey","secret","passphrase"} on stdin.',
+    });
+  }
+  const mod = await loadCcxt();
+  const Ctor = mod[account.exchange];
+  if (typeof Ctor !== 'function') {
+    throw new ExchangeError('UNKNOWN_EXCHANGE', `ccxt does not know an exchange called "${account.exchange}".`, {
+      hint: 'Use a ccxt exchange id in accounts.<name>.exchange, e.g. bybit, okx, binance or kucoin.',
+    });
+  }
+  const ex = new (Ctor as new (config: Record<string, unknown>) => CcxtInstance)({
+    apiKey: credentials.apiKey,
+    secret: credentials.secret,
+    ...(credentials.passphrase ? { password: credentials.passphrase } : {}),
+    enableRateLimit: true,
+    timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    options: { adjustForTimeDifference: false },
+  });
+  if (account.baseUrl) ex.urls.api = rewriteApiUrls(ex.urls.api, account.baseUrl, ex.hostname);
+  // Key management never needs market data or server time; make sure nothing fetches them behind our back.
+  for (const m of ['loadMarkets', 'fetchMarkets', 'fetchTime', 'loadTimeDifference', 'fetchCurrencies']) {
+    ex[m] = () => Promise.reject(new InternalError(`keyctl does not fetch ${m.replace(/^(load|fetch)/, '').toLowerCase()} from exchanges.`));
+  }
+  const retry = {
+    attempts: options.attempts ?? DEFAULT_ATTEMPTS,
+    baseDelayMs: options.backoffMs ?? DEFAULT_BACKOFF_MS,
+  };
+  const run = (spec: CallSpec, fn: () => Promise<unknown>) =>
+    withRetry(async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        const mapped = mapExchangeError(err, account.exchange, spec.action);
+        // A create that timed out may have happened: never repeat it (the orphan sweep finds it by label).
+        if (spec.retry === 'refused-only' && mapped.code !== 'RATE_LIMITED' && mapped.retryable) {
+          throw new ExchangeError(mapped.code, mapped.message, {
+            hint: 'The exchange may have done it anyway: the orphan sweep finds such a key by its label. Re-run to continue.',
+            cause: err,
+            details: { ...mapped.details, outcomeUnknown: true },
+          });
+        }
+        throw mapped;
+      }
+    }, retry);
+  return {
+    exchange: account.exchange,
+    call(method, params, spec) {
+      const fn = ex[method];
+      if (typeof fn !== 'function') {
+        return Promise.reject(new InternalError(`ccxt ${account.exchange} has no method ${method}.`));
+      }
+      return run(spec, () => (fn as (p: Record<string, unknown>) => Promise<unknown>).call(ex, params));
+    },
+    request(path, api, httpMethod, params, spec) {
+      return run(spec, () => ex.request(path, api, httpMethod, params));
+    },
+  };
+}
+
+/** What the exchange said, reduced to its error code and a cleaned message. */
+export interface ExchangeFeedback {
+  code?: string;
+  msg?: string;
+  httpStatus?: number;
+}
+
+/** Removes query strings (where Binance carries the signature) and fragments from every URL in `text`. */
+export function stripUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (u) => {
+    try {
+      const url = new URL(u);
+      return `${url.origin}${url.pathname}`;
+    } catch {
+      return '<url>';
+    }
+  });
+}
+
+function clean(text: string, max = 160): string {
+  const s = stripUrls(text).replace(/\s+/g, ' ').trim();
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+function parseJsonTail(message: string): Record<string, unknown> | undefined {
+  const start = message.indexOf('{');
+  if (start < 0) return undefined;
+  const end = message.lastIndexOf('}');
+  for (const candidate of [message.slice(start), message.slice(start, end + 1)]) {
+    try {
+      const v: unknown = JSON.parse(candidate);
+      if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+    } catch {
+      // not JSON: try the next candidate
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Extracts the exchange's error code and message from a ccxt error message (`<id> <body>` or
+ * `<id> <METHOD> <url> <status> <reason> <body>`). Never returns the URL's query string.
+ */
+export function exchangeFeedback(message: string): ExchangeFeedback {
+  const out: ExchangeFeedback = {};
+  const status = /^\S+ (?:GET|POST|PUT|DELETE|PATCH) \S+ (\d{3})\b/.exec(message);
+  if (status) out.httpStatus = Number(status[1]);
+  const body = parseJsonTail(message);
+  if (body) {
+    const code = body.retCode ?? body.code ?? body.label;
+    const msg = body.retMsg ?? body.msg ?? body.message;
+    if (code !== undefined && code !== null && code !== '') out.code = String(code);
+    if (typeof msg === 'string' && msg) out.msg = clean(msg);
+    return out;
+  }
+  // Binance's message-matched errors are `<id> <msg>`; network errors `<id> <METHOD> <url> <what happened>`.
+  const rest = message.replace(/^\S+\s+/, '');
+  if (rest) out.msg = clean(rest);
+  return out;
+}
+
+type Kind = 'KEY_REJECTED' | 'PERMISSION_DENIED' | 'RATE_LIMITED' | 'CLOCK_SKEW';
+
+/**
+ * Exchange error codes that decide the mapping on their own, whatever ccxt class they were thrown as (ccxt maps
+ * Binance's -2015 to OperationRejected on api.binance.com but to AuthenticationError elsewhere).
+ */
+export const EXCHANGE_CODES: Record<string, Record<string, Kind>> = {
+  bybit: {
+    '10002': 'CLOCK_SKEW', '10003': 'KEY_REJECTED', '10004': 'KEY_REJECTED', '10007': 'KEY_REJECTED', '33004': 'KEY_REJECTED',
+    '10005': 'PERMISSION_DENIED', '10009': 'PERMISSION_DENIED', '10010': 'PERMISSION_DENIED',
+    '10006': 'RATE_LIMITED', '10018': 'RATE_LIMITED',
+  },
+  okx: {
+    '50102': 'CLOCK_SKEW', '50105': 'KEY_REJECTED', '50111': 'KEY_REJECTED', '50113': 'KEY_REJECTED', '50114': 'KEY_REJECTED',
+    '50110': 'PERMISSION_DENIED', '50011': 'RATE_LIMITED',
+  },
+  binance: {
+    '-1021': 'CLOCK_SKEW', '-1022': 'KEY_REJECTED', '-2014': 'KEY_REJECTED', '-2015': 'KEY_REJECTED', '-2008': 'KEY_REJECTED',
+    '-1002': 'PERMISSION_DENIED', '-1003': 'RATE_LIMITED',
+  },
+  kucoin: {
+    '400002': 'CLOCK_SKEW', '400001': 'KEY_REJECTED', '400003': 'KEY_REJECTED', '400004': 'KEY_REJECTED', '400005': 'KEY_REJECTED',
+    '400008': 'KEY_REJECTED', '400009': 'KEY_REJECTED', '400006': 'PERMISSION_DENIED', '400007': 'PERMISSION_DENIED',
+    '429000': 'RATE_LIMITED',
+  },
+};
+
+/** Class names of `err` and its ancestors: ccxt's error tree without importing ccxt. */
+function classChain(err: object): string[] {
+  const names: string[] = [];
+  for (let p = Object.getPrototypeOf(err) as object | null; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    const name = (p as { constructor?: { name?: string } }).constructor?.name;
+    if (name) names.push(name);
+  }
+  return names;
+}
+
+/**
+ * Maps anything a ccxt call threw to a KeyctlError. The one function that decides what is retryable (network,
+ * timeout, rate limit), what is fatal (authentication, permission), and what is a capability gap (NotSupported).
+ */
+export function mapExchangeError(err: unknown, exchange: string, action = 'calling the exchange'): KeyctlError {
+  if (err instanceof KeyctlError) return err;
+  if (!(err instanceof Error)) return new InternalError(`Unexpected ${typeof err} thrown while ${action}.`, { cause: err });
+  const chain = classChain(err);
+  const is = (name: string) => chain.includes(name);
+  const isCcxt = is('BaseError');
+  const feedback = isCcxt ? exchangeFeedback(err.message) : {};
+  const said = feedback.code || feedback.msg ? ` (${[feedback.code, feedback.msg].filter(Boolean).join(' ')})` : '';
+  const details: Record<string, unknown> = { exchange, ...(feedback.code ? { exchangeCode: feedback.code } : {}), ...(feedback.msg ? { exchangeMessage: feedback.msg } : {}), ...(feedback.httpStatus ? { httpStatus: feedback.httpStatus } : {}) };
+  const opts = { cause: err, details };
+
+  const byCode = feedback.code ? EXCHANGE_CODES[exchange]?.[feedback.code] : undefined;
+  const kind: Kind | undefined =
+    byCode ??
+    (is('InvalidNonce') ? 'CLOCK_SKEW' : is('RateLimitExceeded') || is('DDoSProtection') ? 'RATE_LIMITED' : is('PermissionDenied') ? 'PERMISSION_DENIED' : is('AuthenticationError') ? 'KEY_REJECTED' : undefined);
+
+  switch (kind) {
+    case 'KEY_REJECTED':
+      return new ExchangeError('KEY_REJECTED', `${exchange} rejected the key while ${action}${said}.`, {
+        ...opts,
+        hint: 'The key is wrong, deleted, expired or signed with another secret (or passphrase). Check what is stored for it.',
+      });
+    case 'PERMISSION_DENIED':
+      return new ExchangeError('PERMISSION_DENIED', `${exchange} refused ${action}: the key may not do this, or this address is not in its IP allowlist${said}.`, {
+        ...opts,
+        hint: 'Run keyctl from an address in the key\'s allowlist, and check the key\'s permissions at the exchange.',
+      });
+    case 'RATE_LIMITED':
+      return new ExchangeError('RATE_LIMITED', `${exchange} rate-limited keyctl while ${action}${said}.`, {
+        ...opts,
+        retryable: true,
+        hint: 'Wait a minute and re-run; keyctl already retried with backoff.',
+      });
+    case 'CLOCK_SKEW':
+      return new ExchangeError('CLOCK_SKEW', `${exchange} refused the request's timestamp while ${action}${said}.`, {
+        ...opts,
+        hint: 'This machine\'s clock is off: synchronize it (NTP) and re-run.',
+      });
+  }
+  if (is('RequestTimeout')) {
+    return new ExchangeError('EXCHANGE_TIMEOUT', `${exchange} did not answer in time while ${action}.`, {
+      ...opts,
+      retryable: true,
+      hint: 'Nothing is known to have changed. Check connectivity to the exchange (and accounts.<name>.baseUrl) and re-run.',
+    });
+  }
+  if (is('NetworkError') || is('BadResponse')) {
+    return new ExchangeError('EXCHANGE_UNAVAILABLE', `${exchange} is unreachable or failing while ${action}${said}.`, {
+      ...opts,
+      retryable: true,
+      hint: 'Check connectivity to the exchange (and accounts.<name>.baseUrl) and its status page, then re-run.',
+    });
+  }
+  if (is('NotSupported')) {
+    return new ExchangeError('CAPABILITY_GAP', `${exchange} offers no API for ${action}${said}.`, {
+      ...opts,
+      hint: 'See docs/exchanges.md for what each exchange supports; this step must be done in the exchange\'s web UI.',
+    });
+  }
+  if (isCcxt) {
+    return new ExchangeError('EXCHANGE_REFUSED', `${exchange} refused ${action}${said}.`, {
+      ...opts,
+      hint: 'The exchange\'s error code above says why; see its API documentation.',
+    });
+  }
+  // Not a ccxt error: a bug here or in ccxt. Its message may hold request data, so it is not copied.
+  return new InternalError(`${err.name} while ${action} at ${exchange}.`, { cause: err });
+}
+
+/** Throws the exchange's capability gap for an operation an adapter does not offer. */
+export function capabilityGap(exchange: string, what: string): never {
+  throw new ExchangeError('CAPABILITY_GAP', `${exchange} offers no API to ${what}.`, {
+    hint: 'Rotation for this exchange is assisted: create or delete the key in the exchange\'s web UI (see docs/exchanges.md).',
+  });
+}
+
+/**
+ * Re-labels a rejection of the account's master key, met while inspecting a bot key, so it is never mistaken for the
+ * bot key being rejected.
+ */
+export function asMasterError(err: unknown, account: ExchangeAccount): unknown {
+  if (err instanceof KeyctlError && (err.code === 'KEY_REJECTED' || err.code === 'PERMISSION_DENIED')) {
+    const name = account.name ? `@${account.name}` : `the ${account.exchange} account`;
+    return new ExchangeError('MASTER_KEY_REJECTED', `The master key of ${name} was refused: ${err.message}`, {
+      hint: account.name ? `Check it with \`keyctl verify @${account.name}\` and fix it first.` : 'Check the master key and fix it first.',
+      cause: err,
+      details: err.details,
+    });
+  }
+  return err;
+}

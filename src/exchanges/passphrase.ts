@@ -1,0 +1,23 @@
+import { randomInt } from 'node:crypto';
+
+const LOWER = 'abcdefghijkmnopqrstuvwxyz';
+const UPPER = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
+const DIGITS = '23456789';
+// Specials every passphrase exchange accepts and no shell, URL or JSON encoding mangles.
+const SPECIAL = '!@#%^*-_=+';
+
+/**
+ * A random passphrase for a new key (node:crypto): 24 characters with at least one lower, upper, digit and special,
+ * which satisfies OKX (8-32, all four classes) and KuCoin (7-32, no spaces).
+ */
+export function generatePassphrase(length = 24): string {
+  const all = LOWER + UPPER + DIGITS + SPECIAL;
+  const chars = [LOWER, UPPER, DIGITS, SPECIAL].map((set) => set[randomInt(set.length)]!);
+  while (chars.length < length) chars.push(all[randomInt(all.length)]!);
+  // Fisher-Yates, so the guaranteed classes are not always at the front.
+  for (let i = chars.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [chars[i], chars[j]] = [chars[j]!, chars[i]!];
+  }
+  return chars.join('');
+}

@@ -1,0 +1,192 @@
+/**
+ * The exchange adapter contract. One adapter per exchange (bybit.ts, okx.ts, binance.ts, kucoin.ts), each built on
+ * ccxt through ccxt.ts, obtained through registry.ts. Adapters translate between the exchange's native permission model
+ * and keyctl's normalized scopes (src/domain/scopes.ts), both ways.
+ *
+ * Every method takes one request object and returns one response object, so fields can be added without breaking
+ * callers. Errors are KeyctlErrors (src/errors.ts), mapped from ccxt's error tree in one place (ccxt.ts):
+ * `ExchangeError` with code KEY_REJECTED (the exchange does not accept the key: wrong key, wrong signature, expired),
+ * PERMISSION_DENIED (the key is valid but may not do this, or the call came from an address outside its allowlist),
+ * EXCHANGE_UNAVAILABLE / EXCHANGE_TIMEOUT / RATE_LIMITED (retryable, already retried with backoff), CLOCK_SKEW,
+ * EXCHANGE_REFUSED (any other refusal) and CAPABILITY_GAP (the exchange offers no API for this).
+ */
+import type { DeclarableScope, Scope } from '../domain/scopes.js';
+
+/** One API key's secret material. Never logged, never put in an error. */
+export interface Credentials {
+  apiKey: string;
+  secret: string;
+  /** OKX and KuCoin: the passphrase chosen when the key was created. */
+  passphrase?: string;
+}
+
+/** The account an exchange call is made for: which exchange, and where its API lives. */
+export interface ExchangeAccount {
+  /** keyctl's name of the account (`accounts.<name>`), for messages. */
+  name?: string;
+  /** ccxt exchange id: bybit, okx, binance, kucoin. */
+  exchange: string;
+  /** Replaces the host (and keeps the path) of every URL ccxt would call: testnet, proxy, the keyctl sandbox. */
+  baseUrl?: string;
+  /** The main account's uid at the exchange, when the config declares it. */
+  uid?: string;
+}
+
+/** Who a key belongs to, as far as the exchange says. Fields the exchange does not report are absent. */
+export interface KeyOwner {
+  /** The exchange's user id of the key's owner (a sub-account's own uid for sub keys). */
+  uid?: string;
+  /**
+   * The sub-account the key belongs to, in the form the config uses (bybit uid, okx name, binance email, kucoin
+   * name). `null` means the adapter asked the exchange (through the master key) and the key is NOT in the declared
+   * sub-account.
+   */
+  subaccount?: string | null;
+  /** True for a main-account key, false for a sub-account key. */
+  isMaster?: boolean;
+}
+
+/** The real state of one key at its exchange. */
+export interface KeyInspection {
+  /** Normalized scopes the key holds; native permissions the adapter does not know are `unknown:<name>`. */
+  scopes: Scope[];
+  /** The exchange's own permission payload, as returned (no secrets: exchanges never return the secret here). */
+  native: unknown;
+  /**
+   * The IP allowlist; `'unrestricted'` when the key works from anywhere; `'restricted'` when the key is IP-locked but
+   * the exchange does not tell which addresses (Binance, for a master key's own allowlist).
+   */
+  ips: string[] | 'unrestricted' | 'restricted';
+  /** True when the key can only read. */
+  readOnly: boolean;
+  owner: KeyOwner;
+  /** ISO-8601 time after which the key (or its trading permission) stops working. */
+  expiresAt?: string;
+  /** ISO-8601 creation time. */
+  createdAt?: string;
+  /** The key's label / note / remark at the exchange. */
+  label?: string;
+}
+
+/** What an exchange offers by API, so callers never call what is missing. */
+export interface ExchangeCapabilities {
+  /** The key's own permissions can be read with the key itself. */
+  inspect: boolean;
+  /** A master key can create sub-account keys. */
+  create: boolean;
+  /** A master key can delete sub-account keys. */
+  delete: boolean;
+  /** A master key can list a sub-account's keys. */
+  list: boolean;
+  /** Keys carry a caller-chosen passphrase (OKX, KuCoin). */
+  passphrase: boolean;
+  /** `automatic` when keyctl can create and delete keys itself; `assisted` when a human creates them in the exchange's UI. */
+  rotation: 'automatic' | 'assisted';
+  /**
+   * The scopes this exchange requires on a master key to manage sub-account keys (besides `read`). A master key may
+   * hold these and nothing else.
+   */
+  masterScopes: Scope[];
+}
+
+/** Options every call accepts: network behaviour, injectable for tests. */
+export interface CallOptions {
+  /** Per-request timeout (ms). Default 10 000. */
+  timeoutMs?: number;
+  /** Attempts for retryable failures (network, timeout, rate limit), including the first. Default 3. */
+  attempts?: number;
+  /** First backoff delay (ms); doubles each attempt, with jitter. Default 250. */
+  backoffMs?: number;
+}
+
+export interface InspectRequest extends CallOptions {
+  account: ExchangeAccount;
+  /** The key to inspect; the call is signed with it. */
+  key: Credentials;
+  /** Whether this is the account's master key or a bot's sub-account key. */
+  role: 'master' | 'bot';
+  /** The declared sub-account id (bot keys), used where the exchange needs it to describe the key. */
+  subaccount?: string;
+  /** The account's master key, for exchanges that only tell a sub key's IP allowlist or owner to the master (Binance). */
+  master?: Credentials;
+}
+
+export interface CreateKeyRequest extends CallOptions {
+  account: ExchangeAccount;
+  master: Credentials;
+  /** The exchange's sub-account id (bybit uid, okx name, binance email, kucoin name). */
+  subaccount: string;
+  /** What the bot declared. Forbidden scopes cannot be requested at all. */
+  scopes: DeclarableScope[];
+  /** The IP allowlist; must not be empty (keyctl never creates an unlocked key). */
+  ips: string[];
+  /** Label / note; carries the rotation id so an orphan can be found after a crash. */
+  label: string;
+}
+
+/** A freshly created key. The secret is returned once by the exchange; store it at once. */
+export interface CreatedKey {
+  apiKey: string;
+  secret: string;
+  /** Set for passphrase exchanges: generated by keyctl with node:crypto. */
+  passphrase?: string;
+}
+
+export interface DeleteKeyRequest extends CallOptions {
+  account: ExchangeAccount;
+  master: Credentials;
+  subaccount: string;
+  apiKey: string;
+  /** KuCoin needs the sub key's own passphrase to delete it. */
+  passphrase?: string;
+}
+
+export interface ListKeysRequest extends CallOptions {
+  account: ExchangeAccount;
+  master: Credentials;
+  subaccount: string;
+}
+
+/** One key as a sub-account listing shows it (never with its secret). */
+export interface ListedKey {
+  apiKey: string;
+  label?: string;
+  scopes: Scope[];
+  ips: string[] | 'unrestricted';
+  createdAt?: string;
+}
+
+export interface PingRequest extends CallOptions {
+  account: ExchangeAccount;
+  key: Credentials;
+}
+
+/**
+ * One exchange. Methods whose capability is false throw an ExchangeError `CAPABILITY_GAP`.
+ */
+export interface ExchangeAdapter {
+  /** ccxt exchange id. */
+  readonly id: string;
+  readonly capabilities: ExchangeCapabilities;
+
+  /**
+   * The key's real state at the exchange, read with the key's own credentials (plus the master key where the exchange
+   * tells some facts only to the master). Read-only at the exchange; safe to repeat.
+   */
+  inspect(request: InspectRequest): Promise<KeyInspection>;
+
+  /**
+   * Creates a sub-account key with exactly the declared scopes and IP allowlist. Not retried after a timeout (the key
+   * may exist): the label lets the orphan sweep find it.
+   */
+  createKey(request: CreateKeyRequest): Promise<CreatedKey>;
+
+  /** Deletes a sub-account key; it stops authenticating at once. */
+  deleteKey(request: DeleteKeyRequest): Promise<void>;
+
+  /** The sub-account's keys, without secrets. */
+  listKeys(request: ListKeysRequest): Promise<ListedKey[]>;
+
+  /** One harmless signed read (a balance query) that proves the key works from here. */
+  ping(request: PingRequest): Promise<void>;
+}
