@@ -49,7 +49,8 @@ export const run: CommandRun = async (ctx, _args, opts) => {
 
     const where = config.store.provider === 'local' ? config.store.path : config.store.provider;
     if (generatedKey) {
-      ctx.out.info(
+      // On stderr in every mode: a script capturing --json still shows the operator this warning.
+      ctx.out.warn(
         [
           `Created the encrypted store at ${where}.`,
           '',

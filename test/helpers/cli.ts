@@ -1,0 +1,45 @@
+/**
+ * Runs the built keyctl CLI (dist/, produced by `npm run build`, which `npm test` runs first) as a real child process,
+ * the way users and cron run it: its own process, its own environment, stdin piped.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON (throws when it is not). */
+  json<T = Record<string, unknown>>(): T;
+}
+
+export function assertBuilt(): void {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first (npm test does).`);
+}
+
+export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string; cwd?: string } = {}): Promise<CliResult> {
+  assertBuilt();
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    // A minimal environment, so nothing from the developer's shell (a real KEYCTL_MASTER_KEY, say) leaks into a test.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, KEYCTL_ACTOR: 'test-runner', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end(options.stdin ?? '');
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return {
+    code,
+    stdout,
+    stderr,
+    json<T>() {
+      return JSON.parse(stdout) as T;
+    },
+  };
+}
