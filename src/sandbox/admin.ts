@@ -104,8 +104,9 @@ export function handleAdmin(
     if (body.master === true) owner = mainAccount(state, exchange, ownerId);
     else owner = state.subAccount(exchange, ownerId) ?? state.mainAccount(exchange, ownerId);
     if (!owner) return bad(`no main account or sub-account ${ownerId} on ${exchange}; create it first`);
-    const permissions = emulators[exchange].parsePermissions(body.permissions);
-    if (typeof permissions === 'string') return bad(permissions);
+    const parsed = emulators[exchange].parsePermissions(body.permissions);
+    if ('error' in parsed) return bad(parsed.error);
+    const permissions = parsed.permissions;
     const ips = body.ips === undefined ? [] : ipList(body.ips);
     if (typeof ips === 'string') return bad(ips);
     const expiresAt = body.expiresAt === undefined ? undefined : isoOrError(body.expiresAt);
@@ -133,8 +134,8 @@ export function handleAdmin(
     const emulator = emulators[key.exchange];
     if (body.permissions !== undefined) {
       const p = emulator.parsePermissions(body.permissions);
-      if (typeof p === 'string') return bad(p);
-      key.permissions = p;
+      if ('error' in p) return bad(p.error);
+      key.permissions = p.permissions;
     }
     if (typeof body.withdraw === 'boolean') key.permissions = emulator.setWithdraw(key.permissions, body.withdraw);
     if (body.ips === null) key.ips = [];

@@ -292,14 +292,14 @@ export const bybit: ExchangeEmulator = {
 
   parsePermissions(input) {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      return 'bybit permissions are an object of arrays, e.g. {"Spot":["SpotTrade"]}';
+      return { error: 'bybit permissions are an object of arrays, e.g. {"Spot":["SpotTrade"]}' };
     }
     const out: BybitPerms = {};
     for (const [cat, vals] of Object.entries(input as Record<string, unknown>)) {
-      if (!Array.isArray(vals) || vals.some((v) => typeof v !== 'string')) return `permissions.${cat} must be an array of strings`;
+      if (!Array.isArray(vals) || vals.some((v) => typeof v !== 'string')) return { error: `permissions.${cat} must be an array of strings` };
       out[cat] = [...(vals as string[])];
     }
-    return out;
+    return { permissions: out };
   },
 
   setWithdraw(p: NativePermissions, on: boolean): NativePermissions {

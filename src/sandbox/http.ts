@@ -41,7 +41,7 @@ export interface ExchangeEmulator {
   /** The exchange's real rate-limit answer. */
   rateLimited(ctx: EmulatorContext): Reply;
   /** Checks admin-seeded native permissions; returns them normalized or an error message. */
-  parsePermissions(input: unknown): NativePermissions | string;
+  parsePermissions(input: unknown): { permissions: NativePermissions } | { error: string };
   /** Turns the withdraw permission on or off in native permissions. */
   setWithdraw(perms: NativePermissions, on: boolean): NativePermissions;
 }

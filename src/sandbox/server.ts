@@ -6,9 +6,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { handleAdmin } from './admin.js';
 import { SandboxAdmin } from './admin-client.js';
+import { binance } from './binance.js';
 import { bybit } from './bybit.js';
 import { FaultTable } from './faults.js';
 import type { EmulatorContext, ExchangeEmulator, Reply, SandboxRequest } from './http.js';
+import { kucoin } from './kucoin.js';
+import { okx } from './okx.js';
 import { isSandboxExchange, SandboxState, type SandboxExchange } from './state.js';
 
 export interface SandboxOptions {
@@ -36,7 +39,7 @@ export interface RunningSandbox {
   close(): Promise<void>;
 }
 
-const EMULATORS: Partial<Record<SandboxExchange, ExchangeEmulator>> = { bybit };
+const EMULATORS: Record<SandboxExchange, ExchangeEmulator> = { bybit, okx, binance, kucoin };
 
 const MAX_BODY = 1024 * 1024;
 
@@ -89,7 +92,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
 export async function startSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
   const state = SandboxState.open(options.stateFile, options.clientIp);
   const faults = new FaultTable();
-  const emulators = EMULATORS as Record<SandboxExchange, ExchangeEmulator>;
+  const emulators = EMULATORS;
   const log = options.log;
 
   async function handle(req: IncomingMessage): Promise<Reply | undefined> {
@@ -116,10 +119,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
 
     const slash = fullPath.indexOf('/', 1);
     const exchange = fullPath.slice(1, slash === -1 ? undefined : slash);
-    const emulator = isSandboxExchange(exchange) ? emulators[exchange] : undefined;
-    if (!emulator || !isSandboxExchange(exchange)) {
+    if (!isSandboxExchange(exchange)) {
       return { status: 404, body: { error: `unknown exchange prefix; use one of ${Object.keys(emulators).join(', ')}` } };
     }
+    const emulator = emulators[exchange];
     const path = slash === -1 ? '/' : fullPath.slice(slash);
 
     const fault = faults.take(exchange, method, path);

@@ -1,0 +1,220 @@
+/**
+ * KuCoin emulator: key inspection, accounts, and sub-account key create / delete / list. Signed the KuCoin way:
+ * KC-API-KEY, KC-API-TIMESTAMP (ms), KC-API-SIGN = base64 HMAC-SHA256(timestamp + METHOD + /api/v1/path[?query] + body)
+ * and, with KC-API-KEY-VERSION 2 (what ccxt sends), KC-API-PASSPHRASE = base64 HMAC-SHA256(passphrase, secret).
+ * Partner headers (KC-API-PARTNER*) are ignored.
+ */
+import { isIP } from 'node:net';
+import {
+  commaList,
+  header,
+  hmac,
+  json,
+  param,
+  queryVariants,
+  safeEqual,
+  type Authed,
+  type EmulatorContext,
+  type ExchangeEmulator,
+  type Reply,
+  type SandboxRequest,
+} from './http.js';
+import { ipAllowed, isExpired, type SandboxKey } from './state.js';
+
+/** KuCoin rejects timestamps more than 5 s off its clock. */
+const WINDOW_MS = 5000;
+const MAX_IPS = 20;
+/** The only permissions a sub-account key can get (no withdraw, which KuCoin calls Transfer). */
+const SUB_ALLOWED = ['General', 'Spot', 'Futures', 'Margin', 'InnerTransfer'];
+/** KuCoin's withdraw permission token. */
+export const KUCOIN_WITHDRAW = 'Transfer';
+const EXPIRE_DAYS = ['-1', '30', '90', '180', '360'];
+const DAY = 86_400_000;
+
+function fail(status: number, code: string, msg: string): Reply {
+  return json(status, { code, msg });
+}
+
+function ok(data: unknown): Reply {
+  return json(200, { code: '200000', data });
+}
+
+function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
+  const apiKey = header(req, 'kc-api-key');
+  const sign = header(req, 'kc-api-sign');
+  const tsRaw = header(req, 'kc-api-timestamp');
+  const passphrase = header(req, 'kc-api-passphrase');
+  if (!apiKey || !sign || !tsRaw || !passphrase) {
+    return {
+      reply: fail(401, '400001', 'Please check the header of your request for KC-API-KEY, KC-API-SIGN, KC-API-TIMESTAMP, KC-API-PASSPHRASE'),
+    };
+  }
+  const version = header(req, 'kc-api-key-version') ?? '1';
+  if (version !== '2' && version !== '3') {
+    return { reply: fail(401, '400008', 'V1 & V2 API keys are no longer supported by this API. Please create a V3 API key') };
+  }
+  const key = ctx.state.key('kucoin', apiKey);
+  if (!key || isExpired(key, ctx.now)) return { reply: fail(401, '400003', 'KC-API-KEY not exists') };
+  const ts = Number(tsRaw);
+  if (!/^\d+$/.test(tsRaw) || Math.abs(ctx.now - ts) > WINDOW_MS) {
+    return { reply: fail(401, '400002', 'KC-API-TIMESTAMP Invalid -- Time differs from server time by more than 5 seconds') };
+  }
+  if (!safeEqual(hmac(key.secret, key.passphrase ?? '', 'base64'), passphrase)) {
+    return { reply: fail(401, '400004', 'Invalid KC-API-PASSPHRASE') };
+  }
+  const prefix = `${tsRaw}${req.method}${req.path}`;
+  const candidates =
+    req.rawQuery !== ''
+      ? queryVariants(req.rawQuery).map((q) => `${prefix}?${q}${req.rawBody}`)
+      : [`${prefix}${req.rawBody}`];
+  if (!candidates.some((payload) => safeEqual(hmac(key.secret, payload, 'base64'), sign))) {
+    return { reply: fail(401, '400005', 'Invalid KC-API-SIGN') };
+  }
+  if (!ipAllowed(key.ips, ctx.clientIp)) {
+    return { reply: fail(403, '400006', `The requested IP address ${ctx.clientIp} is not in the API whitelist`) };
+  }
+  return { key };
+}
+
+function tokens(k: SandboxKey): string[] {
+  return commaList(k.permissions as string);
+}
+
+function view(k: SandboxKey): Record<string, unknown> {
+  return {
+    ...(k.master ? {} : { subName: k.owner }),
+    remark: k.label,
+    apiKey: k.apiKey,
+    apiVersion: 3,
+    permission: tokens(k).join(','),
+    ipWhitelist: k.ips.join(','),
+    createdAt: Date.parse(k.createdAt),
+    ...(k.expiresAt !== undefined ? { expiredAt: Date.parse(k.expiresAt) } : {}),
+    uid: Number(k.ownerUid),
+    isMaster: k.master,
+  };
+}
+
+const denied = (): Reply => fail(400, '400007', 'Access denied, require more permission.');
+
+function canManage(k: SandboxKey): boolean {
+  return k.master && tokens(k).includes('General');
+}
+
+function createSubKey(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): Reply {
+  if (!canManage(caller)) return denied();
+  const subName = param(req, 'subName');
+  if (!subName) return fail(400, '400100', 'subName is required');
+  const sub = ctx.state.subAccount('kucoin', subName, caller.mainUid);
+  if (!sub) return fail(400, '400100', 'Sub-account does not exist');
+  const passphrase = param(req, 'passphrase');
+  if (!passphrase || passphrase.length < 7 || passphrase.length > 32 || /\s/.test(passphrase)) {
+    return fail(400, '400100', 'passphrase must be 7-32 characters without spaces');
+  }
+  const remark = param(req, 'remark');
+  if (!remark || remark.length > 24) return fail(400, '400100', 'remark must be 1-24 characters');
+  const perm = commaList(param(req, 'permission') ?? 'General');
+  const notAllowed = perm.find((p) => !SUB_ALLOWED.includes(p));
+  if (notAllowed !== undefined) return fail(400, '400100', `permission ${notAllowed} is not allowed for a sub-account API key`);
+  const permission = ['General', ...perm.filter((p) => p !== 'General')].join(',');
+  const ips = commaList(param(req, 'ipWhitelist') ?? '');
+  if (ips.some((ip) => isIP(ip.split('/')[0] ?? '') === 0)) return fail(400, '400100', 'ipWhitelist is invalid');
+  if (ips.length > MAX_IPS) return fail(400, '400100', `ipWhitelist can hold up to ${MAX_IPS} IP addresses`);
+  const expire = param(req, 'expire') ?? '-1';
+  if (!EXPIRE_DAYS.includes(expire)) return fail(400, '400100', 'expire must be one of -1, 30, 90, 180, 360');
+  const key = ctx.state.issueKey({
+    exchange: 'kucoin',
+    owner: sub,
+    master: false,
+    permissions: permission,
+    ips,
+    label: remark,
+    passphrase,
+    now: ctx.now,
+    ...(expire === '-1' ? {} : { expiresAt: new Date(ctx.now + Number(expire) * DAY).toISOString() }),
+  });
+  return ok({
+    subName: sub.id,
+    remark,
+    apiKey: key.apiKey,
+    apiSecret: key.secret,
+    apiVersion: 3,
+    passphrase,
+    permission,
+    ipWhitelist: ips.join(','),
+    createdAt: Date.parse(key.createdAt),
+  });
+}
+
+function deleteSubKey(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): Reply {
+  if (!canManage(caller)) return denied();
+  const subName = param(req, 'subName');
+  const apiKey = param(req, 'apiKey');
+  const passphrase = param(req, 'passphrase');
+  if (!subName || !apiKey || !passphrase) return fail(400, '400100', 'subName, apiKey and passphrase are required');
+  const target = ctx.state.key('kucoin', apiKey);
+  if (!target || target.master || target.owner !== subName || target.mainUid !== caller.mainUid) {
+    return fail(400, '400100', 'API key does not exist');
+  }
+  // The sub key's own passphrase is required to delete it.
+  if (!safeEqual(passphrase, target.passphrase ?? '')) return fail(400, '400100', 'Passphrase error');
+  ctx.state.deleteKey(target);
+  return ok({ subName, apiKey });
+}
+
+function listSubKeys(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): Reply {
+  if (!canManage(caller)) return denied();
+  const subName = param(req, 'subName');
+  if (!subName) return fail(400, '400100', 'subName is required');
+  const sub = ctx.state.subAccount('kucoin', subName, caller.mainUid);
+  if (!sub) return fail(400, '400100', 'Sub-account does not exist');
+  const apiKey = param(req, 'apiKey');
+  return ok(
+    ctx.state
+      .keys({ exchange: 'kucoin', owner: sub.id })
+      .filter((k) => apiKey === undefined || k.apiKey === apiKey)
+      .map(view),
+  );
+}
+
+function accounts(ctx: EmulatorContext, key: SandboxKey): Reply {
+  return ok([
+    { id: `${key.ownerUid}${String(ctx.now).slice(-6)}`, currency: 'USDT', type: 'trade', balance: '0', available: '0', holds: '0' },
+  ]);
+}
+
+export const kucoin: ExchangeEmulator = {
+  id: 'kucoin',
+
+  handle(req, ctx) {
+    const route = `${req.method} ${req.path}`;
+    const routes: Record<string, (k: SandboxKey) => Reply> = {
+      'GET /api/v1/user/api-key': (k) => ok(view(k)),
+      'GET /api/v1/accounts': (k) => accounts(ctx, k),
+      'POST /api/v1/sub/api-key': (k) => createSubKey(req, k, ctx),
+      'DELETE /api/v1/sub/api-key': (k) => deleteSubKey(req, k, ctx),
+      'GET /api/v1/sub/api-key': (k) => listSubKeys(req, k, ctx),
+    };
+    const handler = routes[route];
+    if (!handler) return fail(404, '404', `Route not found: ${route}`);
+    const auth = authenticate(req, ctx);
+    if ('reply' in auth) return auth.reply;
+    return handler(auth.key);
+  },
+
+  rateLimited() {
+    return fail(429, '429000', 'Too Many Requests');
+  },
+
+  parsePermissions(input) {
+    if (typeof input !== 'string' || commaList(input).length === 0) {
+      return { error: 'kucoin permissions are a comma string, e.g. "General,Spot"' };
+    }
+    return { permissions: commaList(input).join(',') };
+  },
+
+  setWithdraw(p, on) {
+    const t = commaList(p as string).filter((x) => x !== KUCOIN_WITHDRAW);
+    return (on ? [...t, KUCOIN_WITHDRAW] : t).join(',');
+  },
+};
