@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { binanceFlagsFor, binanceScopes } from '../../src/exchanges/binance.js';
+import { bybitPermissionsFor, bybitScopes } from '../../src/exchanges/bybit.js';
+import { kucoinPermissionFor, kucoinScopes } from '../../src/exchanges/kucoin.js';
+import { okxPermFor, okxScopes } from '../../src/exchanges/okx.js';
+import { ExchangeError } from '../../src/errors.js';
+import type { DeclarableScope } from '../../src/domain/scopes.js';
+
+describe('bybit scope mapping', () => {
+  it('maps every trading, transfer and withdraw permission', () => {
+    expect(
+      bybitScopes(
+        {
+          Spot: ['SpotTrade'],
+          ContractTrade: ['Order', 'Position'],
+          Options: ['OptionsTrade'],
+          Derivatives: ['DerivativesTrade'],
+          Wallet: ['AccountTransfer', 'SubMemberTransferList', 'SubMemberTransfer', 'Withdraw'],
+          Exchange: ['ExchangeHistory'],
+        },
+        { readOnly: false },
+      ),
+    ).toEqual(['read', 'spot:trade', 'futures:trade', 'options:trade', 'withdraw', 'transfer']);
+  });
+
+  it('reports unknown permissions as unknown:Group.Name', () => {
+    expect(bybitScopes({ Spot: ['SpotTrade', 'SpotMagic'], NFT: ['NFTQueryProductList'] }, { readOnly: false })).toEqual([
+      'read',
+      'spot:trade',
+      'unknown:NFT.NFTQueryProductList',
+      'unknown:Spot.SpotMagic',
+    ]);
+  });
+
+  it('drops inert write permissions of a read-only key', () => {
+    expect(bybitScopes({ Spot: ['SpotTrade'], Wallet: ['Withdraw'] }, { readOnly: true })).toEqual(['read']);
+  });
+
+  it('gives a read-write master key with a wallet transfer permission keys:manage', () => {
+    expect(bybitScopes({ Wallet: ['AccountTransfer'] }, { readOnly: false, isMaster: true })).toEqual(['read', 'transfer', 'keys:manage']);
+    expect(bybitScopes({ Wallet: ['AccountTransfer'] }, { readOnly: true, isMaster: true })).toEqual(['read']);
+    expect(bybitScopes({ Spot: ['SpotTrade'] }, { readOnly: false, isMaster: true })).toEqual(['read', 'spot:trade']);
+  });
+
+  it('round-trips declared scopes through native permissions', () => {
+    const declared: DeclarableScope[] = ['read', 'spot:trade', 'futures:trade', 'options:trade'];
+    const native = bybitPermissionsFor(declared);
+    expect(native).toEqual({ Spot: ['SpotTrade'], ContractTrade: ['Order', 'Position'], Options: ['OptionsTrade'] });
+    expect(bybitScopes(native, { readOnly: false })).toEqual(declared);
+  });
+
+  it('grants margin through SpotTrade (Bybit has no separate margin permission)', () => {
+    expect(bybitPermissionsFor(['margin:trade'])).toEqual({ Spot: ['SpotTrade'] });
+  });
+});
+
+describe('okx scope mapping', () => {
+  it('maps read_only, trade (every instrument) and withdraw', () => {
+    expect(okxScopes('read_only,trade,withdraw')).toEqual(['read', 'spot:trade', 'margin:trade', 'futures:trade', 'options:trade', 'withdraw']);
+  });
+
+  it('reports unknown permissions', () => {
+    expect(okxScopes('read_only, earn')).toEqual(['read', 'unknown:earn']);
+  });
+
+  it('gives a main-account trade key keys:manage', () => {
+    expect(okxScopes('read_only,trade', { isMaster: true })).toContain('keys:manage');
+    expect(okxScopes('read_only', { isMaster: true })).not.toContain('keys:manage');
+  });
+
+  it('round-trips declared scopes', () => {
+    expect(okxPermFor(['read'])).toBe('read_only');
+    expect(okxPermFor(['spot:trade'])).toBe('read_only,trade');
+    expect(okxScopes(okxPermFor(['read']))).toEqual(['read']);
+  });
+});
+
+describe('binance scope mapping', () => {
+  it('maps every permission flag, and only true ones', () => {
+    expect(
+      binanceScopes({
+        enableReading: true,
+        enableSpotAndMarginTrading: true,
+        enableMargin: true,
+        enableFutures: true,
+        enableVanillaOptions: true,
+        enableWithdrawals: true,
+        enableInternalTransfer: true,
+        permitsUniversalTransfer: false,
+        enableFixApiTrade: false,
+        ipRestrict: true,
+        createTime: 1,
+      }),
+    ).toEqual(['read', 'spot:trade', 'margin:trade', 'futures:trade', 'options:trade', 'withdraw', 'transfer']);
+    expect(binanceScopes({ permitsUniversalTransfer: true })).toEqual(['transfer']);
+  });
+
+  it('reports unknown true flags', () => {
+    expect(binanceScopes({ enableReading: true, enableCopyTrading: true, enableSomething: false })).toEqual(['read', 'unknown:enableCopyTrading']);
+  });
+
+  it('round-trips declared scopes through the create flags', () => {
+    const declared: DeclarableScope[] = ['spot:trade', 'margin:trade', 'futures:trade', 'options:trade'];
+    const flags = binanceFlagsFor(declared);
+    expect(flags).toEqual({ canTrade: true, canMarginLoanRepay: true, canFuturesTrade: true, canVanillaOptions: true, canUniversalTransfer: false });
+    // What Binance reports for a key created with those flags.
+    const reported = binanceScopes({
+      enableReading: true,
+      enableSpotAndMarginTrading: flags.canTrade,
+      enableMargin: flags.canMarginLoanRepay,
+      enableFutures: flags.canFuturesTrade,
+      enableVanillaOptions: flags.canVanillaOptions,
+      permitsUniversalTransfer: flags.canUniversalTransfer,
+    });
+    expect(reported).toEqual(['read', ...declared]);
+  });
+});
+
+describe('kucoin scope mapping', () => {
+  it('maps General, trading, inner transfer and Transfer (withdrawal)', () => {
+    expect(kucoinScopes('General,Spot,Margin,Futures,InnerTransfer,Transfer')).toEqual([
+      'read',
+      'spot:trade',
+      'margin:trade',
+      'futures:trade',
+      'withdraw',
+      'transfer',
+    ]);
+  });
+
+  it('reports unknown permissions', () => {
+    expect(kucoinScopes('General,Earn,LeveragedToken')).toEqual(['read', 'unknown:Earn', 'unknown:LeveragedToken']);
+  });
+
+  it('round-trips declared scopes', () => {
+    const declared: DeclarableScope[] = ['read', 'spot:trade', 'margin:trade', 'futures:trade'];
+    expect(kucoinPermissionFor(declared)).toBe('General,Spot,Margin,Futures');
+    expect(kucoinScopes(kucoinPermissionFor(declared))).toEqual(declared);
+  });
+
+  it('refuses options trading, which KuCoin does not have', () => {
+    expect(() => kucoinPermissionFor(['options:trade'])).toThrow(ExchangeError);
+  });
+});

@@ -1,0 +1,151 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { evaluateKey, keyRejected, VIOLATION_CODES, type BotKeyTarget, type KeyTarget, type MasterKeyTarget, type ViolationCode } from '../../src/domain/policy.js';
+import { applyBinanceIpRestriction, capabilities as binanceCaps, parseBinanceRestrictions } from '../../src/exchanges/binance.js';
+import { capabilities as bybitCaps, parseBybitKey } from '../../src/exchanges/bybit.js';
+import { capabilities as kucoinCaps, parseKucoinKey } from '../../src/exchanges/kucoin.js';
+import { capabilities as okxCaps, parseOkxConfig } from '../../src/exchanges/okx.js';
+import type { KeyInspection } from '../../src/exchanges/types.js';
+
+const NOW = Date.parse('2025-06-01T00:00:00Z');
+const fixture = (exchange: string, name: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(new URL(`../fixtures/exchanges/${exchange}/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
+
+const bybit = (name: string) => parseBybitKey(fixture('bybit', name).result, NOW);
+const okx = (name: string) => parseOkxConfig((fixture('okx', name).data as unknown[])[0]);
+const kucoin = (name: string) => parseKucoinKey(fixture('kucoin', name).data);
+const binanceBot = (restrictions: string, ipAnswer?: string) => {
+  const base = parseBinanceRestrictions(fixture('binance', restrictions), 'bot');
+  return ipAnswer ? applyBinanceIpRestriction(base, fixture('binance', ipAnswer), BINANCE_SUB) : base;
+};
+const binanceMaster = (name: string) => parseBinanceRestrictions(fixture('binance', name), 'master');
+
+const BINANCE_SUB = 'alpha.arb1@example.com';
+const bot = (subaccount: string, scopes: BotKeyTarget['scopes'] = ['spot:trade', 'futures:trade']): KeyTarget => ({
+  kind: 'bot',
+  scopes,
+  ips: ['203.0.113.10', '203.0.113.11'],
+  subaccount,
+});
+const master = (exchange: string, masterScopes: MasterKeyTarget['masterScopes']): KeyTarget => ({
+  kind: 'master',
+  exchange,
+  masterScopes,
+});
+const OKX_ALL_TRADE = ['read', 'spot:trade', 'margin:trade', 'futures:trade', 'options:trade'] as const;
+
+const codes = (inspection: KeyInspection, target: KeyTarget): ViolationCode[] =>
+  evaluateKey(inspection, target, { now: NOW })
+    .map((v) => v.code)
+    .sort();
+
+interface Case {
+  name: string;
+  inspection: () => KeyInspection;
+  target: KeyTarget;
+  expected: ViolationCode[];
+}
+
+const cases: Case[] = [
+  // Bybit
+  { name: 'bybit doc example (transfer, foreign IP, other sub, expired)', inspection: () => bybit('query-api-doc-example'), target: bot('24600001'), expected: ['EXPIRING', 'IP_MISMATCH', 'TRANSFER_ENABLED', 'WRONG_ACCOUNT'] },
+  { name: 'bybit clean sub key', inspection: () => bybit('query-api-sub-clean'), target: bot('24600001'), expected: [] },
+  { name: 'bybit sub key without IP binding, expiring', inspection: () => bybit('query-api-sub-no-ip'), target: bot('24600001'), expected: ['EXPIRING', 'NOT_IP_LOCKED'] },
+  { name: 'bybit sub key with options, copy trading, earn, extra IP, other sub', inspection: () => bybit('query-api-sub-extra'), target: bot('24600001'), expected: ['EXCESS_SCOPE', 'IP_MISMATCH', 'UNKNOWN_PERMISSION', 'WRONG_ACCOUNT'] },
+  { name: 'bybit read-only key for a trading slot', inspection: () => bybit('query-api-sub-readonly'), target: bot('24600001'), expected: ['MISSING_SCOPE'] },
+  { name: 'bybit clean master key', inspection: () => bybit('query-api-master-clean'), target: master('bybit', bybitCaps.masterScopes), expected: [] },
+  { name: 'bybit master key with withdraw, trading, no IP', inspection: () => bybit('query-api-master-withdraw'), target: master('bybit', bybitCaps.masterScopes), expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED', 'WITHDRAW_ENABLED'] },
+  { name: 'bybit master key used by a bot', inspection: () => bybit('query-api-master-clean'), target: bot('24600001'), expected: ['EXCESS_SCOPE', 'IP_MISMATCH', 'TRANSFER_ENABLED', 'WRONG_ACCOUNT'] },
+  // OKX
+  { name: 'okx doc example as master (withdraw, no IP)', inspection: () => okx('account-config-doc-example'), target: master('okx', okxCaps.masterScopes), expected: ['NOT_IP_LOCKED', 'WITHDRAW_ENABLED'] },
+  { name: 'okx doc example used by a bot', inspection: () => okx('account-config-doc-example'), target: bot('alphaarb1', OKX_ALL_TRADE), expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED', 'WITHDRAW_ENABLED', 'WRONG_ACCOUNT'] },
+  { name: 'okx clean master key', inspection: () => okx('account-config-master-clean'), target: master('okx', okxCaps.masterScopes), expected: [] },
+  { name: 'okx clean sub key, slot declares every trade scope', inspection: () => okx('account-config-sub-clean'), target: bot('alphaarb1', OKX_ALL_TRADE), expected: [] },
+  { name: 'okx trade key for a spot-only slot (OKX trade covers every instrument)', inspection: () => okx('account-config-sub-clean'), target: bot('alphaarb1', ['spot:trade']), expected: ['EXCESS_SCOPE'] },
+  { name: 'okx sub key with an undeclared IP', inspection: () => okx('account-config-sub-ip-mismatch'), target: bot('alphaarb1', OKX_ALL_TRADE), expected: ['IP_MISMATCH'] },
+  { name: 'okx sub key with an unknown permission and no IP', inspection: () => okx('account-config-sub-unknown'), target: bot('alphaarb1', OKX_ALL_TRADE), expected: ['NOT_IP_LOCKED', 'UNKNOWN_PERMISSION'] },
+  { name: 'okx read-only sub key for a trading slot', inspection: () => okx('account-config-sub-readonly'), target: bot('alphaarb1', OKX_ALL_TRADE), expected: ['MISSING_SCOPE'] },
+  // Binance
+  { name: 'binance doc example (portfolio margin, no IP restriction)', inspection: () => binanceBot('api-restrictions-doc-example'), target: bot(BINANCE_SUB), expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED'] },
+  { name: 'binance clean sub key with its IP list', inspection: () => binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-clean'), target: bot(BINANCE_SUB), expected: [] },
+  { name: 'binance sub key with an undeclared IP', inspection: () => binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-mismatch'), target: bot(BINANCE_SUB), expected: ['IP_MISMATCH'] },
+  { name: 'binance IP-restricted sub key whose list was not read', inspection: () => binanceBot('api-restrictions-sub-clean'), target: bot(BINANCE_SUB), expected: ['IP_MISMATCH'] },
+  { name: 'binance sub key with withdraw and transfers', inspection: () => binanceBot('api-restrictions-withdraw-transfer', 'ip-restriction-sub-clean'), target: bot(BINANCE_SUB), expected: ['TRANSFER_ENABLED', 'WITHDRAW_ENABLED'] },
+  { name: 'binance trading permission expiring, unknown flag', inspection: () => binanceBot('api-restrictions-expiring-unknown', 'ip-restriction-sub-clean'), target: bot(BINANCE_SUB), expected: ['EXPIRING', 'UNKNOWN_PERMISSION'] },
+  { name: 'binance key outside the declared sub-account', inspection: () => ({ ...binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-clean'), owner: { isMaster: false, subaccount: null } }), target: bot(BINANCE_SUB), expected: ['WRONG_ACCOUNT'] },
+  { name: 'binance clean master key', inspection: () => binanceMaster('api-restrictions-master-clean'), target: master('binance', binanceCaps.masterScopes), expected: [] },
+  { name: 'binance doc example as master', inspection: () => binanceMaster('api-restrictions-doc-example'), target: master('binance', binanceCaps.masterScopes), expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED'] },
+  // KuCoin
+  { name: 'kucoin doc example (other sub, foreign IP)', inspection: () => kucoin('user-api-key-doc-example'), target: bot('alphaarb1'), expected: ['IP_MISMATCH', 'WRONG_ACCOUNT'] },
+  { name: 'kucoin clean sub key', inspection: () => kucoin('user-api-key-sub-clean'), target: bot('alphaarb1'), expected: [] },
+  { name: 'kucoin sub key with inner transfer, earn, no IP', inspection: () => kucoin('user-api-key-sub-transfer-unknown'), target: bot('alphaarb1'), expected: ['NOT_IP_LOCKED', 'TRANSFER_ENABLED', 'UNKNOWN_PERMISSION'] },
+  { name: 'kucoin master key with Transfer (withdrawal) and spot', inspection: () => kucoin('user-api-key-master-withdraw'), target: master('kucoin', kucoinCaps.masterScopes), expected: ['EXCESS_SCOPE', 'WITHDRAW_ENABLED'] },
+  { name: 'kucoin clean master key', inspection: () => kucoin('user-api-key-master-clean'), target: master('kucoin', kucoinCaps.masterScopes), expected: [] },
+];
+
+describe('key policy over recorded exchange payloads', () => {
+  it.each(cases)('$name', ({ inspection, target, expected }) => {
+    expect(codes(inspection(), target)).toEqual([...expected].sort());
+  });
+
+  it('every violation code is produced by some payload (KEY_REJECTED comes from the exchange refusing the key)', () => {
+    const seen = new Set(cases.flatMap((c) => c.expected));
+    seen.add(keyRejected('x').code);
+    expect([...seen].sort()).toEqual([...VIOLATION_CODES].sort());
+  });
+
+  it('gives a human detail naming what is wrong', () => {
+    const v = evaluateKey(bybit('query-api-sub-extra'), bot('24600001'), { now: NOW });
+    const byCode = Object.fromEntries(v.map((x) => [x.code, x.detail]));
+    expect(byCode.EXCESS_SCOPE).toContain('options:trade');
+    expect(byCode.UNKNOWN_PERMISSION).toContain('CopyTrading.CopyTrading');
+    expect(byCode.IP_MISMATCH).toContain('198.51.100.7');
+    expect(byCode.WRONG_ACCOUNT).toContain('24600002');
+  });
+});
+
+describe('key policy rules', () => {
+  const clean: KeyInspection = {
+    scopes: ['read', 'spot:trade'],
+    native: {},
+    ips: ['203.0.113.10'],
+    readOnly: false,
+    owner: { isMaster: false, subaccount: 'sub1' },
+  };
+  const slot: KeyTarget = { kind: 'bot', scopes: ['spot:trade'], ips: ['203.0.113.10', '203.0.113.11'], subaccount: 'sub1' };
+
+  it('accepts an allowlist that is a subset of the declared addresses', () => {
+    expect(evaluateKey(clean, slot, { now: NOW })).toEqual([]);
+  });
+
+  it('treats read as implied, even when the slot does not declare it', () => {
+    expect(evaluateKey({ ...clean, scopes: ['read', 'spot:trade'] }, slot)).toEqual([]);
+  });
+
+  it('flags keys:manage on a bot key as an excess scope', () => {
+    expect(evaluateKey({ ...clean, scopes: ['read', 'spot:trade', 'keys:manage'] }, slot).map((v) => v.code)).toEqual(['EXCESS_SCOPE']);
+  });
+
+  it('honours the expiry warning window', () => {
+    const soon = { ...clean, expiresAt: new Date(NOW + 10 * 86_400_000).toISOString() };
+    expect(evaluateKey(soon, slot, { now: NOW })).toEqual([]);
+    expect(evaluateKey(soon, slot, { now: NOW, expiryWarningMs: 14 * 86_400_000 }).map((v) => v.code)).toEqual(['EXPIRING']);
+  });
+
+  it('flags a sub-account id that differs, case-insensitively equal ones pass', () => {
+    expect(evaluateKey({ ...clean, owner: { subaccount: 'SUB1' } }, slot)).toEqual([]);
+    expect(evaluateKey({ ...clean, owner: { subaccount: 'sub2' } }, slot).map((v) => v.code)).toEqual(['WRONG_ACCOUNT']);
+  });
+
+  it('requires a master key to hold what its exchange needs, and to belong to the configured account', () => {
+    const m: KeyInspection = { scopes: ['read'], native: {}, ips: ['192.0.2.5'], readOnly: false, owner: { isMaster: true, uid: '1' } };
+    const target: KeyTarget = { kind: 'master', exchange: 'bybit', masterScopes: ['keys:manage', 'transfer'], uid: '2' };
+    expect(codes(m, target)).toEqual(['MISSING_SCOPE', 'WRONG_ACCOUNT']);
+    expect(codes({ ...m, owner: { isMaster: false } }, { ...target, uid: undefined }).sort()).toEqual(['MISSING_SCOPE', 'WRONG_ACCOUNT']);
+  });
+
+  it('accepts a master key that is IP-locked without the exchange listing its addresses', () => {
+    const m: KeyInspection = { scopes: ['read', 'keys:manage'], native: {}, ips: 'restricted', readOnly: false, owner: { isMaster: true } };
+    expect(evaluateKey(m, { kind: 'master', exchange: 'binance', masterScopes: ['keys:manage'] })).toEqual([]);
+  });
+});
