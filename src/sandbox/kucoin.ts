@@ -59,9 +59,6 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   if (!/^\d+$/.test(tsRaw) || Math.abs(ctx.now - ts) > WINDOW_MS) {
     return { reply: fail(401, '400002', 'KC-API-TIMESTAMP Invalid -- Time differs from server time by more than 5 seconds') };
   }
-  if (!safeEqual(hmac(key.secret, key.passphrase ?? '', 'base64'), passphrase)) {
-    return { reply: fail(401, '400004', 'Invalid KC-API-PASSPHRASE') };
-  }
   const prefix = `${tsRaw}${req.method}${req.path}`;
   const candidates =
     req.rawQuery !== ''
@@ -69,6 +66,11 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
       : [`${prefix}${req.rawBody}`];
   if (!candidates.some((payload) => safeEqual(hmac(key.secret, payload, 'base64'), sign))) {
     return { reply: fail(401, '400005', 'Invalid KC-API-SIGN') };
+  }
+  // Checked after the signature so a request signed with another secret reads as a bad signature. v2/v3 keys send
+  // the passphrase encrypted with the secret.
+  if (!safeEqual(hmac(key.secret, key.passphrase ?? '', 'base64'), passphrase)) {
+    return { reply: fail(401, '400004', 'Invalid KC-API-PASSPHRASE') };
   }
   if (!ipAllowed(key.ips, ctx.clientIp)) {
     return { reply: fail(403, '400006', `The requested IP address ${ctx.clientIp} is not in the API whitelist`) };

@@ -1,0 +1,89 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SandboxAdmin, SandboxAdminError } from '../../src/sandbox/admin-client.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { call, client } from './sandbox-helpers.js';
+
+describe('sandbox server', () => {
+  const running: RunningSandbox[] = [];
+  const dirs: string[] = [];
+  const start = async (opts: Parameters<typeof startSandbox>[0]) => {
+    const sb = await startSandbox(opts);
+    running.push(sb);
+    return sb;
+  };
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((s) => s.close()));
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('listens on 127.0.0.1 and keeps the admin endpoint off by default (404)', async () => {
+    const sb = await start({});
+    expect(sb.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await fetch(`${sb.url}/_admin/keys`);
+    expect(res.status).toBe(404);
+    await expect(new SandboxAdmin(sb.url).createAccount('bybit', '1')).rejects.toBeInstanceOf(SandboxAdminError);
+    expect((await fetch(`${sb.url}/nope/v5/user/query-api`)).status).toBe(404);
+  });
+
+  it('validates admin input and never lists secrets', async () => {
+    const sb = await start({ admin: true });
+    await expect(sb.admin.createKey({ exchange: 'bybit', owner: '42', permissions: 'Spot' })).rejects.toThrow(/no main account or sub-account 42/);
+    await sb.admin.createAccount('bybit', '42');
+    await expect(sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: 'Spot' })).rejects.toThrow(/object of arrays/);
+    await expect(sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: {}, ips: ['not-an-ip'] })).rejects.toThrow(/not an IP/);
+    await expect(sb.admin.addFault({ exchange: 'bybit', path: '/x', kind: 'explode' as never })).rejects.toThrow(/kind must be/);
+    await expect(sb.admin.setClientIp('localhost')).rejects.toThrow(/ip must be/);
+    const k = await sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: { Spot: ['SpotTrade'] } });
+    const listed = await sb.admin.listKeys({ exchange: 'bybit' });
+    expect(listed).toHaveLength(1);
+    expect(JSON.stringify(listed)).not.toContain(k.secret);
+    expect(listed[0]).toMatchObject({ apiKey: k.apiKey, owner: '42', master: true, ips: [], expiresAt: null });
+  });
+
+  it('saves state atomically with mode 0600 and loads it back; keys keep working across restarts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyctl-sandbox-'));
+    dirs.push(dir);
+    const file = join(dir, 'state.json');
+    const first = await start({ admin: true, stateFile: file, clientIp: '10.0.0.5' });
+    await first.admin.createAccount('okx', '7001');
+    await first.admin.createSubaccount('okx', '7001', 'fakebot');
+    const k = await first.admin.createKey({ exchange: 'okx', owner: 'fakebot', permissions: 'read_only,trade', ips: ['10.0.0.5'], label: 'FAKE-bot' });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ version: 1, clientIp: '10.0.0.5' });
+    await first.close();
+
+    const second = await start({ admin: true, stateFile: file });
+    expect(second.state.clientIp).toBe('10.0.0.5');
+    const res = await call(client('okx', second.url, k), 'privateGetAccountConfig');
+    expect((res.data as Array<Record<string, unknown>>)[0]).toMatchObject({ label: 'FAKE-bot', perm: 'read_only,trade' });
+  });
+
+  it('treats requests as coming from the configured client address', async () => {
+    const sb = await start({ admin: true, clientIp: '198.51.100.7' });
+    await sb.admin.createAccount('bybit', '42');
+    const k = await sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: { Spot: ['SpotTrade'] }, ips: ['198.51.100.7'] });
+    expect((await call(client('bybit', sb.url, k), 'privateGetV5UserQueryApi')).retCode).toBe(0);
+    await sb.admin.setClientIp('127.0.0.1');
+    await expect(call(client('bybit', sb.url, k), 'privateGetV5UserQueryApi')).rejects.toThrow(/10010/);
+  });
+
+  it('adds latency, limits a fault to N hits, and clears faults', async () => {
+    const sb = await start({ admin: true });
+    await sb.admin.createAccount('bybit', '42');
+    const k = await sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: { Spot: ['SpotTrade'] } });
+    const ex = client('bybit', sb.url, k);
+    await sb.admin.addFault({ exchange: 'bybit', path: '/v5/user/query-api', kind: 'latency', ms: 300, times: 1 });
+    const t0 = Date.now();
+    await call(ex, 'privateGetV5UserQueryApi');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    await sb.admin.addFault({ exchange: 'bybit', method: 'POST', path: '/v5/user/query-api', kind: 'ratelimit' });
+    expect((await call(ex, 'privateGetV5UserQueryApi')).retCode).toBe(0); // method does not match
+    await sb.admin.addFault({ exchange: 'bybit', path: '*', kind: 'ratelimit', times: 2 });
+    await expect(call(ex, 'privateGetV5UserQueryApi')).rejects.toThrow(/10006/);
+    await sb.admin.clearFaults();
+    expect((await call(ex, 'privateGetV5UserQueryApi')).retCode).toBe(0);
+  });
+});
