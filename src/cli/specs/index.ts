@@ -4,5 +4,8 @@
 import type { CommandSpec } from '../types.js';
 import { specs as core } from './core.js';
 import { specs as audit } from './audit.js';
+import { specs as rotation } from './rotation.js';
+import { specs as schedule } from './schedule.js';
+import { specs as aws } from './aws.js';
 
-export const specs: CommandSpec[] = [...core, ...audit];
+export const specs: CommandSpec[] = [...core, ...rotation, ...schedule, ...audit, ...aws];

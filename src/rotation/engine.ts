@@ -1,0 +1,558 @@
+/**
+ * The rotation engine: ARCHITECTURE.md's protocol, crash-safe and resumable.
+ *
+ *   lock -> journal "started" -> create at the exchange -> store as PENDING -> journal "stored"
+ *        -> test (inspect with its own credentials + policy + one signed read) -> journal "verified"
+ *        -> promote (CURRENT moves, PREVIOUS follows, one atomic store call) -> journal "promoted"
+ *        -> after the grace period: delete PREVIOUS at the exchange, drop its material -> journal cleared -> unlock
+ *
+ * Every step is idempotent and the journal says which step comes next, so a run killed anywhere is finished (or
+ * undone, when the new key never reached the store) by the next run. Keys keyctl creates carry the label
+ * `keyctl-<rotationId>`; the orphan sweep deletes labelled keys the store does not hold. The bot always has a
+ * working, verified CURRENT key: promotion happens only after the new key passed its test.
+ */
+import { randomBytes } from 'node:crypto';
+import type { SecretStore, Lease } from '../../providers/types.js';
+import type { AuditInput } from '../audit/types.js';
+import type { Config, SlotConfig } from '../config/load.js';
+import { ConflictError, ExchangeError, KeyctlError, LockedError, NotFoundError, RotationIncompleteError, UsageError } from '../errors.js';
+import { fingerprint, fromSecretFields, toSecretFields, type Credentials } from '../domain/credentials.js';
+import { storePath } from '../domain/refs.js';
+import { evaluateKey, keyRejected, type Violation } from '../domain/policy.js';
+import { Duration } from 'luxon';
+import type { CallOptions, ExchangeAccount, ExchangeAdapter } from '../exchanges/types.js';
+import { failpoint } from './failpoints.js';
+import { clearJournal, readJournal, writeJournal, type JournalEntry, type JournalHandle } from './journal.js';
+
+export const LEASE_MS = 120_000;
+export const LABEL_PREFIX = 'keyctl-';
+
+/** Reads a new key from a human, for assisted rotation (exchanges without a key API, or no master key stored). */
+export interface AssistedIo {
+  /** Shows instructions to the operator (stderr). */
+  instruct(text: string): void;
+  /** Reads the new key the operator created, or null when nobody can answer (non-interactive, no stdin). */
+  readKey(): Promise<Credentials | null>;
+}
+
+export interface RotationDeps {
+  config: Config;
+  store: SecretStore;
+  record(input: AuditInput): Promise<unknown>;
+  adapter(exchange: string): Promise<ExchangeAdapter>;
+  /** Lease owner: host and pid. */
+  owner: string;
+  now?: () => number;
+  env?: NodeJS.ProcessEnv;
+  assisted?: AssistedIo;
+  call?: CallOptions;
+}
+
+export interface RotateOptions {
+  /** Start a new rotation (after finishing any interrupted one). False: only finish what is pending. */
+  start: boolean;
+  /** Grace period for PREVIOUS in ms; default the slot's rotate.grace. */
+  graceMs?: number;
+  /** Revoke a PREVIOUS still in its grace period now (offboarding, --force). */
+  revokeNow?: boolean;
+  reason: string;
+}
+
+export type RotationStatus = 'rotated' | 'revoked-previous' | 'awaiting-grace' | 'nothing-to-do';
+
+export interface RotationOutcome {
+  ref: string;
+  status: RotationStatus;
+  rotationId?: string;
+  newFingerprint?: string;
+  oldFingerprint?: string;
+  /** When PREVIOUS will be (or was) revoked. */
+  revokeAfter?: string;
+  previousRevoked: boolean;
+  /** Orphaned keyctl-labelled keys deleted at the exchange. */
+  orphansDeleted: number;
+  /** True when this run finished an interrupted rotation. */
+  resumed: boolean;
+}
+
+export interface RevokeOutcome {
+  ref: string;
+  /** Fingerprints revoked. */
+  revoked: string[];
+  failed: Array<{ fingerprint: string; code: string; message: string }>;
+  orphansDeleted: number;
+}
+
+interface SlotRun {
+  slot: SlotConfig;
+  path: string;
+  account: ExchangeAccount;
+  adapter: ExchangeAdapter;
+  master: Credentials | null;
+  lease: Lease;
+}
+
+export class RotationEngine {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: RotationDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Rotates one slot (or finishes its interrupted rotation / pending revocation). */
+  async rotate(slot: SlotConfig, options: RotateOptions): Promise<RotationOutcome> {
+    const run = await this.open(slot);
+    try {
+      return await this.drive(run, options);
+    } catch (err) {
+      throw asIncomplete(err, slot.ref);
+    } finally {
+      await this.deps.store.unlock(run.lease).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Revokes every key of a slot now: each staged version is deleted at the exchange (or, assisted, confirmed dead)
+   * and its material dropped; labelled orphans are swept; any rotation journal is closed. The bot is left without a
+   * key, which is the point. With `emergency`, a rotation holding the slot's lease does not stop it.
+   */
+  async revoke(slot: SlotConfig, options: { reason: string; emergency?: boolean }): Promise<RevokeOutcome> {
+    let run: SlotRun;
+    try {
+      run = await this.open(slot);
+    } catch (err) {
+      if (!(options.emergency && err instanceof RotationIncompleteError && err.code === 'ROTATION_IN_PROGRESS')) throw err;
+      run = await this.open(slot, { skipLock: true });
+    }
+    const outcome: RevokeOutcome = { ref: slot.ref, revoked: [], failed: [], orphansDeleted: 0 };
+    try {
+      const { store } = this.deps;
+      const info = await store.describe(run.path);
+      for (const v of info?.versions ?? []) {
+        if (v.destroyed) continue;
+        const fp = v.meta.fingerprint ?? v.id;
+        try {
+          const key = await this.readVersion(run.path, v.id);
+          await this.revokeAtExchange(run, key, fp);
+          const now = await store.describe(run.path);
+          for (const stage of now?.versions.find((x) => x.id === v.id)?.stages ?? []) {
+            await store.moveStage(run.path, { stage, to: null, expect: v.id });
+          }
+          await store.destroy(run.path, v.id);
+          outcome.revoked.push(fp);
+          await this.audit('revoke', run, { outcome: 'ok', fingerprint: fp, detail: { reason: options.reason } });
+        } catch (err) {
+          const e = err instanceof KeyctlError ? err : undefined;
+          outcome.failed.push({ fingerprint: fp, code: e?.code ?? 'INTERNAL', message: e?.message ?? 'unexpected error' });
+          await this.audit('revoke', run, { outcome: 'failed', fingerprint: fp, detail: { reason: options.reason, error: e?.code ?? 'INTERNAL' } }).catch(() => undefined);
+        }
+      }
+      try {
+        outcome.orphansDeleted = await this.sweep(run);
+      } catch (err) {
+        const e = err instanceof KeyctlError ? err : undefined;
+        outcome.failed.push({ fingerprint: 'orphan-sweep', code: e?.code ?? 'INTERNAL', message: e?.message ?? 'unexpected error' });
+      }
+      if (outcome.failed.length === 0) await clearJournal(store, run.path);
+      return outcome;
+    } finally {
+      if (run.lease.token) await this.deps.store.unlock(run.lease).catch(() => undefined);
+    }
+  }
+
+  private async drive(run: SlotRun, options: RotateOptions): Promise<RotationOutcome> {
+    const { store } = this.deps;
+    const outcome: RotationOutcome = { ref: run.slot.ref, status: 'nothing-to-do', previousRevoked: false, orphansDeleted: 0, resumed: false };
+    let j = await readJournal(store, run.path);
+
+    if (j?.entry.step === 'promoted') {
+      const due = Date.parse(j.entry.revokeAfter ?? '') <= this.now();
+      if (due || options.revokeNow || options.start) {
+        if (!due && !options.revokeNow) {
+          // Starting a new rotation would push the key in grace out of PREVIOUS and out of keyctl's sight.
+          outcome.status = 'awaiting-grace';
+          outcome.revokeAfter = j.entry.revokeAfter;
+          outcome.rotationId = j.entry.rotationId;
+          return outcome;
+        }
+        await this.revokePrevious(run, j);
+        outcome.previousRevoked = true;
+        outcome.status = 'revoked-previous';
+        outcome.oldFingerprint = j.entry.oldFingerprint;
+        j = null;
+      } else {
+        outcome.status = 'awaiting-grace';
+        outcome.revokeAfter = j.entry.revokeAfter;
+        outcome.rotationId = j.entry.rotationId;
+        return outcome;
+      }
+    }
+
+    if (j) outcome.resumed = true;
+    else if (options.start) j = await this.begin(run, options.reason);
+    else return outcome;
+
+    outcome.rotationId = j.entry.rotationId;
+    if (j.entry.step === 'started') {
+      outcome.orphansDeleted += await this.sweep(run);
+      j = await this.createAndStore(run, j);
+    }
+    if (j.entry.step === 'stored') j = await this.test(run, j);
+    if (j.entry.step === 'verified') j = await this.promote(run, j, options.graceMs ?? graceOf(run.slot));
+    outcome.status = 'rotated';
+    outcome.newFingerprint = j.entry.newFingerprint;
+    outcome.oldFingerprint = j.entry.oldFingerprint;
+    outcome.revokeAfter = j.entry.revokeAfter;
+    if (Date.parse(j.entry.revokeAfter ?? '') <= this.now() || options.revokeNow) {
+      await this.revokePrevious(run, j);
+      outcome.previousRevoked = true;
+    }
+    return outcome;
+  }
+
+  /** Takes the slot's lease and gathers what every step needs. */
+  private async open(slot: SlotConfig, options: { skipLock?: boolean } = {}): Promise<SlotRun> {
+    const { config, store } = this.deps;
+    const accountConfig = config.accounts[slot.account];
+    if (!accountConfig) throw new UsageError('UNKNOWN_ACCOUNT', `${slot.ref} names account "${slot.account}", which the config does not declare.`);
+    const path = storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub });
+    let lease: Lease = { name: `rotate/${path}`, owner: this.deps.owner, token: '', expiresAt: new Date(0).toISOString(), tookOver: false };
+    try {
+      if (!options.skipLock) lease = await store.lock(`rotate/${path}`, this.deps.owner, LEASE_MS);
+    } catch (err) {
+      if (err instanceof LockedError) {
+        throw new RotationIncompleteError('ROTATION_IN_PROGRESS', `Another keyctl is rotating ${slot.ref} right now. ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+    failpoint('rotate.after-lock', this.deps.env);
+    try {
+      const adapter = await this.deps.adapter(accountConfig.exchange);
+      const account: ExchangeAccount = { name: accountConfig.name, exchange: accountConfig.exchange, ...(accountConfig.baseUrl ? { baseUrl: accountConfig.baseUrl } : {}), ...(accountConfig.uid ? { uid: accountConfig.uid } : {}) };
+      const master = await this.readCurrent(storePath({ kind: 'account', account: slot.account }));
+      return { slot, path, account, adapter, master, lease };
+    } catch (err) {
+      await store.unlock(lease).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private mode(run: SlotRun): 'automatic' | 'assisted' {
+    return run.master && run.adapter.capabilities.create && run.adapter.capabilities.delete ? 'automatic' : 'assisted';
+  }
+
+  private async begin(run: SlotRun, reason: string): Promise<JournalHandle> {
+    const { store } = this.deps;
+    await this.discardStalePending(run);
+    const info = await store.describe(run.path);
+    const oldVersion = info?.stages.CURRENT ?? null;
+    const oldMeta = oldVersion ? info?.versions.find((v) => v.id === oldVersion)?.meta : undefined;
+    const rotationId = randomBytes(6).toString('hex');
+    const entry: JournalEntry = {
+      rotationId,
+      step: 'started',
+      mode: this.mode(run),
+      startedAt: new Date(this.now()).toISOString(),
+      label: `${LABEL_PREFIX}${rotationId}`,
+      oldVersion,
+      ...(oldMeta?.fingerprint ? { oldFingerprint: oldMeta.fingerprint } : {}),
+      reason,
+    };
+    const existing = await readJournal(store, run.path);
+    const j = await writeJournal(store, run.path, entry, existing?.version ?? null);
+    await this.audit('rotate.start', run, { outcome: 'ok', detail: { rotationId, mode: entry.mode, reason } });
+    failpoint('rotate.after-journal', this.deps.env);
+    return j;
+  }
+
+  /** A PENDING left without a journal (an import tool, a bug) is not trusted: delete it rather than promote it. */
+  private async discardStalePending(run: SlotRun): Promise<void> {
+    const info = await this.deps.store.describe(run.path);
+    const pending = info?.stages.PENDING;
+    if (!pending || pending === info?.stages.CURRENT) return;
+    await this.discardVersion(run, pending, 'stale PENDING without a journal');
+  }
+
+  private async createAndStore(run: SlotRun, j: JournalHandle): Promise<JournalHandle> {
+    const { store } = this.deps;
+    const e = j.entry;
+    // A crash after the store write but before the journal update leaves a PENDING tagged with this rotation.
+    const info = await store.describe(run.path);
+    const pendingId = info?.stages.PENDING;
+    const pending = pendingId ? info?.versions.find((v) => v.id === pendingId) : undefined;
+    if (pending && pending.meta.rotationId === e.rotationId) {
+      return this.advance(run, j, { step: 'stored', newVersion: pending.id, ...(pending.meta.fingerprint ? { newFingerprint: pending.meta.fingerprint } : {}) });
+    }
+
+    let created: Credentials;
+    if (e.mode === 'automatic') {
+      const { slot } = run;
+      created = await run.adapter.createKey({
+        account: run.account,
+        master: run.master!,
+        subaccount: slot.uid,
+        scopes: slot.scopes,
+        ips: slot.ips,
+        label: e.label,
+        ...this.deps.call,
+      });
+      failpoint('rotate.after-create', this.deps.env);
+    } else {
+      created = await this.readAssistedKey(run, e);
+    }
+    const fp = fingerprint(created.apiKey);
+    let newVersion: string;
+    try {
+      ({ version: newVersion } = await store.write(run.path, {
+        secret: toSecretFields(created),
+        meta: { fingerprint: fp, source: e.mode === 'automatic' ? 'rotation' : 'assisted-rotation', rotationId: e.rotationId, createdBy: this.deps.owner },
+        stage: 'PENDING',
+        expect: null,
+        idempotencyKey: `keyctl-rotation-${e.rotationId}-pending`,
+      }));
+    } catch (err) {
+      // The store refused the new key: it must not stay alive untracked. The journal still says "started", so if this
+      // delete fails too, the next run's sweep finds the key by its label.
+      if (e.mode === 'automatic') await this.deleteAtExchange(run, created).catch(() => undefined);
+      throw err;
+    }
+    failpoint('rotate.after-store', this.deps.env);
+    await this.audit('rotate.create', run, { outcome: 'ok', fingerprint: fp, detail: { rotationId: e.rotationId, version: newVersion } });
+    return this.advance(run, j, { step: 'stored', newVersion, newFingerprint: fp });
+  }
+
+  private async readAssistedKey(run: SlotRun, e: JournalEntry): Promise<Credentials> {
+    const io = this.deps.assisted;
+    const why = !run.master ? `no master key is stored for @${run.slot.account}` : `${run.account.exchange} offers no API to create keys`;
+    const text = assistedInstructions(run, e, why);
+    io?.instruct(text);
+    const key = io ? await io.readKey() : null;
+    if (!key) {
+      throw new RotationIncompleteError('ASSISTED_KEY_REQUIRED', `Rotation of ${run.slot.ref} needs a key created by hand (${why}).`, {
+        hint: `Create the key as described, then pipe it in: keyctl rotate ${run.slot.ref} < new-key.json`,
+        details: { instructions: text },
+      });
+    }
+    return key;
+  }
+
+  private async test(run: SlotRun, j: JournalHandle): Promise<JournalHandle> {
+    const e = j.entry;
+    const key = await this.readVersion(run.path, e.newVersion!);
+    let violations: Violation[];
+    try {
+      const inspection = await run.adapter.inspect({
+        account: run.account,
+        key,
+        role: 'bot',
+        subaccount: run.slot.uid,
+        ...(run.master ? { master: run.master } : {}),
+        ...this.deps.call,
+      });
+      violations = evaluateKey(inspection, { kind: 'bot', scopes: run.slot.scopes, ips: run.slot.ips, subaccount: run.slot.uid }, { now: this.now() });
+      if (violations.length === 0) await run.adapter.ping({ account: run.account, key, ...this.deps.call });
+    } catch (err) {
+      if (err instanceof KeyctlError && err.retryable) throw err; // unknown outcome: keep the journal, re-run tests again
+      if (!(err instanceof ExchangeError)) throw err;
+      violations = [keyRejected(`${err.code}: ${err.message}`)];
+    }
+    if (violations.length > 0) {
+      await this.discardVersion(run, e.newVersion!, 'failed its test');
+      await clearJournal(this.deps.store, run.path);
+      await this.audit('rotate.test', run, { outcome: 'refused', fingerprint: e.newFingerprint, detail: { rotationId: e.rotationId, violations: violations.map((v) => v.code).join(',') } });
+      throw new RotationIncompleteError('ROTATION_TEST_FAILED', `The new key for ${run.slot.ref} failed its test (${violations.map((v) => v.code).join(', ')}); it was deleted and the current key kept.`, {
+        hint: 'Nothing was lost and the bot keeps its current key. Fix what the violations say (often the master key\'s own permissions), then re-run.',
+        details: { violations },
+      });
+    }
+    await this.audit('rotate.test', run, { outcome: 'ok', fingerprint: e.newFingerprint, detail: { rotationId: e.rotationId } });
+    const next = await this.advance(run, j, { step: 'verified' });
+    failpoint('rotate.after-verify', this.deps.env);
+    return next;
+  }
+
+  private async promote(run: SlotRun, j: JournalHandle, graceMs: number): Promise<JournalHandle> {
+    const { store } = this.deps;
+    const e = j.entry;
+    const info = await store.describe(run.path);
+    if (info?.stages.CURRENT !== e.newVersion) {
+      try {
+        await store.moveStage(run.path, { stage: 'CURRENT', to: e.newVersion!, expect: e.oldVersion ?? null });
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        // CURRENT changed under us (a key import during the rotation): the operator's choice wins; ours is discarded.
+        await this.discardVersion(run, e.newVersion!, 'CURRENT changed during rotation');
+        await clearJournal(store, run.path);
+        throw new RotationIncompleteError('ROTATION_SUPERSEDED', `CURRENT of ${run.slot.ref} changed while it was being rotated; the new key was deleted.`, { cause: err });
+      }
+    }
+    const after = await store.describe(run.path);
+    if (after?.stages.PENDING === e.newVersion) await store.moveStage(run.path, { stage: 'PENDING', to: null, expect: e.newVersion! });
+    failpoint('rotate.after-promote', this.deps.env);
+    const revokeAfter = new Date(this.now() + graceMs).toISOString();
+    await this.audit('rotate.promote', run, { outcome: 'ok', fingerprint: e.newFingerprint, detail: { rotationId: e.rotationId, previous: e.oldFingerprint ?? null, revokeAfter } });
+    return this.advance(run, j, { step: 'promoted', revokeAfter });
+  }
+
+  /** Deletes PREVIOUS at the exchange (or, assisted, confirms it no longer authenticates), then drops its material. */
+  private async revokePrevious(run: SlotRun, j: JournalHandle): Promise<void> {
+    const { store } = this.deps;
+    const e = j.entry;
+    if (e.oldVersion) {
+      const info = await store.describe(run.path);
+      const old = info?.versions.find((v) => v.id === e.oldVersion);
+      if (old && !old.destroyed) {
+        const key = await this.readVersion(run.path, old.id);
+        await this.revokeAtExchange(run, key, old.meta.fingerprint ?? old.id);
+        failpoint('rotate.after-revoke-exchange', this.deps.env);
+        if (info?.stages.PREVIOUS === old.id) await store.moveStage(run.path, { stage: 'PREVIOUS', to: null, expect: old.id });
+        await store.destroy(run.path, old.id);
+        failpoint('rotate.after-revoke-store', this.deps.env);
+        await this.audit('rotate.revoke', run, { outcome: 'ok', fingerprint: old.meta.fingerprint, detail: { rotationId: e.rotationId } });
+      }
+    }
+    await clearJournal(store, run.path);
+  }
+
+  /**
+   * Makes sure `key` no longer authenticates. Automatic: delete it through the master key; a delete that fails is
+   * accepted only if the key is in fact rejected now. Assisted: ask the operator to delete it and check.
+   */
+  async revokeAtExchange(run: Pick<SlotRun, 'slot' | 'account' | 'adapter' | 'master'>, key: Credentials, label: string): Promise<void> {
+    if (run.master && run.adapter.capabilities.delete) {
+      try {
+        await this.deleteAtExchange(run, key);
+        return;
+      } catch (err) {
+        if (err instanceof KeyctlError && err.retryable) throw err;
+        if (await this.stillAuthenticates(run, key)) throw err;
+        return;
+      }
+    }
+    if (await this.stillAuthenticates(run, key)) {
+      this.deps.assisted?.instruct(`Delete the key ${label} of ${run.slot.ref} in ${run.account.exchange}'s web UI now, then re-run this command.`);
+      throw new RotationIncompleteError('ASSISTED_REVOKE_PENDING', `The old key ${label} of ${run.slot.ref} still authenticates at ${run.account.exchange}.`, {
+        hint: `keyctl cannot delete it (${run.master ? 'no key API' : 'no master key stored'}). Delete it in the exchange's web UI, then re-run: keyctl rotate ${run.slot.ref}`,
+      });
+    }
+  }
+
+  private async stillAuthenticates(run: Pick<SlotRun, 'slot' | 'account' | 'adapter' | 'master'>, key: Credentials): Promise<boolean> {
+    try {
+      await run.adapter.ping({ account: run.account, key, ...this.deps.call });
+      return true;
+    } catch (err) {
+      if (err instanceof ExchangeError && (err.code === 'KEY_REJECTED' || err.code === 'PERMISSION_DENIED') && !err.retryable) return false;
+      throw err;
+    }
+  }
+
+  private async deleteAtExchange(run: Pick<SlotRun, 'slot' | 'account' | 'adapter' | 'master'>, key: Credentials): Promise<void> {
+    await run.adapter.deleteKey({
+      account: run.account,
+      master: run.master!,
+      subaccount: run.slot.uid,
+      apiKey: key.apiKey,
+      ...(key.passphrase ? { passphrase: key.passphrase } : {}),
+      ...this.deps.call,
+    });
+  }
+
+  /** Deletes a not-promoted version at the exchange (when keyctl can) and in the store. */
+  private async discardVersion(run: SlotRun, version: string, why: string): Promise<void> {
+    const { store } = this.deps;
+    const info = await store.describe(run.path);
+    const v = info?.versions.find((x) => x.id === version);
+    if (!v) return;
+    if (!v.destroyed) {
+      const key = await this.readVersion(run.path, version);
+      if (run.master && run.adapter.capabilities.delete) {
+        await this.revokeAtExchange(run, key, v.meta.fingerprint ?? version);
+      } else if (await this.stillAuthenticates(run, key).catch(() => true)) {
+        this.deps.assisted?.instruct(`The new key ${v.meta.fingerprint} for ${run.slot.ref} was not accepted (${why}). Delete it in ${run.account.exchange}'s web UI.`);
+      }
+    }
+    if (info?.stages.PENDING === version) await store.moveStage(run.path, { stage: 'PENDING', to: null, expect: version });
+    await store.destroy(run.path, version);
+    await this.audit('rotate.discard', run, { outcome: 'ok', fingerprint: v.meta.fingerprint, detail: { version, why } });
+  }
+
+  /**
+   * Deletes keys at the exchange that keyctl labelled but the store does not hold (created just before a crash, or
+   * revoked in the store while the exchange delete failed). Keys keyctl did not label are never touched.
+   */
+  private async sweep(run: SlotRun): Promise<number> {
+    if (!run.master || !run.adapter.capabilities.list || !run.adapter.capabilities.delete) return 0;
+    const listed = await run.adapter.listKeys({ account: run.account, master: run.master, subaccount: run.slot.uid, ...this.deps.call });
+    const held = await this.heldApiKeys(run.path);
+    let deleted = 0;
+    for (const k of listed) {
+      if (!k.label?.startsWith(LABEL_PREFIX) || held.has(k.apiKey)) continue;
+      await run.adapter.deleteKey({ account: run.account, master: run.master, subaccount: run.slot.uid, apiKey: k.apiKey, ...this.deps.call });
+      deleted += 1;
+      await this.audit('rotate.sweep', run, { outcome: 'ok', fingerprint: fingerprint(k.apiKey), detail: { label: k.label } });
+    }
+    return deleted;
+  }
+
+  private async heldApiKeys(path: string): Promise<Set<string>> {
+    const info = await this.deps.store.describe(path);
+    const held = new Set<string>();
+    for (const v of info?.versions ?? []) {
+      if (v.destroyed) continue;
+      held.add((await this.readVersion(path, v.id)).apiKey);
+    }
+    return held;
+  }
+
+  private async advance(run: SlotRun, j: JournalHandle, change: Partial<JournalEntry>): Promise<JournalHandle> {
+    const next = await writeJournal(this.deps.store, run.path, { ...j.entry, ...change }, j.version);
+    if (run.lease.token) run.lease = await this.deps.store.renew(run.lease, LEASE_MS);
+    return next;
+  }
+
+  private async readCurrent(path: string): Promise<Credentials | null> {
+    try {
+      return fromSecretFields((await this.deps.store.read(path, { stage: 'CURRENT' })).secret);
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+  }
+
+  private async readVersion(path: string, version: string): Promise<Credentials> {
+    return fromSecretFields((await this.deps.store.read(path, { version })).secret);
+  }
+
+  private async audit(command: string, run: SlotRun, input: Omit<AuditInput, 'command' | 'ref'>): Promise<void> {
+    await this.deps.record({ command, ref: run.slot.ref, ...input });
+  }
+}
+
+export function graceOf(slot: SlotConfig): number {
+  // Validated by the config schema.
+  return Duration.fromISO(slot.rotate.grace).toMillis();
+}
+
+function assistedInstructions(run: SlotRun, e: JournalEntry, why: string): string {
+  const s = run.slot;
+  return [
+    `Assisted rotation of ${s.ref} (${why}).`,
+    `Create a new API key in ${run.account.exchange}'s web UI with exactly these settings:`,
+    `  sub-account:   ${s.uid}`,
+    `  label / name:  ${e.label}`,
+    `  permissions:   ${s.scopes.join(', ')}   (nothing else: no withdraw, no transfer, no key management)`,
+    `  IP allowlist:  ${s.ips.join(', ')}`,
+    'Then paste it as JSON on stdin: {"apiKey":"...","secret":"..."} (add "passphrase" if the exchange uses one).',
+    'keyctl tests it, promotes it, and then asks you to delete the old key.',
+  ].join('\n');
+}
+
+/** Everything that stops a rotation part-way is exit 6: the journal makes a re-run safe. */
+function asIncomplete(err: unknown, ref: string): unknown {
+  if (!(err instanceof KeyctlError) || err instanceof RotationIncompleteError || err.exitCode === 2) return err;
+  return new RotationIncompleteError(err.code, `Rotation of ${ref} stopped: ${err.message}`, {
+    cause: err,
+    ...(err.details ? { details: err.details } : {}),
+  });
+}
