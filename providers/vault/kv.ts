@@ -1,0 +1,120 @@
+/**
+ * Typed KV v2 operations (api-docs/secret/kv/kv-v2) over the facade. Paths here are relative to the mount; 404s become
+ * `null`, a cas mismatch becomes `'conflict'`, every other failure a ProviderError from mapVaultError.
+ */
+import { mapVaultError } from './errors.js';
+import { VaultApiError, type VaultHttp } from './http.js';
+
+export interface KvVersionState {
+  created_time: string;
+  deletion_time: string;
+  destroyed: boolean;
+}
+
+export interface KvMetadata {
+  current_version: number;
+  custom_metadata: Record<string, string> | null;
+  versions: Record<string, KvVersionState>;
+}
+
+export interface KvRead {
+  version: number;
+  /** null when the version was deleted or destroyed. */
+  data: Record<string, unknown> | null;
+  custom_metadata: Record<string, string> | null;
+}
+
+export class Kv {
+  constructor(
+    readonly http: VaultHttp,
+    readonly mount: string,
+  ) {}
+
+  /** The full Vault path of `kind` (data, metadata, destroy) for `path`. */
+  full(kind: 'data' | 'metadata' | 'destroy', path: string): string {
+    return `${this.mount}/${kind}/${path}`;
+  }
+
+  async metadata(path: string): Promise<KvMetadata | null> {
+    const full = this.full('metadata', path);
+    try {
+      const res = await this.http.call<KvMetadata>({ method: 'GET', path: full });
+      return res.data ?? null;
+    } catch (err) {
+      if (err instanceof VaultApiError && err.status === 404 && !err.has('no handler for route')) return null;
+      throw await mapVaultError(err, this.http, 'read', full);
+    }
+  }
+
+  /** Reads one version (the latest when `version` is omitted). Null when the path or version does not exist. */
+  async read(path: string, version?: number): Promise<KvRead | null> {
+    const full = this.full('data', path);
+    type Body = { data: Record<string, unknown> | null; metadata: { version: number; custom_metadata: Record<string, string> | null } };
+    try {
+      const res = await this.http.call<Body>({ method: 'GET', path: version === undefined ? full : `${full}?version=${version}` });
+      if (!res.data) return null;
+      return { version: res.data.metadata.version, data: res.data.data, custom_metadata: res.data.metadata.custom_metadata };
+    } catch (err) {
+      if (err instanceof VaultApiError && err.status === 404 && !err.has('no handler for route')) {
+        // A deleted or destroyed version answers 404 with its metadata in the body.
+        const meta = (err.body?.data as Body | undefined)?.metadata;
+        return meta ? { version: meta.version, data: null, custom_metadata: meta.custom_metadata } : null;
+      }
+      throw await mapVaultError(err, this.http, 'read', full);
+    }
+  }
+
+  /** Writes a new version, succeeding only if the current version is `cas` (0: only if the path is new). */
+  async write(path: string, data: Record<string, string>, cas: number): Promise<number | 'conflict'> {
+    const full = this.full('data', path);
+    try {
+      const res = await this.http.call<{ version: number }>({ method: 'POST', path: full, body: { options: { cas }, data } });
+      return Number(res.data?.version);
+    } catch (err) {
+      if (err instanceof VaultApiError && err.status === 400 && err.has('check-and-set')) return 'conflict';
+      throw await mapVaultError(err, this.http, 'write', full);
+    }
+  }
+
+  /** Replaces the secret's custom_metadata as a whole. */
+  async writeCustomMetadata(path: string, custom: Record<string, string>): Promise<void> {
+    const full = this.full('metadata', path);
+    try {
+      await this.http.call({ method: 'POST', path: full, body: { custom_metadata: custom } });
+    } catch (err) {
+      throw await mapVaultError(err, this.http, 'write', full);
+    }
+  }
+
+  async destroy(path: string, versions: number[]): Promise<void> {
+    const full = this.full('destroy', path);
+    try {
+      await this.http.call({ method: 'POST', path: full, body: { versions } });
+    } catch (err) {
+      throw await mapVaultError(err, this.http, 'destroy', full);
+    }
+  }
+
+  /** Removes the path with all its versions and metadata. Missing paths are fine. */
+  async deleteAll(path: string): Promise<void> {
+    const full = this.full('metadata', path);
+    try {
+      await this.http.call({ method: 'DELETE', path: full });
+    } catch (err) {
+      if (err instanceof VaultApiError && err.status === 404 && !err.has('no handler for route')) return;
+      throw await mapVaultError(err, this.http, 'delete', full);
+    }
+  }
+
+  /** Immediate children of `dir` (no trailing slash; '' for the mount root); folders end with '/'. */
+  async list(dir: string): Promise<string[]> {
+    const full = this.full('metadata', dir);
+    try {
+      const res = await this.http.call<{ keys: string[] }>({ method: 'LIST', path: full });
+      return res.data?.keys ?? [];
+    } catch (err) {
+      if (err instanceof VaultApiError && err.status === 404 && !err.has('no handler for route')) return [];
+      throw await mapVaultError(err, this.http, 'list', full);
+    }
+  }
+}
