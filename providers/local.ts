@@ -118,12 +118,15 @@ export class LocalStore extends DocumentStore {
    * passphrase asked twice on the terminal. Never overwrites an existing keyring: then it returns `created: false`.
    */
   async init(): Promise<LocalInitResult> {
+    const existing = await this.loadKeyring();
+    if (existing) {
+      await ensureDir(this.docsDir);
+      return { created: false, protection: existing.protection };
+    }
+    // Credentials first, so a refused init leaves no empty directory behind.
+    const source = await this.credentials(undefined, true);
     await ensureDir(this.dir);
     await ensureDir(this.docsDir);
-    const existing = await this.loadKeyring();
-    if (existing) return { created: false, protection: existing.protection };
-
-    const source = await this.credentials(undefined, true);
     const kdf = source.protection === 'passphrase' ? newScryptParams() : undefined;
     const kek = source.protection === 'master-key' ? source.key : await deriveKek(source.passphrase, kdf!);
     const dataKey = randomBytes(KEY_BYTES);
@@ -324,6 +327,7 @@ export class LocalStore extends DocumentStore {
     for (const name of await readdir(this.dir)) {
       if (!name.startsWith(LOCK_TEMP_PREFIX)) continue;
       const pid = Number(name.slice(LOCK_TEMP_PREFIX.length).split('-')[0]);
+      if (!Number.isInteger(pid) || pid <= 0) continue;
       let alive = true;
       try {
         process.kill(pid, 0);

@@ -132,7 +132,7 @@ export class FileLock {
     let owner: Owner | null = null;
     try {
       const o = JSON.parse(raw) as Owner;
-      if (typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.nonce === 'string') owner = o;
+      if (Number.isInteger(o.pid) && o.pid > 0 && typeof o.host === 'string' && typeof o.nonce === 'string') owner = o;
     } catch {
       // Unreadable owner record: only the heartbeat can tell.
     }

@@ -110,6 +110,7 @@ describe('local store: init and health', () => {
 
   it('no master key and no passphrase is MASTER_KEY_MISSING, for init and for an existing store', async () => {
     expect((await caught(store({}).init())).code).toBe('MASTER_KEY_MISSING');
+    await expect(stat(dir)).rejects.toThrow();
     await store().init();
     const err = await caught(store({}).health());
     expect(err.code).toBe('MASTER_KEY_MISSING');
