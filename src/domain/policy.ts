@@ -110,6 +110,8 @@ export function evaluateKey(inspection: KeyInspection, target: KeyTarget, option
 
 function botIps(inspection: KeyInspection, target: BotKeyTarget): Violation[] {
   if (inspection.ips === 'unrestricted') return [{ code: 'NOT_IP_LOCKED', detail: 'The key works from any address; it must be locked to the bot\'s addresses.' }];
+  // A key outside the declared sub-account is WRONG_ACCOUNT; its unreadable allowlist is no separate finding.
+  if (inspection.ips === 'restricted' && inspection.owner.subaccount === null) return [];
   if (inspection.ips === 'restricted') {
     return [{ code: 'IP_MISMATCH', detail: 'The key is IP-locked, but the exchange did not say to which addresses, so they cannot be compared.' }];
   }

@@ -3,12 +3,13 @@ import { randomInt } from 'node:crypto';
 const LOWER = 'abcdefghijkmnopqrstuvwxyz';
 const UPPER = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
 const DIGITS = '23456789';
-// Specials every passphrase exchange accepts and no shell, URL or JSON encoding mangles.
-const SPECIAL = '!@#%^*-_=+';
+// Specials that survive a raw (unencoded) query string: ccxt sends KuCoin's DELETE parameters, the key's passphrase
+// among them, without URL-encoding, so `#`, `%`, `&`, `+` and `=` would cut or change it.
+const SPECIAL = '-_.!*';
 
 /**
  * A random passphrase for a new key (node:crypto): 24 characters with at least one lower, upper, digit and special,
- * which satisfies OKX (8-32, all four classes) and KuCoin (7-32, no spaces).
+ * which satisfies OKX (8-32, all four classes) and KuCoin (7-32, no spaces), and needs no URL encoding.
  */
 export function generatePassphrase(length = 24): string {
   const all = LOWER + UPPER + DIGITS + SPECIAL;

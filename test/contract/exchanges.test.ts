@@ -1,0 +1,41 @@
+import { exchangeAdapterSuite } from './exchange-suite.js';
+
+const BYBIT_BOT = { Spot: ['SpotTrade'], ContractTrade: ['Order', 'Position'] };
+exchangeAdapterSuite({
+  exchange: 'bybit',
+  masterPermissions: { Wallet: ['AccountTransfer', 'SubMemberTransfer'] },
+  botScopes: ['spot:trade', 'futures:trade'],
+  botPermissions: BYBIT_BOT,
+  excess: { declared: ['spot:trade'], permissions: BYBIT_BOT },
+  unknownPermissions: { ...BYBIT_BOT, Earn: ['Earn'] },
+});
+
+exchangeAdapterSuite({
+  exchange: 'okx',
+  masterPermissions: 'read_only,trade',
+  // OKX's one `trade` permission covers every instrument type, so a trading slot declares all four.
+  botScopes: ['spot:trade', 'margin:trade', 'futures:trade', 'options:trade'],
+  botPermissions: 'read_only,trade',
+  excess: { declared: ['read'], permissions: 'read_only,trade' },
+  unknownPermissions: 'read_only,trade,earn',
+  cannotExpress: { expiry: 'OKX reports no key expiry (it deletes expired keys)' },
+});
+
+const BINANCE_BOT = { enableReading: true, enableSpotAndMarginTrading: true, enableFutures: true };
+exchangeAdapterSuite({
+  exchange: 'binance',
+  masterPermissions: { enableReading: true },
+  botScopes: ['spot:trade', 'futures:trade'],
+  botPermissions: BINANCE_BOT,
+  excess: { declared: ['spot:trade'], permissions: BINANCE_BOT },
+  unknownPermissions: { ...BINANCE_BOT, enableCopyTrading: true },
+});
+
+exchangeAdapterSuite({
+  exchange: 'kucoin',
+  masterPermissions: 'General',
+  botScopes: ['spot:trade', 'futures:trade'],
+  botPermissions: 'General,Spot,Futures',
+  excess: { declared: ['spot:trade'], permissions: 'General,Spot,Futures' },
+  unknownPermissions: 'General,Spot,Futures,Earn',
+});
