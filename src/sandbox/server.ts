@@ -106,7 +106,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
 
     if (fullPath === '/_admin' || fullPath.startsWith('/_admin/')) {
       if (!options.admin) return { status: 404, body: { error: 'not found' } };
-      const body = parseBody(rawBody, contentType);
+      // The admin API is JSON whatever the content type says (curl -d sends form-urlencoded by default).
+      const body = parseBody(rawBody, 'application/json');
       if (body === undefined) return { status: 400, body: { error: 'body is not JSON' } };
       return handleAdmin(
         { state, faults, emulators },
