@@ -495,17 +495,25 @@ export class AwsSecretsManagerStore implements SecretStore {
       return;
     }
     for (let attempt = 0; attempt < 3; attempt++) {
-      const holders = holdersOf(await this.labels(ref.name), label);
+      const map = await this.labels(ref.name);
+      const holders = holdersOf(map, label);
       if (holders.length > 1) throw conflict(ref, stage);
       const holder = holders[0];
       if (holder === to) return;
       if (expect === null && holder !== undefined && holder !== GENESIS_VERSION) throw conflict(ref, stage);
       try {
         await this.moveLabel(ref, label, to, holder);
-        return;
       } catch (err) {
         if (expect === null || !(err instanceof ConflictError)) throw err;
+        continue;
       }
+      // CURRENT left the genesis version ("nowhere"), so AWS moved AWSPREVIOUS onto genesis; keyctl's contract keeps
+      // PREVIOUS where it was when CURRENT pointed nowhere, so put it back (a second call; docs/aws.md).
+      const previous = stagePointers(map).PREVIOUS;
+      if (stage === 'CURRENT' && holder === GENESIS_VERSION && previous !== undefined) {
+        await this.moveLabel(ref, LABEL.PREVIOUS, previous, GENESIS_VERSION);
+      }
+      return;
     }
     throw conflict(ref, stage);
   }

@@ -61,6 +61,7 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
 
     beforeAll(() => {
       raw = sdkClient();
+      base = `t${randomUUID().slice(0, 8)}`;
     });
     afterAll(() => raw.destroy());
 
@@ -86,7 +87,6 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
 
     it('stages are AWS staging labels and the SecretString is the credential JSON', async () => {
       store = recordingStore();
-      base = `t${randomUUID().slice(0, 8)}`;
       const path = `${base}/bots/alpha/arb1`;
       const v1 = (await store.write(path, { secret: { apiKey: 'FAKE-k1', secret: 'FAKE-s1' }, stage: 'CURRENT', expect: null, meta: { fingerprint: 'fp1' } })).version;
       const v2 = (await store.write(path, { secret: { apiKey: 'FAKE-k2', secret: 'FAKE-s2' }, expect: null })).version;
@@ -187,6 +187,22 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
       for (const c of creates) expect(c.input.KmsKeyId).toBe('alias/keyctl-test');
       await store.unlock(lease);
       await store.unwrap(token);
+      await store.close();
+    });
+
+    it('detaching CURRENT parks AWSCURRENT on the genesis version and keeps PREVIOUS where it was', async () => {
+      store = recordingStore();
+      const path = `${base}/bots/delta/s1`;
+      const v1 = (await store.write(path, { secret: { apiKey: 'FAKE-1' }, stage: 'CURRENT', expect: null })).version;
+      const v2 = (await store.write(path, { secret: { apiKey: 'FAKE-2' }, stage: 'CURRENT', expect: v1 })).version;
+      await store.moveStage(path, { stage: 'CURRENT', to: null, expect: v2 });
+      expect((await store.describe(path))?.stages).toEqual({ PREVIOUS: v1 });
+      expect((await labels(path))[GENESIS_VERSION]).toContain('AWSCURRENT');
+      const err = await store.read(path, { stage: 'CURRENT' }).catch((e: unknown) => e);
+      expect((err as KeyctlError).code).toBe('NOT_FOUND');
+      // "points nowhere" is a state the guard understands: CURRENT can be attached again with expect null.
+      await store.moveStage(path, { stage: 'CURRENT', to: v2, expect: null });
+      expect((await store.describe(path))?.stages).toEqual({ CURRENT: v2, PREVIOUS: v1 });
       await store.close();
     });
 
