@@ -24,7 +24,8 @@ import type { CallOptions, ExchangeAccount, ExchangeAdapter } from '../exchanges
 import { failpoint } from './failpoints.js';
 import { clearJournal, readJournal, writeJournal, type JournalEntry, type JournalHandle } from './journal.js';
 
-export const LEASE_MS = 120_000;
+/** Lease on a slot while it rotates; renewed by a heartbeat every third of it, so a killed run frees the slot soon. */
+export const LEASE_MS = 30_000;
 export const LABEL_PREFIX = 'keyctl-';
 
 /** Reads a new key from a human, for assisted rotation (exchanges without a key API, or no master key stored). */
@@ -46,6 +47,8 @@ export interface RotationDeps {
   env?: NodeJS.ProcessEnv;
   assisted?: AssistedIo;
   call?: CallOptions;
+  /** Lease length (ms); default LEASE_MS. KEYCTL_LEASE_MS sets it from the CLI. */
+  leaseMs?: number;
 }
 
 export interface RotateOptions {
@@ -94,19 +97,36 @@ interface SlotRun {
 
 export class RotationEngine {
   private readonly now: () => number;
+  private readonly leaseMs: number;
 
   constructor(private readonly deps: RotationDeps) {
     this.now = deps.now ?? Date.now;
+    this.leaseMs = deps.leaseMs ?? LEASE_MS;
+  }
+
+  /** Keeps a run's lease alive while slow exchange calls are under way. */
+  private heartbeat(run: SlotRun): () => void {
+    if (!run.lease.token) return () => undefined;
+    const timer = setInterval(() => {
+      this.deps.store.renew(run.lease, this.leaseMs).then(
+        (lease) => (run.lease = lease),
+        () => undefined, // a lost lease surfaces at the next step's journal CAS
+      );
+    }, Math.max(100, Math.floor(this.leaseMs / 3)));
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** Rotates one slot (or finishes its interrupted rotation / pending revocation). */
   async rotate(slot: SlotConfig, options: RotateOptions): Promise<RotationOutcome> {
     const run = await this.open(slot);
+    const stop = this.heartbeat(run);
     try {
       return await this.drive(run, options);
     } catch (err) {
       throw asIncomplete(err, slot.ref);
     } finally {
+      stop();
       await this.deps.store.unlock(run.lease).catch(() => undefined);
     }
   }
@@ -125,6 +145,7 @@ export class RotationEngine {
       run = await this.open(slot, { skipLock: true });
     }
     const outcome: RevokeOutcome = { ref: slot.ref, revoked: [], failed: [], orphansDeleted: 0 };
+    const stop = this.heartbeat(run);
     try {
       const { store } = this.deps;
       const info = await store.describe(run.path);
@@ -156,6 +177,7 @@ export class RotationEngine {
       if (outcome.failed.length === 0) await clearJournal(store, run.path);
       return outcome;
     } finally {
+      stop();
       if (run.lease.token) await this.deps.store.unlock(run.lease).catch(() => undefined);
     }
   }
@@ -218,7 +240,7 @@ export class RotationEngine {
     const path = storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub });
     let lease: Lease = { name: `rotate/${path}`, owner: this.deps.owner, token: '', expiresAt: new Date(0).toISOString(), tookOver: false };
     try {
-      if (!options.skipLock) lease = await store.lock(`rotate/${path}`, this.deps.owner, LEASE_MS);
+      if (!options.skipLock) lease = await store.lock(`rotate/${path}`, this.deps.owner, this.leaseMs);
     } catch (err) {
       if (err instanceof LockedError) {
         throw new RotationIncompleteError('ROTATION_IN_PROGRESS', `Another keyctl is rotating ${slot.ref} right now. ${err.message}`, { cause: err });
@@ -507,7 +529,7 @@ export class RotationEngine {
 
   private async advance(run: SlotRun, j: JournalHandle, change: Partial<JournalEntry>): Promise<JournalHandle> {
     const next = await writeJournal(this.deps.store, run.path, { ...j.entry, ...change }, j.version);
-    if (run.lease.token) run.lease = await this.deps.store.renew(run.lease, LEASE_MS);
+    if (run.lease.token) run.lease = await this.deps.store.renew(run.lease, this.leaseMs);
     return next;
   }
 

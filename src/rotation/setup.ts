@@ -18,6 +18,7 @@ export async function engineFor(ctx: CliContext): Promise<RotationEngine> {
     owner: `${hostname()}:${process.pid}`,
     env: ctx.env,
     call: callOptionsFromEnv(ctx.env),
+    ...leaseFromEnv(ctx.env),
     assisted: {
       instruct: (text) => ctx.out.error(text),
       // One assisted key per run can come from stdin (or a prompt); further slots wait for the next run.
@@ -39,4 +40,10 @@ export async function engineFor(ctx: CliContext): Promise<RotationEngine> {
       },
     },
   });
+}
+
+/** KEYCTL_LEASE_MS: how long a killed rotation holds its slot before another run may take over (default 30 s). */
+function leaseFromEnv(env: NodeJS.ProcessEnv): { leaseMs?: number } {
+  const ms = Number(env.KEYCTL_LEASE_MS);
+  return Number.isInteger(ms) && ms >= 300 ? { leaseMs: ms } : {};
 }

@@ -8,36 +8,47 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import type { SeededKey } from '../../src/sandbox/admin-client.js';
 import { filesContaining, filesUnder, mode, secretForms } from '../helpers/scan.js';
 
-const CANARY = 'FAKE-canary-secret-5b1e0c9d7a3f4e2b';
-const CANARY_KEY = 'FAKE-canary-apikey-11aa22bb';
-const CANARY_MASTER = 'FAKE-master-secret-9c8d7e6f5a4b';
+// The canaries are the secrets the exchange sandbox issued for the keys imported below.
+let CANARY: string;
+let CANARY_KEY: string;
+let CANARY_MASTER: string;
+const IP = '203.0.113.7';
+const BOT = { Spot: ['SpotTrade'] };
 
-const CONFIG = `
+const config = (url: string, sub1: string, sub2: string) => `
 store: { provider: local, path: ./store }
 accounts:
-  bybit-main: { exchange: bybit, custodians: [alice] }
+  bybit-main: { exchange: bybit, baseUrl: "${url}/bybit", custodians: [alice] }
 bots:
   alpha:
     subaccounts:
       arb1:
         account: bybit-main
-        uid: "100001"
+        uid: "${sub1}"
         scopes: [read, spot:trade]
-        ips: [203.0.113.7]
+        ips: [${IP}]
         custodians: [alice]
       arb2:
         account: bybit-main
-        uid: "100002"
+        uid: "${sub2}"
         scopes: [read, spot:trade]
-        ips: [203.0.113.8]
+        ips: [${IP}]
 staff: [alice, bob]
 `;
 
 describe('foundation through the CLI', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
+  let sandbox: RunningSandbox;
+  let master: SeededKey;
+  let arb1: SeededKey;
+  let arb2Old: SeededKey;
+  let arb2New: SeededKey;
+  let unsafe: SeededKey;
   const outputs: CliResult[] = [];
   const cli = async (args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}) => {
     const r = await runCli(['--config', join(dir, 'keyctl.yaml'), ...args], { env: { ...env, ...opts.env }, ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}) });
@@ -47,7 +58,19 @@ describe('foundation through the CLI', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'keyctl-foundation-'));
-    writeFileSync(join(dir, 'keyctl.yaml'), CONFIG);
+    sandbox = await startSandbox({ admin: true, clientIp: IP });
+    const { uid } = await sandbox.admin.createAccount('bybit');
+    const sub1 = (await sandbox.admin.createSubaccount('bybit', uid)).id;
+    const sub2 = (await sandbox.admin.createSubaccount('bybit', uid)).id;
+    master = await sandbox.admin.createKey({ exchange: 'bybit', owner: uid, master: true, permissions: { Wallet: ['AccountTransfer', 'SubMemberTransfer'] }, ips: [IP] });
+    arb1 = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub1, permissions: BOT, ips: [IP] });
+    arb2Old = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub2, permissions: BOT, ips: [IP] });
+    arb2New = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub2, permissions: BOT, ips: [IP] });
+    unsafe = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub1, permissions: { Spot: ['SpotTrade'], Wallet: ['AccountTransfer'] } });
+    CANARY = arb1.secret;
+    CANARY_KEY = arb1.apiKey;
+    CANARY_MASTER = master.secret;
+    writeFileSync(join(dir, 'keyctl.yaml'), config(sandbox.url, sub1, sub2));
     env = {};
     const init = await cli(['init', '--json']);
     expect(init.code, init.stderr).toBe(0);
@@ -57,7 +80,10 @@ describe('foundation through the CLI', () => {
     expect(init.stderr).toContain('ONCE');
     env = { KEYCTL_MASTER_KEY: masterKey };
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await sandbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('creates an owner-only store', () => {
     expect(mode(join(dir, 'store'))).toBe(0o700);
@@ -73,9 +99,16 @@ describe('foundation through the CLI', () => {
     expect(noKey.stderr).toContain('KEYCTL_MASTER_KEY');
   });
 
+  it('refuses a key that violates the policy at its exchange, unless told to store it flagged', async () => {
+    const refused = await cli(['key', 'import', 'alpha/arb1', '--json'], { stdin: JSON.stringify(unsafe) });
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.json()).toMatchObject({ stored: false, violations: expect.arrayContaining([expect.objectContaining({ code: 'TRANSFER_ENABLED' }), expect.objectContaining({ code: 'NOT_IP_LOCKED' })]) });
+    expect((await cli(['key', 'list', '--json'])).json<{ keys: Array<{ versions: unknown[] }> }>().keys.every((k) => k.versions.length === 0)).toBe(true);
+  });
+
   it('imports keys from stdin only, idempotently, and lists fingerprints, never secrets', async () => {
-    const master = await cli(['key', 'import', '@bybit-main', '--json'], { stdin: JSON.stringify({ apiKey: 'FAKE-master-key', secret: CANARY_MASTER }) });
-    expect(master.code, master.stderr).toBe(0);
+    const imported0 = await cli(['key', 'import', '@bybit-main', '--json'], { stdin: JSON.stringify(master) });
+    expect(imported0.code, imported0.stderr).toBe(0);
     const imported = await cli(['key', 'import', 'alpha/arb1', '--json'], { stdin: JSON.stringify({ apiKey: CANARY_KEY, secret: CANARY }) });
     expect(imported.code, imported.stderr).toBe(0);
     const fp = createHash('sha256').update(CANARY_KEY).digest('hex').slice(0, 16);
@@ -97,9 +130,9 @@ describe('foundation through the CLI', () => {
   });
 
   it('importing a new key over a CURRENT one keeps the old as PREVIOUS and warns that it is still live', async () => {
-    const r = await cli(['key', 'import', 'alpha/arb2', '--json'], { stdin: JSON.stringify({ apiKey: 'FAKE-arb2-old', secret: 'FAKE-arb2-old-secret' }) });
-    expect(r.code).toBe(0);
-    const r2 = await cli(['key', 'import', 'alpha/arb2', '--json'], { stdin: JSON.stringify({ apiKey: 'FAKE-arb2-new', secret: 'FAKE-arb2-new-secret' }) });
+    const r = await cli(['key', 'import', 'alpha/arb2', '--json'], { stdin: JSON.stringify(arb2Old) });
+    expect(r.code, r.stderr).toBe(0);
+    const r2 = await cli(['key', 'import', 'alpha/arb2', '--json'], { stdin: JSON.stringify(arb2New) });
     expect(r2.code).toBe(0);
     expect(r2.stderr).toContain('PREVIOUS');
     const keys = (await cli(['key', 'list', '--json'])).json<{ keys: Array<{ ref: string; versions: Array<{ stages: string[] }> }> }>().keys;
@@ -140,7 +173,8 @@ describe('foundation through the CLI', () => {
     expect(tail.code, tail.stderr).toBe(0);
     const entries = tail.json<{ entries: Array<{ command: string; ref?: string; outcome: string; actor: string }> }>().entries;
     expect(entries.map((e) => e.command)).toEqual(expect.arrayContaining(['init', 'key import']));
-    expect(entries.find((e) => e.ref === 'alpha/arb1')).toMatchObject({ outcome: 'ok', actor: 'test-runner' });
+    expect(entries.filter((e) => e.ref === 'alpha/arb1').map((e) => e.outcome)).toEqual(['refused', 'ok']);
+    expect(entries.every((e) => e.actor === 'test-runner')).toBe(true);
     const verify = await cli(['audit', 'verify', '--json']);
     expect(verify.code, verify.stdout).toBe(0);
     expect(verify.json()).toMatchObject({ ok: true, problems: [] });

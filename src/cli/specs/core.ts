@@ -15,9 +15,10 @@ export const specs: CommandSpec[] = [
   },
   {
     name: 'key import',
-    summary: 'store a key read as JSON from stdin: {"apiKey","secret","passphrase"?}',
+    summary: 'check a key at its exchange and store it; reads JSON from stdin: {"apiKey","secret","passphrase"?}',
     args: ['<ref>'],
-    help: 'ref is bot/subaccount for a bot key, or @account for an account master key.\nExample: keyctl key import alpha/arb1 < key.json',
+    options: [['--accept-violations', 'store a key that violates the key policy, flagged so that rotation replaces it']],
+    help: 'The key is inspected at its exchange first; a key with violations is refused (exit 3) unless --accept-violations.\nref is bot/subaccount for a bot key, or @account for an account master key.\nExample: keyctl key import alpha/arb1 < key.json',
     load: () => import('../commands/key-import.js'),
   },
   {

@@ -1,0 +1,142 @@
+/**
+ * A whole keyctl world for end-to-end tests: the exchange sandbox (in this process), one exchange account with a
+ * master key and sub-accounts, a keyctl.yaml pointing at it, an initialized local store holding the master key and an
+ * (unsafe) imported bot key. The CLI runs as real child processes against it.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import type { NativePermissions, SandboxExchange } from '../../src/sandbox/state.js';
+import type { SeededKey } from '../../src/sandbox/admin-client.js';
+import { runCli, type CliResult } from './cli.js';
+
+/** The address keyctl (and the bots) act from: declared in every allowlist below. */
+export const CLIENT_IP = '203.0.113.7';
+
+export interface ExchangeProfile {
+  exchange: SandboxExchange;
+  masterPermissions: NativePermissions;
+  /** What a slot declares; must be exactly what a key created with these scopes reports. */
+  scopes: string[];
+  /** A bot key a careless human made: transfer rights, no IP lock (where the exchange can express it). */
+  unsafeBotPermissions: NativePermissions;
+}
+
+export const PROFILES: Record<SandboxExchange, ExchangeProfile> = {
+  bybit: {
+    exchange: 'bybit',
+    masterPermissions: { Wallet: ['AccountTransfer', 'SubMemberTransfer'] },
+    scopes: ['read', 'spot:trade'],
+    unsafeBotPermissions: { Spot: ['SpotTrade'], Wallet: ['AccountTransfer'] },
+  },
+  okx: {
+    exchange: 'okx',
+    masterPermissions: 'read_only,trade',
+    // OKX's one `trade` permission covers every instrument type.
+    scopes: ['read', 'spot:trade', 'margin:trade', 'futures:trade', 'options:trade'],
+    unsafeBotPermissions: 'read_only,trade',
+  },
+  binance: {
+    exchange: 'binance',
+    masterPermissions: { enableReading: true },
+    scopes: ['read', 'spot:trade'],
+    unsafeBotPermissions: { enableReading: true, enableSpotAndMarginTrading: true, enableInternalTransfer: true },
+  },
+  kucoin: {
+    exchange: 'kucoin',
+    masterPermissions: 'General',
+    scopes: ['read', 'spot:trade'],
+    unsafeBotPermissions: 'General,Spot',
+  },
+};
+
+export interface World {
+  dir: string;
+  sandbox: RunningSandbox;
+  profile: ExchangeProfile;
+  mainUid: string;
+  /** Sub-account ids, by slot name (arb1, arb2). */
+  subs: Record<string, string>;
+  master: SeededKey;
+  /** The bot keys imported at set-up, by slot name. */
+  botKeys: Record<string, SeededKey>;
+  env: NodeJS.ProcessEnv;
+  cli(args: string[], options?: { stdin?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult>;
+  /** Every key alive at the sandbox for a sub-account. */
+  keysAt(sub: string): Promise<Array<{ apiKey: string; label?: string; ips?: string[] | null }>>;
+  close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  exchange?: SandboxExchange;
+  /** Extra environment for every CLI run (e.g. KEYCTL_LEASE_MS). */
+  env?: NodeJS.ProcessEnv;
+  grace?: string;
+}
+
+export async function makeWorld(options: WorldOptions = {}): Promise<World> {
+  const profile = PROFILES[options.exchange ?? 'bybit'];
+  const dir = mkdtempSync(join(tmpdir(), `keyctl-world-${profile.exchange}-`));
+  const sandbox = await startSandbox({ admin: true, clientIp: CLIENT_IP });
+  const { uid: mainUid } = await sandbox.admin.createAccount(profile.exchange);
+  const subs: Record<string, string> = {};
+  for (const name of ['arb1', 'arb2']) subs[name] = (await sandbox.admin.createSubaccount(profile.exchange, mainUid)).id;
+  const master = await sandbox.admin.createKey({
+    exchange: profile.exchange,
+    owner: mainUid,
+    master: true,
+    permissions: profile.masterPermissions,
+    ips: [CLIENT_IP],
+    ...(profile.exchange === 'okx' || profile.exchange === 'kucoin' ? { passphrase: 'FAKE-Pass-0001!' } : {}),
+  });
+  const botKeys: Record<string, SeededKey> = {};
+  for (const name of ['arb1', 'arb2']) {
+    botKeys[name] = await sandbox.admin.createKey({
+      exchange: profile.exchange,
+      owner: subs[name]!,
+      permissions: profile.unsafeBotPermissions,
+      ips: [CLIENT_IP],
+      label: 'made-by-hand',
+      ...(profile.exchange === 'okx' || profile.exchange === 'kucoin' ? { passphrase: `FAKE-Pass-${name}-1!` } : {}),
+    });
+  }
+  const slot = (name: string, custodians: string[]) =>
+    `      ${name}:\n        account: main\n        uid: "${subs[name]}"\n        scopes: [${profile.scopes.join(', ')}]\n        ips: [${CLIENT_IP}]\n        custodians: [${custodians.join(', ')}]\n        rotate: { every: P30D, grace: ${options.grace ?? 'PT15M'} }\n`;
+  writeFileSync(
+    join(dir, 'keyctl.yaml'),
+    `store: { provider: local, path: ./store }\naccounts:\n  main: { exchange: ${profile.exchange}, baseUrl: "${sandbox.url}/${profile.exchange}", custodians: [alice] }\n` +
+      `bots:\n  alpha:\n    subaccounts:\n${slot('arb1', ['alice'])}${slot('arb2', ['bob'])}staff: [alice, bob]\n`,
+  );
+
+  let env: NodeJS.ProcessEnv = { KEYCTL_EXCHANGE_BACKOFF_MS: '20', ...options.env };
+  const cli = (args: string[], o: { stdin?: string; env?: NodeJS.ProcessEnv } = {}) =>
+    runCli(['--config', join(dir, 'keyctl.yaml'), ...args], { env: { ...env, ...o.env }, ...(o.stdin !== undefined ? { stdin: o.stdin } : {}) });
+  const init = await cli(['init', '--json']);
+  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  env = { ...env, KEYCTL_MASTER_KEY: init.json<{ masterKey: string }>().masterKey };
+  const imports: Array<[string, SeededKey]> = [['@main', master], ['alpha/arb1', botKeys.arb1!], ['alpha/arb2', botKeys.arb2!]];
+  for (const [ref, key] of imports) {
+    const r = await cli(['key', 'import', ref, '--accept-violations'], { stdin: JSON.stringify(key) });
+    if (r.code !== 0) throw new Error(`import ${ref} failed: ${r.stderr}`);
+  }
+
+  return {
+    dir,
+    sandbox,
+    profile,
+    mainUid,
+    subs,
+    master,
+    botKeys,
+    get env() {
+      return env;
+    },
+    cli,
+    keysAt: async (sub) => (await sandbox.admin.listKeys({ exchange: profile.exchange, owner: sub })).map((k) => k as { apiKey: string; label?: string; ips?: string[] | null }),
+    close: async () => {
+      await sandbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
