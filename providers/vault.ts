@@ -26,6 +26,7 @@ import {
   type SecretInfo,
   type SecretStore,
   type SecretVersion,
+  type Stage,
   type VersionInfo,
   type VersionSelector,
   type WriteInput,
@@ -414,6 +415,20 @@ export async function unwrapChecked<T>(
   const value = pick(data);
   if (value === null) throw invalidWrap();
   return value;
+}
+
+/**
+ * How a bot whose policy grants only `read` on its data paths (see providers/vault/policy.ts) reads a stage: the
+ * latest version's response carries custom_metadata, whose `stage.<STAGE>` names the version to read next.
+ * `kvPath` is relative to the mount (`<prefix>/bots/<bot>/<sub>`).
+ */
+export async function readStageWithDataAccess(kv: Kv, kvPath: string, stage: Stage = 'CURRENT'): Promise<{ version: string; secret: SecretFields }> {
+  const latest = await kv.read(kvPath);
+  const id = latest?.custom_metadata?.[`stage.${stage}`];
+  if (!latest || id === undefined) throw new NotFoundError(`Stage ${stage} of "${kvPath}" points at no version.`);
+  const got = String(latest.version) === id ? latest : await kv.read(kvPath, Number(id));
+  if (!got?.data) throw new NotFoundError(`Version ${id} of "${kvPath}" is not readable (deleted or destroyed).`);
+  return { version: id, secret: toFields(got.data) };
 }
 
 function versionIds(md: KvMetadata): string[] {
