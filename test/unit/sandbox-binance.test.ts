@@ -67,11 +67,14 @@ describe('sandbox: binance through real ccxt', () => {
     expect(stale.error.message).toContain('"code":-1021');
   });
 
-  it('refuses a foreign client address with -2015', async () => {
+  it('refuses a foreign client address and an expired key with -2015', async () => {
     await sb.admin.setClientIp('203.0.113.9');
     const ip = await errorOf(call(client('binance', sb.url, bot), 'sapiGetAccountApiRestrictions'));
     expect(ip.error).toBeInstanceOf(ccxt.AuthenticationError);
     expect(ip.error.message).toContain('"code":-2015');
+    await sb.admin.setClientIp('10.0.0.5');
+    await sb.admin.tamper(bot.apiKey, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    expect((await errorOf(call(client('binance', sb.url, bot), 'sapiGetAccountApiRestrictions'))).error.message).toContain('"code":-2015');
   });
 
   it('creates a sub key (generic signed request), reads its IP list, deletes it', async () => {

@@ -59,11 +59,14 @@ describe('sandbox: kucoin through real ccxt', () => {
     expect(await res.json()).toEqual({ code: '400005', msg: 'Invalid KC-API-SIGN' });
   });
 
-  it('refuses a foreign client address (400006)', async () => {
+  it('refuses a foreign client address (400006) and an expired key (400003)', async () => {
     await sb.admin.setClientIp('203.0.113.9');
     const ip = await errorOf(call(client('kucoin', sb.url, bot), 'privateGetUserApiKey'));
     expect(ip.error).toBeInstanceOf(ccxt.AuthenticationError);
     expect(ip.error.message).toContain('"code":"400006"');
+    await sb.admin.setClientIp('10.0.0.5');
+    await sb.admin.tamper(bot.apiKey, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    expect((await errorOf(call(client('kucoin', sb.url, bot), 'privateGetUserApiKey'))).error.message).toContain('"code":"400003"');
   });
 
   it('creates, lists and deletes a sub key; deletion needs the sub key passphrase', async () => {

@@ -48,7 +48,7 @@ describe('sandbox: okx v5 through real ccxt', () => {
     expect(unknown.error.message).toContain('"code":"50111"');
   });
 
-  it('refuses a stale timestamp (50102, InvalidNonce) and a foreign address (50110, PermissionDenied)', async () => {
+  it('refuses a stale timestamp (50102, InvalidNonce), a foreign address (50110, PermissionDenied), an expired key (50111)', async () => {
     const ex = client('okx', sb.url, bot);
     ex.options.timeDifference = 31_000;
     const stale = await errorOf(call(ex, 'privateGetAccountConfig'));
@@ -58,6 +58,10 @@ describe('sandbox: okx v5 through real ccxt', () => {
     const ip = await errorOf(call(client('okx', sb.url, bot), 'privateGetAccountConfig'));
     expect(ip.error).toBeInstanceOf(ccxt.PermissionDenied);
     expect(ip.error.message).toContain('"code":"50110"');
+    await sb.admin.setClientIp('10.0.0.5');
+    await sb.admin.tamper(bot.apiKey, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    // OKX deletes expired keys, so an expired key reads as an unknown one.
+    expect((await errorOf(call(client('okx', sb.url, bot), 'privateGetAccountConfig'))).error.message).toContain('"code":"50111"');
   });
 
   it('creates, lists and deletes a sub key with OKX rules', async () => {
