@@ -44,6 +44,10 @@ export const WRAP_PATH = 'sys/wrapping/wrap';
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9-]{32,64}$/;
 const MUTEX_TTL_MS = 10_000;
+/** Vault's default max_versions (mount setting 0). */
+const VAULT_DEFAULT_MAX_VERSIONS = 10;
+/** max_versions keyctl sets on keys it creates: room for a long rotation history, within custom_metadata's 64 keys. */
+const KEYCTL_MAX_VERSIONS = 20;
 /** Real time a writer waits for another's mutex; longer than its TTL so a crashed holder's mutex is taken over. */
 const MUTEX_WAIT_MS = 12_000;
 
@@ -193,6 +197,15 @@ export class VaultStore implements SecretStore {
         }
       }
       if (input.expect !== undefined && (slot.stages[stage] ?? null) !== input.expect) throw staleStage(stage, path);
+      // Past max_versions Vault silently drops the oldest version: never let that be one a stage points at.
+      const ids = md ? versionIds(md) : [];
+      const max = md?.max_versions || VAULT_DEFAULT_MAX_VERSIONS;
+      const oldest = ids[0];
+      if (ids.length >= max && oldest !== undefined && STAGES.some((s) => slot.stages[s] === oldest)) {
+        throw new ProviderError('VAULT_VERSION_LIMIT', `Writing to "${path}" would make Vault drop version ${oldest}, which a stage still points at.`, {
+          hint: `Vault keeps ${max} versions of this key. Promote or detach the stages first, or raise max_versions (\`vault kv metadata put -max-versions=N\`).`,
+        });
+      }
       // cas = the version we just read: a writer that bypassed the mutex (or outlived it) cannot be overwritten.
       const written = await this.kv.write(kp, { ...input.secret }, md?.current_version ?? 0);
       if (written === 'conflict') throw staleStage(stage, path);
@@ -200,8 +213,14 @@ export class VaultStore implements SecretStore {
       slot.meta[id] = { ...input.meta };
       attach(slot, stage, id);
       if (input.idempotencyKey !== undefined) slot.idempotency[input.idempotencyKey] = id;
-      const retained = new Set([...(md ? versionIds(md) : []), id]);
-      await this.kv.writeCustomMetadata(kp, encodeSlot(slot, retained));
+      let retained = new Set([...ids, id]);
+      // At the limit Vault may have dropped the oldest version (depending on the mount's setting): ask what it kept.
+      if (ids.length >= max) {
+        const after = await this.kv.metadata(kp);
+        if (after) retained = new Set(versionIds(after));
+      }
+      // Pin a per-key max_versions on keys that have none, so the limit above is the one Vault applies.
+      await this.kv.writeCustomMetadata(kp, encodeSlot(slot, retained), md?.max_versions ? undefined : KEYCTL_MAX_VERSIONS);
       return { version: id };
     });
   }

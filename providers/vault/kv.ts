@@ -13,6 +13,8 @@ export interface KvVersionState {
 
 export interface KvMetadata {
   current_version: number;
+  /** Versions kept for this key; 0 means the mount's setting (Vault's default is 10). */
+  max_versions: number;
   custom_metadata: Record<string, string> | null;
   versions: Record<string, KvVersionState>;
 }
@@ -76,11 +78,11 @@ export class Kv {
     }
   }
 
-  /** Replaces the secret's custom_metadata as a whole. */
-  async writeCustomMetadata(path: string, custom: Record<string, string>): Promise<void> {
+  /** Replaces the secret's custom_metadata as a whole (and sets the key's max_versions when given). */
+  async writeCustomMetadata(path: string, custom: Record<string, string>, maxVersions?: number): Promise<void> {
     const full = this.full('metadata', path);
     try {
-      await this.http.call({ method: 'POST', path: full, body: { custom_metadata: custom } });
+      await this.http.call({ method: 'POST', path: full, body: { custom_metadata: custom, ...(maxVersions ? { max_versions: maxVersions } : {}) } });
     } catch (err) {
       throw await mapVaultError(err, this.http, 'write', full);
     }
