@@ -11,7 +11,7 @@
  * `to` earlier than `from` crosses midnight; `days` names the day the window STARTS (a Monday-only 22:00-02:00
  * window runs from Monday 22:00 to Tuesday 02:00). No window means always open.
  */
-import { DateTime } from 'luxon';
+import { DateTime, IANAZone } from 'luxon';
 import { WEEKDAYS, type RotationWindow } from '../src/config/schema.js';
 import { InternalError } from '../src/errors.js';
 
@@ -19,32 +19,55 @@ export type { RotationWindow };
 export type Weekday = (typeof WEEKDAYS)[number];
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 /** Far enough for any window: one opening a week, plus weeks whose only opening a DST change swallowed. */
 const SEARCH_DAYS = 400;
+
+// Zone look-ups go through Intl and are the slow part (tens of microseconds each), so the code below asks for a
+// zone's UTC offset as rarely as it can and does the rest with plain arithmetic on "wall-clock milliseconds": the
+// local date and time of an instant, written as if it were UTC.
+const zones = new Map<string, IANAZone>();
+function zoneOf(name: string): IANAZone {
+  let zone = zones.get(name);
+  if (!zone) {
+    zone = IANAZone.create(name);
+    if (!zone.isValid) throw new InternalError(`Unknown time zone "${name}" in a rotation window.`);
+    zones.set(name, zone);
+  }
+  return zone;
+}
 
 function minutes(clock: string): number {
   const [h, m] = clock.split(':');
   return Number(h) * 60 + Number(m);
 }
 
-/** luxon weekday (1 = Monday .. 7 = Sunday) to the config's names. */
-function weekdayName(weekday: number): Weekday {
-  return WEEKDAYS[(weekday - 1) % 7]!;
+/** The config's weekday name of a wall-clock time. */
+function weekdayOf(wall: number): Weekday {
+  return WEEKDAYS[(new Date(wall).getUTCDay() + 6) % 7]!;
+}
+
+/** Whether the window is open when the zone's clock shows `wall`. */
+function openAtWall(window: RotationWindow, wall: number): boolean {
+  const d = new Date(wall);
+  const now = d.getUTCHours() * 60 + d.getUTCMinutes();
+  const from = minutes(window.from);
+  const to = minutes(window.to);
+  const today = window.days.includes(weekdayOf(wall));
+  if (from < to) return today && now >= from && now < to;
+  // Crossing midnight: this day's window from `from` to midnight, or yesterday's window until `to`.
+  return (today && now >= from) || (now < to && window.days.includes(weekdayOf(wall - DAY)));
+}
+
+function openAt(window: RotationWindow, zone: IANAZone, t: number): boolean {
+  return openAtWall(window, t + zone.offset(t) * MINUTE);
 }
 
 /** True when scheduled rotation may run at `at`. No window: always true. */
 export function inWindow(window: RotationWindow | undefined | null, at: DateTime): boolean {
   if (!window) return true;
-  const local = at.setZone(window.zone);
-  const now = local.hour * 60 + local.minute;
-  const from = minutes(window.from);
-  const to = minutes(window.to);
-  const days = new Set<string>(window.days);
-  const today = days.has(weekdayName(local.weekday));
-  if (from < to) return today && now >= from && now < to;
-  // Crossing midnight: this day's window from `from` to midnight, or yesterday's window until `to`.
-  const yesterday = days.has(weekdayName(local.minus({ days: 1 }).weekday));
-  return (today && now >= from) || (yesterday && now < to);
+  return openAt(window, zoneOf(window.zone), at.toMillis());
 }
 
 /**
@@ -53,16 +76,43 @@ export function inWindow(window: RotationWindow | undefined | null, at: DateTime
  */
 export function nextWindowStart(window: RotationWindow | undefined | null, after: DateTime): DateTime {
   if (!window) return after;
-  const zone = window.zone;
-  const startDay = after.setZone(zone).startOf('day');
-  const opensAt = (t: number) => inWindow(window, DateTime.fromMillis(t)) && !inWindow(window, DateTime.fromMillis(t - MINUTE));
+  const zone = zoneOf(window.zone);
+  const a = after.toMillis();
+  const firstDay = Math.floor((a + zone.offset(a) * MINUTE) / DAY) * DAY;
+  const from = minutes(window.from) * MINUTE;
+  // A DST change found while looking at one day can lie in the next, so keep the earliest opening found and stop
+  // only once no later day can hold an earlier one.
+  let best: number | undefined;
   for (let i = -1; i < SEARCH_DAYS; i++) {
-    const day = startDay.plus({ days: i });
-    const candidates = [...localInstants(day, window.from, zone), ...dstChanges(day, zone)].sort((a, b) => a - b);
+    const day = firstDay + i * DAY;
+    if (best !== undefined && day - 14 * HOUR > best) break;
+    // Only a window day, or the day after one (a window crossing midnight), can hold an opening.
+    if (!window.days.includes(weekdayOf(day)) && !window.days.includes(weekdayOf(day - DAY))) continue;
+    // Every instant whose local date is `day` lies in [lo, hi], offsets being within +-14 h.
+    const lo = day - 14 * HOUR;
+    const hi = day + DAY + 14 * HOUR;
+    const before = zone.offset(lo);
+    const afterwards = zone.offset(hi);
+    let candidates: number[];
+    let opens: (t: number) => boolean;
+    if (before === afterwards) {
+      // The usual day: one offset throughout, so the window opens exactly when the clock shows `from`.
+      const t = day + from - before * MINUTE;
+      candidates = [t];
+      opens = (u) => openAtWall(window, u + before * MINUTE) && !openAtWall(window, u - MINUTE + before * MINUTE);
+    } else {
+      // A DST change: the clock may show `from` twice (fall back) or never (spring forward), and the jump itself
+      // may open the window.
+      candidates = [before, afterwards].map((o) => day + from - o * MINUTE).filter((t, k) => zone.offset(t) === [before, afterwards][k]);
+      candidates.push(offsetChange(zone, lo, hi));
+      candidates.sort((x, y) => x - y);
+      opens = (u) => openAt(window, zone, u) && !openAt(window, zone, u - MINUTE);
+    }
     for (const t of candidates) {
-      if (t > after.toMillis() && opensAt(t)) return DateTime.fromMillis(t, { zone: 'utc' });
+      if (t > a && (best === undefined || t < best) && opens(t)) best = t;
     }
   }
+  if (best !== undefined) return DateTime.fromMillis(best, { zone: 'utc' });
   throw new InternalError(`No opening of the rotation window found within ${SEARCH_DAYS} days.`);
 }
 
@@ -85,33 +135,13 @@ export function describeWindow(window: RotationWindow | undefined | null): strin
   return `${days} ${window.from}-${window.to} ${window.zone}`;
 }
 
-/**
- * Every instant on local `day` whose wall clock reads `clock`: usually one, two in a repeated (fall-back) hour,
- * none in a skipped (spring-forward) hour.
- */
-function localInstants(day: DateTime, clock: string, zone: string): number[] {
-  const wall = Date.UTC(day.year, day.month - 1, day.day) + minutes(clock) * MINUTE;
-  const offsets = new Set([day.offset, day.endOf('day').offset]);
-  const out: number[] = [];
-  for (const offset of offsets) {
-    const t = wall - offset * MINUTE;
-    if (DateTime.fromMillis(t, { zone }).offset === offset) out.push(t);
-  }
-  return out;
-}
-
-/** The instant(s) on local `day` at which the zone's UTC offset changes (found to the minute by bisection). */
-function dstChanges(day: DateTime, zone: string): number[] {
-  const start = day.toMillis();
-  const end = day.plus({ days: 1 }).toMillis();
-  const offsetAt = (t: number) => DateTime.fromMillis(t, { zone }).offset;
-  if (offsetAt(start) === offsetAt(end)) return [];
-  let lo = start; // offset as at start
-  let hi = end; // offset differs from start
+/** The first minute in (lo, hi] at which the zone's offset differs from its offset at `lo` (one change assumed). */
+function offsetChange(zone: IANAZone, lo: number, hi: number): number {
+  const start = zone.offset(lo);
   while (hi - lo > MINUTE) {
     const mid = lo + Math.floor((hi - lo) / (2 * MINUTE)) * MINUTE;
-    if (offsetAt(mid) === offsetAt(start)) lo = mid;
+    if (zone.offset(mid) === start) lo = mid;
     else hi = mid;
   }
-  return [hi];
+  return hi;
 }

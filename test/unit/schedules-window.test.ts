@@ -155,3 +155,35 @@ describe('describeWindow', () => {
     expect(describeWindow(w)).toBe(text);
   });
 });
+
+describe('nextWindowStart agrees with a minute-by-minute scan around DST changes', () => {
+  // Zones with spring-forward and fall-back changes at different local times, and Lord Howe's 30-minute shift.
+  const cases: Array<[zone: string, around: string]> = [
+    ['Europe/London', '2025-03-30T01:00:00Z'],
+    ['Europe/London', '2025-10-26T01:00:00Z'],
+    ['America/New_York', '2025-03-09T07:00:00Z'],
+    ['America/New_York', '2025-11-02T06:00:00Z'],
+    ['Australia/Sydney', '2025-04-05T16:00:00Z'],
+    ['Australia/Sydney', '2025-10-04T16:00:00Z'],
+    ['Australia/Lord_Howe', '2025-04-05T15:00:00Z'],
+    ['Australia/Lord_Howe', '2025-10-04T15:30:00Z'],
+  ];
+  // Windows starting before, inside and after the changed hour, one crossing midnight, one ending inside it.
+  const windows: Array<[string, string]> = [['01:30', '03:00'], ['02:15', '02:45'], ['01:00', '01:30'], ['23:00', '02:30'], ['03:00', '01:45']];
+
+  it.each(cases)('%s around %s', (zone, around) => {
+    for (const [from, to] of windows) {
+      const w: RotationWindow = { days: ALL, from, to, zone };
+      const after = utc(around).minus({ hours: 4 });
+      let t = after.toMillis() + 60_000;
+      let prevOpen = inWindow(w, DateTime.fromMillis(t - 60_000));
+      for (;;) {
+        const open = inWindow(w, DateTime.fromMillis(t));
+        if (open && !prevOpen) break;
+        prevOpen = open;
+        t += 60_000;
+      }
+      expect(`${from}-${to} ${iso(nextWindowStart(w, after))}`).toBe(`${from}-${to} ${iso(DateTime.fromMillis(t))}`);
+    }
+  });
+});
