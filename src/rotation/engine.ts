@@ -187,27 +187,22 @@ export class RotationEngine {
     const outcome: RotationOutcome = { ref: run.slot.ref, status: 'nothing-to-do', previousRevoked: false, orphansDeleted: 0, resumed: false };
     let j = await readJournal(store, run.path);
 
+    // An earlier rotation is not finished: this run finishes it and starts no other, unless --force asks for a new one.
     if (j?.entry.step === 'promoted') {
+      outcome.rotationId = j.entry.rotationId;
+      outcome.oldFingerprint = j.entry.oldFingerprint;
+      outcome.revokeAfter = j.entry.revokeAfter;
       const due = Date.parse(j.entry.revokeAfter ?? '') <= this.now();
-      if (due || options.revokeNow || options.start) {
-        if (!due && !options.revokeNow) {
-          // Starting a new rotation would push the key in grace out of PREVIOUS and out of keyctl's sight.
-          outcome.status = 'awaiting-grace';
-          outcome.revokeAfter = j.entry.revokeAfter;
-          outcome.rotationId = j.entry.rotationId;
-          return outcome;
-        }
-        await this.revokePrevious(run, j);
-        outcome.previousRevoked = true;
-        outcome.status = 'revoked-previous';
-        outcome.oldFingerprint = j.entry.oldFingerprint;
-        j = null;
-      } else {
+      if (!due && !options.revokeNow) {
+        // Starting a new rotation now would push the key in grace out of PREVIOUS and out of keyctl's sight.
         outcome.status = 'awaiting-grace';
-        outcome.revokeAfter = j.entry.revokeAfter;
-        outcome.rotationId = j.entry.rotationId;
         return outcome;
       }
+      await this.revokePrevious(run, j);
+      outcome.previousRevoked = true;
+      outcome.status = 'revoked-previous';
+      if (!(options.start && options.revokeNow)) return outcome;
+      j = null;
     }
 
     if (j) outcome.resumed = true;

@@ -10,6 +10,9 @@ import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import type { NativePermissions, SandboxExchange } from '../../src/sandbox/state.js';
 import type { SeededKey } from '../../src/sandbox/admin-client.js';
 import { runCli, type CliResult } from './cli.js';
+import { createStore } from '../../providers/local.js';
+import { ensureAuditKey } from '../../src/audit/key.js';
+import { fingerprint, toSecretFields } from '../../src/domain/credentials.js';
 
 /** The address keyctl (and the bots) act from: declared in every allowlist below. */
 export const CLIENT_IP = '203.0.113.7';
@@ -73,6 +76,8 @@ export interface WorldOptions {
   /** Extra environment for every CLI run (e.g. KEYCTL_LEASE_MS). */
   env?: NodeJS.ProcessEnv;
   grace?: string;
+  /** Import the account's master key (default true); without it rotation is assisted. */
+  importMaster?: boolean;
 }
 
 export async function makeWorld(options: WorldOptions = {}): Promise<World> {
@@ -109,17 +114,24 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
       `bots:\n  alpha:\n    subaccounts:\n${slot('arb1', ['alice'])}${slot('arb2', ['bob'])}staff: [alice, bob]\n`,
   );
 
-  let env: NodeJS.ProcessEnv = { KEYCTL_EXCHANGE_BACKOFF_MS: '20', ...options.env };
+  // The store is set up in-process (the CLI's own init and import are covered by test/integration/foundation.test.ts);
+  // every command under test then runs as a real child process.
+  const masterKey = Buffer.alloc(32, 0x5a).toString('base64');
+  const env: NodeJS.ProcessEnv = { KEYCTL_EXCHANGE_BACKOFF_MS: '20', KEYCTL_MASTER_KEY: masterKey, ...options.env };
   const cli = (args: string[], o: { stdin?: string; env?: NodeJS.ProcessEnv } = {}) =>
     runCli(['--config', join(dir, 'keyctl.yaml'), ...args], { env: { ...env, ...o.env }, ...(o.stdin !== undefined ? { stdin: o.stdin } : {}) });
-  const init = await cli(['init', '--json']);
-  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
-  env = { ...env, KEYCTL_MASTER_KEY: init.json<{ masterKey: string }>().masterKey };
-  const imports: Array<[string, SeededKey]> = [['@main', master], ['alpha/arb1', botKeys.arb1!], ['alpha/arb2', botKeys.arb2!]];
-  for (const [ref, key] of imports) {
-    const r = await cli(['key', 'import', ref, '--accept-violations'], { stdin: JSON.stringify(key) });
-    if (r.code !== 0) throw new Error(`import ${ref} failed: ${r.stderr}`);
+  const store = await createStore({ provider: 'local', path: join(dir, 'store') }, { env: { KEYCTL_MASTER_KEY: masterKey } });
+  await store.init();
+  await ensureAuditKey(store);
+  const imports: Array<[string, SeededKey]> = [
+    ...(options.importMaster === false ? [] : ([['accounts/main', master]] as Array<[string, SeededKey]>)),
+    ['bots/alpha/arb1', botKeys.arb1!],
+    ['bots/alpha/arb2', botKeys.arb2!],
+  ];
+  for (const [path, key] of imports) {
+    await store.write(path, { secret: toSecretFields(key), meta: { fingerprint: fingerprint(key.apiKey), source: 'import' }, stage: 'CURRENT', expect: null });
   }
+  await store.close();
 
   return {
     dir,
@@ -129,9 +141,7 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
     subs,
     master,
     botKeys,
-    get env() {
-      return env;
-    },
+    env,
     cli,
     keysAt: async (sub) => (await sandbox.admin.listKeys({ exchange: profile.exchange, owner: sub })).map((k) => k as { apiKey: string; label?: string; ips?: string[] | null }),
     close: async () => {

@@ -3,9 +3,12 @@
  */
 import type { CommandSpec } from '../types.js';
 import { specs as core } from './core.js';
-import { specs as audit } from './audit.js';
+import { specs as exchange } from './exchange.js';
 import { specs as rotation } from './rotation.js';
 import { specs as schedule } from './schedule.js';
+import { specs as audit } from './audit.js';
+import { specs as sandbox } from './sandbox.js';
 import { specs as aws } from './aws.js';
+import { specs as vault } from './vault.js';
 
-export const specs: CommandSpec[] = [...core, ...rotation, ...schedule, ...audit, ...aws];
+export const specs: CommandSpec[] = [...core, ...exchange, ...rotation, ...schedule, ...audit, ...sandbox, ...aws, ...vault];
