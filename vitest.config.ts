@@ -1,13 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `fast` (unit + contract against in-process providers) for the inner loop, and everything for `npm test`.
+// Projects: `fast` (unit + in-process contract suites) for the inner loop; `slow` (CLI end to end, moto, the local
+// store's kill test) which `npm test` also runs; `faults` (rotation crash and error injection: dozens of real CLI
+// processes) behind `npm run test:faults`, which CI runs after `npm test`.
 export default defineConfig({
   test: {
-    testTimeout: 30_000,
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [
       { extends: true, test: { name: 'fast', include: ['test/unit/**/*.test.ts', 'test/contract/**/*.test.ts'], exclude: ['test/contract/**/*.slow.test.ts'] } },
-      { extends: true, test: { name: 'slow', include: ['test/integration/**/*.test.ts', 'test/faults/**/*.test.ts', 'test/contract/**/*.slow.test.ts'] } },
+      {
+        extends: true,
+        test: { name: 'slow', include: ['test/integration/**/*.test.ts', 'test/contract/**/*.slow.test.ts', 'test/faults/**/*.test.ts'], exclude: ['test/faults/rotation-*.test.ts'] },
+      },
+      { extends: true, test: { name: 'faults', include: ['test/faults/rotation-*.test.ts'] } },
     ],
   },
 });
