@@ -1,0 +1,198 @@
+/**
+ * Shared pieces of the rotation fault tests (test/faults/rotation-*.test.ts): a bybit world whose CLI runs are
+ * throttled (the fault files run their cases concurrently on a 2-core machine), an in-process view of the slot as the
+ * store and the sandbox see it, and the invariants every fault test asserts once the re-run has finished.
+ */
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { createStore } from '../../../providers/local.js';
+import type { SecretStore, Stage } from '../../../providers/types.js';
+import { openAuditLog } from '../../../src/audit/log.js';
+import { loadAuditKey } from '../../../src/audit/key.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { fromSecretFields } from '../../../src/domain/credentials.js';
+import { checkKey } from '../../../src/exchanges/inspect-key.js';
+import { getAdapter } from '../../../src/exchanges/registry.js';
+import { readJournal, journalPath, type JournalEntry } from '../../../src/rotation/journal.js';
+import type { CliResult } from '../../helpers/cli.js';
+import { CLIENT_IP, makeWorld, type World, type WorldOptions } from '../../helpers/world.js';
+
+export const REF = 'alpha/arb1';
+export const SLOT_PATH = 'bots/alpha/arb1';
+/** Short lease so a killed run frees the slot in 1.5 s instead of 30 s. */
+export const LEASE_MS = 1500;
+
+/**
+ * At most this many keyctl child processes at once per test file. Each one imports ccxt (~1.5 s of CPU); more than
+ * this on two cores only slows every run down, and a starved run could miss an 800 ms exchange timeout.
+ */
+const MAX_CHILDREN = 3;
+let running = 0;
+const waiting: Array<() => void> = [];
+
+async function throttled<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= MAX_CHILDREN) await new Promise<void>((resolve) => waiting.push(resolve));
+  running += 1;
+  try {
+    return await fn();
+  } finally {
+    running -= 1;
+    waiting.shift()?.();
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A world for fault tests: bybit, short lease. */
+export async function faultWorld(options: WorldOptions = {}): Promise<World> {
+  return makeWorld({ ...options, env: { KEYCTL_LEASE_MS: String(LEASE_MS), ...options.env } });
+}
+
+/** Runs `keyctl <args>` as a child process, waiting for a free child slot first. */
+export function cli(w: World, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return throttled(() => w.cli(args, { env }));
+}
+
+export interface RotateJson {
+  results: Array<{ ref: string; status: string; resumed: boolean; orphansDeleted: number; previousRevoked: boolean; newFingerprint?: string }>;
+  failures: Array<{ ref: string; code: string; message: string }>;
+}
+
+/** `keyctl rotate alpha/arb1 --grace 0s --json`. */
+export function rotate(w: World, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return cli(w, ['rotate', REF, '--grace', '0s', '--json'], env);
+}
+
+/**
+ * The re-run after a fault: repeats while another run still holds the slot (exit 6, ROTATION_IN_PROGRESS: a killed
+ * run's lease has not expired yet), which is exactly what an operator or cron would do.
+ */
+export async function rerun(w: World, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await rotate(w, env);
+    const inProgress = r.code === 6 && parseRotate(r)?.failures.some((f) => f.code === 'ROTATION_IN_PROGRESS');
+    if (!inProgress || attempt >= 5) return r;
+    await sleep(LEASE_MS / 2);
+  }
+}
+
+export function parseRotate(r: CliResult): RotateJson | undefined {
+  try {
+    return r.json<RotateJson>();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Opens the world's store in this process (the CLI's children open it the same way). */
+export async function openStore(w: World): Promise<SecretStore> {
+  return createStore({ provider: 'local', path: join(w.dir, 'store') }, { env: { KEYCTL_MASTER_KEY: w.env.KEYCTL_MASTER_KEY } });
+}
+
+export async function withStore<T>(w: World, fn: (store: SecretStore) => Promise<T>): Promise<T> {
+  const store = await openStore(w);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export interface StoredVersion {
+  id: string;
+  stages: Stage[];
+  apiKey: string;
+  rotationId?: string;
+}
+
+/** The slot as the store holds it: its live (not destroyed) versions with their api keys, and its journal. */
+export interface SlotState {
+  current: StoredVersion | undefined;
+  live: StoredVersion[];
+  /** Versions whose material was dropped (revoked or discarded). */
+  destroyed: number;
+  journal: JournalEntry | null;
+  /** Whether the journal's store path exists at all (it must not once a rotation is finished). */
+  journalExists: boolean;
+}
+
+export async function slotState(w: World): Promise<SlotState> {
+  return withStore(w, async (store) => {
+    const info = await store.describe(SLOT_PATH);
+    const live: StoredVersion[] = [];
+    for (const v of info?.versions ?? []) {
+      if (v.destroyed) continue;
+      const { apiKey } = fromSecretFields((await store.read(SLOT_PATH, { version: v.id })).secret);
+      live.push({ id: v.id, stages: v.stages, apiKey, ...(v.meta.rotationId ? { rotationId: v.meta.rotationId } : {}) });
+    }
+    const journal = (await readJournal(store, SLOT_PATH))?.entry ?? null;
+    return {
+      current: live.find((v) => v.stages.includes('CURRENT')),
+      live,
+      destroyed: (info?.versions ?? []).filter((v) => v.destroyed).length,
+      journal,
+      journalExists: (await store.describe(journalPath(SLOT_PATH))) !== null,
+    };
+  });
+}
+
+/** Api keys alive at the sandbox for the slot's sub-account. */
+export async function keysAtSlot(w: World) {
+  return w.keysAt(w.subs.arb1!);
+}
+
+/** Loads ccxt into this process once, so the first in-process check does not stall the sandboxes for a second. */
+export async function warmUp(): Promise<void> {
+  await getAdapter('bybit');
+}
+
+/**
+ * What every fault test asserts after the re-run:
+ *  (a) exactly one CURRENT version, a new key (not the hand-made one the world started with), which passes the key
+ *      policy when inspected at the sandbox with its own credentials, and whose harmless signed call succeeds;
+ *  (b) every key alive at the sandbox for the sub-account is held by the store (so no keyctl-labelled orphan either);
+ *  (c) grace 0s is over: the store holds one live version and the sandbox one key, the same one;
+ *  (d) the audit chain verifies;
+ *  (e) no rotation journal is left.
+ * The other slot's key is untouched. Returns the CURRENT api key.
+ */
+export async function assertInvariants(w: World): Promise<string> {
+  const state = await slotState(w);
+  const config = loadConfig(join(w.dir, 'keyctl.yaml')).config;
+
+  // (a) one CURRENT, new, passing policy and working.
+  expect(state.live.filter((v) => v.stages.includes('CURRENT')), 'exactly one CURRENT version').toHaveLength(1);
+  const current = state.current!;
+  expect(current.apiKey, 'CURRENT is a key the rotation made').not.toBe(w.botKeys.arb1!.apiKey);
+  const credentials = await withStore(w, async (store) => fromSecretFields((await store.read(SLOT_PATH, { stage: 'CURRENT' })).secret));
+  const checked = await withStore(w, (store) => checkKey({ config, ref: REF, credentials, store }));
+  expect(checked.violations, 'CURRENT passes the key policy at the sandbox').toEqual([]);
+  const account = config.accounts.main!;
+  await (await getAdapter('bybit')).ping({ account: { name: account.name, exchange: account.exchange, baseUrl: account.baseUrl! }, key: credentials });
+
+  // (b) nothing alive at the exchange that the store does not hold; labelled keys first, for a clearer failure.
+  const atSandbox = await keysAtSlot(w);
+  const held = new Set(state.live.map((v) => v.apiKey));
+  const untrackedLabelled = atSandbox.filter((k) => k.label?.startsWith('keyctl-') && !held.has(k.apiKey)).map((k) => k.label);
+  expect(untrackedLabelled, 'keyctl-labelled keys alive at the sandbox that the store does not hold').toEqual([]);
+  expect(atSandbox.filter((k) => !held.has(k.apiKey)).map((k) => k.label), 'untracked keys alive at the sandbox').toEqual([]);
+
+  // (c) grace is over: one key at the exchange, the CURRENT one, IP-locked; nothing else live in the store.
+  expect(atSandbox.map((k) => k.apiKey), 'keys alive at the sandbox for the sub-account').toEqual([current.apiKey]);
+  expect(atSandbox[0]!.ips).toEqual([CLIENT_IP]);
+  expect(atSandbox[0]!.label).toMatch(/^keyctl-[0-9a-f]{12}$/);
+  expect(state.live.map((v) => v.stages), 'live versions in the store').toEqual([['CURRENT']]);
+
+  // (d) the audit chain verifies.
+  const report = await withStore(w, async (store) => openAuditLog({ path: config.auditPath, key: await loadAuditKey(store) }).verify());
+  expect(report.problems, 'audit chain problems').toEqual([]);
+  expect(report.ok).toBe(true);
+
+  // (e) no journal left.
+  expect(state.journal, 'journal entry').toBeNull();
+  expect(state.journalExists, 'journal record exists').toBe(false);
+
+  // The other slot was never touched.
+  expect((await w.keysAt(w.subs.arb2!)).map((k) => k.apiKey)).toEqual([w.botKeys.arb2!.apiKey]);
+  return current.apiKey;
+}
