@@ -57,7 +57,8 @@ export interface DocUpdate<T> {
   result: T;
 }
 
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9-]{32,64}$/;
+// `keyctl-` is reserved for providers' own versions (the AWS provider's placeholder version, for one).
+const IDEMPOTENCY_KEY = /^(?!keyctl-)[A-Za-z0-9-]{32,64}$/;
 const PATH = /^[A-Za-z0-9][A-Za-z0-9._@-]*(\/[A-Za-z0-9][A-Za-z0-9._@-]*)*$/;
 
 /** Checks a path's grammar so it can be used as a file name, Vault path or AWS secret name on every backend. */
@@ -66,6 +67,13 @@ export function assertValidPath(path: string): void {
     throw new UsageError('INVALID_PATH', `Invalid secret path "${path}".`, {
       hint: 'Paths are segments of letters, digits, ".", "_", "@" and "-" separated by "/", e.g. bots/alpha/arb1.',
     });
+  }
+}
+
+/** Checks an idempotency key's grammar; the same on every provider, as the contract says. */
+export function assertValidIdempotencyKey(key: string | undefined): void {
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+    throw new UsageError('INVALID_IDEMPOTENCY_KEY', 'An idempotency key must be 32-64 letters, digits or dashes, not starting with "keyctl-".');
   }
 }
 
@@ -135,9 +143,7 @@ export abstract class DocumentStore implements SecretStore {
   async write(path: string, input: WriteInput): Promise<WriteResult> {
     assertValidPath(path);
     const stage = input.stage ?? 'PENDING';
-    if (input.idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(input.idempotencyKey)) {
-      throw new UsageError('INVALID_IDEMPOTENCY_KEY', 'An idempotency key must be 32-64 letters, digits or dashes.');
-    }
+    assertValidIdempotencyKey(input.idempotencyKey);
     const digest = digestSecret(input.secret);
     return this.updateDoc(slotKey(path), (current) => {
       const doc = current ? asSlot(current, path) : emptySlot(path);

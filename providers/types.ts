@@ -70,7 +70,8 @@ export interface WriteInput {
    */
   expect?: string | null;
   /**
-   * Idempotency key (AWS ClientRequestToken semantics; 32-64 characters of [A-Za-z0-9-]). Repeating a write with the
+   * Idempotency key (AWS ClientRequestToken semantics; 32-64 characters of [A-Za-z0-9-], not starting with `keyctl-`,
+   * which providers reserve for their own versions). Repeating a write with the
    * same key and the same secret returns the version the first call created; the same key with a different secret
    * fails with ConflictError. Lets a retried step never create a second version.
    */

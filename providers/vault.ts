@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError, ProviderError, UsageError } from '../src/errors.js';
 import type { VaultStoreConfig } from '../src/config/schema.js';
-import { assertValidPath } from './document-store.js';
+import { assertValidIdempotencyKey, assertValidPath } from './document-store.js';
 import {
   STAGES,
   type Capabilities,
@@ -42,7 +42,6 @@ import { attach, decodeSlot, encodeSlot, type SlotMetadata } from './vault/stage
 /** Where keyctl wraps values; unwrap accepts only tokens created here (exact creation_path match). */
 export const WRAP_PATH = 'sys/wrapping/wrap';
 
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9-]{32,64}$/;
 const MUTEX_TTL_MS = 10_000;
 /** Vault's default max_versions (mount setting 0). */
 const VAULT_DEFAULT_MAX_VERSIONS = 10;
@@ -179,9 +178,7 @@ export class VaultStore implements SecretStore {
     assertValidPath(path);
     const stage = input.stage ?? 'PENDING';
     if (!STAGES.includes(stage)) throw new UsageError('INVALID_STAGE', `Unknown stage "${String(stage)}".`);
-    if (input.idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(input.idempotencyKey)) {
-      throw new UsageError('INVALID_IDEMPOTENCY_KEY', 'An idempotency key must be 32-64 letters, digits or dashes.');
-    }
+    assertValidIdempotencyKey(input.idempotencyKey);
     const kp = this.kvPath(path);
     return this.withMutex(path, async () => {
       const md = await this.kv.metadata(kp);

@@ -9,7 +9,7 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type * as SM from '@aws-sdk/client-secrets-manager';
 import { ConflictError, LockedError, NotFoundError, ProviderError, UsageError } from '../../src/errors.js';
-import { assertValidPath, tokenKey } from '../document-store.js';
+import { assertValidIdempotencyKey, assertValidPath, tokenKey } from '../document-store.js';
 import {
   STAGES,
   type Capabilities,
@@ -210,9 +210,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     const stage = input.stage ?? 'PENDING';
     if (!STAGES.includes(stage)) throw new UsageError('INVALID_STAGE', `Unknown stage "${String(stage)}".`);
     const key = input.idempotencyKey;
-    if (key !== undefined && (!VERSION_ID.test(key) || key.startsWith('keyctl-'))) {
-      throw new UsageError('INVALID_IDEMPOTENCY_KEY', 'An idempotency key must be 32-64 letters, digits or dashes (not starting with "keyctl-").');
-    }
+    assertValidIdempotencyKey(key);
     assertStorableSecret(input.secret);
     const ref = this.ref(path);
     return this.guard(ref.name, async () => {

@@ -325,7 +325,7 @@ export class RotationEngine {
         meta: { fingerprint: fp, source: e.mode === 'automatic' ? 'rotation' : 'assisted-rotation', rotationId: e.rotationId, createdBy: this.deps.owner },
         stage: 'PENDING',
         expect: null,
-        idempotencyKey: `keyctl-rotation-${e.rotationId}-pending`,
+        idempotencyKey: `rotation-${e.rotationId}-pending-version`,
       }));
     } catch (err) {
       // The store refused the new key: it must not stay alive untracked. The journal still says "started", so if this

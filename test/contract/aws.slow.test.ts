@@ -3,7 +3,7 @@
  * contract suite runs first; then what AWS's own tools see, and keyctl's handling of moto's divergences from AWS.
  *
  * Time: moto runs on real time, but the store takes an injected clock for lease and wrap expiry, so TTL cases are
- * instant. Rotation end to end (issue 6, last item) is not here: the rotation engine does not exist yet.
+ * instant. Rotation end to end (issue 6, last item) is in test/integration/aws-rotation.test.ts.
  */
 import { randomUUID } from 'node:crypto';
 import * as SM from '@aws-sdk/client-secrets-manager';

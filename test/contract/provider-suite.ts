@@ -196,6 +196,14 @@ export function providerContract(name: string, make: () => Promise<ProviderHarne
         expect(err.code).toBe('CONFLICT');
         expectNoSecret(err, CANARY, 'other');
       });
+
+      it('idempotency keys of the wrong shape, or in the reserved keyctl- namespace, are refused', async () => {
+        const path = p('bots/c/s6');
+        for (const bad of ['short', 'keyctl-0123456789abcdef0123456789abcdef', 'has spaces and is long enough to pass the length check']) {
+          expect((await caught(store.write(path, { secret: { v: '1' }, idempotencyKey: bad }))).code).toBe('INVALID_IDEMPOTENCY_KEY');
+        }
+        expect(await store.describe(path)).toBeNull();
+      });
     });
 
     describe('wrapping', () => {
