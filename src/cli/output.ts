@@ -53,7 +53,8 @@ export class Output {
 
 /** A plain table for terminal output. */
 export function table(head: string[], rows: Array<Array<string | number>>): string {
-  const t = new Table({ head, style: { head: [], border: [] } });
+  // No separator between rows: long listings (audit tail, key list) stay readable.
+  const t = new Table({ head, style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
   for (const r of rows) t.push(r.map(String));
   return t.toString();
 }
