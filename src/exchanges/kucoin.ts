@@ -8,7 +8,7 @@
  * payloads say Withdraw). A main-account key manages sub-account keys with General.
  */
 import { capabilityGap, createClient } from './ccxt.js';
-import { assertCreatable, malformed, obj, parseIps, sortScopes, str, toIso, unknownScope } from './normalize.js';
+import { assertCreatable, commaTokens, malformed, obj, parseIps, scopesFromTokens, str, toIso } from './normalize.js';
 import { generatePassphrase } from './passphrase.js';
 import { UsageError } from '../errors.js';
 import type { DeclarableScope, Scope } from '../domain/scopes.js';
@@ -46,17 +46,9 @@ export const capabilities: ExchangeCapabilities = {
   masterScopes: ['keys:manage'],
 };
 
-function tokens(permission: unknown): string[] {
-  return (str(permission) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-}
-
 /** Normalized scopes of a KuCoin `permission` string ("General,Spot"). */
 export function kucoinScopes(permission: unknown, options: { isMaster?: boolean } = {}): Scope[] {
-  const scopes = new Set<Scope>();
-  const t = tokens(permission);
-  for (const p of t) for (const s of KUCOIN_PERMISSIONS[p] ?? [unknownScope(p)]) scopes.add(s);
-  if (options.isMaster && t.includes('General')) scopes.add('keys:manage');
-  return sortScopes(scopes);
+  return scopesFromTokens(commaTokens(permission), KUCOIN_PERMISSIONS, { ...options, masterToken: 'General' });
 }
 
 /** KuCoin's `permission` for declared scopes. KuCoin has no options trading. */
@@ -75,7 +67,7 @@ export function parseKucoinKey(data: unknown): KeyInspection {
   const isMaster = d.isMaster === true || d.isMaster === 'true';
   const uid = str(d.uid);
   const subName = str(d.subName);
-  const t = tokens(d.permission);
+  const t = commaTokens(d.permission);
   const expiresAt = toIso(d.expiredAt ?? d.expireAt);
   const createdAt = toIso(d.createdAt);
   return {

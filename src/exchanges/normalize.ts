@@ -35,6 +35,22 @@ export function toIso(value: unknown): string | undefined {
 }
 
 /** Deduplicated, in a stable order: known scopes in vocabulary order, then unknown ones sorted. */
+/** The tokens of a comma-separated permission string ("read_only,trade", "General,Spot"). */
+export function commaTokens(value: unknown): string[] {
+  return (str(value) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/**
+ * Normalized scopes of comma-string permissions, through a native-token table; unknown tokens become
+ * `unknown:<name>`. `masterToken` marks the token that lets a master key manage sub-account keys (`keys:manage`).
+ */
+export function scopesFromTokens(tokens: readonly string[], table: Readonly<Record<string, readonly Scope[]>>, options: { isMaster?: boolean; masterToken: string }): Scope[] {
+  const scopes = new Set<Scope>();
+  for (const t of tokens) for (const s of table[t] ?? [unknownScope(t)]) scopes.add(s);
+  if (options.isMaster && tokens.includes(options.masterToken)) scopes.add('keys:manage');
+  return sortScopes(scopes);
+}
+
 export function sortScopes(scopes: Iterable<Scope>): Scope[] {
   const set = new Set(scopes);
   const known = (KNOWN_SCOPES as readonly string[]).filter((s) => set.has(s as Scope)) as Scope[];

@@ -7,7 +7,7 @@
  * account's key manages sub-account keys when it holds `trade` (and is IP-bound, which the policy requires anyway).
  */
 import { asMasterError, createClient } from './ccxt.js';
-import { assertCreatable, malformed, obj, parseIps, sortScopes, str, toIso, unknownScope } from './normalize.js';
+import { assertCreatable, commaTokens, malformed, obj, parseIps, scopesFromTokens, str, toIso } from './normalize.js';
 import { generatePassphrase } from './passphrase.js';
 import { KeyctlError } from '../errors.js';
 import { TRADE_SCOPES, type DeclarableScope, type Scope } from '../domain/scopes.js';
@@ -40,17 +40,9 @@ export const capabilities: ExchangeCapabilities = {
   masterScopes: ['keys:manage', ...TRADE_SCOPES],
 };
 
-function permTokens(perm: unknown): string[] {
-  return (str(perm) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-}
-
 /** Normalized scopes of an OKX `perm` string ("read_only,trade,withdraw"). */
 export function okxScopes(perm: unknown, options: { isMaster?: boolean } = {}): Scope[] {
-  const scopes = new Set<Scope>();
-  const tokens = permTokens(perm);
-  for (const t of tokens) for (const s of OKX_PERMISSIONS[t] ?? [unknownScope(t)]) scopes.add(s);
-  if (options.isMaster && tokens.includes('trade')) scopes.add('keys:manage');
-  return sortScopes(scopes);
+  return scopesFromTokens(commaTokens(perm), OKX_PERMISSIONS, { ...options, masterToken: 'trade' });
 }
 
 /** OKX's `perm` for declared scopes: any trade scope needs `trade`; reading is always granted. */
@@ -64,7 +56,7 @@ export function parseOkxConfig(entry: unknown): KeyInspection {
   const uid = str(e.uid);
   const mainUid = str(e.mainUid);
   const isMaster = uid !== undefined && uid === mainUid;
-  const tokens = permTokens(e.perm);
+  const tokens = commaTokens(e.perm);
   return {
     scopes: okxScopes(e.perm, { isMaster }),
     native: { perm: e.perm, ip: e.ip, type: e.type },
