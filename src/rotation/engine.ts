@@ -233,6 +233,10 @@ export class RotationEngine {
     const accountConfig = config.accounts[slot.account];
     if (!accountConfig) throw new UsageError('UNKNOWN_ACCOUNT', `${slot.ref} names account "${slot.account}", which the config does not declare.`);
     const path = storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub });
+    // Load the adapter (and with it ccxt, a second of compiling) before taking the lease, so the lease's heartbeat is
+    // never starved by module loading.
+    const adapter = await this.deps.adapter(accountConfig.exchange);
+    const account: ExchangeAccount = { name: accountConfig.name, exchange: accountConfig.exchange, ...(accountConfig.baseUrl ? { baseUrl: accountConfig.baseUrl } : {}), ...(accountConfig.uid ? { uid: accountConfig.uid } : {}) };
     let lease: Lease = { name: `rotate/${path}`, owner: this.deps.owner, token: '', expiresAt: new Date(0).toISOString(), tookOver: false };
     try {
       if (!options.skipLock) lease = await store.lock(`rotate/${path}`, this.deps.owner, this.leaseMs);
@@ -244,12 +248,10 @@ export class RotationEngine {
     }
     failpoint('rotate.after-lock', this.deps.env);
     try {
-      const adapter = await this.deps.adapter(accountConfig.exchange);
-      const account: ExchangeAccount = { name: accountConfig.name, exchange: accountConfig.exchange, ...(accountConfig.baseUrl ? { baseUrl: accountConfig.baseUrl } : {}), ...(accountConfig.uid ? { uid: accountConfig.uid } : {}) };
       const master = await this.readCurrent(storePath({ kind: 'account', account: slot.account }));
       return { slot, path, account, adapter, master, lease };
     } catch (err) {
-      await store.unlock(lease).catch(() => undefined);
+      if (lease.token) await store.unlock(lease).catch(() => undefined);
       throw err;
     }
   }

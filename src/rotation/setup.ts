@@ -4,6 +4,7 @@ import type { CliContext } from '../cli/context.js';
 import { parseCredentials } from '../domain/credentials.js';
 import { callOptionsFromEnv } from '../exchanges/inspect-key.js';
 import { getAdapter } from '../exchanges/registry.js';
+import { loadCcxt } from '../exchanges/ccxt.js';
 import { RotationEngine } from './engine.js';
 
 export async function engineFor(ctx: CliContext): Promise<RotationEngine> {
@@ -14,7 +15,12 @@ export async function engineFor(ctx: CliContext): Promise<RotationEngine> {
     config: ctx.config(),
     store,
     record: (input) => audit.append({ ...input, actor: ctx.actor }),
-    adapter: getAdapter,
+    // ccxt is loaded with the adapter, before the engine takes a slot's lease (see RotationEngine.open).
+    adapter: async (exchange) => {
+      const adapter = await getAdapter(exchange);
+      if (adapter.capabilities.inspect) await loadCcxt();
+      return adapter;
+    },
     owner: `${hostname()}:${process.pid}`,
     env: ctx.env,
     call: callOptionsFromEnv(ctx.env),
