@@ -24,4 +24,11 @@ export default tseslint.config(
     },
   },
   { files: ['bench/**', 'docs/examples/**', 'src/sandbox/**'], rules: { 'no-console': 'off' } },
+  {
+    // Plain Node scripts (benchmarks, examples, test fixtures run as child processes).
+    files: ['**/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', Buffer: 'readonly', URL: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', performance: 'readonly' },
+    },
+  },
 );
