@@ -1,0 +1,114 @@
+import { ExchangeError, KeyctlError, UsageError } from '../../errors.js';
+import type { CliContext } from '../context.js';
+import type { CommandRun } from '../types.js';
+import { describeCurrent, readCurrent, resolveBotSlot, type CurrentCredentials } from '../../delivery/current.js';
+import { DEFAULT_WATCH_MS, parseFd, parseSignal, runSupervised } from '../../delivery/exec.js';
+import { assertEnvPrefix, DEFAULT_ENV_PREFIX } from '../../delivery/protocol.js';
+
+/**
+ * Starts a bot with its slot's CURRENT key, in its environment or on an inherited socket (--fd), never in argv or a
+ * file; masks the key in its output; follows rotations; exits with the bot's exit code. See docs/delivery.md.
+ */
+export const run: CommandRun = async (ctx, args, opts) => {
+  const [refText, command, ...commandArgs] = args;
+  if (!command) {
+    throw new UsageError('COMMAND_REQUIRED', 'exec needs the bot\'s command after "--".', {
+      hint: 'Example: keyctl exec alpha/arb1 -- node bot.mjs --live',
+    });
+  }
+  const fd = opts.fd === undefined ? undefined : parseFd(opts.fd);
+  const envPrefix = typeof opts.envPrefix === 'string' ? opts.envPrefix : DEFAULT_ENV_PREFIX;
+  assertEnvPrefix(envPrefix);
+  const reloadSignal = parseSignal(opts.reloadSignal ?? 'SIGTERM');
+  const mask = opts.mask !== false;
+  const restartOnRotate = Boolean(opts.restartOnRotate);
+  if (restartOnRotate && fd !== undefined) {
+    throw new UsageError('CONFLICTING_OPTIONS', '--restart-on-rotate is for the environment mode; with --fd the bot gets new keys on its pipe.', {
+      hint: 'Drop one of --fd and --restart-on-rotate.',
+    });
+  }
+  const watchMs = Number(ctx.env.KEYCTL_WATCH_MS ?? DEFAULT_WATCH_MS);
+  const mode = fd === undefined ? 'env' : 'fd';
+
+  const config = ctx.config();
+  const slot = resolveBotSlot(config, refText ?? '');
+  const store = await ctx.store();
+  const creds = await readCurrent(store, config, slot);
+  ctx.redactor.add(creds.apiKey, creds.secret, creds.password);
+
+  if (opts.preflight) await preflight(ctx, creds, mode);
+
+  const result = await runSupervised({
+    // Nobody gets a key unaudited: the entry is written before the bot starts (alongside the registration).
+    before: ctx.record({ ref: slot.ref, fingerprint: creds.fingerprint, outcome: 'ok', detail: { mode, preflight: Boolean(opts.preflight), mask } }),
+    store,
+    slotPath: slot.path,
+    initial: creds,
+    readCurrent: async () => {
+      const next = await readCurrent(store, config, slot);
+      ctx.redactor.add(next.apiKey, next.secret, next.password);
+      return next;
+    },
+    describeCurrent: () => describeCurrent(store, slot.path),
+    command,
+    args: commandArgs,
+    ...(fd !== undefined ? { fd } : {}),
+    envPrefix,
+    mask,
+    restartOnRotate,
+    reloadSignal,
+    watchMs: Number.isFinite(watchMs) && watchMs >= 50 ? watchMs : DEFAULT_WATCH_MS,
+    env: ctx.env,
+    stdout: ctx.io.stdout,
+    stderr: ctx.io.stderr,
+    events: {
+      info: (text) => ctx.out.info(`keyctl exec: ${text}`),
+      warn: (text) => ctx.out.warn(`keyctl exec: ${text}`),
+      handover: (fingerprint, outcome) => {
+        if (outcome === 'delivered') ctx.out.info(`keyctl exec: handed the rotated key ${fingerprint} to the bot (${mode} mode).`);
+        void ctx
+          .record({ command: 'exec.handover', ref: slot.ref, fingerprint, outcome: outcome === 'failed' ? 'failed' : 'ok', detail: { mode, step: outcome } })
+          .catch(() => ctx.out.warn('keyctl exec: could not write the hand-over audit entry.'));
+      },
+    },
+  });
+  return result.exitCode;
+};
+
+/**
+ * One signed read with the key, from this host, before the bot starts: a key the exchange refuses here (wrong IP, revoked,
+ * expired) fails now, with a reason, instead of inside the bot. ccxt loads only in this case.
+ */
+async function preflight(ctx: CliContext, creds: CurrentCredentials, mode: string): Promise<void> {
+  const [{ getAdapter }, { callOptionsFromEnv, resolveTarget }, { parseRef }] = await Promise.all([
+    import('../../exchanges/registry.js'),
+    import('../../exchanges/inspect-key.js'),
+    import('../../domain/refs.js'),
+  ]);
+  const { account } = resolveTarget(ctx.config(), parseRef(creds.ref));
+  try {
+    const adapter = await getAdapter(account.exchange);
+    await adapter.ping({
+      account,
+      key: { apiKey: creds.apiKey, secret: creds.secret, ...(creds.password ? { passphrase: creds.password } : {}) },
+      ...callOptionsFromEnv(ctx.env),
+    });
+  } catch (err) {
+    const code = err instanceof KeyctlError ? err.code : 'UNKNOWN';
+    await ctx.record({ ref: creds.ref, fingerprint: creds.fingerprint, outcome: 'refused', detail: { mode, preflight: code } }).catch(() => undefined);
+    const rejected = code === 'KEY_REJECTED' || code === 'PERMISSION_DENIED';
+    throw new ExchangeError(
+      'PREFLIGHT_FAILED',
+      `Preflight: ${account.exchange} did not accept ${creds.ref}'s key ${creds.fingerprint} from this host${err instanceof KeyctlError ? `: ${err.message}` : '.'} The bot was not started.`,
+      {
+        cause: err,
+        details: { cause: code },
+        hint: rejected
+          ? `Check that this host's public address is in the key's IP allowlist (the slot's ips in the config), and that the key is not revoked or expired: keyctl verify ${creds.ref}.`
+          : err instanceof KeyctlError && err.hint
+            ? err.hint
+            : 'The exchange could not be asked; retry, or start without --preflight.',
+      },
+    );
+  }
+}

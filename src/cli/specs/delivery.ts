@@ -1,0 +1,34 @@
+import type { CommandSpec } from '../types.js';
+
+/** Credential delivery: exec (start a bot with its key) and issue (a single-use token). See docs/delivery.md. */
+export const specs: CommandSpec[] = [
+  {
+    name: 'exec',
+    summary: "start a bot with its slot's CURRENT key in its environment (or on an inherited fd); never in argv or a file",
+    args: ['<ref>', '[command...]'],
+    options: [
+      ['--fd <n>', 'pipe mode: write the key as JSON on an inherited socket on fd N (>= 3) instead of the environment; rotations arrive there too'],
+      ['--env-prefix <prefix>', 'prefix of the environment variables', 'KEYCTL_'],
+      ['--no-mask', "pass the bot's stdout and stderr through untouched (default: the key, secret and passphrase are masked)"],
+      ['--preflight', 'make one signed read with the key from this host first; exit 5 without starting the bot if the exchange refuses it'],
+      ['--restart-on-rotate', 'environment mode: when a rotation promotes a new key, signal the bot and start it again with the new key'],
+      ['--reload-signal <signal>', 'the signal --restart-on-rotate sends', 'SIGTERM'],
+    ],
+    help: [
+      'Usage: keyctl exec alpha/arb1 [options] -- node bot.mjs --its-own-flags',
+      'Environment: KEYCTL_API_KEY, KEYCTL_SECRET, KEYCTL_PASSWORD (when the key has a passphrase), KEYCTL_FINGERPRINT,',
+      'KEYCTL_ROTATES_AT, KEYCTL_REF. With --fd: KEYCTL_FD and KEYCTL_REF only; the key arrives on the socket.',
+      'Exits with the bot\'s exit code (128 + signal number when a signal ended it). Forwards INT, TERM, HUP, QUIT, USR1, USR2.',
+      'Rotation watch interval: KEYCTL_WATCH_MS (default 10000). See docs/delivery.md.',
+    ].join('\n'),
+    load: () => import('../commands/exec.js'),
+  },
+  {
+    name: 'issue',
+    summary: "print a single-use token (KEYCTL_TOKEN) that a bot exchanges once for its slot's CURRENT key",
+    args: ['<ref>'],
+    options: [['--ttl <duration>', 'how long the token stays valid: 90s, 15m, PT1H (at most 1h)', '60s']],
+    help: 'Prints only the token on stdout (with --json: token, expiresAt, ref, fingerprint). The bot calls\nloadCredentials() with KEYCTL_TOKEN set; see docs/delivery.md for what each store provider needs to unwrap.',
+    load: () => import('../commands/issue.js'),
+  },
+];

@@ -1,0 +1,77 @@
+/**
+ * The credentials a bot gets: its slot's CURRENT version, with the fingerprint and the time of the next scheduled
+ * rotation. Shared by `keyctl exec` (at start and on every rotation it sees) and `keyctl issue`.
+ */
+import type { Config } from '../config/load.js';
+import { fingerprint } from '../domain/fingerprint.js';
+import { resolveManagedKey, type ManagedKey } from '../domain/slots.js';
+import { NotFoundError, ProviderError, UsageError } from '../errors.js';
+import type { SecretStore } from '../../providers/types.js';
+import type { BotCredentials } from './protocol.js';
+
+/** A bot slot the config declares. Master keys (`@account`) are never handed to a bot. */
+export function resolveBotSlot(config: Config, text: string): ManagedKey {
+  const key = resolveManagedKey(config, text);
+  if (key.kind !== 'slot') {
+    throw new UsageError('NOT_A_BOT_SLOT', `${key.ref} is an account master key; keyctl hands bots only their own slot's key.`, {
+      hint: 'Name a bot slot, bot/subaccount (e.g. alpha/arb1). Master keys stay with keyctl.',
+    });
+  }
+  return key;
+}
+
+export interface CurrentCredentials extends BotCredentials {
+  /** Store version id of the key. */
+  version: string;
+}
+
+/** The slot's CURRENT key. Throws NotFoundError (exit 4) with a hint when the slot holds none. */
+export async function readCurrent(store: SecretStore, config: Config, slot: ManagedKey): Promise<CurrentCredentials> {
+  let v;
+  try {
+    v = await store.read(slot.path, { stage: 'CURRENT' });
+  } catch (err) {
+    if (err instanceof NotFoundError) {
+      throw new NotFoundError(`${slot.ref} has no CURRENT key in the store.`, {
+        hint: `Import one with \`keyctl key import ${slot.ref} < key.json\`, or finish a rotation with \`keyctl rotate ${slot.ref}\`.`,
+      });
+    }
+    throw err;
+  }
+  const { apiKey, secret, passphrase } = v.secret;
+  if (!apiKey || !secret) {
+    throw new ProviderError('INVALID_STORED_KEY', `The CURRENT version of ${slot.ref} lacks apiKey or secret.`, {
+      hint: `Re-import the key with \`keyctl key import ${slot.ref}\`.`,
+    });
+  }
+  const rotatesAt = await nextRotationOf(config, slot.ref, v.version.createdAt);
+  return {
+    ref: slot.ref,
+    apiKey,
+    secret,
+    ...(passphrase ? { password: passphrase } : {}),
+    fingerprint: v.version.meta.fingerprint || fingerprint(apiKey),
+    ...(rotatesAt ? { rotatesAt } : {}),
+    version: v.version.id,
+  };
+}
+
+/** The slot's CURRENT version id and fingerprint, without reading secret material (what the rotation watch polls). */
+export async function describeCurrent(store: SecretStore, path: string): Promise<{ version: string; fingerprint: string | undefined } | null> {
+  const info = await store.describe(path);
+  const id = info?.stages.CURRENT;
+  if (!info || !id) return null;
+  return { version: id, fingerprint: info.versions.find((x) => x.id === id)?.meta.fingerprint };
+}
+
+async function nextRotationOf(config: Config, ref: string, createdAt: string): Promise<string | undefined> {
+  const slot = config.slots.find((s) => s.ref === ref);
+  if (!slot) return undefined;
+  try {
+    // luxon is loaded by the config already; schedules/due.js adds little.
+    const { nextRotation } = await import('../../schedules/due.js');
+    return nextRotation(slot, createdAt)?.toUTC().toISO({ suppressMilliseconds: true }) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}

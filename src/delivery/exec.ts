@@ -1,0 +1,297 @@
+/**
+ * The supervisor behind `keyctl exec`: starts the bot with its credentials (in its environment, or on an inherited
+ * socket on fd N), masks them in its output, forwards signals, follows rotations (a credentials message on the socket,
+ * or a restart with the new environment), keeps the hand-over registry up to date, and ends with the bot's exit code.
+ *
+ * Nothing heavy is imported here: exec's start-up time is the bot's start-up time.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:os';
+import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import { UsageError } from '../errors.js';
+import type { SecretStore } from '../../providers/types.js';
+import { confirmConsumer, registerConsumer, removeConsumer, thisHost, type Consumer } from './handover.js';
+import { maskNeedles, MaskStream } from './mask.js';
+import { credentialsEnv, decodeMessage, encodeMessage, envNames, LineSplitter, type BotCredentials } from './protocol.js';
+
+/** Signals exec passes on to the bot. */
+export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+/** After one of these the bot is stopping: a rotation seen meanwhile does not restart it. */
+const STOPPING_SIGNALS = new Set<NodeJS.Signals>(['SIGINT', 'SIGTERM', 'SIGQUIT']);
+/** keyctl's own store credentials never reach the bot: with them it could read every key in the store. */
+export const STRIPPED_ENV = ['KEYCTL_MASTER_KEY', 'KEYCTL_PASSPHRASE', 'KEYCTL_TOKEN', 'VAULT_TOKEN', 'VAULT_SECRET_ID'];
+/** Default poll interval of the rotation watch. */
+export const DEFAULT_WATCH_MS = 10_000;
+/** How long exec waits for the bot's output to drain after it exited (a grandchild may hold the pipes). */
+const DRAIN_MS = 1_000;
+
+export interface ExecEvents {
+  /** Progress for humans (stderr). */
+  info(text: string): void;
+  warn(text: string): void;
+  /** A rotation was handed to the bot: `confirmed` once it acked (pipe) or restarted (env). */
+  handover(fingerprint: string, outcome: 'delivered' | 'confirmed' | 'failed'): void;
+}
+
+export interface ExecOptions {
+  store: SecretStore;
+  /** Store path of the slot (`bots/alpha/arb1`). */
+  slotPath: string;
+  /** The key to start with. */
+  initial: BotCredentials & { version: string };
+  /** Reads the slot's CURRENT key again (after the watch saw it change). */
+  readCurrent: () => Promise<BotCredentials & { version: string }>;
+  /** Polls the slot's CURRENT version id without reading secrets. */
+  describeCurrent: () => Promise<{ version: string } | null>;
+  command: string;
+  args: string[];
+  /** Pipe mode: the fd (>= 3) the bot reads its credentials from. Undefined: environment mode. */
+  fd?: number;
+  envPrefix: string;
+  mask: boolean;
+  /** Environment mode: restart the bot when a rotation promotes a new key. */
+  restartOnRotate: boolean;
+  reloadSignal: NodeJS.Signals;
+  watchMs: number;
+  /** The environment the bot inherits (keyctl's own, minus {@link STRIPPED_ENV} and stale credential variables). */
+  env: NodeJS.ProcessEnv;
+  stdout: Writable;
+  stderr: Writable;
+  events: ExecEvents;
+  /** Register in the hand-over registry (default true). */
+  register?: boolean;
+  /** Work that must finish before the bot starts (the audit entry), run alongside the registration. */
+  before?: Promise<unknown>;
+}
+
+export interface ExecResult {
+  /** What exec exits with: the bot's code, or 128 + signal number when a signal ended it. */
+  exitCode: number;
+  signal: NodeJS.Signals | null;
+  /** Fingerprints handed to the bot, in order. */
+  delivered: string[];
+}
+
+/** Checks `--fd`: an integer from 3 (0-2 are stdio) to 64. */
+export function parseFd(text: unknown): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 3 || n > 64) {
+    throw new UsageError('INVALID_FD', `--fd ${String(text)} is not usable.`, { hint: 'Use a descriptor from 3 to 64 (0, 1 and 2 are stdin, stdout and stderr).' });
+  }
+  return n;
+}
+
+/** Checks `--reload-signal`: a signal name this system knows (SIGTERM, SIGHUP, SIGUSR2, ...). */
+export function parseSignal(text: unknown): NodeJS.Signals {
+  const name = String(text).toUpperCase();
+  const full = (name.startsWith('SIG') ? name : `SIG${name}`) as NodeJS.Signals;
+  if (!(full in constants.signals) || full === 'SIGKILL' || full === 'SIGSTOP') {
+    throw new UsageError('INVALID_SIGNAL', `--reload-signal ${String(text)} is not a signal keyctl can send to ask a bot to restart.`, {
+      hint: 'Use SIGTERM (default), SIGINT, SIGHUP, SIGUSR1 or SIGUSR2.',
+    });
+  }
+  return full;
+}
+
+/** The bot's environment: `base` minus keyctl's store credentials and any credential variables of an outer exec. */
+export function childEnv(base: NodeJS.ProcessEnv, prefix: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  for (const name of [...STRIPPED_ENV, ...Object.values(envNames(prefix))]) delete env[name];
+  return { ...env, ...extra };
+}
+
+/** Runs the bot under supervision until it exits for good. */
+export async function runSupervised(o: ExecOptions): Promise<ExecResult> {
+  return new Supervisor(o).run();
+}
+
+class Supervisor {
+  private readonly execId = `${thisHost()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly consumer: Omit<Consumer, 'fingerprint' | 'ackedAt'>;
+  private readonly secrets: string[] = [];
+  private readonly delivered: string[] = [];
+  private child: ChildProcess | undefined;
+  private socket: Socket | undefined;
+  private current: BotCredentials & { version: string };
+  private restarting = false;
+  private stopping = false;
+  private finished = false;
+  private registry: Promise<void> = Promise.resolve();
+  private watchBusy = false;
+  private masks: MaskStream[] = [];
+
+  constructor(private readonly o: ExecOptions) {
+    this.current = o.initial;
+    this.consumer = { host: thisHost(), pid: process.pid, startedAt: new Date().toISOString(), mode: o.fd === undefined ? 'env' : 'fd' };
+  }
+
+  async run(): Promise<ExecResult> {
+    const o = this.o;
+    // Env mode: a started child uses the key it got. Pipe mode: it counts once it acks.
+    const registered =
+      o.register === false
+        ? undefined
+        : registerConsumer(o.store, o.slotPath, this.execId, {
+            ...this.consumer,
+            fingerprint: o.fd === undefined ? this.current.fingerprint : null,
+            ackedAt: o.fd === undefined ? new Date().toISOString() : null,
+          }).catch((err: unknown) => o.events.warn(`could not register in the hand-over registry (${(err as { code?: string }).code ?? 'error'}); rotation will wait out the grace period.`));
+    const forward = (signal: NodeJS.Signals) => {
+      if (STOPPING_SIGNALS.has(signal)) this.stopping = true;
+      this.child?.kill(signal);
+    };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.all([registered, o.before]);
+      for (const s of FORWARDED_SIGNALS) process.on(s, forward);
+      if (o.fd !== undefined || o.restartOnRotate) {
+        timer = setInterval(() => void this.watch(), o.watchMs);
+        // The watch must never keep exec alive once the bot is gone.
+        timer.unref();
+      }
+      for (;;) {
+        const { code, signal } = await this.start(this.current);
+        if (this.restarting && !this.stopping) {
+          this.restarting = false;
+          continue;
+        }
+        const exitCode = code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1);
+        return { exitCode, signal, delivered: [...this.delivered] };
+      }
+    } finally {
+      this.finished = true;
+      if (timer) clearInterval(timer);
+      for (const s of FORWARDED_SIGNALS) process.off(s, forward);
+      if (o.register !== false) {
+        await registered;
+        await this.registry.catch(() => undefined);
+        await removeConsumer(o.store, o.slotPath, this.execId).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Starts the bot with `creds` and resolves when it has exited and its output drained. */
+  private start(creds: BotCredentials): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const o = this.o;
+    this.secrets.push(creds.apiKey, creds.secret, ...(creds.password ? [creds.password] : []));
+    const names = envNames(o.envPrefix);
+    const extra = o.fd === undefined ? credentialsEnv(creds, o.envPrefix) : { [names.fd]: String(o.fd), [names.ref]: creds.ref };
+    const stdio: StdioOptions = ['inherit', o.mask ? 'pipe' : 'inherit', o.mask ? 'pipe' : 'inherit'];
+    if (o.fd !== undefined) {
+      for (let i = 3; i < o.fd; i++) stdio.push('ignore');
+      stdio.push('pipe');
+    }
+    const child = spawn(o.command, o.args, { stdio, env: childEnv(o.env, o.envPrefix, extra), shell: false });
+    this.child = child;
+    this.delivered.push(creds.fingerprint);
+    if (o.fd === undefined && this.delivered.length > 1) {
+      // A restarted bot uses the new key from its first instruction: that is its confirmation.
+      o.events.handover(creds.fingerprint, 'confirmed');
+      this.queueRegistry(() => confirmConsumer(o.store, o.slotPath, this.execId, creds.fingerprint, this.consumer));
+    }
+
+    return new Promise((resolve, reject) => {
+      let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let drainTimer: NodeJS.Timeout | undefined;
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        if (exited) return;
+        reject(
+          new UsageError('COMMAND_NOT_STARTED', `Could not start "${o.command}" (${err.code ?? 'error'}).`, {
+            hint: err.code === 'ENOENT' ? 'Check the command name and PATH; exec runs it directly, without a shell.' : 'Check that the command exists and is executable.',
+          }),
+        );
+      });
+      if (o.mask && child.stdout && child.stderr) {
+        const needles = maskNeedles(this.secrets);
+        const out = new MaskStream(needles);
+        const err = new MaskStream(needles);
+        this.masks = [out, err];
+        child.stdout.pipe(out).pipe(o.stdout, { end: false });
+        child.stderr.pipe(err).pipe(o.stderr, { end: false });
+      }
+      if (o.fd !== undefined) this.attachSocket(child.stdio[o.fd] as Socket, creds);
+      child.once('exit', (code, signal) => {
+        exited = { code, signal };
+        this.child = undefined;
+        // Normally 'close' follows at once; a grandchild holding the pipes must not keep exec alive.
+        drainTimer = setTimeout(() => {
+          for (const s of child.stdio) s?.destroy();
+          resolve(exited!);
+        }, DRAIN_MS);
+        drainTimer.unref();
+      });
+      child.once('close', () => {
+        if (drainTimer) clearTimeout(drainTimer);
+        if (exited) resolve(exited);
+      });
+    });
+  }
+
+  private attachSocket(socket: Socket, creds: BotCredentials): void {
+    this.socket = socket;
+    // A bot that closed its end early must not crash exec with EPIPE.
+    socket.on('error', () => undefined);
+    const lines = new LineSplitter();
+    socket.on('data', (chunk: Buffer) => {
+      for (const line of lines.push(chunk)) {
+        const m = decodeMessage(line);
+        if (m?.type === 'ack') this.onAck(m.fingerprint);
+      }
+    });
+    socket.write(encodeMessage({ type: 'credentials', ...stripVersion(creds) }));
+  }
+
+  private onAck(fingerprint: string): void {
+    if (!this.delivered.includes(fingerprint)) return;
+    if (fingerprint !== this.delivered[0]) this.o.events.handover(fingerprint, 'confirmed');
+    this.queueRegistry(() => confirmConsumer(this.o.store, this.o.slotPath, this.execId, fingerprint, this.consumer));
+  }
+
+  /** Registry writes run one at a time, in order. */
+  private queueRegistry(write: () => Promise<void>): void {
+    if (this.o.register === false) return;
+    this.registry = this.registry.then(write).catch((err: unknown) => {
+      this.o.events.warn(`could not update the hand-over registry (${(err as { code?: string }).code ?? 'error'}).`);
+    });
+  }
+
+  /** One poll of the slot: on a new CURRENT key, hand it to the bot. */
+  private async watch(): Promise<void> {
+    if (this.watchBusy || this.finished || this.restarting || this.stopping) return;
+    this.watchBusy = true;
+    try {
+      const now = await this.o.describeCurrent();
+      if (!now || now.version === this.current.version || this.finished) return;
+      const next = await this.o.readCurrent();
+      if (next.fingerprint === this.current.fingerprint) {
+        this.current = next;
+        return;
+      }
+      if (this.finished || this.stopping) return;
+      this.current = next;
+      if (this.o.fd !== undefined) {
+        this.secrets.push(next.apiKey, next.secret, ...(next.password ? [next.password] : []));
+        for (const m of this.masks) m.setNeedles(maskNeedles(this.secrets));
+        this.delivered.push(next.fingerprint);
+        this.socket?.write(encodeMessage({ type: 'credentials', ...stripVersion(next) }));
+        this.o.events.handover(next.fingerprint, 'delivered');
+      } else if (this.child) {
+        this.restarting = true;
+        this.o.events.info(`key rotated to ${next.fingerprint}: sending ${this.o.reloadSignal} and restarting the bot with the new key.`);
+        this.child.kill(this.o.reloadSignal);
+        this.o.events.handover(next.fingerprint, 'delivered');
+      }
+    } catch (err) {
+      this.o.events.warn(`rotation watch: could not read the slot (${(err as { code?: string }).code ?? 'error'}); will retry.`);
+    } finally {
+      this.watchBusy = false;
+    }
+  }
+}
+
+function stripVersion(c: BotCredentials & { version?: string }): BotCredentials {
+  const { version: _v, ...rest } = c;
+  return rest;
+}

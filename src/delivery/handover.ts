@@ -1,0 +1,154 @@
+/**
+ * The hand-over registry: which running bots use a slot's key, and which key each one confirmed using. `keyctl exec`
+ * writes it; the rotation engine reads it ({@link readConsumers}) to revoke PREVIOUS as soon as every consumer has
+ * confirmed the new key, instead of waiting out the grace period (docs/delivery.md, "Hand-over").
+ *
+ * Kept in the secret store itself, at `keyctl/handover/<bot>/<sub>`: one version per change, written with
+ * compare-and-set on stage CURRENT, so concurrent execs on several hosts never lose each other's entries.
+ */
+import { hostname } from 'node:os';
+import { ConflictError, NotFoundError, ProviderError } from '../errors.js';
+import type { SecretStore } from '../../providers/types.js';
+
+/** One running consumer (one `keyctl exec`). Nothing here is secret. */
+export interface Consumer {
+  host: string;
+  pid: number;
+  /** ISO time exec started the child. */
+  startedAt: string;
+  /** Fingerprint of the last key the consumer confirmed using (null: none confirmed yet). */
+  fingerprint: string | null;
+  /** ISO time of that confirmation. */
+  ackedAt: string | null;
+  /** How the consumer gets its key: `env` (restarted on rotation) or `fd` (hand-over on the pipe). */
+  mode?: 'env' | 'fd';
+}
+
+/** execId -> consumer. */
+export type Consumers = Record<string, Consumer>;
+
+const ATTEMPTS = 12;
+
+/** The registry path for a slot's store path (`bots/alpha/arb1` -> `keyctl/handover/alpha/arb1`). */
+export function handoverPath(slotPath: string): string {
+  const parts = slotPath.split('/');
+  if (parts.length !== 3 || parts[0] !== 'bots') throw new ProviderError('INVALID_SLOT_PATH', `"${slotPath}" is not a bot slot's path.`);
+  return `keyctl/handover/${parts[1]}/${parts[2]}`;
+}
+
+/** The registered consumers of a slot (empty when none). Read by the rotation engine. */
+export async function readConsumers(store: SecretStore, slotPath: string): Promise<Consumers> {
+  return (await readRegistry(store, handoverPath(slotPath))).consumers;
+}
+
+/** Adds (or replaces) `execId`. Also drops entries of this host whose process is gone (a killed exec's leftovers). */
+export async function registerConsumer(store: SecretStore, slotPath: string, execId: string, consumer: Consumer): Promise<void> {
+  await updateConsumers(store, slotPath, (all) => {
+    const next = dropDead(all);
+    next[execId] = consumer;
+    return next;
+  });
+}
+
+/** Records that `execId` now uses the key `fingerprint`. A consumer missing from the registry is added back. */
+export async function confirmConsumer(
+  store: SecretStore,
+  slotPath: string,
+  execId: string,
+  fingerprint: string,
+  fallback: Omit<Consumer, 'fingerprint' | 'ackedAt'>,
+  now: Date = new Date(),
+): Promise<void> {
+  await updateConsumers(store, slotPath, (all) => {
+    const existing = all[execId];
+    if (existing?.fingerprint === fingerprint) return null;
+    return { ...all, [execId]: { ...(existing ?? fallback), fingerprint, ackedAt: now.toISOString() } };
+  });
+}
+
+/** Removes `execId` (exec's child exited). Removing a missing consumer changes nothing. */
+export async function removeConsumer(store: SecretStore, slotPath: string, execId: string): Promise<void> {
+  await updateConsumers(store, slotPath, (all) => {
+    if (!(execId in all)) return null;
+    const next = { ...all };
+    delete next[execId];
+    return next;
+  });
+}
+
+/**
+ * Read-modify-write under compare-and-set, retried on conflict. `change` returns the new set, or null for "no change"
+ * (then nothing is written).
+ */
+export async function updateConsumers(store: SecretStore, slotPath: string, change: (current: Consumers) => Consumers | null): Promise<void> {
+  const path = handoverPath(slotPath);
+  for (let attempt = 1; ; attempt++) {
+    const { consumers, version } = await readRegistry(store, path);
+    const next = change({ ...consumers });
+    if (next === null) return;
+    try {
+      await store.write(path, { secret: { consumers: JSON.stringify(next) }, meta: { kind: 'handover' }, stage: 'CURRENT', expect: version });
+      return;
+    } catch (err) {
+      if (!(err instanceof ConflictError) || attempt >= ATTEMPTS) throw err;
+      // Another exec won the race: back off a little (jittered) and re-read.
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
+    }
+  }
+}
+
+async function readRegistry(store: SecretStore, path: string): Promise<{ consumers: Consumers; version: string | null }> {
+  try {
+    const v = await store.read(path, { stage: 'CURRENT' });
+    return { consumers: parseConsumers(v.secret.consumers), version: v.version.id };
+  } catch (err) {
+    if (err instanceof NotFoundError) return { consumers: {}, version: null };
+    throw err;
+  }
+}
+
+function parseConsumers(text: string | undefined): Consumers {
+  if (!text) return {};
+  try {
+    const raw = JSON.parse(text) as unknown;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return {};
+    const out: Consumers = {};
+    for (const [id, c] of Object.entries(raw as Record<string, Partial<Consumer>>)) {
+      if (typeof c?.host !== 'string' || typeof c.pid !== 'number') continue;
+      out[id] = {
+        host: c.host,
+        pid: c.pid,
+        startedAt: typeof c.startedAt === 'string' ? c.startedAt : '',
+        fingerprint: typeof c.fingerprint === 'string' ? c.fingerprint : null,
+        ackedAt: typeof c.ackedAt === 'string' ? c.ackedAt : null,
+        ...(c.mode === 'env' || c.mode === 'fd' ? { mode: c.mode } : {}),
+      };
+    }
+    return out;
+  } catch {
+    // A damaged registry must not stop bots from starting: start over (the engine then waits out the grace period).
+    return {};
+  }
+}
+
+/** Entries of this host whose process no longer exists. Other hosts' entries are left to their own execs. */
+function dropDead(all: Consumers, host = hostname()): Consumers {
+  const out: Consumers = {};
+  for (const [id, c] of Object.entries(all)) if (c.host !== host || alive(c.pid)) out[id] = c;
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** This machine's name, as consumers record it. */
+export function thisHost(): string {
+  return hostname();
+}
