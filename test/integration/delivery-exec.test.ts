@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
+import { filesUnder, secretForms } from '../helpers/scan.js';
+import { fingerprint } from '../../src/domain/fingerprint.js';
+import { createStore } from '../../providers/local.js';
+import { readConsumers } from '../../src/delivery/handover.js';
+import { events, FIXTURES, startKeyctl } from './delivery-helpers.js';
+
+let w: World;
+let cfg: string;
+const node = process.execPath;
+const fixture = (name: string) => join(FIXTURES, name);
+const keyctl = (args: string[], env: NodeJS.ProcessEnv = {}) => startKeyctl(['--config', cfg, ...args], { env: { ...w.env, ...env }, cwd: w.dir });
+const consumers = async () => {
+  const store = await createStore({ provider: 'local', path: join(w.dir, 'store') }, { env: w.env });
+  try {
+    return await readConsumers(store, 'bots/alpha/arb1');
+  } finally {
+    await store.close();
+  }
+};
+const until = async (cond: () => Promise<boolean>, ms = 15_000) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+beforeAll(async () => {
+  w = await makeWorld();
+  cfg = join(w.dir, 'keyctl.yaml');
+});
+afterAll(async () => w?.close());
+
+describe('keyctl exec', () => {
+  it("env mode: the bot gets its key in the documented variables, its own flags untouched, its output masked, and exec exits with the bot's code", async () => {
+    const secret = w.botKeys.arb1!.secret;
+    const r = await keyctl(['exec', 'alpha/arb1', '--', node, fixture('print-env.mjs'), '--fd', '9', '--no-mask', '--', 'x'], { EXIT_CODE: '7' }).done;
+    expect(r.code, r.stderr).toBe(7);
+    const report = events(r.stdout)[0] as { argv: string[]; names: string[]; fingerprint: string };
+    expect(report.argv).toEqual(['--fd', '9', '--no-mask', '--', 'x']);
+    expect(report.fingerprint).toBe(fingerprint(w.botKeys.arb1!.apiKey));
+    expect(report.names).toEqual(expect.arrayContaining(['KEYCTL_API_KEY', 'KEYCTL_FINGERPRINT', 'KEYCTL_REF', 'KEYCTL_ROTATES_AT', 'KEYCTL_SECRET']));
+    // No passphrase on this key; keyctl's own store key never reaches the bot.
+    expect(report.names).not.toContain('KEYCTL_PASSWORD');
+    expect(report.names).not.toContain('KEYCTL_MASTER_KEY');
+    const all = r.stdout + r.stderr;
+    for (const form of secretForms(secret)) expect(all).not.toContain(form);
+    expect(r.stdout).toContain('plain=[REDACTED]\n');
+    expect(r.stderr).toContain('b64=[REDACTED] hex=[REDACTED]');
+  });
+
+  it('--no-mask passes output through raw; --env-prefix renames the variables', async () => {
+    const r = await keyctl(['exec', 'alpha/arb1', '--no-mask', '--env-prefix', 'BOT_', '--', node, fixture('print-env.mjs')], { PREFIX: 'BOT_' }).done;
+    expect(r.code, r.stderr).toBe(0);
+    const names = events(r.stdout)[0]!.names as string[];
+    expect(names.filter((n) => n.startsWith('BOT_'))).toEqual(['BOT_API_KEY', 'BOT_FINGERPRINT', 'BOT_REF', 'BOT_ROTATES_AT', 'BOT_SECRET']);
+    expect(names.filter((n) => /^KEYCTL_(API_KEY|SECRET|REF|FINGERPRINT)$/.test(n))).toEqual([]);
+    expect(r.stdout).toContain(`plain=${w.botKeys.arb1!.secret}\n`);
+  });
+
+  it('forwards signals: SIGTERM reaches the bot (exit 42 from its handler); a bot killed by SIGUSR2 gives 128+12', async () => {
+    const a = keyctl(['exec', 'alpha/arb1', '--', node, fixture('wait-signal.mjs')]);
+    const b = keyctl(['exec', 'alpha/arb1', '--', node, fixture('wait-signal.mjs')]);
+    await Promise.all([a.waitFor('ready'), b.waitFor('ready')]);
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGUSR2');
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    expect(ra.code, ra.stderr).toBe(42);
+    expect(ra.stdout).toContain('got SIGTERM');
+    expect(rb.code, rb.stderr).toBe(140);
+  });
+
+  it('a command that does not exist is a usage error, not a hang', async () => {
+    const r = await keyctl(['exec', 'alpha/arb1', '--', 'keyctl-test-no-such-command']).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Could not start "keyctl-test-no-such-command" \(ENOENT\)/);
+  });
+
+  it('--preflight from an address outside the key\'s allowlist fails with exit 5 and never starts the bot; from inside it starts it', async () => {
+    await w.sandbox.admin.setClientIp('198.51.100.9');
+    try {
+      const r = await keyctl(['exec', 'alpha/arb1', '--preflight', '--', node, '-e', 'console.log("STARTED")']).done;
+      expect(r.code).toBe(5);
+      expect(r.stdout).not.toContain('STARTED');
+      expect(r.stderr).toMatch(/Preflight: bybit did not accept alpha\/arb1's key [0-9a-f]{16}/);
+      expect(r.stderr).toMatch(/hint: .*IP allowlist/);
+    } finally {
+      await w.sandbox.admin.setClientIp(CLIENT_IP);
+    }
+    const ok = await keyctl(['exec', 'alpha/arb1', '--preflight', '--', node, '-e', 'console.log("STARTED")']).done;
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('STARTED');
+  });
+});
+
+describe('keyctl issue', () => {
+  const runBot = (token: string) => {
+    const env = { ...w.env, KEYCTL_TOKEN: token, KEYCTL_CONFIG: cfg };
+    return import('node:child_process').then(
+      ({ spawn }) =>
+        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+          const c = spawn(node, [fixture('bot.mjs')], { env: { PATH: process.env.PATH, ...env }, cwd: w.dir });
+          let stdout = '';
+          let stderr = '';
+          c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+          c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          c.on('close', (code) => resolve({ code, stdout, stderr }));
+        }),
+    );
+  };
+
+  it('prints only a single-use token; the bot exchanges it once for the key; the token is in no file', async () => {
+    const r = await keyctl(['issue', 'alpha/arb1']).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^kct1\.local\.kcw_[A-Za-z0-9_-]+\n$/);
+    const token = r.stdout.trim();
+    const first = await runBot(token);
+    expect(first.code, first.stderr).toBe(0);
+    expect(events(first.stdout)[0]).toMatchObject({ event: 'start', source: 'token', fingerprint: fingerprint(w.botKeys.arb1!.apiKey), ref: 'alpha/arb1', leftover: [] });
+    const second = await runBot(token);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toMatch(/unknown, already used or expired/);
+    for (const f of filesUnder(w.dir)) expect(readFileSync(f).includes(token.split('.').at(-1)!), f).toBe(false);
+  });
+
+  it('--json gives token, expiry, ref and fingerprint; an expired token is refused; the TTL is bounded', async () => {
+    const r = await keyctl(['issue', 'alpha/arb1', '--ttl', '1s', '--json']).done;
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { token: string; expiresAt: string; ref: string; fingerprint: string };
+    expect(out).toMatchObject({ ref: 'alpha/arb1', fingerprint: fingerprint(w.botKeys.arb1!.apiKey) });
+    expect(Date.parse(out.expiresAt) - Date.now()).toBeLessThan(1500);
+    await new Promise((res) => setTimeout(res, Math.max(0, Date.parse(out.expiresAt) - Date.now() + 100)));
+    const late = await runBot(out.token);
+    expect(late.code).not.toBe(0);
+    expect(late.stderr).toMatch(/unknown, already used or expired/);
+    const long = await keyctl(['issue', 'alpha/arb1', '--ttl', '2h']).done;
+    expect(long.code).toBe(2);
+    expect(long.stdout).toBe('');
+  });
+});
+
+describe('rotation hand-over', () => {
+  it('after keyctl rotate, an exec --fd bot gets the new key on its pipe and acks; an env bot with --restart-on-rotate is restarted with it; the registry follows and is emptied on exit', async () => {
+    const oldFp = fingerprint(w.botKeys.arb1!.apiKey);
+    const env = { KEYCTL_WATCH_MS: '200' };
+    const piped = keyctl(['exec', 'alpha/arb1', '--fd', '3', '--', node, fixture('bot.mjs')], { ...env, ROTATIONS: '1', LINGER_MS: '2500' });
+    const restarted = keyctl(['exec', 'alpha/arb1', '--restart-on-rotate', '--', node, fixture('bot.mjs')], { ...env, WAIT: '1' });
+    await Promise.all([piped.waitFor('"event":"start"'), restarted.waitFor('"event":"start"')]);
+    expect(events(piped.stdout())[0]).toMatchObject({ source: 'fd', fingerprint: oldFp, leftover: [], masterKey: false });
+    expect(events(restarted.stdout())[0]).toMatchObject({ source: 'env', fingerprint: oldFp, leftover: [], masterKey: false });
+    await until(async () => Object.values(await consumers()).filter((c) => c.fingerprint === oldFp).length === 2);
+    expect(Object.values(await consumers()).map((c) => c.mode).sort()).toEqual(['env', 'fd']);
+
+    const rot = await w.cli(['rotate', 'alpha/arb1', '--json']);
+    expect(rot.code, rot.stderr).toBe(0);
+    await piped.waitFor('"event":"rotated"');
+    const newFp = events(piped.stdout()).find((e) => e.event === 'rotated')!.fingerprint as string;
+    expect(newFp).not.toBe(oldFp);
+    await restarted.waitFor(new RegExp(`"event":"start".*"fingerprint":"${newFp}"`, 's'));
+    await until(async () => {
+      const all = Object.values(await consumers());
+      return all.length === 2 && all.every((c) => c.fingerprint === newFp && c.ackedAt !== null);
+    });
+
+    restarted.child.kill('SIGTERM');
+    const [rp, rr] = await Promise.all([piped.done, restarted.done]);
+    expect(rp.code, rp.stderr).toBe(0);
+    expect(rr.code, rr.stderr).toBe(0);
+    expect(events(rr.stdout).filter((e) => e.event === 'start').map((e) => e.fingerprint)).toEqual([oldFp, newFp]);
+    expect(await consumers()).toEqual({});
+  });
+});
