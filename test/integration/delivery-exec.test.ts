@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
 import { filesUnder, secretForms } from '../helpers/scan.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
@@ -94,6 +95,16 @@ describe('keyctl exec', () => {
     const ok = await keyctl(['exec', 'alpha/arb1', '--preflight', '--', node, '-e', 'console.log("STARTED")']).done;
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('STARTED');
+  });
+});
+
+describe('the example bot (docs/examples/bot.mjs)', () => {
+  it("runs under exec --fd with ccxt against the sandbox: one signed call, prints the fingerprint, never the key", async () => {
+    const example = fileURLToPath(new URL('../../docs/examples/bot.mjs', import.meta.url));
+    const r = await keyctl(['exec', 'alpha/arb1', '--fd', '3', '--no-mask', '--', node, example], { BOT_BASE_URL: `${w.sandbox.url}/bybit` }).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`bot: bybit accepted key ${fingerprint(w.botKeys.arb1!.apiKey)} (from fd)`);
+    for (const f of [...secretForms(w.botKeys.arb1!.secret), w.botKeys.arb1!.apiKey]) expect(r.stdout + r.stderr).not.toContain(f);
   });
 });
 
