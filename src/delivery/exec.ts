@@ -210,6 +210,15 @@ class Supervisor {
         this.masks = [out, err];
         child.stdout.pipe(out).pipe(o.stdout, { end: false });
         child.stderr.pipe(err).pipe(o.stderr, { end: false });
+        // Our own output closed (`keyctl exec ... | head`): keep supervising, drop the bot's output from then on.
+        for (const [mask, dest] of [[out, o.stdout], [err, o.stderr]] as const) {
+          const onError = () => {
+            mask.unpipe(dest);
+            mask.resume();
+          };
+          dest.once('error', onError);
+          child.once('close', () => dest.off('error', onError));
+        }
       }
       if (o.fd !== undefined) this.attachSocket(child.stdio[o.fd] as Socket, creds);
       child.once('exit', (code, signal) => {
