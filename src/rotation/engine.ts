@@ -23,6 +23,7 @@ import { Duration } from 'luxon';
 import type { CallOptions, ExchangeAccount, ExchangeAdapter } from '../exchanges/types.js';
 import { failpoint } from './failpoints.js';
 import { clearJournal, readJournal, writeJournal, type JournalEntry, type JournalHandle } from './journal.js';
+import { readConsumers } from '../delivery/handover.js';
 
 /** Lease on a slot while it rotates; renewed by a heartbeat every third of it, so a killed run frees the slot soon. */
 export const LEASE_MS = 30_000;
@@ -192,7 +193,7 @@ export class RotationEngine {
       outcome.rotationId = j.entry.rotationId;
       outcome.oldFingerprint = j.entry.oldFingerprint;
       outcome.revokeAfter = j.entry.revokeAfter;
-      const due = Date.parse(j.entry.revokeAfter ?? '') <= this.now();
+      const due = Date.parse(j.entry.revokeAfter ?? '') <= this.now() || (await this.everyConsumerSwitched(run, j.entry));
       if (!due && !options.revokeNow) {
         // Starting a new rotation now would push the key in grace out of PREVIOUS and out of keyctl's sight.
         outcome.status = 'awaiting-grace';
@@ -411,6 +412,16 @@ export class RotationEngine {
     const revokeAfter = new Date(this.now() + graceMs).toISOString();
     await this.audit('rotate.promote', run, { outcome: 'ok', fingerprint: e.newFingerprint, detail: { rotationId: e.rotationId, previous: e.oldFingerprint ?? null, revokeAfter } });
     return this.advance(run, j, { step: 'promoted', revokeAfter });
+  }
+
+  /**
+   * True when bots started by `keyctl exec` use this slot and every one of them confirmed it switched to the new key:
+   * then PREVIOUS can go before its grace period ends. With no registered consumer, the grace period decides.
+   */
+  private async everyConsumerSwitched(run: SlotRun, e: JournalEntry): Promise<boolean> {
+    if (!e.newFingerprint) return false;
+    const consumers = Object.values(await readConsumers(this.deps.store, run.path));
+    return consumers.length > 0 && consumers.every((c) => c.fingerprint === e.newFingerprint);
   }
 
   /** Deletes PREVIOUS at the exchange (or, assisted, confirms it no longer authenticates), then drops its material. */

@@ -8,7 +8,8 @@ import { specs as rotation } from './rotation.js';
 import { specs as schedule } from './schedule.js';
 import { specs as audit } from './audit.js';
 import { specs as sandbox } from './sandbox.js';
+import { specs as delivery } from './delivery.js';
 import { specs as aws } from './aws.js';
 import { specs as vault } from './vault.js';
 
-export const specs: CommandSpec[] = [...core, ...exchange, ...rotation, ...schedule, ...audit, ...sandbox, ...aws, ...vault];
+export const specs: CommandSpec[] = [...core, ...exchange, ...delivery, ...rotation, ...schedule, ...audit, ...sandbox, ...aws, ...vault];
