@@ -144,7 +144,10 @@ class Supervisor {
     };
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.all([registered, o.before]);
+      // The bot starts without waiting for the registry write (it costs start-up time, and the bot got CURRENT anyway);
+      // later registry updates queue behind the registration, so an early ack never overtakes it.
+      if (registered) this.registry = registered;
+      await o.before;
       for (const s of FORWARDED_SIGNALS) process.on(s, forward);
       if (o.fd !== undefined || o.restartOnRotate) {
         timer = setInterval(() => void this.watch(), o.watchMs);
