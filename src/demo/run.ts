@@ -35,8 +35,9 @@ async function main(): Promise<number> {
     const { uid } = await sandbox.admin.createAccount('bybit');
     const sub = (await sandbox.admin.createSubaccount('bybit', uid)).id;
     const master = await sandbox.admin.createKey({ exchange: 'bybit', owner: uid, master: true, permissions: { Wallet: ['AccountTransfer', 'SubMemberTransfer'] }, ips: [BOT_IP] });
-    // What a hurried human clicks together in the exchange's UI: transfers allowed, no IP lock.
-    const unsafe = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub, permissions: { Spot: ['SpotTrade'], Wallet: ['AccountTransfer'] } });
+    // The worst key a hurried human can end up with: withdrawals on, no IP lock. (The sandbox's admin endpoint can
+    // seed states the exchange's own API refuses, which is what drills need.)
+    const unsafe = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub, permissions: { Spot: ['SpotTrade'], Wallet: ['Withdraw', 'AccountTransfer'] } });
     writeFileSync(
       join(dir, 'keyctl.yaml'),
       [
