@@ -5,9 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Duration } from 'luxon';
-import { parseDocument } from 'yaml';
+import { CORE_SCHEMA, load as loadYaml, YAMLException } from 'js-yaml';
+import * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { configSchema, type ParsedConfig, type RotationWindow, type StoreConfig } from './schema.js';
+import { configSchema, parseOptions, RESERVED_NAMES, type ParsedConfig, type RotationWindow, type StoreConfig } from './schema.js';
 import type { DeclarableScope } from '../domain/scopes.js';
 
 export interface AccountConfig {
@@ -70,27 +71,59 @@ export function loadConfig(file: string): LoadResult {
 
 /** Parses config text as if read from `file` (relative paths resolve against its directory). */
 export function parseConfig(text: string, file: string): LoadResult {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const issues = doc.errors.map((e) => ({
-      path: e.linePos?.[0] ? `line ${e.linePos[0].line}:${e.linePos[0].col}` : '(file)',
-      message: e.message.split('\n')[0] ?? e.message,
-    }));
-    throw invalid(file, issues);
+  const raw = parseYaml(text, file) ?? {};
+  const parsed = v.safeParse(configSchema, raw, parseOptions);
+  const reserved = reservedNames(raw);
+  if (!parsed.success || reserved.length > 0) {
+    const issues = (parsed.issues ?? []).map((i) => ({ path: issuePath(i), message: i.message }));
+    throw invalid(file, [...reserved, ...issues]);
   }
-  const raw: unknown = doc.toJS() ?? {};
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({
-      path: dotted(i.path),
-      message: i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}` : i.message,
-    }));
-    throw invalid(file, issues);
-  }
-  const config = normalize(parsed.data, file);
-  const { errors, warnings } = checkRules(config, parsed.data);
+  const config = normalize(parsed.output, file);
+  const { errors, warnings } = checkRules(config, parsed.output);
   if (errors.length > 0) throw invalid(file, errors);
   return { config, warnings };
+}
+
+/**
+ * YAML 1.2 core schema: plain data only (no dates, no binary, no merge keys, no custom tags), as the config has always
+ * been read; duplicate keys are errors. A syntax error is reported with its position and the parser's one-line reason,
+ * never the offending text.
+ */
+function parseYaml(text: string, file: string): unknown {
+  try {
+    return loadYaml(text, { schema: CORE_SCHEMA });
+  } catch (err) {
+    if (!(err instanceof YAMLException)) throw err;
+    const at = err.mark as { line?: number; column?: number } | undefined;
+    const path = typeof at?.line === 'number' && typeof at.column === 'number' ? `line ${at.line + 1}:${at.column + 1}` : '(file)';
+    throw invalid(file, [{ path, message: err.reason || 'not valid YAML' }]);
+  }
+}
+
+/** The dotted path of a schema issue; an unknown field is reported on the object that holds it. */
+function issuePath(issue: v.BaseIssue<unknown>): string {
+  const path = (issue.path ?? []).map((p) => String(p.key));
+  if (issue.type === 'strict_object' && issue.expected === 'never') path.pop();
+  return dotted(path);
+}
+
+/** Names under accounts, bots and subaccounts that valibot's record would drop unseen (see RESERVED_NAMES). */
+function reservedNames(raw: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const own = (o: unknown, k: string): unknown =>
+    o !== null && typeof o === 'object' && Object.prototype.hasOwnProperty.call(o, k) ? (o as Record<string, unknown>)[k] : undefined;
+  const check = (o: unknown, at: string, what: string) => {
+    for (const n of RESERVED_NAMES) {
+      if (own(o, n) !== undefined) issues.push({ path: `${at}.${n}`, message: `"${n}" cannot be used as ${what} name` });
+    }
+  };
+  check(own(raw, 'accounts'), 'accounts', 'an account');
+  const bots = own(raw, 'bots');
+  check(bots, 'bots', 'a bot');
+  if (bots !== null && typeof bots === 'object') {
+    for (const bot of Object.keys(bots)) check(own(own(bots, bot), 'subaccounts'), `bots.${bot}.subaccounts`, 'a sub-account');
+  }
+  return issues;
 }
 
 function invalid(file: string, issues: ConfigIssue[]): ConfigError {
@@ -100,8 +133,8 @@ function invalid(file: string, issues: ConfigIssue[]): ConfigError {
   });
 }
 
-function dotted(path: PropertyKey[]): string {
-  return path.length === 0 ? '(top level)' : path.map(String).join('.');
+function dotted(path: string[]): string {
+  return path.length === 0 ? '(top level)' : path.join('.');
 }
 
 function normalize(parsed: ParsedConfig, file: string): Config {

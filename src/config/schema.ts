@@ -1,144 +1,276 @@
 /**
  * The keyctl.yaml schema. This file is the single source of truth: docs/config.schema.json is generated from it
- * (`npm run schema`) and a test fails when the two drift.
+ * (`npm run schema`, see json-schema.ts) and a test fails when the two drift.
  *
  * Objects are strict: an unknown field is an error, because a typo in a security config (say `ipz:`) must not be
  * silently ignored.
+ *
+ * valibot rather than zod because every keyctl command (and `keyctl exec` in front of a bot) loads the config: valibot
+ * imports several times faster. Parse with {@link parseOptions} so every problem is reported at once, each with a message
+ * worded as before (`describeIssue`).
  */
 import { isIP } from 'node:net';
 import { Duration, IANAZone } from 'luxon';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { ALL_SCOPES, FORBIDDEN_BOT_SCOPES } from '../domain/scopes.js';
+
+/** Issue text for library checks that carry no message of their own; matches the wording users already saw. */
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const { input } = issue;
+  switch (issue.type) {
+    case 'min_length':
+    case 'max_length': {
+      const array = Array.isArray(input);
+      const [size, op] = issue.type === 'min_length' ? ['Too small', '>='] : ['Too big', '<='];
+      return `${size}: expected ${array ? 'array' : 'string'} to have ${op}${String(issue.requirement)} ${array ? 'items' : 'characters'}`;
+    }
+    default:
+      return issue.kind === 'schema' ? `Invalid input: expected ${expectedName(issue.type)}, received ${receivedName(input)}` : issue.message;
+  }
+}
+
+/** Options for every parse of these schemas: collect all problems, word them as {@link describeIssue} does. */
+export const parseOptions = { abortEarly: false, message: describeIssue } as const satisfies v.Config<v.BaseIssue<unknown>>;
+
+function expectedName(type: string): string {
+  if (type.endsWith('object') || type === 'variant') return 'object';
+  return type;
+}
+
+function receivedName(input: unknown): string {
+  if (input === null) return 'null';
+  if (Array.isArray(input)) return 'array';
+  if (typeof input === 'number' && !Number.isFinite(input)) return Number.isNaN(input) ? 'NaN' : 'Infinity';
+  if (typeof input === 'object') {
+    const ctor = (Object.getPrototypeOf(input) as { constructor?: { name?: string } } | null)?.constructor?.name;
+    return ctor && ctor !== 'Object' ? ctor : 'object';
+  }
+  return typeof input;
+}
+
+/**
+ * The names of the unknown fields in a strict-object issue, or undefined for any other issue. valibot stops at the
+ * first unknown key of an object; this lists all of them, from the object the issue points into.
+ */
+function unknownKeys(issue: v.BaseIssue<unknown>, entries: v.ObjectEntries): string[] | undefined {
+  const at = issue.path?.at(-1);
+  if (issue.type !== 'strict_object' || issue.expected !== 'never' || at?.origin !== 'key') return undefined;
+  return Object.keys(at.input as object).filter((k) => !Object.prototype.hasOwnProperty.call(entries, k));
+}
+
+/**
+ * valibot's object, record and variant schemas take an array for an object (`[]` would pass as `{}`); a list where
+ * keyctl.yaml expects a mapping is a mistake, so it is rejected here, worded like any other wrong type.
+ */
+function mapping<S extends v.GenericSchema>(schema: S): S {
+  type Run = S['~run'];
+  const run: Run = schema['~run'];
+  const guarded: Run = function (this: S, dataset, config) {
+    if (!Array.isArray(dataset.value)) return run.call(this, dataset, config);
+    const issue: v.BaseIssue<unknown> = {
+      kind: 'schema',
+      type: this.type,
+      input: dataset.value,
+      expected: this.expects,
+      received: 'Array',
+      message: `Invalid input: expected ${expectedName(this.type)}, received array`,
+    };
+    return { typed: false, value: dataset.value, issues: [issue] } as ReturnType<Run>;
+  };
+  // Replaced in place (not copied) so the schema object, and its Standard Schema `validate`, stay one and the same.
+  (schema as { '~run': Run })['~run'] = guarded;
+  return schema;
+}
+
+/** A strict object whose problems read as before: `unknown field "x"` and `expected string, received undefined`. */
+function strict<const E extends v.ObjectEntries>(entries: E) {
+  return mapping(v.strictObject(entries, (issue) => {
+    const unknown = unknownKeys(issue, entries);
+    if (unknown) return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`;
+    const at = issue.path?.at(-1);
+    if (at?.origin === 'key') {
+      // A required field is missing: name the type it should have, as for a field of the wrong type.
+      // (A piped schema carries the type of its first schema.)
+      return `Invalid input: expected ${expectedName(entries[at.key as string]?.type ?? 'value')}, received undefined`;
+    }
+    return describeIssue(issue);
+  }));
+}
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const name = (what: string) =>
-  z.string().regex(NAME, `${what} names use lowercase letters, digits, "-" and "_" (at most 63 characters)`);
+  v.pipe(v.string(), v.regex(NAME, `${what} names use lowercase letters, digits, "-" and "_" (at most 63 characters)`));
+
+/** Named entries (accounts, bots, sub-accounts): a mapping from a valid name to `value`. */
+function named<const S extends v.GenericSchema>(what: string, value: S) {
+  return mapping(v.record(name(what), value));
+}
+
+/** One of a fixed list of strings. */
+function oneOf<const T extends readonly [string, ...string[]]>(options: T) {
+  return v.picklist(options, `Invalid option: expected one of ${options.map((o) => `"${o}"`).join('|')}`);
+}
+
+/** A union told apart by the `key` field; an unknown or missing `key` is reported on that field. */
+function tagged<const K extends string, const O extends v.VariantOptions<K>>(key: K, options: O) {
+  // Every option here is a strict object whose `key` is a literal.
+  const values = options.map((o) => `'${String((o as unknown as { entries: Record<K, { literal: string }> }).entries[key].literal)}'`).join(' | ');
+  return mapping(v.variant(key, options, (issue) => (issue.path ? `Invalid discriminator value. Expected ${values}` : describeIssue(issue))));
+}
+
+/** What URL-valued fields accept: trimmed, then parsed by the URL parser (which also drops tabs and newlines). */
+const url = v.pipe(
+  v.string(),
+  v.trim(),
+  v.url('Invalid URL'),
+  v.transform((s) => s.replace(/[\t\n\r]/g, '')),
+);
+
+const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
 /** ISO-8601 duration, e.g. PT15M, P30D. */
-export const isoDuration = z
-  .string()
-  .refine((s) => {
+export const isoDuration = v.pipe(
+  v.string(),
+  v.check((s) => {
     const d = Duration.fromISO(s);
     return d.isValid && d.toMillis() > 0;
-  }, 'must be a positive ISO-8601 duration such as PT15M, PT1H or P30D');
+  }, 'must be a positive ISO-8601 duration such as PT15M, PT1H or P30D'),
+);
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time such as 02:00');
+const clock = v.pipe(v.string(), v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time such as 02:00'));
 
 /** When scheduled rotation may run: days of the week and a time range in a named zone. Outside it, due rotations wait. */
-export const windowSchema = z
-  .strictObject({
-    days: z.array(z.enum(WEEKDAYS)).min(1).default([...WEEKDAYS]),
+export const windowSchema = v.pipe(
+  strict({
+    days: v.optional(v.pipe(v.array(oneOf(WEEKDAYS)), v.minLength(1)), () => [...WEEKDAYS]),
     from: clock,
     /** End of the window; earlier than `from` means the window crosses midnight. */
     to: clock,
-    zone: z.string().refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA time zone such as UTC or Europe/London').default('UTC'),
-  })
-  .refine((w) => w.from !== w.to, { message: 'from and to must differ', path: ['to'] });
+    zone: v.optional(
+      v.pipe(
+        v.string(),
+        v.check((zone) => IANAZone.isValidZone(zone), 'must be an IANA time zone such as UTC or Europe/London'),
+      ),
+      'UTC',
+    ),
+  }),
+  v.forward(
+    v.check((w) => w.from !== w.to, 'from and to must differ'),
+    ['to'],
+  ),
+);
 
-const ip = z.string().refine((s) => isIP(s) !== 0, 'must be an IPv4 or IPv6 address');
+const ip = v.pipe(
+  v.string(),
+  v.check((s) => isIP(s) !== 0, 'must be an IPv4 or IPv6 address'),
+);
 
-export const localStoreSchema = z.strictObject({
-  provider: z.literal('local'),
+export const localStoreSchema = strict({
+  provider: v.literal('local'),
   /** Store directory; relative paths resolve against the config file's directory. */
-  path: z.string().min(1).default('./.keyctl'),
+  path: v.optional(nonEmpty, './.keyctl'),
 });
 
-export const memoryStoreSchema = z.strictObject({
-  provider: z.literal('memory'),
+export const memoryStoreSchema = strict({
+  provider: v.literal('memory'),
 });
 
-export const vaultStoreSchema = z.strictObject({
-  provider: z.literal('vault'),
+const vaultStore = strict({
+  provider: v.literal('vault'),
   /** Vault address; VAULT_ADDR when omitted. */
-  address: z.url().optional(),
+  address: v.optional(url),
   /** KV v2 mount. */
-  mount: z.string().min(1).default('secret'),
+  mount: v.optional(nonEmpty, 'secret'),
   /** Path prefix inside the mount. */
-  prefix: z.string().default('keyctl'),
-  namespace: z.string().optional(),
-  auth: z
-    .discriminatedUnion('method', [
-      z.strictObject({ method: z.literal('token') }),
-      z.strictObject({ method: z.literal('approle'), mount: z.string().default('approle') }),
-    ])
-    .default({ method: 'token' }),
+  prefix: v.optional(v.string(), 'keyctl'),
+  namespace: v.optional(v.string()),
+  auth: v.optional(
+    tagged('method', [strict({ method: v.literal('token') }), strict({ method: v.literal('approle'), mount: v.optional(v.string(), 'approle') })]),
+    () => ({ method: 'token' as const }),
+  ),
 });
 
-export const awsStoreSchema = z.strictObject({
-  provider: z.literal('aws'),
-  region: z.string().min(1),
+/**
+ * The Vault store's settings. Also offers `.parse(input)` (throws on invalid input), for code that builds a store
+ * config outside keyctl.yaml, such as tests.
+ */
+export const vaultStoreSchema = Object.assign(vaultStore, {
+  parse: (input: unknown): v.InferOutput<typeof vaultStore> => v.parse(vaultStore, input, parseOptions),
+});
+
+export const awsStoreSchema = strict({
+  provider: v.literal('aws'),
+  region: nonEmpty,
   /** Custom endpoint (e.g. a local emulator); credentials always come from the AWS SDK's default chain. */
-  endpoint: z.url().optional(),
+  endpoint: v.optional(url),
   /** Secret name prefix. */
-  prefix: z.string().default('keyctl/'),
-  kmsKeyId: z.string().optional(),
+  prefix: v.optional(v.string(), 'keyctl/'),
+  kmsKeyId: v.optional(v.string()),
 });
 
-export const storeSchema = z.discriminatedUnion('provider', [localStoreSchema, memoryStoreSchema, vaultStoreSchema, awsStoreSchema]);
+export const storeSchema = tagged('provider', [localStoreSchema, memoryStoreSchema, vaultStoreSchema, awsStoreSchema]);
 
-export const accountSchema = z.strictObject({
+export const accountSchema = strict({
   /** ccxt exchange id, e.g. bybit, okx, binance, kucoin. */
-  exchange: z.string().regex(/^[a-z][a-z0-9]*$/, 'must be a ccxt exchange id such as bybit or okx'),
+  exchange: v.pipe(v.string(), v.regex(/^[a-z][a-z0-9]*$/, 'must be a ccxt exchange id such as bybit or okx')),
   /** Base URL for every API call of this account (testnet, proxy, the keyctl sandbox). */
-  baseUrl: z.url().optional(),
+  baseUrl: v.optional(url),
   /** The main account's own id at the exchange, when the exchange reports one. */
-  uid: z.string().min(1).optional(),
+  uid: v.optional(nonEmpty),
   /** Staff who can see this account's master key. */
-  custodians: z.array(z.string()).default([]),
+  custodians: v.optional(v.array(v.string()), () => []),
 });
 
-export const subaccountSchema = z.strictObject({
+export const subaccountSchema = strict({
   /** Name of an entry under `accounts`. */
-  account: z.string(),
+  account: v.string(),
   /** The exchange's sub-account id (uid, name or email, as the exchange needs). */
-  uid: z.string().min(1),
-  scopes: z.array(z.enum(ALL_SCOPES)).min(1),
-  ips: z.array(ip).min(1, 'a bot key must be IP-locked: declare at least one address'),
-  custodians: z.array(z.string()).default([]),
-  rotate: z
-    .strictObject({
-      every: isoDuration.default('P30D'),
-      grace: isoDuration.default('PT15M'),
-      window: windowSchema.optional(),
-    })
-    .default({ every: 'P30D', grace: 'PT15M' }),
-  verify: z.strictObject({ every: isoDuration.default('PT1H') }).default({ every: 'PT1H' }),
+  uid: nonEmpty,
+  scopes: v.pipe(v.array(oneOf(ALL_SCOPES)), v.minLength(1)),
+  ips: v.pipe(v.array(ip), v.minLength(1, 'a bot key must be IP-locked: declare at least one address')),
+  custodians: v.optional(v.array(v.string()), () => []),
+  rotate: v.optional(
+    strict({
+      every: v.optional(isoDuration, 'P30D'),
+      grace: v.optional(isoDuration, 'PT15M'),
+      window: v.optional(windowSchema),
+    }),
+    () => ({ every: 'P30D', grace: 'PT15M' }),
+  ),
+  verify: v.optional(strict({ every: v.optional(isoDuration, 'PT1H') }), () => ({ every: 'PT1H' })),
 });
 
-export const botSchema = z.strictObject({
-  subaccounts: z.record(name('Sub-account'), subaccountSchema),
+/**
+ * Names that valibot's record skips without a word (they would reach Object.prototype). Rejected up front by the
+ * loader instead, so that a bot called `constructor` is an error rather than silently unmanaged.
+ */
+export const RESERVED_NAMES: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+
+export const botSchema = strict({
+  subaccounts: named('Sub-account', subaccountSchema),
 });
 
-export const auditSchema = z.strictObject({
+export const auditSchema = strict({
   /** Audit log file; defaults to audit.log inside the local store directory, or ./keyctl-audit.log. */
-  path: z.string().min(1).optional(),
+  path: v.optional(nonEmpty),
 });
 
-export const configSchema = z.strictObject({
-  store: storeSchema.default({ provider: 'local', path: './.keyctl' }),
-  audit: auditSchema.default({}),
-  accounts: z.record(name('Account'), accountSchema).default({}),
-  bots: z.record(name('Bot'), botSchema).default({}),
-  staff: z.array(z.string().min(1)).default([]),
+export const configSchema = strict({
+  store: v.optional(storeSchema, () => ({ provider: 'local' as const, path: './.keyctl' })),
+  audit: v.optional(auditSchema, () => ({})),
+  accounts: v.optional(named('Account', accountSchema), () => ({})),
+  bots: v.optional(named('Bot', botSchema), () => ({})),
+  staff: v.optional(v.array(nonEmpty), () => []),
 });
 
-export type RawConfig = z.input<typeof configSchema>;
-export type ParsedConfig = z.output<typeof configSchema>;
-export type StoreConfig = z.output<typeof storeSchema>;
-export type LocalStoreConfig = z.output<typeof localStoreSchema>;
-export type VaultStoreConfig = z.output<typeof vaultStoreSchema>;
-export type AwsStoreConfig = z.output<typeof awsStoreSchema>;
-export type RotationWindow = z.output<typeof windowSchema>;
+export type RawConfig = v.InferInput<typeof configSchema>;
+export type ParsedConfig = v.InferOutput<typeof configSchema>;
+export type StoreConfig = v.InferOutput<typeof storeSchema>;
+export type LocalStoreConfig = v.InferOutput<typeof localStoreSchema>;
+export type VaultStoreConfig = v.InferOutput<typeof vaultStore>;
+export type AwsStoreConfig = v.InferOutput<typeof awsStoreSchema>;
+export type RotationWindow = v.InferOutput<typeof windowSchema>;
 
 /** The forbidden scopes, for rules and docs. */
 export const forbiddenBotScopes = FORBIDDEN_BOT_SCOPES;
-
-/** JSON Schema of the config, as written to docs/config.schema.json. */
-export function configJsonSchema(): Record<string, unknown> {
-  return {
-    ...z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }),
-    $id: 'https://keyctl.dev/schema/keyctl.yaml.json',
-    title: 'keyctl.yaml',
-  };
-}

@@ -1,7 +1,7 @@
-/** Writes docs/config.schema.json from the zod schema (`npm run schema`). A test fails when the file drifts. */
+/** Writes docs/config.schema.json from the valibot schema (`npm run schema`). A test fails when the file drifts. */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { configJsonSchema } from './schema.js';
+import { configJsonSchema } from './json-schema.js';
 
 export const SCHEMA_FILE = fileURLToPath(new URL('../../../docs/config.schema.json', import.meta.url));
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, loadConfig, resolveConfigPath } from '../../src/config/load.js';
-import { configJsonSchema } from '../../src/config/schema.js';
+import { configJsonSchema } from '../../src/config/json-schema.js';
 import { ConfigError } from '../../src/errors.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../docs/examples/keyctl.yaml', import.meta.url));
@@ -116,6 +116,55 @@ staff: []
   it('reports YAML syntax errors with a line number', () => {
     const err = problems('accounts:\n  a: [unclosed\n');
     expect(err.issues[0]?.path).toMatch(/^line \d+:\d+$/);
+  });
+
+  it('reports YAML duplicate keys and bad aliases as positioned problems, with the reason and no value', () => {
+    const dup = problems('staff: [alice]\nstaff: [FAKE-not-echoed]\n');
+    expect(dup.issues).toEqual([{ path: 'line 2:1', message: 'duplicated mapping key' }]);
+    const alias = problems('staff: *nowhere\n');
+    expect(alias.issues[0]?.path).toMatch(/^line \d+:\d+$/);
+    expect(alias.issues[0]?.message).not.toContain('\n');
+  });
+
+  it('reads YAML as plain data: dates and yes stay strings, merge keys and custom tags are not applied', () => {
+    const { config } = parseConfig(base.replace('uid: "100001"', 'uid: 2024-01-01'), '/x/k.yaml');
+    expect(config.slots[0]?.uid).toBe('2024-01-01');
+    expect(problems('d: &d { exchange: bybit }\n').issues).toEqual([{ path: '(top level)', message: 'unknown field "d"' }]);
+    expect(problems('accounts:\n  a: { <<: { exchange: bybit } }\n').issues.map((i) => i.path)).toEqual(['accounts.a.exchange', 'accounts.a']);
+    expect(problems('staff: !!binary aGVsbG8=\n').issues[0]?.path).toMatch(/^line \d+:\d+$/);
+  });
+
+  it('lists every unknown field of an object, and rejects a list where a mapping belongs', () => {
+    expect(problems('audit: { file: a, size: 3 }\n').issues).toEqual([{ path: 'audit', message: 'unknown fields "file", "size"' }]);
+    expect(problems('accounts: []\n').issues).toEqual([{ path: 'accounts', message: 'Invalid input: expected record, received array' }]);
+    expect(problems('[]').issues).toEqual([{ path: '(top level)', message: 'Invalid input: expected object, received array' }]);
+    expect(problems('store: [local]\n').issues.map((i) => i.path)).toEqual(['store']);
+  });
+
+  it('explains bad names, and refuses names that could not be kept as plain object keys', () => {
+    const bad = problems('accounts:\n  Bybit_Main: { exchange: bybit }\n');
+    expect(bad.issues).toEqual([{ path: 'accounts.Bybit_Main', message: expect.stringContaining('Account names use lowercase letters') }]);
+    const reserved = problems(base.replace('  alpha:', '  constructor:'));
+    expect(reserved.issues).toEqual([{ path: 'bots.constructor', message: '"constructor" cannot be used as a bot name' }]);
+    expect(problems('accounts:\n  __proto__: { exchange: bybit }\n').issues.map((i) => i.path)).toEqual(['accounts.__proto__']);
+  });
+
+  it('names the type a missing or mistyped field needs, and the choices of a tagged union', () => {
+    expect(problems('store: { provider: aws }\n').issues).toEqual([{ path: 'store.region', message: 'Invalid input: expected string, received undefined' }]);
+    expect(problems('store: { provider: s3 }\n').issues).toEqual([
+      { path: 'store.provider', message: "Invalid discriminator value. Expected 'local' | 'memory' | 'vault' | 'aws'" },
+    ]);
+    expect(problems('staff: ["", 3]\n').issues).toEqual([
+      { path: 'staff.0', message: 'Too small: expected string to have >=1 characters' },
+      { path: 'staff.1', message: 'Invalid input: expected string, received number' },
+    ]);
+  });
+
+  it('trims URLs, and rejects a window whose ends are equal', () => {
+    const { config } = parseConfig('accounts:\n  a: { exchange: bybit, baseUrl: "  https://api.example.com/x " }\n', '/x/k.yaml');
+    expect(config.accounts.a?.baseUrl).toBe('https://api.example.com/x');
+    const err = problems(base.replace('custodians: [alice]\n', 'custodians: [alice]\n        rotate: { window: { from: "02:00", to: "02:00" } }\n'));
+    expect(err.issues).toEqual([{ path: 'bots.alpha.subaccounts.arb1.rotate.window.to', message: 'from and to must differ' }]);
   });
 
   it('warns about duplicates and the memory store without failing', () => {

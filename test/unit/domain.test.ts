@@ -39,6 +39,7 @@ describe('credentials from stdin', () => {
     ['an unknown field', JSON.stringify({ apiKey: 'FAKE-k', secret: SECRET, withdraw: SECRET })],
     ['a missing secret', JSON.stringify({ apiKey: SECRET })],
     ['a number as secret', JSON.stringify({ apiKey: 'FAKE-k', secret: 12345678901234 })],
+    ['a list instead of an object', JSON.stringify([SECRET])],
   ])('rejects %s without echoing any value', (_what, text) => {
     try {
       parseCredentials(text);
@@ -49,6 +50,25 @@ describe('credentials from stdin', () => {
       expect(`${e.message} ${e.hint}`).not.toContain(SECRET);
       expect(`${e.message} ${e.hint}`).not.toContain('12345678901234');
     }
+  });
+
+  it('names every problem field, and every unknown field, without their values', () => {
+    const problem = (text: string) => {
+      try {
+        parseCredentials(text);
+      } catch (err) {
+        return (err as KeyctlError).message;
+      }
+      throw new Error('expected a failure');
+    };
+    expect(problem(JSON.stringify({ apiKey: 7, withdraw: SECRET, transfer: SECRET }))).toBe(
+      'The key JSON on stdin is not usable: apiKey: must be a non-empty string; secret: must be a non-empty string; unknown field(s) withdraw, transfer.',
+    );
+    expect(problem(JSON.stringify({ apiKey: '   ', secret: 's'.repeat(8193) }))).toBe(
+      'The key JSON on stdin is not usable: apiKey: Too small: expected string to have >=1 characters; secret: Too big: expected string to have <=8192 characters.',
+    );
+    expect(problem('null')).toBe('The key JSON on stdin is not usable: input: must be a JSON object.');
+    expect(parseCredentials(JSON.stringify({ apiKey: ' FAKE-k ', secret: SECRET })).apiKey).toBe('FAKE-k');
   });
 
   it('derives a stable idempotency key and fingerprint that do not reveal the key', () => {
