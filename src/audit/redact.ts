@@ -3,19 +3,26 @@
  * here, and every string written to the terminal, a log or an error passes through `apply`. Registered values are
  * also matched in their base64, base64url and hex forms, which is how they would appear if something encoded them.
  */
-const MIN_LENGTH = 6;
+/** Shorter values are not masked: they would match ordinary output. */
+export const MIN_SECRET_LENGTH = 6;
+
+/**
+ * The forms a secret takes if something encodes it: plain, base64 (padded, and unpadded as it appears inside longer
+ * encoded strings), base64url, hex in both cases. Empty for values too short to mask. The Redactor and the output
+ * filter of `keyctl exec` both mask exactly these.
+ */
+export function secretForms(secret: string | undefined): string[] {
+  if (!secret || secret.length < MIN_SECRET_LENGTH) return [];
+  const buf = Buffer.from(secret, 'utf8');
+  const hex = buf.toString('hex');
+  return [...new Set([secret, buf.toString('base64'), buf.toString('base64').replace(/=+$/, ''), buf.toString('base64url'), hex, hex.toUpperCase()])];
+}
 
 export class Redactor {
   private readonly needles = new Set<string>();
 
   add(...secrets: Array<string | undefined>): void {
-    for (const s of secrets) {
-      if (!s || s.length < MIN_LENGTH) continue;
-      const buf = Buffer.from(s, 'utf8');
-      for (const form of [s, buf.toString('base64'), buf.toString('base64url'), buf.toString('hex')]) this.needles.add(form);
-      // base64 without its padding, as it appears inside longer encoded strings
-      this.needles.add(buf.toString('base64').replace(/=+$/, ''));
-    }
+    for (const s of secrets) for (const form of secretForms(s)) this.needles.add(form);
   }
 
   apply(text: string): string {

@@ -7,20 +7,13 @@
  * back a chunk's tail while it could be the start of a secret, and only that (so ordinary output is never delayed).
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { secretForms } from '../audit/redact.js';
 
 export const MASK = '[REDACTED]';
-/** Shorter values are not masked: they would match ordinary output (the Redactor's rule too). */
-const MIN_LENGTH = 6;
 
-/** The byte patterns to mask for these secrets, longest first. */
+/** The byte patterns to mask for these secrets (the Redactor's forms), longest first. */
 export function maskNeedles(secrets: Array<string | undefined>): Buffer[] {
-  const forms = new Set<string>();
-  for (const s of secrets) {
-    if (!s || s.length < MIN_LENGTH) continue;
-    const b = Buffer.from(s, 'utf8');
-    const hex = b.toString('hex');
-    for (const f of [s, b.toString('base64'), b.toString('base64').replace(/=+$/, ''), b.toString('base64url'), hex, hex.toUpperCase()]) forms.add(f);
-  }
+  const forms = new Set(secrets.flatMap((s) => secretForms(s)));
   return [...forms].map((f) => Buffer.from(f, 'utf8')).sort((a, b) => b.length - a.length);
 }
 
