@@ -1,12 +1,12 @@
 /**
- * Runs the built keyctl (with the delivery commands registered, test/fixtures/delivery/keyctl.mjs) as a real child
- * process that a test can watch while it runs: read its output as it comes, signal it, wait for it.
+ * Runs the built keyctl as a real child process that a test can watch while it runs: read its output as it comes,
+ * signal it, wait for it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { assertBuilt } from '../helpers/cli.js';
+import { assertBuilt, BIN } from '../helpers/cli.js';
 
-export const DELIVERY_BIN = fileURLToPath(new URL('../fixtures/delivery/keyctl.mjs', import.meta.url));
+export const DELIVERY_BIN = BIN;
 export const FIXTURES = fileURLToPath(new URL('../fixtures/delivery/', import.meta.url));
 
 export interface Running {

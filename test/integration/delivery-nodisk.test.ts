@@ -49,7 +49,7 @@ function watchArgv(canaries: () => string[]) {
         continue; // gone meanwhile
       }
       seen++;
-      if (cmd.includes('keyctl.mjs')) sawKeyctl = true;
+      if (cmd.includes('cli/bin.js')) sawKeyctl = true;
       if (needles.some((n) => cmd.includes(n))) hits.push(`${pid}: ${cmd.toString().replace(/\0/g, ' ').slice(0, 80)}`);
     }
   };
