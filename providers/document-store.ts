@@ -167,6 +167,7 @@ export abstract class DocumentStore implements SecretStore {
       if (stage === 'CURRENT') moveCurrent(doc, id);
       else doc.stages[stage] = id;
       if (input.idempotencyKey !== undefined) doc.idempotency[input.idempotencyKey] = { version: id, digest };
+      pruneVersions(doc);
       return { doc, result: { version: id } };
     });
   }
@@ -305,6 +306,28 @@ export abstract class DocumentStore implements SecretStore {
 export const slotKey = (path: string) => `slot/${path}`;
 const lockKey = (name: string) => `lock/${tokenKey(name)}`;
 const wrapKey = (token: string) => (token === '' ? 'wrap/' : `wrap/${tokenKey(token)}`);
+
+/**
+ * Versions a path keeps at least. Older versions no stage points at are dropped, with their idempotency entries, so
+ * a record written often (the hand-over registry: every `keyctl exec` start and exit) does not grow without bound and
+ * slow every later read. Vault's `max_versions` and AWS's 100-version pruning do the same on those backends.
+ */
+export const RETAINED_VERSIONS = 50;
+
+function pruneVersions(doc: SlotDoc): void {
+  let excess = doc.versions.length - RETAINED_VERSIONS;
+  if (excess <= 0) return;
+  const staged = new Set(Object.values(doc.stages));
+  const drop = new Set<string>();
+  for (const v of doc.versions) {
+    if (excess === 0) break;
+    if (staged.has(v.id)) continue;
+    drop.add(v.id);
+    excess -= 1;
+  }
+  doc.versions = doc.versions.filter((v) => !drop.has(v.id));
+  for (const [key, seen] of Object.entries(doc.idempotency)) if (drop.has(seen.version)) delete doc.idempotency[key];
+}
 
 function emptySlot(path: string): SlotDoc {
   return { kind: 'slot', path, nextVersion: 1, versions: [], stages: {}, idempotency: {} };

@@ -39,7 +39,10 @@ export interface VersionInfo {
 /** One path as a whole, without secret material. */
 export interface SecretInfo {
   path: string;
-  /** All retained versions, oldest first. */
+  /**
+   * All retained versions, oldest first. Older versions that no stage points at may be pruned (the document stores
+   * keep 50, Vault its max_versions, AWS 100); a staged version is never dropped (Vault refuses such a write).
+   */
   versions: VersionInfo[];
   /** Which version each stage points at; a stage that points nowhere is absent. */
   stages: Partial<Record<Stage, string>>;

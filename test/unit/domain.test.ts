@@ -104,3 +104,18 @@ describe('errors', () => {
     expect(e.cause).toBeInstanceOf(Error);
   });
 });
+
+describe('version retention (document stores)', () => {
+  it('keeps the last RETAINED_VERSIONS versions and every staged one; drops older unstaged versions', async () => {
+    const { MemoryStore } = await import('../../providers/memory.js');
+    const { RETAINED_VERSIONS } = await import('../../providers/document-store.js');
+    const store = new MemoryStore();
+    const current = (await store.write('keyctl/handover/a/b', { secret: { v: 'c' }, stage: 'CURRENT', expect: null })).version;
+    let pending: string | null = null;
+    for (let i = 0; i < RETAINED_VERSIONS + 30; i++) pending = (await store.write('keyctl/handover/a/b', { secret: { v: String(i) }, stage: 'PENDING', expect: pending })).version;
+    const info = await store.describe('keyctl/handover/a/b');
+    expect(info?.versions).toHaveLength(RETAINED_VERSIONS);
+    expect(info?.versions[0]?.id).toBe(current);
+    expect(info?.stages).toEqual({ CURRENT: current, PENDING: pending });
+  });
+});
