@@ -195,8 +195,3 @@ function checkRules(config: Config, parsed: ParsedConfig): { errors: ConfigIssue
   }
   return { errors, warnings };
 }
-
-/** Finds a slot by ref or fails with a usage error listing what exists. */
-export function findSlot(config: Config, ref: string): SlotConfig | undefined {
-  return config.slots.find((s) => s.ref === ref);
-}

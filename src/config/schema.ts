@@ -16,7 +16,7 @@ import { Duration, IANAZone, Settings } from 'luxon';
 // ~45 ms Intl initialisation that resolving the system locale costs (measured: keyctl exec's start-up budget).
 Settings.defaultLocale = 'en-US';
 import * as v from 'valibot';
-import { ALL_SCOPES, FORBIDDEN_BOT_SCOPES } from '../domain/scopes.js';
+import { ALL_SCOPES } from '../domain/scopes.js';
 
 /** Issue text for library checks that carry no message of their own; matches the wording users already saw. */
 function describeIssue(issue: v.BaseIssue<unknown>): string {
@@ -275,6 +275,3 @@ export type LocalStoreConfig = v.InferOutput<typeof localStoreSchema>;
 export type VaultStoreConfig = v.InferOutput<typeof vaultStore>;
 export type AwsStoreConfig = v.InferOutput<typeof awsStoreSchema>;
 export type RotationWindow = v.InferOutput<typeof windowSchema>;
-
-/** The forbidden scopes, for rules and docs. */
-export const forbiddenBotScopes = FORBIDDEN_BOT_SCOPES;

@@ -13,6 +13,7 @@ import {
   queryVariants,
   safeEqual,
   type Authed,
+  dispatch,
   type EmulatorContext,
   type ExchangeEmulator,
   type Reply,
@@ -214,20 +215,19 @@ export const binance: ExchangeEmulator = {
   id: 'binance',
 
   handle(req, ctx) {
-    const route = `${req.method} ${req.path}`;
-    const routes: Record<string, (k: SandboxKey) => Reply> = {
-      'GET /sapi/v1/account/apiRestrictions': (k) => apiRestrictions(k, ctx),
-      'GET /api/v3/account': (k) => account(k, ctx),
-      'POST /sapi/v1/sub-account/subAccountApi': (k) => createSubApi(req, k, ctx),
-      'POST /sapi/v2/sub-account/subAccountApi': (k) => createSubApi(req, k, ctx),
-      'DELETE /sapi/v1/sub-account/subAccountApi': (k) => deleteSubApi(req, k, ctx),
-      'GET /sapi/v1/sub-account/subAccountApi/ipRestriction': (k) => ipRestriction(req, k, ctx),
-    };
-    const handler = routes[route];
-    if (!handler) return fail(404, -1000, `Route not found: ${route}`);
-    const auth = authenticate(req, ctx);
-    if ('reply' in auth) return auth.reply;
-    return handler(auth.key);
+    return dispatch(
+      req,
+      {
+        'GET /sapi/v1/account/apiRestrictions': (k) => apiRestrictions(k, ctx),
+        'GET /api/v3/account': (k) => account(k, ctx),
+        'POST /sapi/v1/sub-account/subAccountApi': (k) => createSubApi(req, k, ctx),
+        'POST /sapi/v2/sub-account/subAccountApi': (k) => createSubApi(req, k, ctx),
+        'DELETE /sapi/v1/sub-account/subAccountApi': (k) => deleteSubApi(req, k, ctx),
+        'GET /sapi/v1/sub-account/subAccountApi/ipRestriction': (k) => ipRestriction(req, k, ctx),
+      },
+      () => authenticate(req, ctx),
+      (route) => fail(404, -1000, `Route not found: ${route}`),
+    );
   },
 
   rateLimited(ctx) {

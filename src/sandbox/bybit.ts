@@ -12,6 +12,7 @@ import {
   queryVariants,
   safeEqual,
   type Authed,
+  dispatch,
   type EmulatorContext,
   type ExchangeEmulator,
   type Reply,
@@ -267,19 +268,18 @@ export const bybit: ExchangeEmulator = {
   id: 'bybit',
 
   handle(req, ctx) {
-    const route = `${req.method} ${req.path}`;
-    const routes: Record<string, (k: SandboxKey) => Reply> = {
-      'GET /v5/user/query-api': (k) => queryApi(k, ctx),
-      'GET /v5/account/wallet-balance': () => walletBalance(req, ctx),
-      'POST /v5/user/create-sub-api': (k) => createSubApi(req, k, ctx),
-      'POST /v5/user/delete-sub-api': (k) => deleteSubApi(req, k, ctx),
-      'GET /v5/user/sub-apikeys': (k) => subApiKeys(req, k, ctx),
-    };
-    const handler = routes[route];
-    if (!handler) return json(404, { retCode: 10001, retMsg: `Route not found: ${route}`, result: {}, retExtInfo: {}, time: ctx.now });
-    const auth = authenticate(req, ctx);
-    if ('reply' in auth) return auth.reply;
-    return handler(auth.key);
+    return dispatch(
+      req,
+      {
+        'GET /v5/user/query-api': (k) => queryApi(k, ctx),
+        'GET /v5/account/wallet-balance': () => walletBalance(req, ctx),
+        'POST /v5/user/create-sub-api': (k) => createSubApi(req, k, ctx),
+        'POST /v5/user/delete-sub-api': (k) => deleteSubApi(req, k, ctx),
+        'GET /v5/user/sub-apikeys': (k) => subApiKeys(req, k, ctx),
+      },
+      () => authenticate(req, ctx),
+      (route) => json(404, { retCode: 10001, retMsg: `Route not found: ${route}`, result: {}, retExtInfo: {}, time: ctx.now }),
+    );
   },
 
   rateLimited(ctx) {

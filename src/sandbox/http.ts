@@ -103,3 +103,20 @@ export function param(req: SandboxRequest, name: string): string | undefined {
 }
 
 export type Authed = { key: SandboxKey } | { reply: Reply };
+
+/**
+ * How every emulator answers a request: an unknown `METHOD /path` gets the exchange's own 404; a known one is
+ * authenticated as the exchange does (signature, timestamp, passphrase, IP) before its handler runs.
+ */
+export function dispatch(
+  req: SandboxRequest,
+  routes: Record<string, (key: SandboxKey) => Reply>,
+  authenticate: () => Authed,
+  notFound: (route: string) => Reply,
+): Reply {
+  const route = `${req.method} ${req.path}`;
+  const handler = routes[route];
+  if (!handler) return notFound(route);
+  const auth = authenticate();
+  return 'reply' in auth ? auth.reply : handler(auth.key);
+}

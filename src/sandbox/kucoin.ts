@@ -14,6 +14,7 @@ import {
   queryVariants,
   safeEqual,
   type Authed,
+  dispatch,
   type EmulatorContext,
   type ExchangeEmulator,
   type Reply,
@@ -189,19 +190,18 @@ export const kucoin: ExchangeEmulator = {
   id: 'kucoin',
 
   handle(req, ctx) {
-    const route = `${req.method} ${req.path}`;
-    const routes: Record<string, (k: SandboxKey) => Reply> = {
-      'GET /api/v1/user/api-key': (k) => ok(view(k)),
-      'GET /api/v1/accounts': (k) => accounts(ctx, k),
-      'POST /api/v1/sub/api-key': (k) => createSubKey(req, k, ctx),
-      'DELETE /api/v1/sub/api-key': (k) => deleteSubKey(req, k, ctx),
-      'GET /api/v1/sub/api-key': (k) => listSubKeys(req, k, ctx),
-    };
-    const handler = routes[route];
-    if (!handler) return fail(404, '404', `Route not found: ${route}`);
-    const auth = authenticate(req, ctx);
-    if ('reply' in auth) return auth.reply;
-    return handler(auth.key);
+    return dispatch(
+      req,
+      {
+        'GET /api/v1/user/api-key': (k) => ok(view(k)),
+        'GET /api/v1/accounts': (k) => accounts(ctx, k),
+        'POST /api/v1/sub/api-key': (k) => createSubKey(req, k, ctx),
+        'DELETE /api/v1/sub/api-key': (k) => deleteSubKey(req, k, ctx),
+        'GET /api/v1/sub/api-key': (k) => listSubKeys(req, k, ctx),
+      },
+      () => authenticate(req, ctx),
+      (route) => fail(404, '404', `Route not found: ${route}`),
+    );
   },
 
   rateLimited() {

@@ -13,6 +13,7 @@ import {
   queryVariants,
   safeEqual,
   type Authed,
+  dispatch,
   type EmulatorContext,
   type ExchangeEmulator,
   type Reply,
@@ -225,19 +226,18 @@ export const okx: ExchangeEmulator = {
   id: 'okx',
 
   handle(req, ctx) {
-    const route = `${req.method} ${req.path}`;
-    const routes: Record<string, (k: SandboxKey) => Reply> = {
-      'GET /api/v5/account/config': (k) => accountConfig(k),
-      'GET /api/v5/account/balance': () => balance(ctx),
-      'POST /api/v5/users/subaccount/apikey': (k) => createApiKey(req, k, ctx),
-      'POST /api/v5/users/subaccount/delete-apikey': (k) => deleteApiKey(req, k, ctx),
-      'GET /api/v5/users/subaccount/apikey': (k) => listApiKeys(req, k, ctx),
-    };
-    const handler = routes[route];
-    if (!handler) return fail(404, '50000', `Route not found: ${route}`);
-    const auth = authenticate(req, ctx);
-    if ('reply' in auth) return auth.reply;
-    return handler(auth.key);
+    return dispatch(
+      req,
+      {
+        'GET /api/v5/account/config': (k) => accountConfig(k),
+        'GET /api/v5/account/balance': () => balance(ctx),
+        'POST /api/v5/users/subaccount/apikey': (k) => createApiKey(req, k, ctx),
+        'POST /api/v5/users/subaccount/delete-apikey': (k) => deleteApiKey(req, k, ctx),
+        'GET /api/v5/users/subaccount/apikey': (k) => listApiKeys(req, k, ctx),
+      },
+      () => authenticate(req, ctx),
+      (route) => fail(404, '50000', `Route not found: ${route}`),
+    );
   },
 
   rateLimited() {
