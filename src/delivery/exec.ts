@@ -22,6 +22,16 @@ export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP
 const STOPPING_SIGNALS = new Set<NodeJS.Signals>(['SIGINT', 'SIGTERM', 'SIGQUIT']);
 /** keyctl's own store credentials never reach the bot: with them it could read every key in the store. */
 export const STRIPPED_ENV = ['KEYCTL_MASTER_KEY', 'KEYCTL_PASSPHRASE', 'KEYCTL_TOKEN', 'VAULT_TOKEN', 'VAULT_SECRET_ID'];
+/**
+ * With the AWS store, keyctl's AWS credentials in the environment can read every key in the store: they are not the
+ * bot's to inherit. A bot that needs AWS gets a role or profile of its own (instance role, AWS_PROFILE).
+ */
+export const AWS_STORE_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
+
+/** The environment variables that hold a provider's store credentials and never reach a bot. */
+export function storeCredentialEnv(provider: string): string[] {
+  return provider === 'aws' ? [...STRIPPED_ENV, ...AWS_STORE_ENV] : STRIPPED_ENV;
+}
 /** Default poll interval of the rotation watch. */
 export const DEFAULT_WATCH_MS = 10_000;
 /** How long exec waits for the bot's output to drain after it exited (a grandchild may hold the pipes). */
@@ -55,8 +65,10 @@ export interface ExecOptions {
   restartOnRotate: boolean;
   reloadSignal: NodeJS.Signals;
   watchMs: number;
-  /** The environment the bot inherits (keyctl's own, minus {@link STRIPPED_ENV} and stale credential variables). */
+  /** The environment the bot inherits (keyctl's own, minus `stripped` and stale credential variables). */
   env: NodeJS.ProcessEnv;
+  /** Store-credential variables the bot must not inherit (default {@link STRIPPED_ENV}; see {@link storeCredentialEnv}). */
+  stripped?: readonly string[];
   stdout: Writable;
   stderr: Writable;
   events: ExecEvents;
@@ -96,9 +108,9 @@ export function parseSignal(text: unknown): NodeJS.Signals {
 }
 
 /** The bot's environment: `base` minus keyctl's store credentials and any credential variables of an outer exec. */
-export function childEnv(base: NodeJS.ProcessEnv, prefix: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+export function childEnv(base: NodeJS.ProcessEnv, prefix: string, extra: Record<string, string>, stripped: readonly string[] = STRIPPED_ENV): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
-  for (const name of [...STRIPPED_ENV, ...Object.values(envNames(prefix))]) delete env[name];
+  for (const name of [...stripped, ...Object.values(envNames(prefix))]) delete env[name];
   return { ...env, ...extra };
 }
 
@@ -186,7 +198,7 @@ class Supervisor {
       for (let i = 3; i < o.fd; i++) stdio.push('ignore');
       stdio.push('pipe');
     }
-    const child = spawn(o.command, o.args, { stdio, env: childEnv(o.env, o.envPrefix, extra), shell: false });
+    const child = spawn(o.command, o.args, { stdio, env: childEnv(o.env, o.envPrefix, extra, o.stripped), shell: false });
     this.child = child;
     this.delivered.push(creds.fingerprint);
     if (o.fd === undefined && this.delivered.length > 1) {

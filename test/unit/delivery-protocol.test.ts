@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { credentialsEnv, decodeMessage, encodeMessage, envNames, LineSplitter, assertEnvPrefix } from '../../src/delivery/protocol.js';
 import { decodePayload, encodePayload, formatToken, parseToken } from '../../src/delivery/token.js';
-import { childEnv, parseFd, parseSignal } from '../../src/delivery/exec.js';
+import { childEnv, parseFd, parseSignal, storeCredentialEnv } from '../../src/delivery/exec.js';
 import { KeyctlError } from '../../src/errors.js';
 
 const creds = { ref: 'alpha/arb1', apiKey: 'FAKE-KEY-1', secret: 'FAKE-SECRET-1', fingerprint: '0011223344556677' };
@@ -21,6 +21,12 @@ describe('environment names', () => {
   it("strips keyctl's store credentials and an outer exec's credential variables from the bot's environment", () => {
     const env = childEnv({ PATH: '/bin', KEYCTL_MASTER_KEY: 'm', KEYCTL_PASSPHRASE: 'p', VAULT_TOKEN: 't', KEYCTL_SECRET: 'old', KEYCTL_CONFIG: 'c' }, 'KEYCTL_', { KEYCTL_FD: '3' });
     expect(env).toEqual({ PATH: '/bin', KEYCTL_CONFIG: 'c', KEYCTL_FD: '3' });
+  });
+
+  it("with the AWS store, keyctl's AWS credentials do not reach the bot; with other stores they are the bot's own", () => {
+    const base = { PATH: '/bin', AWS_ACCESS_KEY_ID: 'FAKEAKIA', AWS_SECRET_ACCESS_KEY: 'FAKE-aws-secret', AWS_SESSION_TOKEN: 'FAKE-session', AWS_REGION: 'us-east-1' };
+    expect(childEnv(base, 'KEYCTL_', {}, storeCredentialEnv('aws'))).toEqual({ PATH: '/bin', AWS_REGION: 'us-east-1' });
+    expect(childEnv(base, 'KEYCTL_', {}, storeCredentialEnv('local'))).toEqual(base);
   });
 });
 

@@ -2,7 +2,7 @@ import { ExchangeError, KeyctlError, UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import type { CommandRun } from '../types.js';
 import { describeCurrent, readCurrent, resolveBotSlot, type CurrentCredentials } from '../../delivery/current.js';
-import { DEFAULT_WATCH_MS, parseFd, parseSignal, runSupervised } from '../../delivery/exec.js';
+import { DEFAULT_WATCH_MS, parseFd, parseSignal, runSupervised, storeCredentialEnv } from '../../delivery/exec.js';
 import { assertEnvPrefix, DEFAULT_ENV_PREFIX } from '../../delivery/protocol.js';
 
 /**
@@ -59,6 +59,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
     reloadSignal,
     watchMs: Number.isFinite(watchMs) && watchMs >= 50 ? watchMs : DEFAULT_WATCH_MS,
     env: ctx.env,
+    stripped: storeCredentialEnv(ctx.config().store.provider),
     stdout: ctx.io.stdout,
     stderr: ctx.io.stderr,
     events: {
