@@ -17,7 +17,25 @@ const SHORT_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as con
 
 // luxon alone also accepts "P", "PT", "P1DT" and negative parts; ISO-8601 (and keyctl) does not.
 const NUM = String.raw`\d+(?:[.,]\d+)?`;
-const ISO = new RegExp(`^P(?=.)(?:${NUM}Y)?(?:${NUM}M)?(?:${NUM}W)?(?:${NUM}D)?(?:T(?=.)(?:${NUM}H)?(?:${NUM}M)?(?:${NUM}S)?)?$`);
+/**
+ * What keyctl accepts as an ISO-8601 duration, on the command line and in the config alike: `P`, then date parts in the
+ * order Y M W D, optionally `T` and time parts H M S; each part a non-negative number (`.` or `,` for decimals), and
+ * at least one part after `P` and after `T`. No sign, no spaces.
+ */
+const ISO_DURATION = new RegExp(`^P(?=.)(?:${NUM}Y)?(?:${NUM}M)?(?:${NUM}W)?(?:${NUM}D)?(?:T(?=.)(?:${NUM}H)?(?:${NUM}M)?(?:${NUM}S)?)?$`);
+
+/**
+ * Milliseconds of an ISO-8601 duration ({@link ISO_DURATION}), or undefined when `text` is not one. The one definition
+ * both {@link parseDuration} and the config schema use, so `keyctl.yaml` and the command line accept the same text.
+ * No length limit here: callers refuse more than {@link MAX_DURATION_MS} with their own wording.
+ */
+export function isoDurationMs(text: string): number | undefined {
+  if (!ISO_DURATION.test(text)) return undefined;
+  // luxon reads only `.` as the decimal sign; ISO-8601 allows both.
+  const d = Duration.fromISO(text.replace(/,/g, '.'));
+  const ms = d.isValid ? Math.round(d.toMillis()) : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}
 
 const FORMS = 'ISO-8601 (PT15M, PT1H, P30D, P1DT12H) or a number with one unit: 90s, 15m, 24h, 30d (0s for none)';
 
@@ -35,9 +53,8 @@ export function parseDuration(text: string, what = 'duration'): number {
   let ms: number | undefined;
   if (short) {
     ms = Number(short[1]) * SHORT_UNIT_MS[short[2] as keyof typeof SHORT_UNIT_MS];
-  } else if (ISO.test(s)) {
-    const d = Duration.fromISO(s.replace(/,/g, '.'));
-    if (d.isValid) ms = Math.round(d.toMillis());
+  } else {
+    ms = isoDurationMs(s);
   }
   if (ms === undefined || !Number.isFinite(ms)) {
     throw new UsageError('INVALID_DURATION', `${what} "${text}" is not a duration.`, { hint: `Use ${FORMS}.` });
@@ -50,12 +67,12 @@ export function parseDuration(text: string, what = 'duration'): number {
 
 /**
  * Milliseconds of an ISO-8601 duration the config schema has already validated (`rotate.every`, `verify.every`,
- * `rotate.grace`). Unlike {@link parseDuration} it does not re-judge the syntax: the schema is the authority on config.
+ * `rotate.grace`), read by the same rule ({@link isoDurationMs}). Throws only if handed text the schema would refuse.
  */
 export function configDurationMs(iso: string): number {
-  const d = Duration.fromISO(iso);
-  if (!d.isValid) throw new UsageError('INVALID_DURATION', `"${iso}" is not an ISO-8601 duration.`, { hint: `Use ${FORMS}.` });
-  return d.toMillis();
+  const ms = isoDurationMs(iso);
+  if (ms === undefined) throw new UsageError('INVALID_DURATION', `"${iso}" is not an ISO-8601 duration.`, { hint: `Use ${FORMS}.` });
+  return ms;
 }
 
 const UNITS: Array<[string, number]> = [

@@ -1,5 +1,5 @@
 /** Schedules: duration grammar, rotation windows, due computation and the daemon's queue. */
-export { parseDuration, formatDuration, configDurationMs, MAX_DURATION_MS } from './duration.js';
+export { parseDuration, formatDuration, configDurationMs, isoDurationMs, MAX_DURATION_MS } from './duration.js';
 export { inWindow, nextWindowStart, openAtOrAfter, describeWindow, type RotationWindow, type Weekday } from './window.js';
 export {
   nextRotation,

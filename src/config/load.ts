@@ -1,15 +1,16 @@
 /**
- * Loads keyctl.yaml: YAML -> schema -> normalize -> rules. Every problem is collected and reported at once, each with
- * its dotted path, as one ConfigError (exit 2). Warnings are returned, not thrown.
+ * Loads keyctl.yaml: YAML -> schema and rules -> normalize. Every problem, of the schema and of the rules alike, is
+ * collected and reported at once, in file order, each with its dotted path, as one ConfigError (exit 2). Warnings are
+ * returned, not thrown, and only for a valid config.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Duration } from 'luxon';
 import { CORE_SCHEMA, load as loadYaml, YAMLException } from 'js-yaml';
 import * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { configSchema, parseOptions, RESERVED_NAMES, type ParsedConfig, type RotationWindow, type StoreConfig } from './schema.js';
 import type { DeclarableScope } from '../domain/scopes.js';
+import { configDurationMs } from '../../schedules/duration.js';
 
 export interface AccountConfig {
   name: string;
@@ -73,15 +74,20 @@ export function loadConfig(file: string): LoadResult {
 export function parseConfig(text: string, file: string): LoadResult {
   const raw = parseYaml(text, file) ?? {};
   const parsed = v.safeParse(configSchema, raw, parseOptions);
-  const reserved = reservedNames(raw);
-  if (!parsed.success || reserved.length > 0) {
-    const issues = (parsed.issues ?? []).map((i) => ({ path: issuePath(i), message: i.message }));
-    throw invalid(file, [...reserved, ...issues]);
-  }
+  const issues = parsed.issues ?? [];
+  // The rules run even when the schema found problems, on the parts it found none in, so one run lists everything.
+  const errors = [...reservedNames(raw), ...issues.map(schemaProblem), ...checkRules(parsed.output, raw, soundness(issues))];
+  if (!parsed.success || errors.length > 0) throw invalid(file, inFileOrder(errors, raw));
   const config = normalize(parsed.output, file);
-  const { errors, warnings } = checkRules(config, parsed.output);
-  if (errors.length > 0) throw invalid(file, errors);
-  return { config, warnings };
+  return { config, warnings: checkWarnings(config, parsed.output) };
+}
+
+/** Where in the input a value sits: mapping keys and list indexes, from the top. */
+type Location = readonly (string | number)[];
+
+/** A problem and its location (for ordering and for telling which parts of the input are sound). */
+interface Problem extends ConfigIssue {
+  at: Location;
 }
 
 /**
@@ -100,21 +106,73 @@ function parseYaml(text: string, file: string): unknown {
   }
 }
 
-/** The dotted path of a schema issue; an unknown field is reported on the object that holds it. */
-function issuePath(issue: v.BaseIssue<unknown>): string {
-  const path = (issue.path ?? []).map((p) => String(p.key));
-  if (issue.type === 'strict_object' && issue.expected === 'never') path.pop();
-  return dotted(path);
+/**
+ * A schema issue as a problem. Its location is where the issue points (for an unknown field, that field, so the
+ * problem sorts where the field is written); its path is reported on the object that holds an unknown field.
+ */
+function schemaProblem(issue: v.BaseIssue<unknown>): Problem {
+  const at = (issue.path ?? []).map((p) => p.key as string | number);
+  const path = issue.type === 'strict_object' && issue.expected === 'never' ? at.slice(0, -1) : at;
+  return { path: dotted(path), message: issue.message, at };
+}
+
+const startsWith = (at: Location, prefix: Location) => prefix.length <= at.length && prefix.every((k, i) => String(k) === String(at[i]));
+
+/**
+ * Which locations the schema found sound: no issue at or under them, and no issue above them about a value (a
+ * mapping of the wrong type, say). An issue about a key (a bad name, an unknown or missing field) leaves the values
+ * beside and below it sound. The schema's output at a sound location is fully parsed, defaults applied.
+ */
+function soundness(issues: readonly v.BaseIssue<unknown>[]): (at: Location) => boolean {
+  const marks = issues.map((i) => ({ at: (i.path ?? []).map((p) => p.key as string | number), aboutValue: i.path?.at(-1)?.origin !== 'key' }));
+  return (at) => !marks.some((m) => startsWith(m.at, at) || (m.aboutValue && startsWith(at, m.at)));
+}
+
+/**
+ * Problems in the order they are written in the file (keys keep their YAML order when parsed), a missing field after
+ * its written siblings; the same problem found twice is listed once.
+ */
+function inFileOrder(problems: Problem[], raw: unknown): ConfigIssue[] {
+  const rank = (at: Location): number[] => {
+    let node: unknown = raw;
+    return at.map((key) => {
+      const i = Array.isArray(node) ? Number(key) : isMapping(node) ? Object.keys(node).indexOf(String(key)) : -1;
+      const found = Number.isInteger(i) && i >= 0 && (!Array.isArray(node) || i < node.length);
+      node = found ? (node as Record<string, unknown>)[String(key)] : undefined;
+      return found ? i : Number.MAX_SAFE_INTEGER;
+    });
+  };
+  const ranked = problems.map((p) => ({ p, rank: rank(p.at) }));
+  ranked.sort((x, y) => {
+    for (let i = 0; i < Math.min(x.rank.length, y.rank.length); i++) {
+      if (x.rank[i] !== y.rank[i]) return (x.rank[i] ?? 0) - (y.rank[i] ?? 0);
+    }
+    return x.rank.length - y.rank.length || compare(x.p.path, y.p.path) || compare(x.p.message, y.p.message);
+  });
+  const seen = new Set<string>();
+  const out: ConfigIssue[] = [];
+  for (const { p } of ranked) {
+    const key = `${p.path}\u0000${p.message}`;
+    if (!seen.has(key)) out.push({ path: p.path, message: p.message });
+    seen.add(key);
+  }
+  return out;
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** Names under accounts, bots and subaccounts that valibot's record would drop unseen (see RESERVED_NAMES). */
-function reservedNames(raw: unknown): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
+function reservedNames(raw: unknown): Problem[] {
+  const issues: Problem[] = [];
   const own = (o: unknown, k: string): unknown =>
     o !== null && typeof o === 'object' && Object.prototype.hasOwnProperty.call(o, k) ? (o as Record<string, unknown>)[k] : undefined;
   const check = (o: unknown, at: string, what: string) => {
     for (const n of RESERVED_NAMES) {
-      if (own(o, n) !== undefined) issues.push({ path: `${at}.${n}`, message: `"${n}" cannot be used as ${what} name` });
+      if (own(o, n) !== undefined) issues.push({ path: `${at}.${n}`, message: `"${n}" cannot be used as ${what} name`, at: [...at.split('.'), n] });
     }
   };
   check(own(raw, 'accounts'), 'accounts', 'an account');
@@ -133,7 +191,7 @@ function invalid(file: string, issues: ConfigIssue[]): ConfigError {
   });
 }
 
-function dotted(path: string[]): string {
+function dotted(path: Location): string {
   return path.length === 0 ? '(top level)' : path.join('.');
 }
 
@@ -158,30 +216,62 @@ function normalize(parsed: ParsedConfig, file: string): Config {
   return { file, store, auditPath, accounts, slots, staff: parsed.staff };
 }
 
-function checkRules(config: Config, parsed: ParsedConfig): { errors: ConfigIssue[]; warnings: ConfigIssue[] } {
-  const errors: ConfigIssue[] = [];
-  const warnings: ConfigIssue[] = [];
-  const staff = new Set(config.staff);
-  const staffPath = 'staff';
-  if (staff.size !== config.staff.length) warnings.push({ path: staffPath, message: 'lists someone twice' });
+/**
+ * The rules the schema cannot express: references to accounts and staff, and grace shorter than the rotation period.
+ * They read the schema's output, which is partial when the schema found problems, so every value is checked for
+ * shape and soundness first: a rule whose field failed the schema is skipped rather than reported a second time.
+ */
+function checkRules(output: unknown, raw: unknown, sound: (at: Location) => boolean): Problem[] {
+  const errors: Problem[] = [];
+  const problem = (at: Location, message: string) => errors.push({ path: dotted(at), message, at });
 
-  for (const a of Object.values(config.accounts)) {
-    a.custodians.forEach((c, i) => {
-      if (!staff.has(c)) errors.push({ path: `accounts.${a.name}.custodians.${i}`, message: `"${c}" is not listed under staff` });
+  // Unknown when `staff` is not a list: custodians then cannot be checked.
+  const staffList = field(output, 'staff');
+  const staff = Array.isArray(staffList) ? new Set(staffList.filter((s, i) => typeof s === 'string' && sound(['staff', i]))) : undefined;
+  const custodians = (list: unknown, at: Location) => {
+    if (!staff || !Array.isArray(list)) return;
+    list.forEach((c, i) => {
+      if (typeof c === 'string' && sound([...at, i]) && !staff.has(c)) problem([...at, i], `"${c}" is not listed under staff`);
     });
+  };
+  // Every name written under accounts counts, even one whose entry or name has a problem of its own (reported there).
+  const accountsIn = field(raw, 'accounts');
+  const accounts = accountsIn === undefined ? new Set<string>() : isMapping(accountsIn) ? new Set(Object.keys(accountsIn)) : undefined;
+
+  for (const [name, account] of entries(field(output, 'accounts'))) custodians(field(account, 'custodians'), ['accounts', name, 'custodians']);
+  for (const [bot, b] of entries(field(output, 'bots'))) {
+    for (const [sub, s] of entries(field(b, 'subaccounts'))) {
+      const at = ['bots', bot, 'subaccounts', sub];
+      const account = field(s, 'account');
+      if (accounts && typeof account === 'string' && sound([...at, 'account']) && !accounts.has(account)) {
+        problem([...at, 'account'], `no account "${account}" under accounts`);
+      }
+      custodians(field(s, 'custodians'), [...at, 'custodians']);
+      const every = field(field(s, 'rotate'), 'every');
+      const grace = field(field(s, 'rotate'), 'grace');
+      if (typeof every === 'string' && typeof grace === 'string' && sound([...at, 'rotate', 'every']) && sound([...at, 'rotate', 'grace'])) {
+        if (configDurationMs(grace) >= configDurationMs(every)) problem([...at, 'rotate', 'grace'], 'must be shorter than rotate.every');
+      }
+    }
   }
+  return errors;
+}
+
+function field(value: unknown, key: string): unknown {
+  return isMapping(value) && Object.prototype.hasOwnProperty.call(value, key) ? value[key] : undefined;
+}
+
+function entries(value: unknown): Array<[string, unknown]> {
+  return isMapping(value) ? Object.entries(value) : [];
+}
+
+/** Things worth a word that do not make the config wrong. Run on a valid config only. */
+function checkWarnings(config: Config, parsed: ParsedConfig): ConfigIssue[] {
+  const warnings: ConfigIssue[] = [];
+  if (new Set(config.staff).size !== config.staff.length) warnings.push({ path: 'staff', message: 'lists someone twice' });
   const seen = new Map<string, string>();
   for (const s of config.slots) {
     const at = `bots.${s.bot}.subaccounts.${s.sub}`;
-    if (!config.accounts[s.account]) {
-      errors.push({ path: `${at}.account`, message: `no account "${s.account}" under accounts` });
-    }
-    s.custodians.forEach((c, i) => {
-      if (!staff.has(c)) errors.push({ path: `${at}.custodians.${i}`, message: `"${c}" is not listed under staff` });
-    });
-    const every = Duration.fromISO(s.rotate.every).toMillis();
-    const grace = Duration.fromISO(s.rotate.grace).toMillis();
-    if (grace >= every) errors.push({ path: `${at}.rotate.grace`, message: 'must be shorter than rotate.every' });
     const raw = parsed.bots[s.bot]?.subaccounts[s.sub];
     if (raw && raw.ips.length !== s.ips.length) warnings.push({ path: `${at}.ips`, message: 'lists an address twice' });
     if (raw && raw.scopes.length !== s.scopes.length) warnings.push({ path: `${at}.scopes`, message: 'lists a scope twice' });
@@ -193,5 +283,5 @@ function checkRules(config: Config, parsed: ParsedConfig): { errors: ConfigIssue
   if (config.store.provider === 'memory') {
     warnings.push({ path: 'store.provider', message: 'memory keeps nothing after the process exits; use it for tests only' });
   }
-  return { errors, warnings };
+  return warnings;
 }

@@ -10,13 +10,14 @@
  * worded as before (`describeIssue`).
  */
 import { isIP } from 'node:net';
-import { Duration, IANAZone, Settings } from 'luxon';
+import { IANAZone, Settings } from 'luxon';
 
 // keyctl's output is English and luxon formats nothing in the user's locale; fixing it spares every command the
 // ~45 ms Intl initialisation that resolving the system locale costs (measured: keyctl exec's start-up budget).
 Settings.defaultLocale = 'en-US';
 import * as v from 'valibot';
 import { ALL_SCOPES } from '../domain/scopes.js';
+import { isoDurationMs, MAX_DURATION_MS } from '../../schedules/duration.js';
 
 /** Issue text for library checks that carry no message of their own; matches the wording users already saw. */
 function describeIssue(issue: v.BaseIssue<unknown>): string {
@@ -86,17 +87,12 @@ function mapping<S extends v.GenericSchema>(schema: S): S {
   return schema;
 }
 
-/** A strict object whose problems read as before: `unknown field "x"` and `expected string, received undefined`. */
+/** A strict object whose problems read `unknown field "x"` and, for a missing field, `required`. */
 function strict<const E extends v.ObjectEntries>(entries: E) {
   return mapping(v.strictObject(entries, (issue) => {
     const unknown = unknownKeys(issue, entries);
     if (unknown) return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`;
-    const at = issue.path?.at(-1);
-    if (at?.origin === 'key') {
-      // A required field is missing: name the type it should have, as for a field of the wrong type.
-      // (A piped schema carries the type of its first schema.)
-      return `Invalid input: expected ${expectedName(entries[at.key as string]?.type ?? 'value')}, received undefined`;
-    }
+    if (issue.path?.at(-1)?.origin === 'key') return 'required';
     return describeIssue(issue);
   }));
 }
@@ -119,7 +115,14 @@ function oneOf<const T extends readonly [string, ...string[]]>(options: T) {
 function tagged<const K extends string, const O extends v.VariantOptions<K>>(key: K, options: O) {
   // Every option here is a strict object whose `key` is a literal.
   const values = options.map((o) => `'${String((o as unknown as { entries: Record<K, { literal: string }> }).entries[key].literal)}'`).join(' | ');
-  return mapping(v.variant(key, options, (issue) => (issue.path ? `Invalid discriminator value. Expected ${values}` : describeIssue(issue))));
+  return mapping(
+    v.variant(key, options, (issue) => {
+      const at = issue.path?.at(-1);
+      if (!at) return describeIssue(issue);
+      const missing = !Object.prototype.hasOwnProperty.call(at.input, key);
+      return missing ? `required, one of ${values}` : `Invalid discriminator value. Expected ${values}`;
+    }),
+  );
 }
 
 /** What URL-valued fields accept: trimmed, then parsed by the URL parser (which also drops tabs and newlines). */
@@ -132,14 +135,21 @@ const url = v.pipe(
 
 const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
-/** ISO-8601 duration, e.g. PT15M, P30D. */
+/**
+ * ISO-8601 duration, e.g. PT15M, P30D, PT0S. The syntax is schedules/duration.ts's (`isoDurationMs`), so keyctl.yaml
+ * accepts exactly the ISO forms the command line does, and the same 100-year limit. The output is trimmed and uses `.`
+ * for decimals, so any ISO reader (luxon) downstream reads it as keyctl did.
+ */
 export const isoDuration = v.pipe(
   v.string(),
-  v.check((s) => {
-    const d = Duration.fromISO(s);
-    return d.isValid && d.toMillis() > 0;
-  }, 'must be a positive ISO-8601 duration such as PT15M, PT1H or P30D'),
+  v.trim(),
+  v.check((s) => isoDurationMs(s) !== undefined, 'must be an ISO-8601 duration such as PT15M, PT1H or P30D'),
+  v.check((s) => (isoDurationMs(s) ?? 0) <= MAX_DURATION_MS, 'must be at most 100 years (P100Y)'),
+  v.transform((s) => s.replace(/,/g, '.')),
 );
+
+/** A period (how often something recurs): a duration longer than zero; `why` says what zero would do. */
+const period = (why: string) => v.pipe(isoDuration, v.check((s) => isoDurationMs(s) !== 0, `must be longer than zero: ${why}`));
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const clock = v.pipe(v.string(), v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time such as 02:00'));
@@ -236,13 +246,17 @@ export const subaccountSchema = strict({
   custodians: v.optional(v.array(v.string()), () => []),
   rotate: v.optional(
     strict({
-      every: v.optional(isoDuration, 'P30D'),
+      every: v.optional(period('a key rotated every 0s would be due again the moment each rotation finished'), 'P30D'),
+      /** Zero (PT0S) is allowed: the previous key is revoked as soon as the new one is in place. */
       grace: v.optional(isoDuration, 'PT15M'),
       window: v.optional(windowSchema),
     }),
     () => ({ every: 'P30D', grace: 'PT15M' }),
   ),
-  verify: v.optional(strict({ every: v.optional(isoDuration, 'PT1H') }), () => ({ every: 'PT1H' })),
+  verify: v.optional(
+    strict({ every: v.optional(period('a key verified every 0s would be checked at its exchange without pause'), 'PT1H') }),
+    () => ({ every: 'PT1H' }),
+  ),
 });
 
 /**

@@ -19,7 +19,7 @@ import { ConflictError, ExchangeError, KeyctlError, LockedError, NotFoundError, 
 import { fingerprint, fromSecretFields, toSecretFields, type Credentials } from '../domain/credentials.js';
 import { storePath } from '../domain/refs.js';
 import { evaluateKey, keyRejected, type Violation } from '../domain/policy.js';
-import { Duration } from 'luxon';
+import { configDurationMs } from '../../schedules/duration.js';
 import type { CallOptions, ExchangeAccount, ExchangeAdapter } from '../exchanges/types.js';
 import { failpoint } from './failpoints.js';
 import { clearJournal, readJournal, writeJournal, type JournalEntry, type JournalHandle } from './journal.js';
@@ -560,8 +560,7 @@ export class RotationEngine {
 }
 
 export function graceOf(slot: SlotConfig): number {
-  // Validated by the config schema.
-  return Duration.fromISO(slot.rotate.grace).toMillis();
+  return configDurationMs(slot.rotate.grace);
 }
 
 function assistedInstructions(run: SlotRun, e: JournalEntry, why: string): string {

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, loadConfig, resolveConfigPath } from '../../src/config/load.js';
 import { configJsonSchema } from '../../src/config/json-schema.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, UsageError } from '../../src/errors.js';
+import { configDurationMs, parseDuration } from '../../schedules/duration.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../docs/examples/keyctl.yaml', import.meta.url));
 const SCHEMA_FILE = fileURLToPath(new URL('../../docs/config.schema.json', import.meta.url));
@@ -98,6 +99,89 @@ staff: []
     );
   });
 
+  it('lists schema and rule problems together, in file order', () => {
+    const err = problems(
+      base
+        .replace('account: bybit-main', 'account: okx-main')
+        .replace('custodians: [alice]', 'custodians: [mallory]\n        verify: { every: 60 }'),
+    );
+    expect(err.issues).toEqual([
+      { path: 'bots.alpha.subaccounts.arb1.account', message: 'no account "okx-main" under accounts' },
+      { path: 'bots.alpha.subaccounts.arb1.custodians.0', message: '"mallory" is not listed under staff' },
+      { path: 'bots.alpha.subaccounts.arb1.verify.every', message: 'Invalid input: expected string, received number' },
+    ]);
+    expect(err.message).toContain('has 3 problems');
+  });
+
+  it('runs a rule only on fields the schema found sound, so one mistake gets one message', () => {
+    const slot = 'bots.alpha.subaccounts.arb1';
+    // The account field itself is wrong: no second message about which account it names.
+    expect(problems(base.replace('account: bybit-main', 'account: 42')).issues).toEqual([
+      { path: `${slot}.account`, message: 'Invalid input: expected string, received number' },
+    ]);
+    // A broken account entry still declares its name.
+    expect(problems(base.replace('{ exchange: bybit }', '{ exchange: 5 }')).issues).toEqual([
+      { path: 'accounts.bybit-main.exchange', message: 'Invalid input: expected string, received number' },
+    ]);
+    // Without a readable staff list, custodians cannot be checked against it.
+    expect(problems(base.replace('staff: [alice]', 'staff: alice')).issues).toEqual([
+      { path: 'staff', message: 'Invalid input: expected array, received string' },
+    ]);
+    // A refused period is not also compared with the grace.
+    expect(problems(base.replace('custodians: [alice]', 'custodians: [alice]\n        rotate: { every: PT0S }')).issues.map((i) => i.path)).toEqual([
+      `${slot}.rotate.every`,
+    ]);
+    // A rule still applies beside an unrelated mistake in the same slot.
+    expect(problems(base.replace('account: bybit-main', 'account: okx-main').replace('ips: [203.0.113.7]', 'ips: [203.0.113.7]\n        ipz: [1.2.3.4]')).issues).toEqual([
+      { path: `${slot}.account`, message: 'no account "okx-main" under accounts' },
+      { path: slot, message: 'unknown field "ipz"' },
+    ]);
+  });
+
+  it('accepts a zero grace (PT0S): the old key is revoked at once', () => {
+    const { config } = parseConfig(base.replace('custodians: [alice]', 'custodians: [alice]\n        rotate: { grace: PT0S }'), '/x/k.yaml');
+    expect(config.slots[0]?.rotate).toEqual({ every: 'P30D', grace: 'PT0S' });
+    expect(configDurationMs(config.slots[0]?.rotate.grace ?? '')).toBe(0);
+  });
+
+  it('refuses a zero rotation or verification period, saying why', () => {
+    const err = problems(base.replace('custodians: [alice]', 'custodians: [alice]\n        rotate: { every: PT0S }\n        verify: { every: P0D }'));
+    expect(err.issues).toEqual([
+      {
+        path: 'bots.alpha.subaccounts.arb1.rotate.every',
+        message: 'must be longer than zero: a key rotated every 0s would be due again the moment each rotation finished',
+      },
+      {
+        path: 'bots.alpha.subaccounts.arb1.verify.every',
+        message: 'must be longer than zero: a key verified every 0s would be checked at its exchange without pause',
+      },
+    ]);
+  });
+
+  const withGrace = (grace: string) => base.replace('custodians: [alice]', `custodians: [alice]\n        rotate:\n          every: P100Y\n          grace: ${JSON.stringify(grace)}`);
+
+  it.each(['P', 'PT', 'P1DT', 'PT1H30', '-PT1H', 'PT-1H', 'p30d', 'PT1H ago', 'PT1.H', 'P1D2Y'])(
+    'refuses %j in the config, as the command line does',
+    (text) => {
+      expect(() => parseDuration(text)).toThrow(UsageError);
+      expect(problems(withGrace(text)).issues).toEqual([
+        { path: 'bots.alpha.subaccounts.arb1.rotate.grace', message: 'must be an ISO-8601 duration such as PT15M, PT1H or P30D' },
+      ]);
+    },
+  );
+
+  it.each(['PT0S', 'PT15M', 'P1DT12H', 'PT1.5H', 'PT1,5H', 'P1W', ' PT1H ', 'P99Y'])('reads %j in the config as the command line does', (text) => {
+    const { config } = parseConfig(withGrace(text), '/x/k.yaml');
+    expect(configDurationMs(config.slots[0]?.rotate.grace ?? '')).toBe(parseDuration(text));
+  });
+
+  it('keeps config durations within 100 years, as the command line does', () => {
+    expect(parseConfig(withGrace('PT1H'), '/x/k.yaml').config.slots[0]?.rotate.every).toBe('P100Y');
+    const err = problems(base.replace('custodians: [alice]', 'custodians: [alice]\n        rotate: { every: P101Y }'));
+    expect(err.issues).toEqual([{ path: 'bots.alpha.subaccounts.arb1.rotate.every', message: 'must be at most 100 years (P100Y)' }]);
+    expect(() => parseDuration('P101Y')).toThrow(/longer than 100 years/);
+  });
+
   it('validates rotation windows: days, times and zone, each with its path', () => {
     const ok = parseConfig(base.replace('custodians: [alice]\n', 'custodians: [alice]\n        rotate: { window: { days: [mon, fri], from: "22:00", to: "02:00", zone: Europe/London } }\n'), '/x/k.yaml');
     expect(ok.config.slots[0]?.rotate.window).toEqual({ days: ['mon', 'fri'], from: '22:00', to: '02:00', zone: 'Europe/London' });
@@ -130,7 +214,10 @@ staff: []
     const { config } = parseConfig(base.replace('uid: "100001"', 'uid: 2024-01-01'), '/x/k.yaml');
     expect(config.slots[0]?.uid).toBe('2024-01-01');
     expect(problems('d: &d { exchange: bybit }\n').issues).toEqual([{ path: '(top level)', message: 'unknown field "d"' }]);
-    expect(problems('accounts:\n  a: { <<: { exchange: bybit } }\n').issues.map((i) => i.path)).toEqual(['accounts.a.exchange', 'accounts.a']);
+    expect(problems('accounts:\n  a: { <<: { exchange: bybit } }\n').issues).toEqual([
+      { path: 'accounts.a', message: 'unknown field "<<"' },
+      { path: 'accounts.a.exchange', message: 'required' },
+    ]);
     expect(problems('staff: !!binary aGVsbG8=\n').issues[0]?.path).toMatch(/^line \d+:\d+$/);
   });
 
@@ -149,8 +236,12 @@ staff: []
     expect(problems('accounts:\n  __proto__: { exchange: bybit }\n').issues.map((i) => i.path)).toEqual(['accounts.__proto__']);
   });
 
-  it('names the type a missing or mistyped field needs, and the choices of a tagged union', () => {
-    expect(problems('store: { provider: aws }\n').issues).toEqual([{ path: 'store.region', message: 'Invalid input: expected string, received undefined' }]);
+  it('says a missing field is required, names the type a mistyped field needs, and the choices of a tagged union', () => {
+    expect(problems('store: { provider: aws }\n').issues).toEqual([{ path: 'store.region', message: 'required' }]);
+    expect(problems(base.replace('        uid: "100001"\n', '')).issues).toEqual([{ path: 'bots.alpha.subaccounts.arb1.uid', message: 'required' }]);
+    expect(problems('store: { path: ./s }\n').issues).toEqual([
+      { path: 'store.provider', message: "required, one of 'local' | 'memory' | 'vault' | 'aws'" },
+    ]);
     expect(problems('store: { provider: s3 }\n').issues).toEqual([
       { path: 'store.provider', message: "Invalid discriminator value. Expected 'local' | 'memory' | 'vault' | 'aws'" },
     ]);

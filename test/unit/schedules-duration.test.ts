@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ExitCode, UsageError } from '../../src/errors.js';
-import { configDurationMs, formatDuration, MAX_DURATION_MS, parseDuration } from '../../schedules/duration.js';
+import { configDurationMs, formatDuration, isoDurationMs, MAX_DURATION_MS, parseDuration } from '../../schedules/duration.js';
 
 const S = 1000;
 const M = 60 * S;
@@ -57,13 +57,26 @@ describe('parseDuration', () => {
   });
 });
 
+describe('isoDurationMs', () => {
+  it('reads ISO-8601 durations, zero included, with either decimal sign', () => {
+    expect(isoDurationMs('PT0S')).toBe(0);
+    expect(isoDurationMs('P1DT12H')).toBe(36 * H);
+    expect(isoDurationMs('PT1,5H')).toBe(90 * M);
+  });
+  it.each(['P', 'PT', 'P1DT', '-PT1H', 'PT-1H', ' PT1H', '15m', ''])('refuses %j, which luxon alone would read or which is no ISO form', (text) => {
+    expect(isoDurationMs(text)).toBeUndefined();
+  });
+});
+
 describe('configDurationMs', () => {
   it('converts schema-validated ISO durations', () => {
     expect(configDurationMs('P30D')).toBe(30 * D);
     expect(configDurationMs('PT15M')).toBe(15 * M);
+    expect(configDurationMs('PT0S')).toBe(0);
   });
-  it('fails with INVALID_DURATION on text luxon cannot read', () => {
+  it('fails with INVALID_DURATION on text that is not an ISO-8601 duration by keyctl\'s rule', () => {
     expect(() => configDurationMs('30d')).toThrow(expect.objectContaining({ code: 'INVALID_DURATION' }));
+    expect(() => configDurationMs('PT')).toThrow(expect.objectContaining({ code: 'INVALID_DURATION' }));
   });
 });
 
