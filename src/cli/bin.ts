@@ -1,6 +1,15 @@
 #!/usr/bin/env node
-import { main } from './main.js';
+/**
+ * The installed `keyctl` command (package.json `bin`). It checks the Node version before loading anything else, so an
+ * old Node gets a sentence instead of a syntax error from deep inside a dependency.
+ */
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 19)) {
+  process.stderr.write(`keyctl: Node.js ${process.versions.node} is too old.\nhint: Install Node.js 22 or 24 (20.19 or later works too), then run keyctl again.\n`);
+  process.exit(2);
+}
 
+const { main } = await import('./main.js');
 process.exitCode = await main(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,
