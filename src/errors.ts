@@ -17,6 +17,17 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** What each exit code means, as the README's table and `keyctl --help` say it (a test keeps the README in step). */
+export const EXIT_CODE_MEANINGS: Record<ExitCode, string> = {
+  0: 'ok',
+  1: 'internal error: a bug (the message holds no secrets; KEYCTL_DEBUG=1 adds a redacted stack)',
+  2: 'usage or config error, or a named key is not in the store',
+  3: 'policy violation: a key is unsafe or flagged, or the audit chain is broken',
+  4: 'secret store unavailable or denied (not initialized, wrong master key, damaged, Vault/AWS refused)',
+  5: 'exchange error (unreachable, rate-limited after retries, refused the call or this address)',
+  6: 'rotation incomplete: nothing was lost; re-running the same command is safe',
+};
+
 export interface KeyctlErrorOptions {
   hint?: string;
   cause?: unknown;

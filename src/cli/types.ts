@@ -1,4 +1,5 @@
 import type { CliContext } from './context.js';
+import type { ExitCode } from '../errors.js';
 
 /** What a command module exports. Returns the exit code (default 0). */
 export type CommandRun = (ctx: CliContext, args: string[], opts: Record<string, unknown>) => Promise<number | void>;
@@ -17,9 +18,20 @@ export interface CommandSpec {
   options?: Array<[string, string] | [string, string, string | boolean]>;
   /** Extra help text shown under the command's usage. */
   help?: string;
+  /**
+   * What each exit code means for this command, shown in its help. Every command can also exit 1 (a bug). A test
+   * produces every exit listed here, so the list is a promise.
+   */
+  exits: Partial<Record<ExitCode, string>>;
   /** Accepts arguments after `--` (passed through untouched, e.g. `exec`). */
   passThrough?: boolean;
   /** Commands that need no config file (e.g. `sandbox`). */
   noConfig?: boolean;
   load: () => Promise<{ run: CommandRun }>;
+}
+
+/** The "Exit codes" section of a command's help. */
+export function exitHelp(spec: Pick<CommandSpec, 'exits'>): string {
+  const lines = Object.entries(spec.exits).map(([code, meaning]) => `  ${code}  ${meaning}`);
+  return lines.length ? `Exit codes:\n${lines.join('\n')}` : '';
 }

@@ -4,26 +4,44 @@ export const specs: CommandSpec[] = [
   {
     name: 'init',
     summary: 'create the secret store (prints a new master key once when none is given)',
+    exits: {
+      0: 'created (the master key is printed once), or the store already exists',
+      2: 'config invalid, KEYCTL_MASTER_KEY malformed, or a store exists and no key for it was given',
+      4: 'the store cannot be opened (wrong master key, damaged, Vault/AWS refused)',
+    },
     options: [['--passphrase', 'protect the local store with a passphrase (KEYCTL_PASSPHRASE or a prompt) instead of a master key']],
     help: 'The local store is opened with KEYCTL_MASTER_KEY (base64 of 32 random bytes) or KEYCTL_PASSPHRASE.\nWithout either, init generates a master key and prints it once.',
     load: () => import('../commands/init.js'),
   },
   {
     name: 'status',
-    summary: 'show the config, the store and which keys are present',
+    summary: 'show the config, the store, which keys are present and which are unsafe',
+    exits: {
+      0: 'the store opens, the audit chain verifies and no stored key is flagged or failed its last verification',
+      3: 'a key is flagged (--accept-violations) or its last verification found a violation, or the audit chain is broken',
+      4: 'the store cannot be opened',
+    },
     load: () => import('../commands/status.js'),
   },
   {
     name: 'key import',
     summary: 'check a key at its exchange and store it; reads JSON from stdin: {"apiKey","secret","passphrase"?}',
     args: ['<ref>'],
+    exits: {
+      0: 'stored (or already the CURRENT key)',
+      2: 'unknown ref, or stdin is not a key as JSON',
+      3: 'the key violates the key policy; nothing was stored',
+      4: 'the store cannot be opened',
+      5: 'the exchange could not be asked (unreachable, rate-limited, or refused the master key)',
+    },
     options: [['--accept-violations', 'store a key that violates the key policy, flagged so that rotation replaces it']],
     help: 'The key is inspected at its exchange first; a key with violations is refused (exit 3) unless --accept-violations.\nref is bot/subaccount for a bot key, or @account for an account master key.\nExample: keyctl key import alpha/arb1 < key.json',
     load: () => import('../commands/key-import.js'),
   },
   {
     name: 'key list',
-    summary: 'list stored keys: refs, fingerprints, stages and ages (never secrets)',
+    summary: 'list stored keys: refs, fingerprints, stages, ages and flags (never secrets)',
+    exits: { 0: 'listed', 4: 'the store cannot be opened' },
     load: () => import('../commands/key-list.js'),
   },
 ];

@@ -6,6 +6,12 @@ export const specs: CommandSpec[] = [
     name: 'exec',
     summary: "start a bot with its slot's CURRENT key in its environment (or on an inherited fd); never in argv or a file",
     args: ['<ref>', '[command...]'],
+    exits: {
+      0: "the bot exited 0 (any other code of the bot's is passed through; 128 + N when signal N ended it)",
+      2: 'no command after --, bad options, unknown ref, or the slot has no CURRENT key',
+      4: 'the store cannot be opened',
+      5: '--preflight: the exchange refused the key from this host; the bot was not started',
+    },
     options: [
       ['--fd <n>', 'pipe mode: write the key as JSON on an inherited socket on fd N (>= 3) instead of the environment; rotations arrive there too'],
       ['--env-prefix <prefix>', 'prefix of the environment variables', 'KEYCTL_'],
@@ -27,6 +33,7 @@ export const specs: CommandSpec[] = [
     name: 'issue',
     summary: "print a single-use token (KEYCTL_TOKEN) that a bot exchanges once for its slot's CURRENT key",
     args: ['<ref>'],
+    exits: { 0: 'printed the token', 2: 'bad --ttl, unknown ref, or the slot has no CURRENT key', 4: 'the store cannot be opened or cannot wrap' },
     options: [['--ttl <duration>', 'how long the token stays valid: 90s, 15m, PT1H (at most 1h)', '60s']],
     help: 'Prints only the token on stdout (with --json: token, expiresAt, ref, fingerprint). The bot calls\nloadCredentials() with KEYCTL_TOKEN set; see docs/delivery.md for what each store provider needs to unwrap.',
     load: () => import('../commands/issue.js'),

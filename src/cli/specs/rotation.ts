@@ -5,6 +5,12 @@ export const specs: CommandSpec[] = [
     name: 'rotate',
     summary: 'replace slots\' keys with fresh trade-only, IP-locked keys (crash-safe; re-running is always safe)',
     args: ['[refs...]'],
+    exits: {
+      0: 'every slot rotated, finished or had nothing to do',
+      2: 'an unknown ref or bot, or a bad --grace',
+      4: 'the store cannot be opened',
+      6: 'a rotation stopped part-way: nothing was lost, re-run the same command',
+    },
     options: [
       ['--due', 'only slots whose rotation is due and inside their window (what cron runs); always finishes pending work'],
       ['--force', 'revoke a previous key still in its grace period so a new rotation can start'],
@@ -18,6 +24,13 @@ export const specs: CommandSpec[] = [
     summary: 'delete a slot\'s keys at the exchange now and mark them revoked',
     args: ['<ref>'],
     options: [['--reason <text>', 'why, for the audit trail', 'manual revoke']],
+    exits: {
+      0: 'every key of the slot is revoked',
+      2: 'not one slot ref, or an unknown one',
+      4: 'the store cannot be opened',
+      5: 'a key could not be deleted at the exchange (delete it in the exchange\'s web UI, then re-run)',
+      6: 'another keyctl is rotating the slot right now; re-run when it is done (or use kill)',
+    },
     load: () => import('../commands/revoke.js'),
   },
   {
@@ -25,12 +38,24 @@ export const specs: CommandSpec[] = [
     summary: 'a staff member left: rotate at once, with no grace, every slot they could see; list master keys to rotate by hand',
     args: ['<staff>'],
     options: [['--reason <text>', 'why, for the audit trail', 'staff offboarding']],
+    exits: {
+      0: 'every slot the person could see was rotated with no grace',
+      2: 'the person is not listed under staff',
+      4: 'the store cannot be opened',
+      6: 'a slot could not be rotated yet: nothing was lost, re-run the same command',
+    },
     load: () => import('../commands/offboard.js'),
   },
   {
     name: 'kill',
     summary: 'emergency stop: revoke every key of a bot (or of every bot) at its exchanges, in parallel',
     args: ['[bot]'],
+    exits: {
+      0: 'every key of the bot(s) is revoked',
+      2: 'no bot and no --all, both, or an unknown bot',
+      4: 'the store cannot be opened',
+      5: 'a key could not be revoked: delete it in the exchange\'s web UI now, then re-run',
+    },
     options: [
       ['--all', 'every bot'],
       ['--reason <text>', 'why, for the audit trail', 'kill switch'],

@@ -5,6 +5,7 @@ export const specs: CommandSpec[] = [
     name: 'vault policy',
     summary: 'print the Vault HCL policy that lets a bot read only its own slots',
     args: ['<bot>'],
+    exits: { 0: 'printed', 2: 'the store is not vault, or the bot is unknown' },
     help: 'Install it with: keyctl vault policy alpha | vault policy write keyctl-bot-alpha -\nOr let `keyctl vault approle alpha` write it together with the bot\'s AppRole.',
     load: () => import('../commands/vault-policy.js'),
   },
@@ -12,6 +13,7 @@ export const specs: CommandSpec[] = [
     name: 'vault approle',
     summary: 'set up a bot\'s AppRole (policy keyctl-bot-<bot>, role keyctl-<bot>, single-use short-lived secret ids); prints the role id',
     args: ['<bot>'],
+    exits: { 0: 'policy and role written', 2: 'the store is not vault, the bot is unknown, or a duration is malformed', 4: 'Vault refused or is unreachable' },
     options: [
       ['--approle-mount <path>', 'AppRole auth mount (default: store.auth.mount, else approle)'],
       ['--secret-id-ttl <duration>', 'lifetime of each secret id (Vault duration)', '10m'],
