@@ -11,5 +11,6 @@ import { specs as sandbox } from './sandbox.js';
 import { specs as delivery } from './delivery.js';
 import { specs as aws } from './aws.js';
 import { specs as vault } from './vault.js';
+import { specs as completion } from './completion.js';
 
-export const specs: CommandSpec[] = [...core, ...exchange, ...delivery, ...rotation, ...schedule, ...audit, ...sandbox, ...aws, ...vault];
+export const specs: CommandSpec[] = [...core, ...exchange, ...delivery, ...rotation, ...schedule, ...audit, ...sandbox, ...aws, ...vault, ...completion];
