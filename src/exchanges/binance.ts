@@ -48,6 +48,7 @@ export const capabilities: ExchangeCapabilities = {
   passphrase: false,
   rotation: 'automatic',
   masterScopes: ['keys:manage'],
+  boundScopes: [],
 };
 
 /** Normalized scopes of an apiRestrictions payload; any other true boolean field is `unknown:<field>`. */

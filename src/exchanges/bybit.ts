@@ -48,6 +48,7 @@ export const capabilities: ExchangeCapabilities = {
   passphrase: false,
   rotation: 'automatic',
   masterScopes: ['keys:manage', 'transfer'],
+  boundScopes: [],
 };
 
 /**

@@ -12,6 +12,7 @@
  *   URL (with Binance's signature in the query string) and the response body: only the exchange's error code and a
  *   cleaned message are kept.
  */
+import { isIP } from 'node:net';
 import { processRedactor } from '../audit/redact.js';
 import { ExchangeError, InternalError, KeyctlError, UsageError } from '../errors.js';
 import { withRetry } from './retry.js';
@@ -130,7 +131,7 @@ export async function createClient(account: ExchangeAccount, credentials: Creden
       try {
         return await fn();
       } catch (err) {
-        const mapped = mapExchangeError(err, account.exchange, spec.action);
+        const mapped = mapExchangeError(err, account.exchange, spec.action, account.baseUrl === undefined ? {} : { baseUrl: account.baseUrl });
         // A create that timed out may have happened: never repeat it (the orphan sweep finds it by label).
         if (spec.retry === 'refused-only' && mapped.code !== 'RATE_LIMITED' && mapped.retryable) {
           throw new ExchangeError(mapped.code, mapped.message, {
@@ -218,21 +219,34 @@ export function exchangeFeedback(message: string): ExchangeFeedback {
   return out;
 }
 
-type Kind = 'KEY_REJECTED' | 'PERMISSION_DENIED' | 'RATE_LIMITED' | 'CLOCK_SKEW';
+type Kind = 'KEY_REJECTED' | 'PERMISSION_DENIED' | 'IP_NOT_ALLOWED' | 'RATE_LIMITED' | 'CLOCK_SKEW';
 
 /**
  * Exchange error codes that decide the mapping on their own, whatever ccxt class they were thrown as (ccxt maps
- * Binance's -2015 to OperationRejected on api.binance.com but to AuthenticationError elsewhere).
+ * Binance's -2015 to OperationRejected on api.binance.com but to AuthenticationError elsewhere, and KuCoin's 400006 to
+ * AuthenticationError).
+ *
+ * `IP_NOT_ALLOWED` is only for codes that mean exactly "the call came from an address outside the key's IP allowlist":
+ * - bybit 10010 "Unmatched IP, please check your API key's bound IP addresses." (https://bybit-exchange.github.io/docs/v5/error).
+ *   Not 10009 "IP has been banned.": that is a ban of the address by Bybit, not the key's allowlist (PERMISSION_DENIED,
+ *   with its own wording below).
+ * - okx 50110 (HTTP 401) "Your IP {param0} is not included in your API key's IP whitelist."
+ *   (https://www.okx.com/docs-v5/en/#error-code, REST authentication errors 501xx).
+ * - kucoin 400006 "Invalid request IP, the current client IP is: %s." (https://www.kucoin.com/docs-new/error-code,
+ *   gateway errors 400xxx; the older spot error table words it "The requested ip address is not in the api whitelist").
+ * Binance has no such code: -2015 REJECTED_MBX_KEY "Invalid API-key, IP, or permissions for action."
+ * (https://developers.binance.com/docs/binance-spot-api-docs/errors) covers a bad key, a wrong address and a missing
+ * permission alike, so it stays KEY_REJECTED, worded to name the allowlist as one possible cause ({@link KEY_OR_IP}).
  */
 export const EXCHANGE_CODES: Record<string, Record<string, Kind>> = {
   bybit: {
     '10002': 'CLOCK_SKEW', '10003': 'KEY_REJECTED', '10004': 'KEY_REJECTED', '10007': 'KEY_REJECTED', '33004': 'KEY_REJECTED',
-    '10005': 'PERMISSION_DENIED', '10009': 'PERMISSION_DENIED', '10010': 'PERMISSION_DENIED',
+    '10005': 'PERMISSION_DENIED', '10009': 'PERMISSION_DENIED', '10010': 'IP_NOT_ALLOWED',
     '10006': 'RATE_LIMITED', '10018': 'RATE_LIMITED',
   },
   okx: {
     '50102': 'CLOCK_SKEW', '50105': 'KEY_REJECTED', '50111': 'KEY_REJECTED', '50113': 'KEY_REJECTED', '50114': 'KEY_REJECTED',
-    '50110': 'PERMISSION_DENIED', '50011': 'RATE_LIMITED',
+    '50110': 'IP_NOT_ALLOWED', '50011': 'RATE_LIMITED',
   },
   binance: {
     '-1021': 'CLOCK_SKEW', '-1022': 'KEY_REJECTED', '-2014': 'KEY_REJECTED', '-2015': 'KEY_REJECTED', '-2008': 'KEY_REJECTED',
@@ -240,10 +254,47 @@ export const EXCHANGE_CODES: Record<string, Record<string, Kind>> = {
   },
   kucoin: {
     '400002': 'CLOCK_SKEW', '400001': 'KEY_REJECTED', '400003': 'KEY_REJECTED', '400004': 'KEY_REJECTED', '400005': 'KEY_REJECTED',
-    '400008': 'KEY_REJECTED', '400009': 'KEY_REJECTED', '400006': 'PERMISSION_DENIED', '400007': 'PERMISSION_DENIED',
+    '400008': 'KEY_REJECTED', '400009': 'KEY_REJECTED', '400006': 'IP_NOT_ALLOWED', '400007': 'PERMISSION_DENIED',
     '429000': 'RATE_LIMITED',
   },
 };
+
+/**
+ * KEY_REJECTED answers that do not say whether the key, the address or a permission is at fault: Binance -2015 (see
+ * {@link EXCHANGE_CODES}). Matched by code, or by message when ccxt raised it without the JSON body.
+ */
+const KEY_OR_IP: Record<string, { codes: string[]; message: RegExp }> = {
+  binance: { codes: ['-2015'], message: /Invalid API-key, IP, or permissions for action/i },
+};
+
+/** Bybit 10009: the exchange banned the address keyctl runs from (not the key's allowlist, not the key). */
+const ADDRESS_BANNED: Record<string, string[]> = { bybit: ['10009'] };
+
+/** The first IP address in an exchange's message (OKX and KuCoin name the address they saw). */
+function addressIn(text: string | undefined): string | undefined {
+  for (const token of text?.split(/[\s,;()"'<>]+/) ?? []) {
+    const candidate = token.replace(/[.:]+$/, '');
+    if (candidate && isIP(candidate) !== 0) return candidate;
+  }
+  return undefined;
+}
+
+/** True when `baseUrl` points at this machine, where the keyctl sandbox listens. */
+function isLocal(baseUrl: string | undefined): boolean {
+  if (!baseUrl) return false;
+  try {
+    return ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(new URL(baseUrl).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** The sentence that tells a sandbox user which address the sandbox pretends keyctl calls from. */
+function sandboxAddressNote(baseUrl: string | undefined, whose: string): string {
+  return isLocal(baseUrl)
+    ? ` If accounts.<name>.baseUrl is the keyctl sandbox, the address it sees is its --client-ip (POST /_admin/client-ip): it must be one of ${whose}.`
+    : '';
+}
 
 /** Class names of `err` and its ancestors: ccxt's error tree without importing ccxt. */
 function classChain(err: object): string[] {
@@ -259,7 +310,7 @@ function classChain(err: object): string[] {
  * Maps anything a ccxt call threw to a KeyctlError. The one function that decides what is retryable (network,
  * timeout, rate limit), what is fatal (authentication, permission), and what is a capability gap (NotSupported).
  */
-export function mapExchangeError(err: unknown, exchange: string, action = 'calling the exchange'): KeyctlError {
+export function mapExchangeError(err: unknown, exchange: string, action = 'calling the exchange', where: { baseUrl?: string } = {}): KeyctlError {
   if (err instanceof KeyctlError) return err;
   if (!(err instanceof Error)) return new InternalError(`Unexpected ${typeof err} thrown while ${action}.`, { cause: err });
   const chain = classChain(err);
@@ -276,15 +327,42 @@ export function mapExchangeError(err: unknown, exchange: string, action = 'calli
     (is('InvalidNonce') ? 'CLOCK_SKEW' : is('RateLimitExceeded') || is('DDoSProtection') ? 'RATE_LIMITED' : is('PermissionDenied') ? 'PERMISSION_DENIED' : is('AuthenticationError') ? 'KEY_REJECTED' : undefined);
 
   switch (kind) {
-    case 'KEY_REJECTED':
+    case 'IP_NOT_ALLOWED': {
+      const seen = addressIn(feedback.msg);
+      return new ExchangeError('IP_NOT_ALLOWED', `${exchange} refused the key from this address while ${action}: the key's IP allowlist does not include the address keyctl runs from${said}.`, {
+        ...opts,
+        details: { ...details, ...(seen ? { clientIp: seen } : {}) },
+        hint:
+          `Run keyctl from an address in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml), or add this host's public address${seen ? ` (${exchange} saw ${seen})` : ''} to the key's allowlist at ${exchange}.` +
+          sandboxAddressNote(where.baseUrl, "the key's ips"),
+      });
+    }
+    case 'KEY_REJECTED': {
+      const ambiguous = KEY_OR_IP[exchange];
+      if (ambiguous && ((feedback.code && ambiguous.codes.includes(feedback.code)) || (!feedback.code && ambiguous.message.test(feedback.msg ?? '')))) {
+        return new ExchangeError('KEY_REJECTED', `${exchange} refused the key while ${action}${said}: ${exchange} gives this same answer for an unknown, deleted or mistyped key, for a missing permission, and for a call from an address outside the key's IP allowlist.`, {
+          ...opts,
+          details: { ...details, possibleCauses: ['key', 'ip-allowlist', 'permission'] },
+          hint:
+            `Check that this host's public address is in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml) at ${exchange}, that the key still exists and the stored secret is its own, and that the key holds the permission this call needs.` +
+            sandboxAddressNote(where.baseUrl, "the key's ips"),
+        });
+      }
       return new ExchangeError('KEY_REJECTED', `${exchange} rejected the key while ${action}${said}.`, {
         ...opts,
         hint: 'The key is wrong, deleted, expired or signed with another secret (or passphrase). Check what is stored for it.',
       });
+    }
     case 'PERMISSION_DENIED':
-      return new ExchangeError('PERMISSION_DENIED', `${exchange} refused ${action}: the key may not do this, or this address is not in its IP allowlist${said}.`, {
+      if (feedback.code && ADDRESS_BANNED[exchange]?.includes(feedback.code)) {
+        return new ExchangeError('PERMISSION_DENIED', `${exchange} refused ${action}: ${exchange} has banned the address keyctl runs from${said}.`, {
+          ...opts,
+          hint: `The ban is on this host's address, not on the key. Contact ${exchange} support, or run keyctl from another address in the key's IP allowlist.`,
+        });
+      }
+      return new ExchangeError('PERMISSION_DENIED', `${exchange} refused ${action}: the key may not do this${said}.`, {
         ...opts,
-        hint: 'Run keyctl from an address in the key\'s allowlist, and check the key\'s permissions at the exchange.',
+        hint: 'Check the key\'s permissions at the exchange (docs/exchanges.md lists what each keyctl call needs).',
       });
     case 'RATE_LIMITED':
       return new ExchangeError('RATE_LIMITED', `${exchange} rate-limited keyctl while ${action}${said}.`, {
@@ -335,18 +413,67 @@ export function capabilityGap(exchange: string, what: string): never {
   });
 }
 
+/** Error codes meaning the exchange refused this key for this call: the key itself, its permissions, or the address. */
+export const KEY_REFUSAL_CODES = ['KEY_REJECTED', 'PERMISSION_DENIED', 'IP_NOT_ALLOWED'] as const;
+
 /**
- * Re-labels a rejection of the account's master key, met while inspecting a bot key, so it is never mistaken for the
- * bot key being rejected.
+ * True when the exchange refused the key (KEY_REJECTED, PERMISSION_DENIED or IP_NOT_ALLOWED): the key cannot be used
+ * from here for this call. It says nothing about whether the key still exists: see {@link isIpRefusal}.
+ */
+export function isKeyRefusal(err: unknown): err is ExchangeError {
+  return err instanceof ExchangeError && !err.retryable && (KEY_REFUSAL_CODES as readonly string[]).includes(err.code);
+}
+
+/**
+ * True when the exchange refused the call because it came from an address outside the key's IP allowlist
+ * (IP_NOT_ALLOWED). Such a key may be perfectly alive: it cannot be verified, used or proven revoked from here.
+ */
+export function isIpRefusal(err: unknown): err is ExchangeError & { code: 'IP_NOT_ALLOWED' } {
+  return err instanceof ExchangeError && err.code === 'IP_NOT_ALLOWED';
+}
+
+/**
+ * True when the address may be why the exchange refused the key: an IP refusal, or an answer that does not tell the
+ * address from the key (Binance -2015, `details.possibleCauses` holding `ip-allowlist`). Use it to word hints.
+ */
+export function mayBeIpRefusal(err: unknown): boolean {
+  if (isIpRefusal(err)) return true;
+  const causes = err instanceof ExchangeError ? err.details?.possibleCauses : undefined;
+  return Array.isArray(causes) && causes.includes('ip-allowlist');
+}
+
+/**
+ * True when the exchange does not accept the key itself (KEY_REJECTED: unknown, deleted, expired, wrong secret or
+ * passphrase): the only refusal that may mean a key no longer authenticates (was revoked). Never an IP refusal (the
+ * key may be alive, used from the wrong address) nor PERMISSION_DENIED (a live key that may not do this, or a banned
+ * address). Binance -2015 is KEY_REJECTED and cannot tell a deleted key from a wrong address (`mayBeIpRefusal`).
+ */
+export function isKeyRejected(err: unknown): err is ExchangeError {
+  return err instanceof ExchangeError && !err.retryable && err.code === 'KEY_REJECTED';
+}
+
+/**
+ * Re-labels a refusal of the account's master key, met while inspecting a bot key, so it is never mistaken for the
+ * bot key being refused. The code is MASTER_KEY_REJECTED whatever the cause; `details.refusal` keeps the original code,
+ * and an IP refusal keeps its wording and gets a hint about the master key's allowlist.
  */
 export function asMasterError(err: unknown, account: ExchangeAccount): unknown {
-  if (err instanceof KeyctlError && (err.code === 'KEY_REJECTED' || err.code === 'PERMISSION_DENIED')) {
-    const name = account.name ? `@${account.name}` : `the ${account.exchange} account`;
-    return new ExchangeError('MASTER_KEY_REJECTED', `The master key of ${name} was refused: ${err.message}`, {
-      hint: account.name ? `Check it with \`keyctl verify @${account.name}\` and fix it first.` : 'Check the master key and fix it first.',
-      cause: err,
-      details: err.details,
-    });
-  }
-  return err;
+  if (!isKeyRefusal(err)) return err;
+  const name = account.name ? `@${account.name}` : `the ${account.exchange} account`;
+  const check = account.name ? ` Then check it with \`keyctl verify @${account.name}\`.` : '';
+  const seen = typeof err.details?.clientIp === 'string' ? ` (${account.exchange} saw ${err.details.clientIp})` : '';
+  const hint = isIpRefusal(err)
+    ? `The bot key is not at fault: the master key's IP allowlist does not include the address keyctl runs from. Run keyctl from an address in the master key's allowlist, or add this host's public address${seen} to it at ${account.exchange}.${check}` +
+      sandboxAddressNote(account.baseUrl, "the master key's ips")
+    : mayBeIpRefusal(err)
+      ? `The bot key is not at fault. Check that this host's public address is in the master key's IP allowlist at ${account.exchange}, that the master key still exists and the stored secret is its own, and that it holds the permissions keyctl needs.${check}` +
+        sandboxAddressNote(account.baseUrl, "the master key's ips")
+      : account.name
+        ? `Check it with \`keyctl verify @${account.name}\` and fix it first.`
+        : 'Check the master key and fix it first.';
+  return new ExchangeError('MASTER_KEY_REJECTED', `The master key of ${name} was refused: ${err.message}`, {
+    hint,
+    cause: err,
+    details: { ...err.details, refusal: err.code },
+  });
 }

@@ -6,8 +6,9 @@ import type { AccountConfig, Config, SlotConfig } from '../config/load.js';
 import { fingerprint } from '../domain/fingerprint.js';
 import { evaluateKey, keyRejected, type KeyTarget, type PolicyOptions, type Violation } from '../domain/policy.js';
 import { formatRef, parseRef, storePath, type Ref } from '../domain/refs.js';
-import { KeyctlError, NotFoundError, UsageError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import type { SecretStore } from '../../providers/types.js';
+import { isIpRefusal, isKeyRefusal, mayBeIpRefusal } from './ccxt.js';
 import { getAdapter } from './registry.js';
 import type { CallOptions, Credentials, KeyInspection } from './types.js';
 
@@ -30,6 +31,22 @@ export interface CheckKeyResult {
   violations: Violation[];
   /** What the exchange said; absent when it rejected the key. */
   inspection?: KeyInspection;
+  /**
+   * Set when the exchange refused the key (the source of the KEY_REJECTED violation), so callers can word what to do:
+   * a violation carries no hint, and an IP refusal needs a different remedy (run keyctl from an allowed address) than a
+   * dead key (replace it).
+   */
+  refusal?: {
+    /** KEY_REJECTED, PERMISSION_DENIED or IP_NOT_ALLOWED. */
+    code: string;
+    /** The exchange error's hint: what to do next. */
+    hint?: string;
+    /**
+     * True when the address keyctl runs from is, or may be, why (IP_NOT_ALLOWED; Binance -2015). The key may be alive
+     * and fine: rotating it from this host would not help, because the new key is locked to the same addresses.
+     */
+    address: boolean;
+  };
 }
 
 /** The config entries a ref names: its account, and its slot for bot refs. Throws UsageError for an unknown ref. */
@@ -89,9 +106,10 @@ export function callOptionsFromEnv(env: NodeJS.ProcessEnv): CallOptions {
 }
 
 /**
- * Inspects `credentials` at the exchange of `ref`'s account and applies the key policy. A key the exchange does not
- * accept (or accepts only from another address) gives a KEY_REJECTED violation, not an error. Other failures
- * (exchange unreachable, capability gap, master key refused) are thrown as KeyctlErrors.
+ * Inspects `credentials` at the exchange of `ref`'s account and applies the key policy. A key the exchange refuses
+ * (KEY_REJECTED, PERMISSION_DENIED, or IP_NOT_ALLOWED: refused from this address) gives a KEY_REJECTED violation, not
+ * an error: a key keyctl cannot inspect from here is never reported as passing, and `verify` / `key import` refuse it
+ * (exit 3). Other failures (exchange unreachable, capability gap, master key refused) are thrown as KeyctlErrors.
  */
 export async function checkKey(input: CheckKeyInput): Promise<CheckKeyResult> {
   const ref = typeof input.ref === 'string' ? parseRef(input.ref) : input.ref;
@@ -113,8 +131,20 @@ export async function checkKey(input: CheckKeyInput): Promise<CheckKeyResult> {
       ...(master ? { master } : {}),
     });
   } catch (err) {
-    if (err instanceof KeyctlError && (err.code === 'KEY_REJECTED' || err.code === 'PERMISSION_DENIED')) {
-      return { ref: refText, fingerprint: fp, violations: [keyRejected(err.message)] };
+    if (isKeyRefusal(err)) {
+      // An IP refusal says nothing about the key's permissions: it cannot be verified from here, so it does not pass.
+      // Where the address is (or may be) the cause, the detail carries the what-to-do too: a violation has no hint.
+      const detail = isIpRefusal(err)
+        ? `${err.message.replace(/\.$/, '')}, so keyctl cannot verify this key from here. ${err.hint ?? ''}`.trim()
+        : mayBeIpRefusal(err)
+          ? `${err.message} ${err.hint ?? ''}`.trim()
+          : err.message;
+      return {
+        ref: refText,
+        fingerprint: fp,
+        violations: [keyRejected(detail)],
+        refusal: { code: err.code, ...(err.hint ? { hint: err.hint } : {}), address: mayBeIpRefusal(err) },
+      };
     }
     throw err;
   }

@@ -44,6 +44,7 @@ export const capabilities: ExchangeCapabilities = {
   passphrase: true,
   rotation: 'automatic',
   masterScopes: ['keys:manage'],
+  boundScopes: [],
 };
 
 /** Normalized scopes of a KuCoin `permission` string ("General,Spot"). */

@@ -38,6 +38,7 @@ export const capabilities: ExchangeCapabilities = {
   passphrase: true,
   rotation: 'automatic',
   masterScopes: ['keys:manage', ...TRADE_SCOPES],
+  boundScopes: [[...TRADE_SCOPES]],
 };
 
 /** Normalized scopes of an OKX `perm` string ("read_only,trade,withdraw"). */

@@ -41,6 +41,7 @@ export function assistedAdapter(id: string): ExchangeAdapter {
     passphrase: entry?.passphrase ?? false,
     rotation: 'assisted',
     masterScopes: [],
+    boundScopes: [],
   };
   const why = entry?.why ?? 'unsupported';
   return {

@@ -5,10 +5,13 @@
  *
  * Every method takes one request object and returns one response object, so fields can be added without breaking
  * callers. Errors are KeyctlErrors (src/errors.ts), mapped from ccxt's error tree in one place (ccxt.ts):
- * `ExchangeError` with code KEY_REJECTED (the exchange does not accept the key: wrong key, wrong signature, expired),
- * PERMISSION_DENIED (the key is valid but may not do this, or the call came from an address outside its allowlist),
+ * `ExchangeError` with code KEY_REJECTED (the exchange does not accept the key: wrong key, wrong signature, expired;
+ * Binance's -2015 also covers a wrong address and a missing permission), PERMISSION_DENIED (the key is valid but may not
+ * do this, or the exchange banned this address), IP_NOT_ALLOWED (the call came from an address outside the key's IP
+ * allowlist: the key may be alive, but cannot be used, verified or proven revoked from here),
  * EXCHANGE_UNAVAILABLE / EXCHANGE_TIMEOUT / RATE_LIMITED (retryable, already retried with backoff), CLOCK_SKEW,
- * EXCHANGE_REFUSED (any other refusal) and CAPABILITY_GAP (the exchange offers no API for this).
+ * EXCHANGE_REFUSED (any other refusal) and CAPABILITY_GAP (the exchange offers no API for this). Test refusals with
+ * the helpers in ccxt.ts (`isKeyRefusal`, `isIpRefusal`, `mayBeIpRefusal`, `isKeyRejected`) rather than comparing codes.
  */
 import type { DeclarableScope, Scope } from '../domain/scopes.js';
 
@@ -87,6 +90,11 @@ export interface ExchangeCapabilities {
    * hold these and nothing else.
    */
   masterScopes: Scope[];
+  /**
+   * Declarable scopes this exchange grants only as one permission: a key created for any of them holds them all (OKX's
+   * single `trade` covers spot, margin, futures and options). Empty when every scope can be granted alone.
+   */
+  boundScopes: DeclarableScope[][];
 }
 
 /** Options every call accepts: network behaviour, injectable for tests. */

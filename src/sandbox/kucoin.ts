@@ -74,7 +74,9 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
     return { reply: fail(401, '400004', 'Invalid KC-API-PASSPHRASE') };
   }
   if (!ipAllowed(key.ips, ctx.clientIp)) {
-    return { reply: fail(403, '400006', `The requested IP address ${ctx.clientIp} is not in the API whitelist`) };
+    // KuCoin's gateway error table (https://www.kucoin.com/docs-new/error-code): 400006 "Invalid request IP, the current
+    // client IP is: %s." The table gives no HTTP status; 403 is the sandbox's choice.
+    return { reply: fail(403, '400006', `Invalid request IP, the current client IP is: ${ctx.clientIp}.`) };
   }
   return { key };
 }

@@ -24,6 +24,10 @@ export interface ExchangeSuiteSpec {
   unknownPermissions: NativePermissions;
   /** States the exchange cannot express, with the reason. */
   cannotExpress?: Partial<Record<'expiry', string>>;
+  /** The exchange's code for "this address is not in the key's IP allowlist"; undefined when it has none (binance -2015). */
+  ipRefusalCode?: string;
+  /** The adapter asks the master key about a bot key during inspection (okx ownership, binance IP list). */
+  inspectUsesMaster: boolean;
 }
 
 /** The address the sandbox treats every request as coming from, and the one slots declare. */
@@ -188,15 +192,60 @@ export function exchangeAdapterSuite(spec: ExchangeSuiteSpec): void {
       await expect(adapter.ping({ ...CALL, account, key })).resolves.toBeUndefined();
     });
 
-    it('is refused from an address outside the key\'s allowlist', async () => {
-      const { key } = await seedBot();
+    it('is refused from an address outside the key\'s allowlist, and says so (IP_NOT_ALLOWED; binance: KEY_REJECTED naming the allowlist)', async () => {
+      const { sub, key } = await seedBot();
       await sandbox.admin.setClientIp(FOREIGN_IP);
       try {
-        const err = await adapter.ping({ ...CALL, account, key }).catch((e: unknown) => e);
-        // Binance answers -2015 "Invalid API-key, IP, or permissions" and cannot tell the two apart.
-        expect(err).toMatchObject({ code: spec.exchange === 'binance' ? 'KEY_REJECTED' : 'PERMISSION_DENIED', retryable: false });
+        for (const call of [() => adapter.ping({ ...CALL, account, key }), () => inspectBot(sub, key)]) {
+          const err = (await call().catch((e: unknown) => e)) as { code?: string; message?: string; hint?: string; retryable?: boolean; exitCode?: number; details?: Record<string, unknown> };
+          if (spec.exchange === 'binance') {
+            // Binance answers -2015 "Invalid API-key, IP, or permissions for action" and cannot tell the causes apart.
+            expect(err).toMatchObject({ code: 'KEY_REJECTED', retryable: false, exitCode: 5, details: { exchangeCode: '-2015', possibleCauses: ['key', 'ip-allowlist', 'permission'] } });
+            expect(err.message).toContain('an address outside the key\'s IP allowlist');
+            expect(err.hint).toContain('this host\'s public address is in the key\'s IP allowlist');
+          } else {
+            expect(err).toMatchObject({ code: 'IP_NOT_ALLOWED', retryable: false, exitCode: 5, details: { exchangeCode: spec.ipRefusalCode } });
+            expect(err.message).toMatch(new RegExp(`^${spec.exchange} refused the key from this address while .+: the key's IP allowlist does not include the address keyctl runs from \\(${spec.ipRefusalCode} `));
+            expect(err.hint).toContain('Run keyctl from an address in the key\'s IP allowlist (for a bot key, the slot\'s ips in keyctl.yaml)');
+            expect(err.hint).toContain('add this host\'s public address');
+          }
+          // The sandbox listens on 127.0.0.1: the hint says which setting plays "this host's address" there.
+          expect(err.hint).toContain('--client-ip');
+        }
       } finally {
         await sandbox.admin.setClientIp(CLIENT_IP);
+      }
+      // The same key works again from an allowed address: the refusal was about the address, not the key.
+      await expect(adapter.ping({ ...CALL, account, key })).resolves.toBeUndefined();
+    });
+
+    it.runIf(spec.inspectUsesMaster)('reports a master key refused from this address as the master key\'s problem (MASTER_KEY_REJECTED), keeping the IP wording', async () => {
+      const { sub, key } = await seedBot({ ips: [CLIENT_IP] });
+      const foreignMaster = (await sandbox.admin.createKey({
+        exchange: spec.exchange,
+        owner: mainUid,
+        master: true,
+        permissions: spec.masterPermissions,
+        ips: [FOREIGN_IP],
+        label: 'keyctl master elsewhere',
+      })) as Credentials;
+      const err = (await adapter.inspect({ ...CALL, account, key, role: 'bot', subaccount: sub, master: foreignMaster }).catch((e: unknown) => e)) as {
+        code?: string;
+        message?: string;
+        hint?: string;
+        details?: Record<string, unknown>;
+      };
+      expect(err).toMatchObject({ code: 'MASTER_KEY_REJECTED', exitCode: 5, retryable: false });
+      expect(err.message).toMatch(new RegExp(`^The master key of @${spec.exchange}-main was refused: `));
+      if (spec.exchange === 'binance') {
+        expect(err.details).toMatchObject({ refusal: 'KEY_REJECTED', exchangeCode: '-2015' });
+        expect(err.message).toContain('an address outside the key\'s IP allowlist');
+        expect(err.hint).toContain('The bot key is not at fault. Check that this host\'s public address is in the master key\'s IP allowlist');
+      } else {
+        expect(err.details).toMatchObject({ refusal: 'IP_NOT_ALLOWED', exchangeCode: spec.ipRefusalCode });
+        expect(err.message).toContain('the key\'s IP allowlist does not include the address keyctl runs from');
+        expect(err.hint).toContain('The bot key is not at fault: the master key\'s IP allowlist does not include the address keyctl runs from.');
+        expect(err.hint).toContain(`keyctl verify @${spec.exchange}-main`);
       }
     });
 

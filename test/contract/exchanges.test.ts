@@ -8,6 +8,8 @@ exchangeAdapterSuite({
   botPermissions: BYBIT_BOT,
   excess: { declared: ['spot:trade'], permissions: BYBIT_BOT },
   unknownPermissions: { ...BYBIT_BOT, Earn: ['Earn'] },
+  ipRefusalCode: '10010',
+  inspectUsesMaster: false,
 });
 
 exchangeAdapterSuite({
@@ -19,6 +21,8 @@ exchangeAdapterSuite({
   excess: { declared: ['read'], permissions: 'read_only,trade' },
   unknownPermissions: 'read_only,trade,earn',
   cannotExpress: { expiry: 'OKX reports no key expiry (it deletes expired keys)' },
+  ipRefusalCode: '50110',
+  inspectUsesMaster: true,
 });
 
 const BINANCE_BOT = { enableReading: true, enableSpotAndMarginTrading: true, enableFutures: true };
@@ -29,6 +33,7 @@ exchangeAdapterSuite({
   botPermissions: BINANCE_BOT,
   excess: { declared: ['spot:trade'], permissions: BINANCE_BOT },
   unknownPermissions: { ...BINANCE_BOT, enableCopyTrading: true },
+  inspectUsesMaster: true,
 });
 
 exchangeAdapterSuite({
@@ -38,4 +43,6 @@ exchangeAdapterSuite({
   botPermissions: 'General,Spot,Futures',
   excess: { declared: ['spot:trade'], permissions: 'General,Spot,Futures' },
   unknownPermissions: 'General,Spot,Futures,Earn',
+  ipRefusalCode: '400006',
+  inspectUsesMaster: false,
 });

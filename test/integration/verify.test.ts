@@ -206,6 +206,65 @@ describe('keyctl verify against the exchange sandbox', () => {
     }
   });
 
+  it('reports a key refused from this address as KEY_REJECTED, saying the allowlist does not include keyctl\'s address and what to do', async () => {
+    const IP_CODES: Record<SandboxExchange, string | undefined> = { bybit: '10010', okx: '50110', kucoin: '400006', binance: undefined };
+    await sandbox.admin.setClientIp(FOREIGN_IP);
+    try {
+      const run = await cli(['verify', ...EXCHANGES.map((e) => `${e}-bot/clean`), '--json']);
+      expect(run.code, run.stderr).toBe(3);
+      for (const exchange of EXCHANGES) {
+        const r = results(run).find((x) => x.ref === `${exchange}-bot/clean`);
+        expect(r, exchange).toMatchObject({ ok: false, violations: [{ code: 'KEY_REJECTED' }] });
+        expect(r?.error, exchange).toBeUndefined();
+        expect(r?.violations).toHaveLength(1);
+        const detail = r?.violations[0]?.detail ?? '';
+        const code = IP_CODES[exchange];
+        if (code) {
+          expect(detail, exchange).toContain(
+            `${exchange} refused the key from this address while inspecting the key: the key's IP allowlist does not include the address keyctl runs from (${code} `,
+          );
+          expect(detail, exchange).toContain("so keyctl cannot verify this key from here. Run keyctl from an address in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml), or add this host's public address");
+        } else {
+          // Binance's -2015 does not say which of key, address or permission is wrong; keyctl names all three.
+          expect(detail).toContain("binance refused the key while inspecting the key (-2015 Invalid API-key, IP, or permissions for action.)");
+          expect(detail).toContain("a call from an address outside the key's IP allowlist");
+          expect(detail).toContain("Check that this host's public address is in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml) at binance");
+        }
+        expect(detail, exchange).toContain('its --client-ip (POST /_admin/client-ip): it must be one of the key\'s ips.');
+      }
+      // OKX and KuCoin name the address they saw: the operator learns this host's public address from the table.
+      const human = await cli(['verify', 'okx-bot/clean']);
+      expect(human.code).toBe(3);
+      expect(human.stdout).toContain('KEY_REJECTED');
+      expect(human.stdout).toContain('does not include the address keyctl runs from');
+      expect(human.stdout).toContain(`okx saw ${FOREIGN_IP}`);
+    } finally {
+      await sandbox.admin.setClientIp(CLIENT_IP);
+    }
+    // From an allowed address the same keys pass again: nothing was wrong with them.
+    const again = await cli(['verify', ...EXCHANGES.map((e) => `${e}-bot/clean`), '--json']);
+    expect(again.code, again.stderr).toBe(0);
+  });
+
+  it('reports a master key refused from this address as an error about the master key, not as the bot key\'s violation', async () => {
+    const master = (await sandbox.admin.listKeys({ exchange: 'okx' })).find((k) => k.master)!;
+    await sandbox.admin.tamper(master.apiKey, { ips: [FOREIGN_IP] });
+    try {
+      const run = await cli(['verify', 'okx-bot/clean', '@okx-main', '--json']);
+      expect(run.code, run.stderr).toBe(3);
+      const [bot, own] = results(run);
+      // The bot key is fine; the master key it needs to describe it is refused from here: exit-5 error row.
+      expect(bot).toMatchObject({ ref: 'okx-bot/clean', ok: false, violations: [], error: { code: 'MASTER_KEY_REJECTED', exitCode: 5 } });
+      expect(bot?.error?.message).toContain("The master key of @okx-main was refused: okx refused the key from this address while looking the key up in its sub-account: the key's IP allowlist does not include the address keyctl runs from (50110 ");
+      expect(bot?.error?.hint).toContain("The bot key is not at fault: the master key's IP allowlist does not include the address keyctl runs from.");
+      // Verified on its own, the master key is the refused key: a violation.
+      expect(own).toMatchObject({ ref: '@okx-main', ok: false, violations: [{ code: 'KEY_REJECTED' }] });
+      expect(own?.violations[0]?.detail).toContain("the key's IP allowlist does not include the address keyctl runs from");
+    } finally {
+      await sandbox.admin.tamper(master.apiKey, { ips: [CLIENT_IP] });
+    }
+  });
+
   it('reports a named slot without a stored key clearly', async () => {
     const run = await cli(['verify', 'bybit-bot/nokey', '--json']);
     expect(run.code).toBe(4);

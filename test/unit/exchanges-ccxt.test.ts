@@ -4,7 +4,7 @@ import ccxt from 'ccxt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ExchangeError, ExitCode, InternalError, KeyctlError } from '../../src/errors.js';
-import { createClient, exchangeFeedback, mapExchangeError, rewriteApiUrls, stripUrls } from '../../src/exchanges/ccxt.js';
+import { asMasterError, createClient, exchangeFeedback, isIpRefusal, isKeyRefusal, isKeyRejected, mapExchangeError, mayBeIpRefusal, rewriteApiUrls, stripUrls } from '../../src/exchanges/ccxt.js';
 import { checkKey } from '../../src/exchanges/inspect-key.js';
 import { generatePassphrase } from '../../src/exchanges/passphrase.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
@@ -59,10 +59,126 @@ describe('ccxt error mapping', () => {
     expect(e.code).toBe('KEY_REJECTED');
   });
 
-  it('maps permission and IP refusals to PERMISSION_DENIED', () => {
-    expect(mapExchangeError(new ccxt.PermissionDenied(bybitBody(10010, 'Unmatched IP')), 'bybit').code).toBe('PERMISSION_DENIED');
+  it('maps permission refusals to PERMISSION_DENIED without blaming the address', () => {
+    const denied = mapExchangeError(new ccxt.PermissionDenied(bybitBody(10005, 'Permission denied, please check your API key permissions.')), 'bybit', 'creating a key');
+    expect(denied.code).toBe('PERMISSION_DENIED');
+    expect(denied.message).toBe('bybit refused creating a key: the key may not do this (10005 Permission denied, please check your API key permissions.).');
+    expect(denied.hint).not.toMatch(/allowlist|address/);
+    expect(mapExchangeError(new ccxt.AuthenticationError('kucoin {"code":"400007","msg":"Access denied, requires more permission."}'), 'kucoin').code).toBe('PERMISSION_DENIED');
     expect(mapExchangeError(new ccxt.PermissionDenied('kucoin something'), 'kucoin').code).toBe('PERMISSION_DENIED');
     expect(mapExchangeError(new ccxt.AccountSuspended('okx {"code":"59999","msg":"suspended"}'), 'okx').code).toBe('KEY_REJECTED');
+  });
+
+  it('says an address banned by bybit (10009) is a ban of the address, not the key\'s allowlist', () => {
+    // ccxt raises 10009 as AuthenticationError; keyctl's code table decides.
+    const e = mapExchangeError(new ccxt.AuthenticationError(bybitBody(10009, 'IP has been banned.')), 'bybit', 'inspecting the key');
+    expect(e.code).toBe('PERMISSION_DENIED');
+    expect(e.message).toBe('bybit refused inspecting the key: bybit has banned the address keyctl runs from (10009 IP has been banned.).');
+    expect(e.hint).toContain('not on the key');
+  });
+
+  // The exchanges' own "address not in the key's allowlist" answers, in the ccxt class ccxt 4.5 raises them as.
+  const IP_REFUSALS = [
+    {
+      exchange: 'bybit',
+      error: new ccxt.PermissionDenied(bybitBody(10010, "Unmatched IP, please check your API key's bound IP addresses.")),
+      said: "10010 Unmatched IP, please check your API key's bound IP addresses.",
+      seen: undefined,
+    },
+    {
+      exchange: 'okx',
+      error: new ccxt.PermissionDenied('okx {"msg":"Your IP 198.51.100.9 is not included in your API key\'s IP whitelist.","code":"50110"}'),
+      said: "50110 Your IP 198.51.100.9 is not included in your API key's IP whitelist.",
+      seen: '198.51.100.9',
+    },
+    {
+      exchange: 'kucoin',
+      error: new ccxt.AuthenticationError('kucoin {"code":"400006","msg":"Invalid request IP, the current client IP is: 2001:db8::7."}'),
+      said: '400006 Invalid request IP, the current client IP is: 2001:db8::7.',
+      seen: '2001:db8::7',
+    },
+  ] as const;
+
+  it.each(IP_REFUSALS)('maps $exchange\'s IP refusal to IP_NOT_ALLOWED, saying the allowlist does not include this address and what to do', ({ exchange, error, said, seen }) => {
+    const e = mapExchangeError(error, exchange, 'inspecting the key');
+    expect(e).toBeInstanceOf(ExchangeError);
+    expect([e.code, e.exitCode, e.retryable]).toEqual(['IP_NOT_ALLOWED', ExitCode.EXCHANGE, false]);
+    expect(e.message).toBe(`${exchange} refused the key from this address while inspecting the key: the key's IP allowlist does not include the address keyctl runs from (${said}).`);
+    expect(e.hint).toBe(
+      `Run keyctl from an address in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml), or add this host's public address${seen ? ` (${exchange} saw ${seen})` : ''} to the key's allowlist at ${exchange}.`,
+    );
+    expect(e.details).toEqual({ exchange, exchangeCode: said.split(' ')[0], exchangeMessage: said.slice(said.indexOf(' ') + 1), ...(seen ? { clientIp: seen } : {}) });
+    expect(isIpRefusal(e)).toBe(true);
+    expect(isKeyRefusal(e)).toBe(true);
+  });
+
+  it('adds the sandbox\'s --client-ip to the hint only when the account\'s baseUrl is on this machine', () => {
+    const [bybit] = IP_REFUSALS;
+    const local = mapExchangeError(bybit.error, 'bybit', 'inspecting the key', { baseUrl: 'http://127.0.0.1:8101/bybit' });
+    expect(local.hint).toContain("If accounts.<name>.baseUrl is the keyctl sandbox, the address it sees is its --client-ip (POST /_admin/client-ip): it must be one of the key's ips.");
+    const real = mapExchangeError(bybit.error, 'bybit', 'inspecting the key', { baseUrl: 'https://api.bybit.com' });
+    expect(real.hint).not.toContain('sandbox');
+  });
+
+  it('keeps binance -2015 a KEY_REJECTED that names the IP allowlist as a possible cause, in every class ccxt raises it as', () => {
+    const body = 'binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}';
+    const raised = [
+      new ccxt.AuthenticationError(body), // sapi and other hosts
+      new ccxt.OperationRejected(body), // api.binance.com
+      new ccxt.DDoSProtection(body), // after the instance once authenticated
+      new ccxt.AuthenticationError('binance Invalid API-key, IP, or permissions for action.'), // message only, no code
+    ];
+    for (const err of raised) {
+      const e = mapExchangeError(err, 'binance', 'inspecting the key');
+      expect([e.code, e.retryable, e.exitCode]).toEqual(['KEY_REJECTED', false, ExitCode.EXCHANGE]);
+      expect(e.message).toMatch(/^binance refused the key while inspecting the key \((-2015 )?Invalid API-key, IP, or permissions for action\.\): /);
+      expect(e.message).toContain("a call from an address outside the key's IP allowlist");
+      expect(e.hint).toContain("Check that this host's public address is in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml) at binance");
+      expect(e.details).toMatchObject({ possibleCauses: ['key', 'ip-allowlist', 'permission'] });
+      expect(isIpRefusal(e)).toBe(false);
+      expect(isKeyRefusal(e)).toBe(true);
+    }
+    // Binance's other key rejections say nothing about addresses.
+    const sig = mapExchangeError(new ccxt.AuthenticationError('binance {"code":-1022,"msg":"Signature for this request is not valid."}'), 'binance');
+    expect(sig.code).toBe('KEY_REJECTED');
+    expect(`${sig.message} ${sig.hint}`).not.toMatch(/allowlist|address/);
+  });
+
+  it('tells refusals apart with isKeyRefusal / isIpRefusal', () => {
+    const of = (code: string, retryable = false) => new ExchangeError(code, 'x', { retryable });
+    expect(['KEY_REJECTED', 'PERMISSION_DENIED', 'IP_NOT_ALLOWED'].map((c) => isKeyRefusal(of(c)))).toEqual([true, true, true]);
+    expect(['RATE_LIMITED', 'EXCHANGE_REFUSED', 'MASTER_KEY_REJECTED', 'CLOCK_SKEW'].map((c) => isKeyRefusal(of(c)))).toEqual([false, false, false, false]);
+    expect(isKeyRefusal(of('KEY_REJECTED', true))).toBe(false);
+    expect(isKeyRefusal(new InternalError('KEY_REJECTED'))).toBe(false);
+    expect(['IP_NOT_ALLOWED', 'KEY_REJECTED', 'PERMISSION_DENIED'].map((c) => isIpRefusal(of(c)))).toEqual([true, false, false]);
+    expect(isIpRefusal(new Error('IP_NOT_ALLOWED'))).toBe(false);
+    // Only KEY_REJECTED may mean "no longer authenticates" (revoked); an IP refusal or a permission refusal never does.
+    expect(['KEY_REJECTED', 'IP_NOT_ALLOWED', 'PERMISSION_DENIED', 'MASTER_KEY_REJECTED'].map((c) => isKeyRejected(of(c)))).toEqual([true, false, false, false]);
+    expect(isKeyRejected(of('KEY_REJECTED', true))).toBe(false);
+    for (const { exchange, error } of IP_REFUSALS) expect(isKeyRejected(mapExchangeError(error, exchange))).toBe(false);
+    // The address may be the cause: an IP refusal, or binance -2015; not a plain key rejection.
+    const binance = mapExchangeError(new ccxt.AuthenticationError('binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}'), 'binance');
+    const okx = mapExchangeError(new ccxt.AuthenticationError('okx {"code":"50111","msg":"Invalid OK-ACCESS-KEY"}'), 'okx');
+    expect([mayBeIpRefusal(of('IP_NOT_ALLOWED')), mayBeIpRefusal(binance), mayBeIpRefusal(okx), mayBeIpRefusal(new Error('x'))]).toEqual([true, true, false, false]);
+  });
+
+  it('reports a master key refused from this address as the master key\'s problem, keeping the IP wording', () => {
+    const account = { name: 'okx-main', exchange: 'okx', baseUrl: 'https://www.okx.com' };
+    const ip = mapExchangeError(IP_REFUSALS[1].error, 'okx', 'looking the key up in its sub-account');
+    const e = asMasterError(ip, account) as ExchangeError;
+    expect([e.code, e.exitCode, e.retryable]).toEqual(['MASTER_KEY_REJECTED', ExitCode.EXCHANGE, false]);
+    expect(e.message).toBe(`The master key of @okx-main was refused: ${ip.message}`);
+    expect(e.message).toContain("the key's IP allowlist does not include the address keyctl runs from");
+    expect(e.hint).toBe(
+      "The bot key is not at fault: the master key's IP allowlist does not include the address keyctl runs from. Run keyctl from an address in the master key's allowlist, or add this host's public address (okx saw 198.51.100.9) to it at okx. Then check it with `keyctl verify @okx-main`.",
+    );
+    expect(e.details).toMatchObject({ refusal: 'IP_NOT_ALLOWED', exchangeCode: '50110', clientIp: '198.51.100.9' });
+    expect(isKeyRefusal(e)).toBe(false); // the bot key is not refused: checkKey must not turn this into a violation
+
+    const rejected = asMasterError(mapExchangeError(new ccxt.AuthenticationError('okx {"code":"50111","msg":"Invalid OK-ACCESS-KEY"}'), 'okx'), account) as ExchangeError;
+    expect(rejected).toMatchObject({ code: 'MASTER_KEY_REJECTED', details: { refusal: 'KEY_REJECTED' }, hint: 'Check it with `keyctl verify @okx-main` and fix it first.' });
+    const down = new ExchangeError('EXCHANGE_UNAVAILABLE', 'down', { retryable: true });
+    expect(asMasterError(down, account)).toBe(down);
   });
 
   it('maps rate limits, timeouts and network failures to retryable errors', () => {
@@ -260,6 +376,33 @@ describe('ccxt client against a scripted server', () => {
     expect(srv.seen).toHaveLength(1);
   });
 
+  it('checkKey turns a key refused from this address into a KEY_REJECTED violation that says why and what to do', async () => {
+    srv.script = [{ status: 200, body: { retCode: 10010, retMsg: "Unmatched IP, please check your API key's bound IP addresses.", result: {} } }];
+    const { config } = parseConfig(
+      [
+        'store: { provider: memory }',
+        'accounts:',
+        `  main: { exchange: bybit, baseUrl: "${srv.url}/bybit" }`,
+        'bots:',
+        '  alpha:',
+        '    subaccounts:',
+        '      arb1: { account: main, uid: "24600001", scopes: [spot:trade], ips: [203.0.113.10] }',
+      ].join('\n'),
+      '/tmp/keyctl-test.yaml',
+    );
+    const result = await checkKey({ config, ref: 'alpha/arb1', credentials: key, options: { attempts: 1 } });
+    expect(result.inspection).toBeUndefined();
+    expect(result.violations).toHaveLength(1);
+    const [v] = result.violations;
+    expect(v?.code).toBe('KEY_REJECTED');
+    expect(v?.detail).toContain("bybit refused the key from this address while inspecting the key: the key's IP allowlist does not include the address keyctl runs from (10010 ");
+    expect(v?.detail).toContain('so keyctl cannot verify this key from here. Run keyctl from an address in the key\'s IP allowlist (for a bot key, the slot\'s ips in keyctl.yaml)');
+    expect(v?.detail).toContain('--client-ip'); // the scripted exchange is on 127.0.0.1
+    // Callers word the remedy from the refusal: the address, not the key, is at fault.
+    expect(result.refusal).toMatchObject({ code: 'IP_NOT_ALLOWED', address: true });
+    expect(result.refusal?.hint).toMatch(/^Run keyctl from an address in the key's IP allowlist/);
+  });
+
   it('checkKey turns a key the exchange rejects into a KEY_REJECTED violation', async () => {
     srv.script = [{ status: 200, body: { retCode: 10003, retMsg: 'API key is invalid.', result: {} } }];
     const { config } = parseConfig(
@@ -276,6 +419,7 @@ describe('ccxt client against a scripted server', () => {
     );
     const result = await checkKey({ config, ref: 'alpha/arb1', credentials: key, options: { attempts: 1 } });
     expect(result.violations.map((v) => v.code)).toEqual(['KEY_REJECTED']);
+    expect(result.refusal).toMatchObject({ code: 'KEY_REJECTED', address: false });
     expect(result.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     expect(JSON.stringify(result)).not.toContain(key.secret);
   });

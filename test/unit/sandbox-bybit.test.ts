@@ -86,7 +86,7 @@ describe('sandbox: bybit v5 through real ccxt', () => {
     await sb.admin.setClientIp('203.0.113.9');
     const { error } = await errorOf(call(client('bybit', sb.url, bot), 'privateGetV5UserQueryApi'));
     expect(error).toBeInstanceOf(ccxt.PermissionDenied);
-    expect(error.message).toContain('"retCode":10010');
+    expect(error.message).toContain('"retCode":10010,"retMsg":"Unmatched IP, please check your API key\'s bound IP addresses."');
     await sb.admin.setClientIp('10.0.0.5');
     await sb.admin.tamper(bot.apiKey, { expiresAt: new Date(Date.now() - 1000).toISOString() });
     const expired = await errorOf(call(client('bybit', sb.url, bot), 'privateGetV5UserQueryApi'));

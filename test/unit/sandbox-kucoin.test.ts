@@ -63,7 +63,7 @@ describe('sandbox: kucoin through real ccxt', () => {
     await sb.admin.setClientIp('203.0.113.9');
     const ip = await errorOf(call(client('kucoin', sb.url, bot), 'privateGetUserApiKey'));
     expect(ip.error).toBeInstanceOf(ccxt.AuthenticationError);
-    expect(ip.error.message).toContain('"code":"400006"');
+    expect(ip.error.message).toContain('{"code":"400006","msg":"Invalid request IP, the current client IP is: 203.0.113.9."}');
     await sb.admin.setClientIp('10.0.0.5');
     await sb.admin.tamper(bot.apiKey, { expiresAt: new Date(Date.now() - 1000).toISOString() });
     expect((await errorOf(call(client('kucoin', sb.url, bot), 'privateGetUserApiKey'))).error.message).toContain('"code":"400003"');

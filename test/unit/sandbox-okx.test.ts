@@ -58,6 +58,7 @@ describe('sandbox: okx v5 through real ccxt', () => {
     const ip = await errorOf(call(client('okx', sb.url, bot), 'privateGetAccountConfig'));
     expect(ip.error).toBeInstanceOf(ccxt.PermissionDenied);
     expect(ip.error.message).toContain('"code":"50110"');
+    expect(ip.error.message).toContain('"msg":"Your IP 203.0.113.9 is not included in your API key\'s IP whitelist."');
     await sb.admin.setClientIp('10.0.0.5');
     await sb.admin.tamper(bot.apiKey, { expiresAt: new Date(Date.now() - 1000).toISOString() });
     // OKX deletes expired keys, so an expired key reads as an unknown one.
