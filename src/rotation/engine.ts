@@ -21,6 +21,7 @@ import { storePath } from '../domain/refs.js';
 import { evaluateKey, keyRejected, type Violation } from '../domain/policy.js';
 import { configDurationMs } from '../../schedules/duration.js';
 import type { CallOptions, ExchangeAccount, ExchangeAdapter } from '../exchanges/types.js';
+import { isKeyRejected, mayBeIpRefusal } from '../exchanges/ccxt.js';
 import { failpoint } from './failpoints.js';
 import { clearJournal, readJournal, writeJournal, type JournalEntry, type JournalHandle } from './journal.js';
 import { readConsumers } from '../delivery/handover.js';
@@ -73,6 +74,11 @@ export interface RotationOutcome {
   /** When PREVIOUS will be (or was) revoked. */
   revokeAfter?: string;
   previousRevoked: boolean;
+  /**
+   * Why PREVIOUS was revoked: its grace period was over (or zero), every bot started by `keyctl exec` confirmed the new
+   * key before it ended, or the caller asked for it now (--force, offboarding).
+   */
+  revokeReason?: 'grace-over' | 'bots-confirmed' | 'forced';
   /** Orphaned keyctl-labelled keys deleted at the exchange. */
   orphansDeleted: number;
   /** True when this run finished an interrupted rotation. */
@@ -193,14 +199,16 @@ export class RotationEngine {
       outcome.rotationId = j.entry.rotationId;
       outcome.oldFingerprint = j.entry.oldFingerprint;
       outcome.revokeAfter = j.entry.revokeAfter;
-      const due = Date.parse(j.entry.revokeAfter ?? '') <= this.now() || (await this.everyConsumerSwitched(run, j.entry));
-      if (!due && !options.revokeNow) {
+      const graceOver = Date.parse(j.entry.revokeAfter ?? '') <= this.now();
+      const confirmed = !graceOver && (await this.everyConsumerSwitched(run, j.entry));
+      if (!graceOver && !confirmed && !options.revokeNow) {
         // Starting a new rotation now would push the key in grace out of PREVIOUS and out of keyctl's sight.
         outcome.status = 'awaiting-grace';
         return outcome;
       }
       await this.revokePrevious(run, j);
       outcome.previousRevoked = true;
+      outcome.revokeReason = graceOver ? 'grace-over' : confirmed ? 'bots-confirmed' : 'forced';
       outcome.status = 'revoked-previous';
       if (!(options.start && options.revokeNow)) return outcome;
       j = null;
@@ -221,9 +229,11 @@ export class RotationEngine {
     outcome.newFingerprint = j.entry.newFingerprint;
     outcome.oldFingerprint = j.entry.oldFingerprint;
     outcome.revokeAfter = j.entry.revokeAfter;
-    if (Date.parse(j.entry.revokeAfter ?? '') <= this.now() || options.revokeNow) {
+    const graceOver = Date.parse(j.entry.revokeAfter ?? '') <= this.now();
+    if (graceOver || options.revokeNow) {
       await this.revokePrevious(run, j);
       outcome.previousRevoked = true;
+      outcome.revokeReason = graceOver ? 'grace-over' : 'forced';
     }
     return outcome;
   }
@@ -360,6 +370,7 @@ export class RotationEngine {
     const e = j.entry;
     const key = await this.readVersion(run.path, e.newVersion!);
     let violations: Violation[];
+    let refusalHint: string | undefined;
     try {
       const inspection = await run.adapter.inspect({
         account: run.account,
@@ -375,13 +386,17 @@ export class RotationEngine {
       if (err instanceof KeyctlError && err.retryable) throw err; // unknown outcome: keep the journal, re-run tests again
       if (!(err instanceof ExchangeError)) throw err;
       violations = [keyRejected(`${err.code}: ${err.message}`)];
+      // The new key is locked to the slot's addresses: refused from here, it says where keyctl runs, not what is wrong.
+      if (mayBeIpRefusal(err)) refusalHint = err.hint;
     }
     if (violations.length > 0) {
       await this.discardVersion(run, e.newVersion!, 'failed its test');
       await clearJournal(this.deps.store, run.path);
       await this.audit('rotate.test', run, { outcome: 'refused', fingerprint: e.newFingerprint, detail: { rotationId: e.rotationId, violations: violations.map((v) => v.code).join(',') } });
       throw new RotationIncompleteError('ROTATION_TEST_FAILED', `The new key for ${run.slot.ref} failed its test (${violations.map((v) => v.code).join(', ')}); it was deleted and the current key kept.`, {
-        hint: 'Nothing was lost and the bot keeps its current key. Fix what the violations say (often the master key\'s own permissions), then re-run.',
+        hint: refusalHint
+          ? `Nothing was lost and the bot keeps its current key. ${refusalHint} Then re-run.`
+          : 'Nothing was lost and the bot keeps its current key. Fix what the violations say (often the master key\'s own permissions), then re-run.',
         details: { violations },
       });
     }
@@ -472,7 +487,9 @@ export class RotationEngine {
       await run.adapter.ping({ account: run.account, key, ...this.deps.call });
       return true;
     } catch (err) {
-      if (err instanceof ExchangeError && (err.code === 'KEY_REJECTED' || err.code === 'PERMISSION_DENIED') && !err.retryable) return false;
+      // Only "this key does not exist / does not authenticate" proves it dead. A refusal of this address or of this
+      // call (IP_NOT_ALLOWED, PERMISSION_DENIED) comes from a live key: fail closed and keep it tracked.
+      if (isKeyRejected(err)) return false;
       throw err;
     }
   }

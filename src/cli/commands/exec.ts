@@ -81,10 +81,11 @@ export const run: CommandRun = async (ctx, args, opts) => {
  * expired) fails now, with a reason, instead of inside the bot. ccxt loads only in this case.
  */
 async function preflight(ctx: CliContext, creds: CurrentCredentials, mode: string): Promise<void> {
-  const [{ getAdapter }, { callOptionsFromEnv, resolveTarget }, { parseRef }] = await Promise.all([
+  const [{ getAdapter }, { callOptionsFromEnv, resolveTarget }, { parseRef }, { isIpRefusal, isKeyRefusal }] = await Promise.all([
     import('../../exchanges/registry.js'),
     import('../../exchanges/inspect-key.js'),
     import('../../domain/refs.js'),
+    import('../../exchanges/ccxt.js'),
   ]);
   const { account } = resolveTarget(ctx.config(), parseRef(creds.ref));
   try {
@@ -97,7 +98,8 @@ async function preflight(ctx: CliContext, creds: CurrentCredentials, mode: strin
   } catch (err) {
     const code = err instanceof KeyctlError ? err.code : 'UNKNOWN';
     await ctx.record({ ref: creds.ref, fingerprint: creds.fingerprint, outcome: 'refused', detail: { mode, preflight: code } }).catch(() => undefined);
-    const rejected = code === 'KEY_REJECTED' || code === 'PERMISSION_DENIED';
+    // An address refusal carries its own hint (which address, what to change); other refusals get the general one.
+    const rejected = isKeyRefusal(err) && !isIpRefusal(err);
     throw new ExchangeError(
       'PREFLIGHT_FAILED',
       `Preflight: ${account.exchange} did not accept ${creds.ref}'s key ${creds.fingerprint} from this host${err instanceof KeyctlError ? `: ${err.message}` : '.'} The bot was not started.`,
