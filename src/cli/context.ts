@@ -32,7 +32,9 @@ export class CliContext {
     readonly command: string,
     options: { json: boolean; config?: string },
   ) {
-    this.out = new Output(options.json, io.stdout, io.stderr, this.redactor);
+    // Live progress only on a real terminal: never escape codes into a pipe, a file or a dumb terminal.
+    const terminal = io.stderr.isTTY && io.env.TERM !== 'dumb' ? io.stderr : undefined;
+    this.out = new Output(options.json, io.stdout, io.stderr, this.redactor, terminal);
     this.configPath = resolveConfigPath(options.config, io.env, io.cwd);
   }
 

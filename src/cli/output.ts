@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import type { Writable } from 'node:stream';
 import type { Redactor } from '../audit/redact.js';
+import { Progress } from './progress.js';
 
 /**
  * Every byte keyctl prints goes through here, so it can be redacted and so `--json` mode prints exactly one JSON
@@ -12,7 +13,17 @@ export class Output {
     private readonly stdout: Writable,
     private readonly stderr: Writable,
     private readonly redactor: Redactor,
+    /** The terminal for live progress lines; undefined when stderr is not one. */
+    private readonly terminal?: Writable,
   ) {}
+
+  /**
+   * Progress over `total` slots: a line on stderr as each finishes (none with --json), and a live line on a terminal
+   * when the work takes a while.
+   */
+  progress(verb: string, total: number): Progress {
+    return new Progress({ verb, total, line: (text) => this.info(text), ...(this.terminal && !this.json ? { live: this.terminal } : {}) });
+  }
 
   /** The command's result: `data` as JSON with --json, otherwise the human text. */
   result(data: unknown, human: string | (() => string)): void {

@@ -16,20 +16,39 @@ export const run: CommandRun = async (ctx, args, opts) => {
     throw new UsageError('UNKNOWN_BOT', `${config.file} declares no bot "${bot}".`, { hint: `Bots: ${[...new Set(config.slots.map((s) => s.bot))].join(', ') || '(none)'}.` });
   }
   const engine = await engineFor(ctx);
-  const settled = await Promise.allSettled(slots.map((slot) => engine.revoke(slot, { reason: String(opts.reason), emergency: true })));
   const results: RevokeOutcome[] = [];
   const failures: Failure[] = [];
-  settled.forEach((s, i) => {
-    const ref = slots[i]!.ref;
-    if (s.status === 'fulfilled') {
-      results.push(s.value);
-      for (const f of s.value.failed) failures.push({ ref, code: f.code, message: `${f.fingerprint}: ${f.message}` });
-    } else failures.push(failureOf(ref, s.reason));
-  });
+  const progress = ctx.out.progress('revoking', slots.length);
+  try {
+    // Every slot at once; each prints its line as it finishes.
+    await Promise.all(
+      slots.map(async (slot) => {
+        progress.begin(slot.ref);
+        try {
+          const outcome = await engine.revoke(slot, { reason: String(opts.reason), emergency: true });
+          results.push(outcome);
+          for (const f of outcome.failed) failures.push({ ref: slot.ref, code: f.code, message: `${f.fingerprint}: ${f.message}` });
+          progress.done(slot.ref, describeRevoke(outcome));
+        } catch (err) {
+          const f = failureOf(slot.ref, err);
+          failures.push(f);
+          progress.done(slot.ref, `${slot.ref}: COULD NOT revoke: ${f.message}`);
+        }
+      }),
+    );
+  } finally {
+    progress.end();
+  }
+  // Config order, whatever order the exchanges answered in.
+  const order = (ref: string) => slots.findIndex((s) => s.ref === ref);
+  results.sort((a, b) => order(a.ref) - order(b.ref));
+  failures.sort((a, b) => order(a.ref) - order(b.ref));
+  // Each slot's line went to stderr as it finished; stdout gets the verdict.
   ctx.out.result({ results, failures }, () => {
-    const lines = results.map(describeRevoke);
-    for (const f of failures.filter((x) => !results.some((r) => r.ref === x.ref))) lines.push(`${f.ref}: COULD NOT revoke: ${f.message}`);
-    if (failures.length) lines.push(`\n${failures.length} key(s) could NOT be revoked. Delete them in the exchange's web UI now, then run keyctl kill again to confirm.`);
+    const revoked = results.reduce((n, r) => n + r.revoked.length, 0);
+    const lines = [`kill ${opts.all ? '--all' : bot}: ${revoked} key(s) revoked across ${slots.length} slot(s)${failures.length ? `, ${failures.length} NOT revoked` : ''}.`];
+    for (const f of failures) lines.push(`  ${f.ref}: COULD NOT revoke: ${f.message}`);
+    if (failures.length) lines.push(`Delete them in the exchange's web UI now, then run keyctl kill again to confirm.`);
     return lines.join('\n');
   });
   return failures.length ? ExitCode.EXCHANGE : ExitCode.OK;

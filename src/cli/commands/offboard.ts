@@ -1,7 +1,7 @@
 import { ExitCode, UsageError } from '../../errors.js';
 import type { RotationOutcome } from '../../rotation/engine.js';
 import { engineFor } from '../../rotation/setup.js';
-import { failureOf, type Failure } from './rotate.js';
+import { describe, failureOf, type Failure } from './rotate.js';
 import type { CommandRun } from '../types.js';
 
 /**
@@ -19,17 +19,27 @@ export const run: CommandRun = async (ctx, args, opts) => {
   const engine = await engineFor(ctx);
   const results: RotationOutcome[] = [];
   const failures: Failure[] = [];
-  for (const slot of slots) {
-    try {
-      results.push(await engine.rotate(slot, { start: true, graceMs: 0, revokeNow: true, reason: `offboard:${person}:${String(opts.reason)}` }));
-    } catch (err) {
-      failures.push(failureOf(slot.ref, err));
+  const progress = ctx.out.progress('rotating', slots.length);
+  try {
+    for (const slot of slots) {
+      progress.begin(slot.ref);
+      try {
+        const outcome = await engine.rotate(slot, { start: true, graceMs: 0, revokeNow: true, reason: `offboard:${person}:${String(opts.reason)}` });
+        results.push(outcome);
+        progress.done(slot.ref, describe(outcome, 'force'));
+      } catch (err) {
+        const f = failureOf(slot.ref, err);
+        failures.push(f);
+        progress.done(slot.ref, `${slot.ref}: NOT rotated: ${f.message}`);
+      }
     }
+  } finally {
+    progress.end();
   }
   await ctx.record({ command: 'offboard', outcome: failures.length ? 'failed' : 'ok', detail: { staff: person, rotated: results.length, failed: failures.length, masterKeys: masterKeys.join(',') } });
   ctx.out.result({ staff: person, rotated: results, failures, masterKeysToRotateByHand: masterKeys }, () => {
     const lines = [`Offboarding ${person}: ${results.length} of ${slots.length} slot(s) rotated with no grace.`];
-    for (const r of results) lines.push(`  ${r.ref}: new key ${r.newFingerprint}, old key ${r.oldFingerprint ?? '-'} revoked`);
+    for (const r of results) lines.push(`  ${r.ref}: new key ${r.newFingerprint}${r.oldFingerprint ? `, old key ${r.oldFingerprint} revoked` : ' (there was no old key)'}`);
     for (const f of failures) lines.push(`  ${f.ref}: NOT rotated: ${f.message}`);
     if (masterKeys.length) {
       lines.push(`Master keys ${person} could see (rotate these by hand now, see docs/runbooks/staff-departure.md):`);

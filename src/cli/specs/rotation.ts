@@ -16,7 +16,11 @@ export const specs: CommandSpec[] = [
       ['--force', 'revoke a previous key still in its grace period so a new rotation can start'],
       ['--grace <duration>', 'how long the old key stays valid: ISO-8601 (PT15M) or 90s, 15m, 24h, 30d; default the slot\'s rotate.grace'],
     ],
-    help: 'No ref: every slot. Exit 6 means a rotation stopped part-way: nothing was lost, re-run the same command.',
+    help: [
+      'refs: bot/subaccount for one slot, or a bot name for every slot of that bot (keyctl rotate alpha); none: every slot.',
+      'A rotation whose old key is still in its grace period is finished first: its old key is revoked once the grace',
+      'period is over (or every bot under keyctl exec confirmed the new key), and no new rotation starts without --force.',
+    ].join('\n'),
     load: () => import('../commands/rotate.js'),
   },
   {
