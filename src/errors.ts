@@ -90,6 +90,16 @@ export class ConfigError extends KeyctlError {
   }
 }
 
+/**
+ * A key the user named has no CURRENT version in the store: nothing to act on until one is imported (or a rotation
+ * creates one). The store itself is fine, so this is not exit 4: exit 2, with the command that fixes it as the hint.
+ */
+export class MissingKeyError extends UsageError {
+  constructor(message: string, options?: KeyctlErrorOptions) {
+    super('NO_CURRENT_KEY', message, options);
+  }
+}
+
 /** A key violates the key policy. Exit 3. */
 export class PolicyError extends KeyctlError {
   constructor(code: string, message: string, options?: KeyctlErrorOptions) {

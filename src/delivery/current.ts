@@ -5,7 +5,7 @@
 import type { Config } from '../config/load.js';
 import { fingerprint } from '../domain/fingerprint.js';
 import { resolveManagedKey, type ManagedKey } from '../domain/slots.js';
-import { NotFoundError, ProviderError, UsageError } from '../errors.js';
+import { MissingKeyError, NotFoundError, ProviderError, UsageError } from '../errors.js';
 import type { SecretStore } from '../../providers/types.js';
 import type { BotCredentials } from './protocol.js';
 
@@ -25,14 +25,14 @@ export interface CurrentCredentials extends BotCredentials {
   version: string;
 }
 
-/** The slot's CURRENT key. Throws NotFoundError (exit 4) with a hint when the slot holds none. */
+/** The slot's CURRENT key. Throws MissingKeyError (exit 2) with a hint when the slot holds none. */
 export async function readCurrent(store: SecretStore, config: Config, slot: ManagedKey): Promise<CurrentCredentials> {
   let v;
   try {
     v = await store.read(slot.path, { stage: 'CURRENT' });
   } catch (err) {
     if (err instanceof NotFoundError) {
-      throw new NotFoundError(`${slot.ref} has no CURRENT key in the store.`, {
+      throw new MissingKeyError(`${slot.ref} has no CURRENT key in the store.`, {
         hint: `Import one with \`keyctl key import ${slot.ref} < key.json\`, or finish a rotation with \`keyctl rotate ${slot.ref}\`.`,
       });
     }

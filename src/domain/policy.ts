@@ -28,6 +28,8 @@ export interface Violation {
   code: ViolationCode;
   /** One human sentence: what is wrong and with what. Never holds secret material. */
   detail: string;
+  /** EXCESS_SCOPE: the scopes held beyond what is allowed. */
+  scopes?: string[];
 }
 
 /** What a bot's slot declares. */
@@ -77,7 +79,7 @@ export function evaluateKey(inspection: KeyInspection, target: KeyTarget, option
   const excess = [...scopes].filter((s) => !isUnknown(s) && s !== 'withdraw' && s !== 'transfer' && !allowed.has(s));
   if (excess.length > 0) {
     const declared = target.kind === 'bot' ? 'the slot declares' : `${target.exchange} requires for managing sub-account keys`;
-    v.push({ code: 'EXCESS_SCOPE', detail: `${who} holds ${excess.join(', ')}, beyond what ${declared}.` });
+    v.push({ code: 'EXCESS_SCOPE', detail: `${who} holds ${excess.join(', ')}, beyond what ${declared}.`, scopes: excess });
   }
   const unknown = [...scopes].filter(isUnknown).map((s) => s.slice('unknown:'.length));
   if (unknown.length > 0) {

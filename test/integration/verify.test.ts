@@ -265,11 +265,12 @@ describe('keyctl verify against the exchange sandbox', () => {
     }
   });
 
-  it('reports a named slot without a stored key clearly', async () => {
+  it('reports a named slot without a stored key clearly: exit 2 (nothing to verify), not 4 (the store is fine)', async () => {
     const run = await cli(['verify', 'bybit-bot/nokey', '--json']);
-    expect(run.code).toBe(4);
+    expect(run.code).toBe(2);
     const [r] = results(run);
-    expect(r).toMatchObject({ ref: 'bybit-bot/nokey', ok: false, fingerprint: null, error: { code: 'NOT_FOUND' } });
+    expect(r).toMatchObject({ ref: 'bybit-bot/nokey', ok: false, fingerprint: null, error: { code: 'NO_CURRENT_KEY', exitCode: 2 } });
+    expect(r?.error?.hint).toContain('keyctl key import bybit-bot/nokey');
     expect(r?.error?.message).toContain('No CURRENT key');
   });
 

@@ -6,7 +6,8 @@ import { Redactor } from '../../src/audit/redact.js';
 import type { AuditEntry } from '../../src/audit/types.js';
 import { Output } from '../../src/cli/output.js';
 import type { CliContext } from '../../src/cli/context.js';
-import { buildSchedule, lastVerifications, run } from '../../src/cli/commands/schedule.js';
+import { buildSchedule, run } from '../../src/cli/commands/schedule.js';
+import { lastVerifications } from '../../src/audit/verifications.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { SlotSchedule } from '../../schedules/due.js';
 

@@ -4,6 +4,7 @@ import type { SecretStore } from '../../../providers/types.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, KeyctlError } from '../../errors.js';
 import { resolveManagedKey } from '../../domain/slots.js';
+import { violationFlags } from '../../domain/key-state.js';
 import type { CommandRun } from '../types.js';
 
 /**
@@ -45,7 +46,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
         fingerprint: fp,
         source: 'import',
         importedBy: ctx.actor,
-        ...(violations.length ? { flags: `violations:${violations.map((v) => v.code).join(',')}` } : {}),
+        ...(violations.length ? { flags: violationFlags(violations.map((v) => v.code)) } : {}),
       },
       stage: 'CURRENT',
       expect: currentId,

@@ -8,18 +8,13 @@
 import { DateTime } from 'luxon';
 import type { SecretStore } from '../../../providers/types.js';
 import type { Config } from '../../config/load.js';
-import type { AuditEntry, AuditLog } from '../../audit/types.js';
+import type { AuditLog } from '../../audit/types.js';
+import { lastVerifications } from '../../audit/verifications.js';
 import { storePath } from '../../domain/refs.js';
 import { slotSchedule, type SlotHistory, type SlotSchedule } from '../../../schedules/due.js';
 import { describeWindow } from '../../../schedules/window.js';
 import { age, table } from '../output.js';
 import type { CommandRun } from '../types.js';
-
-/** The audit command whose entries count as verifications. */
-export const VERIFY_COMMAND = 'verify';
-
-/** How many audit entries to read back, growing until every slot's last verification is found or the log ends. */
-const TAIL_STEPS = [1_000, 10_000, 100_000];
 
 export const run: CommandRun = async (ctx) => {
   const config = ctx.config();
@@ -65,21 +60,6 @@ export async function buildSchedule(config: Config, store: SecretStore, audit: P
     out.push(slotSchedule(slot, history, now));
   }
   return out;
-}
-
-/** The latest `verify` entry of each ref in `refs`, reading back through the audit log only as far as needed. */
-export async function lastVerifications(audit: Pick<AuditLog, 'tail'>, refs: Set<string>): Promise<Map<string, AuditEntry>> {
-  const found = new Map<string, AuditEntry>();
-  for (const n of TAIL_STEPS) {
-    const entries = await audit.tail(n);
-    found.clear();
-    // Oldest first, so a later entry overwrites an earlier one.
-    for (const e of entries) {
-      if (e.command === VERIFY_COMMAND && e.ref !== undefined && refs.has(e.ref)) found.set(e.ref, e);
-    }
-    if (found.size === refs.size || entries.length < n) break;
-  }
-  return found;
 }
 
 /** `2025-06-01 02:00 (in 3d)` / `(5h ago)`, in UTC. */

@@ -6,9 +6,12 @@
 import type { SecretStore } from '../../../providers/types.js';
 import { fingerprint } from '../../domain/fingerprint.js';
 import type { Violation } from '../../domain/policy.js';
-import type { Credentials } from '../../exchanges/types.js';
+import type { Credentials, ExchangeAdapter } from '../../exchanges/types.js';
+import type { CheckKeyResult } from '../../exchanges/inspect-key.js';
 import { managedKeys, resolveManagedKey, type ManagedKey } from '../../domain/slots.js';
-import { ExitCode, InternalError, KeyctlError, NotFoundError } from '../../errors.js';
+import { ExitCode, InternalError, KeyctlError, MissingKeyError, NotFoundError } from '../../errors.js';
+import { remedy, type RemedyTarget } from '../../domain/remedy.js';
+import type { Config } from '../../config/load.js';
 import { table } from '../output.js';
 import type { CliContext } from '../context.js';
 import type { CommandRun } from '../types.js';
@@ -21,6 +24,8 @@ export interface VerifyResult {
   violations: Violation[];
   /** Why the key could not be checked (missing from the store, exchange unreachable, no inspection API). */
   error?: { code: string; message: string; hint?: string; exitCode: number };
+  /** What to do about the violations: rotate, or change the slot's declared scopes where rotation cannot help. */
+  hint?: string;
 }
 
 export const run: CommandRun = async (ctx, args) => {
@@ -28,20 +33,38 @@ export const run: CommandRun = async (ctx, args) => {
   const store = await ctx.store();
   const explicit = args.length > 0;
   const targets = explicit ? dedupe(args.map((a) => resolveManagedKey(config, a))) : await withCurrentKey(store, managedKeys(config));
-  const { checkKey, callOptionsFromEnv, credentialsFrom } = await import('../../exchanges/inspect-key.js');
+  const [{ checkKey, callOptionsFromEnv, credentialsFrom }, { getAdapter }] = await Promise.all([import('../../exchanges/inspect-key.js'), import('../../exchanges/registry.js')]);
   const options = callOptionsFromEnv(ctx.env);
 
   const results: VerifyResult[] = [];
-  for (const target of targets) {
-    const result = await verifyOne(ctx, store, target, async (credentials) => (await checkKey({ config, ref: target.ref, credentials, store, options })).violations, credentialsFrom);
-    results.push(result);
-    const codes = result.violations.map((v) => v.code).join(',');
-    await ctx.record({
-      ref: result.ref,
-      ...(result.fingerprint ? { fingerprint: result.fingerprint } : {}),
-      outcome: result.error ? 'failed' : result.ok ? 'ok' : 'refused',
-      detail: { violations: codes, ...(result.error ? { error: result.error.code } : {}) },
-    });
+  const progress = ctx.out.progress('verifying', targets.length);
+  try {
+    for (const target of targets) {
+      progress.begin(target.ref);
+      let refusal: CheckKeyResult['refusal'];
+      const check = async (credentials: Credentials) => {
+        const checked = await checkKey({ config, ref: target.ref, credentials, store, options });
+        refusal = checked.refusal;
+        return checked.violations;
+      };
+      const result = await verifyOne(ctx, store, target, check, credentialsFrom);
+      if (result.violations.length > 0) {
+        // Refused from this address: rotating from here would not help (the new key has the same allowlist).
+        const hint = refusal?.address && refusal.hint ? refusal.hint : remedy(await remedyTarget(config, target, getAdapter), result.violations);
+        if (hint) result.hint = hint;
+      }
+      results.push(result);
+      const codes = result.violations.map((v) => v.code).join(',');
+      await ctx.record({
+        ref: result.ref,
+        ...(result.fingerprint ? { fingerprint: result.fingerprint } : {}),
+        outcome: result.error ? 'failed' : result.ok ? 'ok' : 'refused',
+        detail: { violations: codes, ...(result.error ? { error: result.error.code } : {}) },
+      });
+      progress.done(target.ref, line(result));
+    }
+  } finally {
+    progress.end();
   }
 
   ctx.out.result({ results }, () => human(results, explicit));
@@ -49,6 +72,23 @@ export const run: CommandRun = async (ctx, args) => {
   const failed = results.find((r) => r.error);
   return failed?.error ? failed.error.exitCode : ExitCode.OK;
 };
+
+/** What the remedy needs to know about a key: its slot's declared scopes and its exchange's scope bundles. */
+async function remedyTarget(config: Config, target: ManagedKey, getAdapter: (exchange: string) => Promise<ExchangeAdapter>): Promise<RemedyTarget> {
+  const exchange = config.accounts[target.account]?.exchange ?? 'the exchange';
+  if (target.kind === 'account') return { ref: target.ref, kind: 'account', exchange };
+  const slot = config.slots.find((s) => s.ref === target.ref);
+  const boundScopes = (await getAdapter(exchange).catch(() => undefined))?.capabilities.boundScopes ?? [];
+  return { ref: target.ref, kind: 'slot', exchange, scopes: slot?.scopes ?? [], boundScopes, scopesPath: `bots.${slot?.bot}.subaccounts.${slot?.sub}.scopes` };
+}
+
+/** One key's line as it finishes. */
+function line(r: VerifyResult): string {
+  const key = `${r.ref}${r.fingerprint ? ` (key ${r.fingerprint})` : ''}`;
+  if (r.error) return `${key}: NOT CHECKED: ${r.error.code}: ${r.error.message}`;
+  if (r.ok) return `${key}: ok`;
+  return `${key}: VIOLATION ${r.violations.map((v) => v.code).join(', ')}`;
+}
 
 async function verifyOne(
   ctx: CliContext,
@@ -70,7 +110,7 @@ async function verifyOne(
     return { ref: target.ref, fingerprint: fp, ok: violations.length === 0, violations };
   } catch (err) {
     if (err instanceof NotFoundError) {
-      return failure(target.ref, fp, new NotFoundError(`No CURRENT key is stored for ${target.ref}.`, {
+      return failure(target.ref, fp, new MissingKeyError(`No CURRENT key is stored for ${target.ref}.`, {
         hint: `Import one with \`keyctl key import ${target.ref}\` (or rotate to create one).`,
       }));
     }
@@ -121,5 +161,6 @@ function human(results: VerifyResult[], explicit: boolean): string {
   ]
     .filter(Boolean)
     .join(', ');
-  return `${table(['ref', 'fingerprint', 'result', 'details'], rows)}\n${summary}.`;
+  const hints = results.filter((r) => r.hint).map((r) => `hint: ${r.ref}: ${r.hint}`);
+  return [`${table(['ref', 'fingerprint', 'result', 'details'], rows)}`, `${summary}.`, ...hints].join('\n');
 }
