@@ -3,6 +3,10 @@ import { defineConfig } from 'vitest/config';
 // Projects: `fast` (unit + in-process contract suites) for the inner loop; `slow` (CLI end to end, moto, the local
 // store's kill test) which `npm test` also runs; `faults` (rotation crash and error injection: dozens of real CLI
 // processes) behind `npm run test:faults`, which CI runs after `npm test`.
+// `slow` and `faults` run the built keyctl (dist/): their globalSetup fails the run at once when dist/ is missing or
+// older than the sources (test/helpers/dist.ts), instead of testing old code. `npm test` and `test:faults` build first.
+const builtDist = ['test/helpers/dist-setup.ts'];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -11,9 +15,14 @@ export default defineConfig({
       { extends: true, test: { name: 'fast', include: ['test/unit/**/*.test.ts', 'test/contract/**/*.test.ts'], exclude: ['test/contract/**/*.slow.test.ts'] } },
       {
         extends: true,
-        test: { name: 'slow', include: ['test/integration/**/*.test.ts', 'test/contract/**/*.slow.test.ts', 'test/faults/**/*.test.ts'], exclude: ['test/faults/rotation-*.test.ts'] },
+        test: {
+          name: 'slow',
+          include: ['test/integration/**/*.test.ts', 'test/contract/**/*.slow.test.ts', 'test/faults/**/*.test.ts'],
+          exclude: ['test/faults/rotation-*.test.ts'],
+          globalSetup: builtDist,
+        },
       },
-      { extends: true, test: { name: 'faults', include: ['test/faults/rotation-*.test.ts'] } },
+      { extends: true, test: { name: 'faults', include: ['test/faults/rotation-*.test.ts'], globalSetup: builtDist } },
     ],
   },
 });

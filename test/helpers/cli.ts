@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { assertDistFresh } from './dist.js';
 
 export const BIN = fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url));
 
@@ -16,7 +17,9 @@ export interface CliResult {
   json<T = Record<string, unknown>>(): T;
 }
 
+/** Throws, saying to run `npm run build`, when dist/ is missing or older than the sources (test/helpers/dist.ts). */
 export function assertBuilt(): void {
+  assertDistFresh();
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first (npm test does).`);
 }
 

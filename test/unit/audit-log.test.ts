@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,6 +8,7 @@ import { canonicalJson, entryMac, GENESIS } from '../../src/audit/chain.js';
 import { openAuditLog } from '../../src/audit/log.js';
 import { processRedactor } from '../../src/audit/redact.js';
 import type { AuditEntry, AuditLog, AuditProblem } from '../../src/audit/types.js';
+import { assertDistFresh } from '../helpers/dist.js';
 
 let dir: string;
 let path: string;
@@ -108,7 +108,8 @@ describe('audit log: append', () => {
   });
 
   const dist = resolve(import.meta.dirname, '../../dist/src/audit/log.js');
-  it.skipIf(!existsSync(dist))('keeps a valid chain under appends from 3 processes (skipped when dist is not built: npm run build)', async () => {
+  it('keeps a valid chain under appends from 3 processes (runs the built dist/: npm run build first)', async () => {
+    assertDistFresh();
     const script = `
       const { openAuditLog } = await import(${JSON.stringify(dist)});
       const log = openAuditLog({ path: process.argv[1], key: Buffer.from(process.argv[2], 'hex') });
