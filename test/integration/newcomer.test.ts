@@ -3,7 +3,8 @@
  * rotate says during and after a grace period, unsafe keys visible in `status` and `key list`, verify's hints, and
  * progress lines (a line per slot; no escape codes into a pipe; nothing in --json).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStore } from '../../providers/local.js';
@@ -60,6 +61,27 @@ describe('parser errors are keyctl errors', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^keyctl: /);
+  });
+});
+
+describe('config', () => {
+  it('a config with grace PT0S inits; a zero rotation period is refused with the reason, listed with every other problem', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyctl-newcomer-'));
+    try {
+      const slot = (every: string) =>
+        `store: { provider: local, path: ./store }\naccounts:\n  main: { exchange: bybit }\nbots:\n  alpha:\n    subaccounts:\n      arb1: { account: main, uid: "1", scopes: [read, spot:trade], ips: [${CLIENT_IP}], custodians: [carol], rotate: { every: ${every}, grace: PT0S } }\nstaff: [alice]\n`;
+      writeFileSync(join(dir, 'ok.yaml'), slot('P30D').replace('custodians: [carol]', 'custodians: [alice]'));
+      const init = await runCli(['--config', join(dir, 'ok.yaml'), 'init']);
+      expect(init.code, init.stderr).toBe(0);
+      writeFileSync(join(dir, 'bad.yaml'), slot('PT0S'));
+      const bad = await runCli(['--config', join(dir, 'bad.yaml'), 'status', '--json']);
+      expect(bad.code).toBe(2);
+      const issues = bad.json<{ error: { details: { issues: Array<{ path: string; message: string }> } } }>().error.details.issues;
+      expect(issues.map((i) => i.path)).toEqual(['bots.alpha.subaccounts.arb1.custodians.0', 'bots.alpha.subaccounts.arb1.rotate.every']);
+      expect(issues[1]?.message).toMatch(/^must be longer than zero/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
