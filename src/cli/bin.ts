@@ -9,6 +9,14 @@ if (major < 20 || (major === 20 && minor < 19)) {
   process.exit(2);
 }
 
+// A reader that goes away (`keyctl --help | head -1`) is not a crash: the rest of the output is dropped, the command
+// finishes and exits with its own code.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 const { main } = await import('./main.js');
 process.exitCode = await main(process.argv.slice(2), {
   stdin: process.stdin,

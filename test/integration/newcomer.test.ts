@@ -5,11 +5,12 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStore } from '../../providers/local.js';
 import { registerConsumer } from '../../src/delivery/handover.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
 
 const ESC = '\x1b';
@@ -54,6 +55,17 @@ describe('parser errors are keyctl errors', () => {
       expect(error.hint).toMatch(hint);
       expect(error.exitCode).toBe(2);
     }
+  });
+
+  it('output piped into a reader that stops early (keyctl --help | head -1) ends quietly, with no EPIPE crash', async () => {
+    const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${BIN}" --help | head -1`], { encoding: 'utf8' });
+    expect(r.stdout).toBe('Usage: keyctl [options] [command]\n');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // A reader gone before keyctl writes at all (true reads nothing) makes the EPIPE certain, not a race.
+    const gone = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${BIN}" --help | true`], { encoding: 'utf8' });
+    expect(gone.stderr).toBe('');
+    expect(gone.status).toBe(0);
   });
 
   it('--json after -- belongs to the bot, not to keyctl', async () => {
