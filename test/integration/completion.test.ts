@@ -6,7 +6,6 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completionScript, SHELLS, type Shell } from '../../src/cli/completion/index.js';
@@ -14,6 +13,7 @@ import { main } from '../../src/cli/main.js';
 import { specs } from '../../src/cli/specs/index.js';
 import type { CommandSpec } from '../../src/cli/types.js';
 import { assertBuilt, BIN } from '../helpers/cli.js';
+import { captureIo } from '../helpers/io.js';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const HAS_ZSH = has('zsh');
@@ -72,20 +72,10 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function io(cwd: string, extraEnv: NodeJS.ProcessEnv = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return { io: { stdin: new PassThrough(), stdout, stderr, env: extraEnv, cwd }, out: () => out, err: () => err };
-}
-
 async function keyctl(args: string[], cwd = dir, extraEnv: NodeJS.ProcessEnv = {}) {
-  const t = io(cwd, extraEnv);
+  const t = captureIo({ cwd, env: extraEnv });
   const code = await main(args, t.io);
-  return { code, stdout: t.out(), stderr: t.err() };
+  return { code, stdout: t.stdout(), stderr: t.stderr() };
 }
 
 /** COMP_WORDS as bash builds them: split at whitespace and around COMP_WORDBREAKS characters (@ = : ...). */

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../src/audit/log.js';
 import type { AuditEntry, AuditLog, AuditVerifyReport } from '../../src/audit/types.js';
-import { CliContext, type CliIo } from '../../src/cli/context.js';
+import { CliContext } from '../../src/cli/context.js';
+import { captureIo, type CapturedIo } from '../helpers/io.js';
 import { run as runVerify } from '../../src/cli/commands/audit-verify.js';
 import { main } from '../../src/cli/main.js';
 
@@ -16,14 +16,8 @@ let configPath: string;
 let key: Buffer;
 let log: AuditLog;
 
-function io(): { io: CliIo; stdout: () => string; stderr: () => string } {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (c: Buffer) => (o += c.toString()));
-  err.on('data', (c: Buffer) => (e += c.toString()));
-  return { io: { stdin: new PassThrough(), stdout: out, stderr: err, env: {}, cwd: dir }, stdout: () => o, stderr: () => e };
+function io(): CapturedIo {
+  return captureIo({ cwd: dir });
 }
 
 beforeEach(async () => {

@@ -378,18 +378,7 @@ describe('ccxt client against a scripted server', () => {
 
   it('checkKey turns a key refused from this address into a KEY_REJECTED violation that says why and what to do', async () => {
     srv.script = [{ status: 200, body: { retCode: 10010, retMsg: "Unmatched IP, please check your API key's bound IP addresses.", result: {} } }];
-    const { config } = parseConfig(
-      [
-        'store: { provider: memory }',
-        'accounts:',
-        `  main: { exchange: bybit, baseUrl: "${srv.url}/bybit" }`,
-        'bots:',
-        '  alpha:',
-        '    subaccounts:',
-        '      arb1: { account: main, uid: "24600001", scopes: [spot:trade], ips: [203.0.113.10] }',
-      ].join('\n'),
-      '/tmp/keyctl-test.yaml',
-    );
+    const config = bybitSlotConfig(srv.url);
     const result = await checkKey({ config, ref: 'alpha/arb1', credentials: key, options: { attempts: 1 } });
     expect(result.inspection).toBeUndefined();
     expect(result.violations).toHaveLength(1);
@@ -405,18 +394,7 @@ describe('ccxt client against a scripted server', () => {
 
   it('checkKey turns a key the exchange rejects into a KEY_REJECTED violation', async () => {
     srv.script = [{ status: 200, body: { retCode: 10003, retMsg: 'API key is invalid.', result: {} } }];
-    const { config } = parseConfig(
-      [
-        'store: { provider: memory }',
-        'accounts:',
-        `  main: { exchange: bybit, baseUrl: "${srv.url}/bybit" }`,
-        'bots:',
-        '  alpha:',
-        '    subaccounts:',
-        '      arb1: { account: main, uid: "24600001", scopes: [spot:trade], ips: [203.0.113.10] }',
-      ].join('\n'),
-      '/tmp/keyctl-test.yaml',
-    );
+    const config = bybitSlotConfig(srv.url);
     const result = await checkKey({ config, ref: 'alpha/arb1', credentials: key, options: { attempts: 1 } });
     expect(result.violations.map((v) => v.code)).toEqual(['KEY_REJECTED']);
     expect(result.refusal).toMatchObject({ code: 'KEY_REJECTED', address: false });
@@ -431,3 +409,19 @@ describe('ccxt client against a scripted server', () => {
     await expect(coinbase.inspect({ account: { exchange: 'coinbase' }, key, role: 'bot' })).rejects.toMatchObject({ code: 'CAPABILITY_GAP' });
   });
 });
+
+/** One bybit slot (alpha/arb1) on an account whose API is `url`. */
+function bybitSlotConfig(url: string) {
+  return parseConfig(
+    [
+      'store: { provider: memory }',
+      'accounts:',
+      `  main: { exchange: bybit, baseUrl: "${url}/bybit" }`,
+      'bots:',
+      '  alpha:',
+      '    subaccounts:',
+      '      arb1: { account: main, uid: "24600001", scopes: [spot:trade], ips: [203.0.113.10] }',
+    ].join('\n'),
+    '/tmp/keyctl-test.yaml',
+  ).config;
+}
