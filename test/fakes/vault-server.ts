@@ -139,8 +139,11 @@ function newToken(): string {
 export class FakeVault {
   readonly rootToken: string;
   url = '';
-  /** Method and path of every request (never bodies), for assertions on what the client called. */
-  readonly calls: Array<{ method: string; path: string; status: number }> = [];
+  /**
+   * Method and path of every request (never bodies, never tokens), for assertions on what the client called, with the
+   * X-Vault-Wrap-TTL header as sent when there was one.
+   */
+  readonly calls: Array<{ method: string; path: string; status: number; wrapTtl?: string }> = [];
   private sealed = false;
   private readonly now: () => number;
   private readonly server: Server;
@@ -230,7 +233,8 @@ export class FakeVault {
       if (!(err instanceof VaultFailure)) throw err;
       reply = { status: err.status, body: err.body ?? { errors: err.errors } };
     }
-    this.calls.push({ method, path, status: reply.status });
+    const wrapTtl = header(req.headers, 'x-vault-wrap-ttl');
+    this.calls.push({ method, path, status: reply.status, ...(wrapTtl !== undefined ? { wrapTtl } : {}) });
     const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
     res.writeHead(reply.status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
     res.end(text);

@@ -372,10 +372,16 @@ describe('local store: concurrency and crash leftovers', () => {
     } catch {
       // not Linux
     }
-    await writeFile(join(dir, LOCK_FILE), JSON.stringify({ pid: dead, host: hostname(), ns, nonce: 'dead', since: new Date().toISOString() }));
-    const t0 = Date.now();
-    await store({ KEYCTL_MASTER_KEY: FAKE_MASTER_KEY }, { lockStaleMs: 60_000 }).write('bots/l/s1', { secret: { v: '1' } });
-    expect(Date.now() - t0).toBeLessThan(1_000);
+    const holder = (pid: number) => JSON.stringify({ pid, host: hostname(), ns, nonce: `n${pid}`, since: new Date().toISOString() });
+    // Options that rule waiting out: a fresh lock cannot go stale for a minute, and the writer may not wait at all
+    // (timeout 0). A live holder (this process's parent) thus gives STORE_BUSY at once, and the dead one's lock can only
+    // be taken by seeing at once that its holder is dead.
+    const impatient = () => store({ KEYCTL_MASTER_KEY: FAKE_MASTER_KEY }, { lockStaleMs: 60_000, lockTimeoutMs: 0 });
+    await writeFile(join(dir, LOCK_FILE), holder(process.ppid));
+    expect((await caught(impatient().write('bots/l/s1', { secret: { v: '1' } }))).code).toBe('STORE_BUSY');
+    await writeFile(join(dir, LOCK_FILE), holder(dead));
+    await impatient().write('bots/l/s1', { secret: { v: '1' } });
+    expect((await store().describe('bots/l/s1'))?.versions).toHaveLength(1);
     await expect(stat(join(dir, LOCK_FILE))).rejects.toThrow();
   });
 
@@ -385,12 +391,14 @@ describe('local store: concurrency and crash leftovers', () => {
     const lock = join(dir, LOCK_FILE);
     // A holder on another host: liveness unknown, only the heartbeat counts.
     await writeFile(lock, JSON.stringify({ pid: 1, host: 'FAKE-other-host', ns: '', nonce: 'n1', since: '' }));
-    const busy = await caught(store({ KEYCTL_MASTER_KEY: FAKE_MASTER_KEY }, { lockStaleMs: 5_000, lockTimeoutMs: 150 }).write('bots/l/s2', { secret: { v: '1' } }));
+    // staleMs far beyond anything a loaded machine adds between these lines: the fresh lock cannot go stale meanwhile.
+    const options = { lockStaleMs: 60_000, lockTimeoutMs: 150 };
+    const busy = await caught(store({ KEYCTL_MASTER_KEY: FAKE_MASTER_KEY }, options).write('bots/l/s2', { secret: { v: '1' } }));
     expect(busy.code).toBe('STORE_BUSY');
     expect(busy.retryable).toBe(true);
-    const old = new Date(Date.now() - 10_000);
+    const old = new Date(Date.now() - 10 * options.lockStaleMs);
     await utimes(lock, old, old);
-    await store({ KEYCTL_MASTER_KEY: FAKE_MASTER_KEY }, { lockStaleMs: 5_000, lockTimeoutMs: 150 }).write('bots/l/s2', { secret: { v: '1' } });
+    await store({ KEYCTL_MASTER_KEY: FAKE_MASTER_KEY }, options).write('bots/l/s2', { secret: { v: '1' } });
     expect((await store().describe('bots/l/s2'))?.versions).toHaveLength(1);
   });
 });

@@ -24,7 +24,7 @@ export const LEASE_MS = 1500;
 
 /**
  * At most this many keyctl child processes at once per test file. Each one imports ccxt (~1.5 s of CPU); more than
- * this on two cores only slows every run down, and a starved run could miss an 800 ms exchange timeout.
+ * this on two cores only slows every run down.
  */
 const MAX_CHILDREN = 4;
 let running = 0;
@@ -143,8 +143,8 @@ export async function keysAtSlot(w: World) {
 
 /**
  * Loads the bybit adapter and ccxt (which the adapter imports lazily) into this process up front: the first in-process
- * check would otherwise block the event loop, and with it every in-process sandbox, for a second or more while CLI
- * children with an 800 ms timeout are talking to them.
+ * check would otherwise block the event loop, and with it every in-process sandbox the CLI children are talking to,
+ * for a second or more.
  */
 export async function warmUp(): Promise<void> {
   await getAdapter('bybit');
