@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { captureIo } from '../helpers/io.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
@@ -89,15 +89,9 @@ describe('keyctl verify against the exchange sandbox', () => {
   const outputs: Run[] = [];
 
   const cli = async (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> => {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d: Buffer) => (out += d.toString()));
-    stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const stdin = Object.assign(Readable.from([]), { isTTY: false });
-    const code = await main(['--config', join(dir, 'keyctl.yaml'), ...args], { stdin, stdout, stderr, env: { ...env, ...extraEnv }, cwd: dir });
-    const run = { code, stdout: out, stderr: err };
+    const t = captureIo({ cwd: dir, env: { ...env, ...extraEnv } });
+    const code = await main(['--config', join(dir, 'keyctl.yaml'), ...args], t.io);
+    const run = { code, stdout: t.stdout(), stderr: t.stderr() };
     outputs.push(run);
     return run;
   };

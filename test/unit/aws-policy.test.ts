@@ -1,5 +1,5 @@
 /** `keyctl aws policy <bot>`: the least-privilege IAM policy a bot needs on the AWS provider. */
-import { PassThrough } from 'node:stream';
+import { captureIo } from '../helpers/io.js';
 import { describe, expect, it } from 'vitest';
 import { buildBotPolicy, botSecretArnPattern, type IamPolicy } from '../../providers/aws/policy.js';
 import { Redactor } from '../../src/audit/redact.js';
@@ -24,14 +24,9 @@ bots:
 
 function context(storeYaml: string, json: boolean) {
   const config = parseConfig(`${storeYaml}\n${SLOTS}`, '/nonexistent/keyctl.yaml').config;
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const ctx = { out: new Output(json, stdout, stderr, new Redactor()), config: () => config, json } as unknown as CliContext;
-  return { ctx, stdout: () => out, stderr: () => err };
+  const t = captureIo();
+  const ctx = { out: new Output(json, t.io.stdout, t.io.stderr, new Redactor()), config: () => config, json } as unknown as CliContext;
+  return { ctx, stdout: t.stdout, stderr: t.stderr };
 }
 
 const AWS_STORE = 'store: { provider: aws, region: eu-west-1, prefix: "prod/keyctl/" }';
