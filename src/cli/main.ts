@@ -8,7 +8,7 @@ import { EXIT_CODE_MEANINGS, ExitCode, toKeyctlError, UsageError, type KeyctlErr
 import { processRedactor } from '../audit/redact.js';
 import { CliContext, type CliIo } from './context.js';
 import { specs } from './specs/index.js';
-import { exitHelp, type CommandSpec } from './types.js';
+import { exitHelp, GLOBAL_OPTIONS, type CommandSpec } from './types.js';
 
 /** The version users see, from the package itself so it never drifts from what npm installed. */
 function packageVersion(): string {
@@ -37,10 +37,9 @@ export function buildProgram(io: CliIo, onRun: (spec: CommandSpec, args: string[
     });
   const program = configure(new Command('keyctl'), '')
     .description('Keeps trading bots\' exchange API keys safe: store, verify, rotate, deliver.')
-    .version(packageVersion())
-    .option('--config <file>', 'config file (default: $KEYCTL_CONFIG or ./keyctl.yaml)')
-    .option('--json', 'machine-readable output')
-    .addHelpText('after', `\nExit codes:${Object.entries(EXIT_CODE_MEANINGS).map(([code, meaning]) => `\n  ${code}  ${meaning}`).join('')}\nEach command's own exit codes: keyctl <command> --help.`);
+    .version(packageVersion());
+  for (const [flags, description] of GLOBAL_OPTIONS) program.option(flags, description);
+  program.addHelpText('after', `\nExit codes:${Object.entries(EXIT_CODE_MEANINGS).map(([code, meaning]) => `\n  ${code}  ${meaning}`).join('')}\nEach command's own exit codes: keyctl <command> --help.`);
 
   for (const spec of specs) {
     const words = spec.name.split(' ');
@@ -54,7 +53,7 @@ export function buildProgram(io: CliIo, onRun: (spec: CommandSpec, args: string[
       if (def === undefined) cmd.option(flags, description);
       else cmd.option(flags, description, def);
     }
-    cmd.option('--json', 'machine-readable output').option('--config <file>', 'config file');
+    for (const [flags, description] of GLOBAL_OPTIONS) cmd.option(flags, description);
     const help = [spec.help, exitHelp(spec)].filter(Boolean).join('\n');
     if (help) cmd.addHelpText('after', `\n${help}`);
     if (spec.passThrough) cmd.passThroughOptions().allowExcessArguments(true);

@@ -30,6 +30,12 @@ export interface CommandSpec {
   load: () => Promise<{ run: CommandRun }>;
 }
 
+/** Options every command takes (main.ts adds them; the completion scripts offer them). */
+export const GLOBAL_OPTIONS: ReadonlyArray<[string, string]> = [
+  ['--json', 'machine-readable output'],
+  ['--config <file>', 'config file (default: $KEYCTL_CONFIG or ./keyctl.yaml)'],
+];
+
 /** The "Exit codes" section of a command's help. */
 export function exitHelp(spec: Pick<CommandSpec, 'exits'>): string {
   const lines = Object.entries(spec.exits).map(([code, meaning]) => `  ${code}  ${meaning}`);

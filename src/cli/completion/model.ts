@@ -2,7 +2,7 @@
  * What the completion scripts know, derived from the command table so that a new command, option or argument is
  * completed without anyone touching the scripts.
  */
-import type { CommandSpec } from '../types.js';
+import { GLOBAL_OPTIONS, type CommandSpec } from '../types.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -51,12 +51,9 @@ export function parseOption(flags: string, description: string): OptionModel {
   return { flags: words.filter((w) => w.startsWith('-')), value, description };
 }
 
+const HELP = parseOption('-h, --help', 'display help for command');
 /** The options main.ts adds to every command (plus commander's --help). */
-const COMMAND_GLOBALS: OptionModel[] = [
-  parseOption('--json', 'machine-readable output'),
-  parseOption('--config <file>', 'config file (default: $KEYCTL_CONFIG or ./keyctl.yaml)'),
-  parseOption('-h, --help', 'display help for command'),
-];
+const COMMAND_GLOBALS: OptionModel[] = [...GLOBAL_OPTIONS.map(([flags, description]) => parseOption(flags, description)), HELP];
 const ROOT_OPTIONS: OptionModel[] = [...COMMAND_GLOBALS, parseOption('-V, --version', 'output the version number')];
 
 function argKind(syntax: string): { kind: ArgKind; variadic: boolean } {
@@ -81,7 +78,7 @@ export function buildModel(specs: readonly CommandSpec[]): NodeModel[] {
       const path = words.slice(0, i + 1).join(' ');
       const leaf = i === words.length - 1;
       if (!parent.subs.some((s) => s.name === word)) parent.subs.push({ name: word, summary: leaf ? spec.summary : `${word} commands` });
-      if (!leaf) node(path, `${word} commands`, [COMMAND_GLOBALS[2]!]);
+      if (!leaf) node(path, `${word} commands`, [HELP]);
     });
     const args = (spec.args ?? []).map(argKind);
     const options = (spec.options ?? []).map(([flags, description]) => parseOption(flags, description));
