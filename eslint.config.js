@@ -17,9 +17,15 @@ export default tseslint.config(
     files: ['test/**/*.ts'],
     rules: {
       // Focused or skipped tests must not land (a skipped test needs its reason in its name and an explicit skipIf).
-      'no-restricted-properties': ['error',
-        { object: 'it', property: 'only' }, { object: 'describe', property: 'only' }, { object: 'test', property: 'only' },
-        { object: 'it', property: 'skip' }, { object: 'describe', property: 'skip' }, { object: 'test', property: 'skip' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'it', property: 'only' },
+        { object: 'describe', property: 'only' },
+        { object: 'test', property: 'only' },
+        { object: 'it', property: 'skip' },
+        { object: 'describe', property: 'skip' },
+        { object: 'test', property: 'skip' },
+      ],
       'no-console': 'off',
     },
   },
@@ -28,7 +34,17 @@ export default tseslint.config(
     // Plain Node scripts (benchmarks, examples, test fixtures run as child processes).
     files: ['**/*.mjs'],
     languageOptions: {
-      globals: { process: 'readonly', Buffer: 'readonly', URL: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', performance: 'readonly' },
+      globals: {
+        process: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        performance: 'readonly',
+      },
     },
   },
 );

@@ -12,7 +12,14 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, test: { name: 'fast', include: ['test/unit/**/*.test.ts', 'test/contract/**/*.test.ts'], exclude: ['test/contract/**/*.slow.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'fast',
+          include: ['test/unit/**/*.test.ts', 'test/contract/**/*.test.ts'],
+          exclude: ['test/contract/**/*.slow.test.ts'],
+        },
+      },
       {
         extends: true,
         test: {

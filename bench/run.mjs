@@ -83,13 +83,22 @@ const direct = await timeMany(async () => {
   await store.read('bots/alpha/arb1', { stage: 'CURRENT' });
 });
 const fromEnv = await timeMany(async () => {
-  Object.assign(process.env, { KEYCTL_API_KEY: 'FAKE-bench-apikey-0001', KEYCTL_SECRET: 'FAKE-bench-secret-0001', KEYCTL_FINGERPRINT: 'benchbenchbench1' });
+  Object.assign(process.env, {
+    KEYCTL_API_KEY: 'FAKE-bench-apikey-0001',
+    KEYCTL_SECRET: 'FAKE-bench-secret-0001',
+    KEYCTL_FINGERPRINT: 'benchbenchbench1',
+  });
   await loadCredentials();
 });
 // Token mode: what `keyctl issue` hands a bot, unwrapped through the local store (a fresh token per call: single use).
 process.env.KEYCTL_CONFIG = config;
 process.env.KEYCTL_MASTER_KEY = masterKey;
-const payload = encodePayload({ ref: 'alpha/arb1', apiKey: 'FAKE-bench-apikey-0001', secret: 'FAKE-bench-secret-0001', fingerprint: 'benchbenchbench1' });
+const payload = encodePayload({
+  ref: 'alpha/arb1',
+  apiKey: 'FAKE-bench-apikey-0001',
+  secret: 'FAKE-bench-secret-0001',
+  fingerprint: 'benchbenchbench1',
+});
 const tokens = [];
 for (let i = 0; i < INNER; i++) tokens.push(formatToken('local', await store.wrap(payload, 600_000)));
 const fromToken = await timeMany(async () => {
@@ -103,7 +112,13 @@ const r1 = (x) => Math.round(x * 10) / 10;
 const results = {
   date: new Date().toISOString(),
   machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg().map(r1), node: process.version },
-  exec: { plainNode: node, keyctlExec: exec, addedMedianMs: r1(exec.median - node.median), ratio: r1(exec.median / node.median), targetMs: 150 },
+  exec: {
+    plainNode: node,
+    keyctlExec: exec,
+    addedMedianMs: r1(exec.median - node.median),
+    ratio: r1(exec.median / node.median),
+    targetMs: 150,
+  },
   loadCredentials: { directProviderRead: direct, environment: fromEnv, tokenLocalStore: fromToken },
 };
 const row = (name, s) => `| ${name} | ${s.runs} | ${r1(s.min)} | ${r1(s.median)} | ${r1(s.p90)} |`;

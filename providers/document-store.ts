@@ -73,12 +73,19 @@ export function assertValidPath(path: string): void {
 /** Checks an idempotency key's grammar; the same on every provider, as the contract says. */
 export function assertValidIdempotencyKey(key: string | undefined): void {
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-    throw new UsageError('INVALID_IDEMPOTENCY_KEY', 'An idempotency key must be 32-64 letters, digits or dashes, not starting with "keyctl-".');
+    throw new UsageError(
+      'INVALID_IDEMPOTENCY_KEY',
+      'An idempotency key must be 32-64 letters, digits or dashes, not starting with "keyctl-".',
+    );
   }
 }
 
 function digestSecret(secret: SecretFields): string {
-  const canonical = JSON.stringify(Object.keys(secret).sort().map((k) => [k, secret[k]]));
+  const canonical = JSON.stringify(
+    Object.keys(secret)
+      .sort()
+      .map((k) => [k, secret[k]]),
+  );
   return createHash('sha256').update(canonical).digest('hex');
 }
 

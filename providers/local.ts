@@ -159,7 +159,10 @@ export class LocalStore extends DocumentStore {
   async close(): Promise<void> {
     const key = this.dataKey;
     this.dataKey = undefined;
-    await key?.then((k) => k.fill(0), () => undefined);
+    await key?.then(
+      (k) => k.fill(0),
+      () => undefined,
+    );
   }
 
   protected async readDoc(key: string): Promise<Doc | null> {
@@ -252,10 +255,16 @@ export class LocalStore extends DocumentStore {
     if (protection === 'master-key') {
       if (this.promptSecret) {
         const key = parseMasterKey(await this.promptSecret('Master key for the keyctl store: '));
-        if (!key) throw new UsageError('MASTER_KEY_INVALID', 'That is not a valid master key.', { hint: 'It is base64 of 32 bytes, as printed by `keyctl init`.' });
+        if (!key)
+          throw new UsageError('MASTER_KEY_INVALID', 'That is not a valid master key.', {
+            hint: 'It is base64 of 32 bytes, as printed by `keyctl init`.',
+          });
         return { protection: 'master-key', key };
       }
-      throw missing(`This store is protected by a master key and ${MASTER_KEY_ENV} is not set.`, `Set ${MASTER_KEY_ENV} to the master key printed by \`keyctl init\`.`);
+      throw missing(
+        `This store is protected by a master key and ${MASTER_KEY_ENV} is not set.`,
+        `Set ${MASTER_KEY_ENV} to the master key printed by \`keyctl init\`.`,
+      );
     }
     if (passphrase) {
       if (creating) checkNewPassphrase(passphrase);
@@ -266,13 +275,18 @@ export class LocalStore extends DocumentStore {
       if (creating) {
         checkNewPassphrase(typed);
         if ((await this.promptSecret('Repeat the passphrase: ')) !== typed) {
-          throw new UsageError('PASSPHRASE_MISMATCH', 'The two passphrases differ.', { hint: 'Run the command again and type the same passphrase twice.' });
+          throw new UsageError('PASSPHRASE_MISMATCH', 'The two passphrases differ.', {
+            hint: 'Run the command again and type the same passphrase twice.',
+          });
         }
       }
       return { protection: 'passphrase', passphrase: typed };
     }
     if (protection === 'passphrase') {
-      throw missing(`This store is protected by a passphrase and ${PASSPHRASE_ENV} is not set.`, `Set ${PASSPHRASE_ENV}, or run keyctl in a terminal to be asked for it.`);
+      throw missing(
+        `This store is protected by a passphrase and ${PASSPHRASE_ENV} is not set.`,
+        `Set ${PASSPHRASE_ENV}, or run keyctl in a terminal to be asked for it.`,
+      );
     }
     throw missing(
       `Neither ${MASTER_KEY_ENV} nor ${PASSPHRASE_ENV} is set.`,
@@ -350,7 +364,11 @@ export class LocalStore extends DocumentStore {
   /** The document key stored in a file's clear header (authenticated when the file is opened). */
   private async readDocKey(name: string): Promise<string> {
     const file = join(this.docsDir, name);
-    const envelope = parseEnvelope(await readFile(file, 'utf8').catch((err: unknown) => { throw unreadable(file, err); }));
+    const envelope = parseEnvelope(
+      await readFile(file, 'utf8').catch((err: unknown) => {
+        throw unreadable(file, err);
+      }),
+    );
     if (!envelope || docFileName(envelope.key) !== name) {
       throw corrupt(file, undefined, envelope ? 'its name does not match the record it holds' : 'it is truncated or not valid JSON');
     }

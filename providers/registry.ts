@@ -10,8 +10,10 @@ type Loader = (config: StoreConfig, context: ProviderContext) => Promise<SecretS
 
 const loaders: Record<StoreConfig['provider'], Loader> = {
   memory: async (_config, context) => new (await import('./memory.js')).MemoryStore(context.now ? { now: context.now } : {}),
-  local: async (config, context) => (await import('./local.js')).createStore(config as Extract<StoreConfig, { provider: 'local' }>, context),
-  vault: async (config, context) => (await import('./vault.js')).createStore(config as Extract<StoreConfig, { provider: 'vault' }>, context),
+  local: async (config, context) =>
+    (await import('./local.js')).createStore(config as Extract<StoreConfig, { provider: 'local' }>, context),
+  vault: async (config, context) =>
+    (await import('./vault.js')).createStore(config as Extract<StoreConfig, { provider: 'vault' }>, context),
   aws: async (config, context) =>
     (await import('./aws-secrets-manager.js')).createStore(config as Extract<StoreConfig, { provider: 'aws' }>, context),
 };

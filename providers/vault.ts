@@ -129,7 +129,9 @@ export class VaultStore implements SecretStore {
       });
     }
     if (!state.initialized) {
-      throw new ProviderError('VAULT_NOT_INITIALIZED', `Vault at ${this.http.address} is not initialized.`, { hint: 'Run `vault operator init` first.' });
+      throw new ProviderError('VAULT_NOT_INITIALIZED', `Vault at ${this.http.address} is not initialized.`, {
+        hint: 'Run `vault operator init` first.',
+      });
     }
     await lookupSelf(this.http);
     const mount = this.kv.mount;
@@ -170,7 +172,10 @@ export class VaultStore implements SecretStore {
     if (!state) throw new NotFoundError(`Version ${id} of "${path}" does not exist.`);
     if (state.destroyed) throw new ProviderError('DESTROYED', `Version ${id} of "${path}" was destroyed; only its metadata remains.`);
     const got = await this.kv.read(this.kvPath(path), Number(id));
-    if (!got?.data) throw new NotFoundError(`Version ${id} of "${path}" was deleted in Vault.`, { hint: 'Undelete it with `vault kv undelete`, or write a new version.' });
+    if (!got?.data)
+      throw new NotFoundError(`Version ${id} of "${path}" was deleted in Vault.`, {
+        hint: 'Undelete it with `vault kv undelete`, or write a new version.',
+      });
     return { path, version: this.info(md, slot, id), secret: toFields(got.data) };
   }
 
@@ -199,9 +204,13 @@ export class VaultStore implements SecretStore {
       const max = md?.max_versions || VAULT_DEFAULT_MAX_VERSIONS;
       const oldest = ids[0];
       if (ids.length >= max && oldest !== undefined && STAGES.some((s) => slot.stages[s] === oldest)) {
-        throw new ProviderError('VAULT_VERSION_LIMIT', `Writing to "${path}" would make Vault drop version ${oldest}, which a stage still points at.`, {
-          hint: `Vault keeps ${max} versions of this key. Promote or detach the stages first, or raise max_versions (\`vault kv metadata put -max-versions=N\`).`,
-        });
+        throw new ProviderError(
+          'VAULT_VERSION_LIMIT',
+          `Writing to "${path}" would make Vault drop version ${oldest}, which a stage still points at.`,
+          {
+            hint: `Vault keeps ${max} versions of this key. Promote or detach the stages first, or raise max_versions (\`vault kv metadata put -max-versions=N\`).`,
+          },
+        );
       }
       // cas = the version we just read: a writer that bypassed the mutex (or outlived it) cannot be overwritten.
       const written = await this.kv.write(kp, { ...input.secret }, md?.current_version ?? 0);
@@ -270,7 +279,8 @@ export class VaultStore implements SecretStore {
       if (!state) throw new NotFoundError(`Version ${version} of "${path}" does not exist.`);
       const slot = decodeSlot(md.custom_metadata, path);
       const holding = STAGES.filter((s) => slot.stages[s] === version);
-      if (holding.length > 0) throw new ConflictError(`Version ${version} of "${path}" is still ${holding.join(' and ')}; move the stage first.`);
+      if (holding.length > 0)
+        throw new ConflictError(`Version ${version} of "${path}" is still ${holding.join(' and ')}; move the stage first.`);
       if (state.destroyed) return;
       await this.kv.destroy(kp, [Number(version)]);
     });
@@ -285,9 +295,17 @@ export class VaultStore implements SecretStore {
   async wrap(value: string, ttlMs: number): Promise<string> {
     if (!(ttlMs > 0)) throw new UsageError('INVALID_TTL', 'A wrap TTL must be positive.');
     try {
-      const res = await this.http.call({ method: 'POST', path: WRAP_PATH, body: { value }, wrapTtlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)) });
+      const res = await this.http.call({
+        method: 'POST',
+        path: WRAP_PATH,
+        body: { value },
+        wrapTtlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
+      });
       const token = res.wrap_info?.token;
-      if (!token) throw new ProviderError('VAULT_NOT_WRAPPED', 'Vault did not wrap the value.', { hint: 'Check the Vault version and any min/max_wrapping_ttl policy on sys/wrapping/wrap.' });
+      if (!token)
+        throw new ProviderError('VAULT_NOT_WRAPPED', 'Vault did not wrap the value.', {
+          hint: 'Check the Vault version and any min/max_wrapping_ttl policy on sys/wrapping/wrap.',
+        });
       return token;
     } catch (err) {
       throw await mapVaultError(err, this.http, 'wrap', WRAP_PATH);
@@ -410,7 +428,8 @@ export async function unwrapChecked<T>(
     const res = await http.call<{ creation_path?: string }>({ method: 'POST', path: 'sys/wrapping/lookup', body: { token }, token: null });
     creationPath = res.data?.creation_path;
   } catch (err) {
-    if (err instanceof VaultApiError && (err.status === 400 || err.status === 404 || (err.status === 403 && !err.has('sealed')))) throw invalidWrap();
+    if (err instanceof VaultApiError && (err.status === 400 || err.status === 404 || (err.status === 403 && !err.has('sealed'))))
+      throw invalidWrap();
     throw await mapVaultError(err, http, 'wrap lookup', 'sys/wrapping/lookup');
   }
   if (creationPath !== expectedPath) {
@@ -425,7 +444,8 @@ export async function unwrapChecked<T>(
     const res = await http.call({ method: 'POST', path: 'sys/wrapping/unwrap', token });
     data = res.data;
   } catch (err) {
-    if (err instanceof VaultApiError && (err.status === 400 || err.status === 403 || err.status === 404) && !err.has('sealed')) throw invalidWrap();
+    if (err instanceof VaultApiError && (err.status === 400 || err.status === 403 || err.status === 404) && !err.has('sealed'))
+      throw invalidWrap();
     throw await mapVaultError(err, http, 'unwrap', 'sys/wrapping/unwrap');
   }
   const value = pick(data);
@@ -438,7 +458,11 @@ export async function unwrapChecked<T>(
  * latest version's response carries custom_metadata, whose `stage.<STAGE>` names the version to read next.
  * `kvPath` is relative to the mount (`<prefix>/bots/<bot>/<sub>`).
  */
-export async function readStageWithDataAccess(kv: Kv, kvPath: string, stage: Stage = 'CURRENT'): Promise<{ version: string; secret: SecretFields }> {
+export async function readStageWithDataAccess(
+  kv: Kv,
+  kvPath: string,
+  stage: Stage = 'CURRENT',
+): Promise<{ version: string; secret: SecretFields }> {
   const latest = await kv.read(kvPath);
   const id = latest?.custom_metadata?.[`stage.${stage}`];
   if (!latest || id === undefined) throw new NotFoundError(`Stage ${stage} of "${kvPath}" points at no version.`);

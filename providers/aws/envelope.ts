@@ -79,7 +79,11 @@ export function assertStorableSecret(secret: SecretFields): void {
 
 /** Order-independent digest of a version's secret fields, to tell a repeated idempotent write from a different one. */
 export function digestSecret(secret: SecretFields): string {
-  const canonical = JSON.stringify(Object.keys(secret).sort().map((k) => [k, secret[k]]));
+  const canonical = JSON.stringify(
+    Object.keys(secret)
+      .sort()
+      .map((k) => [k, secret[k]]),
+  );
   return createHash('sha256').update(canonical).digest('hex');
 }
 

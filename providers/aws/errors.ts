@@ -81,7 +81,7 @@ export function mapAwsError(err: unknown, ctx: AwsCallContext): KeyctlError {
       ...options,
       hint: ctx.kmsKeyId
         ? `Check that KMS key ${ctx.kmsKeyId} is enabled and that its key policy lets this principal use kms:Decrypt and kms:GenerateDataKey through Secrets Manager.`
-        : 'Check that the secret\'s KMS key is enabled and that this principal may use kms:Decrypt and kms:GenerateDataKey through Secrets Manager.',
+        : "Check that the secret's KMS key is enabled and that this principal may use kms:Decrypt and kms:GenerateDataKey through Secrets Manager.",
     });
   }
   if (DENIED.has(name)) {
@@ -92,23 +92,26 @@ export function mapAwsError(err: unknown, ctx: AwsCallContext): KeyctlError {
   }
   if (BAD_CREDENTIALS.has(name) || name === 'CredentialsProviderError') {
     const missing = name === 'CredentialsProviderError';
-    return new ProviderError(missing ? 'AWS_NO_CREDENTIALS' : 'AWS_BAD_CREDENTIALS',
-      missing ? 'No AWS credentials were found.' : `AWS did not accept the credentials for ${ctx.op} (${name}).`, {
+    return new ProviderError(
+      missing ? 'AWS_NO_CREDENTIALS' : 'AWS_BAD_CREDENTIALS',
+      missing ? 'No AWS credentials were found.' : `AWS did not accept the credentials for ${ctx.op} (${name}).`,
+      {
         ...options,
         hint: 'keyctl reads credentials from the AWS SDK default chain only: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, or an instance/task role. Check that they are present and not expired.',
-      });
+      },
+    );
   }
   if (name === 'ResourceNotFoundException') {
     return new NotFoundError(`AWS Secrets Manager has no secret${named} (${ctx.op}).`, {
       ...options,
-      hint: 'Check the store\'s region and prefix in keyctl.yaml, and run `keyctl key list` to see what is stored.',
+      hint: "Check the store's region and prefix in keyctl.yaml, and run `keyctl key list` to see what is stored.",
     });
   }
   if (isThrottling(err)) {
     return new ProviderError('AWS_THROTTLED', `AWS Secrets Manager kept throttling ${ctx.op}${where}.`, {
       ...options,
       retryable: true,
-      hint: 'keyctl retried with backoff and gave up. Wait a minute and re-run; if it persists, check the account\'s Secrets Manager request quotas.',
+      hint: "keyctl retried with backoff and gave up. Wait a minute and re-run; if it persists, check the account's Secrets Manager request quotas.",
     });
   }
   if (name === 'LimitExceededException') {
@@ -127,19 +130,19 @@ export function mapAwsError(err: unknown, ctx: AwsCallContext): KeyctlError {
     return new ProviderError('AWS_UNAVAILABLE', `AWS Secrets Manager failed ${ctx.op}${where} (${name}).`, {
       ...options,
       retryable: true,
-      hint: 'A fault on AWS\'s side. Re-run in a moment; check the AWS Health Dashboard if it persists.',
+      hint: "A fault on AWS's side. Re-run in a moment; check the AWS Health Dashboard if it persists.",
     });
   }
   if (NETWORK_CODES.has(e.code ?? '') || name === 'TimeoutError' || name === 'RequestTimeout') {
     return new ProviderError('AWS_UNREACHABLE', `Cannot reach AWS Secrets Manager for ${ctx.op}${ctx.region ? ` in ${ctx.region}` : ''}.`, {
       ...options,
       retryable: true,
-      hint: 'Check the network, the store\'s region and (if set) its endpoint in keyctl.yaml.',
+      hint: "Check the network, the store's region and (if set) its endpoint in keyctl.yaml.",
     });
   }
   return new ProviderError('AWS_ERROR', `AWS Secrets Manager rejected ${ctx.op}${where} (${name}).`, {
     ...options,
-    hint: 'Re-run with the AWS CLI (`aws secretsmanager ...`) to see AWS\'s own message, or check CloudTrail for the failed call.',
+    hint: "Re-run with the AWS CLI (`aws secretsmanager ...`) to see AWS's own message, or check CloudTrail for the failed call.",
   });
 }
 

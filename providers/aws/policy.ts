@@ -59,7 +59,8 @@ export function buildBotPolicy(input: BotPolicyInput): BotPolicy {
   if (!input.accountId) notes.push('The ARNs match any account ("*"); pass --account-id to pin them to yours.');
   if (input.kmsKeyId) {
     const key = kmsKeyArn(input.kmsKeyId, input.region, input.accountId);
-    if (key === '*') notes.push(`kmsKeyId "${input.kmsKeyId}" is an alias; IAM needs the key ARN, so replace the KMS statement's "*" with it.`);
+    if (key === '*')
+      notes.push(`kmsKeyId "${input.kmsKeyId}" is an alias; IAM needs the key ARN, so replace the KMS statement's "*" with it.`);
     statements.push({
       Sid: 'DecryptOwnKeysViaSecretsManager',
       Effect: 'Allow',

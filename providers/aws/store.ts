@@ -177,12 +177,18 @@ export class AwsSecretsManagerStore implements SecretStore {
   async read(path: string, selector: VersionSelector): Promise<SecretVersion> {
     assertValidPath(path);
     const ref = this.ref(path);
-    const what = 'stage' in selector ? `Stage ${selector.stage} of "${path}" points at no version.` : `Version ${selector.version} of "${path}" does not exist.`;
+    const what =
+      'stage' in selector
+        ? `Stage ${selector.stage} of "${path}" points at no version.`
+        : `Version ${selector.version} of "${path}" does not exist.`;
     return this.guard(ref.name, async () => {
-      if ('stage' in selector && !STAGES.includes(selector.stage)) throw new UsageError('INVALID_STAGE', `Unknown stage "${String(selector.stage)}".`);
+      if ('stage' in selector && !STAGES.includes(selector.stage))
+        throw new UsageError('INVALID_STAGE', `Unknown stage "${String(selector.stage)}".`);
       const validId = 'stage' in selector || (VERSION_ID.test(selector.version) && selector.version !== GENESIS_VERSION);
       const [got, info] = await Promise.allSettled([
-        validId ? this.getVersion(ref.name, 'stage' in selector ? { stage: selector.stage } : { versionId: selector.version }) : Promise.resolve(null),
+        validId
+          ? this.getVersion(ref.name, 'stage' in selector ? { stage: selector.stage } : { versionId: selector.version })
+          : Promise.resolve(null),
         this.describeRaw(ref.name),
       ]);
       if (info.status === 'rejected') throw info.reason;
@@ -199,7 +205,13 @@ export class AwsSecretsManagerStore implements SecretStore {
       const created = value.CreatedDate instanceof Date ? value.CreatedDate.getTime() : env.at;
       return {
         path,
-        version: { id, stages: stagesOf(id, value.VersionStages), createdAt: new Date(created).toISOString(), destroyed: false, meta: { ...env.meta } },
+        version: {
+          id,
+          stages: stagesOf(id, value.VersionStages),
+          createdAt: new Date(created).toISOString(),
+          destroyed: false,
+          meta: { ...env.meta },
+        },
         secret: { ...env.secret },
       };
     });
@@ -220,7 +232,12 @@ export class AwsSecretsManagerStore implements SecretStore {
       }
       const version = key ?? randomUUID();
       // `at` orders versions created within one AWS timestamp; sub-millisecond so one process never ties.
-      const body = encode({ kind: 'version', at: performance.timeOrigin + performance.now(), meta: { ...input.meta }, secret: { ...input.secret } });
+      const body = encode({
+        kind: 'version',
+        at: performance.timeOrigin + performance.now(),
+        meta: { ...input.meta },
+        secret: { ...input.secret },
+      });
       try {
         await this.putStaged(ref, version, body);
       } catch (err) {
@@ -265,11 +282,13 @@ export class AwsSecretsManagerStore implements SecretStore {
     const full = `${this.options.prefix}${prefix}`;
     return this.guard(undefined, async () => {
       const names = await this.listNames(full);
-      return names
-        .map((n) => n.slice(this.options.prefix.length))
-        // Internal secrets (`_wrap/`, `_lock/`) start with "_", which no keyctl path can.
-        .filter((p) => !p.startsWith('_'))
-        .sort();
+      return (
+        names
+          .map((n) => n.slice(this.options.prefix.length))
+          // Internal secrets (`_wrap/`, `_lock/`) start with "_", which no keyctl path can.
+          .filter((p) => !p.startsWith('_'))
+          .sort()
+      );
     });
   }
 
@@ -293,7 +312,10 @@ export class AwsSecretsManagerStore implements SecretStore {
       // AWS cannot erase one version's material: keyctl marks it destroyed (reads refuse it) and AWS prunes the
       // unlabelled version itself later. docs/aws.md says so plainly.
       await this.aws('TagResource', () =>
-        this.api.tagResource({ SecretId: ref.name, Tags: [{ Key: `${TAG_DESTROYED}${version}`, Value: new Date(this.now()).toISOString() }] }),
+        this.api.tagResource({
+          SecretId: ref.name,
+          Tags: [{ Key: `${TAG_DESTROYED}${version}`, Value: new Date(this.now()).toISOString() }],
+        }),
       );
       // Keep under AWS's 50-tag limit: forget marks of versions AWS has already pruned.
       const present = new Set(all.map((v) => v.VersionId));
@@ -569,9 +591,13 @@ export class AwsSecretsManagerStore implements SecretStore {
     // nowhere". AWS then moves AWSPREVIOUS onto the version CURRENT left; put PREVIOUS back where it was (a second
     // call, so not atomic with the first; docs/aws.md).
     if (!(await this.versionExists(ref.name, GENESIS_VERSION, map, true))) {
-      throw new ProviderError('AWS_CANNOT_DETACH_CURRENT', `CURRENT of "${ref.path}" cannot be detached: its placeholder version is gone.`, {
-        hint: 'Move CURRENT to another version instead.',
-      });
+      throw new ProviderError(
+        'AWS_CANNOT_DETACH_CURRENT',
+        `CURRENT of "${ref.path}" cannot be detached: its placeholder version is gone.`,
+        {
+          hint: 'Move CURRENT to another version instead.',
+        },
+      );
     }
     const previous = holdersOf(map, LABEL.PREVIOUS)[0];
     await this.moveLabel(ref, label, GENESIS_VERSION, expect);
@@ -675,7 +701,9 @@ export class AwsSecretsManagerStore implements SecretStore {
   private async getVersion(name: string, sel: { stage: Stage } | { versionId: string }): Promise<GetOut | null> {
     try {
       return await this.aws('GetSecretValue', () =>
-        this.api.getSecretValue('stage' in sel ? { SecretId: name, VersionStage: LABEL[sel.stage] } : { SecretId: name, VersionId: sel.versionId }),
+        this.api.getSecretValue(
+          'stage' in sel ? { SecretId: name, VersionStage: LABEL[sel.stage] } : { SecretId: name, VersionId: sel.versionId },
+        ),
       );
     } catch (err) {
       if (awsErrorName(err) === 'ResourceNotFoundException') return null;

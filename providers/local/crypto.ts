@@ -101,9 +101,16 @@ export const DEFAULT_SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const;
 function checkScrypt(params: ScryptParams): boolean {
   const { N, r, p } = params;
   return (
-    Number.isInteger(N) && N >= 2 ** 14 && N <= 2 ** 20 && (N & (N - 1)) === 0 &&
-    Number.isInteger(r) && r >= 1 && r <= 32 &&
-    Number.isInteger(p) && p >= 1 && p <= 16 &&
+    Number.isInteger(N) &&
+    N >= 2 ** 14 &&
+    N <= 2 ** 20 &&
+    (N & (N - 1)) === 0 &&
+    Number.isInteger(r) &&
+    r >= 1 &&
+    r <= 32 &&
+    Number.isInteger(p) &&
+    p >= 1 &&
+    p <= 16 &&
     128 * N * r <= 2 ** 28 &&
     Buffer.from(params.salt, 'base64').length >= 16
   );
@@ -112,7 +119,9 @@ function checkScrypt(params: ScryptParams): boolean {
 export async function deriveKek(passphrase: string, params: ScryptParams): Promise<Buffer> {
   const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * 2 + 1024 * 1024 };
   return new Promise((resolve, reject) => {
-    scrypt(passphrase.normalize('NFC'), Buffer.from(params.salt, 'base64'), KEY_BYTES, options, (err, key) => (err ? reject(err) : resolve(key)));
+    scrypt(passphrase.normalize('NFC'), Buffer.from(params.salt, 'base64'), KEY_BYTES, options, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
   });
 }
 

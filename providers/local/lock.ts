@@ -150,7 +150,10 @@ export class FileLock {
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
       // Someone else is breaking it. A breaker that died mid-break leaves this directory: clear it after a while.
-      const age = await stat(breaker).then((s) => Date.now() - s.mtimeMs, () => 0);
+      const age = await stat(breaker).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
       if (age > BREAK_STALE_MS) await rmdir(breaker).catch(() => undefined);
       await sleep(2);
       return;
@@ -175,19 +178,22 @@ export class FileLock {
       }
     };
     // Heartbeat: long critical sections (a slow disk) must not look stale to others.
-    const timer = setInterval(() => {
-      void (async () => {
-        if (released) return;
-        if (!(await stillOurs())) {
-          lost = true;
-          return;
-        }
-        const now = new Date();
-        await utimes(path, now, now).catch(() => {
-          lost = true;
-        });
-      })();
-    }, Math.max(50, Math.floor(this.options.staleMs / 3)));
+    const timer = setInterval(
+      () => {
+        void (async () => {
+          if (released) return;
+          if (!(await stillOurs())) {
+            lost = true;
+            return;
+          }
+          const now = new Date();
+          await utimes(path, now, now).catch(() => {
+            lost = true;
+          });
+        })();
+      },
+      Math.max(50, Math.floor(this.options.staleMs / 3)),
+    );
     timer.unref();
     return {
       get lost() {

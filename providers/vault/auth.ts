@@ -54,7 +54,10 @@ export async function login(http: VaultHttp, auth: VaultStoreConfig['auth'], env
 
 export async function lookupSelf(http: VaultHttp): Promise<TokenInfo> {
   try {
-    const res = await http.call<{ ttl?: number; renewable?: boolean; policies?: string[] }>({ method: 'GET', path: 'auth/token/lookup-self' });
+    const res = await http.call<{ ttl?: number; renewable?: boolean; policies?: string[] }>({
+      method: 'GET',
+      path: 'auth/token/lookup-self',
+    });
     return { ttl: Number(res.data?.ttl ?? 0), renewable: res.data?.renewable === true, policies: res.data?.policies ?? [] };
   } catch (err) {
     throw await mapVaultError(err, http, 'token lookup', 'auth/token/lookup-self');
@@ -118,7 +121,12 @@ export async function startTokenRenewal(http: VaultHttp, options: RenewalOptions
       const r = await renewSelf(http);
       options.onRenewed?.(r.ttl);
       if (r.renewable && r.ttl > 0) schedule(r.ttl);
-      else fail(new ProviderError('VAULT_TOKEN_NOT_RENEWABLE', 'The Vault token reached its maximum TTL and cannot be renewed.', { hint: 'Restart with a fresh token or secret id before it expires.' }));
+      else
+        fail(
+          new ProviderError('VAULT_TOKEN_NOT_RENEWABLE', 'The Vault token reached its maximum TTL and cannot be renewed.', {
+            hint: 'Restart with a fresh token or secret id before it expires.',
+          }),
+        );
     } catch (err) {
       fail(err);
     }
@@ -126,7 +134,12 @@ export async function startTokenRenewal(http: VaultHttp, options: RenewalOptions
   const info = await lookupSelf(http);
   if (info.ttl > 0) {
     if (info.renewable) schedule(info.ttl);
-    else fail(new ProviderError('VAULT_TOKEN_NOT_RENEWABLE', 'The Vault token cannot be renewed and will expire.', { hint: 'Use a renewable token (or an AppRole with token_max_ttl) for the daemon.' }));
+    else
+      fail(
+        new ProviderError('VAULT_TOKEN_NOT_RENEWABLE', 'The Vault token cannot be renewed and will expire.', {
+          hint: 'Use a renewable token (or an AppRole with token_max_ttl) for the daemon.',
+        }),
+      );
   }
   return () => {
     stopped = true;

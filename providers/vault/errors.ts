@@ -23,11 +23,18 @@ export async function mapVaultError(err: unknown, http: VaultHttp, op: string, p
   }
   const where = `${http.address}`;
   if (err.status === 503 || err.has('Vault is sealed')) {
-    return new ProviderError('VAULT_SEALED', `Vault at ${where} is sealed.`, { hint: HINT_SEALED, retryable: true, details: { status: err.status } });
+    return new ProviderError('VAULT_SEALED', `Vault at ${where} is sealed.`, {
+      hint: HINT_SEALED,
+      retryable: true,
+      details: { status: err.status },
+    });
   }
   if (err.status === 403) {
     if (err.has('invalid token') || !(await tokenWorks(http))) {
-      return new ProviderError('VAULT_TOKEN_INVALID', `Vault at ${where} rejected keyctl's token.`, { hint: HINT_TOKEN, details: { status: 403 } });
+      return new ProviderError('VAULT_TOKEN_INVALID', `Vault at ${where} rejected keyctl's token.`, {
+        hint: HINT_TOKEN,
+        details: { status: 403 },
+      });
     }
     return new ProviderError('VAULT_DENIED', `Vault denied ${op} on ${path}.`, {
       hint: `The token's policies do not allow ${op} on ${path}. Grant it (docs/vault.md lists what keyctl needs) or use a token that has it.`,

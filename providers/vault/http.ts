@@ -145,7 +145,10 @@ export class VaultHttp {
   /** `sys/health`, which answers 429/472/473/501/503 with a body describing the state; never throws VaultApiError. */
   async healthState(): Promise<{ initialized: boolean; sealed: boolean; standby: boolean }> {
     // node-vault resolves sys/health answers whatever the status, which is what we want here.
-    const body = (await this.call<never>({ method: 'GET', path: 'sys/health?standbyok=true&perfstandbyok=true', token: null })) as Record<string, unknown>;
+    const body = (await this.call<never>({ method: 'GET', path: 'sys/health?standbyok=true&perfstandbyok=true', token: null })) as Record<
+      string,
+      unknown
+    >;
     return { initialized: body.initialized !== false, sealed: body.sealed === true, standby: body.standby === true };
   }
 }
@@ -158,8 +161,7 @@ function toTransportError(err: unknown, address: string): Error {
   const e = err as { response?: { statusCode?: number; body?: unknown }; code?: string; name?: string };
   if (e && e.response && typeof e.response.statusCode === 'number') {
     const body = (e.response.body && typeof e.response.body === 'object' ? e.response.body : undefined) as
-      | (VaultResponse & { errors?: unknown })
-      | undefined;
+      (VaultResponse & { errors?: unknown }) | undefined;
     const errors = Array.isArray(body?.errors) ? body.errors.filter((x): x is string => typeof x === 'string') : [];
     return new VaultApiError(e.response.statusCode, errors, body);
   }

@@ -82,7 +82,11 @@ export class Kv {
   async writeCustomMetadata(path: string, custom: Record<string, string>, maxVersions?: number): Promise<void> {
     const full = this.full('metadata', path);
     try {
-      await this.http.call({ method: 'POST', path: full, body: { custom_metadata: custom, ...(maxVersions ? { max_versions: maxVersions } : {}) } });
+      await this.http.call({
+        method: 'POST',
+        path: full,
+        body: { custom_metadata: custom, ...(maxVersions ? { max_versions: maxVersions } : {}) },
+      });
     } catch (err) {
       throw await mapVaultError(err, this.http, 'write', full);
     }

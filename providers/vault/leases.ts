@@ -50,7 +50,13 @@ export class KvLeases {
     const rec = parse(cur?.data);
     const now = this.now();
     if (rec?.state === 'held' && Date.parse(rec.expiresAt) > now) throw locked(name, rec.owner, rec.expiresAt);
-    const next: LeaseRecord = { state: 'held', name, owner, token: randomBytes(18).toString('base64url'), expiresAt: new Date(now + ttlMs).toISOString() };
+    const next: LeaseRecord = {
+      state: 'held',
+      name,
+      owner,
+      token: randomBytes(18).toString('base64url'),
+      expiresAt: new Date(now + ttlMs).toISOString(),
+    };
     const written = await this.kv.write(kvPath, { ...next }, cur?.version ?? 0);
     if (written === 'conflict') {
       // Somebody else wrote between our read and our write: they hold it now.

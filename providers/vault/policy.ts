@@ -111,9 +111,17 @@ export async function issueWrappedSecretId(
 ): Promise<{ wrappingToken: string; creationPath: string; ttl: number }> {
   const path = `auth/${input.approleMount}/role/${botRoleName(input.bot)}/secret-id`;
   try {
-    const res = await http.call({ method: 'POST', path, body: { num_uses: 1, ttl: `${input.ttlSeconds}s` }, wrapTtlSeconds: input.wrapTtlSeconds });
+    const res = await http.call({
+      method: 'POST',
+      path,
+      body: { num_uses: 1, ttl: `${input.ttlSeconds}s` },
+      wrapTtlSeconds: input.wrapTtlSeconds,
+    });
     const info = res.wrap_info;
-    if (!info?.token) throw new ProviderError('VAULT_NOT_WRAPPED', 'Vault did not wrap the secret id.', { hint: 'Check the Vault version and policies (min/max_wrapping_ttl).' });
+    if (!info?.token)
+      throw new ProviderError('VAULT_NOT_WRAPPED', 'Vault did not wrap the secret id.', {
+        hint: 'Check the Vault version and policies (min/max_wrapping_ttl).',
+      });
     return { wrappingToken: info.token, creationPath: info.creation_path, ttl: info.ttl };
   } catch (err) {
     throw await mapVaultError(err, http, 'write', path);

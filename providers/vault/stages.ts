@@ -64,9 +64,13 @@ export function encodeSlot(m: SlotMetadata, retained: Set<string>): Record<strin
     if (!retained.has(id)) continue;
     const json = JSON.stringify(meta);
     if (json.length > MAX_VALUE) {
-      throw new UsageError('META_TOO_LARGE', `The metadata of version ${id} is ${json.length} characters; Vault keeps at most ${MAX_VALUE}.`, {
-        hint: 'Keep version metadata to short fields (fingerprint, source, creator, flags).',
-      });
+      throw new UsageError(
+        'META_TOO_LARGE',
+        `The metadata of version ${id} is ${json.length} characters; Vault keeps at most ${MAX_VALUE}.`,
+        {
+          hint: 'Keep version metadata to short fields (fingerprint, source, creator, flags).',
+        },
+      );
     }
     out[`v${id}`] = json;
   }

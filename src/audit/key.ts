@@ -12,7 +12,12 @@ export const AUDIT_KEY_PATH = 'keyctl/audit-key';
 export async function ensureAuditKey(store: SecretStore): Promise<{ created: boolean }> {
   const info = await store.describe(AUDIT_KEY_PATH);
   if (info?.stages.CURRENT) return { created: false };
-  await store.write(AUDIT_KEY_PATH, { secret: { key: randomBytes(32).toString('base64') }, stage: 'CURRENT', expect: null, meta: { purpose: 'audit-hmac' } });
+  await store.write(AUDIT_KEY_PATH, {
+    secret: { key: randomBytes(32).toString('base64') },
+    stage: 'CURRENT',
+    expect: null,
+    meta: { purpose: 'audit-hmac' },
+  });
   return { created: true };
 }
 

@@ -165,7 +165,11 @@ class FileAuditLog implements AuditLog {
   }
 
   /** The last entry whose MAC verifies, read from the end (a whole-file scan only if the tail holds none). */
-  private async lastGenuine(fh: FileHandle, size: number, key: Buffer): Promise<{ last: { seq: number; mac: string } | undefined; endsWithNewline: boolean }> {
+  private async lastGenuine(
+    fh: FileHandle,
+    size: number,
+    key: Buffer,
+  ): Promise<{ last: { seq: number; mac: string } | undefined; endsWithNewline: boolean }> {
     if (size === 0) return { last: undefined, endsWithNewline: true };
     const byte = Buffer.alloc(1);
     await fh.read(byte, 0, 1, size - 1);
@@ -193,7 +197,13 @@ class FileAuditLog implements AuditLog {
     } catch {
       return { state: 'malformed', reason: 'not valid JSON' };
     }
-    if (head === null || typeof head !== 'object' || !Number.isSafeInteger(head.seq) || typeof head.mac !== 'string' || typeof head.hmac !== 'string') {
+    if (
+      head === null ||
+      typeof head !== 'object' ||
+      !Number.isSafeInteger(head.seq) ||
+      typeof head.mac !== 'string' ||
+      typeof head.hmac !== 'string'
+    ) {
       return { state: 'malformed', reason: 'missing fields' };
     }
     const seq = head.seq as number;

@@ -15,7 +15,16 @@ export function secretForms(secret: string | undefined): string[] {
   if (!secret || secret.length < MIN_SECRET_LENGTH) return [];
   const buf = Buffer.from(secret, 'utf8');
   const hex = buf.toString('hex');
-  return [...new Set([secret, buf.toString('base64'), buf.toString('base64').replace(/=+$/, ''), buf.toString('base64url'), hex, hex.toUpperCase()])];
+  return [
+    ...new Set([
+      secret,
+      buf.toString('base64'),
+      buf.toString('base64').replace(/=+$/, ''),
+      buf.toString('base64url'),
+      hex,
+      hex.toUpperCase(),
+    ]),
+  ];
 }
 
 export class Redactor {

@@ -56,7 +56,12 @@ export function analyseChain(records: LineRecord[], head: HeadState, totalLines:
       const absent = s < upTo && !genuineSeqs.has(s);
       if (absent && start === null) start = s;
       if (!absent && start !== null) {
-        problems.push({ seq: start, line: at.line, kind: 'removed', message: `${range(start, s - 1)} missing (expected before line ${at.line}).` });
+        problems.push({
+          seq: start,
+          line: at.line,
+          kind: 'removed',
+          message: `${range(start, s - 1)} missing (expected before line ${at.line}).`,
+        });
         start = null;
       }
       if (s < upTo && genuineSeqs.has(s)) later.push(s);
@@ -86,7 +91,12 @@ export function analyseChain(records: LineRecord[], head: HeadState, totalLines:
     if (r.genuine) {
       const firstLine = seen.get(r.seq);
       if (firstLine !== undefined) {
-        problems.push({ seq: r.seq, line: r.line, kind: 'inserted', message: `Line ${r.line} is a second copy of entry ${r.seq} (first at line ${firstLine}).` });
+        problems.push({
+          seq: r.seq,
+          line: r.line,
+          kind: 'inserted',
+          message: `Line ${r.line} is a second copy of entry ${r.seq} (first at line ${firstLine}).`,
+        });
         return;
       }
       seen.set(r.seq, r.line);
@@ -97,7 +107,12 @@ export function analyseChain(records: LineRecord[], head: HeadState, totalLines:
       if (r.seq > expect) gap(r.seq, r);
       else if (r.prev !== prevMac && !prevWasEdited) {
         // Both genuine and consecutive, yet not linked: entries of two chains under one key were spliced together.
-        problems.push({ seq: r.seq, line: r.line, kind: 'inserted', message: `Entry ${r.seq} does not chain to the entry before it: the log mixes two chains.` });
+        problems.push({
+          seq: r.seq,
+          line: r.line,
+          kind: 'inserted',
+          message: `Entry ${r.seq} does not chain to the entry before it: the log mixes two chains.`,
+        });
       }
       accept(r.seq, r, false);
       return;
@@ -112,7 +127,12 @@ export function analyseChain(records: LineRecord[], head: HeadState, totalLines:
     if (!genuineSeqs.has(standsFor) && standsFor >= expect && (linksNext || standsFor === expect) && !beyondHead) {
       if (standsFor > expect) gap(standsFor, { ...r, seq: standsFor });
       const claimed = standsFor === r.seq ? '' : ` (it now claims seq ${r.seq})`;
-      problems.push({ seq: standsFor, line: r.line, kind: 'edited', message: `Entry ${standsFor} at line ${r.line} was changed after it was written${claimed}: its MAC does not match.` });
+      problems.push({
+        seq: standsFor,
+        line: r.line,
+        kind: 'edited',
+        message: `Entry ${standsFor} at line ${r.line} was changed after it was written${claimed}: its MAC does not match.`,
+      });
       accept(standsFor, r, true);
       return;
     }
@@ -129,7 +149,12 @@ export function analyseChain(records: LineRecord[], head: HeadState, totalLines:
   switch (head.state) {
     case 'missing':
       if (records.length > 0) {
-        problems.push({ seq: null, line: after, kind: 'truncated', message: 'The head anchor is missing, so entries removed from the end cannot be ruled out.' });
+        problems.push({
+          seq: null,
+          line: after,
+          kind: 'truncated',
+          message: 'The head anchor is missing, so entries removed from the end cannot be ruled out.',
+        });
       }
       break;
     case 'malformed':

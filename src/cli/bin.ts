@@ -5,7 +5,9 @@
  */
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 19)) {
-  process.stderr.write(`keyctl: Node.js ${process.versions.node} is too old.\nhint: Install Node.js 22 or 24 (20.19 or later works too), then run keyctl again.\n`);
+  process.stderr.write(
+    `keyctl: Node.js ${process.versions.node} is too old.\nhint: Install Node.js 22 or 24 (20.19 or later works too), then run keyctl again.\n`,
+  );
   process.exit(2);
 }
 

@@ -27,7 +27,11 @@ interface ParseState {
   json?: boolean;
 }
 
-export function buildProgram(io: CliIo, onRun: (spec: CommandSpec, args: string[], opts: Record<string, unknown>) => Promise<void>, state: ParseState = { command: '' }): Command {
+export function buildProgram(
+  io: CliIo,
+  onRun: (spec: CommandSpec, args: string[], opts: Record<string, unknown>) => Promise<void>,
+  state: ParseState = { command: '' },
+): Command {
   // The parser's own messages are turned into KeyctlErrors (see parserError), so it prints none itself.
   const configure = (cmd: Command, path: string) =>
     cmd.exitOverride().configureOutput({
@@ -36,16 +40,23 @@ export function buildProgram(io: CliIo, onRun: (spec: CommandSpec, args: string[
       outputError: () => void (state.command = path),
     });
   const program = configure(new Command('keyctl'), '')
-    .description('Keeps trading bots\' exchange API keys safe: store, verify, rotate, deliver.')
+    .description("Keeps trading bots' exchange API keys safe: store, verify, rotate, deliver.")
     .version(packageVersion());
   for (const [flags, description] of GLOBAL_OPTIONS) program.option(flags, description);
-  program.addHelpText('after', `\nExit codes:${Object.entries(EXIT_CODE_MEANINGS).map(([code, meaning]) => `\n  ${code}  ${meaning}`).join('')}\nEach command's own exit codes: keyctl <command> --help.`);
+  program.addHelpText(
+    'after',
+    `\nExit codes:${Object.entries(EXIT_CODE_MEANINGS)
+      .map(([code, meaning]) => `\n  ${code}  ${meaning}`)
+      .join('')}\nEach command's own exit codes: keyctl <command> --help.`,
+  );
 
   for (const spec of specs) {
     const words = spec.name.split(' ');
     let parent = program;
     for (const [i, word] of words.slice(0, -1).entries()) {
-      parent = parent.commands.find((c) => c.name() === word) ?? configure(parent.command(word), words.slice(0, i + 1).join(' ')).description(`${word} commands`);
+      parent =
+        parent.commands.find((c) => c.name() === word) ??
+        configure(parent.command(word), words.slice(0, i + 1).join(' ')).description(`${word} commands`);
     }
     const cmd = configure(parent.command(words.at(-1)!), spec.name).description(spec.summary);
     for (const a of spec.args ?? []) cmd.argument(a);

@@ -124,7 +124,10 @@ const startsWith = (at: Location, prefix: Location) => prefix.length <= at.lengt
  * beside and below it sound. The schema's output at a sound location is fully parsed, defaults applied.
  */
 function soundness(issues: readonly v.BaseIssue<unknown>[]): (at: Location) => boolean {
-  const marks = issues.map((i) => ({ at: (i.path ?? []).map((p) => p.key as string | number), aboutValue: i.path?.at(-1)?.origin !== 'key' }));
+  const marks = issues.map((i) => ({
+    at: (i.path ?? []).map((p) => p.key as string | number),
+    aboutValue: i.path?.at(-1)?.origin !== 'key',
+  }));
   return (at) => !marks.some((m) => startsWith(m.at, at) || (m.aboutValue && startsWith(at, m.at)));
 }
 
@@ -172,7 +175,8 @@ function reservedNames(raw: unknown): Problem[] {
     o !== null && typeof o === 'object' && Object.prototype.hasOwnProperty.call(o, k) ? (o as Record<string, unknown>)[k] : undefined;
   const check = (o: unknown, at: string, what: string) => {
     for (const n of RESERVED_NAMES) {
-      if (own(o, n) !== undefined) issues.push({ path: `${at}.${n}`, message: `"${n}" cannot be used as ${what} name`, at: [...at.split('.'), n] });
+      if (own(o, n) !== undefined)
+        issues.push({ path: `${at}.${n}`, message: `"${n}" cannot be used as ${what} name`, at: [...at.split('.'), n] });
     }
   };
   check(own(raw, 'accounts'), 'accounts', 'an account');
@@ -238,7 +242,8 @@ function checkRules(output: unknown, raw: unknown, sound: (at: Location) => bool
   const accountsIn = field(raw, 'accounts');
   const accounts = accountsIn === undefined ? new Set<string>() : isMapping(accountsIn) ? new Set(Object.keys(accountsIn)) : undefined;
 
-  for (const [name, account] of entries(field(output, 'accounts'))) custodians(field(account, 'custodians'), ['accounts', name, 'custodians']);
+  for (const [name, account] of entries(field(output, 'accounts')))
+    custodians(field(account, 'custodians'), ['accounts', name, 'custodians']);
   for (const [bot, b] of entries(field(output, 'bots'))) {
     for (const [sub, s] of entries(field(b, 'subaccounts'))) {
       const at = ['bots', bot, 'subaccounts', sub];
@@ -249,7 +254,12 @@ function checkRules(output: unknown, raw: unknown, sound: (at: Location) => bool
       custodians(field(s, 'custodians'), [...at, 'custodians']);
       const every = field(field(s, 'rotate'), 'every');
       const grace = field(field(s, 'rotate'), 'grace');
-      if (typeof every === 'string' && typeof grace === 'string' && sound([...at, 'rotate', 'every']) && sound([...at, 'rotate', 'grace'])) {
+      if (
+        typeof every === 'string' &&
+        typeof grace === 'string' &&
+        sound([...at, 'rotate', 'every']) &&
+        sound([...at, 'rotate', 'grace'])
+      ) {
         if (configDurationMs(grace) >= configDurationMs(every)) problem([...at, 'rotate', 'grace'], 'must be shorter than rotate.every');
       }
     }

@@ -30,7 +30,9 @@ function describeIssue(issue: v.BaseIssue<unknown>): string {
       return `${size}: expected ${array ? 'array' : 'string'} to have ${op}${String(issue.requirement)} ${array ? 'items' : 'characters'}`;
     }
     default:
-      return issue.kind === 'schema' ? `Invalid input: expected ${expectedName(issue.type)}, received ${receivedName(input)}` : issue.message;
+      return issue.kind === 'schema'
+        ? `Invalid input: expected ${expectedName(issue.type)}, received ${receivedName(input)}`
+        : issue.message;
   }
 }
 
@@ -89,12 +91,14 @@ function mapping<S extends v.GenericSchema>(schema: S): S {
 
 /** A strict object whose problems read `unknown field "x"` and, for a missing field, `required`. */
 function strict<const E extends v.ObjectEntries>(entries: E) {
-  return mapping(v.strictObject(entries, (issue) => {
-    const unknown = unknownKeys(issue, entries);
-    if (unknown) return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`;
-    if (issue.path?.at(-1)?.origin === 'key') return 'required';
-    return describeIssue(issue);
-  }));
+  return mapping(
+    v.strictObject(entries, (issue) => {
+      const unknown = unknownKeys(issue, entries);
+      if (unknown) return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`;
+      if (issue.path?.at(-1)?.origin === 'key') return 'required';
+      return describeIssue(issue);
+    }),
+  );
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -114,7 +118,9 @@ function oneOf<const T extends readonly [string, ...string[]]>(options: T) {
 /** A union told apart by the `key` field; an unknown or missing `key` is reported on that field. */
 function tagged<const K extends string, const O extends v.VariantOptions<K>>(key: K, options: O) {
   // Every option here is a strict object whose `key` is a literal.
-  const values = options.map((o) => `'${String((o as unknown as { entries: Record<K, { literal: string }> }).entries[key].literal)}'`).join(' | ');
+  const values = options
+    .map((o) => `'${String((o as unknown as { entries: Record<K, { literal: string }> }).entries[key].literal)}'`)
+    .join(' | ');
   return mapping(
     v.variant(key, options, (issue) => {
       const at = issue.path?.at(-1);
@@ -149,7 +155,11 @@ export const isoDuration = v.pipe(
 );
 
 /** A period (how often something recurs): a duration longer than zero; `why` says what zero would do. */
-const period = (why: string) => v.pipe(isoDuration, v.check((s) => isoDurationMs(s) !== 0, `must be longer than zero: ${why}`));
+const period = (why: string) =>
+  v.pipe(
+    isoDuration,
+    v.check((s) => isoDurationMs(s) !== 0, `must be longer than zero: ${why}`),
+  );
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const clock = v.pipe(v.string(), v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time such as 02:00'));
@@ -200,7 +210,10 @@ const vaultStore = strict({
   prefix: v.optional(v.string(), 'keyctl'),
   namespace: v.optional(v.string()),
   auth: v.optional(
-    tagged('method', [strict({ method: v.literal('token') }), strict({ method: v.literal('approle'), mount: v.optional(v.string(), 'approle') })]),
+    tagged('method', [
+      strict({ method: v.literal('token') }),
+      strict({ method: v.literal('approle'), mount: v.optional(v.string(), 'approle') }),
+    ]),
     () => ({ method: 'token' as const }),
   ),
 });

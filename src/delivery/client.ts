@@ -8,7 +8,15 @@
  */
 import { Socket } from 'node:net';
 import { type KeyctlError, UsageError } from '../errors.js';
-import { assertEnvPrefix, decodeMessage, DEFAULT_ENV_PREFIX, encodeMessage, envNames, LineSplitter, type BotCredentials } from './protocol.js';
+import {
+  assertEnvPrefix,
+  decodeMessage,
+  DEFAULT_ENV_PREFIX,
+  encodeMessage,
+  envNames,
+  LineSplitter,
+  type BotCredentials,
+} from './protocol.js';
 import { decodePayload, parseToken } from './token.js';
 
 /** A bot's exchange credentials, in ccxt's names. */
@@ -84,15 +92,21 @@ export async function loadCredentials(options: LoadCredentialsOptions = {}): Pro
     delete env[tokenName];
     return fromToken(token, env, options);
   }
-  throw new UsageError('NO_CREDENTIALS', `No credentials found: no ${n.fd}, no ${n.apiKey}/${n.secret}, no ${tokenName} in the environment.`, {
-    hint: `Start the bot with \`keyctl exec <bot/sub> -- <command>\` (add --fd 3 for pipe mode), or pass a token from \`keyctl issue <bot/sub>\` as ${tokenName}.`,
-  });
+  throw new UsageError(
+    'NO_CREDENTIALS',
+    `No credentials found: no ${n.fd}, no ${n.apiKey}/${n.secret}, no ${tokenName} in the environment.`,
+    {
+      hint: `Start the bot with \`keyctl exec <bot/sub> -- <command>\` (add --fd 3 for pipe mode), or pass a token from \`keyctl issue <bot/sub>\` as ${tokenName}.`,
+    },
+  );
 }
 
 function parseFdVar(text: string, name: string): number {
   const fd = Number(text);
   if (!Number.isInteger(fd) || fd < 3) {
-    throw new UsageError('INVALID_FD', `${name}=${text} is not a file descriptor keyctl exec passes.`, { hint: 'keyctl exec --fd N sets it to N (3 or more).' });
+    throw new UsageError('INVALID_FD', `${name}=${text} is not a file descriptor keyctl exec passes.`, {
+      hint: 'keyctl exec --fd N sets it to N (3 or more).',
+    });
   }
   return fd;
 }
@@ -115,7 +129,17 @@ function fromEnv(env: NodeJS.ProcessEnv, prefix: string): LoadedCredentials {
       hint: 'Let `keyctl exec` set them; do not set them by hand.',
     });
   }
-  return handle({ ref: ref ?? '', apiKey, secret, ...(password ? { password } : {}), fingerprint: fingerprint ?? '', ...(rotatesAt ? { rotatesAt } : {}) }, 'env');
+  return handle(
+    {
+      ref: ref ?? '',
+      apiKey,
+      secret,
+      ...(password ? { password } : {}),
+      fingerprint: fingerprint ?? '',
+      ...(rotatesAt ? { rotatesAt } : {}),
+    },
+    'env',
+  );
 }
 
 async function fromToken(token: string, env: NodeJS.ProcessEnv, options: LoadCredentialsOptions): Promise<LoadedCredentials> {
@@ -173,14 +197,27 @@ class PipeChannel {
 
   first(timeoutMs: number): Promise<Credentials> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(null, new UsageError('FD_TIMEOUT', `No credentials arrived on the pipe within ${timeoutMs} ms.`, {
-        hint: 'Start the bot with `keyctl exec --fd N`; check that nothing else reads that descriptor.',
-      })), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          done(
+            null,
+            new UsageError('FD_TIMEOUT', `No credentials arrived on the pipe within ${timeoutMs} ms.`, {
+              hint: 'Start the bot with `keyctl exec --fd N`; check that nothing else reads that descriptor.',
+            }),
+          ),
+        timeoutMs,
+      );
       const done = (c: Credentials | null, err?: KeyctlError) => {
         clearTimeout(timer);
         this.firstWaiter = undefined;
         if (c) resolve(c);
-        else reject(err ?? new UsageError('FD_CLOSED', 'The pipe closed before any credentials arrived.', { hint: 'Start the bot with `keyctl exec --fd N`.' }));
+        else
+          reject(
+            err ??
+              new UsageError('FD_CLOSED', 'The pipe closed before any credentials arrived.', {
+                hint: 'Start the bot with `keyctl exec --fd N`.',
+              }),
+          );
       };
       this.firstWaiter = done;
     });
@@ -255,4 +292,3 @@ function handle(c: Credentials, source: CredentialSource, channel?: PipeChannel)
   };
   return Object.defineProperties(out, hidden);
 }
-

@@ -57,7 +57,10 @@ export async function readCurrent(store: SecretStore, config: Config, slot: Mana
 }
 
 /** The slot's CURRENT version id and fingerprint, without reading secret material (what the rotation watch polls). */
-export async function describeCurrent(store: SecretStore, path: string): Promise<{ version: string; fingerprint: string | undefined } | null> {
+export async function describeCurrent(
+  store: SecretStore,
+  path: string,
+): Promise<{ version: string; fingerprint: string | undefined } | null> {
   const info = await store.describe(path);
   const id = info?.stages.CURRENT;
   if (!info || !id) return null;

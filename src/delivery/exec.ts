@@ -90,7 +90,9 @@ export interface ExecResult {
 export function parseFd(text: unknown): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 3 || n > 64) {
-    throw new UsageError('INVALID_FD', `--fd ${String(text)} is not usable.`, { hint: 'Use a descriptor from 3 to 64 (0, 1 and 2 are stdin, stdout and stderr).' });
+    throw new UsageError('INVALID_FD', `--fd ${String(text)} is not usable.`, {
+      hint: 'Use a descriptor from 3 to 64 (0, 1 and 2 are stdin, stdout and stderr).',
+    });
   }
   return n;
 }
@@ -108,7 +110,12 @@ export function parseSignal(text: unknown): NodeJS.Signals {
 }
 
 /** The bot's environment: `base` minus keyctl's store credentials and any credential variables of an outer exec. */
-export function childEnv(base: NodeJS.ProcessEnv, prefix: string, extra: Record<string, string>, stripped: readonly string[] = STRIPPED_ENV): NodeJS.ProcessEnv {
+export function childEnv(
+  base: NodeJS.ProcessEnv,
+  prefix: string,
+  extra: Record<string, string>,
+  stripped: readonly string[] = STRIPPED_ENV,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
   for (const name of [...stripped, ...Object.values(envNames(prefix))]) delete env[name];
   return { ...env, ...extra };
@@ -149,7 +156,11 @@ class Supervisor {
             ...this.consumer,
             fingerprint: o.fd === undefined ? this.current.fingerprint : null,
             ackedAt: o.fd === undefined ? new Date().toISOString() : null,
-          }).catch((err: unknown) => o.events.warn(`could not register in the hand-over registry (${(err as { code?: string }).code ?? 'error'}); rotation will wait out the grace period.`));
+          }).catch((err: unknown) =>
+            o.events.warn(
+              `could not register in the hand-over registry (${(err as { code?: string }).code ?? 'error'}); rotation will wait out the grace period.`,
+            ),
+          );
     const forward = (signal: NodeJS.Signals) => {
       if (STOPPING_SIGNALS.has(signal)) this.stopping = true;
       this.child?.kill(signal);
@@ -214,7 +225,10 @@ class Supervisor {
         if (exited) return;
         reject(
           new UsageError('COMMAND_NOT_STARTED', `Could not start "${o.command}" (${err.code ?? 'error'}).`, {
-            hint: err.code === 'ENOENT' ? 'Check the command name and PATH; exec runs it directly, without a shell.' : 'Check that the command exists and is executable.',
+            hint:
+              err.code === 'ENOENT'
+                ? 'Check the command name and PATH; exec runs it directly, without a shell.'
+                : 'Check that the command exists and is executable.',
           }),
         );
       });
@@ -226,7 +240,10 @@ class Supervisor {
         child.stdout.pipe(out).pipe(o.stdout, { end: false });
         child.stderr.pipe(err).pipe(o.stderr, { end: false });
         // Our own output closed (`keyctl exec ... | head`): keep supervising, drop the bot's output from then on.
-        for (const [mask, dest] of [[out, o.stdout], [err, o.stderr]] as const) {
+        for (const [mask, dest] of [
+          [out, o.stdout],
+          [err, o.stderr],
+        ] as const) {
           const onError = () => {
             mask.unpipe(dest);
             mask.resume();

@@ -80,14 +80,23 @@ export async function removeConsumer(store: SecretStore, slotPath: string, execI
  * Read-modify-write under compare-and-set, retried on conflict. `change` returns the new set, or null for "no change"
  * (then nothing is written).
  */
-export async function updateConsumers(store: SecretStore, slotPath: string, change: (current: Consumers) => Consumers | null): Promise<void> {
+export async function updateConsumers(
+  store: SecretStore,
+  slotPath: string,
+  change: (current: Consumers) => Consumers | null,
+): Promise<void> {
   const path = handoverPath(slotPath);
   for (let attempt = 1; ; attempt++) {
     const { consumers, version } = await readRegistry(store, path);
     const next = change({ ...consumers });
     if (next === null) return;
     try {
-      await store.write(path, { secret: { consumers: JSON.stringify(next) }, meta: { kind: 'handover' }, stage: 'CURRENT', expect: version });
+      await store.write(path, {
+        secret: { consumers: JSON.stringify(next) },
+        meta: { kind: 'handover' },
+        stage: 'CURRENT',
+        expect: version,
+      });
       return;
     } catch (err) {
       if (!(err instanceof ConflictError) || attempt >= ATTEMPTS) throw err;

@@ -62,7 +62,11 @@ function pendingStart(input: Buffer, from: number, needles: Buffer[]): number {
   for (const n of needles) {
     const first = n[0]!;
     // Candidate starts: occurrences of the needle's first byte in the window; the earliest that fits wins.
-    for (let at = input.indexOf(first, Math.max(windowStart, input.length - (n.length - 1))); at !== -1 && at < start; at = input.indexOf(first, at + 1)) {
+    for (
+      let at = input.indexOf(first, Math.max(windowStart, input.length - (n.length - 1)));
+      at !== -1 && at < start;
+      at = input.indexOf(first, at + 1)
+    ) {
       const tail = input.subarray(at);
       if (tail.length < n.length && n.subarray(0, tail.length).equals(tail)) {
         start = at;

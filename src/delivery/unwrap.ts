@@ -17,9 +17,13 @@ export async function unwrapToken(provider: string, storeToken: string, o: { env
   if (provider === 'vault') return unwrapVault(storeToken, o.env, async () => (await readConfig()).store);
   const config = await readConfig();
   if (config.store.provider !== provider) {
-    throw new ProviderError('TOKEN_PROVIDER_MISMATCH', `The token was issued by a ${provider} store, but ${config.file} configures a ${config.store.provider} store.`, {
-      hint: 'Point KEYCTL_CONFIG at the config keyctl issue used.',
-    });
+    throw new ProviderError(
+      'TOKEN_PROVIDER_MISMATCH',
+      `The token was issued by a ${provider} store, but ${config.file} configures a ${config.store.provider} store.`,
+      {
+        hint: 'Point KEYCTL_CONFIG at the config keyctl issue used.',
+      },
+    );
   }
   if (provider === 'memory') {
     throw new ProviderError('TOKEN_NOT_PORTABLE', 'A token from the memory store cannot leave the process that issued it.', {
@@ -36,7 +40,11 @@ export async function unwrapToken(provider: string, storeToken: string, o: { env
 }
 
 /** Vault: no login. The config is read only for the address, when VAULT_ADDR is not set. */
-async function unwrapVault(token: string, env: NodeJS.ProcessEnv, storeConfig: () => Promise<{ provider: string; address?: string; namespace?: string }>): Promise<string> {
+async function unwrapVault(
+  token: string,
+  env: NodeJS.ProcessEnv,
+  storeConfig: () => Promise<{ provider: string; address?: string; namespace?: string }>,
+): Promise<string> {
   let address = env.VAULT_ADDR;
   let namespace = env.VAULT_NAMESPACE;
   if (!address) {
@@ -51,7 +59,10 @@ async function unwrapVault(token: string, env: NodeJS.ProcessEnv, storeConfig: (
       hint: 'Set VAULT_ADDR (or KEYCTL_CONFIG pointing at a config with store.address).',
     });
   }
-  const [{ VaultHttp }, { unwrapChecked, WRAP_PATH }] = await Promise.all([import('../../providers/vault/http.js'), import('../../providers/vault.js')]);
+  const [{ VaultHttp }, { unwrapChecked, WRAP_PATH }] = await Promise.all([
+    import('../../providers/vault/http.js'),
+    import('../../providers/vault.js'),
+  ]);
   const http = await VaultHttp.create({ address, ...(namespace ? { namespace } : {}) });
   return unwrapChecked(http, token, WRAP_PATH, (data) => (typeof data?.value === 'string' ? data.value : null));
 }

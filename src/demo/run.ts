@@ -22,7 +22,12 @@ interface Run {
 
 const out = (text = '') => process.stdout.write(`${text}\n`);
 const say = (text: string) => out(`\n\x1b[1m${text}\x1b[0m`);
-const indent = (text: string) => text.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (text: string) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'keyctl-demo-'));
@@ -34,10 +39,20 @@ async function main(): Promise<number> {
 
     const { uid } = await sandbox.admin.createAccount('bybit');
     const sub = (await sandbox.admin.createSubaccount('bybit', uid)).id;
-    const master = await sandbox.admin.createKey({ exchange: 'bybit', owner: uid, master: true, permissions: { Wallet: ['AccountTransfer', 'SubMemberTransfer'] }, ips: [BOT_IP] });
+    const master = await sandbox.admin.createKey({
+      exchange: 'bybit',
+      owner: uid,
+      master: true,
+      permissions: { Wallet: ['AccountTransfer', 'SubMemberTransfer'] },
+      ips: [BOT_IP],
+    });
     // The worst key a hurried human can end up with: withdrawals on, no IP lock. (The sandbox's admin endpoint can
     // seed states the exchange's own API refuses, which is what drills need.)
-    const unsafe = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub, permissions: { Spot: ['SpotTrade'], Wallet: ['Withdraw', 'AccountTransfer'] } });
+    const unsafe = await sandbox.admin.createKey({
+      exchange: 'bybit',
+      owner: sub,
+      permissions: { Spot: ['SpotTrade'], Wallet: ['Withdraw', 'AccountTransfer'] },
+    });
     writeFileSync(
       join(dir, 'keyctl.yaml'),
       [
@@ -59,20 +74,21 @@ async function main(): Promise<number> {
       ].join('\n'),
     );
     let env: NodeJS.ProcessEnv = { KEYCTL_ACTOR: 'demo', KEYCTL_EXCHANGE_BACKOFF_MS: '50' };
-    const keyctl = (args: string[], stdin?: string) => run(process.execPath, [BIN, '--config', join(dir, 'keyctl.yaml'), ...args], { ...env }, stdin);
+    const keyctl = (args: string[], stdin?: string) =>
+      run(process.execPath, [BIN, '--config', join(dir, 'keyctl.yaml'), ...args], { ...env }, stdin);
 
     say('1. keyctl init: create the encrypted store.');
     const init = await keyctl(['init', '--json']);
     if (init.code !== 0) return fail('init', init);
     env = { ...env, KEYCTL_MASTER_KEY: (JSON.parse(init.stdout) as { masterKey: string }).masterKey };
-    out('The store is AES-256-GCM encrypted under a master key printed once (here it stays in this process\'s memory).');
+    out("The store is AES-256-GCM encrypted under a master key printed once (here it stays in this process's memory).");
 
-    say('2. keyctl key import: store the account\'s master key (read from stdin, never from a flag).');
+    say("2. keyctl key import: store the account's master key (read from stdin, never from a flag).");
     const m = await keyctl(['key', 'import', '@bybit-main'], JSON.stringify(master));
     if (m.code !== 0) return fail('import master', m);
     out(indent(m.stdout));
 
-    say('3. Import the bot\'s key as a human made it. keyctl asks the exchange what the key can really do...');
+    say("3. Import the bot's key as a human made it. keyctl asks the exchange what the key can really do...");
     const refused = await keyctl(['key', 'import', 'alpha/arb1'], JSON.stringify(unsafe));
     out(indent(refused.stdout));
     out(`    (exit ${refused.code}: refused, nothing stored)`);
@@ -91,7 +107,9 @@ async function main(): Promise<number> {
     if (rot.code !== 0) return fail('rotate', rot);
     out(indent(rot.stderr));
     const live = await sandbox.admin.listKeys({ exchange: 'bybit', owner: sub });
-    out(`At the exchange, sub-account ${sub} now has ${live.length} key: IP allowlist ${JSON.stringify(live[0]?.ips)}, label ${live[0]?.label}.`);
+    out(
+      `At the exchange, sub-account ${sub} now has ${live.length} key: IP allowlist ${JSON.stringify(live[0]?.ips)}, label ${live[0]?.label}.`,
+    );
 
     say('6. keyctl verify again: clean.');
     const v2 = await keyctl(['verify']);

@@ -14,10 +14,11 @@ export interface Credentials {
 }
 
 /** A string of `min`..`max` characters, with the length messages users have seen since the first release. */
-const sized = (min: number, max: number) => [
-  v.minLength<string, number, string>(min, `Too small: expected string to have >=${min} characters`),
-  v.maxLength<string, number, string>(max, `Too big: expected string to have <=${max} characters`),
-] as const;
+const sized = (min: number, max: number) =>
+  [
+    v.minLength<string, number, string>(min, `Too small: expected string to have >=${min} characters`),
+    v.maxLength<string, number, string>(max, `Too big: expected string to have <=${max} characters`),
+  ] as const;
 
 const credentialsEntries = {
   apiKey: v.pipe(v.string(), v.trim(), ...sized(1, 512)),
@@ -73,7 +74,9 @@ function problem(issue: v.BaseIssue<unknown>): string {
 
 /** Secret fields as stored in a SecretStore version. */
 export function toSecretFields(c: Credentials): Record<string, string> {
-  return c.passphrase === undefined ? { apiKey: c.apiKey, secret: c.secret } : { apiKey: c.apiKey, secret: c.secret, passphrase: c.passphrase };
+  return c.passphrase === undefined
+    ? { apiKey: c.apiKey, secret: c.secret }
+    : { apiKey: c.apiKey, secret: c.secret, passphrase: c.passphrase };
 }
 
 export function fromSecretFields(fields: Record<string, string>): Credentials {
@@ -84,7 +87,10 @@ export function fromSecretFields(fields: Record<string, string>): Credentials {
 
 /** Deterministic idempotency key for storing these credentials: a retried import never makes a second version. */
 export function importIdempotencyKey(c: Credentials): string {
-  return `import-${createHash('sha256').update(`${c.apiKey}\u0000${c.secret}\u0000${c.passphrase ?? ''}`).digest('hex').slice(0, 48)}`;
+  return `import-${createHash('sha256')
+    .update(`${c.apiKey}\u0000${c.secret}\u0000${c.passphrase ?? ''}`)
+    .digest('hex')
+    .slice(0, 48)}`;
 }
 
 export { fingerprint };

@@ -36,7 +36,9 @@ export function keyState(ref: string, current: { fingerprint?: string; flags?: s
     ? {
         time: last.time,
         outcome: last.outcome,
-        violations: String(last.detail?.violations ?? '').split(',').filter(Boolean),
+        violations: String(last.detail?.violations ?? '')
+          .split(',')
+          .filter(Boolean),
         error: typeof last.detail?.error === 'string' ? last.detail.error : null,
       }
     : null;

@@ -94,14 +94,19 @@ export function evaluateKey(inspection: KeyInspection, target: KeyTarget, option
       v.push({ code: 'MISSING_SCOPE', detail: `The key is read-only, but the slot declares ${trades.join(', ')}.` });
     }
   } else {
-    if (inspection.ips === 'unrestricted') v.push({ code: 'NOT_IP_LOCKED', detail: 'The master key works from any address; lock it to the addresses keyctl runs from.' });
-    if (inspection.owner.isMaster === false) v.push({ code: 'WRONG_ACCOUNT', detail: 'This is a sub-account key, not a main-account (master) key.' });
+    if (inspection.ips === 'unrestricted')
+      v.push({ code: 'NOT_IP_LOCKED', detail: 'The master key works from any address; lock it to the addresses keyctl runs from.' });
+    if (inspection.owner.isMaster === false)
+      v.push({ code: 'WRONG_ACCOUNT', detail: 'This is a sub-account key, not a main-account (master) key.' });
     else if (target.uid && inspection.owner.uid && inspection.owner.uid !== target.uid) {
       v.push({ code: 'WRONG_ACCOUNT', detail: `The key belongs to account ${inspection.owner.uid}, not ${target.uid} as configured.` });
     }
     const missing = target.masterScopes.filter((s) => !scopes.has(s));
     if (missing.length > 0) {
-      v.push({ code: 'MISSING_SCOPE', detail: `The master key lacks ${missing.join(', ')}, which ${target.exchange} requires to manage sub-account keys.` });
+      v.push({
+        code: 'MISSING_SCOPE',
+        detail: `The master key lacks ${missing.join(', ')}, which ${target.exchange} requires to manage sub-account keys.`,
+      });
     }
   }
 
@@ -111,23 +116,32 @@ export function evaluateKey(inspection: KeyInspection, target: KeyTarget, option
 }
 
 function botIps(inspection: KeyInspection, target: BotKeyTarget): Violation[] {
-  if (inspection.ips === 'unrestricted') return [{ code: 'NOT_IP_LOCKED', detail: 'The key works from any address; it must be locked to the bot\'s addresses.' }];
+  if (inspection.ips === 'unrestricted')
+    return [{ code: 'NOT_IP_LOCKED', detail: "The key works from any address; it must be locked to the bot's addresses." }];
   // A key outside the declared sub-account is WRONG_ACCOUNT; its unreadable allowlist is no separate finding.
   if (inspection.ips === 'restricted' && inspection.owner.subaccount === null) return [];
   if (inspection.ips === 'restricted') {
-    return [{ code: 'IP_MISMATCH', detail: 'The key is IP-locked, but the exchange did not say to which addresses, so they cannot be compared.' }];
+    return [
+      { code: 'IP_MISMATCH', detail: 'The key is IP-locked, but the exchange did not say to which addresses, so they cannot be compared.' },
+    ];
   }
   const declared = new Set(target.ips.map(normIp));
   const extra = inspection.ips.filter((ip) => !declared.has(normIp(ip)));
   if (extra.length > 0) {
-    return [{ code: 'IP_MISMATCH', detail: `The key's allowlist includes ${extra.join(', ')}, which the slot does not declare (declared: ${target.ips.join(', ')}).` }];
+    return [
+      {
+        code: 'IP_MISMATCH',
+        detail: `The key's allowlist includes ${extra.join(', ')}, which the slot does not declare (declared: ${target.ips.join(', ')}).`,
+      },
+    ];
   }
   return [];
 }
 
 function botOwner(inspection: KeyInspection, target: BotKeyTarget): Violation[] {
   const { owner } = inspection;
-  if (owner.isMaster === true) return [{ code: 'WRONG_ACCOUNT', detail: 'This is a main-account (master) key; a bot must use a sub-account key.' }];
+  if (owner.isMaster === true)
+    return [{ code: 'WRONG_ACCOUNT', detail: 'This is a main-account (master) key; a bot must use a sub-account key.' }];
   if (owner.subaccount === null) return [{ code: 'WRONG_ACCOUNT', detail: `The key is not in sub-account ${target.subaccount}.` }];
   if (owner.subaccount !== undefined && owner.subaccount.toLowerCase() !== target.subaccount.toLowerCase()) {
     return [{ code: 'WRONG_ACCOUNT', detail: `The key belongs to sub-account ${owner.subaccount}, not ${target.subaccount}.` }];
@@ -144,7 +158,10 @@ function expiry(inspection: KeyInspection, options: PolicyOptions): Violation | 
   if (at <= now) return { code: 'EXPIRING', detail: `The key (or its trading permission) expired at ${inspection.expiresAt}.` };
   if (at - now <= window) {
     const days = Math.max(1, Math.ceil((at - now) / 86_400_000));
-    return { code: 'EXPIRING', detail: `The key (or its trading permission) expires at ${inspection.expiresAt}, within ${days} day${days === 1 ? '' : 's'}.` };
+    return {
+      code: 'EXPIRING',
+      detail: `The key (or its trading permission) expires at ${inspection.expiresAt}, within ${days} day${days === 1 ? '' : 's'}.`,
+    };
   }
   return undefined;
 }

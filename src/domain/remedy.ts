@@ -40,7 +40,7 @@ export function remedy(target: RemedyTarget, violations: readonly Violation[]): 
   }
   if (unnarrowable.length > 0) {
     parts.push(
-      `${target.exchange} grants ${unnarrowable.join(', ')} only together with what the slot declares, so a rotated key would hold them too: add ${unnarrowable.join(', ')} to ${target.scopesPath ?? 'the slot\'s scopes'} if the bot may hold them, or use an exchange that can narrow them.`,
+      `${target.exchange} grants ${unnarrowable.join(', ')} only together with what the slot declares, so a rotated key would hold them too: add ${unnarrowable.join(', ')} to ${target.scopesPath ?? "the slot's scopes"} if the bot may hold them, or use an exchange that can narrow them.`,
     );
   }
   return parts.join(' ');

@@ -18,9 +18,12 @@ export function managedKeys(config: Config): ManagedKey[] {
   const accounts = Object.keys(config.accounts)
     .sort()
     .map((name): ManagedKey => ({ ref: `@${name}`, kind: 'account', path: storePath({ kind: 'account', account: name }), account: name }));
-  const slots = config.slots.map(
-    (s): ManagedKey => ({ ref: s.ref, kind: 'slot', path: storePath({ kind: 'slot', bot: s.bot, sub: s.sub }), account: s.account }),
-  );
+  const slots = config.slots.map((s): ManagedKey => ({
+    ref: s.ref,
+    kind: 'slot',
+    path: storePath({ kind: 'slot', bot: s.bot, sub: s.sub }),
+    account: s.account,
+  }));
   return [...accounts, ...slots];
 }
 

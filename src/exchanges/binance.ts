@@ -111,8 +111,8 @@ export const adapter: ExchangeAdapter = {
     if (request.role === 'master') return inspection;
     if (!request.master || !request.subaccount) {
       if (inspection.ips === 'unrestricted') return inspection;
-      throw new ExchangeError('MASTER_KEY_REQUIRED', 'Binance tells a sub-account key\'s IP allowlist only to the account\'s master key.', {
-        hint: 'Import the account\'s master key first (keyctl key import @<account>), then re-run.',
+      throw new ExchangeError('MASTER_KEY_REQUIRED', "Binance tells a sub-account key's IP allowlist only to the account's master key.", {
+        hint: "Import the account's master key first (keyctl key import @<account>), then re-run.",
       });
     }
     const master = await createClient(request.account, request.master, request);
@@ -120,7 +120,7 @@ export const adapter: ExchangeAdapter = {
       const answer = await master.call(
         'sapiGetSubAccountSubAccountApiIpRestriction',
         { email: request.subaccount, subAccountApiKey: request.key.apiKey },
-        { action: 'reading the key\'s IP allowlist' },
+        { action: "reading the key's IP allowlist" },
       );
       inspection = applyBinanceIpRestriction(inspection, answer, request.subaccount);
     } catch (err) {
@@ -139,7 +139,13 @@ export const adapter: ExchangeAdapter = {
         'sub-account/subAccountApi',
         'sapi',
         'POST',
-        { email: request.subaccount, apiName: request.label, status: 2, ipAddress: request.ips.join(','), ...binanceFlagsFor(request.scopes) },
+        {
+          email: request.subaccount,
+          apiName: request.label,
+          status: 2,
+          ipAddress: request.ips.join(','),
+          ...binanceFlagsFor(request.scopes),
+        },
         { action: 'creating a sub-account key', retry: 'refused-only' },
       ),
     );
@@ -161,7 +167,7 @@ export const adapter: ExchangeAdapter = {
   },
 
   async listKeys(): Promise<ListedKey[]> {
-    return capabilityGap('binance', 'list a sub-account\'s keys');
+    return capabilityGap('binance', "list a sub-account's keys");
   },
 
   async ping(request: PingRequest): Promise<void> {

@@ -34,7 +34,7 @@ let ccxtModule: Promise<CcxtModule> | undefined;
 
 /** Loads ccxt once per process. */
 export function loadCcxt(): Promise<CcxtModule> {
-  ccxtModule ??= import('ccxt').then((m) => ((m as { default?: CcxtModule }).default ?? (m as unknown as CcxtModule)));
+  ccxtModule ??= import('ccxt').then((m) => (m as { default?: CcxtModule }).default ?? (m as unknown as CcxtModule));
   return ccxtModule;
 }
 
@@ -120,7 +120,8 @@ export async function createClient(account: ExchangeAccount, credentials: Creden
   if (account.baseUrl) ex.urls.api = rewriteApiUrls(ex.urls.api, account.baseUrl, ex.hostname);
   // Key management never needs market data or server time; make sure nothing fetches them behind our back.
   for (const m of ['loadMarkets', 'fetchMarkets', 'fetchTime', 'loadTimeDifference', 'fetchCurrencies']) {
-    ex[m] = () => Promise.reject(new InternalError(`keyctl does not fetch ${m.replace(/^(load|fetch)/, '').toLowerCase()} from exchanges.`));
+    ex[m] = () =>
+      Promise.reject(new InternalError(`keyctl does not fetch ${m.replace(/^(load|fetch)/, '').toLowerCase()} from exchanges.`));
   }
   const retry = {
     attempts: options.attempts ?? DEFAULT_ATTEMPTS,
@@ -131,7 +132,12 @@ export async function createClient(account: ExchangeAccount, credentials: Creden
       try {
         return await fn();
       } catch (err) {
-        const mapped = mapExchangeError(err, account.exchange, spec.action, account.baseUrl === undefined ? {} : { baseUrl: account.baseUrl });
+        const mapped = mapExchangeError(
+          err,
+          account.exchange,
+          spec.action,
+          account.baseUrl === undefined ? {} : { baseUrl: account.baseUrl },
+        );
         // A create that timed out may have happened: never repeat it (the orphan sweep finds it by label).
         if (spec.retry === 'refused-only' && mapped.code !== 'RATE_LIMITED' && mapped.retryable) {
           throw new ExchangeError(mapped.code, mapped.message, {
@@ -240,21 +246,45 @@ type Kind = 'KEY_REJECTED' | 'PERMISSION_DENIED' | 'IP_NOT_ALLOWED' | 'RATE_LIMI
  */
 export const EXCHANGE_CODES: Record<string, Record<string, Kind>> = {
   bybit: {
-    '10002': 'CLOCK_SKEW', '10003': 'KEY_REJECTED', '10004': 'KEY_REJECTED', '10007': 'KEY_REJECTED', '33004': 'KEY_REJECTED',
-    '10005': 'PERMISSION_DENIED', '10009': 'PERMISSION_DENIED', '10010': 'IP_NOT_ALLOWED',
-    '10006': 'RATE_LIMITED', '10018': 'RATE_LIMITED',
+    '10002': 'CLOCK_SKEW',
+    '10003': 'KEY_REJECTED',
+    '10004': 'KEY_REJECTED',
+    '10007': 'KEY_REJECTED',
+    '33004': 'KEY_REJECTED',
+    '10005': 'PERMISSION_DENIED',
+    '10009': 'PERMISSION_DENIED',
+    '10010': 'IP_NOT_ALLOWED',
+    '10006': 'RATE_LIMITED',
+    '10018': 'RATE_LIMITED',
   },
   okx: {
-    '50102': 'CLOCK_SKEW', '50105': 'KEY_REJECTED', '50111': 'KEY_REJECTED', '50113': 'KEY_REJECTED', '50114': 'KEY_REJECTED',
-    '50110': 'IP_NOT_ALLOWED', '50011': 'RATE_LIMITED',
+    '50102': 'CLOCK_SKEW',
+    '50105': 'KEY_REJECTED',
+    '50111': 'KEY_REJECTED',
+    '50113': 'KEY_REJECTED',
+    '50114': 'KEY_REJECTED',
+    '50110': 'IP_NOT_ALLOWED',
+    '50011': 'RATE_LIMITED',
   },
   binance: {
-    '-1021': 'CLOCK_SKEW', '-1022': 'KEY_REJECTED', '-2014': 'KEY_REJECTED', '-2015': 'KEY_REJECTED', '-2008': 'KEY_REJECTED',
-    '-1002': 'PERMISSION_DENIED', '-1003': 'RATE_LIMITED',
+    '-1021': 'CLOCK_SKEW',
+    '-1022': 'KEY_REJECTED',
+    '-2014': 'KEY_REJECTED',
+    '-2015': 'KEY_REJECTED',
+    '-2008': 'KEY_REJECTED',
+    '-1002': 'PERMISSION_DENIED',
+    '-1003': 'RATE_LIMITED',
   },
   kucoin: {
-    '400002': 'CLOCK_SKEW', '400001': 'KEY_REJECTED', '400003': 'KEY_REJECTED', '400004': 'KEY_REJECTED', '400005': 'KEY_REJECTED',
-    '400008': 'KEY_REJECTED', '400009': 'KEY_REJECTED', '400006': 'IP_NOT_ALLOWED', '400007': 'PERMISSION_DENIED',
+    '400002': 'CLOCK_SKEW',
+    '400001': 'KEY_REJECTED',
+    '400003': 'KEY_REJECTED',
+    '400004': 'KEY_REJECTED',
+    '400005': 'KEY_REJECTED',
+    '400008': 'KEY_REJECTED',
+    '400009': 'KEY_REJECTED',
+    '400006': 'IP_NOT_ALLOWED',
+    '400007': 'PERMISSION_DENIED',
     '429000': 'RATE_LIMITED',
   },
 };
@@ -310,7 +340,12 @@ function classChain(err: object): string[] {
  * Maps anything a ccxt call threw to a KeyctlError. The one function that decides what is retryable (network,
  * timeout, rate limit), what is fatal (authentication, permission), and what is a capability gap (NotSupported).
  */
-export function mapExchangeError(err: unknown, exchange: string, action = 'calling the exchange', where: { baseUrl?: string } = {}): KeyctlError {
+export function mapExchangeError(
+  err: unknown,
+  exchange: string,
+  action = 'calling the exchange',
+  where: { baseUrl?: string } = {},
+): KeyctlError {
   if (err instanceof KeyctlError) return err;
   if (!(err instanceof Error)) return new InternalError(`Unexpected ${typeof err} thrown while ${action}.`, { cause: err });
   const chain = classChain(err);
@@ -318,35 +353,59 @@ export function mapExchangeError(err: unknown, exchange: string, action = 'calli
   const isCcxt = is('BaseError');
   const feedback = isCcxt ? exchangeFeedback(err.message) : {};
   const said = feedback.code || feedback.msg ? ` (${[feedback.code, feedback.msg].filter(Boolean).join(' ')})` : '';
-  const details: Record<string, unknown> = { exchange, ...(feedback.code ? { exchangeCode: feedback.code } : {}), ...(feedback.msg ? { exchangeMessage: feedback.msg } : {}), ...(feedback.httpStatus ? { httpStatus: feedback.httpStatus } : {}) };
+  const details: Record<string, unknown> = {
+    exchange,
+    ...(feedback.code ? { exchangeCode: feedback.code } : {}),
+    ...(feedback.msg ? { exchangeMessage: feedback.msg } : {}),
+    ...(feedback.httpStatus ? { httpStatus: feedback.httpStatus } : {}),
+  };
   const opts = { cause: err, details };
 
   const byCode = feedback.code ? EXCHANGE_CODES[exchange]?.[feedback.code] : undefined;
   const kind: Kind | undefined =
     byCode ??
-    (is('InvalidNonce') ? 'CLOCK_SKEW' : is('RateLimitExceeded') || is('DDoSProtection') ? 'RATE_LIMITED' : is('PermissionDenied') ? 'PERMISSION_DENIED' : is('AuthenticationError') ? 'KEY_REJECTED' : undefined);
+    (is('InvalidNonce')
+      ? 'CLOCK_SKEW'
+      : is('RateLimitExceeded') || is('DDoSProtection')
+        ? 'RATE_LIMITED'
+        : is('PermissionDenied')
+          ? 'PERMISSION_DENIED'
+          : is('AuthenticationError')
+            ? 'KEY_REJECTED'
+            : undefined);
 
   switch (kind) {
     case 'IP_NOT_ALLOWED': {
       const seen = addressIn(feedback.msg);
-      return new ExchangeError('IP_NOT_ALLOWED', `${exchange} refused the key from this address while ${action}: the key's IP allowlist does not include the address keyctl runs from${said}.`, {
-        ...opts,
-        details: { ...details, ...(seen ? { clientIp: seen } : {}) },
-        hint:
-          `Run keyctl from an address in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml), or add this host's public address${seen ? ` (${exchange} saw ${seen})` : ''} to the key's allowlist at ${exchange}.` +
-          sandboxAddressNote(where.baseUrl, "the key's ips"),
-      });
+      return new ExchangeError(
+        'IP_NOT_ALLOWED',
+        `${exchange} refused the key from this address while ${action}: the key's IP allowlist does not include the address keyctl runs from${said}.`,
+        {
+          ...opts,
+          details: { ...details, ...(seen ? { clientIp: seen } : {}) },
+          hint:
+            `Run keyctl from an address in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml), or add this host's public address${seen ? ` (${exchange} saw ${seen})` : ''} to the key's allowlist at ${exchange}.` +
+            sandboxAddressNote(where.baseUrl, "the key's ips"),
+        },
+      );
     }
     case 'KEY_REJECTED': {
       const ambiguous = KEY_OR_IP[exchange];
-      if (ambiguous && ((feedback.code && ambiguous.codes.includes(feedback.code)) || (!feedback.code && ambiguous.message.test(feedback.msg ?? '')))) {
-        return new ExchangeError('KEY_REJECTED', `${exchange} refused the key while ${action}${said}: ${exchange} gives this same answer for an unknown, deleted or mistyped key, for a missing permission, and for a call from an address outside the key's IP allowlist.`, {
-          ...opts,
-          details: { ...details, possibleCauses: ['key', 'ip-allowlist', 'permission'] },
-          hint:
-            `Check that this host's public address is in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml) at ${exchange}, that the key still exists and the stored secret is its own, and that the key holds the permission this call needs.` +
-            sandboxAddressNote(where.baseUrl, "the key's ips"),
-        });
+      if (
+        ambiguous &&
+        ((feedback.code && ambiguous.codes.includes(feedback.code)) || (!feedback.code && ambiguous.message.test(feedback.msg ?? '')))
+      ) {
+        return new ExchangeError(
+          'KEY_REJECTED',
+          `${exchange} refused the key while ${action}${said}: ${exchange} gives this same answer for an unknown, deleted or mistyped key, for a missing permission, and for a call from an address outside the key's IP allowlist.`,
+          {
+            ...opts,
+            details: { ...details, possibleCauses: ['key', 'ip-allowlist', 'permission'] },
+            hint:
+              `Check that this host's public address is in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml) at ${exchange}, that the key still exists and the stored secret is its own, and that the key holds the permission this call needs.` +
+              sandboxAddressNote(where.baseUrl, "the key's ips"),
+          },
+        );
       }
       return new ExchangeError('KEY_REJECTED', `${exchange} rejected the key while ${action}${said}.`, {
         ...opts,
@@ -355,14 +414,18 @@ export function mapExchangeError(err: unknown, exchange: string, action = 'calli
     }
     case 'PERMISSION_DENIED':
       if (feedback.code && ADDRESS_BANNED[exchange]?.includes(feedback.code)) {
-        return new ExchangeError('PERMISSION_DENIED', `${exchange} refused ${action}: ${exchange} has banned the address keyctl runs from${said}.`, {
-          ...opts,
-          hint: `The ban is on this host's address, not on the key. Contact ${exchange} support, or run keyctl from another address in the key's IP allowlist.`,
-        });
+        return new ExchangeError(
+          'PERMISSION_DENIED',
+          `${exchange} refused ${action}: ${exchange} has banned the address keyctl runs from${said}.`,
+          {
+            ...opts,
+            hint: `The ban is on this host's address, not on the key. Contact ${exchange} support, or run keyctl from another address in the key's IP allowlist.`,
+          },
+        );
       }
       return new ExchangeError('PERMISSION_DENIED', `${exchange} refused ${action}: the key may not do this${said}.`, {
         ...opts,
-        hint: 'Check the key\'s permissions at the exchange (docs/exchanges.md lists what each keyctl call needs).',
+        hint: "Check the key's permissions at the exchange (docs/exchanges.md lists what each keyctl call needs).",
       });
     case 'RATE_LIMITED':
       return new ExchangeError('RATE_LIMITED', `${exchange} rate-limited keyctl while ${action}${said}.`, {
@@ -373,7 +436,7 @@ export function mapExchangeError(err: unknown, exchange: string, action = 'calli
     case 'CLOCK_SKEW':
       return new ExchangeError('CLOCK_SKEW', `${exchange} refused the request's timestamp while ${action}${said}.`, {
         ...opts,
-        hint: 'This machine\'s clock is off: synchronize it (NTP) and re-run.',
+        hint: "This machine's clock is off: synchronize it (NTP) and re-run.",
       });
   }
   if (is('RequestTimeout')) {
@@ -393,13 +456,13 @@ export function mapExchangeError(err: unknown, exchange: string, action = 'calli
   if (is('NotSupported')) {
     return new ExchangeError('CAPABILITY_GAP', `${exchange} offers no API for ${action}${said}.`, {
       ...opts,
-      hint: 'See docs/exchanges.md for what each exchange supports; this step must be done in the exchange\'s web UI.',
+      hint: "See docs/exchanges.md for what each exchange supports; this step must be done in the exchange's web UI.",
     });
   }
   if (isCcxt) {
     return new ExchangeError('EXCHANGE_REFUSED', `${exchange} refused ${action}${said}.`, {
       ...opts,
-      hint: 'The exchange\'s error code above says why; see its API documentation.',
+      hint: "The exchange's error code above says why; see its API documentation.",
     });
   }
   // Not a ccxt error: a bug here or in ccxt. Its message may hold request data, so it is not copied.
@@ -409,7 +472,7 @@ export function mapExchangeError(err: unknown, exchange: string, action = 'calli
 /** Throws the exchange's capability gap for an operation an adapter does not offer. */
 export function capabilityGap(exchange: string, what: string): never {
   throw new ExchangeError('CAPABILITY_GAP', `${exchange} offers no API to ${what}.`, {
-    hint: 'Rotation for this exchange is assisted: create or delete the key in the exchange\'s web UI (see docs/exchanges.md).',
+    hint: "Rotation for this exchange is assisted: create or delete the key in the exchange's web UI (see docs/exchanges.md).",
   });
 }
 

@@ -150,6 +150,11 @@ export async function checkKey(input: CheckKeyInput): Promise<CheckKeyResult> {
   }
   const target: KeyTarget = slot
     ? { kind: 'bot', scopes: slot.scopes, ips: slot.ips, subaccount: slot.uid }
-    : { kind: 'master', exchange: account.exchange, masterScopes: adapter.capabilities.masterScopes, ...(account.uid ? { uid: account.uid } : {}) };
+    : {
+        kind: 'master',
+        exchange: account.exchange,
+        masterScopes: adapter.capabilities.masterScopes,
+        ...(account.uid ? { uid: account.uid } : {}),
+      };
   return { ref: refText, fingerprint: fp, violations: evaluateKey(inspection, target, options), inspection };
 }

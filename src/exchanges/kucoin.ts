@@ -112,8 +112,8 @@ export const adapter: ExchangeAdapter = {
 
   async deleteKey(request: DeleteKeyRequest): Promise<void> {
     if (!request.passphrase) {
-      throw new UsageError('PASSPHRASE_MISSING', 'KuCoin deletes a sub-account key only with that key\'s own passphrase.', {
-        hint: 'Delete the key in KuCoin\'s web UI, or pass the passphrase stored with it.',
+      throw new UsageError('PASSPHRASE_MISSING', "KuCoin deletes a sub-account key only with that key's own passphrase.", {
+        hint: "Delete the key in KuCoin's web UI, or pass the passphrase stored with it.",
       });
     }
     const client = await createClient(request.account, request.master, request);
@@ -126,12 +126,22 @@ export const adapter: ExchangeAdapter = {
 
   async listKeys(request: ListKeysRequest): Promise<ListedKey[]> {
     const client = await createClient(request.account, request.master, request);
-    const data = obj(await client.call('privateGetSubApiKey', { subName: request.subaccount }, { action: 'listing sub-account keys' })).data;
+    const data = obj(
+      await client.call('privateGetSubApiKey', { subName: request.subaccount }, { action: 'listing sub-account keys' }),
+    ).data;
     return (Array.isArray(data) ? data : []).map(obj).flatMap((k) => {
       const apiKey = str(k.apiKey);
       if (!apiKey) return [];
       const createdAt = toIso(k.createdAt);
-      return [{ apiKey, ...(str(k.remark) ? { label: str(k.remark) } : {}), scopes: kucoinScopes(k.permission), ips: parseIps(k.ipWhitelist), ...(createdAt ? { createdAt } : {}) }];
+      return [
+        {
+          apiKey,
+          ...(str(k.remark) ? { label: str(k.remark) } : {}),
+          scopes: kucoinScopes(k.permission),
+          ips: parseIps(k.ipWhitelist),
+          ...(createdAt ? { createdAt } : {}),
+        },
+      ];
     });
   },
 

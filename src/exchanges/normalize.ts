@@ -37,14 +37,21 @@ export function toIso(value: unknown): string | undefined {
 /** Deduplicated, in a stable order: known scopes in vocabulary order, then unknown ones sorted. */
 /** The tokens of a comma-separated permission string ("read_only,trade", "General,Spot"). */
 export function commaTokens(value: unknown): string[] {
-  return (str(value) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (str(value) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /**
  * Normalized scopes of comma-string permissions, through a native-token table; unknown tokens become
  * `unknown:<name>`. `masterToken` marks the token that lets a master key manage sub-account keys (`keys:manage`).
  */
-export function scopesFromTokens(tokens: readonly string[], table: Readonly<Record<string, readonly Scope[]>>, options: { isMaster?: boolean; masterToken: string }): Scope[] {
+export function scopesFromTokens(
+  tokens: readonly string[],
+  table: Readonly<Record<string, readonly Scope[]>>,
+  options: { isMaster?: boolean; masterToken: string },
+): Scope[] {
   const scopes = new Set<Scope>();
   for (const t of tokens) for (const s of table[t] ?? [unknownScope(t)]) scopes.add(s);
   if (options.isMaster && tokens.includes(options.masterToken)) scopes.add('keys:manage');
@@ -86,11 +93,11 @@ export function assertCreatable(exchange: string, request: CreateKeyRequest): vo
     });
   }
   if (request.scopes.length === 0) {
-    throw new UsageError('NO_SCOPES', 'A key needs at least one scope.', { hint: 'Declare the bot\'s scopes in the config.' });
+    throw new UsageError('NO_SCOPES', 'A key needs at least one scope.', { hint: "Declare the bot's scopes in the config." });
   }
   if (request.ips.length === 0 || request.ips.some((ip) => isIP(ip) === 0)) {
     throw new UsageError('IPS_REQUIRED', 'A new key must be locked to valid IP addresses.', {
-      hint: 'Declare the bot\'s addresses under ips in the config.',
+      hint: "Declare the bot's addresses under ips in the config.",
     });
   }
   if (!request.label) {
@@ -101,6 +108,6 @@ export function assertCreatable(exchange: string, request: CreateKeyRequest): vo
 /** The response of a create call did not hold a key: the exchange changed its shape, or a proxy answered. */
 export function malformed(exchange: string, what: string): ExchangeError {
   return new ExchangeError('EXCHANGE_BAD_RESPONSE', `${exchange} answered ${what} without the expected fields.`, {
-    hint: 'The key may have been created: check the sub-account\'s keys at the exchange (keyctl\'s orphan sweep removes labelled leftovers).',
+    hint: "The key may have been created: check the sub-account's keys at the exchange (keyctl's orphan sweep removes labelled leftovers).",
   });
 }

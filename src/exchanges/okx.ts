@@ -87,7 +87,11 @@ export const adapter: ExchangeAdapter = {
       const master = await createClient(request.account, request.master, request);
       try {
         const listed = dataOf(
-          await master.call('privateGetUsersSubaccountApikey', { subAcct: request.subaccount, apiKey: request.key.apiKey }, { action: 'looking the key up in its sub-account' }),
+          await master.call(
+            'privateGetUsersSubaccountApikey',
+            { subAcct: request.subaccount, apiKey: request.key.apiKey },
+            { action: 'looking the key up in its sub-account' },
+          ),
         ).map(obj);
         const mine = listed.find((k) => k.apiKey === request.key.apiKey);
         inspection.owner.subaccount = mine ? request.subaccount : null;
@@ -122,17 +126,31 @@ export const adapter: ExchangeAdapter = {
 
   async deleteKey(request: DeleteKeyRequest): Promise<void> {
     const client = await createClient(request.account, request.master, request);
-    await client.call('privatePostUsersSubaccountDeleteApikey', { subAcct: request.subaccount, apiKey: request.apiKey }, { action: 'deleting a sub-account key' });
+    await client.call(
+      'privatePostUsersSubaccountDeleteApikey',
+      { subAcct: request.subaccount, apiKey: request.apiKey },
+      { action: 'deleting a sub-account key' },
+    );
   },
 
   async listKeys(request: ListKeysRequest): Promise<ListedKey[]> {
     const client = await createClient(request.account, request.master, request);
-    const data = dataOf(await client.call('privateGetUsersSubaccountApikey', { subAcct: request.subaccount }, { action: 'listing sub-account keys' }));
+    const data = dataOf(
+      await client.call('privateGetUsersSubaccountApikey', { subAcct: request.subaccount }, { action: 'listing sub-account keys' }),
+    );
     return data.map(obj).flatMap((k) => {
       const apiKey = str(k.apiKey);
       if (!apiKey) return [];
       const createdAt = toIso(k.ts);
-      return [{ apiKey, ...(str(k.label) ? { label: str(k.label) } : {}), scopes: okxScopes(k.perm), ips: parseIps(k.ip), ...(createdAt ? { createdAt } : {}) }];
+      return [
+        {
+          apiKey,
+          ...(str(k.label) ? { label: str(k.label) } : {}),
+          scopes: okxScopes(k.perm),
+          ips: parseIps(k.ip),
+          ...(createdAt ? { createdAt } : {}),
+        },
+      ];
     });
   },
 

@@ -23,7 +23,7 @@ export const ASSISTED_EXCHANGES: Record<string, { passphrase: boolean; why: stri
   kraken: { passphrase: false, why: 'Kraken keys are created only in the web UI' },
   gate: { passphrase: false, why: 'no keyctl adapter for Gate yet' },
   bitget: { passphrase: true, why: 'no keyctl adapter for Bitget yet' },
-  htx: { passphrase: false, why: 'HTX creates sub keys only with the parent\'s live 2FA code' },
+  htx: { passphrase: false, why: "HTX creates sub keys only with the parent's live 2FA code" },
   mexc: { passphrase: false, why: 'no keyctl adapter for MEXC yet' },
 };
 

@@ -114,12 +114,15 @@ export class RotationEngine {
   /** Keeps a run's lease alive while slow exchange calls are under way. */
   private heartbeat(run: SlotRun): () => void {
     if (!run.lease.token) return () => undefined;
-    const timer = setInterval(() => {
-      this.deps.store.renew(run.lease, this.leaseMs).then(
-        (lease) => (run.lease = lease),
-        () => undefined, // a lost lease surfaces at the next step's journal CAS
-      );
-    }, Math.max(100, Math.floor(this.leaseMs / 3)));
+    const timer = setInterval(
+      () => {
+        this.deps.store.renew(run.lease, this.leaseMs).then(
+          (lease) => (run.lease = lease),
+          () => undefined, // a lost lease surfaces at the next step's journal CAS
+        );
+      },
+      Math.max(100, Math.floor(this.leaseMs / 3)),
+    );
     timer.unref();
     return () => clearInterval(timer);
   }
@@ -172,7 +175,11 @@ export class RotationEngine {
         } catch (err) {
           const e = err instanceof KeyctlError ? err : undefined;
           outcome.failed.push({ fingerprint: fp, code: e?.code ?? 'INTERNAL', message: e?.message ?? 'unexpected error' });
-          await this.audit('revoke', run, { outcome: 'failed', fingerprint: fp, detail: { reason: options.reason, error: e?.code ?? 'INTERNAL' } }).catch(() => undefined);
+          await this.audit('revoke', run, {
+            outcome: 'failed',
+            fingerprint: fp,
+            detail: { reason: options.reason, error: e?.code ?? 'INTERNAL' },
+          }).catch(() => undefined);
         }
       }
       try {
@@ -191,7 +198,13 @@ export class RotationEngine {
 
   private async drive(run: SlotRun, options: RotateOptions): Promise<RotationOutcome> {
     const { store } = this.deps;
-    const outcome: RotationOutcome = { ref: run.slot.ref, status: 'nothing-to-do', previousRevoked: false, orphansDeleted: 0, resumed: false };
+    const outcome: RotationOutcome = {
+      ref: run.slot.ref,
+      status: 'nothing-to-do',
+      previousRevoked: false,
+      orphansDeleted: 0,
+      resumed: false,
+    };
     let j = await readJournal(store, run.path);
 
     // An earlier rotation is not finished: this run finishes it and starts no other, unless --force asks for a new one.
@@ -242,18 +255,26 @@ export class RotationEngine {
   private async open(slot: SlotConfig, options: { skipLock?: boolean } = {}): Promise<SlotRun> {
     const { config, store } = this.deps;
     const accountConfig = config.accounts[slot.account];
-    if (!accountConfig) throw new UsageError('UNKNOWN_ACCOUNT', `${slot.ref} names account "${slot.account}", which the config does not declare.`);
+    if (!accountConfig)
+      throw new UsageError('UNKNOWN_ACCOUNT', `${slot.ref} names account "${slot.account}", which the config does not declare.`);
     const path = storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub });
     // Load the adapter (and with it ccxt, a second of compiling) before taking the lease, so the lease's heartbeat is
     // never starved by module loading.
     const adapter = await this.deps.adapter(accountConfig.exchange);
-    const account: ExchangeAccount = { name: accountConfig.name, exchange: accountConfig.exchange, ...(accountConfig.baseUrl ? { baseUrl: accountConfig.baseUrl } : {}), ...(accountConfig.uid ? { uid: accountConfig.uid } : {}) };
+    const account: ExchangeAccount = {
+      name: accountConfig.name,
+      exchange: accountConfig.exchange,
+      ...(accountConfig.baseUrl ? { baseUrl: accountConfig.baseUrl } : {}),
+      ...(accountConfig.uid ? { uid: accountConfig.uid } : {}),
+    };
     let lease: Lease = { name: `rotate/${path}`, owner: this.deps.owner, token: '', expiresAt: new Date(0).toISOString(), tookOver: false };
     try {
       if (!options.skipLock) lease = await store.lock(`rotate/${path}`, this.deps.owner, this.leaseMs);
     } catch (err) {
       if (err instanceof LockedError) {
-        throw new RotationIncompleteError('ROTATION_IN_PROGRESS', `Another keyctl is rotating ${slot.ref} right now. ${err.message}`, { cause: err });
+        throw new RotationIncompleteError('ROTATION_IN_PROGRESS', `Another keyctl is rotating ${slot.ref} right now. ${err.message}`, {
+          cause: err,
+        });
       }
       throw err;
     }
@@ -311,7 +332,11 @@ export class RotationEngine {
     const pendingId = info?.stages.PENDING;
     const pending = pendingId ? info?.versions.find((v) => v.id === pendingId) : undefined;
     if (pending && pending.meta.rotationId === e.rotationId) {
-      return this.advance(run, j, { step: 'stored', newVersion: pending.id, ...(pending.meta.fingerprint ? { newFingerprint: pending.meta.fingerprint } : {}) });
+      return this.advance(run, j, {
+        step: 'stored',
+        newVersion: pending.id,
+        ...(pending.meta.fingerprint ? { newFingerprint: pending.meta.fingerprint } : {}),
+      });
     }
 
     let created: Credentials;
@@ -335,7 +360,12 @@ export class RotationEngine {
     try {
       ({ version: newVersion } = await store.write(run.path, {
         secret: toSecretFields(created),
-        meta: { fingerprint: fp, source: e.mode === 'automatic' ? 'rotation' : 'assisted-rotation', rotationId: e.rotationId, createdBy: this.deps.owner },
+        meta: {
+          fingerprint: fp,
+          source: e.mode === 'automatic' ? 'rotation' : 'assisted-rotation',
+          rotationId: e.rotationId,
+          createdBy: this.deps.owner,
+        },
         stage: 'PENDING',
         expect: null,
         idempotencyKey: `rotation-${e.rotationId}-pending-version`,
@@ -380,7 +410,11 @@ export class RotationEngine {
         ...(run.master ? { master: run.master } : {}),
         ...this.deps.call,
       });
-      violations = evaluateKey(inspection, { kind: 'bot', scopes: run.slot.scopes, ips: run.slot.ips, subaccount: run.slot.uid }, { now: this.now() });
+      violations = evaluateKey(
+        inspection,
+        { kind: 'bot', scopes: run.slot.scopes, ips: run.slot.ips, subaccount: run.slot.uid },
+        { now: this.now() },
+      );
       if (violations.length === 0) await run.adapter.ping({ account: run.account, key, ...this.deps.call });
     } catch (err) {
       if (err instanceof KeyctlError && err.retryable) throw err; // unknown outcome: keep the journal, re-run tests again
@@ -392,13 +426,21 @@ export class RotationEngine {
     if (violations.length > 0) {
       await this.discardVersion(run, e.newVersion!, 'failed its test');
       await clearJournal(this.deps.store, run.path);
-      await this.audit('rotate.test', run, { outcome: 'refused', fingerprint: e.newFingerprint, detail: { rotationId: e.rotationId, violations: violations.map((v) => v.code).join(',') } });
-      throw new RotationIncompleteError('ROTATION_TEST_FAILED', `The new key for ${run.slot.ref} failed its test (${violations.map((v) => v.code).join(', ')}); it was deleted and the current key kept.`, {
-        hint: refusalHint
-          ? `Nothing was lost and the bot keeps its current key. ${refusalHint} Then re-run.`
-          : 'Nothing was lost and the bot keeps its current key. Fix what the violations say (often the master key\'s own permissions), then re-run.',
-        details: { violations },
+      await this.audit('rotate.test', run, {
+        outcome: 'refused',
+        fingerprint: e.newFingerprint,
+        detail: { rotationId: e.rotationId, violations: violations.map((v) => v.code).join(',') },
       });
+      throw new RotationIncompleteError(
+        'ROTATION_TEST_FAILED',
+        `The new key for ${run.slot.ref} failed its test (${violations.map((v) => v.code).join(', ')}); it was deleted and the current key kept.`,
+        {
+          hint: refusalHint
+            ? `Nothing was lost and the bot keeps its current key. ${refusalHint} Then re-run.`
+            : "Nothing was lost and the bot keeps its current key. Fix what the violations say (often the master key's own permissions), then re-run.",
+          details: { violations },
+        },
+      );
     }
     await this.audit('rotate.test', run, { outcome: 'ok', fingerprint: e.newFingerprint, detail: { rotationId: e.rotationId } });
     const next = await this.advance(run, j, { step: 'verified' });
@@ -418,14 +460,22 @@ export class RotationEngine {
         // CURRENT changed under us (a key import during the rotation): the operator's choice wins; ours is discarded.
         await this.discardVersion(run, e.newVersion!, 'CURRENT changed during rotation');
         await clearJournal(store, run.path);
-        throw new RotationIncompleteError('ROTATION_SUPERSEDED', `CURRENT of ${run.slot.ref} changed while it was being rotated; the new key was deleted.`, { cause: err });
+        throw new RotationIncompleteError(
+          'ROTATION_SUPERSEDED',
+          `CURRENT of ${run.slot.ref} changed while it was being rotated; the new key was deleted.`,
+          { cause: err },
+        );
       }
     }
     const after = await store.describe(run.path);
     if (after?.stages.PENDING === e.newVersion) await store.moveStage(run.path, { stage: 'PENDING', to: null, expect: e.newVersion! });
     failpoint('rotate.after-promote', this.deps.env);
     const revokeAfter = new Date(this.now() + graceMs).toISOString();
-    await this.audit('rotate.promote', run, { outcome: 'ok', fingerprint: e.newFingerprint, detail: { rotationId: e.rotationId, previous: e.oldFingerprint ?? null, revokeAfter } });
+    await this.audit('rotate.promote', run, {
+      outcome: 'ok',
+      fingerprint: e.newFingerprint,
+      detail: { rotationId: e.rotationId, previous: e.oldFingerprint ?? null, revokeAfter },
+    });
     return this.advance(run, j, { step: 'promoted', revokeAfter });
   }
 
@@ -475,10 +525,16 @@ export class RotationEngine {
       }
     }
     if (await this.stillAuthenticates(run, key)) {
-      this.deps.assisted?.instruct(`Delete the key ${label} of ${run.slot.ref} in ${run.account.exchange}'s web UI now, then re-run this command.`);
-      throw new RotationIncompleteError('ASSISTED_REVOKE_PENDING', `The old key ${label} of ${run.slot.ref} still authenticates at ${run.account.exchange}.`, {
-        hint: `keyctl cannot delete it (${run.master ? 'no key API' : 'no master key stored'}). Delete it in the exchange's web UI, then re-run: keyctl rotate ${run.slot.ref}`,
-      });
+      this.deps.assisted?.instruct(
+        `Delete the key ${label} of ${run.slot.ref} in ${run.account.exchange}'s web UI now, then re-run this command.`,
+      );
+      throw new RotationIncompleteError(
+        'ASSISTED_REVOKE_PENDING',
+        `The old key ${label} of ${run.slot.ref} still authenticates at ${run.account.exchange}.`,
+        {
+          hint: `keyctl cannot delete it (${run.master ? 'no key API' : 'no master key stored'}). Delete it in the exchange's web UI, then re-run: keyctl rotate ${run.slot.ref}`,
+        },
+      );
     }
   }
 
@@ -516,7 +572,9 @@ export class RotationEngine {
       if (run.master && run.adapter.capabilities.delete) {
         await this.revokeAtExchange(run, key, v.meta.fingerprint ?? version);
       } else if (await this.stillAuthenticates(run, key).catch(() => true)) {
-        this.deps.assisted?.instruct(`The new key ${v.meta.fingerprint} for ${run.slot.ref} was not accepted (${why}). Delete it in ${run.account.exchange}'s web UI.`);
+        this.deps.assisted?.instruct(
+          `The new key ${v.meta.fingerprint} for ${run.slot.ref} was not accepted (${why}). Delete it in ${run.account.exchange}'s web UI.`,
+        );
       }
     }
     if (info?.stages.PENDING === version) await store.moveStage(run.path, { stage: 'PENDING', to: null, expect: version });
@@ -535,7 +593,13 @@ export class RotationEngine {
     let deleted = 0;
     for (const k of listed) {
       if (!k.label?.startsWith(LABEL_PREFIX) || held.has(k.apiKey)) continue;
-      await run.adapter.deleteKey({ account: run.account, master: run.master, subaccount: run.slot.uid, apiKey: k.apiKey, ...this.deps.call });
+      await run.adapter.deleteKey({
+        account: run.account,
+        master: run.master,
+        subaccount: run.slot.uid,
+        apiKey: k.apiKey,
+        ...this.deps.call,
+      });
       deleted += 1;
       await this.audit('rotate.sweep', run, { outcome: 'ok', fingerprint: fingerprint(k.apiKey), detail: { label: k.label } });
     }

@@ -54,7 +54,12 @@ export async function readJournal(store: SecretStore, slotPath: string): Promise
 }
 
 /** Writes the next journal state; fails with ConflictError when someone else advanced it since `previous`. */
-export async function writeJournal(store: SecretStore, slotPath: string, entry: JournalEntry, previous: string | null): Promise<JournalHandle> {
+export async function writeJournal(
+  store: SecretStore,
+  slotPath: string,
+  entry: JournalEntry,
+  previous: string | null,
+): Promise<JournalHandle> {
   const { version } = await store.write(journalPath(slotPath), {
     secret: { entry: JSON.stringify(entry) },
     meta: { rotationId: entry.rotationId, step: entry.step },

@@ -6,14 +6,7 @@
 import { isIP } from 'node:net';
 import { parseFaultSpec, type FaultTable } from './faults.js';
 import { json, type ExchangeEmulator, type Reply } from './http.js';
-import {
-  isSandboxExchange,
-  keyView,
-  newPassphrase,
-  type SandboxAccount,
-  type SandboxExchange,
-  type SandboxState,
-} from './state.js';
+import { isSandboxExchange, keyView, newPassphrase, type SandboxAccount, type SandboxExchange, type SandboxState } from './state.js';
 
 export interface AdminDeps {
   state: SandboxState;
@@ -58,13 +51,7 @@ function mainAccount(state: SandboxState, exchange: SandboxExchange, uid: string
 }
 
 /** Handles one admin request; `path` is relative to `/_admin`. */
-export function handleAdmin(
-  deps: AdminDeps,
-  method: string,
-  path: string,
-  query: URLSearchParams,
-  body: Record<string, unknown>,
-): Reply {
+export function handleAdmin(deps: AdminDeps, method: string, path: string, query: URLSearchParams, body: Record<string, unknown>): Reply {
   const { state, faults, emulators } = deps;
   const route = `${method} ${path}`;
 

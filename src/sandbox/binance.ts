@@ -232,7 +232,11 @@ export const binance: ExchangeEmulator = {
 
   rateLimited(ctx) {
     return {
-      ...fail(429, -1003, 'Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.'),
+      ...fail(
+        429,
+        -1003,
+        'Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.',
+      ),
       headers: { 'Retry-After': '1', 'X-MBX-USED-WEIGHT-1M': '6001', Date: new Date(ctx.now).toUTCString() },
     };
   },

@@ -22,7 +22,19 @@ import { ipAllowed, isExpired, isoSeconds, type NativePermissions, type SandboxK
 
 type BybitPerms = Record<string, string[]>;
 
-const CATEGORIES = ['ContractTrade', 'Spot', 'Wallet', 'Options', 'Derivatives', 'CopyTrading', 'BlockTrade', 'Exchange', 'NFT', 'Affiliate', 'Earn'];
+const CATEGORIES = [
+  'ContractTrade',
+  'Spot',
+  'Wallet',
+  'Options',
+  'Derivatives',
+  'CopyTrading',
+  'BlockTrade',
+  'Exchange',
+  'NFT',
+  'Affiliate',
+  'Earn',
+];
 
 /** What a sub-account key may hold (create-sub-api doc). No `Withdraw`, ever. */
 const SUB_ALLOWED: Record<string, string[]> = {
@@ -296,7 +308,8 @@ export const bybit: ExchangeEmulator = {
     }
     const out: BybitPerms = {};
     for (const [cat, vals] of Object.entries(input as Record<string, unknown>)) {
-      if (!Array.isArray(vals) || vals.some((v) => typeof v !== 'string')) return { error: `permissions.${cat} must be an array of strings` };
+      if (!Array.isArray(vals) || vals.some((v) => typeof v !== 'string'))
+        return { error: `permissions.${cat} must be an array of strings` };
       out[cat] = [...(vals as string[])];
     }
     return { permissions: out };

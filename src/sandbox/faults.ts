@@ -65,10 +65,7 @@ export class FaultTable {
   /** The first fault that applies to this request, counting it as used. */
   take(exchange: SandboxExchange, method: string, path: string): FaultSpec | undefined {
     const f = this.faults.find(
-      (x) =>
-        x.exchange === exchange &&
-        (x.method === undefined || x.method === method) &&
-        (x.path === '*' || x.path === path),
+      (x) => x.exchange === exchange && (x.method === undefined || x.method === method) && (x.path === '*' || x.path === path),
     );
     if (!f) return undefined;
     f.remaining -= 1;

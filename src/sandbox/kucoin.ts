@@ -47,7 +47,11 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   const passphrase = header(req, 'kc-api-passphrase');
   if (!apiKey || !sign || !tsRaw || !passphrase) {
     return {
-      reply: fail(401, '400001', 'Please check the header of your request for KC-API-KEY, KC-API-SIGN, KC-API-TIMESTAMP, KC-API-PASSPHRASE'),
+      reply: fail(
+        401,
+        '400001',
+        'Please check the header of your request for KC-API-KEY, KC-API-SIGN, KC-API-TIMESTAMP, KC-API-PASSPHRASE',
+      ),
     };
   }
   const version = header(req, 'kc-api-key-version') ?? '1';
@@ -62,9 +66,7 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   }
   const prefix = `${tsRaw}${req.method}${req.path}`;
   const candidates =
-    req.rawQuery !== ''
-      ? queryVariants(req.rawQuery).map((q) => `${prefix}?${q}${req.rawBody}`)
-      : [`${prefix}${req.rawBody}`];
+    req.rawQuery !== '' ? queryVariants(req.rawQuery).map((q) => `${prefix}?${q}${req.rawBody}`) : [`${prefix}${req.rawBody}`];
   if (!candidates.some((payload) => safeEqual(hmac(key.secret, payload, 'base64'), sign))) {
     return { reply: fail(401, '400005', 'Invalid KC-API-SIGN') };
   }

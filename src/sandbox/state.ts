@@ -211,11 +211,7 @@ export class SandboxState {
   /** A sub-account by its exchange handle (uid/name/email), optionally only under `parentUid`. */
   subAccount(exchange: SandboxExchange, id: string, parentUid?: string): SandboxAccount | undefined {
     return this.data.accounts.find(
-      (a) =>
-        a.exchange === exchange &&
-        a.parentUid !== undefined &&
-        a.id === id &&
-        (parentUid === undefined || a.parentUid === parentUid),
+      (a) => a.exchange === exchange && a.parentUid !== undefined && a.id === id && (parentUid === undefined || a.parentUid === parentUid),
     );
   }
 

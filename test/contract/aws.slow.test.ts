@@ -41,7 +41,10 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
     'aws (moto)',
     async () => {
       clock = Date.now();
-      const store = await createStore({ provider: 'aws', region: REGION, endpoint: moto!.endpoint, prefix: 'keyctl/' }, { now: () => clock });
+      const store = await createStore(
+        { provider: 'aws', region: REGION, endpoint: moto!.endpoint, prefix: 'keyctl/' },
+        { now: () => clock },
+      );
       return {
         store,
         advance: async (ms) => {
@@ -52,7 +55,7 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
     { ttlMs: 1000 },
   );
 
-  describe('what AWS tools see, and keyctl on moto\'s divergences', () => {
+  describe("what AWS tools see, and keyctl on moto's divergences", () => {
     let raw: SM.SecretsManagerClient;
     let store: SecretStore;
     let sent: Array<{ op: string; input: Record<string, unknown> }>;
@@ -88,7 +91,14 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
     it('stages are AWS staging labels and the SecretString is the credential JSON', async () => {
       store = recordingStore();
       const path = `${base}/bots/alpha/arb1`;
-      const v1 = (await store.write(path, { secret: { apiKey: 'FAKE-k1', secret: 'FAKE-s1' }, stage: 'CURRENT', expect: null, meta: { fingerprint: 'fp1' } })).version;
+      const v1 = (
+        await store.write(path, {
+          secret: { apiKey: 'FAKE-k1', secret: 'FAKE-s1' },
+          stage: 'CURRENT',
+          expect: null,
+          meta: { fingerprint: 'fp1' },
+        })
+      ).version;
       const v2 = (await store.write(path, { secret: { apiKey: 'FAKE-k2', secret: 'FAKE-s2' }, expect: null })).version;
       expect(rotationInProgress(await labels(path))).toBe(true);
       await store.moveStage(path, { stage: 'CURRENT', to: v2, expect: v1 });
@@ -105,11 +115,16 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
       expect(parsed.secret).toBe('FAKE-s2');
 
       const described = await raw.send(new SM.DescribeSecretCommand({ SecretId: `${prefix}${path}` }));
-      expect(described.Tags).toEqual(expect.arrayContaining([{ Key: 'managed-by', Value: 'keyctl' }, { Key: 'keyctl:path', Value: path }]));
+      expect(described.Tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'managed-by', Value: 'keyctl' },
+          { Key: 'keyctl:path', Value: path },
+        ]),
+      );
       await store.close();
     });
 
-    it('every read names its VersionStage (or a VersionId), so moto\'s stale default version never leaks through', async () => {
+    it("every read names its VersionStage (or a VersionId), so moto's stale default version never leaks through", async () => {
       store = recordingStore();
       const path = `${base}/bots/alpha/arb2`;
       const v1 = (await store.write(path, { secret: { apiKey: 'FAKE-old' }, stage: 'CURRENT', expect: null })).version;
@@ -206,7 +221,7 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
       await store.close();
     });
 
-    it('the compare-and-set holds under repeated races on moto\'s threaded server', async () => {
+    it("the compare-and-set holds under repeated races on moto's threaded server", async () => {
       store = recordingStore();
       const path = `${base}/bots/race/s1`;
       let expectV = (await store.write(path, { secret: { v: '0' }, stage: 'CURRENT', expect: null })).version;

@@ -90,7 +90,9 @@ export function exchangeAdapterSuite(spec: ExchangeSuiteSpec): void {
       const inspection = await adapter.inspect({ ...CALL, account, key: master, role: 'master' });
       expect(inspection.owner.isMaster).toBe(true);
       expect(inspection.scopes).not.toContain('withdraw');
-      expect(evaluateKey(inspection, { kind: 'master', exchange: spec.exchange, masterScopes: adapter.capabilities.masterScopes })).toEqual([]);
+      expect(evaluateKey(inspection, { kind: 'master', exchange: spec.exchange, masterScopes: adapter.capabilities.masterScopes })).toEqual(
+        [],
+      );
     });
 
     it('inspects a seeded clean bot key: declared scopes, its allowlist, its sub-account, no violations', async () => {
@@ -139,15 +141,26 @@ export function exchangeAdapterSuite(spec: ExchangeSuiteSpec): void {
       expect(await botCodes(other, key)).toEqual(['WRONG_ACCOUNT']);
     });
 
-    it.skipIf(spec.cannotExpress?.expiry !== undefined)(`shows a key about to expire (EXPIRING)${spec.cannotExpress?.expiry ? ` - skipped: ${spec.cannotExpress.expiry}` : ''}`, async () => {
-      const { sub, key } = await seedBot({ expiresAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
-      expect(await botCodes(sub, key)).toEqual(['EXPIRING']);
-    });
+    it.skipIf(spec.cannotExpress?.expiry !== undefined)(
+      `shows a key about to expire (EXPIRING)${spec.cannotExpress?.expiry ? ` - skipped: ${spec.cannotExpress.expiry}` : ''}`,
+      async () => {
+        const { sub, key } = await seedBot({ expiresAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+        expect(await botCodes(sub, key)).toEqual(['EXPIRING']);
+      },
+    );
 
     it('creates a key, which inspects clean with its own credentials, is listed, and stops working once deleted', async () => {
       const sub = await newSub();
       const label = `keyctl-rot-${Date.now() % 100000}`;
-      const created = await adapter.createKey({ ...CALL, account, master, subaccount: sub, scopes: spec.botScopes, ips: [CLIENT_IP], label });
+      const created = await adapter.createKey({
+        ...CALL,
+        account,
+        master,
+        subaccount: sub,
+        scopes: spec.botScopes,
+        ips: [CLIENT_IP],
+        label,
+      });
       expect(created.apiKey).toBeTruthy();
       expect(created.secret).toBeTruthy();
       expect(Boolean(created.passphrase)).toBe(adapter.capabilities.passphrase);
@@ -165,7 +178,14 @@ export function exchangeAdapterSuite(spec: ExchangeSuiteSpec): void {
         await expect(adapter.listKeys({ ...CALL, account, master, subaccount: sub })).rejects.toMatchObject({ code: 'CAPABILITY_GAP' });
       }
 
-      await adapter.deleteKey({ ...CALL, account, master, subaccount: sub, apiKey: created.apiKey, ...(created.passphrase ? { passphrase: created.passphrase } : {}) });
+      await adapter.deleteKey({
+        ...CALL,
+        account,
+        master,
+        subaccount: sub,
+        apiKey: created.apiKey,
+        ...(created.passphrase ? { passphrase: created.passphrase } : {}),
+      });
       await expect(adapter.ping({ ...CALL, account, key: created })).rejects.toMatchObject({ code: 'KEY_REJECTED' });
       if (adapter.capabilities.list) {
         expect((await adapter.listKeys({ ...CALL, account, master, subaccount: sub })).map((k) => k.apiKey)).not.toContain(created.apiKey);
@@ -175,7 +195,9 @@ export function exchangeAdapterSuite(spec: ExchangeSuiteSpec): void {
     it('never creates a key that could withdraw or work from anywhere', async () => {
       const sub = await newSub();
       const base = { ...CALL, account, master, subaccount: sub, label: 'bad' };
-      await expect(adapter.createKey({ ...base, scopes: ['withdraw' as DeclarableScope], ips: [CLIENT_IP] })).rejects.toMatchObject({ code: 'FORBIDDEN_SCOPE' });
+      await expect(adapter.createKey({ ...base, scopes: ['withdraw' as DeclarableScope], ips: [CLIENT_IP] })).rejects.toMatchObject({
+        code: 'FORBIDDEN_SCOPE',
+      });
       await expect(adapter.createKey({ ...base, scopes: spec.botScopes, ips: [] })).rejects.toMatchObject({ code: 'IPS_REQUIRED' });
       expect(await sandbox.admin.listKeys({ exchange: spec.exchange, owner: sub })).toEqual([]);
     });
@@ -192,22 +214,45 @@ export function exchangeAdapterSuite(spec: ExchangeSuiteSpec): void {
       await expect(adapter.ping({ ...CALL, account, key })).resolves.toBeUndefined();
     });
 
-    it('is refused from an address outside the key\'s allowlist, and says so (IP_NOT_ALLOWED; binance: KEY_REJECTED naming the allowlist)', async () => {
+    it("is refused from an address outside the key's allowlist, and says so (IP_NOT_ALLOWED; binance: KEY_REJECTED naming the allowlist)", async () => {
       const { sub, key } = await seedBot();
       await sandbox.admin.setClientIp(FOREIGN_IP);
       try {
         for (const call of [() => adapter.ping({ ...CALL, account, key }), () => inspectBot(sub, key)]) {
-          const err = (await call().catch((e: unknown) => e)) as { code?: string; message?: string; hint?: string; retryable?: boolean; exitCode?: number; details?: Record<string, unknown> };
+          const err = (await call().catch((e: unknown) => e)) as {
+            code?: string;
+            message?: string;
+            hint?: string;
+            retryable?: boolean;
+            exitCode?: number;
+            details?: Record<string, unknown>;
+          };
           if (spec.exchange === 'binance') {
             // Binance answers -2015 "Invalid API-key, IP, or permissions for action" and cannot tell the causes apart.
-            expect(err).toMatchObject({ code: 'KEY_REJECTED', retryable: false, exitCode: 5, details: { exchangeCode: '-2015', possibleCauses: ['key', 'ip-allowlist', 'permission'] } });
-            expect(err.message).toContain('an address outside the key\'s IP allowlist');
-            expect(err.hint).toContain('this host\'s public address is in the key\'s IP allowlist');
+            expect(err).toMatchObject({
+              code: 'KEY_REJECTED',
+              retryable: false,
+              exitCode: 5,
+              details: { exchangeCode: '-2015', possibleCauses: ['key', 'ip-allowlist', 'permission'] },
+            });
+            expect(err.message).toContain("an address outside the key's IP allowlist");
+            expect(err.hint).toContain("this host's public address is in the key's IP allowlist");
           } else {
-            expect(err).toMatchObject({ code: 'IP_NOT_ALLOWED', retryable: false, exitCode: 5, details: { exchangeCode: spec.ipRefusalCode } });
-            expect(err.message).toMatch(new RegExp(`^${spec.exchange} refused the key from this address while .+: the key's IP allowlist does not include the address keyctl runs from \\(${spec.ipRefusalCode} `));
-            expect(err.hint).toContain('Run keyctl from an address in the key\'s IP allowlist (for a bot key, the slot\'s ips in keyctl.yaml)');
-            expect(err.hint).toContain('add this host\'s public address');
+            expect(err).toMatchObject({
+              code: 'IP_NOT_ALLOWED',
+              retryable: false,
+              exitCode: 5,
+              details: { exchangeCode: spec.ipRefusalCode },
+            });
+            expect(err.message).toMatch(
+              new RegExp(
+                `^${spec.exchange} refused the key from this address while .+: the key's IP allowlist does not include the address keyctl runs from \\(${spec.ipRefusalCode} `,
+              ),
+            );
+            expect(err.hint).toContain(
+              "Run keyctl from an address in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml)",
+            );
+            expect(err.hint).toContain("add this host's public address");
           }
           // The sandbox listens on 127.0.0.1: the hint says which setting plays "this host's address" there.
           expect(err.hint).toContain('--client-ip');
@@ -219,35 +264,44 @@ export function exchangeAdapterSuite(spec: ExchangeSuiteSpec): void {
       await expect(adapter.ping({ ...CALL, account, key })).resolves.toBeUndefined();
     });
 
-    it.runIf(spec.inspectUsesMaster)('reports a master key refused from this address as the master key\'s problem (MASTER_KEY_REJECTED), keeping the IP wording', async () => {
-      const { sub, key } = await seedBot({ ips: [CLIENT_IP] });
-      const foreignMaster = (await sandbox.admin.createKey({
-        exchange: spec.exchange,
-        owner: mainUid,
-        master: true,
-        permissions: spec.masterPermissions,
-        ips: [FOREIGN_IP],
-        label: 'keyctl master elsewhere',
-      })) as Credentials;
-      const err = (await adapter.inspect({ ...CALL, account, key, role: 'bot', subaccount: sub, master: foreignMaster }).catch((e: unknown) => e)) as {
-        code?: string;
-        message?: string;
-        hint?: string;
-        details?: Record<string, unknown>;
-      };
-      expect(err).toMatchObject({ code: 'MASTER_KEY_REJECTED', exitCode: 5, retryable: false });
-      expect(err.message).toMatch(new RegExp(`^The master key of @${spec.exchange}-main was refused: `));
-      if (spec.exchange === 'binance') {
-        expect(err.details).toMatchObject({ refusal: 'KEY_REJECTED', exchangeCode: '-2015' });
-        expect(err.message).toContain('an address outside the key\'s IP allowlist');
-        expect(err.hint).toContain('The bot key is not at fault. Check that this host\'s public address is in the master key\'s IP allowlist');
-      } else {
-        expect(err.details).toMatchObject({ refusal: 'IP_NOT_ALLOWED', exchangeCode: spec.ipRefusalCode });
-        expect(err.message).toContain('the key\'s IP allowlist does not include the address keyctl runs from');
-        expect(err.hint).toContain('The bot key is not at fault: the master key\'s IP allowlist does not include the address keyctl runs from.');
-        expect(err.hint).toContain(`keyctl verify @${spec.exchange}-main`);
-      }
-    });
+    it.runIf(spec.inspectUsesMaster)(
+      "reports a master key refused from this address as the master key's problem (MASTER_KEY_REJECTED), keeping the IP wording",
+      async () => {
+        const { sub, key } = await seedBot({ ips: [CLIENT_IP] });
+        const foreignMaster = (await sandbox.admin.createKey({
+          exchange: spec.exchange,
+          owner: mainUid,
+          master: true,
+          permissions: spec.masterPermissions,
+          ips: [FOREIGN_IP],
+          label: 'keyctl master elsewhere',
+        })) as Credentials;
+        const err = (await adapter
+          .inspect({ ...CALL, account, key, role: 'bot', subaccount: sub, master: foreignMaster })
+          .catch((e: unknown) => e)) as {
+          code?: string;
+          message?: string;
+          hint?: string;
+          details?: Record<string, unknown>;
+        };
+        expect(err).toMatchObject({ code: 'MASTER_KEY_REJECTED', exitCode: 5, retryable: false });
+        expect(err.message).toMatch(new RegExp(`^The master key of @${spec.exchange}-main was refused: `));
+        if (spec.exchange === 'binance') {
+          expect(err.details).toMatchObject({ refusal: 'KEY_REJECTED', exchangeCode: '-2015' });
+          expect(err.message).toContain("an address outside the key's IP allowlist");
+          expect(err.hint).toContain(
+            "The bot key is not at fault. Check that this host's public address is in the master key's IP allowlist",
+          );
+        } else {
+          expect(err.details).toMatchObject({ refusal: 'IP_NOT_ALLOWED', exchangeCode: spec.ipRefusalCode });
+          expect(err.message).toContain("the key's IP allowlist does not include the address keyctl runs from");
+          expect(err.hint).toContain(
+            "The bot key is not at fault: the master key's IP allowlist does not include the address keyctl runs from.",
+          );
+          expect(err.hint).toContain(`keyctl verify @${spec.exchange}-main`);
+        }
+      },
+    );
 
     it('retries through a rate limit and a 5xx, and reports an exchange that stays down as retryable', async () => {
       const { key } = await seedBot();

@@ -59,7 +59,11 @@ export function providerContract(name: string, make: () => Promise<ProviderHarne
 
     describe('versions and stages', () => {
       it('a write creates a PENDING version that reads back by stage and by id', async () => {
-        const { version } = await store.write(p('bots/a/s1'), { secret: { apiKey: 'FAKE-k1', secret: 'FAKE-s1' }, meta: { fingerprint: 'fp1' }, expect: null });
+        const { version } = await store.write(p('bots/a/s1'), {
+          secret: { apiKey: 'FAKE-k1', secret: 'FAKE-s1' },
+          meta: { fingerprint: 'fp1' },
+          expect: null,
+        });
         const byStage = await store.read(p('bots/a/s1'), { stage: 'PENDING' });
         expect(byStage.secret).toEqual({ apiKey: 'FAKE-k1', secret: 'FAKE-s1' });
         expect(byStage.version.id).toBe(version);

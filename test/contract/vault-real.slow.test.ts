@@ -18,8 +18,7 @@ const address = process.env.KEYCTL_IT_VAULT_ADDR;
 const token = process.env.KEYCTL_IT_VAULT_TOKEN;
 const enabled = Boolean(address && token);
 const prefix = `keyctl-it-${randomUUID().slice(0, 8)}`;
-const config = () =>
-  vaultStoreSchema.parse({ provider: 'vault', address, mount: process.env.KEYCTL_IT_VAULT_MOUNT ?? 'secret', prefix });
+const config = () => vaultStoreSchema.parse({ provider: 'vault', address, mount: process.env.KEYCTL_IT_VAULT_MOUNT ?? 'secret', prefix });
 
 async function deleteTree(kv: Kv, dir: string): Promise<void> {
   for (const key of await kv.list(dir)) {

@@ -279,7 +279,8 @@ export class FakeVault {
     if (path.startsWith('auth/token/')) return this.tokenApi(token, method, path.slice('auth/token/'.length), body);
     const policy = /^sys\/(?:policy|policies\/acl)\/([^/]+)$/.exec(path);
     if (policy) return this.policyApi(method, policy[1]!, body);
-    if (path.startsWith(`auth/${this.approleMount}/role/`)) return this.approleApi(method, path.slice(`auth/${this.approleMount}/role/`.length), body);
+    if (path.startsWith(`auth/${this.approleMount}/role/`))
+      return this.approleApi(method, path.slice(`auth/${this.approleMount}/role/`.length), body);
     const [mount, kind, ...rest] = path.split('/');
     const store = this.kv.get(mount ?? '');
     if (store && kind) return this.kvApi(store, method, kind, rest.join('/'), query, body);
@@ -288,7 +289,16 @@ export class FakeVault {
 
   // --- tokens --------------------------------------------------------------------------------------------------------
 
-  private mint(o: { policies: string[]; ttl: number; numUses: number; renewable: boolean; maxTtl?: number; displayName: string; path: string; meta?: Record<string, string> }): Token {
+  private mint(o: {
+    policies: string[];
+    ttl: number;
+    numUses: number;
+    renewable: boolean;
+    maxTtl?: number;
+    displayName: string;
+    path: string;
+    meta?: Record<string, string>;
+  }): Token {
     const now = this.now();
     const t: Token = {
       id: newToken(),
@@ -531,8 +541,8 @@ export class FakeVault {
       const roleTtl = parseDuration(role.settings.secret_id_ttl);
       const uses = body.num_uses === undefined ? roleUses : Number(body.num_uses);
       const ttl = body.ttl === undefined ? roleTtl : parseDuration(body.ttl);
-      if (roleUses > 0 && (uses === 0 || uses > roleUses)) throw bad('num_uses cannot be higher than the role\'s secret_id_num_uses');
-      if (roleTtl > 0 && (ttl === 0 || ttl > roleTtl)) throw bad('ttl cannot be longer than the role\'s secret_id_ttl');
+      if (roleUses > 0 && (uses === 0 || uses > roleUses)) throw bad("num_uses cannot be higher than the role's secret_id_num_uses");
+      if (roleTtl > 0 && (ttl === 0 || ttl > roleTtl)) throw bad("ttl cannot be longer than the role's secret_id_ttl");
       const id = randomUUID();
       const accessor = randomUUID();
       this.secretIds.set(id, { role: name, accessor, uses, expiresAt: ttl ? this.now() + ttl * 1000 : 0 });
@@ -573,7 +583,14 @@ export class FakeVault {
 
   // --- KV v2 ---------------------------------------------------------------------------------------------------------
 
-  private kvApi(store: Map<string, KvEntry>, method: string, kind: string, path: string, query: URLSearchParams, body: Record<string, unknown>): Reply {
+  private kvApi(
+    store: Map<string, KvEntry>,
+    method: string,
+    kind: string,
+    path: string,
+    query: URLSearchParams,
+    body: Record<string, unknown>,
+  ): Reply {
     const now = this.now();
     const entry = store.get(path);
     const versionMeta = (e: KvEntry, n: number) => {
@@ -593,7 +610,8 @@ export class FakeVault {
         const n = Number(query.get('version') ?? 0) || entry.current;
         const v = entry.versions.get(n);
         if (!v) throw notFound();
-        if (v.destroyed || v.deletedAt) throw new VaultFailure(404, [], { ...envelope(), data: { data: null, metadata: versionMeta(entry, n) } });
+        if (v.destroyed || v.deletedAt)
+          throw new VaultFailure(404, [], { ...envelope(), data: { data: null, metadata: versionMeta(entry, n) } });
         return ok({ data: { data: v.data, metadata: versionMeta(entry, n) } });
       }
       if (method === 'POST') {
@@ -634,7 +652,11 @@ export class FakeVault {
         if (!entry) throw notFound();
         const versions: Record<string, unknown> = {};
         for (const [n, v] of entry.versions) {
-          versions[String(n)] = { created_time: iso(v.createdAt), deletion_time: v.deletedAt ? iso(v.deletedAt) : '', destroyed: v.destroyed };
+          versions[String(n)] = {
+            created_time: iso(v.createdAt),
+            deletion_time: v.deletedAt ? iso(v.deletedAt) : '',
+            destroyed: v.destroyed,
+          };
         }
         return ok({
           data: {
@@ -703,7 +725,16 @@ function validateCustomMetadata(v: unknown): Record<string, string> {
 }
 
 function envelope(): Record<string, unknown> {
-  return { request_id: randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data: null, wrap_info: null, warnings: null, auth: null };
+  return {
+    request_id: randomUUID(),
+    lease_id: '',
+    renewable: false,
+    lease_duration: 0,
+    data: null,
+    wrap_info: null,
+    warnings: null,
+    auth: null,
+  };
 }
 
 function ok(body: Record<string, unknown>): Reply {

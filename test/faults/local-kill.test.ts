@@ -50,7 +50,10 @@ async function runAndKill(dir: string, journal: string, seqStart: number, acks: 
   await new Promise<void>((resolve, reject) => {
     let seen = 0;
     child.stdout.on('data', (d: Buffer) => {
-      seen += d.toString().split('\n').filter((l) => l.startsWith('ack')).length;
+      seen += d
+        .toString()
+        .split('\n')
+        .filter((l) => l.startsWith('ack')).length;
       if (seen >= acks) resolve();
     });
     void exited.then((code) => reject(new Error(`writer exited (${code}) before it was killed: ${stderr}`)));

@@ -21,7 +21,14 @@ describe('two rotations of one slot started at once', () => {
     w = await faultWorld();
     // The winner's create takes 1.5 s, so the loser surely arrives while the winner holds the slot, however the two
     // processes happen to be scheduled.
-    await w.sandbox.admin.addFault({ exchange: 'bybit', method: 'POST', path: '/v5/user/create-sub-api', kind: 'latency', ms: 1500, times: 1 });
+    await w.sandbox.admin.addFault({
+      exchange: 'bybit',
+      method: 'POST',
+      path: '/v5/user/create-sub-api',
+      kind: 'latency',
+      ms: 1500,
+      times: 1,
+    });
 
     const [a, b] = await Promise.all([rotate(w), rotate(w)]);
     const outcomes = [a, b].map((r) => ({ code: r.code, json: parseRotate(r), out: r.stdout + r.stderr }));
@@ -39,9 +46,16 @@ describe('two rotations of one slot started at once', () => {
 
     // Exactly one key was ever created: one rotation started, one create, no discard, no orphan sweep.
     const config = loadConfig(join(w.dir, 'keyctl.yaml')).config;
-    const entries = await withStore(w, async (store) => openAuditLog({ path: config.auditPath, key: await loadAuditKey(store) }).tail(1000));
+    const entries = await withStore(w, async (store) =>
+      openAuditLog({ path: config.auditPath, key: await loadAuditKey(store) }).tail(1000),
+    );
     const count = (command: string) => entries.filter((e) => e.command === command && e.ref === REF).length;
-    expect({ start: count('rotate.start'), create: count('rotate.create'), discard: count('rotate.discard'), sweep: count('rotate.sweep') }).toEqual({
+    expect({
+      start: count('rotate.start'),
+      create: count('rotate.create'),
+      discard: count('rotate.discard'),
+      sweep: count('rotate.sweep'),
+    }).toEqual({
       start: 1,
       create: 1,
       discard: 0,

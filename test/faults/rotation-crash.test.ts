@@ -7,7 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILPOINTS, type Failpoint } from '../../src/rotation/failpoints.js';
 import type { RotationStep } from '../../src/rotation/journal.js';
 import type { World } from '../helpers/world.js';
-import { assertInvariants, faultWorld, keysAtSlot, LEASE_MS, parseRotate, rerun, rotate, sleep, slotState, warmUp } from './helpers/rotation-world.js';
+import {
+  assertInvariants,
+  faultWorld,
+  keysAtSlot,
+  LEASE_MS,
+  parseRotate,
+  rerun,
+  rotate,
+  sleep,
+  slotState,
+  warmUp,
+} from './helpers/rotation-world.js';
 
 /** What the store and the sandbox hold right after the kill, and what the re-run reports. */
 interface AfterKill {
@@ -26,14 +37,86 @@ interface AfterKill {
 }
 
 const EXPECTED: Record<Failpoint, AfterKill> = {
-  'rotate.after-lock': { journal: null, keysAtSandbox: 1, untracked: 0, currentIsOld: true, oldInStore: true, rerunStatus: 'rotated', resumed: false, orphansDeleted: 0 },
-  'rotate.after-journal': { journal: 'started', keysAtSandbox: 1, untracked: 0, currentIsOld: true, oldInStore: true, rerunStatus: 'rotated', resumed: true, orphansDeleted: 0 },
-  'rotate.after-create': { journal: 'started', keysAtSandbox: 2, untracked: 1, currentIsOld: true, oldInStore: true, rerunStatus: 'rotated', resumed: true, orphansDeleted: 1 },
-  'rotate.after-store': { journal: 'started', keysAtSandbox: 2, untracked: 0, currentIsOld: true, oldInStore: true, rerunStatus: 'rotated', resumed: true, orphansDeleted: 0 },
-  'rotate.after-verify': { journal: 'verified', keysAtSandbox: 2, untracked: 0, currentIsOld: true, oldInStore: true, rerunStatus: 'rotated', resumed: true, orphansDeleted: 0 },
-  'rotate.after-promote': { journal: 'verified', keysAtSandbox: 2, untracked: 0, currentIsOld: false, oldInStore: true, rerunStatus: 'rotated', resumed: true, orphansDeleted: 0 },
-  'rotate.after-revoke-exchange': { journal: 'promoted', keysAtSandbox: 1, untracked: 0, currentIsOld: false, oldInStore: true, rerunStatus: 'revoked-previous', resumed: false, orphansDeleted: 0 },
-  'rotate.after-revoke-store': { journal: 'promoted', keysAtSandbox: 1, untracked: 0, currentIsOld: false, oldInStore: false, rerunStatus: 'revoked-previous', resumed: false, orphansDeleted: 0 },
+  'rotate.after-lock': {
+    journal: null,
+    keysAtSandbox: 1,
+    untracked: 0,
+    currentIsOld: true,
+    oldInStore: true,
+    rerunStatus: 'rotated',
+    resumed: false,
+    orphansDeleted: 0,
+  },
+  'rotate.after-journal': {
+    journal: 'started',
+    keysAtSandbox: 1,
+    untracked: 0,
+    currentIsOld: true,
+    oldInStore: true,
+    rerunStatus: 'rotated',
+    resumed: true,
+    orphansDeleted: 0,
+  },
+  'rotate.after-create': {
+    journal: 'started',
+    keysAtSandbox: 2,
+    untracked: 1,
+    currentIsOld: true,
+    oldInStore: true,
+    rerunStatus: 'rotated',
+    resumed: true,
+    orphansDeleted: 1,
+  },
+  'rotate.after-store': {
+    journal: 'started',
+    keysAtSandbox: 2,
+    untracked: 0,
+    currentIsOld: true,
+    oldInStore: true,
+    rerunStatus: 'rotated',
+    resumed: true,
+    orphansDeleted: 0,
+  },
+  'rotate.after-verify': {
+    journal: 'verified',
+    keysAtSandbox: 2,
+    untracked: 0,
+    currentIsOld: true,
+    oldInStore: true,
+    rerunStatus: 'rotated',
+    resumed: true,
+    orphansDeleted: 0,
+  },
+  'rotate.after-promote': {
+    journal: 'verified',
+    keysAtSandbox: 2,
+    untracked: 0,
+    currentIsOld: false,
+    oldInStore: true,
+    rerunStatus: 'rotated',
+    resumed: true,
+    orphansDeleted: 0,
+  },
+  'rotate.after-revoke-exchange': {
+    journal: 'promoted',
+    keysAtSandbox: 1,
+    untracked: 0,
+    currentIsOld: false,
+    oldInStore: true,
+    rerunStatus: 'revoked-previous',
+    resumed: false,
+    orphansDeleted: 0,
+  },
+  'rotate.after-revoke-store': {
+    journal: 'promoted',
+    keysAtSandbox: 1,
+    untracked: 0,
+    currentIsOld: false,
+    oldInStore: false,
+    rerunStatus: 'revoked-previous',
+    resumed: false,
+    orphansDeleted: 0,
+  },
 };
 
 describe('rotation killed at a step boundary, then re-run', () => {
@@ -63,7 +146,10 @@ describe('rotation killed at a step boundary, then re-run', () => {
       const held = new Set(state.live.map((v) => v.apiKey));
       expect(state.journal?.step ?? null, 'journal step after the kill').toBe(expected.journal);
       expect(atSandbox, 'keys at the sandbox after the kill').toHaveLength(expected.keysAtSandbox);
-      expect(atSandbox.filter((k) => !held.has(k.apiKey)), 'untracked keys after the kill').toHaveLength(expected.untracked);
+      expect(
+        atSandbox.filter((k) => !held.has(k.apiKey)),
+        'untracked keys after the kill',
+      ).toHaveLength(expected.untracked);
       expect(state.current?.apiKey === w.botKeys.arb1!.apiKey, 'CURRENT is still the old key').toBe(expected.currentIsOld);
       expect(held.has(w.botKeys.arb1!.apiKey), 'old key still in the store').toBe(expected.oldInStore);
 
@@ -72,7 +158,12 @@ describe('rotation killed at a step boundary, then re-run', () => {
       const again = await rerun(w);
       expect(again.code, again.stdout + again.stderr).toBe(0);
       const result = parseRotate(again)!.results[0]!;
-      expect(result).toMatchObject({ status: expected.rerunStatus, resumed: expected.resumed, orphansDeleted: expected.orphansDeleted, previousRevoked: true });
+      expect(result).toMatchObject({
+        status: expected.rerunStatus,
+        resumed: expected.resumed,
+        orphansDeleted: expected.orphansDeleted,
+        previousRevoked: true,
+      });
 
       await assertInvariants(w);
     },

@@ -24,7 +24,11 @@ const TIMEOUT_MS = 5_000;
 const ONE_ATTEMPT = { KEYCTL_EXCHANGE_ATTEMPTS: '1' };
 const TIMED_ENV = { ...ONE_ATTEMPT, KEYCTL_EXCHANGE_TIMEOUT_MS: String(TIMEOUT_MS) };
 /** 5xx and rate limits are answered at once: keyctl's default timeout (10 s) never comes into play. */
-const FAULTED_ENV: Record<Exclude<FaultKind, 'latency'>, NodeJS.ProcessEnv> = { timeout: TIMED_ENV, '5xx': ONE_ATTEMPT, ratelimit: ONE_ATTEMPT };
+const FAULTED_ENV: Record<Exclude<FaultKind, 'latency'>, NodeJS.ProcessEnv> = {
+  timeout: TIMED_ENV,
+  '5xx': ONE_ATTEMPT,
+  ratelimit: ONE_ATTEMPT,
+};
 /**
  * A case spends much of its time queued for one of the few CLI child slots (helpers/rotation-world.ts) while the other
  * concurrent cases run; cases have taken over 40 s on a loaded machine.
@@ -47,7 +51,14 @@ const CALLS: Call[] = [
   { method: 'POST', path: '/v5/user/create-sub-api', journal: 'started', keysAtSandbox: 1, currentIsOld: true, rerunStatus: 'rotated' },
   { method: 'GET', path: '/v5/user/query-api', journal: 'stored', keysAtSandbox: 2, currentIsOld: true, rerunStatus: 'rotated' },
   { method: 'GET', path: '/v5/account/wallet-balance', journal: 'stored', keysAtSandbox: 2, currentIsOld: true, rerunStatus: 'rotated' },
-  { method: 'POST', path: '/v5/user/delete-sub-api', journal: 'promoted', keysAtSandbox: 2, currentIsOld: false, rerunStatus: 'revoked-previous' },
+  {
+    method: 'POST',
+    path: '/v5/user/delete-sub-api',
+    journal: 'promoted',
+    keysAtSandbox: 2,
+    currentIsOld: false,
+    rerunStatus: 'revoked-previous',
+  },
 ];
 
 const KINDS: Array<{ kind: Exclude<FaultKind, 'latency'>; code: string }> = [
@@ -56,7 +67,9 @@ const KINDS: Array<{ kind: Exclude<FaultKind, 'latency'>; code: string }> = [
   { kind: 'ratelimit', code: 'RATE_LIMITED' },
 ];
 
-const CASES = CALLS.flatMap((call) => KINDS.map(({ kind, code }) => ({ ...call, kind, code, name: `${call.method} ${call.path} ${kind}` })));
+const CASES = CALLS.flatMap((call) =>
+  KINDS.map(({ kind, code }) => ({ ...call, kind, code, name: `${call.method} ${call.path} ${kind}` })),
+);
 
 describe('rotation with an exchange call failing, then re-run', () => {
   const worlds: World[] = [];
@@ -86,7 +99,9 @@ describe('rotation with an exchange call failing, then re-run', () => {
    */
   async function exchangeDidIt(p: LostAnswerProxy): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
-    const never = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the call never reached the sandbox')), 30_000)));
+    const never = new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error('the call never reached the sandbox')), 30_000)),
+    );
     const answer = await Promise.race([p.dropped, never]).finally(() => clearTimeout(timer));
     expect(answer.status).toBe(200);
     return (JSON.parse(answer.body) as { retCode?: unknown }).retCode;
@@ -106,7 +121,10 @@ describe('rotation with an exchange call failing, then re-run', () => {
       const atSandbox = await keysAtSlot(w);
       expect(atSandbox, 'keys at the sandbox after the failed run').toHaveLength(c.keysAtSandbox);
       const held = new Set(state.live.map((v) => v.apiKey));
-      expect(atSandbox.filter((k) => !held.has(k.apiKey)), 'untracked keys after the failed run').toEqual([]);
+      expect(
+        atSandbox.filter((k) => !held.has(k.apiKey)),
+        'untracked keys after the failed run',
+      ).toEqual([]);
       expect(state.current?.apiKey === w.botKeys.arb1!.apiKey, 'CURRENT is still the old key').toBe(c.currentIsOld);
 
       await w.sandbox.admin.clearFaults();
@@ -158,7 +176,10 @@ describe('rotation with an exchange call failing, then re-run', () => {
       expect((await keysAtSlot(w)).map((k) => k.apiKey)).not.toContain(w.botKeys.arb1!.apiKey);
       const state = await slotState(w);
       expect(state.journal?.step).toBe('promoted');
-      expect(state.live.some((v) => v.apiKey === w.botKeys.arb1!.apiKey), 'the store still holds the old key').toBe(true);
+      expect(
+        state.live.some((v) => v.apiKey === w.botKeys.arb1!.apiKey),
+        'the store still holds the old key',
+      ).toBe(true);
 
       const again = await rerun(w);
       expect(again.code, again.stdout + again.stderr).toBe(0);

@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
-const BUILD_HINT = 'Run `npm run build` (npm test and npm run test:faults build first; `npm run test:fast` and a bare `npx vitest` do not).';
+const BUILD_HINT =
+  'Run `npm run build` (npm test and npm run test:faults build first; `npm run test:fast` and a bare `npx vitest` do not).';
 const SHOWN = 8;
 
 interface TsConfig {
@@ -97,7 +98,8 @@ export function distProblems(root: string = REPO): string[] {
   }
   if (oldestOutput) {
     for (const file of configChain(tsconfig)) {
-      if (statSync(file).mtimeMs > oldestOutput.mtimeMs) problems.push(`${rel(file)} changed after the last build (it is newer than ${rel(oldestOutput.path)})`);
+      if (statSync(file).mtimeMs > oldestOutput.mtimeMs)
+        problems.push(`${rel(file)} changed after the last build (it is newer than ${rel(oldestOutput.path)})`);
     }
   }
   return problems;

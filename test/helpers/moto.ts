@@ -50,7 +50,9 @@ async function answers(endpoint: string): Promise<boolean> {
 /** Starts moto on a free port and waits until it answers HTTP. */
 export async function startMoto(timeoutMs = 30_000): Promise<MotoServer> {
   if (!motoAvailable) {
-    throw new Error(`moto is not installed for ${PYTHON} (pip install "moto[server]"); the AWS provider tests need it (CI=true makes this fatal).`);
+    throw new Error(
+      `moto is not installed for ${PYTHON} (pip install "moto[server]"); the AWS provider tests need it (CI=true makes this fatal).`,
+    );
   }
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;

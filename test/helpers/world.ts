@@ -119,7 +119,10 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
   const masterKey = Buffer.alloc(32, 0x5a).toString('base64');
   const env: NodeJS.ProcessEnv = { KEYCTL_EXCHANGE_BACKOFF_MS: '20', KEYCTL_MASTER_KEY: masterKey, ...options.env };
   const cli = (args: string[], o: { stdin?: string; env?: NodeJS.ProcessEnv } = {}) =>
-    runCli(['--config', join(dir, 'keyctl.yaml'), ...args], { env: { ...env, ...o.env }, ...(o.stdin !== undefined ? { stdin: o.stdin } : {}) });
+    runCli(['--config', join(dir, 'keyctl.yaml'), ...args], {
+      env: { ...env, ...o.env },
+      ...(o.stdin !== undefined ? { stdin: o.stdin } : {}),
+    });
   const store = await createStore({ provider: 'local', path: join(dir, 'store') }, { env: { KEYCTL_MASTER_KEY: masterKey } });
   await store.init();
   await ensureAuditKey(store);
@@ -129,7 +132,12 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
     ['bots/alpha/arb2', botKeys.arb2!],
   ];
   for (const [path, key] of imports) {
-    await store.write(path, { secret: toSecretFields(key), meta: { fingerprint: fingerprint(key.apiKey), source: 'import' }, stage: 'CURRENT', expect: null });
+    await store.write(path, {
+      secret: toSecretFields(key),
+      meta: { fingerprint: fingerprint(key.apiKey), source: 'import' },
+      stage: 'CURRENT',
+      expect: null,
+    });
   }
   await store.close();
 
@@ -143,7 +151,10 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
     botKeys,
     env,
     cli,
-    keysAt: async (sub) => (await sandbox.admin.listKeys({ exchange: profile.exchange, owner: sub })).map((k) => k as { apiKey: string; label?: string; ips?: string[] | null }),
+    keysAt: async (sub) =>
+      (await sandbox.admin.listKeys({ exchange: profile.exchange, owner: sub })).map(
+        (k) => k as { apiKey: string; label?: string; ips?: string[] | null },
+      ),
     close: async () => {
       await sandbox.close();
       rmSync(dir, { recursive: true, force: true });

@@ -36,7 +36,13 @@ describe.skipIf(skipWithoutMoto)('rotation with the AWS provider (skipped when p
     dir = mkdtempSync(join(tmpdir(), 'keyctl-aws-rotation-'));
     const { uid } = await sandbox.admin.createAccount('bybit');
     sub = (await sandbox.admin.createSubaccount('bybit', uid)).id;
-    const master = await sandbox.admin.createKey({ exchange: 'bybit', owner: uid, master: true, permissions: { Wallet: ['AccountTransfer', 'SubMemberTransfer'] }, ips: [IP] });
+    const master = await sandbox.admin.createKey({
+      exchange: 'bybit',
+      owner: uid,
+      master: true,
+      permissions: { Wallet: ['AccountTransfer', 'SubMemberTransfer'] },
+      ips: [IP],
+    });
     oldKey = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub, permissions: { Spot: ['SpotTrade'] }, ips: [IP] });
     writeFileSync(
       join(dir, 'keyctl.yaml'),
@@ -47,8 +53,16 @@ describe.skipIf(skipWithoutMoto)('rotation with the AWS provider (skipped when p
     const store = await createStore({ provider: 'aws', region: REGION, endpoint: moto.endpoint, prefix: PREFIX }, {});
     await store.init();
     await ensureAuditKey(store);
-    for (const [path, key] of [['accounts/main', master], ['bots/alpha/arb1', oldKey]] as const) {
-      await store.write(path, { secret: toSecretFields(key), meta: { fingerprint: fingerprint(key.apiKey) }, stage: 'CURRENT', expect: null });
+    for (const [path, key] of [
+      ['accounts/main', master],
+      ['bots/alpha/arb1', oldKey],
+    ] as const) {
+      await store.write(path, {
+        secret: toSecretFields(key),
+        meta: { fingerprint: fingerprint(key.apiKey) },
+        stage: 'CURRENT',
+        expect: null,
+      });
     }
     await store.close();
     sm = new SM.SecretsManagerClient({ region: REGION, endpoint: moto.endpoint });
@@ -59,8 +73,10 @@ describe.skipIf(skipWithoutMoto)('rotation with the AWS provider (skipped when p
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const labels = async () => (await sm.send(new SM.DescribeSecretCommand({ SecretId: `${PREFIX}bots/alpha/arb1` }))).VersionIdsToStages ?? {};
-  const valueAt = async (VersionStage: string) => JSON.parse((await sm.send(new SM.GetSecretValueCommand({ SecretId: `${PREFIX}bots/alpha/arb1`, VersionStage }))).SecretString!);
+  const labels = async () =>
+    (await sm.send(new SM.DescribeSecretCommand({ SecretId: `${PREFIX}bots/alpha/arb1` }))).VersionIdsToStages ?? {};
+  const valueAt = async (VersionStage: string) =>
+    JSON.parse((await sm.send(new SM.GetSecretValueCommand({ SecretId: `${PREFIX}bots/alpha/arb1`, VersionStage }))).SecretString!);
 
   it('AWS sees the new key as AWSCURRENT and the old as AWSPREVIOUS during the grace period', async () => {
     const r = await cli(['rotate', 'alpha/arb1', '--json']);
@@ -72,8 +88,12 @@ describe.skipIf(skipWithoutMoto)('rotation with the AWS provider (skipped when p
     expect(fingerprint(current.apiKey)).toBe(r.json<{ results: Array<{ newFingerprint: string }> }>().results[0]?.newFingerprint);
     // No rotation is left in progress by AWS's own rule: AWSPENDING, if anywhere, sits on the AWSCURRENT version.
     const stages = await labels();
-    const pendingOn = Object.entries(stages).filter(([, s]) => s?.includes('AWSPENDING')).map(([v]) => v);
-    const currentOn = Object.entries(stages).filter(([, s]) => s?.includes('AWSCURRENT')).map(([v]) => v);
+    const pendingOn = Object.entries(stages)
+      .filter(([, s]) => s?.includes('AWSPENDING'))
+      .map(([v]) => v);
+    const currentOn = Object.entries(stages)
+      .filter(([, s]) => s?.includes('AWSCURRENT'))
+      .map(([v]) => v);
     expect(currentOn).toHaveLength(1);
     expect(pendingOn.every((v) => v === currentOn[0])).toBe(true);
     // Both keys are alive at the exchange until the grace period ends.

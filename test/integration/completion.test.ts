@@ -41,7 +41,11 @@ const WIDGET: CommandSpec = {
   name: 'widget frob',
   summary: 'frob a widget',
   args: ['<bot>', '[refs...]'],
-  options: [['--sprocket <file>', 'a file'], ['--loud', 'be loud'], ['-w, --width <n>', 'how wide']],
+  options: [
+    ['--sprocket <file>', 'a file'],
+    ['--loud', 'be loud'],
+    ['-w, --width <n>', 'how wide'],
+  ],
   exits: { 0: 'frobbed' },
   load: () => Promise.reject(new Error('never run')),
 };
@@ -63,7 +67,8 @@ beforeAll(() => {
   chmodSync(join(dir, 'bin', 'keyctl'), 0o755);
   env = { PATH: `${join(dir, 'bin')}:${process.env.PATH}`, HOME: dir, TERM: 'dumb' };
   const probe = spawnSync('keyctl', ['completion', '--refs', 'bot'], { cwd: dir, env, encoding: 'utf8' });
-  if (probe.stdout !== 'alpha\nbeta\n') throw new Error(`dist has no working \`keyctl completion\` (${probe.stderr.trim()}): run npm run build.`);
+  if (probe.stdout !== 'alpha\nbeta\n')
+    throw new Error(`dist has no working \`keyctl completion\` (${probe.stderr.trim()}): run npm run build.`);
   for (const shell of SHELLS) {
     scripts[shell] = completionScript(shell, specs);
     writeFileSync(join(dir, `keyctl.${shell}`), scripts[shell]);
@@ -80,7 +85,10 @@ async function keyctl(args: string[], cwd = dir, extraEnv: NodeJS.ProcessEnv = {
 
 /** COMP_WORDS as bash builds them: split at whitespace and around COMP_WORDBREAKS characters (@ = : ...). */
 function compWords(line: string): string[] {
-  const words = line.split(/\s+/).flatMap((w) => w.split(/([@><=;|&(:]+)/)).filter((w) => w !== '');
+  const words = line
+    .split(/\s+/)
+    .flatMap((w) => w.split(/([@><=;|&(:]+)/))
+    .filter((w) => w !== '');
   if (line === '' || /\s$/.test(line)) words.push('');
   return words;
 }
@@ -106,13 +114,20 @@ function bashComplete(line: string, opts: { script?: string; cwd?: string; env?:
 
 /** What fish offers for `line` (its real completion engine, via complete -C). */
 function fishComplete(line: string, opts: { script?: string; cwd?: string } = {}): string[] {
-  const r = spawnSync('fish', ['--no-config', '-c', 'source $argv[1]; complete -C $argv[2]', opts.script ?? join(dir, 'keyctl.fish'), line], {
-    cwd: opts.cwd ?? dir,
-    env,
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    'fish',
+    ['--no-config', '-c', 'source $argv[1]; complete -C $argv[2]', opts.script ?? join(dir, 'keyctl.fish'), line],
+    {
+      cwd: opts.cwd ?? dir,
+      env,
+      encoding: 'utf8',
+    },
+  );
   expect(r.stderr).toBe('');
-  return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]!);
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t')[0]!);
 }
 
 /**
@@ -163,7 +178,12 @@ function ptyLine(shell: 'bash' | 'zsh', typed: string): string {
   const setup =
     shell === 'bash'
       ? [`source ${join(dir, 'keyctl.bash')}`]
-      : [`bindkey -e`, `mkdir -p ${join(dir, 'zfunc')} && cp ${join(dir, 'keyctl.zsh')} ${join(dir, 'zfunc', '_keyctl')}`, `fpath=(${join(dir, 'zfunc')} $fpath)`, `autoload -U compinit && compinit -u -d ${join(dir, 'zcompdump')}`];
+      : [
+          `bindkey -e`,
+          `mkdir -p ${join(dir, 'zfunc')} && cp ${join(dir, 'keyctl.zsh')} ${join(dir, 'zfunc', '_keyctl')}`,
+          `fpath=(${join(dir, 'zfunc')} $fpath)`,
+          `autoload -U compinit && compinit -u -d ${join(dir, 'zcompdump')}`,
+        ];
   const argv = shell === 'bash' ? ['bash', '--norc', '--noprofile', '-i'] : ['zsh', '-f', '-i'];
   const cfg = { cwd: dir, argv, env: { ...env, PS1: '$ ' }, setup, typed };
   const r = spawnSync('python3', ['-c', PTY, JSON.stringify(cfg)], { encoding: 'utf8', timeout: 60_000 });
@@ -194,7 +214,9 @@ describe('keyctl completion: the command', () => {
     expect(r.stderr).toMatch(/hint: Use bash, zsh or fish/);
     const json = await keyctl(['completion', 'powershell', '--json']);
     expect(json.code).toBe(2);
-    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'UNKNOWN_SHELL', exitCode: 2, hint: expect.stringContaining('bash, zsh or fish') } });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      error: { code: 'UNKNOWN_SHELL', exitCode: 2, hint: expect.stringContaining('bash, zsh or fish') },
+    });
   });
 
   it('asks for a shell when none is given, and refuses a shell together with --refs (exit 2)', async () => {
@@ -222,7 +244,7 @@ describe('keyctl completion --refs', () => {
     ['ref', ['alpha/arb1', 'alpha/grid', 'beta/mm', '@bybit-main', '@okx-main']],
     ['bot', ['alpha', 'beta']],
     ['staff', ['alice', 'bob']],
-  ])('prints the config\'s %s candidates, one per line', async (kind, expected) => {
+  ])("prints the config's %s candidates, one per line", async (kind, expected) => {
     const r = await keyctl(['completion', '--refs', kind]);
     expect(r).toEqual({ code: 0, stdout: `${expected.join('\n')}\n`, stderr: '' });
     const json = await keyctl(['completion', '--refs', kind, '--json']);
@@ -252,7 +274,11 @@ describe('keyctl completion --refs', () => {
   it('loads only the config: no store provider, no ccxt, no AWS SDK, no Vault client', () => {
     const out = join(dir, 'loads.txt');
     writeFileSync(out, '');
-    const r = spawnSync(process.execPath, ['--import', LOAD_HOOK, BIN, 'completion', '--refs', 'slot'], { cwd: dir, env: { ...env, LOADS_OUT: out }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', LOAD_HOOK, BIN, 'completion', '--refs', 'slot'], {
+      cwd: dir,
+      env: { ...env, LOADS_OUT: out },
+      encoding: 'utf8',
+    });
     expect(r.stdout).toBe('alpha/arb1\nalpha/grid\nbeta/mm\n');
     const loaded = readFileSync(out, 'utf8').split('\n').filter(Boolean);
     expect(loaded.some((u) => u.includes('/config/load.js'))).toBe(true); // the recorder works
@@ -262,8 +288,14 @@ describe('keyctl completion --refs', () => {
 
 describe('keyctl completion: generated from the command table', () => {
   /** How each shell's script spells a flag. */
-  const spelled = (shell: Shell, flag: string) => (shell !== 'fish' ? flag : flag.startsWith('--') ? `-l ${flag.slice(2)}` : `-s ${flag.slice(1)}`);
-  const flagsOf = (spec: CommandSpec) => [...(spec.options ?? []).flatMap(([f]) => f.split(/[\s,]+/).filter((w) => w.startsWith('-'))), '--json', '--config', '--help'];
+  const spelled = (shell: Shell, flag: string) =>
+    shell !== 'fish' ? flag : flag.startsWith('--') ? `-l ${flag.slice(2)}` : `-s ${flag.slice(1)}`;
+  const flagsOf = (spec: CommandSpec) => [
+    ...(spec.options ?? []).flatMap(([f]) => f.split(/[\s,]+/).filter((w) => w.startsWith('-'))),
+    '--json',
+    '--config',
+    '--help',
+  ];
 
   it.each(SHELLS)('the %s script names every command, sub-command and option flag of the table', (shell) => {
     const script = scripts[shell];
@@ -287,7 +319,14 @@ describe('keyctl completion: generated from the command table', () => {
     writeFileSync(file, completionScript('bash', [...specs, WIDGET]));
     expect(bashComplete('keyctl wid', { script: file })).toEqual(['widget']);
     expect(bashComplete('keyctl widget ', { script: file })).toEqual(['frob']);
-    expect(bashComplete('keyctl widget frob --', { script: file })).toEqual(['--sprocket', '--loud', '--width', '--json', '--config', '--help']);
+    expect(bashComplete('keyctl widget frob --', { script: file })).toEqual([
+      '--sprocket',
+      '--loud',
+      '--width',
+      '--json',
+      '--config',
+      '--help',
+    ]);
     expect(bashComplete('keyctl widget frob ', { script: file })).toEqual(['alpha', 'beta']); // <bot>
     expect(bashComplete('keyctl widget frob alpha -w 3 ', { script: file })).toEqual(['alpha/arb1', 'alpha/grid', 'beta/mm']); // [refs...]
     expect(bashComplete('keyctl widget frob alpha beta/mm ', { script: file })).toEqual(['alpha/arb1', 'alpha/grid', 'beta/mm']);
@@ -297,7 +336,14 @@ describe('keyctl completion: generated from the command table', () => {
     const file = join(dir, 'widget.fish');
     writeFileSync(file, completionScript('fish', [...specs, WIDGET]));
     expect(fishComplete('keyctl widget ', { script: file })).toEqual(['frob']);
-    expect(fishComplete('keyctl widget frob --', { script: file }).sort()).toEqual(['--config', '--help', '--json', '--loud', '--sprocket', '--width']);
+    expect(fishComplete('keyctl widget frob --', { script: file }).sort()).toEqual([
+      '--config',
+      '--help',
+      '--json',
+      '--loud',
+      '--sprocket',
+      '--width',
+    ]);
     expect(fishComplete('keyctl widget frob ', { script: file })).toEqual(['alpha', 'beta']);
   });
 });
@@ -376,11 +422,14 @@ describe('keyctl completion: bash completes', () => {
     expect(bashComplete('keyctl kill ', { cwd: bare, env: { KEYCTL_CONFIG: file } })).toEqual(['alpha', 'beta']);
   });
 
-  it.skipIf(!HAS_PYTHON)('in an interactive bash, Tab rewrites the line (skipped when python3, which drives the terminal, is not installed)', () => {
-    expect(ptyLine('bash', 'keyctl rotate alpha/a\t')).toBe('keyctl rotate alpha/arb1');
-    expect(ptyLine('bash', 'keyctl verify @b\t')).toBe('keyctl verify @bybit-main');
-    expect(ptyLine('bash', 'keyctl --config=keyctl.yaml offb\tb\t')).toBe('keyctl --config=keyctl.yaml offboard bob');
-  });
+  it.skipIf(!HAS_PYTHON)(
+    'in an interactive bash, Tab rewrites the line (skipped when python3, which drives the terminal, is not installed)',
+    () => {
+      expect(ptyLine('bash', 'keyctl rotate alpha/a\t')).toBe('keyctl rotate alpha/arb1');
+      expect(ptyLine('bash', 'keyctl verify @b\t')).toBe('keyctl verify @bybit-main');
+      expect(ptyLine('bash', 'keyctl --config=keyctl.yaml offb\tb\t')).toBe('keyctl --config=keyctl.yaml offboard bob');
+    },
+  );
 });
 
 describe('keyctl completion: fish completes', () => {
@@ -398,11 +447,16 @@ describe('keyctl completion: fish completes', () => {
 });
 
 describe('keyctl completion: zsh completes', () => {
-  it.skipIf(!HAS_ZSH || !HAS_PYTHON)('installed in $fpath, with compinit, Tab rewrites the line (skipped when zsh or python3 is not installed)', () => {
-    expect(ptyLine('zsh', 'keyctl rotate alpha/a\t')).toBe('keyctl rotate alpha/arb1');
-    expect(ptyLine('zsh', 'keyctl verify @b\t')).toBe('keyctl verify @bybit-main');
-    expect(ptyLine('zsh', 'keyctl vault ap\t')).toBe('keyctl vault approle');
-    expect(ptyLine('zsh', 'keyctl offboard --reason x b\t')).toBe('keyctl offboard --reason x bob');
-    expect(ptyLine('zsh', `keyctl --config=${join(dir, 'keyctl.yaml')} kil\tb\t`)).toBe(`keyctl --config=${join(dir, 'keyctl.yaml')} kill beta`);
-  });
+  it.skipIf(!HAS_ZSH || !HAS_PYTHON)(
+    'installed in $fpath, with compinit, Tab rewrites the line (skipped when zsh or python3 is not installed)',
+    () => {
+      expect(ptyLine('zsh', 'keyctl rotate alpha/a\t')).toBe('keyctl rotate alpha/arb1');
+      expect(ptyLine('zsh', 'keyctl verify @b\t')).toBe('keyctl verify @bybit-main');
+      expect(ptyLine('zsh', 'keyctl vault ap\t')).toBe('keyctl vault approle');
+      expect(ptyLine('zsh', 'keyctl offboard --reason x b\t')).toBe('keyctl offboard --reason x bob');
+      expect(ptyLine('zsh', `keyctl --config=${join(dir, 'keyctl.yaml')} kil\tb\t`)).toBe(
+        `keyctl --config=${join(dir, 'keyctl.yaml')} kill beta`,
+      );
+    },
+  );
 });

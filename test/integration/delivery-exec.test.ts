@@ -13,7 +13,8 @@ let w: World;
 let cfg: string;
 const node = process.execPath;
 const fixture = (name: string) => join(FIXTURES, name);
-const keyctl = (args: string[], env: NodeJS.ProcessEnv = {}) => startKeyctl(['--config', cfg, ...args], { env: { ...w.env, ...env }, cwd: w.dir });
+const keyctl = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  startKeyctl(['--config', cfg, ...args], { env: { ...w.env, ...env }, cwd: w.dir });
 const consumers = async () => {
   const store = await createStore({ provider: 'local', path: join(w.dir, 'store') }, { env: w.env });
   try {
@@ -39,12 +40,16 @@ afterAll(async () => w?.close());
 describe('keyctl exec', () => {
   it("env mode: the bot gets its key in the documented variables, its own flags untouched, its output masked, and exec exits with the bot's code", async () => {
     const secret = w.botKeys.arb1!.secret;
-    const r = await keyctl(['exec', 'alpha/arb1', '--', node, fixture('print-env.mjs'), '--fd', '9', '--no-mask', '--', 'x'], { EXIT_CODE: '7' }).done;
+    const r = await keyctl(['exec', 'alpha/arb1', '--', node, fixture('print-env.mjs'), '--fd', '9', '--no-mask', '--', 'x'], {
+      EXIT_CODE: '7',
+    }).done;
     expect(r.code, r.stderr).toBe(7);
     const report = events(r.stdout)[0] as { argv: string[]; names: string[]; fingerprint: string };
     expect(report.argv).toEqual(['--fd', '9', '--no-mask', '--', 'x']);
     expect(report.fingerprint).toBe(fingerprint(w.botKeys.arb1!.apiKey));
-    expect(report.names).toEqual(expect.arrayContaining(['KEYCTL_API_KEY', 'KEYCTL_FINGERPRINT', 'KEYCTL_REF', 'KEYCTL_ROTATES_AT', 'KEYCTL_SECRET']));
+    expect(report.names).toEqual(
+      expect.arrayContaining(['KEYCTL_API_KEY', 'KEYCTL_FINGERPRINT', 'KEYCTL_REF', 'KEYCTL_ROTATES_AT', 'KEYCTL_SECRET']),
+    );
     // No passphrase on this key; keyctl's own store key never reaches the bot.
     expect(report.names).not.toContain('KEYCTL_PASSWORD');
     expect(report.names).not.toContain('KEYCTL_MASTER_KEY');
@@ -55,10 +60,18 @@ describe('keyctl exec', () => {
   });
 
   it('--no-mask passes output through raw; --env-prefix renames the variables', async () => {
-    const r = await keyctl(['exec', 'alpha/arb1', '--no-mask', '--env-prefix', 'BOT_', '--', node, fixture('print-env.mjs')], { PREFIX: 'BOT_' }).done;
+    const r = await keyctl(['exec', 'alpha/arb1', '--no-mask', '--env-prefix', 'BOT_', '--', node, fixture('print-env.mjs')], {
+      PREFIX: 'BOT_',
+    }).done;
     expect(r.code, r.stderr).toBe(0);
     const names = events(r.stdout)[0]!.names as string[];
-    expect(names.filter((n) => n.startsWith('BOT_'))).toEqual(['BOT_API_KEY', 'BOT_FINGERPRINT', 'BOT_REF', 'BOT_ROTATES_AT', 'BOT_SECRET']);
+    expect(names.filter((n) => n.startsWith('BOT_'))).toEqual([
+      'BOT_API_KEY',
+      'BOT_FINGERPRINT',
+      'BOT_REF',
+      'BOT_ROTATES_AT',
+      'BOT_SECRET',
+    ]);
     expect(names.filter((n) => /^KEYCTL_(API_KEY|SECRET|REF|FINGERPRINT)$/.test(n))).toEqual([]);
     expect(r.stdout).toContain(`plain=${w.botKeys.arb1!.secret}\n`);
   });
@@ -81,7 +94,7 @@ describe('keyctl exec', () => {
     expect(r.stderr).toMatch(/Could not start "keyctl-test-no-such-command" \(ENOENT\)/);
   });
 
-  it('--preflight from an address outside the key\'s allowlist fails with exit 5 and never starts the bot; from inside it starts it', async () => {
+  it("--preflight from an address outside the key's allowlist fails with exit 5 and never starts the bot; from inside it starts it", async () => {
     await w.sandbox.admin.setClientIp('198.51.100.9');
     try {
       const r = await keyctl(['exec', 'alpha/arb1', '--preflight', '--', node, '-e', 'console.log("STARTED")']).done;
@@ -99,9 +112,11 @@ describe('keyctl exec', () => {
 });
 
 describe('the example bot (docs/examples/bot.mjs)', () => {
-  it("runs under exec --fd with ccxt against the sandbox: one signed call, prints the fingerprint, never the key", async () => {
+  it('runs under exec --fd with ccxt against the sandbox: one signed call, prints the fingerprint, never the key', async () => {
     const example = fileURLToPath(new URL('../../docs/examples/bot.mjs', import.meta.url));
-    const r = await keyctl(['exec', 'alpha/arb1', '--fd', '3', '--no-mask', '--', node, example], { BOT_BASE_URL: `${w.sandbox.url}/bybit` }).done;
+    const r = await keyctl(['exec', 'alpha/arb1', '--fd', '3', '--no-mask', '--', node, example], {
+      BOT_BASE_URL: `${w.sandbox.url}/bybit`,
+    }).done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`bot: bybit accepted key ${fingerprint(w.botKeys.arb1!.apiKey)} (from fd)`);
     for (const f of [...secretForms(w.botKeys.arb1!.secret), w.botKeys.arb1!.apiKey]) expect(r.stdout + r.stderr).not.toContain(f);
@@ -131,7 +146,13 @@ describe('keyctl issue', () => {
     const token = r.stdout.trim();
     const first = await runBot(token);
     expect(first.code, first.stderr).toBe(0);
-    expect(events(first.stdout)[0]).toMatchObject({ event: 'start', source: 'token', fingerprint: fingerprint(w.botKeys.arb1!.apiKey), ref: 'alpha/arb1', leftover: [] });
+    expect(events(first.stdout)[0]).toMatchObject({
+      event: 'start',
+      source: 'token',
+      fingerprint: fingerprint(w.botKeys.arb1!.apiKey),
+      ref: 'alpha/arb1',
+      leftover: [],
+    });
     const second = await runBot(token);
     expect(second.code).not.toBe(0);
     expect(second.stderr).toMatch(/unknown, already used or expired/);
@@ -181,7 +202,11 @@ describe('rotation hand-over', () => {
     expect(events(piped.stdout())[0]).toMatchObject({ source: 'fd', fingerprint: oldFp, leftover: [], masterKey: false });
     expect(events(restarted.stdout())[0]).toMatchObject({ source: 'env', fingerprint: oldFp, leftover: [], masterKey: false });
     await until(async () => Object.values(await consumers()).filter((c) => c.fingerprint === oldFp).length === 2);
-    expect(Object.values(await consumers()).map((c) => c.mode).sort()).toEqual(['env', 'fd']);
+    expect(
+      Object.values(await consumers())
+        .map((c) => c.mode)
+        .sort(),
+    ).toEqual(['env', 'fd']);
 
     const rot = await w.cli(['rotate', 'alpha/arb1', '--json']);
     expect(rot.code, rot.stderr).toBe(0);
@@ -200,7 +225,11 @@ describe('rotation hand-over', () => {
     expect(rp.code, rp.stderr).toBe(0);
     expect(events(rp.stdout).map((e) => e.event)).toEqual(['start', 'rotated']);
     expect(rr.code, rr.stderr).toBe(0);
-    expect(events(rr.stdout).filter((e) => e.event === 'start').map((e) => e.fingerprint)).toEqual([oldFp, newFp]);
+    expect(
+      events(rr.stdout)
+        .filter((e) => e.event === 'start')
+        .map((e) => e.fingerprint),
+    ).toEqual([oldFp, newFp]);
     expect(await consumers()).toEqual({});
   });
 });

@@ -9,7 +9,11 @@ const DEMO = fileURLToPath(new URL('../../dist/src/demo/run.js', import.meta.url
 describe('npm run demo', () => {
   it('tells the whole story and exits 0', () => {
     assertBuilt();
-    const r = spawnSync(process.execPath, [DEMO], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME }, timeout: 120_000 });
+    const r = spawnSync(process.execPath, [DEMO], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      timeout: 120_000,
+    });
     expect(r.status, r.stderr + r.stdout).toBe(0);
     const out = r.stdout;
     expect(out).toContain('NOT stored: it violates the key policy');

@@ -108,7 +108,12 @@ const scenarios: Record<string, Record<number, Scenario>> = {
     },
     3: async (check) => {
       const w = await world();
-      const unsafe = await w.sandbox.admin.createKey({ exchange: 'bybit', owner: w.subs.arb1!, permissions: { Spot: ['SpotTrade'], Wallet: ['Withdraw'] }, ips: [CLIENT_IP] });
+      const unsafe = await w.sandbox.admin.createKey({
+        exchange: 'bybit',
+        owner: w.subs.arb1!,
+        permissions: { Spot: ['SpotTrade'], Wallet: ['Withdraw'] },
+        ips: [CLIENT_IP],
+      });
       check(await w.cli(['key', 'import', 'alpha/arb1'], { stdin: JSON.stringify(unsafe) }));
     },
     4: async (check) => {
@@ -154,7 +159,8 @@ const scenarios: Record<string, Record<number, Scenario>> = {
       expect((await w.cli(['exec', 'alpha/arb1', '--', process.execPath, '-e', 'process.exit(7)'])).code).toBe(7);
     },
     2: async (check) => check(await (await world()).cli(['exec', 'alpha/arb1', '--json']), 'COMMAND_REQUIRED'),
-    4: async (check) => check(await (await world()).cli(['exec', 'alpha/arb1', '--json', '--', process.execPath, '-e', '0'], wrongKey), 'WRONG_MASTER_KEY'),
+    4: async (check) =>
+      check(await (await world()).cli(['exec', 'alpha/arb1', '--json', '--', process.execPath, '-e', '0'], wrongKey), 'WRONG_MASTER_KEY'),
     5: async (check) => {
       const w = await world();
       await w.sandbox.admin.setClientIp('198.51.100.1');
@@ -190,7 +196,10 @@ const scenarios: Record<string, Record<number, Scenario>> = {
     6: async (check) => {
       const w = await world();
       // Another keyctl holds the slot's rotation lease.
-      const store = await createStore({ provider: 'local', path: join(w.dir, 'store') }, { env: { KEYCTL_MASTER_KEY: w.env.KEYCTL_MASTER_KEY } });
+      const store = await createStore(
+        { provider: 'local', path: join(w.dir, 'store') },
+        { env: { KEYCTL_MASTER_KEY: w.env.KEYCTL_MASTER_KEY } },
+      );
       await store.lock('rotate/bots/alpha/arb1', 'other-host:1', 60_000);
       await store.close();
       check(await w.cli(['revoke', 'alpha/arb1', '--json']), 'ROTATION_IN_PROGRESS');
@@ -226,7 +235,10 @@ const scenarios: Record<string, Record<number, Scenario>> = {
       const w = await world();
       expect((await w.cli(['verify', '@main'])).code).toBe(0);
       // A forged entry without the audit key's MAC.
-      appendFileSync(join(w.dir, 'store', 'audit.log'), `${JSON.stringify({ seq: 99, time: new Date().toISOString(), actor: 'x', command: 'verify', outcome: 'ok', prev: 'x', mac: 'x' })}\n`);
+      appendFileSync(
+        join(w.dir, 'store', 'audit.log'),
+        `${JSON.stringify({ seq: 99, time: new Date().toISOString(), actor: 'x', command: 'verify', outcome: 'ok', prev: 'x', mac: 'x' })}\n`,
+      );
       check(await w.cli(['audit', 'verify']));
     },
     4: async (check) => check(await (await world()).cli(['audit', 'verify', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
@@ -239,7 +251,9 @@ const scenarios: Record<string, Record<number, Scenario>> = {
     0: async (check) => {
       const child = spawn(process.execPath, [BIN, 'sandbox', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
-      await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), stdout.includes('}') && resolve())));
+      await new Promise<void>((resolve) =>
+        child.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), stdout.includes('}') && resolve())),
+      );
       child.kill('SIGTERM');
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       check({ code, stdout, stderr: '', json: () => JSON.parse(stdout) });
@@ -248,14 +262,18 @@ const scenarios: Record<string, Record<number, Scenario>> = {
   },
   'aws policy': {
     0: async (check) => {
-      const file = configAt(`store: { provider: aws, region: eu-west-1 }\naccounts:\n  main: { exchange: bybit }\nbots:\n  alpha:\n    subaccounts:\n      arb1: { account: main, uid: "1", scopes: [read], ips: [${CLIENT_IP}] }\n`);
+      const file = configAt(
+        `store: { provider: aws, region: eu-west-1 }\naccounts:\n  main: { exchange: bybit }\nbots:\n  alpha:\n    subaccounts:\n      arb1: { account: main, uid: "1", scopes: [read], ips: [${CLIENT_IP}] }\n`,
+      );
       check(await runCli(['--config', file, 'aws', 'policy', 'alpha']));
     },
     2: async (check) => check(await (await world()).cli(['aws', 'policy', 'alpha', '--json']), 'STORE_NOT_AWS'),
   },
   'vault policy': {
     0: async (check) => {
-      const file = configAt(`store: { provider: vault, address: "http://127.0.0.1:1" }\naccounts:\n  main: { exchange: bybit }\nbots:\n  alpha:\n    subaccounts:\n      arb1: { account: main, uid: "1", scopes: [read], ips: [${CLIENT_IP}] }\n`);
+      const file = configAt(
+        `store: { provider: vault, address: "http://127.0.0.1:1" }\naccounts:\n  main: { exchange: bybit }\nbots:\n  alpha:\n    subaccounts:\n      arb1: { account: main, uid: "1", scopes: [read], ips: [${CLIENT_IP}] }\n`,
+      );
       check(await runCli(['--config', file, 'vault', 'policy', 'alpha']));
     },
     2: async (check) => check(await (await world()).cli(['vault', 'policy', 'alpha', '--json']), 'NOT_VAULT_STORE'),
@@ -272,13 +290,22 @@ const scenarios: Record<string, Record<number, Scenario>> = {
         await vault.close();
       }
     },
-    2: async (check) => check(await runCli(['--config', vaultConfig('http://127.0.0.1:1'), 'vault', 'approle', 'alpha', '--secret-id-ttl', 'soon', '--json'], { env: { VAULT_TOKEN: 'FAKE-token' } }), 'INVALID_DURATION'),
+    2: async (check) =>
+      check(
+        await runCli(['--config', vaultConfig('http://127.0.0.1:1'), 'vault', 'approle', 'alpha', '--secret-id-ttl', 'soon', '--json'], {
+          env: { VAULT_TOKEN: 'FAKE-token' },
+        }),
+        'INVALID_DURATION',
+      ),
     4: async (check) => {
       const vault = await FakeVault.start();
       try {
         const file = vaultConfig(vault.url);
         expect((await runCli(['--config', file, 'init'], { env: { VAULT_TOKEN: vault.rootToken } })).code).toBe(0);
-        check(await runCli(['--config', file, 'vault', 'approle', 'alpha', '--json'], { env: { VAULT_TOKEN: 'FAKE-not-a-vault-token' } }), 'VAULT_TOKEN_INVALID');
+        check(
+          await runCli(['--config', file, 'vault', 'approle', 'alpha', '--json'], { env: { VAULT_TOKEN: 'FAKE-not-a-vault-token' } }),
+          'VAULT_TOKEN_INVALID',
+        );
       } finally {
         await vault.close();
       }
@@ -301,7 +328,12 @@ describe('documented exit codes', () => {
     for (const spec of specs) {
       const documented = Object.keys(spec.exits).map(Number).sort();
       expect(documented, `${spec.name} documents exit 0`).toContain(0);
-      expect(Object.keys(scenarios[spec.name] ?? {}).map(Number).sort(), `scenarios for ${spec.name}`).toEqual(documented);
+      expect(
+        Object.keys(scenarios[spec.name] ?? {})
+          .map(Number)
+          .sort(),
+        `scenarios for ${spec.name}`,
+      ).toEqual(documented);
     }
     expect(Object.keys(scenarios).sort()).toEqual(specs.map((s) => s.name).sort());
   });

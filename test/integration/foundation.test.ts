@@ -51,7 +51,10 @@ describe('foundation through the CLI', () => {
   let unsafe: SeededKey;
   const outputs: CliResult[] = [];
   const cli = async (args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}) => {
-    const r = await runCli(['--config', join(dir, 'keyctl.yaml'), ...args], { env: { ...env, ...opts.env }, ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}) });
+    const r = await runCli(['--config', join(dir, 'keyctl.yaml'), ...args], {
+      env: { ...env, ...opts.env },
+      ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
+    });
     outputs.push(r);
     return r;
   };
@@ -62,11 +65,21 @@ describe('foundation through the CLI', () => {
     const { uid } = await sandbox.admin.createAccount('bybit');
     const sub1 = (await sandbox.admin.createSubaccount('bybit', uid)).id;
     const sub2 = (await sandbox.admin.createSubaccount('bybit', uid)).id;
-    master = await sandbox.admin.createKey({ exchange: 'bybit', owner: uid, master: true, permissions: { Wallet: ['AccountTransfer', 'SubMemberTransfer'] }, ips: [IP] });
+    master = await sandbox.admin.createKey({
+      exchange: 'bybit',
+      owner: uid,
+      master: true,
+      permissions: { Wallet: ['AccountTransfer', 'SubMemberTransfer'] },
+      ips: [IP],
+    });
     arb1 = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub1, permissions: BOT, ips: [IP] });
     arb2Old = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub2, permissions: BOT, ips: [IP] });
     arb2New = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub2, permissions: BOT, ips: [IP] });
-    unsafe = await sandbox.admin.createKey({ exchange: 'bybit', owner: sub1, permissions: { Spot: ['SpotTrade'], Wallet: ['AccountTransfer'] } });
+    unsafe = await sandbox.admin.createKey({
+      exchange: 'bybit',
+      owner: sub1,
+      permissions: { Spot: ['SpotTrade'], Wallet: ['AccountTransfer'] },
+    });
     CANARY = arb1.secret;
     CANARY_KEY = arb1.apiKey;
     CANARY_MASTER = master.secret;
@@ -102,14 +115,24 @@ describe('foundation through the CLI', () => {
   it('refuses a key that violates the policy at its exchange, unless told to store it flagged', async () => {
     const refused = await cli(['key', 'import', 'alpha/arb1', '--json'], { stdin: JSON.stringify(unsafe) });
     expect(refused.code, refused.stderr).toBe(3);
-    expect(refused.json()).toMatchObject({ stored: false, violations: expect.arrayContaining([expect.objectContaining({ code: 'TRANSFER_ENABLED' }), expect.objectContaining({ code: 'NOT_IP_LOCKED' })]) });
-    expect((await cli(['key', 'list', '--json'])).json<{ keys: Array<{ versions: unknown[] }> }>().keys.every((k) => k.versions.length === 0)).toBe(true);
+    expect(refused.json()).toMatchObject({
+      stored: false,
+      violations: expect.arrayContaining([
+        expect.objectContaining({ code: 'TRANSFER_ENABLED' }),
+        expect.objectContaining({ code: 'NOT_IP_LOCKED' }),
+      ]),
+    });
+    expect(
+      (await cli(['key', 'list', '--json'])).json<{ keys: Array<{ versions: unknown[] }> }>().keys.every((k) => k.versions.length === 0),
+    ).toBe(true);
   });
 
   it('imports keys from stdin only, idempotently, and lists fingerprints, never secrets', async () => {
     const imported0 = await cli(['key', 'import', '@bybit-main', '--json'], { stdin: JSON.stringify(master) });
     expect(imported0.code, imported0.stderr).toBe(0);
-    const imported = await cli(['key', 'import', 'alpha/arb1', '--json'], { stdin: JSON.stringify({ apiKey: CANARY_KEY, secret: CANARY }) });
+    const imported = await cli(['key', 'import', 'alpha/arb1', '--json'], {
+      stdin: JSON.stringify({ apiKey: CANARY_KEY, secret: CANARY }),
+    });
     expect(imported.code, imported.stderr).toBe(0);
     const fp = createHash('sha256').update(CANARY_KEY).digest('hex').slice(0, 16);
     expect(imported.json()).toMatchObject({ ref: 'alpha/arb1', fingerprint: fp, stage: 'CURRENT', changed: true });
@@ -135,7 +158,8 @@ describe('foundation through the CLI', () => {
     const r2 = await cli(['key', 'import', 'alpha/arb2', '--json'], { stdin: JSON.stringify(arb2New) });
     expect(r2.code).toBe(0);
     expect(r2.stderr).toContain('PREVIOUS');
-    const keys = (await cli(['key', 'list', '--json'])).json<{ keys: Array<{ ref: string; versions: Array<{ stages: string[] }> }> }>().keys;
+    const keys = (await cli(['key', 'list', '--json'])).json<{ keys: Array<{ ref: string; versions: Array<{ stages: string[] }> }> }>()
+      .keys;
     expect(keys.find((k) => k.ref === 'alpha/arb2')?.versions.map((v) => v.stages)).toEqual([['PREVIOUS'], ['CURRENT']]);
   });
 
@@ -146,7 +170,9 @@ describe('foundation through the CLI', () => {
     const notJson = await cli(['key', 'import', 'alpha/arb1'], { stdin: `{"apiKey":"FAKE-a","secret":"${CANARY}"` });
     expect(notJson.code).toBe(2);
     expect(notJson.stderr).toContain('not valid JSON');
-    const extra = await cli(['key', 'import', 'alpha/arb1', '--json'], { stdin: JSON.stringify({ apiKey: 'FAKE-a', secret: CANARY, note: 'x' }) });
+    const extra = await cli(['key', 'import', 'alpha/arb1', '--json'], {
+      stdin: JSON.stringify({ apiKey: 'FAKE-a', secret: CANARY, note: 'x' }),
+    });
     expect(extra.code).toBe(2);
     expect(extra.json<{ error: { code: string } }>().error.code).toBe('INVALID_KEY_JSON');
   });
@@ -165,7 +191,11 @@ describe('foundation through the CLI', () => {
   it('status summarizes the store, keys and audit chain', async () => {
     const s = await cli(['status', '--json']);
     expect(s.code, s.stdout + s.stderr).toBe(0);
-    expect(s.json()).toMatchObject({ store: { provider: 'local', ok: true }, keys: { declared: 3, withCurrent: 3, missing: [] }, audit: { ok: true } });
+    expect(s.json()).toMatchObject({
+      store: { provider: 'local', ok: true },
+      keys: { declared: 3, withCurrent: 3, missing: [] },
+      audit: { ok: true },
+    });
   });
 
   it('every action is in the audit trail, which verifies', async () => {
@@ -181,7 +211,10 @@ describe('foundation through the CLI', () => {
   });
 
   it('config problems are all reported at once with exit 2', async () => {
-    writeFileSync(join(dir, 'bad.yaml'), 'store: { provider: local, paht: x }\nbots: { alpha: { subaccounts: { a: { account: nope, uid: "1", scopes: [withdraw], ips: [1.2.3.4] } } } }\n');
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      'store: { provider: local, paht: x }\nbots: { alpha: { subaccounts: { a: { account: nope, uid: "1", scopes: [withdraw], ips: [1.2.3.4] } } } }\n',
+    );
     const r = await runCli(['--config', join(dir, 'bad.yaml'), 'key', 'list'], { env });
     outputs.push(r);
     expect(r.code).toBe(2);

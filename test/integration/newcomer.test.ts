@@ -21,7 +21,14 @@ afterEach(async () => {
 });
 
 interface RotateJson {
-  results: Array<{ ref: string; status: string; newFingerprint?: string; oldFingerprint?: string; previousRevoked: boolean; revokeReason?: string }>;
+  results: Array<{
+    ref: string;
+    status: string;
+    newFingerprint?: string;
+    oldFingerprint?: string;
+    previousRevoked: boolean;
+    revokeReason?: string;
+  }>;
   failures: unknown[];
 }
 
@@ -30,7 +37,12 @@ describe('parser errors are keyctl errors', () => {
     const json = await runCli(['--json', 'stauts']);
     expect(json.code).toBe(2);
     expect(json.json()).toEqual({
-      error: { code: 'UNKNOWN_COMMAND', message: "unknown command 'stauts'.", hint: 'Did you mean status? Run keyctl --help for every command.', exitCode: 2 },
+      error: {
+        code: 'UNKNOWN_COMMAND',
+        message: "unknown command 'stauts'.",
+        hint: 'Did you mean status? Run keyctl --help for every command.',
+        exitCode: 2,
+      },
     });
     expect(json.stderr).toBe('');
     const plain = await runCli(['stauts']);
@@ -110,7 +122,10 @@ describe('rotate as a user reads it', () => {
     expect(r.stdout + r.stderr).not.toContain(ESC);
     const unknown = await w.cli(['rotate', 'gamma', '--json']);
     expect(unknown.code).toBe(2);
-    expect(unknown.json<{ error: { code: string; hint: string } }>().error).toMatchObject({ code: 'UNKNOWN_BOT', hint: expect.stringContaining('alpha') });
+    expect(unknown.json<{ error: { code: string; hint: string } }>().error).toMatchObject({
+      code: 'UNKNOWN_BOT',
+      hint: expect.stringContaining('alpha'),
+    });
   });
 
   it('with --json, stdout is one document and stderr carries no progress', async () => {
@@ -127,10 +142,14 @@ describe('rotate as a user reads it', () => {
     w = await makeWorld({ grace: 'PT15M' });
     const first = await w.cli(['rotate', 'alpha/arb1']);
     expect(first.code).toBe(0);
-    expect(first.stderr).toMatch(/alpha\/arb1: rotated: new key \w+, old key \w+ stays valid until \S+ \(grace period\); a later keyctl rotate revokes it\./);
+    expect(first.stderr).toMatch(
+      /alpha\/arb1: rotated: new key \w+, old key \w+ stays valid until \S+ \(grace period\); a later keyctl rotate revokes it\./,
+    );
     const during = await w.cli(['rotate', 'alpha/arb1']);
     expect(during.code).toBe(0);
-    expect(during.stderr).toMatch(/stays valid until \S+ \(grace period\); nothing to do yet\. keyctl rotate alpha\/arb1 --force revokes it now and starts a new rotation\./);
+    expect(during.stderr).toMatch(
+      /stays valid until \S+ \(grace period\); nothing to do yet\. keyctl rotate alpha\/arb1 --force revokes it now and starts a new rotation\./,
+    );
   });
 
   it('once the grace period is over, plain rotate finishes the revoke, says why, and starts nothing new without --force', async () => {
@@ -141,7 +160,9 @@ describe('rotate as a user reads it', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(revokeAfter) - Date.now() + 50)));
     const done = await w.cli(['rotate', 'alpha/arb1']);
     expect(done.code).toBe(0);
-    expect(done.stderr).toMatch(/alpha\/arb1: finished the last rotation: old key \w+ revoked \(its grace period was over\)\. No new rotation was started: keyctl rotate alpha\/arb1 --force starts one\./);
+    expect(done.stderr).toMatch(
+      /alpha\/arb1: finished the last rotation: old key \w+ revoked \(its grace period was over\)\. No new rotation was started: keyctl rotate alpha\/arb1 --force starts one\./,
+    );
   });
 
   it('never says the grace period ended when the old key went early because every bot confirmed the new key', async () => {
@@ -149,8 +170,18 @@ describe('rotate as a user reads it', () => {
     const first = await w.cli(['rotate', 'alpha/arb1', '--json']);
     const newFp = first.json<RotateJson>().results[0]!.newFingerprint!;
     // A bot under keyctl exec confirmed the new key (what exec records after the hand-over).
-    const store = await createStore({ provider: 'local', path: join(w.dir, 'store') }, { env: { KEYCTL_MASTER_KEY: w.env.KEYCTL_MASTER_KEY } });
-    await registerConsumer(store, 'bots/alpha/arb1', 'exec-1', { host: 'bot-host', pid: 1, startedAt: new Date().toISOString(), fingerprint: newFp, ackedAt: new Date().toISOString(), mode: 'fd' });
+    const store = await createStore(
+      { provider: 'local', path: join(w.dir, 'store') },
+      { env: { KEYCTL_MASTER_KEY: w.env.KEYCTL_MASTER_KEY } },
+    );
+    await registerConsumer(store, 'bots/alpha/arb1', 'exec-1', {
+      host: 'bot-host',
+      pid: 1,
+      startedAt: new Date().toISOString(),
+      fingerprint: newFp,
+      ackedAt: new Date().toISOString(),
+      mode: 'fd',
+    });
     await store.close();
     const early = await w.cli(['rotate', 'alpha/arb1']);
     expect(early.code).toBe(0);
@@ -164,7 +195,12 @@ describe('rotate as a user reads it', () => {
 describe('unsafe keys are visible', () => {
   it('status exits 3 naming a slot stored flagged; key list shows it; a passing verify of the fixed key clears it', async () => {
     w = await makeWorld();
-    const unsafe = await w.sandbox.admin.createKey({ exchange: 'bybit', owner: w.subs.arb1!, permissions: { Spot: ['SpotTrade'], Wallet: ['Withdraw'] }, ips: [CLIENT_IP] });
+    const unsafe = await w.sandbox.admin.createKey({
+      exchange: 'bybit',
+      owner: w.subs.arb1!,
+      permissions: { Spot: ['SpotTrade'], Wallet: ['Withdraw'] },
+      ips: [CLIENT_IP],
+    });
     const imported = await w.cli(['key', 'import', 'alpha/arb1', '--accept-violations'], { stdin: JSON.stringify(unsafe) });
     expect(imported.code, imported.stderr).toBe(0);
 
@@ -200,16 +236,29 @@ describe('unsafe keys are visible', () => {
   it('verify prints a hint: rotate a bot key; for an OKX slot that declares less than OKX trade grants, change the declared scopes', async () => {
     w = await makeWorld({ exchange: 'okx' });
     // An IP lock missing is something a rotation fixes: the hint says to rotate.
-    const open = await w.sandbox.admin.createKey({ exchange: 'okx', owner: w.subs.arb2!, permissions: 'read_only,trade', passphrase: 'FAKE-Pass-open-1!' });
+    const open = await w.sandbox.admin.createKey({
+      exchange: 'okx',
+      owner: w.subs.arb2!,
+      permissions: 'read_only,trade',
+      passphrase: 'FAKE-Pass-open-1!',
+    });
     expect((await w.cli(['key', 'import', 'alpha/arb2', '--accept-violations'], { stdin: JSON.stringify(open) })).code).toBe(0);
     const unlocked = await w.cli(['verify', 'alpha/arb2']);
     expect(unlocked.code).toBe(3);
-    expect(unlocked.stdout).toMatch(/^hint: alpha\/arb2: Run keyctl rotate alpha\/arb2: it creates a key with exactly the slot's scopes and IP allowlist/m);
+    expect(unlocked.stdout).toMatch(
+      /^hint: alpha\/arb2: Run keyctl rotate alpha\/arb2: it creates a key with exactly the slot's scopes and IP allowlist/m,
+    );
 
     // A slot declaring only spot:trade on OKX: trade brings margin, futures and options along; rotating cannot help.
     const config = join(w.dir, 'keyctl.yaml');
     writeFileSync(config, readFileSync(config, 'utf8').replace(/scopes: \[[^\]]*\]/g, 'scopes: [read, spot:trade]'));
-    const clean = await w.sandbox.admin.createKey({ exchange: 'okx', owner: w.subs.arb1!, permissions: 'read_only,trade', ips: [CLIENT_IP], passphrase: 'FAKE-Pass-fix-1!' });
+    const clean = await w.sandbox.admin.createKey({
+      exchange: 'okx',
+      owner: w.subs.arb1!,
+      permissions: 'read_only,trade',
+      ips: [CLIENT_IP],
+      passphrase: 'FAKE-Pass-fix-1!',
+    });
     expect((await w.cli(['key', 'import', 'alpha/arb1', '--accept-violations'], { stdin: JSON.stringify(clean) })).code).toBe(0);
     const narrow = await w.cli(['verify', 'alpha/arb1']);
     expect(narrow.code).toBe(3);

@@ -14,7 +14,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string>; scripts: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  bin: Record<string, string>;
+  scripts: Record<string, string>;
+};
 const run = promisify(execFile);
 /** The sandbox port the README's quick start uses. */
 const QUICKSTART_PORT = 8101;
@@ -62,11 +66,15 @@ describe('the installed package', () => {
     const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, maxBuffer: 16 << 20 });
     const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     files = info!.files.map((f) => f.path);
-    await run('npm', ['install', '--global', join(dir, info!.filename), '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund'], {
-      cwd: dir,
-      env: envWith(binDir, process.env.HOME ?? dir),
-      maxBuffer: 16 << 20,
-    });
+    await run(
+      'npm',
+      ['install', '--global', join(dir, info!.filename), '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund'],
+      {
+        cwd: dir,
+        env: envWith(binDir, process.env.HOME ?? dir),
+        maxBuffer: 16 << 20,
+      },
+    );
   }, 240_000);
 
   afterAll(() => {
@@ -74,13 +82,26 @@ describe('the installed package', () => {
   });
 
   it('ships the command, the library, the sandbox and the docs, and no tests, sources, maps or stores', () => {
-    for (const needed of ['package.json', 'README.md', pkg.bin.keyctl!, 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/sandbox/server.js', 'docs/examples/bot.mjs', 'docs/examples/keyctl.yaml']) {
+    for (const needed of [
+      'package.json',
+      'README.md',
+      pkg.bin.keyctl!,
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/sandbox/server.js',
+      'docs/examples/bot.mjs',
+      'docs/examples/keyctl.yaml',
+    ]) {
       expect(files, needed).toContain(needed);
     }
-    const unwanted = files.filter((f) => /^(test|bench|\.ci|src|providers|schedules)\/|\.map$|(^|\/)\.keyctl\/|\.tgz$|(^|\/)tsconfig|(?<!\.d)\.ts$/.test(f));
+    const unwanted = files.filter((f) =>
+      /^(test|bench|\.ci|src|providers|schedules)\/|\.map$|(^|\/)\.keyctl\/|\.tgz$|(^|\/)tsconfig|(?<!\.d)\.ts$/.test(f),
+    );
     expect(unwanted).toEqual([]);
     // Every compiled module comes from a source that exists today: a stale dist/ would ship deleted code.
-    const stale = files.filter((f) => /^dist\/.*\.js$/.test(f) && !existsSync(join(ROOT, f.replace(/^dist\//, '').replace(/\.js$/, '.ts'))));
+    const stale = files.filter(
+      (f) => /^dist\/.*\.js$/.test(f) && !existsSync(join(ROOT, f.replace(/^dist\//, '').replace(/\.js$/, '.ts'))),
+    );
     expect(stale, 'run `npm run clean && npm run build`').toEqual([]);
   });
 
@@ -100,19 +121,30 @@ describe('the installed package', () => {
   });
 
   it('runs `npx keyctl --help` from the clone', async () => {
-    const { stdout } = await run('npx', ['--no-install', 'keyctl', '--help'], { cwd: ROOT, env: envWith(join(ROOT, 'node_modules', '.bin'), process.env.HOME ?? dir) });
+    const { stdout } = await run('npx', ['--no-install', 'keyctl', '--help'], {
+      cwd: ROOT,
+      env: envWith(join(ROOT, 'node_modules', '.bin'), process.env.HOME ?? dir),
+    });
     expect(stdout).toMatch(/^Usage: keyctl /);
   });
 
   it('runs the README quick start verbatim through the installed command, against the sandbox it ships', async () => {
     // The quick start names the sandbox's default port; a sandbox left running by hand would answer instead of ours.
-    expect(await portIsFree(QUICKSTART_PORT), `port ${QUICKSTART_PORT} is in use: stop the keyctl sandbox (or whatever listens there) and re-run`).toBe(true);
+    expect(
+      await portIsFree(QUICKSTART_PORT),
+      `port ${QUICKSTART_PORT} is in use: stop the keyctl sandbox (or whatever listens there) and re-run`,
+    ).toBe(true);
     const script = shellBlock(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'Quick start');
     const work = join(dir, 'quickstart');
     mkdirSync(work);
     // What a clone has beside the config: docs/examples (the config to copy, the example bot).
     symlinkSync(join(ROOT, 'docs'), join(work, 'docs'));
-    const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: work, env: envWith(binDir, dir), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], {
+      cwd: work,
+      env: envWith(binDir, dir),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

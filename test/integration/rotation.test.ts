@@ -51,14 +51,18 @@ describe('rotation through the CLI', () => {
     w = await makeWorld();
     const r = await w.cli(['rotate', 'alpha/arb1', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json<{ results: Array<{ previousRevoked: boolean; revokeAfter: string }> }>().results[0]).toMatchObject({ previousRevoked: false });
+    expect(r.json<{ results: Array<{ previousRevoked: boolean; revokeAfter: string }> }>().results[0]).toMatchObject({
+      previousRevoked: false,
+    });
     expect(await w.keysAt(w.subs.arb1!)).toHaveLength(2);
     expect((await stages(w, 'alpha/arb1')).map((v) => v.stages)).toEqual([['PREVIOUS'], ['CURRENT']]);
 
     // While the old key is in grace, neither the schedule nor a manual rotate starts another rotation.
     const due = await w.cli(['rotate', '--due', '--json']);
     expect(due.code).toBe(0);
-    expect(due.json<{ results: Array<{ ref: string; status: string }> }>().results.find((x) => x.ref === 'alpha/arb1')?.status).toBe('awaiting-grace');
+    expect(due.json<{ results: Array<{ ref: string; status: string }> }>().results.find((x) => x.ref === 'alpha/arb1')?.status).toBe(
+      'awaiting-grace',
+    );
     expect(await w.keysAt(w.subs.arb1!)).toHaveLength(2);
 
     // --force ends the grace period: the old key goes, then a fresh rotation runs.
@@ -82,7 +86,7 @@ describe('rotation through the CLI', () => {
     expect(versions.filter((v) => v.stages.includes('PENDING'))).toEqual([]);
   });
 
-  it('revoke deletes the slot\'s keys at the exchange and in the store', async () => {
+  it("revoke deletes the slot's keys at the exchange and in the store", async () => {
     w = await makeWorld();
     const r = await w.cli(['revoke', 'alpha/arb1', '--reason', 'test', '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -98,7 +102,9 @@ describe('rotation through the CLI', () => {
     expect(r.json<{ results: unknown[]; failures: unknown[] }>()).toMatchObject({ failures: [] });
     expect(await w.keysAt(w.subs.arb1!)).toEqual([]);
     expect(await w.keysAt(w.subs.arb2!)).toEqual([]);
-    const tail = (await w.cli(['audit', 'tail', '-n', '100', '--json'])).json<{ entries: Array<{ command: string; detail?: { reason?: string } }> }>();
+    const tail = (await w.cli(['audit', 'tail', '-n', '100', '--json'])).json<{
+      entries: Array<{ command: string; detail?: { reason?: string } }>;
+    }>();
     expect(tail.entries.filter((e) => e.command === 'revoke' && e.detail?.reason === 'kill switch')).toHaveLength(2);
   });
 
@@ -107,7 +113,12 @@ describe('rotation through the CLI', () => {
     await w.sandbox.admin.addFault({ exchange: 'bybit', path: '/v5/user/delete-sub-api', kind: '5xx' });
     const r = await w.cli(['kill', 'alpha', '--json'], { env: { KEYCTL_EXCHANGE_ATTEMPTS: '1' } });
     expect(r.code).toBe(5);
-    expect(r.json<{ failures: Array<{ ref: string }> }>().failures.map((f) => f.ref).sort()).toEqual(['alpha/arb1', 'alpha/arb2']);
+    expect(
+      r
+        .json<{ failures: Array<{ ref: string }> }>()
+        .failures.map((f) => f.ref)
+        .sort(),
+    ).toEqual(['alpha/arb1', 'alpha/arb2']);
     await w.sandbox.admin.clearFaults();
     const again = await w.cli(['kill', 'alpha', '--json']);
     expect(again.code, again.stdout).toBe(0);
@@ -130,7 +141,13 @@ describe('rotation through the CLI', () => {
 
   it('without a master key rotation is assisted: settings printed, key from stdin, old key confirmed dead', async () => {
     w = await makeWorld({ importMaster: false });
-    const handMade = await w.sandbox.admin.createKey({ exchange: 'bybit', owner: w.subs.arb1!, permissions: { Spot: ['SpotTrade'] }, ips: [CLIENT_IP], label: 'by-hand' });
+    const handMade = await w.sandbox.admin.createKey({
+      exchange: 'bybit',
+      owner: w.subs.arb1!,
+      permissions: { Spot: ['SpotTrade'] },
+      ips: [CLIENT_IP],
+      label: 'by-hand',
+    });
     const first = await w.cli(['rotate', 'alpha/arb1', '--grace', '0s', '--json'], { stdin: JSON.stringify(handMade) });
     // The new key is tested and promoted, but keyctl cannot delete the old one: exit 6 until a human has.
     expect(first.code, first.stdout).toBe(6);

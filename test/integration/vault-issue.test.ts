@@ -44,9 +44,17 @@ describe('keyctl issue with the Vault provider', () => {
         'accounts:\n  main: { exchange: bybit }\nbots:\n  alpha:\n    subaccounts:\n' +
         '      arb1: { account: main, uid: "100001", scopes: [read, spot:trade], ips: [203.0.113.7] }\n',
     );
-    const store = await createStore({ provider: 'vault', address: vault.url, mount: 'secret', prefix: 'keyctl', auth: { method: 'token' } }, { env: { VAULT_TOKEN: vault.rootToken } });
+    const store = await createStore(
+      { provider: 'vault', address: vault.url, mount: 'secret', prefix: 'keyctl', auth: { method: 'token' } },
+      { env: { VAULT_TOKEN: vault.rootToken } },
+    );
     await ensureAuditKey(store);
-    await store.write('bots/alpha/arb1', { secret: { apiKey: 'FAKE-vault-apikey', secret: SECRET }, meta: { fingerprint: 'fpvault' }, stage: 'CURRENT', expect: null });
+    await store.write('bots/alpha/arb1', {
+      secret: { apiKey: 'FAKE-vault-apikey', secret: SECRET },
+      meta: { fingerprint: 'fpvault' },
+      stage: 'CURRENT',
+      expect: null,
+    });
     await store.close();
   });
   afterAll(async () => {
@@ -57,7 +65,9 @@ describe('keyctl issue with the Vault provider', () => {
   it('prints a token the bot unwraps once, natively, without a Vault token of its own', async () => {
     const before = vault.calls.length;
     // Not the default TTL (60 s), so the header can only have come from --ttl.
-    const issued = await runCli(['--config', config, 'issue', 'alpha/arb1', '--ttl', '90s', '--json'], { env: { VAULT_TOKEN: vault.rootToken } });
+    const issued = await runCli(['--config', config, 'issue', 'alpha/arb1', '--ttl', '90s', '--json'], {
+      env: { VAULT_TOKEN: vault.rootToken },
+    });
     expect(issued.code, issued.stderr).toBe(0);
     const { token } = issued.json<{ token: string }>();
     expect(token).toMatch(/^kct1\.vault\./);

@@ -41,7 +41,10 @@ const PROFILES: Record<SandboxExchange, Profile> = {
     master: { Wallet: ['AccountTransfer', 'SubMemberTransfer'] },
     scopes: ['spot:trade', 'futures:trade'],
     clean: { Spot: ['SpotTrade'], ContractTrade: ['Order', 'Position'] },
-    excess: { scopes: ['spot:trade', 'futures:trade'], permissions: { Spot: ['SpotTrade'], ContractTrade: ['Order', 'Position'], Options: ['OptionsTrade'] } },
+    excess: {
+      scopes: ['spot:trade', 'futures:trade'],
+      permissions: { Spot: ['SpotTrade'], ContractTrade: ['Order', 'Position'], Options: ['OptionsTrade'] },
+    },
   },
   okx: {
     master: 'read_only,trade',
@@ -54,7 +57,10 @@ const PROFILES: Record<SandboxExchange, Profile> = {
     master: { enableReading: true },
     scopes: ['spot:trade', 'futures:trade'],
     clean: { enableReading: true, enableSpotAndMarginTrading: true, enableFutures: true },
-    excess: { scopes: ['spot:trade', 'futures:trade'], permissions: { enableReading: true, enableSpotAndMarginTrading: true, enableFutures: true, enableVanillaOptions: true } },
+    excess: {
+      scopes: ['spot:trade', 'futures:trade'],
+      permissions: { enableReading: true, enableSpotAndMarginTrading: true, enableFutures: true, enableVanillaOptions: true },
+    },
   },
   kucoin: {
     master: 'General',
@@ -101,7 +107,12 @@ describe('keyctl verify against the exchange sandbox', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'keyctl-verify-'));
     sandbox = await startSandbox({ admin: true, clientIp: CLIENT_IP });
-    env = { KEYCTL_ACTOR: 'verify-test', KEYCTL_EXCHANGE_TIMEOUT_MS: '3000', KEYCTL_EXCHANGE_ATTEMPTS: '2', KEYCTL_EXCHANGE_BACKOFF_MS: '10' };
+    env = {
+      KEYCTL_ACTOR: 'verify-test',
+      KEYCTL_EXCHANGE_TIMEOUT_MS: '3000',
+      KEYCTL_EXCHANGE_ATTEMPTS: '2',
+      KEYCTL_EXCHANGE_BACKOFF_MS: '10',
+    };
 
     let accounts = '';
     let bots = '';
@@ -200,7 +211,7 @@ describe('keyctl verify against the exchange sandbox', () => {
     }
   });
 
-  it('reports a key refused from this address as KEY_REJECTED, saying the allowlist does not include keyctl\'s address and what to do', async () => {
+  it("reports a key refused from this address as KEY_REJECTED, saying the allowlist does not include keyctl's address and what to do", async () => {
     const IP_CODES: Record<SandboxExchange, string | undefined> = { bybit: '10010', okx: '50110', kucoin: '400006', binance: undefined };
     await sandbox.admin.setClientIp(FOREIGN_IP);
     try {
@@ -217,14 +228,20 @@ describe('keyctl verify against the exchange sandbox', () => {
           expect(detail, exchange).toContain(
             `${exchange} refused the key from this address while inspecting the key: the key's IP allowlist does not include the address keyctl runs from (${code} `,
           );
-          expect(detail, exchange).toContain("so keyctl cannot verify this key from here. Run keyctl from an address in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml), or add this host's public address");
+          expect(detail, exchange).toContain(
+            "so keyctl cannot verify this key from here. Run keyctl from an address in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml), or add this host's public address",
+          );
         } else {
           // Binance's -2015 does not say which of key, address or permission is wrong; keyctl names all three.
-          expect(detail).toContain("binance refused the key while inspecting the key (-2015 Invalid API-key, IP, or permissions for action.)");
+          expect(detail).toContain(
+            'binance refused the key while inspecting the key (-2015 Invalid API-key, IP, or permissions for action.)',
+          );
           expect(detail).toContain("a call from an address outside the key's IP allowlist");
-          expect(detail).toContain("Check that this host's public address is in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml) at binance");
+          expect(detail).toContain(
+            "Check that this host's public address is in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml) at binance",
+          );
         }
-        expect(detail, exchange).toContain('its --client-ip (POST /_admin/client-ip): it must be one of the key\'s ips.');
+        expect(detail, exchange).toContain("its --client-ip (POST /_admin/client-ip): it must be one of the key's ips.");
       }
       // OKX and KuCoin name the address they saw: the operator learns this host's public address from the table.
       const human = await cli(['verify', 'okx-bot/clean']);
@@ -240,7 +257,7 @@ describe('keyctl verify against the exchange sandbox', () => {
     expect(again.code, again.stderr).toBe(0);
   });
 
-  it('reports a master key refused from this address as an error about the master key, not as the bot key\'s violation', async () => {
+  it("reports a master key refused from this address as an error about the master key, not as the bot key's violation", async () => {
     const master = (await sandbox.admin.listKeys({ exchange: 'okx' })).find((k) => k.master)!;
     await sandbox.admin.tamper(master.apiKey, { ips: [FOREIGN_IP] });
     try {
@@ -249,8 +266,12 @@ describe('keyctl verify against the exchange sandbox', () => {
       const [bot, own] = results(run);
       // The bot key is fine; the master key it needs to describe it is refused from here: exit-5 error row.
       expect(bot).toMatchObject({ ref: 'okx-bot/clean', ok: false, violations: [], error: { code: 'MASTER_KEY_REJECTED', exitCode: 5 } });
-      expect(bot?.error?.message).toContain("The master key of @okx-main was refused: okx refused the key from this address while looking the key up in its sub-account: the key's IP allowlist does not include the address keyctl runs from (50110 ");
-      expect(bot?.error?.hint).toContain("The bot key is not at fault: the master key's IP allowlist does not include the address keyctl runs from.");
+      expect(bot?.error?.message).toContain(
+        "The master key of @okx-main was refused: okx refused the key from this address while looking the key up in its sub-account: the key's IP allowlist does not include the address keyctl runs from (50110 ",
+      );
+      expect(bot?.error?.hint).toContain(
+        "The bot key is not at fault: the master key's IP allowlist does not include the address keyctl runs from.",
+      );
       // Verified on its own, the master key is the refused key: a violation.
       expect(own).toMatchObject({ ref: '@okx-main', ok: false, violations: [{ code: 'KEY_REJECTED' }] });
       expect(own?.violations[0]?.detail).toContain("the key's IP allowlist does not include the address keyctl runs from");
@@ -288,12 +309,22 @@ describe('keyctl verify against the exchange sandbox', () => {
   it('audits every verification with its outcome and violation codes', async () => {
     const run = await cli(['audit', 'tail', '-n', '500', '--json']);
     expect(run.code, run.stderr).toBe(0);
-    const entries = (JSON.parse(run.stdout) as { entries: Array<{ command: string; ref?: string; outcome: string; fingerprint?: string; detail?: Record<string, unknown> }> }).entries.filter(
-      (e) => e.command === 'verify',
-    );
-    expect(entries.find((e) => e.ref === 'binance-bot/withdraw')).toMatchObject({ outcome: 'refused', detail: { violations: 'WITHDRAW_ENABLED' } });
-    expect(entries.find((e) => e.ref === 'bybit-bot/clean')).toMatchObject({ outcome: 'ok', fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });
-    expect(entries.find((e) => e.ref === 'kucoin-bot/clean' && e.outcome === 'failed')).toMatchObject({ detail: { error: 'EXCHANGE_UNAVAILABLE' } });
+    const entries = (
+      JSON.parse(run.stdout) as {
+        entries: Array<{ command: string; ref?: string; outcome: string; fingerprint?: string; detail?: Record<string, unknown> }>;
+      }
+    ).entries.filter((e) => e.command === 'verify');
+    expect(entries.find((e) => e.ref === 'binance-bot/withdraw')).toMatchObject({
+      outcome: 'refused',
+      detail: { violations: 'WITHDRAW_ENABLED' },
+    });
+    expect(entries.find((e) => e.ref === 'bybit-bot/clean')).toMatchObject({
+      outcome: 'ok',
+      fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/),
+    });
+    expect(entries.find((e) => e.ref === 'kucoin-bot/clean' && e.outcome === 'failed')).toMatchObject({
+      detail: { error: 'EXCHANGE_UNAVAILABLE' },
+    });
   });
 
   it('never prints a secret', () => {

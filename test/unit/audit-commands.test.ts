@@ -55,7 +55,8 @@ describe('keyctl audit tail', () => {
     const t = io();
     expect(await main(['audit', 'tail', '--config', configPath], t.io)).toBe(0);
     const text = t.stdout();
-    for (const col of ['time', 'actor', 'command', 'ref', 'fingerprint', 'outcome', 'alpha/arb1', 'alpha/arb3', 'fp2']) expect(text).toContain(col);
+    for (const col of ['time', 'actor', 'command', 'ref', 'fingerprint', 'outcome', 'alpha/arb1', 'alpha/arb3', 'fp2'])
+      expect(text).toContain(col);
   });
 
   it('says so when there are no entries', async () => {

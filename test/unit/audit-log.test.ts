@@ -30,7 +30,9 @@ afterEach(async () => {
 async function appendN(n: number, l: AuditLog = log): Promise<AuditEntry[]> {
   const out: AuditEntry[] = [];
   for (let i = 1; i <= n; i++) {
-    out.push(await l.append({ command: 'key import', ref: `alpha/arb${i}`, fingerprint: `fp${i}`, outcome: 'ok', actor: 'ops', detail: { i } }));
+    out.push(
+      await l.append({ command: 'key import', ref: `alpha/arb${i}`, fingerprint: `fp${i}`, outcome: 'ok', actor: 'ops', detail: { i } }),
+    );
   }
   return out;
 }
@@ -58,11 +60,21 @@ describe('audit log: append', () => {
     const onDisk = (await lines()).map((l) => JSON.parse(l) as AuditEntry);
     expect(onDisk).toEqual(entries);
     for (const e of onDisk) expect(e.mac).toBe(entryMac(key, e as unknown as Record<string, unknown>));
-    expect(onDisk[0]).toMatchObject({ time: '2025-01-01T00:00:01.000Z', actor: 'ops', command: 'key import', ref: 'alpha/arb1', fingerprint: 'fp1', outcome: 'ok', detail: { i: 1 } });
+    expect(onDisk[0]).toMatchObject({
+      time: '2025-01-01T00:00:01.000Z',
+      actor: 'ops',
+      command: 'key import',
+      ref: 'alpha/arb1',
+      fingerprint: 'fp1',
+      outcome: 'ok',
+      detail: { i: 1 },
+    });
   });
 
   it('canonical JSON does not depend on key order', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe(canonicalJson({ a: { c: null, d: [1, { y: 2, z: 1 }] }, b: 1 }));
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe(
+      canonicalJson({ a: { c: null, d: [1, { y: 2, z: 1 }] }, b: 1 }),
+    );
     expect(canonicalJson({ a: undefined, b: 'x' })).toBe('{"b":"x"}');
   });
 
@@ -117,7 +129,9 @@ describe('audit log: append', () => {
     `;
     const run = () =>
       new Promise<number>((ok, fail) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script, path, key.toString('hex')], { stdio: ['ignore', 'ignore', 'inherit'] });
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, path, key.toString('hex')], {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
         child.on('error', fail);
         child.on('exit', (code) => ok(code ?? -1));
       });

@@ -17,7 +17,14 @@ const ctx = { op: 'GetSecretValue', secretName: 'keyctl/bots/alpha/arb1', region
 
 describe('mapAwsError', () => {
   const cases: Array<[string, Error, string]> = [
-    ['access denied', awsError('AccessDeniedException', 'User: arn:aws:iam::123456789012:user/ops is not authorized to perform: secretsmanager:GetSecretValue'), 'AWS_ACCESS_DENIED'],
+    [
+      'access denied',
+      awsError(
+        'AccessDeniedException',
+        'User: arn:aws:iam::123456789012:user/ops is not authorized to perform: secretsmanager:GetSecretValue',
+      ),
+      'AWS_ACCESS_DENIED',
+    ],
     ['missing secret', awsError('ResourceNotFoundException'), 'NOT_FOUND'],
     ['KMS decrypt failure', awsError('DecryptionFailure'), 'AWS_KMS_ERROR'],
     ['KMS encrypt failure', awsError('EncryptionFailure'), 'AWS_KMS_ERROR'],
@@ -28,7 +35,11 @@ describe('mapAwsError', () => {
     ['no credentials', awsError('CredentialsProviderError', 'Could not load credentials from any providers'), 'AWS_NO_CREDENTIALS'],
     ['throttling', awsError('ThrottlingException', 'Rate exceeded'), 'AWS_THROTTLED'],
     ['quota', awsError('LimitExceededException'), 'AWS_LIMIT_EXCEEDED'],
-    ['secret scheduled for deletion', awsError('InvalidRequestException', 'You tried to perform the operation on a secret that\'s currently marked deleted.'), 'AWS_SECRET_DELETED'],
+    [
+      'secret scheduled for deletion',
+      awsError('InvalidRequestException', "You tried to perform the operation on a secret that's currently marked deleted."),
+      'AWS_SECRET_DELETED',
+    ],
     ['AWS-side fault', awsError('InternalServiceError', 'oops', 500), 'AWS_UNAVAILABLE'],
     ['network', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'AWS_UNREACHABLE'],
     ['anything else', awsError('PreconditionNotMetException'), 'AWS_ERROR'],
@@ -55,8 +66,14 @@ describe('mapAwsError', () => {
     expect(mapAwsError(awsError('InternalServiceError', 'x', 500), ctx).retryable).toBe(true);
   });
 
-  it('never copies an AWS message other than AccessDenied\'s, so a value echoed by a server cannot leak', () => {
-    for (const name of ['InvalidParameterException', 'ResourceExistsException', 'DecryptionFailure', 'ResourceNotFoundException', 'ThrottlingException']) {
+  it("never copies an AWS message other than AccessDenied's, so a value echoed by a server cannot leak", () => {
+    for (const name of [
+      'InvalidParameterException',
+      'ResourceExistsException',
+      'DecryptionFailure',
+      'ResourceNotFoundException',
+      'ThrottlingException',
+    ]) {
       const mapped = mapAwsError(awsError(name, `bad value ${CANARY}`), ctx);
       expect(JSON.stringify(mapped.toJSON()) + mapped.message + (mapped.hint ?? '')).not.toContain(CANARY);
     }
@@ -113,10 +130,13 @@ describe('withThrottleRetry', () => {
   it('does not retry other errors', async () => {
     let calls = 0;
     await expect(
-      withThrottleRetry(async () => {
-        calls += 1;
-        throw awsError('AccessDeniedException');
-      }, { sleep: async () => undefined }),
+      withThrottleRetry(
+        async () => {
+          calls += 1;
+          throw awsError('AccessDeniedException');
+        },
+        { sleep: async () => undefined },
+      ),
     ).rejects.toThrow();
     expect(calls).toBe(1);
   });

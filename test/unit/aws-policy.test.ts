@@ -32,7 +32,7 @@ function context(storeYaml: string, json: boolean) {
 const AWS_STORE = 'store: { provider: aws, region: eu-west-1, prefix: "prod/keyctl/" }';
 
 describe('buildBotPolicy', () => {
-  it('allows only GetSecretValue on the bot\'s own secrets, only for AWSCURRENT', () => {
+  it("allows only GetSecretValue on the bot's own secrets, only for AWSCURRENT", () => {
     const { policy, notes } = buildBotPolicy({ bot: 'alpha', region: 'eu-west-1', prefix: 'keyctl/', accountId: '123456789012' });
     expect(policy).toEqual({
       Version: '2012-10-17',
@@ -57,8 +57,14 @@ describe('buildBotPolicy', () => {
     expect(re.test('arn:aws:secretsmanager:r:1:secret:keyctl/accounts/bybit-main-AbCdEf')).toBe(false);
   });
 
-  it('adds kms:Decrypt through Secrets Manager for a customer-managed key, pinned to the bot\'s secrets', () => {
-    const { policy } = buildBotPolicy({ bot: 'alpha', region: 'eu-west-1', prefix: 'keyctl/', accountId: '123456789012', kmsKeyId: '1234abcd-12ab-34cd-56ef-1234567890ab' });
+  it("adds kms:Decrypt through Secrets Manager for a customer-managed key, pinned to the bot's secrets", () => {
+    const { policy } = buildBotPolicy({
+      bot: 'alpha',
+      region: 'eu-west-1',
+      prefix: 'keyctl/',
+      accountId: '123456789012',
+      kmsKeyId: '1234abcd-12ab-34cd-56ef-1234567890ab',
+    });
     const kms = policy.Statement[1]!;
     expect(kms.Action).toBe('kms:Decrypt');
     expect(kms.Resource).toBe('arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab');
@@ -77,7 +83,7 @@ describe('buildBotPolicy', () => {
 });
 
 describe('keyctl aws policy', () => {
-  it('prints the policy JSON for a known bot, using the store\'s region and prefix', async () => {
+  it("prints the policy JSON for a known bot, using the store's region and prefix", async () => {
     const { ctx, stdout } = context(AWS_STORE, false);
     await run(ctx, ['alpha'], { accountId: '123456789012' });
     const policy = JSON.parse(stdout()) as IamPolicy;

@@ -11,7 +11,7 @@ const A = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
 const B = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
 const C = 'cccccccc-cccc-4ccc-8ccc-cccccccccccc';
 
-describe('rotationInProgress (AWS\'s rule, decided by keyctl)', () => {
+describe("rotationInProgress (AWS's rule, decided by keyctl)", () => {
   it('is false with no AWSPENDING at all', () => {
     expect(rotationInProgress({ [A]: ['AWSCURRENT'], [B]: ['AWSPREVIOUS'] })).toBe(false);
   });
@@ -26,7 +26,7 @@ describe('rotationInProgress (AWS\'s rule, decided by keyctl)', () => {
     expect(rotationInProgress({ [A]: ['AWSCURRENT'], [B]: ['AWSPENDING'] })).toBe(true);
   });
 
-  it('a failed rotation\'s empty AWSPENDING version still counts as in progress', () => {
+  it("a failed rotation's empty AWSPENDING version still counts as in progress", () => {
     expect(rotationInProgress({ [A]: ['AWSCURRENT'], [C]: ['AWSPENDING'], [B]: [] })).toBe(true);
   });
 
@@ -72,7 +72,14 @@ describe('SecretString envelope', () => {
   });
 
   it('anything keyctl did not write decodes to null', () => {
-    for (const text of ['not json', '{"apiKey":"FAKE"}', '[1,2]', '{"_keyctl":{"v":2,"kind":"version"}}', '{"_keyctl":{"v":1,"kind":"lease"}}', undefined]) {
+    for (const text of [
+      'not json',
+      '{"apiKey":"FAKE"}',
+      '[1,2]',
+      '{"_keyctl":{"v":2,"kind":"version"}}',
+      '{"_keyctl":{"v":1,"kind":"lease"}}',
+      undefined,
+    ]) {
       expect(decode(text)).toBeNull();
     }
   });

@@ -105,15 +105,27 @@ describe('keyState', () => {
     expect(keyState('alpha/arb1', flagged, verifyEntry('fp1', 'ok'))).toMatchObject({ unsafe: null, flagged: ['WITHDRAW_ENABLED'] });
   });
 
-  it('a key whose last verification found a violation is unsafe; an earlier key\'s verdict says nothing about this one', () => {
-    expect(keyState('alpha/arb1', { fingerprint: 'fp1' }, verifyEntry('fp1', 'refused', 'TRANSFER_ENABLED')).unsafe).toBe('its last verification (2026-12-01T00:00:00.000Z) found TRANSFER_ENABLED');
-    expect(keyState('alpha/arb1', { fingerprint: 'fp2' }, verifyEntry('fp1', 'refused', 'TRANSFER_ENABLED'))).toMatchObject({ unsafe: null, lastVerification: null });
+  it("a key whose last verification found a violation is unsafe; an earlier key's verdict says nothing about this one", () => {
+    expect(keyState('alpha/arb1', { fingerprint: 'fp1' }, verifyEntry('fp1', 'refused', 'TRANSFER_ENABLED')).unsafe).toBe(
+      'its last verification (2026-12-01T00:00:00.000Z) found TRANSFER_ENABLED',
+    );
+    expect(keyState('alpha/arb1', { fingerprint: 'fp2' }, verifyEntry('fp1', 'refused', 'TRANSFER_ENABLED'))).toMatchObject({
+      unsafe: null,
+      lastVerification: null,
+    });
     expect(keyState('alpha/arb1', null, verifyEntry('fp1', 'refused')).unsafe).toBeNull();
   });
 });
 
 describe('remedy', () => {
-  const slot = { ref: 'alpha/arb1', kind: 'slot' as const, exchange: 'okx', scopes: ['read', 'spot:trade'], boundScopes: [['spot:trade', 'margin:trade', 'futures:trade', 'options:trade']], scopesPath: 'bots.alpha.subaccounts.arb1.scopes' };
+  const slot = {
+    ref: 'alpha/arb1',
+    kind: 'slot' as const,
+    exchange: 'okx',
+    scopes: ['read', 'spot:trade'],
+    boundScopes: [['spot:trade', 'margin:trade', 'futures:trade', 'options:trade']],
+    scopesPath: 'bots.alpha.subaccounts.arb1.scopes',
+  };
   const excess = { code: 'EXCESS_SCOPE' as const, detail: 'x', scopes: ['margin:trade', 'futures:trade'] };
 
   it('says to rotate a bot key, and to change the declared scopes when the exchange grants the excess only together', () => {
@@ -132,7 +144,9 @@ describe('remedy', () => {
   });
 
   it('sends a master key to be replaced by hand, and gives no hint without violations', () => {
-    expect(remedy({ ref: '@main', kind: 'account', exchange: 'bybit' }, [{ code: 'NOT_IP_LOCKED', detail: 'x' }])).toMatch(/keyctl key import @main/);
+    expect(remedy({ ref: '@main', kind: 'account', exchange: 'bybit' }, [{ code: 'NOT_IP_LOCKED', detail: 'x' }])).toMatch(
+      /keyctl key import @main/,
+    );
     expect(remedy(slot, [])).toBeUndefined();
   });
 });

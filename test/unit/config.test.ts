@@ -78,7 +78,14 @@ staff: []
 `);
     const paths = err.issues.map((i) => i.path);
     expect(paths).toEqual(
-      expect.arrayContaining(['store', 'accounts.bybit-main.baseUrl', 'bots.alpha.subaccounts.arb1', 'bots.alpha.subaccounts.arb1.scopes.1', 'bots.alpha.subaccounts.arb1.ips.0', 'bots.alpha.subaccounts.arb1.rotate.every']),
+      expect.arrayContaining([
+        'store',
+        'accounts.bybit-main.baseUrl',
+        'bots.alpha.subaccounts.arb1',
+        'bots.alpha.subaccounts.arb1.scopes.1',
+        'bots.alpha.subaccounts.arb1.ips.0',
+        'bots.alpha.subaccounts.arb1.rotate.every',
+      ]),
     );
     expect(err.issues.find((i) => i.path === 'bots.alpha.subaccounts.arb1')?.message).toContain('"ipz"');
     expect(err.issues.find((i) => i.path === 'store')?.message).toContain('"colour"');
@@ -88,7 +95,9 @@ staff: []
 
   it('checks cross-references after the schema: accounts, custodians, grace shorter than the period', () => {
     const err = problems(
-      base.replace('account: bybit-main', 'account: okx-main').replace('custodians: [alice]', 'custodians: [mallory]\n        rotate: { every: PT1H, grace: PT2H }'),
+      base
+        .replace('account: bybit-main', 'account: okx-main')
+        .replace('custodians: [alice]', 'custodians: [mallory]\n        rotate: { every: PT1H, grace: PT2H }'),
     );
     expect(err.issues).toEqual(
       expect.arrayContaining([
@@ -128,24 +137,35 @@ staff: []
       { path: 'staff', message: 'Invalid input: expected array, received string' },
     ]);
     // A refused period is not also compared with the grace.
-    expect(problems(base.replace('custodians: [alice]', 'custodians: [alice]\n        rotate: { every: PT0S }')).issues.map((i) => i.path)).toEqual([
-      `${slot}.rotate.every`,
-    ]);
+    expect(
+      problems(base.replace('custodians: [alice]', 'custodians: [alice]\n        rotate: { every: PT0S }')).issues.map((i) => i.path),
+    ).toEqual([`${slot}.rotate.every`]);
     // A rule still applies beside an unrelated mistake in the same slot.
-    expect(problems(base.replace('account: bybit-main', 'account: okx-main').replace('ips: [203.0.113.7]', 'ips: [203.0.113.7]\n        ipz: [1.2.3.4]')).issues).toEqual([
+    expect(
+      problems(
+        base
+          .replace('account: bybit-main', 'account: okx-main')
+          .replace('ips: [203.0.113.7]', 'ips: [203.0.113.7]\n        ipz: [1.2.3.4]'),
+      ).issues,
+    ).toEqual([
       { path: `${slot}.account`, message: 'no account "okx-main" under accounts' },
       { path: slot, message: 'unknown field "ipz"' },
     ]);
   });
 
   it('accepts a zero grace (PT0S): the old key is revoked at once', () => {
-    const { config } = parseConfig(base.replace('custodians: [alice]', 'custodians: [alice]\n        rotate: { grace: PT0S }'), '/x/k.yaml');
+    const { config } = parseConfig(
+      base.replace('custodians: [alice]', 'custodians: [alice]\n        rotate: { grace: PT0S }'),
+      '/x/k.yaml',
+    );
     expect(config.slots[0]?.rotate).toEqual({ every: 'P30D', grace: 'PT0S' });
     expect(configDurationMs(config.slots[0]?.rotate.grace ?? '')).toBe(0);
   });
 
   it('refuses a zero rotation or verification period, saying why', () => {
-    const err = problems(base.replace('custodians: [alice]', 'custodians: [alice]\n        rotate: { every: PT0S }\n        verify: { every: P0D }'));
+    const err = problems(
+      base.replace('custodians: [alice]', 'custodians: [alice]\n        rotate: { every: PT0S }\n        verify: { every: P0D }'),
+    );
     expect(err.issues).toEqual([
       {
         path: 'bots.alpha.subaccounts.arb1.rotate.every',
@@ -158,7 +178,11 @@ staff: []
     ]);
   });
 
-  const withGrace = (grace: string) => base.replace('custodians: [alice]', `custodians: [alice]\n        rotate:\n          every: P100Y\n          grace: ${JSON.stringify(grace)}`);
+  const withGrace = (grace: string) =>
+    base.replace(
+      'custodians: [alice]',
+      `custodians: [alice]\n        rotate:\n          every: P100Y\n          grace: ${JSON.stringify(grace)}`,
+    );
 
   it.each(['P', 'PT', 'P1DT', 'PT1H30', '-PT1H', 'PT-1H', 'p30d', 'PT1H ago', 'PT1.H', 'P1D2Y'])(
     'refuses %j in the config, as the command line does',
@@ -170,10 +194,13 @@ staff: []
     },
   );
 
-  it.each(['PT0S', 'PT15M', 'P1DT12H', 'PT1.5H', 'PT1,5H', 'P1W', ' PT1H ', 'P99Y'])('reads %j in the config as the command line does', (text) => {
-    const { config } = parseConfig(withGrace(text), '/x/k.yaml');
-    expect(configDurationMs(config.slots[0]?.rotate.grace ?? '')).toBe(parseDuration(text));
-  });
+  it.each(['PT0S', 'PT15M', 'P1DT12H', 'PT1.5H', 'PT1,5H', 'P1W', ' PT1H ', 'P99Y'])(
+    'reads %j in the config as the command line does',
+    (text) => {
+      const { config } = parseConfig(withGrace(text), '/x/k.yaml');
+      expect(configDurationMs(config.slots[0]?.rotate.grace ?? '')).toBe(parseDuration(text));
+    },
+  );
 
   it('keeps config durations within 100 years, as the command line does', () => {
     expect(parseConfig(withGrace('PT1H'), '/x/k.yaml').config.slots[0]?.rotate.every).toBe('P100Y');
@@ -183,11 +210,26 @@ staff: []
   });
 
   it('validates rotation windows: days, times and zone, each with its path', () => {
-    const ok = parseConfig(base.replace('custodians: [alice]\n', 'custodians: [alice]\n        rotate: { window: { days: [mon, fri], from: "22:00", to: "02:00", zone: Europe/London } }\n'), '/x/k.yaml');
+    const ok = parseConfig(
+      base.replace(
+        'custodians: [alice]\n',
+        'custodians: [alice]\n        rotate: { window: { days: [mon, fri], from: "22:00", to: "02:00", zone: Europe/London } }\n',
+      ),
+      '/x/k.yaml',
+    );
     expect(ok.config.slots[0]?.rotate.window).toEqual({ days: ['mon', 'fri'], from: '22:00', to: '02:00', zone: 'Europe/London' });
-    const err = problems(base.replace('custodians: [alice]\n', 'custodians: [alice]\n        rotate: { window: { days: [someday], from: "25:00", to: "04:00", zone: Mars/Olympus } }\n'));
+    const err = problems(
+      base.replace(
+        'custodians: [alice]\n',
+        'custodians: [alice]\n        rotate: { window: { days: [someday], from: "25:00", to: "04:00", zone: Mars/Olympus } }\n',
+      ),
+    );
     expect(err.issues.map((i) => i.path)).toEqual(
-      expect.arrayContaining(['bots.alpha.subaccounts.arb1.rotate.window.days.0', 'bots.alpha.subaccounts.arb1.rotate.window.from', 'bots.alpha.subaccounts.arb1.rotate.window.zone']),
+      expect.arrayContaining([
+        'bots.alpha.subaccounts.arb1.rotate.window.days.0',
+        'bots.alpha.subaccounts.arb1.rotate.window.from',
+        'bots.alpha.subaccounts.arb1.rotate.window.zone',
+      ]),
     );
   });
 
@@ -238,7 +280,9 @@ staff: []
 
   it('says a missing field is required, names the type a mistyped field needs, and the choices of a tagged union', () => {
     expect(problems('store: { provider: aws }\n').issues).toEqual([{ path: 'store.region', message: 'required' }]);
-    expect(problems(base.replace('        uid: "100001"\n', '')).issues).toEqual([{ path: 'bots.alpha.subaccounts.arb1.uid', message: 'required' }]);
+    expect(problems(base.replace('        uid: "100001"\n', '')).issues).toEqual([
+      { path: 'bots.alpha.subaccounts.arb1.uid', message: 'required' },
+    ]);
     expect(problems('store: { path: ./s }\n').issues).toEqual([
       { path: 'store.provider', message: "required, one of 'local' | 'memory' | 'vault' | 'aws'" },
     ]);
@@ -254,12 +298,17 @@ staff: []
   it('trims URLs, and rejects a window whose ends are equal', () => {
     const { config } = parseConfig('accounts:\n  a: { exchange: bybit, baseUrl: "  https://api.example.com/x " }\n', '/x/k.yaml');
     expect(config.accounts.a?.baseUrl).toBe('https://api.example.com/x');
-    const err = problems(base.replace('custodians: [alice]\n', 'custodians: [alice]\n        rotate: { window: { from: "02:00", to: "02:00" } }\n'));
+    const err = problems(
+      base.replace('custodians: [alice]\n', 'custodians: [alice]\n        rotate: { window: { from: "02:00", to: "02:00" } }\n'),
+    );
     expect(err.issues).toEqual([{ path: 'bots.alpha.subaccounts.arb1.rotate.window.to', message: 'from and to must differ' }]);
   });
 
   it('warns about duplicates and the memory store without failing', () => {
-    const { warnings } = parseConfig(`store: { provider: memory }\n${base.replace('ips: [203.0.113.7]', 'ips: [203.0.113.7, 203.0.113.7]')}`, '/x/keyctl.yaml');
+    const { warnings } = parseConfig(
+      `store: { provider: memory }\n${base.replace('ips: [203.0.113.7]', 'ips: [203.0.113.7, 203.0.113.7]')}`,
+      '/x/keyctl.yaml',
+    );
     expect(warnings.map((w) => w.path)).toEqual(['bots.alpha.subaccounts.arb1.ips', 'store.provider']);
   });
 

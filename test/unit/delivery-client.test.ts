@@ -19,9 +19,25 @@ const HEAVY = /\/node_modules\/(ccxt|@aws-sdk|node-vault)\//;
 
 describe('loadCredentials (in process)', () => {
   it('reads the environment, returns the key, and deletes every variable it read', async () => {
-    const env: NodeJS.ProcessEnv = { PATH: '/bin', KEYCTL_API_KEY: 'FAKE-KEY', KEYCTL_SECRET: 'FAKE-SECRET', KEYCTL_PASSWORD: 'FAKE-PASS', KEYCTL_FINGERPRINT: 'fp', KEYCTL_ROTATES_AT: '2030-01-01T00:00:00Z', KEYCTL_REF: 'alpha/arb1' };
+    const env: NodeJS.ProcessEnv = {
+      PATH: '/bin',
+      KEYCTL_API_KEY: 'FAKE-KEY',
+      KEYCTL_SECRET: 'FAKE-SECRET',
+      KEYCTL_PASSWORD: 'FAKE-PASS',
+      KEYCTL_FINGERPRINT: 'fp',
+      KEYCTL_ROTATES_AT: '2030-01-01T00:00:00Z',
+      KEYCTL_REF: 'alpha/arb1',
+    };
     const c = await loadCredentials({ env });
-    expect(c).toMatchObject({ apiKey: 'FAKE-KEY', secret: 'FAKE-SECRET', password: 'FAKE-PASS', fingerprint: 'fp', rotatesAt: '2030-01-01T00:00:00Z', ref: 'alpha/arb1', source: 'env' });
+    expect(c).toMatchObject({
+      apiKey: 'FAKE-KEY',
+      secret: 'FAKE-SECRET',
+      password: 'FAKE-PASS',
+      fingerprint: 'fp',
+      rotatesAt: '2030-01-01T00:00:00Z',
+      ref: 'alpha/arb1',
+      source: 'env',
+    });
     expect(env).toEqual({ PATH: '/bin' });
   });
 
@@ -32,7 +48,9 @@ describe('loadCredentials (in process)', () => {
   });
 
   it('never shows the key when printed or serialized', async () => {
-    const c = await loadCredentials({ env: { KEYCTL_API_KEY: 'FAKE-KEY-printed', KEYCTL_SECRET: 'FAKE-SECRET-printed', KEYCTL_FINGERPRINT: 'fp' } });
+    const c = await loadCredentials({
+      env: { KEYCTL_API_KEY: 'FAKE-KEY-printed', KEYCTL_SECRET: 'FAKE-SECRET-printed', KEYCTL_FINGERPRINT: 'fp' },
+    });
     const { inspect } = await import('node:util');
     for (const text of [JSON.stringify(c), inspect(c), String(JSON.stringify({ c }))]) {
       expect(text).not.toContain('FAKE-KEY-printed');
@@ -115,7 +133,12 @@ describe('loadCredentials in a bot process (built dist)', () => {
   };
 
   it('env mode: scrubs the variables and loads no exchange library or cloud SDK', async () => {
-    const r = await runBot(dir, { KEYCTL_API_KEY: creds.apiKey, KEYCTL_SECRET: creds.secret, KEYCTL_FINGERPRINT: creds.fingerprint, KEYCTL_REF: creds.ref });
+    const r = await runBot(dir, {
+      KEYCTL_API_KEY: creds.apiKey,
+      KEYCTL_SECRET: creds.secret,
+      KEYCTL_FINGERPRINT: creds.fingerprint,
+      KEYCTL_REF: creds.ref,
+    });
     noHeavy(r);
     expect(JSON.parse(r.stdout)).toEqual({ source: 'env', fingerprint: creds.fingerprint, ok: true, left: [] });
   });

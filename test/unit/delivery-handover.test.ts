@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../providers/memory.js';
-import { confirmConsumer, handoverPath, readConsumers, registerConsumer, removeConsumer, thisHost, updateConsumers } from '../../src/delivery/handover.js';
+import {
+  confirmConsumer,
+  handoverPath,
+  readConsumers,
+  registerConsumer,
+  removeConsumer,
+  thisHost,
+  updateConsumers,
+} from '../../src/delivery/handover.js';
 
 const SLOT = 'bots/alpha/arb1';
 const me = () => ({ host: thisHost(), pid: process.pid, startedAt: '2030-01-01T00:00:00.000Z' });
@@ -30,7 +38,9 @@ describe('hand-over registry', () => {
 
   it('loses no entry when many execs register at once (compare-and-set retries)', async () => {
     const store = new MemoryStore();
-    await Promise.all(Array.from({ length: 12 }, (_, i) => registerConsumer(store, SLOT, `e${i}`, { ...me(), fingerprint: null, ackedAt: null })));
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) => registerConsumer(store, SLOT, `e${i}`, { ...me(), fingerprint: null, ackedAt: null })),
+    );
     expect(Object.keys(await readConsumers(store, SLOT)).sort()).toHaveLength(12);
   });
 

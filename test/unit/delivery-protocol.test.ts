@@ -8,8 +8,17 @@ const creds = { ref: 'alpha/arb1', apiKey: 'FAKE-KEY-1', secret: 'FAKE-SECRET-1'
 
 describe('environment names', () => {
   it('sets the documented names, password and rotatesAt only when known', () => {
-    expect(credentialsEnv(creds)).toEqual({ KEYCTL_API_KEY: 'FAKE-KEY-1', KEYCTL_SECRET: 'FAKE-SECRET-1', KEYCTL_FINGERPRINT: '0011223344556677', KEYCTL_REF: 'alpha/arb1' });
-    expect(credentialsEnv({ ...creds, password: 'FAKE-PASS', rotatesAt: '2030-01-01T00:00:00Z' }, 'BOT_')).toMatchObject({ BOT_PASSWORD: 'FAKE-PASS', BOT_ROTATES_AT: '2030-01-01T00:00:00Z', BOT_API_KEY: 'FAKE-KEY-1' });
+    expect(credentialsEnv(creds)).toEqual({
+      KEYCTL_API_KEY: 'FAKE-KEY-1',
+      KEYCTL_SECRET: 'FAKE-SECRET-1',
+      KEYCTL_FINGERPRINT: '0011223344556677',
+      KEYCTL_REF: 'alpha/arb1',
+    });
+    expect(credentialsEnv({ ...creds, password: 'FAKE-PASS', rotatesAt: '2030-01-01T00:00:00Z' }, 'BOT_')).toMatchObject({
+      BOT_PASSWORD: 'FAKE-PASS',
+      BOT_ROTATES_AT: '2030-01-01T00:00:00Z',
+      BOT_API_KEY: 'FAKE-KEY-1',
+    });
     expect(envNames('X_').fd).toBe('X_FD');
   });
 
@@ -19,12 +28,22 @@ describe('environment names', () => {
   });
 
   it("strips keyctl's store credentials and an outer exec's credential variables from the bot's environment", () => {
-    const env = childEnv({ PATH: '/bin', KEYCTL_MASTER_KEY: 'm', KEYCTL_PASSPHRASE: 'p', VAULT_TOKEN: 't', KEYCTL_SECRET: 'old', KEYCTL_CONFIG: 'c' }, 'KEYCTL_', { KEYCTL_FD: '3' });
+    const env = childEnv(
+      { PATH: '/bin', KEYCTL_MASTER_KEY: 'm', KEYCTL_PASSPHRASE: 'p', VAULT_TOKEN: 't', KEYCTL_SECRET: 'old', KEYCTL_CONFIG: 'c' },
+      'KEYCTL_',
+      { KEYCTL_FD: '3' },
+    );
     expect(env).toEqual({ PATH: '/bin', KEYCTL_CONFIG: 'c', KEYCTL_FD: '3' });
   });
 
   it("with the AWS store, keyctl's AWS credentials do not reach the bot; with other stores they are the bot's own", () => {
-    const base = { PATH: '/bin', AWS_ACCESS_KEY_ID: 'FAKEAKIA', AWS_SECRET_ACCESS_KEY: 'FAKE-aws-secret', AWS_SESSION_TOKEN: 'FAKE-session', AWS_REGION: 'us-east-1' };
+    const base = {
+      PATH: '/bin',
+      AWS_ACCESS_KEY_ID: 'FAKEAKIA',
+      AWS_SECRET_ACCESS_KEY: 'FAKE-aws-secret',
+      AWS_SESSION_TOKEN: 'FAKE-session',
+      AWS_REGION: 'us-east-1',
+    };
     expect(childEnv(base, 'KEYCTL_', {}, storeCredentialEnv('aws'))).toEqual({ PATH: '/bin', AWS_REGION: 'us-east-1' });
     expect(childEnv(base, 'KEYCTL_', {}, storeCredentialEnv('local'))).toEqual(base);
   });
@@ -40,7 +59,8 @@ describe('pipe messages', () => {
   });
 
   it('ignores malformed or foreign lines', () => {
-    for (const l of ['not json', '[]', '{"type":"ack"}', '{"type":"credentials","apiKey":"x"}', '{"type":"other"}', 'null']) expect(decodeMessage(l)).toBeNull();
+    for (const l of ['not json', '[]', '{"type":"ack"}', '{"type":"credentials","apiKey":"x"}', '{"type":"other"}', 'null'])
+      expect(decodeMessage(l)).toBeNull();
   });
 
   it('splits a byte stream into lines across chunks', () => {
@@ -70,7 +90,10 @@ describe('tokens', () => {
   });
 
   it('wraps the credentials as a versioned payload', () => {
-    expect(decodePayload(encodePayload({ ...creds, rotatesAt: '2030-01-01T00:00:00Z' }))).toEqual({ ...creds, rotatesAt: '2030-01-01T00:00:00Z' });
+    expect(decodePayload(encodePayload({ ...creds, rotatesAt: '2030-01-01T00:00:00Z' }))).toEqual({
+      ...creds,
+      rotatesAt: '2030-01-01T00:00:00Z',
+    });
     expect(() => decodePayload('{"apiKey":"x"}')).toThrow(/not keyctl credentials/);
   });
 });

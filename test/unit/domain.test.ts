@@ -112,7 +112,8 @@ describe('version retention (document stores)', () => {
     const store = new MemoryStore();
     const current = (await store.write('keyctl/handover/a/b', { secret: { v: 'c' }, stage: 'CURRENT', expect: null })).version;
     let pending: string | null = null;
-    for (let i = 0; i < RETAINED_VERSIONS + 30; i++) pending = (await store.write('keyctl/handover/a/b', { secret: { v: String(i) }, stage: 'PENDING', expect: pending })).version;
+    for (let i = 0; i < RETAINED_VERSIONS + 30; i++)
+      pending = (await store.write('keyctl/handover/a/b', { secret: { v: String(i) }, stage: 'PENDING', expect: pending })).version;
     const info = await store.describe('keyctl/handover/a/b');
     expect(info?.versions).toHaveLength(RETAINED_VERSIONS);
     expect(info?.versions[0]?.id).toBe(current);

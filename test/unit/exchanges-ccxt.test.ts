@@ -4,7 +4,18 @@ import ccxt from 'ccxt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ExchangeError, ExitCode, InternalError, KeyctlError } from '../../src/errors.js';
-import { asMasterError, createClient, exchangeFeedback, isIpRefusal, isKeyRefusal, isKeyRejected, mapExchangeError, mayBeIpRefusal, rewriteApiUrls, stripUrls } from '../../src/exchanges/ccxt.js';
+import {
+  asMasterError,
+  createClient,
+  exchangeFeedback,
+  isIpRefusal,
+  isKeyRefusal,
+  isKeyRejected,
+  mapExchangeError,
+  mayBeIpRefusal,
+  rewriteApiUrls,
+  stripUrls,
+} from '../../src/exchanges/ccxt.js';
 import { checkKey } from '../../src/exchanges/inspect-key.js';
 import { generatePassphrase } from '../../src/exchanges/passphrase.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
@@ -37,7 +48,11 @@ describe('baseUrl rewriting', () => {
 
   it('maps the documented examples', () => {
     const api = { sapi: 'https://api.binance.com/sapi/v1', rest: 'https://{hostname}', nested: { a: ['https://api.kucoin.com'] } };
-    expect(rewriteApiUrls(api, 'http://h:1/x', 'www.okx.com')).toEqual({ sapi: 'http://h:1/x/sapi/v1', rest: 'http://h:1/x', nested: { a: ['http://h:1/x'] } });
+    expect(rewriteApiUrls(api, 'http://h:1/x', 'www.okx.com')).toEqual({
+      sapi: 'http://h:1/x/sapi/v1',
+      rest: 'http://h:1/x',
+      nested: { a: ['http://h:1/x'] },
+    });
   });
 });
 
@@ -55,21 +70,33 @@ describe('ccxt error mapping', () => {
   });
 
   it('decides by the exchange code when ccxt picks another class (binance -2015 on api.binance.com)', () => {
-    const e = mapExchangeError(new ccxt.OperationRejected('binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}'), 'binance');
+    const e = mapExchangeError(
+      new ccxt.OperationRejected('binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}'),
+      'binance',
+    );
     expect(e.code).toBe('KEY_REJECTED');
   });
 
   it('maps permission refusals to PERMISSION_DENIED without blaming the address', () => {
-    const denied = mapExchangeError(new ccxt.PermissionDenied(bybitBody(10005, 'Permission denied, please check your API key permissions.')), 'bybit', 'creating a key');
+    const denied = mapExchangeError(
+      new ccxt.PermissionDenied(bybitBody(10005, 'Permission denied, please check your API key permissions.')),
+      'bybit',
+      'creating a key',
+    );
     expect(denied.code).toBe('PERMISSION_DENIED');
-    expect(denied.message).toBe('bybit refused creating a key: the key may not do this (10005 Permission denied, please check your API key permissions.).');
+    expect(denied.message).toBe(
+      'bybit refused creating a key: the key may not do this (10005 Permission denied, please check your API key permissions.).',
+    );
     expect(denied.hint).not.toMatch(/allowlist|address/);
-    expect(mapExchangeError(new ccxt.AuthenticationError('kucoin {"code":"400007","msg":"Access denied, requires more permission."}'), 'kucoin').code).toBe('PERMISSION_DENIED');
+    expect(
+      mapExchangeError(new ccxt.AuthenticationError('kucoin {"code":"400007","msg":"Access denied, requires more permission."}'), 'kucoin')
+        .code,
+    ).toBe('PERMISSION_DENIED');
     expect(mapExchangeError(new ccxt.PermissionDenied('kucoin something'), 'kucoin').code).toBe('PERMISSION_DENIED');
     expect(mapExchangeError(new ccxt.AccountSuspended('okx {"code":"59999","msg":"suspended"}'), 'okx').code).toBe('KEY_REJECTED');
   });
 
-  it('says an address banned by bybit (10009) is a ban of the address, not the key\'s allowlist', () => {
+  it("says an address banned by bybit (10009) is a ban of the address, not the key's allowlist", () => {
     // ccxt raises 10009 as AuthenticationError; keyctl's code table decides.
     const e = mapExchangeError(new ccxt.AuthenticationError(bybitBody(10009, 'IP has been banned.')), 'bybit', 'inspecting the key');
     expect(e.code).toBe('PERMISSION_DENIED');
@@ -87,7 +114,9 @@ describe('ccxt error mapping', () => {
     },
     {
       exchange: 'okx',
-      error: new ccxt.PermissionDenied('okx {"msg":"Your IP 198.51.100.9 is not included in your API key\'s IP whitelist.","code":"50110"}'),
+      error: new ccxt.PermissionDenied(
+        'okx {"msg":"Your IP 198.51.100.9 is not included in your API key\'s IP whitelist.","code":"50110"}',
+      ),
       said: "50110 Your IP 198.51.100.9 is not included in your API key's IP whitelist.",
       seen: '198.51.100.9',
     },
@@ -99,23 +128,35 @@ describe('ccxt error mapping', () => {
     },
   ] as const;
 
-  it.each(IP_REFUSALS)('maps $exchange\'s IP refusal to IP_NOT_ALLOWED, saying the allowlist does not include this address and what to do', ({ exchange, error, said, seen }) => {
-    const e = mapExchangeError(error, exchange, 'inspecting the key');
-    expect(e).toBeInstanceOf(ExchangeError);
-    expect([e.code, e.exitCode, e.retryable]).toEqual(['IP_NOT_ALLOWED', ExitCode.EXCHANGE, false]);
-    expect(e.message).toBe(`${exchange} refused the key from this address while inspecting the key: the key's IP allowlist does not include the address keyctl runs from (${said}).`);
-    expect(e.hint).toBe(
-      `Run keyctl from an address in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml), or add this host's public address${seen ? ` (${exchange} saw ${seen})` : ''} to the key's allowlist at ${exchange}.`,
-    );
-    expect(e.details).toEqual({ exchange, exchangeCode: said.split(' ')[0], exchangeMessage: said.slice(said.indexOf(' ') + 1), ...(seen ? { clientIp: seen } : {}) });
-    expect(isIpRefusal(e)).toBe(true);
-    expect(isKeyRefusal(e)).toBe(true);
-  });
+  it.each(IP_REFUSALS)(
+    "maps $exchange's IP refusal to IP_NOT_ALLOWED, saying the allowlist does not include this address and what to do",
+    ({ exchange, error, said, seen }) => {
+      const e = mapExchangeError(error, exchange, 'inspecting the key');
+      expect(e).toBeInstanceOf(ExchangeError);
+      expect([e.code, e.exitCode, e.retryable]).toEqual(['IP_NOT_ALLOWED', ExitCode.EXCHANGE, false]);
+      expect(e.message).toBe(
+        `${exchange} refused the key from this address while inspecting the key: the key's IP allowlist does not include the address keyctl runs from (${said}).`,
+      );
+      expect(e.hint).toBe(
+        `Run keyctl from an address in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml), or add this host's public address${seen ? ` (${exchange} saw ${seen})` : ''} to the key's allowlist at ${exchange}.`,
+      );
+      expect(e.details).toEqual({
+        exchange,
+        exchangeCode: said.split(' ')[0],
+        exchangeMessage: said.slice(said.indexOf(' ') + 1),
+        ...(seen ? { clientIp: seen } : {}),
+      });
+      expect(isIpRefusal(e)).toBe(true);
+      expect(isKeyRefusal(e)).toBe(true);
+    },
+  );
 
-  it('adds the sandbox\'s --client-ip to the hint only when the account\'s baseUrl is on this machine', () => {
+  it("adds the sandbox's --client-ip to the hint only when the account's baseUrl is on this machine", () => {
     const [bybit] = IP_REFUSALS;
     const local = mapExchangeError(bybit.error, 'bybit', 'inspecting the key', { baseUrl: 'http://127.0.0.1:8101/bybit' });
-    expect(local.hint).toContain("If accounts.<name>.baseUrl is the keyctl sandbox, the address it sees is its --client-ip (POST /_admin/client-ip): it must be one of the key's ips.");
+    expect(local.hint).toContain(
+      "If accounts.<name>.baseUrl is the keyctl sandbox, the address it sees is its --client-ip (POST /_admin/client-ip): it must be one of the key's ips.",
+    );
     const real = mapExchangeError(bybit.error, 'bybit', 'inspecting the key', { baseUrl: 'https://api.bybit.com' });
     expect(real.hint).not.toContain('sandbox');
   });
@@ -131,15 +172,22 @@ describe('ccxt error mapping', () => {
     for (const err of raised) {
       const e = mapExchangeError(err, 'binance', 'inspecting the key');
       expect([e.code, e.retryable, e.exitCode]).toEqual(['KEY_REJECTED', false, ExitCode.EXCHANGE]);
-      expect(e.message).toMatch(/^binance refused the key while inspecting the key \((-2015 )?Invalid API-key, IP, or permissions for action\.\): /);
+      expect(e.message).toMatch(
+        /^binance refused the key while inspecting the key \((-2015 )?Invalid API-key, IP, or permissions for action\.\): /,
+      );
       expect(e.message).toContain("a call from an address outside the key's IP allowlist");
-      expect(e.hint).toContain("Check that this host's public address is in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml) at binance");
+      expect(e.hint).toContain(
+        "Check that this host's public address is in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml) at binance",
+      );
       expect(e.details).toMatchObject({ possibleCauses: ['key', 'ip-allowlist', 'permission'] });
       expect(isIpRefusal(e)).toBe(false);
       expect(isKeyRefusal(e)).toBe(true);
     }
     // Binance's other key rejections say nothing about addresses.
-    const sig = mapExchangeError(new ccxt.AuthenticationError('binance {"code":-1022,"msg":"Signature for this request is not valid."}'), 'binance');
+    const sig = mapExchangeError(
+      new ccxt.AuthenticationError('binance {"code":-1022,"msg":"Signature for this request is not valid."}'),
+      'binance',
+    );
     expect(sig.code).toBe('KEY_REJECTED');
     expect(`${sig.message} ${sig.hint}`).not.toMatch(/allowlist|address/);
   });
@@ -147,22 +195,40 @@ describe('ccxt error mapping', () => {
   it('tells refusals apart with isKeyRefusal / isIpRefusal', () => {
     const of = (code: string, retryable = false) => new ExchangeError(code, 'x', { retryable });
     expect(['KEY_REJECTED', 'PERMISSION_DENIED', 'IP_NOT_ALLOWED'].map((c) => isKeyRefusal(of(c)))).toEqual([true, true, true]);
-    expect(['RATE_LIMITED', 'EXCHANGE_REFUSED', 'MASTER_KEY_REJECTED', 'CLOCK_SKEW'].map((c) => isKeyRefusal(of(c)))).toEqual([false, false, false, false]);
+    expect(['RATE_LIMITED', 'EXCHANGE_REFUSED', 'MASTER_KEY_REJECTED', 'CLOCK_SKEW'].map((c) => isKeyRefusal(of(c)))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
     expect(isKeyRefusal(of('KEY_REJECTED', true))).toBe(false);
     expect(isKeyRefusal(new InternalError('KEY_REJECTED'))).toBe(false);
     expect(['IP_NOT_ALLOWED', 'KEY_REJECTED', 'PERMISSION_DENIED'].map((c) => isIpRefusal(of(c)))).toEqual([true, false, false]);
     expect(isIpRefusal(new Error('IP_NOT_ALLOWED'))).toBe(false);
     // Only KEY_REJECTED may mean "no longer authenticates" (revoked); an IP refusal or a permission refusal never does.
-    expect(['KEY_REJECTED', 'IP_NOT_ALLOWED', 'PERMISSION_DENIED', 'MASTER_KEY_REJECTED'].map((c) => isKeyRejected(of(c)))).toEqual([true, false, false, false]);
+    expect(['KEY_REJECTED', 'IP_NOT_ALLOWED', 'PERMISSION_DENIED', 'MASTER_KEY_REJECTED'].map((c) => isKeyRejected(of(c)))).toEqual([
+      true,
+      false,
+      false,
+      false,
+    ]);
     expect(isKeyRejected(of('KEY_REJECTED', true))).toBe(false);
     for (const { exchange, error } of IP_REFUSALS) expect(isKeyRejected(mapExchangeError(error, exchange))).toBe(false);
     // The address may be the cause: an IP refusal, or binance -2015; not a plain key rejection.
-    const binance = mapExchangeError(new ccxt.AuthenticationError('binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}'), 'binance');
+    const binance = mapExchangeError(
+      new ccxt.AuthenticationError('binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}'),
+      'binance',
+    );
     const okx = mapExchangeError(new ccxt.AuthenticationError('okx {"code":"50111","msg":"Invalid OK-ACCESS-KEY"}'), 'okx');
-    expect([mayBeIpRefusal(of('IP_NOT_ALLOWED')), mayBeIpRefusal(binance), mayBeIpRefusal(okx), mayBeIpRefusal(new Error('x'))]).toEqual([true, true, false, false]);
+    expect([mayBeIpRefusal(of('IP_NOT_ALLOWED')), mayBeIpRefusal(binance), mayBeIpRefusal(okx), mayBeIpRefusal(new Error('x'))]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 
-  it('reports a master key refused from this address as the master key\'s problem, keeping the IP wording', () => {
+  it("reports a master key refused from this address as the master key's problem, keeping the IP wording", () => {
     const account = { name: 'okx-main', exchange: 'okx', baseUrl: 'https://www.okx.com' };
     const ip = mapExchangeError(IP_REFUSALS[1].error, 'okx', 'looking the key up in its sub-account');
     const e = asMasterError(ip, account) as ExchangeError;
@@ -175,8 +241,15 @@ describe('ccxt error mapping', () => {
     expect(e.details).toMatchObject({ refusal: 'IP_NOT_ALLOWED', exchangeCode: '50110', clientIp: '198.51.100.9' });
     expect(isKeyRefusal(e)).toBe(false); // the bot key is not refused: checkKey must not turn this into a violation
 
-    const rejected = asMasterError(mapExchangeError(new ccxt.AuthenticationError('okx {"code":"50111","msg":"Invalid OK-ACCESS-KEY"}'), 'okx'), account) as ExchangeError;
-    expect(rejected).toMatchObject({ code: 'MASTER_KEY_REJECTED', details: { refusal: 'KEY_REJECTED' }, hint: 'Check it with `keyctl verify @okx-main` and fix it first.' });
+    const rejected = asMasterError(
+      mapExchangeError(new ccxt.AuthenticationError('okx {"code":"50111","msg":"Invalid OK-ACCESS-KEY"}'), 'okx'),
+      account,
+    ) as ExchangeError;
+    expect(rejected).toMatchObject({
+      code: 'MASTER_KEY_REJECTED',
+      details: { refusal: 'KEY_REJECTED' },
+      hint: 'Check it with `keyctl verify @okx-main` and fix it first.',
+    });
     const down = new ExchangeError('EXCHANGE_UNAVAILABLE', 'down', { retryable: true });
     expect(asMasterError(down, account)).toBe(down);
   });
@@ -184,19 +257,32 @@ describe('ccxt error mapping', () => {
   it('maps rate limits, timeouts and network failures to retryable errors', () => {
     const rl = mapExchangeError(new ccxt.RateLimitExceeded('okx {"code":"50011","msg":"Request too frequent"}'), 'okx');
     expect([rl.code, rl.retryable]).toEqual(['RATE_LIMITED', true]);
-    const ddos = mapExchangeError(new ccxt.DDoSProtection('binance 429 Too Many Requests {"code":-1003,"msg":"Too much request weight used"}'), 'binance');
+    const ddos = mapExchangeError(
+      new ccxt.DDoSProtection('binance 429 Too Many Requests {"code":-1003,"msg":"Too much request weight used"}'),
+      'binance',
+    );
     expect([ddos.code, ddos.retryable]).toEqual(['RATE_LIMITED', true]);
-    const down = mapExchangeError(new ccxt.ExchangeNotAvailable('okx GET https://www.okx.com/api/v5/account/config 503 Service Unavailable <html>down</html>'), 'okx');
+    const down = mapExchangeError(
+      new ccxt.ExchangeNotAvailable('okx GET https://www.okx.com/api/v5/account/config 503 Service Unavailable <html>down</html>'),
+      'okx',
+    );
     expect([down.code, down.retryable, down.details?.httpStatus]).toEqual(['EXCHANGE_UNAVAILABLE', true, 503]);
     const net = mapExchangeError(new ccxt.NetworkError('kucoin GET http://127.0.0.1:1/api/v1/user/api-key fetch failed'), 'kucoin');
     expect([net.code, net.retryable]).toEqual(['EXCHANGE_UNAVAILABLE', true]);
-    const to = mapExchangeError(new ccxt.RequestTimeout('bybit GET https://api.bybit.com/v5/user/query-api request timed out (10000 ms)'), 'bybit');
+    const to = mapExchangeError(
+      new ccxt.RequestTimeout('bybit GET https://api.bybit.com/v5/user/query-api request timed out (10000 ms)'),
+      'bybit',
+    );
     expect([to.code, to.retryable]).toEqual(['EXCHANGE_TIMEOUT', true]);
   });
 
   it('maps a timestamp refusal to CLOCK_SKEW and NotSupported to a capability gap', () => {
-    expect(mapExchangeError(new ccxt.InvalidNonce(bybitBody(10002, 'invalid request, please check your server timestamp')), 'bybit').code).toBe('CLOCK_SKEW');
-    expect(mapExchangeError(new ccxt.BadRequest('binance {"code":-1021,"msg":"Timestamp outside recvWindow"}'), 'binance').code).toBe('CLOCK_SKEW');
+    expect(
+      mapExchangeError(new ccxt.InvalidNonce(bybitBody(10002, 'invalid request, please check your server timestamp')), 'bybit').code,
+    ).toBe('CLOCK_SKEW');
+    expect(mapExchangeError(new ccxt.BadRequest('binance {"code":-1021,"msg":"Timestamp outside recvWindow"}'), 'binance').code).toBe(
+      'CLOCK_SKEW',
+    );
     const gap = mapExchangeError(new ccxt.NotSupported('binance sapi not supported in sandbox'), 'binance');
     expect([gap.code, gap.retryable]).toEqual(['CAPABILITY_GAP', false]);
   });
@@ -235,8 +321,13 @@ describe('ccxt error mapping', () => {
 
   it('extracts code and message from every exchange body shape', () => {
     expect(exchangeFeedback('okx {"code":"50113","msg":"Invalid Sign","data":[]}')).toEqual({ code: '50113', msg: 'Invalid Sign' });
-    expect(exchangeFeedback('kucoin {"code":"400005","msg":"Invalid KC-API-SIGN"}')).toEqual({ code: '400005', msg: 'Invalid KC-API-SIGN' });
-    expect(exchangeFeedback('binance Invalid API-key, IP, or permissions for action.')).toEqual({ msg: 'Invalid API-key, IP, or permissions for action.' });
+    expect(exchangeFeedback('kucoin {"code":"400005","msg":"Invalid KC-API-SIGN"}')).toEqual({
+      code: '400005',
+      msg: 'Invalid KC-API-SIGN',
+    });
+    expect(exchangeFeedback('binance Invalid API-key, IP, or permissions for action.')).toEqual({
+      msg: 'Invalid API-key, IP, or permissions for action.',
+    });
   });
 });
 
@@ -338,7 +429,9 @@ describe('ccxt client against a scripted server', () => {
 
   it('sends every call to the account baseUrl and nothing else (no markets, no time)', async () => {
     srv.seen.length = 0;
-    srv.script = [{ status: 200, body: { retCode: 0, retMsg: 'OK', result: { apiKey: 'FAKE-KEY-0001', permissions: {}, ips: ['*'], isMaster: true } } }];
+    srv.script = [
+      { status: 200, body: { retCode: 0, retMsg: 'OK', result: { apiKey: 'FAKE-KEY-0001', permissions: {}, ips: ['*'], isMaster: true } } },
+    ];
     const adapter = await getAdapter('bybit');
     const inspection = await adapter.inspect({ account: account(), key, role: 'master' });
     expect(inspection.ips).toBe('unrestricted');
@@ -377,15 +470,21 @@ describe('ccxt client against a scripted server', () => {
   });
 
   it('checkKey turns a key refused from this address into a KEY_REJECTED violation that says why and what to do', async () => {
-    srv.script = [{ status: 200, body: { retCode: 10010, retMsg: "Unmatched IP, please check your API key's bound IP addresses.", result: {} } }];
+    srv.script = [
+      { status: 200, body: { retCode: 10010, retMsg: "Unmatched IP, please check your API key's bound IP addresses.", result: {} } },
+    ];
     const config = bybitSlotConfig(srv.url);
     const result = await checkKey({ config, ref: 'alpha/arb1', credentials: key, options: { attempts: 1 } });
     expect(result.inspection).toBeUndefined();
     expect(result.violations).toHaveLength(1);
     const [v] = result.violations;
     expect(v?.code).toBe('KEY_REJECTED');
-    expect(v?.detail).toContain("bybit refused the key from this address while inspecting the key: the key's IP allowlist does not include the address keyctl runs from (10010 ");
-    expect(v?.detail).toContain('so keyctl cannot verify this key from here. Run keyctl from an address in the key\'s IP allowlist (for a bot key, the slot\'s ips in keyctl.yaml)');
+    expect(v?.detail).toContain(
+      "bybit refused the key from this address while inspecting the key: the key's IP allowlist does not include the address keyctl runs from (10010 ",
+    );
+    expect(v?.detail).toContain(
+      "so keyctl cannot verify this key from here. Run keyctl from an address in the key's IP allowlist (for a bot key, the slot's ips in keyctl.yaml)",
+    );
     expect(v?.detail).toContain('--client-ip'); // the scripted exchange is on 127.0.0.1
     // Callers word the remedy from the refusal: the address, not the key, is at fault.
     expect(result.refusal).toMatchObject({ code: 'IP_NOT_ALLOWED', address: true });
@@ -406,7 +505,9 @@ describe('ccxt client against a scripted server', () => {
     await expect(getAdapter('nosuchexchange')).rejects.toMatchObject({ code: 'UNSUPPORTED_EXCHANGE' });
     const coinbase = await getAdapter('coinbase');
     expect(coinbase.capabilities).toMatchObject({ inspect: false, create: false, rotation: 'assisted' });
-    await expect(coinbase.inspect({ account: { exchange: 'coinbase' }, key, role: 'bot' })).rejects.toMatchObject({ code: 'CAPABILITY_GAP' });
+    await expect(coinbase.inspect({ account: { exchange: 'coinbase' }, key, role: 'bot' })).rejects.toMatchObject({
+      code: 'CAPABILITY_GAP',
+    });
   });
 });
 

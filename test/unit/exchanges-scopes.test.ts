@@ -56,7 +56,14 @@ describe('bybit scope mapping', () => {
 
 describe('okx scope mapping', () => {
   it('maps read_only, trade (every instrument) and withdraw', () => {
-    expect(okxScopes('read_only,trade,withdraw')).toEqual(['read', 'spot:trade', 'margin:trade', 'futures:trade', 'options:trade', 'withdraw']);
+    expect(okxScopes('read_only,trade,withdraw')).toEqual([
+      'read',
+      'spot:trade',
+      'margin:trade',
+      'futures:trade',
+      'options:trade',
+      'withdraw',
+    ]);
   });
 
   it('reports unknown permissions', () => {
@@ -96,13 +103,22 @@ describe('binance scope mapping', () => {
   });
 
   it('reports unknown true flags', () => {
-    expect(binanceScopes({ enableReading: true, enableCopyTrading: true, enableSomething: false })).toEqual(['read', 'unknown:enableCopyTrading']);
+    expect(binanceScopes({ enableReading: true, enableCopyTrading: true, enableSomething: false })).toEqual([
+      'read',
+      'unknown:enableCopyTrading',
+    ]);
   });
 
   it('round-trips declared scopes through the create flags', () => {
     const declared: DeclarableScope[] = ['spot:trade', 'margin:trade', 'futures:trade', 'options:trade'];
     const flags = binanceFlagsFor(declared);
-    expect(flags).toEqual({ canTrade: true, canMarginLoanRepay: true, canFuturesTrade: true, canVanillaOptions: true, canUniversalTransfer: false });
+    expect(flags).toEqual({
+      canTrade: true,
+      canMarginLoanRepay: true,
+      canFuturesTrade: true,
+      canVanillaOptions: true,
+      canUniversalTransfer: false,
+    });
     // What Binance reports for a key created with those flags.
     const reported = binanceScopes({
       enableReading: true,

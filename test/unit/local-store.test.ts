@@ -3,7 +3,15 @@ import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DOCS_DIR, KEYRING_FILE, LOCK_FILE, LocalStore, docFileName, generateMasterKey, type LocalStoreOptions } from '../../providers/local.js';
+import {
+  DOCS_DIR,
+  KEYRING_FILE,
+  LOCK_FILE,
+  LocalStore,
+  docFileName,
+  generateMasterKey,
+  type LocalStoreOptions,
+} from '../../providers/local.js';
 import { docAad, open, parseKeyring, seal, unwrapDataKey, type Sealed } from '../../providers/local/crypto.js';
 import { KeyctlError } from '../../src/errors.js';
 
@@ -177,7 +185,9 @@ describe('local store: passphrase', () => {
       asked.push(q);
       return answers.shift() ?? '';
     };
-    expect((await caught(store({}, { promptSecret: prompt([PASSPHRASE, 'FAKE-typo passphrase']) }).init())).code).toBe('PASSPHRASE_MISMATCH');
+    expect((await caught(store({}, { promptSecret: prompt([PASSPHRASE, 'FAKE-typo passphrase']) }).init())).code).toBe(
+      'PASSPHRASE_MISMATCH',
+    );
     expect((await caught(store({}, { promptSecret: prompt(['short', 'short']) }).init())).code).toBe('PASSPHRASE_TOO_SHORT');
     expect((await store({}, { promptSecret: prompt([PASSPHRASE, PASSPHRASE]) }).init()).protection).toBe('passphrase');
     await store({}, { promptSecret: prompt([PASSPHRASE]) }).health();
@@ -280,7 +290,12 @@ describe('local store: nothing secret on disk', () => {
   it('secrets, wrapped values, the data key and the master key never appear in any file', async () => {
     const s = store();
     await s.init();
-    const canaries = ['FAKE-CANARY-apikey-5b1d0c', 'FAKE-CANARY-secret-9e27aa', 'FAKE-CANARY-wrapped-31f0c2', 'FAKE-CANARY-destroyed-77ab01'];
+    const canaries = [
+      'FAKE-CANARY-apikey-5b1d0c',
+      'FAKE-CANARY-secret-9e27aa',
+      'FAKE-CANARY-wrapped-31f0c2',
+      'FAKE-CANARY-destroyed-77ab01',
+    ];
     const [apiKey, secret, wrapped, destroyed] = canaries as [string, string, string, string];
     const v1 = (await s.write('bots/a/s1', { secret: { apiKey: destroyed, secret: destroyed }, stage: 'CURRENT', expect: null })).version;
     const v2 = (await s.write('bots/a/s1', { secret: { apiKey, secret }, stage: 'CURRENT', expect: v1 })).version;
@@ -337,7 +352,9 @@ describe('local store: concurrency and crash leftovers', () => {
     await a.init();
     await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).write('bots/c/s2', { secret: { v: `w${i}` } })));
     const info = await store().describe('bots/c/s2');
-    expect(info?.versions.map((v) => v.id).sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
+    expect(info?.versions.map((v) => v.id).sort((x, y) => Number(x) - Number(y))).toEqual(
+      Array.from({ length: 20 }, (_, i) => String(i + 1)),
+    );
   });
 
   it('two store instances: concurrent lockers, exactly one wins', async () => {

@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { evaluateKey, keyRejected, VIOLATION_CODES, type BotKeyTarget, type KeyTarget, type MasterKeyTarget, type ViolationCode } from '../../src/domain/policy.js';
+import {
+  evaluateKey,
+  keyRejected,
+  VIOLATION_CODES,
+  type BotKeyTarget,
+  type KeyTarget,
+  type MasterKeyTarget,
+  type ViolationCode,
+} from '../../src/domain/policy.js';
 import { applyBinanceIpRestriction, capabilities as binanceCaps, parseBinanceRestrictions } from '../../src/exchanges/binance.js';
 import { capabilities as bybitCaps, parseBybitKey } from '../../src/exchanges/bybit.js';
 import { capabilities as kucoinCaps, parseKucoinKey } from '../../src/exchanges/kucoin.js';
@@ -48,39 +56,182 @@ interface Case {
 
 const cases: Case[] = [
   // Bybit
-  { name: 'bybit doc example (transfer, foreign IP, other sub, expired)', inspection: () => bybit('query-api-doc-example'), target: bot('24600001'), expected: ['EXPIRING', 'IP_MISMATCH', 'TRANSFER_ENABLED', 'WRONG_ACCOUNT'] },
+  {
+    name: 'bybit doc example (transfer, foreign IP, other sub, expired)',
+    inspection: () => bybit('query-api-doc-example'),
+    target: bot('24600001'),
+    expected: ['EXPIRING', 'IP_MISMATCH', 'TRANSFER_ENABLED', 'WRONG_ACCOUNT'],
+  },
   { name: 'bybit clean sub key', inspection: () => bybit('query-api-sub-clean'), target: bot('24600001'), expected: [] },
-  { name: 'bybit sub key without IP binding, expiring', inspection: () => bybit('query-api-sub-no-ip'), target: bot('24600001'), expected: ['EXPIRING', 'NOT_IP_LOCKED'] },
-  { name: 'bybit sub key with options, copy trading, earn, extra IP, other sub', inspection: () => bybit('query-api-sub-extra'), target: bot('24600001'), expected: ['EXCESS_SCOPE', 'IP_MISMATCH', 'UNKNOWN_PERMISSION', 'WRONG_ACCOUNT'] },
-  { name: 'bybit read-only key for a trading slot', inspection: () => bybit('query-api-sub-readonly'), target: bot('24600001'), expected: ['MISSING_SCOPE'] },
-  { name: 'bybit clean master key', inspection: () => bybit('query-api-master-clean'), target: master('bybit', bybitCaps.masterScopes), expected: [] },
-  { name: 'bybit master key with withdraw, trading, no IP', inspection: () => bybit('query-api-master-withdraw'), target: master('bybit', bybitCaps.masterScopes), expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED', 'WITHDRAW_ENABLED'] },
-  { name: 'bybit master key used by a bot', inspection: () => bybit('query-api-master-clean'), target: bot('24600001'), expected: ['EXCESS_SCOPE', 'IP_MISMATCH', 'TRANSFER_ENABLED', 'WRONG_ACCOUNT'] },
+  {
+    name: 'bybit sub key without IP binding, expiring',
+    inspection: () => bybit('query-api-sub-no-ip'),
+    target: bot('24600001'),
+    expected: ['EXPIRING', 'NOT_IP_LOCKED'],
+  },
+  {
+    name: 'bybit sub key with options, copy trading, earn, extra IP, other sub',
+    inspection: () => bybit('query-api-sub-extra'),
+    target: bot('24600001'),
+    expected: ['EXCESS_SCOPE', 'IP_MISMATCH', 'UNKNOWN_PERMISSION', 'WRONG_ACCOUNT'],
+  },
+  {
+    name: 'bybit read-only key for a trading slot',
+    inspection: () => bybit('query-api-sub-readonly'),
+    target: bot('24600001'),
+    expected: ['MISSING_SCOPE'],
+  },
+  {
+    name: 'bybit clean master key',
+    inspection: () => bybit('query-api-master-clean'),
+    target: master('bybit', bybitCaps.masterScopes),
+    expected: [],
+  },
+  {
+    name: 'bybit master key with withdraw, trading, no IP',
+    inspection: () => bybit('query-api-master-withdraw'),
+    target: master('bybit', bybitCaps.masterScopes),
+    expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED', 'WITHDRAW_ENABLED'],
+  },
+  {
+    name: 'bybit master key used by a bot',
+    inspection: () => bybit('query-api-master-clean'),
+    target: bot('24600001'),
+    expected: ['EXCESS_SCOPE', 'IP_MISMATCH', 'TRANSFER_ENABLED', 'WRONG_ACCOUNT'],
+  },
   // OKX
-  { name: 'okx doc example as master (withdraw, no IP)', inspection: () => okx('account-config-doc-example'), target: master('okx', okxCaps.masterScopes), expected: ['NOT_IP_LOCKED', 'WITHDRAW_ENABLED'] },
-  { name: 'okx doc example used by a bot', inspection: () => okx('account-config-doc-example'), target: bot('alphaarb1', OKX_ALL_TRADE), expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED', 'WITHDRAW_ENABLED', 'WRONG_ACCOUNT'] },
-  { name: 'okx clean master key', inspection: () => okx('account-config-master-clean'), target: master('okx', okxCaps.masterScopes), expected: [] },
-  { name: 'okx clean sub key, slot declares every trade scope', inspection: () => okx('account-config-sub-clean'), target: bot('alphaarb1', OKX_ALL_TRADE), expected: [] },
-  { name: 'okx trade key for a spot-only slot (OKX trade covers every instrument)', inspection: () => okx('account-config-sub-clean'), target: bot('alphaarb1', ['spot:trade']), expected: ['EXCESS_SCOPE'] },
-  { name: 'okx sub key with an undeclared IP', inspection: () => okx('account-config-sub-ip-mismatch'), target: bot('alphaarb1', OKX_ALL_TRADE), expected: ['IP_MISMATCH'] },
-  { name: 'okx sub key with an unknown permission and no IP', inspection: () => okx('account-config-sub-unknown'), target: bot('alphaarb1', OKX_ALL_TRADE), expected: ['NOT_IP_LOCKED', 'UNKNOWN_PERMISSION'] },
-  { name: 'okx read-only sub key for a trading slot', inspection: () => okx('account-config-sub-readonly'), target: bot('alphaarb1', OKX_ALL_TRADE), expected: ['MISSING_SCOPE'] },
+  {
+    name: 'okx doc example as master (withdraw, no IP)',
+    inspection: () => okx('account-config-doc-example'),
+    target: master('okx', okxCaps.masterScopes),
+    expected: ['NOT_IP_LOCKED', 'WITHDRAW_ENABLED'],
+  },
+  {
+    name: 'okx doc example used by a bot',
+    inspection: () => okx('account-config-doc-example'),
+    target: bot('alphaarb1', OKX_ALL_TRADE),
+    expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED', 'WITHDRAW_ENABLED', 'WRONG_ACCOUNT'],
+  },
+  {
+    name: 'okx clean master key',
+    inspection: () => okx('account-config-master-clean'),
+    target: master('okx', okxCaps.masterScopes),
+    expected: [],
+  },
+  {
+    name: 'okx clean sub key, slot declares every trade scope',
+    inspection: () => okx('account-config-sub-clean'),
+    target: bot('alphaarb1', OKX_ALL_TRADE),
+    expected: [],
+  },
+  {
+    name: 'okx trade key for a spot-only slot (OKX trade covers every instrument)',
+    inspection: () => okx('account-config-sub-clean'),
+    target: bot('alphaarb1', ['spot:trade']),
+    expected: ['EXCESS_SCOPE'],
+  },
+  {
+    name: 'okx sub key with an undeclared IP',
+    inspection: () => okx('account-config-sub-ip-mismatch'),
+    target: bot('alphaarb1', OKX_ALL_TRADE),
+    expected: ['IP_MISMATCH'],
+  },
+  {
+    name: 'okx sub key with an unknown permission and no IP',
+    inspection: () => okx('account-config-sub-unknown'),
+    target: bot('alphaarb1', OKX_ALL_TRADE),
+    expected: ['NOT_IP_LOCKED', 'UNKNOWN_PERMISSION'],
+  },
+  {
+    name: 'okx read-only sub key for a trading slot',
+    inspection: () => okx('account-config-sub-readonly'),
+    target: bot('alphaarb1', OKX_ALL_TRADE),
+    expected: ['MISSING_SCOPE'],
+  },
   // Binance
-  { name: 'binance doc example (portfolio margin, no IP restriction)', inspection: () => binanceBot('api-restrictions-doc-example'), target: bot(BINANCE_SUB), expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED'] },
-  { name: 'binance clean sub key with its IP list', inspection: () => binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-clean'), target: bot(BINANCE_SUB), expected: [] },
-  { name: 'binance sub key with an undeclared IP', inspection: () => binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-mismatch'), target: bot(BINANCE_SUB), expected: ['IP_MISMATCH'] },
-  { name: 'binance IP-restricted sub key whose list was not read', inspection: () => binanceBot('api-restrictions-sub-clean'), target: bot(BINANCE_SUB), expected: ['IP_MISMATCH'] },
-  { name: 'binance sub key with withdraw and transfers', inspection: () => binanceBot('api-restrictions-withdraw-transfer', 'ip-restriction-sub-clean'), target: bot(BINANCE_SUB), expected: ['TRANSFER_ENABLED', 'WITHDRAW_ENABLED'] },
-  { name: 'binance trading permission expiring, unknown flag', inspection: () => binanceBot('api-restrictions-expiring-unknown', 'ip-restriction-sub-clean'), target: bot(BINANCE_SUB), expected: ['EXPIRING', 'UNKNOWN_PERMISSION'] },
-  { name: 'binance key outside the declared sub-account', inspection: () => ({ ...binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-clean'), owner: { isMaster: false, subaccount: null } }), target: bot(BINANCE_SUB), expected: ['WRONG_ACCOUNT'] },
-  { name: 'binance clean master key', inspection: () => binanceMaster('api-restrictions-master-clean'), target: master('binance', binanceCaps.masterScopes), expected: [] },
-  { name: 'binance doc example as master', inspection: () => binanceMaster('api-restrictions-doc-example'), target: master('binance', binanceCaps.masterScopes), expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED'] },
+  {
+    name: 'binance doc example (portfolio margin, no IP restriction)',
+    inspection: () => binanceBot('api-restrictions-doc-example'),
+    target: bot(BINANCE_SUB),
+    expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED'],
+  },
+  {
+    name: 'binance clean sub key with its IP list',
+    inspection: () => binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-clean'),
+    target: bot(BINANCE_SUB),
+    expected: [],
+  },
+  {
+    name: 'binance sub key with an undeclared IP',
+    inspection: () => binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-mismatch'),
+    target: bot(BINANCE_SUB),
+    expected: ['IP_MISMATCH'],
+  },
+  {
+    name: 'binance IP-restricted sub key whose list was not read',
+    inspection: () => binanceBot('api-restrictions-sub-clean'),
+    target: bot(BINANCE_SUB),
+    expected: ['IP_MISMATCH'],
+  },
+  {
+    name: 'binance sub key with withdraw and transfers',
+    inspection: () => binanceBot('api-restrictions-withdraw-transfer', 'ip-restriction-sub-clean'),
+    target: bot(BINANCE_SUB),
+    expected: ['TRANSFER_ENABLED', 'WITHDRAW_ENABLED'],
+  },
+  {
+    name: 'binance trading permission expiring, unknown flag',
+    inspection: () => binanceBot('api-restrictions-expiring-unknown', 'ip-restriction-sub-clean'),
+    target: bot(BINANCE_SUB),
+    expected: ['EXPIRING', 'UNKNOWN_PERMISSION'],
+  },
+  {
+    name: 'binance key outside the declared sub-account',
+    inspection: () => ({
+      ...binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-clean'),
+      owner: { isMaster: false, subaccount: null },
+    }),
+    target: bot(BINANCE_SUB),
+    expected: ['WRONG_ACCOUNT'],
+  },
+  {
+    name: 'binance clean master key',
+    inspection: () => binanceMaster('api-restrictions-master-clean'),
+    target: master('binance', binanceCaps.masterScopes),
+    expected: [],
+  },
+  {
+    name: 'binance doc example as master',
+    inspection: () => binanceMaster('api-restrictions-doc-example'),
+    target: master('binance', binanceCaps.masterScopes),
+    expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED'],
+  },
   // KuCoin
-  { name: 'kucoin doc example (other sub, foreign IP)', inspection: () => kucoin('user-api-key-doc-example'), target: bot('alphaarb1'), expected: ['IP_MISMATCH', 'WRONG_ACCOUNT'] },
+  {
+    name: 'kucoin doc example (other sub, foreign IP)',
+    inspection: () => kucoin('user-api-key-doc-example'),
+    target: bot('alphaarb1'),
+    expected: ['IP_MISMATCH', 'WRONG_ACCOUNT'],
+  },
   { name: 'kucoin clean sub key', inspection: () => kucoin('user-api-key-sub-clean'), target: bot('alphaarb1'), expected: [] },
-  { name: 'kucoin sub key with inner transfer, earn, no IP', inspection: () => kucoin('user-api-key-sub-transfer-unknown'), target: bot('alphaarb1'), expected: ['NOT_IP_LOCKED', 'TRANSFER_ENABLED', 'UNKNOWN_PERMISSION'] },
-  { name: 'kucoin master key with Transfer (withdrawal) and spot', inspection: () => kucoin('user-api-key-master-withdraw'), target: master('kucoin', kucoinCaps.masterScopes), expected: ['EXCESS_SCOPE', 'WITHDRAW_ENABLED'] },
-  { name: 'kucoin clean master key', inspection: () => kucoin('user-api-key-master-clean'), target: master('kucoin', kucoinCaps.masterScopes), expected: [] },
+  {
+    name: 'kucoin sub key with inner transfer, earn, no IP',
+    inspection: () => kucoin('user-api-key-sub-transfer-unknown'),
+    target: bot('alphaarb1'),
+    expected: ['NOT_IP_LOCKED', 'TRANSFER_ENABLED', 'UNKNOWN_PERMISSION'],
+  },
+  {
+    name: 'kucoin master key with Transfer (withdrawal) and spot',
+    inspection: () => kucoin('user-api-key-master-withdraw'),
+    target: master('kucoin', kucoinCaps.masterScopes),
+    expected: ['EXCESS_SCOPE', 'WITHDRAW_ENABLED'],
+  },
+  {
+    name: 'kucoin clean master key',
+    inspection: () => kucoin('user-api-key-master-clean'),
+    target: master('kucoin', kucoinCaps.masterScopes),
+    expected: [],
+  },
 ];
 
 describe('key policy over recorded exchange payloads', () => {

@@ -87,9 +87,18 @@ describe('sandbox: binance through real ccxt', () => {
       canTrade: true,
       canWithdraw: true, // not a Binance parameter: ignored, sub keys never withdraw
     })) as Record<string, unknown>;
-    expect(created).toMatchObject({ apiName: 'FAKE-rotated', canTrade: true, canFuturesTrade: false, status: 2, ipList: ['10.0.0.5', '10.0.0.6'] });
+    expect(created).toMatchObject({
+      apiName: 'FAKE-rotated',
+      canTrade: true,
+      canFuturesTrade: false,
+      status: 2,
+      ipList: ['10.0.0.5', '10.0.0.6'],
+    });
     const fresh = client('binance', sb.url, { apiKey: created.apiKey as string, secret: created.secretKey as string });
-    expect(await call(fresh, 'sapiGetAccountApiRestrictions')).toMatchObject({ enableWithdrawals: false, enableSpotAndMarginTrading: true });
+    expect(await call(fresh, 'sapiGetAccountApiRestrictions')).toMatchObject({
+      enableWithdrawals: false,
+      enableSpotAndMarginTrading: true,
+    });
 
     const ipr = await call(ex, 'sapiGetSubAccountSubAccountApiIpRestriction', { email: SUB, subAccountApiKey: created.apiKey });
     expect(ipr).toMatchObject({ ipRestrict: 'true', ipList: ['10.0.0.5', '10.0.0.6'], apiKey: created.apiKey });

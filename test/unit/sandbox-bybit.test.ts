@@ -128,13 +128,22 @@ describe('sandbox: bybit v5 through real ccxt', () => {
     );
     expect(w.error.message).toContain('"retCode":10001');
     const fromSub = await errorOf(
-      call(client('bybit', sb.url, bot), 'privatePostV5UserCreateSubApi', { subuid: Number(SUB), readOnly: 0, permissions: { Spot: ['SpotTrade'] } }),
+      call(client('bybit', sb.url, bot), 'privatePostV5UserCreateSubApi', {
+        subuid: Number(SUB),
+        readOnly: 0,
+        permissions: { Spot: ['SpotTrade'] },
+      }),
     );
     expect(fromSub.error).toBeInstanceOf(ccxt.PermissionDenied);
     expect(fromSub.error.message).toContain('"retCode":10005');
     // A master of another main account cannot touch this one's sub-accounts.
     await sb.admin.createAccount('bybit', '999000');
-    const other = await sb.admin.createKey({ exchange: 'bybit', owner: '999000', master: true, permissions: { Wallet: ['AccountTransfer'] } });
+    const other = await sb.admin.createKey({
+      exchange: 'bybit',
+      owner: '999000',
+      master: true,
+      permissions: { Wallet: ['AccountTransfer'] },
+    });
     const foreign = await errorOf(call(client('bybit', sb.url, other), 'privatePostV5UserDeleteSubApi', { apikey: bot.apiKey }));
     expect(foreign.error.message).toContain('"retCode":10001');
     expect(await sb.admin.listKeys({ exchange: 'bybit', owner: SUB })).toHaveLength(1);

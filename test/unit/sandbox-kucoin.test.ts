@@ -23,13 +23,27 @@ describe('sandbox: kucoin through real ccxt', () => {
     await sb.admin.createAccount('kucoin', MAIN);
     await sb.admin.createSubaccount('kucoin', MAIN, SUB);
     master = await sb.admin.createKey({ exchange: 'kucoin', owner: MAIN, master: true, permissions: 'General,Spot', ips: ['10.0.0.5'] });
-    bot = await sb.admin.createKey({ exchange: 'kucoin', owner: SUB, permissions: 'General,Spot', ips: ['10.0.0.5'], label: 'FAKE-bot', passphrase: 'fake-pass-1' });
+    bot = await sb.admin.createKey({
+      exchange: 'kucoin',
+      owner: SUB,
+      permissions: 'General,Spot',
+      ips: ['10.0.0.5'],
+      label: 'FAKE-bot',
+      passphrase: 'fake-pass-1',
+    });
   });
 
   it('inspects a key with the real api-key shape; the accounts call works', async () => {
     const res = await call(client('kucoin', sb.url, bot), 'privateGetUserApiKey');
     expect(res.code).toBe('200000');
-    expect(res.data).toMatchObject({ remark: 'FAKE-bot', apiKey: bot.apiKey, permission: 'General,Spot', ipWhitelist: '10.0.0.5', isMaster: false, subName: SUB });
+    expect(res.data).toMatchObject({
+      remark: 'FAKE-bot',
+      apiKey: bot.apiKey,
+      permission: 'General,Spot',
+      ipWhitelist: '10.0.0.5',
+      isMaster: false,
+      subName: SUB,
+    });
     expect((await call(client('kucoin', sb.url, bot), 'privateGetAccounts')).code).toBe('200000');
   });
 
@@ -79,7 +93,13 @@ describe('sandbox: kucoin through real ccxt', () => {
       ipWhitelist: '10.0.0.5',
     });
     const c = res.data as Record<string, string>;
-    expect(c).toMatchObject({ subName: SUB, remark: 'FAKE-rotated', permission: 'General,Spot', ipWhitelist: '10.0.0.5', passphrase: 'fake-pass-2' });
+    expect(c).toMatchObject({
+      subName: SUB,
+      remark: 'FAKE-rotated',
+      permission: 'General,Spot',
+      ipWhitelist: '10.0.0.5',
+      passphrase: 'fake-pass-2',
+    });
     const fresh = client('kucoin', sb.url, { apiKey: c.apiKey!, secret: c.apiSecret!, passphrase: 'fake-pass-2' });
     expect((await call(fresh, 'privateGetUserApiKey')).code).toBe('200000');
 
@@ -97,7 +117,8 @@ describe('sandbox: kucoin through real ccxt', () => {
   it('refuses withdraw (Transfer) on a sub key, bad passphrases and remarks, and non-master callers', async () => {
     const ex = client('kucoin', sb.url, master);
     const base = { subName: SUB, passphrase: 'fake-pass-2', remark: 'FAKE-x', permission: 'General' };
-    const msgOf = async (params: Record<string, unknown>, who = ex) => (await errorOf(call(who, 'privatePostSubApiKey', params))).error.message;
+    const msgOf = async (params: Record<string, unknown>, who = ex) =>
+      (await errorOf(call(who, 'privatePostSubApiKey', params))).error.message;
     expect(await msgOf({ ...base, permission: 'General,Transfer' })).toContain('Transfer is not allowed');
     expect(await msgOf({ ...base, passphrase: 'has space' })).toContain('400100');
     expect(await msgOf({ ...base, passphrase: 'short' })).toContain('400100');

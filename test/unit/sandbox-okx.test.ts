@@ -22,7 +22,14 @@ describe('sandbox: okx v5 through real ccxt', () => {
     await sb.admin.setClientIp('10.0.0.5');
     await sb.admin.createAccount('okx', MAIN);
     await sb.admin.createSubaccount('okx', MAIN, SUB);
-    master = await sb.admin.createKey({ exchange: 'okx', owner: MAIN, master: true, permissions: 'read_only,trade', ips: ['10.0.0.5'], label: 'FAKE-master' });
+    master = await sb.admin.createKey({
+      exchange: 'okx',
+      owner: MAIN,
+      master: true,
+      permissions: 'read_only,trade',
+      ips: ['10.0.0.5'],
+      label: 'FAKE-master',
+    });
     bot = await sb.admin.createKey({ exchange: 'okx', owner: SUB, permissions: 'read_only,trade', ips: ['10.0.0.5'], label: 'FAKE-bot' });
   });
 
@@ -108,7 +115,9 @@ describe('sandbox: okx v5 through real ccxt', () => {
       await sb.admin.createKey({ exchange: 'okx', owner: SUB, permissions: 'read_only', label: `FAKE-${i}` });
     }
     const ex = client('okx', sb.url, master);
-    const e = await errorOf(call(ex, 'privatePostUsersSubaccountApikey', { subAcct: SUB, label: 'FAKE-51', passphrase: 'Fake-Pass-123!', perm: 'trade' }));
+    const e = await errorOf(
+      call(ex, 'privatePostUsersSubaccountApikey', { subAcct: SUB, label: 'FAKE-51', passphrase: 'Fake-Pass-123!', perm: 'trade' }),
+    );
     expect(e.error.message).toContain('"code":"59501"');
   });
 

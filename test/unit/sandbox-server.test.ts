@@ -30,7 +30,9 @@ describe('sandbox server', () => {
 
   it('validates admin input and never lists secrets', async () => {
     const sb = await start({ admin: true });
-    await expect(sb.admin.createKey({ exchange: 'bybit', owner: '42', permissions: 'Spot' })).rejects.toThrow(/no main account or sub-account 42/);
+    await expect(sb.admin.createKey({ exchange: 'bybit', owner: '42', permissions: 'Spot' })).rejects.toThrow(
+      /no main account or sub-account 42/,
+    );
     // curl -d sends JSON labelled as a form: the admin API reads JSON regardless.
     const curlish = await fetch(`${sb.url}/_admin/accounts`, {
       method: 'POST',
@@ -38,8 +40,12 @@ describe('sandbox server', () => {
       body: '{"exchange":"bybit","uid":"42"}',
     });
     expect(await curlish.json()).toEqual({ exchange: 'bybit', uid: '42' });
-    await expect(sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: 'Spot' })).rejects.toThrow(/object of arrays/);
-    await expect(sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: {}, ips: ['not-an-ip'] })).rejects.toThrow(/not an IP/);
+    await expect(sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: 'Spot' })).rejects.toThrow(
+      /object of arrays/,
+    );
+    await expect(sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: {}, ips: ['not-an-ip'] })).rejects.toThrow(
+      /not an IP/,
+    );
     await expect(sb.admin.addFault({ exchange: 'bybit', path: '/x', kind: 'explode' as never })).rejects.toThrow(/kind must be/);
     await expect(sb.admin.setClientIp('localhost')).rejects.toThrow(/ip must be/);
     const k = await sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: { Spot: ['SpotTrade'] } });
@@ -56,7 +62,13 @@ describe('sandbox server', () => {
     const first = await start({ admin: true, stateFile: file, clientIp: '10.0.0.5' });
     await first.admin.createAccount('okx', '7001');
     await first.admin.createSubaccount('okx', '7001', 'fakebot');
-    const k = await first.admin.createKey({ exchange: 'okx', owner: 'fakebot', permissions: 'read_only,trade', ips: ['10.0.0.5'], label: 'FAKE-bot' });
+    const k = await first.admin.createKey({
+      exchange: 'okx',
+      owner: 'fakebot',
+      permissions: 'read_only,trade',
+      ips: ['10.0.0.5'],
+      label: 'FAKE-bot',
+    });
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ version: 1, clientIp: '10.0.0.5' });
     await first.close();
@@ -70,7 +82,13 @@ describe('sandbox server', () => {
   it('treats requests as coming from the configured client address', async () => {
     const sb = await start({ admin: true, clientIp: '198.51.100.7' });
     await sb.admin.createAccount('bybit', '42');
-    const k = await sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: { Spot: ['SpotTrade'] }, ips: ['198.51.100.7'] });
+    const k = await sb.admin.createKey({
+      exchange: 'bybit',
+      owner: '42',
+      master: true,
+      permissions: { Spot: ['SpotTrade'] },
+      ips: ['198.51.100.7'],
+    });
     expect((await call(client('bybit', sb.url, k), 'privateGetV5UserQueryApi')).retCode).toBe(0);
     await sb.admin.setClientIp('127.0.0.1');
     await expect(call(client('bybit', sb.url, k), 'privateGetV5UserQueryApi')).rejects.toThrow(/10010/);

@@ -132,7 +132,8 @@ describe('keyctl schedule', () => {
     expect(next.hour >= 2 && next.hour < 4).toBe(true);
 
     expect(mm).toMatchObject({ state: 'missing', lastRotation: null, nextRotation: null, rotationDue: false, verificationDue: false });
-    for (const s of slots) for (const t of [s.lastRotation, s.nextRotation, s.lastVerification, s.nextVerification]) if (t) expect(t).toMatch(/Z$/);
+    for (const s of slots)
+      for (const t of [s.lastRotation, s.nextRotation, s.lastVerification, s.nextVerification]) if (t) expect(t).toMatch(/Z$/);
   });
 
   it('prints a table for humans, in UTC with relative times, naming what to do next', async () => {
@@ -141,7 +142,20 @@ describe('keyctl schedule', () => {
     const { ctx, stdout } = fakeContext(false, store, fakeAudit([entry('verify', 'alpha/arb1', now - 3 * HOUR, 'failed')]));
     await run(ctx, [], {});
     const text = stdout();
-    for (const s of ['alpha/arb1', 'alpha/arb2', 'beta/mm', 'MISSING', 'DUE', 'FAILED', '40d ago', 'sat 02:00-04:00 Europe/London', 'never', 'Times are UTC', 'keyctl key import', 'keyctl rotate --due']) {
+    for (const s of [
+      'alpha/arb1',
+      'alpha/arb2',
+      'beta/mm',
+      'MISSING',
+      'DUE',
+      'FAILED',
+      '40d ago',
+      'sat 02:00-04:00 Europe/London',
+      'never',
+      'Times are UTC',
+      'keyctl key import',
+      'keyctl rotate --due',
+    ]) {
       expect(text).toContain(s);
     }
     expect(text).toContain(DateTime.fromMillis(now - 40 * DAY, { zone: 'utc' }).toFormat('yyyy-MM-dd HH:mm'));

@@ -31,23 +31,40 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(['', ' ', 'P', 'PT', 'P1DT', '-PT1H', 'PT-1H', '-5m', '1h30m', '15', '15M', '15 m', '1.5h', 'p30d', 'abc', '15min', 'PT1H ago', '1w', '5ms'])(
-    'rejects %j with INVALID_DURATION (exit 2) and a hint naming the accepted forms',
-    (text) => {
-      let caught: unknown;
-      try {
-        parseDuration(text, '--grace');
-      } catch (err) {
-        caught = err;
-      }
-      expect(caught).toBeInstanceOf(UsageError);
-      const e = caught as UsageError;
-      expect(e.code).toBe('INVALID_DURATION');
-      expect(e.exitCode).toBe(ExitCode.USAGE);
-      expect(e.message).toContain('--grace');
-      for (const form of ['PT15M', '90s', '15m', '24h', '30d']) expect(e.hint).toContain(form);
-    },
-  );
+  it.each([
+    '',
+    ' ',
+    'P',
+    'PT',
+    'P1DT',
+    '-PT1H',
+    'PT-1H',
+    '-5m',
+    '1h30m',
+    '15',
+    '15M',
+    '15 m',
+    '1.5h',
+    'p30d',
+    'abc',
+    '15min',
+    'PT1H ago',
+    '1w',
+    '5ms',
+  ])('rejects %j with INVALID_DURATION (exit 2) and a hint naming the accepted forms', (text) => {
+    let caught: unknown;
+    try {
+      parseDuration(text, '--grace');
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(UsageError);
+    const e = caught as UsageError;
+    expect(e.code).toBe('INVALID_DURATION');
+    expect(e.exitCode).toBe(ExitCode.USAGE);
+    expect(e.message).toContain('--grace');
+    for (const form of ['PT15M', '90s', '15m', '24h', '30d']) expect(e.hint).toContain(form);
+  });
 
   it('rejects anything over 100 years, in either form', () => {
     expect(parseDuration('P100Y')).toBe(MAX_DURATION_MS);
@@ -63,9 +80,12 @@ describe('isoDurationMs', () => {
     expect(isoDurationMs('P1DT12H')).toBe(36 * H);
     expect(isoDurationMs('PT1,5H')).toBe(90 * M);
   });
-  it.each(['P', 'PT', 'P1DT', '-PT1H', 'PT-1H', ' PT1H', '15m', ''])('refuses %j, which luxon alone would read or which is no ISO form', (text) => {
-    expect(isoDurationMs(text)).toBeUndefined();
-  });
+  it.each(['P', 'PT', 'P1DT', '-PT1H', 'PT-1H', ' PT1H', '15m', ''])(
+    'refuses %j, which luxon alone would read or which is no ISO form',
+    (text) => {
+      expect(isoDurationMs(text)).toBeUndefined();
+    },
+  );
 });
 
 describe('configDurationMs', () => {
@@ -74,7 +94,7 @@ describe('configDurationMs', () => {
     expect(configDurationMs('PT15M')).toBe(15 * M);
     expect(configDurationMs('PT0S')).toBe(0);
   });
-  it('fails with INVALID_DURATION on text that is not an ISO-8601 duration by keyctl\'s rule', () => {
+  it("fails with INVALID_DURATION on text that is not an ISO-8601 duration by keyctl's rule", () => {
     expect(() => configDurationMs('30d')).toThrow(expect.objectContaining({ code: 'INVALID_DURATION' }));
     expect(() => configDurationMs('PT')).toThrow(expect.objectContaining({ code: 'INVALID_DURATION' }));
   });

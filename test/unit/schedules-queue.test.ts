@@ -76,7 +76,7 @@ describe('DueQueue', () => {
 
   it('matches a sort of its live entries under many random operations', () => {
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const q = new DueQueue<number>();
     const model = new Map<string, number>();
     let popped = 0;

@@ -169,7 +169,13 @@ describe('nextWindowStart agrees with a minute-by-minute scan around DST changes
     ['Australia/Lord_Howe', '2025-10-04T15:30:00Z'],
   ];
   // Windows starting before, inside and after the changed hour, one crossing midnight, one ending inside it.
-  const windows: Array<[string, string]> = [['01:30', '03:00'], ['02:15', '02:45'], ['01:00', '01:30'], ['23:00', '02:30'], ['03:00', '01:45']];
+  const windows: Array<[string, string]> = [
+    ['01:30', '03:00'],
+    ['02:15', '02:45'],
+    ['01:00', '01:30'],
+    ['23:00', '02:30'],
+    ['03:00', '01:45'],
+  ];
 
   it.each(cases)('%s around %s', (zone, around) => {
     for (const [from, to] of windows) {

@@ -45,7 +45,13 @@ function cli(command: string): { ctx: CliContext; stdout: () => string } {
   const out = new PassThrough();
   let o = '';
   out.on('data', (c: Buffer) => (o += c.toString()));
-  const io: CliIo = { stdin: new PassThrough(), stdout: out, stderr: new PassThrough(), env: { VAULT_TOKEN: bed.vault.rootToken, KEYCTL_ACTOR: 'ops' }, cwd: dir };
+  const io: CliIo = {
+    stdin: new PassThrough(),
+    stdout: out,
+    stderr: new PassThrough(),
+    env: { VAULT_TOKEN: bed.vault.rootToken, KEYCTL_ACTOR: 'ops' },
+    cwd: dir,
+  };
   return { ctx: new CliContext(io, command, { json: true, config: configPath }), stdout: () => o };
 }
 
@@ -60,7 +66,7 @@ async function failure(p: Promise<unknown>): Promise<KeyctlError> {
 }
 
 describe('keyctl vault policy', () => {
-  it('prints a read-only policy on the bot\'s own data paths', async () => {
+  it("prints a read-only policy on the bot's own data paths", async () => {
     const c = cli('vault policy');
     await runPolicy(c.ctx, ['alpha'], {});
     const out = JSON.parse(c.stdout()) as { name: string; policy: string };
@@ -83,7 +89,7 @@ describe('keyctl vault policy', () => {
 });
 
 describe('the generated policy in Vault (ACL enforced by the double)', () => {
-  it('matches only that bot\'s slots, not a bot whose name merely starts the same', () => {
+  it("matches only that bot's slots, not a bot whose name merely starts the same", () => {
     const rules = [parsePolicy(botPolicy({ mount: 'secret', prefix: 'keyctl', bot: 'alpha' }))];
     expect([...capabilitiesFor(rules, 'secret/data/keyctl/bots/alpha/s1')]).toEqual(['read']);
     expect(capabilitiesFor(rules, 'secret/data/keyctl/bots/alphabet/s1').size).toBe(0);
@@ -93,13 +99,17 @@ describe('the generated policy in Vault (ACL enforced by the double)', () => {
     expect(matches('secret/data/+/x', 'secret/data/a/b/x')).toBe(false);
   });
 
-  it('keyctl vault approle sets up the role; the bot logs in and reads its CURRENT slot but not another bot\'s', async () => {
+  it("keyctl vault approle sets up the role; the bot logs in and reads its CURRENT slot but not another bot's", async () => {
     const admin = await bed.store();
     await ensureAuditKey(admin);
     await admin.write('bots/alpha/s1', { secret: { apiKey: 'FAKE-alpha-1', secret: 'FAKE-alpha-s1' }, stage: 'CURRENT', expect: null });
     const v2 = await admin.write('bots/alpha/s1', { secret: { apiKey: 'FAKE-alpha-2', secret: 'FAKE-alpha-s2' }, expect: null });
     await admin.write('bots/beta/s1', { secret: { apiKey: 'FAKE-beta', secret: 'FAKE-beta-s' }, stage: 'CURRENT', expect: null });
-    await admin.write('bots/alphabet/s1', { secret: { apiKey: 'FAKE-alphabet', secret: 'FAKE-alphabet-s' }, stage: 'CURRENT', expect: null });
+    await admin.write('bots/alphabet/s1', {
+      secret: { apiKey: 'FAKE-alphabet', secret: 'FAKE-alphabet-s' },
+      stage: 'CURRENT',
+      expect: null,
+    });
 
     const c = cli('vault approle');
     await runApprole(c.ctx, ['alpha'], { secretIdTtl: '5m', bindIps: false });
@@ -108,11 +118,17 @@ describe('the generated policy in Vault (ACL enforced by the double)', () => {
     expect(out).toMatchObject({ role: 'keyctl-alpha', policy: 'keyctl-bot-alpha', secretIdNumUses: 1 });
     expect(out.roleId).toMatch(/^[0-9a-f-]{36}$/);
 
-    const { http: rootHttp } = await connectVault(vaultStoreSchema.parse({ provider: 'vault', address: bed.vault.url }), { env: { VAULT_TOKEN: bed.vault.rootToken } });
+    const { http: rootHttp } = await connectVault(vaultStoreSchema.parse({ provider: 'vault', address: bed.vault.url }), {
+      env: { VAULT_TOKEN: bed.vault.rootToken },
+    });
     const role = await rootHttp.call<Record<string, unknown>>({ method: 'GET', path: 'auth/approle/role/keyctl-alpha' });
     expect(role.data).toMatchObject({ secret_id_num_uses: 1, secret_id_ttl: '5m', token_policies: ['keyctl-bot-alpha'] });
     const issued = await issueWrappedSecretId(rootHttp, { approleMount: 'approle', bot: 'alpha', ttlSeconds: 300, wrapTtlSeconds: 60 });
-    const unwrapped = await rootHttp.call<{ secret_id: string }>({ method: 'POST', path: 'sys/wrapping/unwrap', token: issued.wrappingToken });
+    const unwrapped = await rootHttp.call<{ secret_id: string }>({
+      method: 'POST',
+      path: 'sys/wrapping/unwrap',
+      token: issued.wrappingToken,
+    });
 
     const config = vaultStoreSchema.parse({ provider: 'vault', address: bed.vault.url, auth: { method: 'approle' } });
     const { http } = await connectVault(config, { env: { VAULT_ROLE_ID: out.roleId, VAULT_SECRET_ID: unwrapped.data!.secret_id } });
@@ -127,10 +143,12 @@ describe('the generated policy in Vault (ACL enforced by the double)', () => {
     }
     // No metadata or list access either: the bot cannot enumerate slots.
     await expect(http.call({ method: 'LIST', path: 'secret/metadata/keyctl/bots' })).rejects.toBeInstanceOf(VaultApiError);
-    await expect(http.call({ method: 'POST', path: 'secret/data/keyctl/bots/alpha/s1', body: { data: { apiKey: 'FAKE-x' } } })).rejects.toMatchObject({ status: 403 });
+    await expect(
+      http.call({ method: 'POST', path: 'secret/data/keyctl/bots/alpha/s1', body: { data: { apiKey: 'FAKE-x' } } }),
+    ).rejects.toMatchObject({ status: 403 });
   });
 
-  it('--bind-ips binds secret ids and tokens to the bot\'s declared addresses', async () => {
+  it("--bind-ips binds secret ids and tokens to the bot's declared addresses", async () => {
     const admin = await bed.store();
     await ensureAuditKey(admin);
     const c = cli('vault approle');

@@ -18,10 +18,13 @@ export async function vaultBed(): Promise<VaultBed> {
     vault,
     clock,
     store: async (env = { VAULT_TOKEN: vault.rootToken }, overrides = {}) =>
-      (await createStore(vaultStoreSchema.parse({ provider: 'vault', address: vault.url, mount: 'secret', prefix: 'keyctl', ...overrides }), {
-        env,
-        now: () => clock.now,
-      })) as VaultStore,
+      (await createStore(
+        vaultStoreSchema.parse({ provider: 'vault', address: vault.url, mount: 'secret', prefix: 'keyctl', ...overrides }),
+        {
+          env,
+          now: () => clock.now,
+        },
+      )) as VaultStore,
     close: () => vault.close(),
   };
 }

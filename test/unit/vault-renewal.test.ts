@@ -88,7 +88,7 @@ describe('vault token renewal', () => {
     expect(timers.pending).toHaveLength(0);
   });
 
-  it('stops at the token\'s max TTL and reports it', async () => {
+  it("stops at the token's max TTL and reports it", async () => {
     const token = bed.vault.createToken({ policies: [], ttl: 60, renewable: true, maxTtl: 90 });
     const store = await bed.store({ VAULT_TOKEN: token });
     const timers = manualTimers();

@@ -19,7 +19,14 @@ describe('vault version history', () => {
     let pending: string | null = null;
     for (let i = 2; i <= 20; i++) {
       const key = `retry-key-${String(i).padStart(24, '0')}`;
-      pending = (await store.write(path, { secret: { v: String(i) }, expect: pending, meta: { fingerprint: `fp${i}`, source: 'rotation' }, idempotencyKey: key })).version;
+      pending = (
+        await store.write(path, {
+          secret: { v: String(i) },
+          expect: pending,
+          meta: { fingerprint: `fp${i}`, source: 'rotation' },
+          idempotencyKey: key,
+        })
+      ).version;
       expect(Object.keys(bed.vault.kvEntry('secret', `keyctl/${path}`)!.customMetadata!).length).toBeLessThanOrEqual(64);
     }
     let refused: unknown;

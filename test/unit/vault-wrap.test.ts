@@ -41,7 +41,9 @@ describe('vault wrapping', () => {
     const store = await bed.store();
     await store.write('bots/alpha/arb1', { secret: { secret: CANARY }, stage: 'CURRENT', expect: null });
     // An attacker-made token: the same kind of value, but wrapped from a KV read instead of sys/wrapping/wrap.
-    const { http } = await connectVault(vaultStoreSchema.parse({ provider: 'vault', address: bed.vault.url }), { env: { VAULT_TOKEN: bed.vault.rootToken } });
+    const { http } = await connectVault(vaultStoreSchema.parse({ provider: 'vault', address: bed.vault.url }), {
+      env: { VAULT_TOKEN: bed.vault.rootToken },
+    });
     const res = await http.call({ method: 'GET', path: 'secret/data/keyctl/bots/alpha/arb1', wrapTtlSeconds: 60 });
     const foreign = res.wrap_info!.token;
     expect(res.wrap_info!.creation_path).toBe('secret/data/keyctl/bots/alpha/arb1');
@@ -53,13 +55,15 @@ describe('vault wrapping', () => {
   });
 
   it('a prefix of the expected path is not enough', async () => {
-    const { http } = await connectVault(vaultStoreSchema.parse({ provider: 'vault', address: bed.vault.url }), { env: { VAULT_TOKEN: bed.vault.rootToken } });
+    const { http } = await connectVault(vaultStoreSchema.parse({ provider: 'vault', address: bed.vault.url }), {
+      env: { VAULT_TOKEN: bed.vault.rootToken },
+    });
     const res = await http.call({ method: 'POST', path: WRAP_PATH, body: { value: CANARY }, wrapTtlSeconds: 60 });
     expect(await code(unwrapChecked(http, res.wrap_info!.token, `${WRAP_PATH}/extra`, () => 'x'))).toBe('WRAP_ORIGIN_MISMATCH');
     expect(await code(unwrapChecked(http, res.wrap_info!.token, 'sys/wrapping', () => 'x'))).toBe('WRAP_ORIGIN_MISMATCH');
   });
 
-  it('the TTL is Vault\'s: rounded up to whole seconds, expired tokens are WRAP_INVALID', async () => {
+  it("the TTL is Vault's: rounded up to whole seconds, expired tokens are WRAP_INVALID", async () => {
     const store = await bed.store();
     const token = await store.wrap(CANARY, 1500);
     bed.clock.now += 1900;
@@ -77,8 +81,19 @@ describe('vault wrapping', () => {
   });
 
   it('secure introduction: a wrapped single-use secret id, checked by creation path, logs the bot in once', async () => {
-    const { http } = await connectVault(vaultStoreSchema.parse({ provider: 'vault', address: bed.vault.url }), { env: { VAULT_TOKEN: bed.vault.rootToken } });
-    const { roleId } = await setupBotAppRole(http, { mount: 'secret', prefix: 'keyctl', bot: 'alpha', approleMount: 'approle', secretIdTtl: '10m', tokenTtl: '15m', tokenMaxTtl: '1h', cidrs: [] });
+    const { http } = await connectVault(vaultStoreSchema.parse({ provider: 'vault', address: bed.vault.url }), {
+      env: { VAULT_TOKEN: bed.vault.rootToken },
+    });
+    const { roleId } = await setupBotAppRole(http, {
+      mount: 'secret',
+      prefix: 'keyctl',
+      bot: 'alpha',
+      approleMount: 'approle',
+      secretIdTtl: '10m',
+      tokenTtl: '15m',
+      tokenMaxTtl: '1h',
+      cidrs: [],
+    });
     const issued = await issueWrappedSecretId(http, { approleMount: 'approle', bot: 'alpha', ttlSeconds: 300, wrapTtlSeconds: 60 });
     expect(issued.creationPath).toBe('auth/approle/role/keyctl-alpha/secret-id');
     // The receiving side checks the creation path the issuer promised before unwrapping.

@@ -25,7 +25,9 @@ export const run: CommandRun = async (ctx, args, opts) => {
   }
   const accountId = opts.accountId === undefined ? undefined : String(opts.accountId);
   if (accountId !== undefined && !ACCOUNT_ID.test(accountId)) {
-    throw new UsageError('INVALID_ACCOUNT_ID', `"${accountId}" is not an AWS account id.`, { hint: 'An account id is 12 digits, e.g. 123456789012.' });
+    throw new UsageError('INVALID_ACCOUNT_ID', `"${accountId}" is not an AWS account id.`, {
+      hint: 'An account id is 12 digits, e.g. 123456789012.',
+    });
   }
   const { policy, notes } = buildBotPolicy({
     bot,

@@ -5,19 +5,27 @@ import { specs } from '../specs/index.js';
 import type { CliContext } from '../context.js';
 import type { CommandRun } from '../types.js';
 
-const INSTALL = 'e.g. keyctl completion bash > ~/.local/share/bash-completion/completions/keyctl (keyctl completion --help shows each shell)';
+const INSTALL =
+  'e.g. keyctl completion bash > ~/.local/share/bash-completion/completions/keyctl (keyctl completion --help shows each shell)';
 
 export const run: CommandRun = async (ctx, args, opts) => {
   const [shell] = args;
   if (opts.refs !== undefined) {
-    if (shell) throw new UsageError('COMPLETION_ARGS', 'Pass a shell or --refs, not both.', { hint: 'keyctl completion bash   or   keyctl completion --refs slot' });
+    if (shell)
+      throw new UsageError('COMPLETION_ARGS', 'Pass a shell or --refs, not both.', {
+        hint: 'keyctl completion bash   or   keyctl completion --refs slot',
+      });
     return printRefs(ctx, String(opts.refs));
   }
   if (!shell) {
-    throw new UsageError('COMPLETION_SHELL', 'Name the shell to print a completion script for.', { hint: `Use ${SHELLS.slice(0, -1).join(', ')} or ${SHELLS.at(-1)}, ${INSTALL}.` });
+    throw new UsageError('COMPLETION_SHELL', 'Name the shell to print a completion script for.', {
+      hint: `Use ${SHELLS.slice(0, -1).join(', ')} or ${SHELLS.at(-1)}, ${INSTALL}.`,
+    });
   }
   if (!isShell(shell)) {
-    throw new UsageError('UNKNOWN_SHELL', `No completion script for "${shell}".`, { hint: `Use ${SHELLS.slice(0, -1).join(', ')} or ${SHELLS.at(-1)}, ${INSTALL}.` });
+    throw new UsageError('UNKNOWN_SHELL', `No completion script for "${shell}".`, {
+      hint: `Use ${SHELLS.slice(0, -1).join(', ')} or ${SHELLS.at(-1)}, ${INSTALL}.`,
+    });
   }
   const script = completionScript(shell, specs);
   ctx.out.result({ shell, script }, script);
@@ -31,7 +39,9 @@ export const run: CommandRun = async (ctx, args, opts) => {
  */
 async function printRefs(ctx: CliContext, kind: string): Promise<number> {
   if (!(REF_KINDS as readonly string[]).includes(kind)) {
-    throw new UsageError('UNKNOWN_REF_KIND', `--refs takes a kind of candidate, not "${kind}".`, { hint: `Use one of: ${REF_KINDS.join(', ')}.` });
+    throw new UsageError('UNKNOWN_REF_KIND', `--refs takes a kind of candidate, not "${kind}".`, {
+      hint: `Use one of: ${REF_KINDS.join(', ')}.`,
+    });
   }
   const { loadConfig } = await import('../../config/load.js');
   let candidates: string[] = [];

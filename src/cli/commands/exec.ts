@@ -23,9 +23,13 @@ export const run: CommandRun = async (ctx, args, opts) => {
   const mask = opts.mask !== false;
   const restartOnRotate = Boolean(opts.restartOnRotate);
   if (restartOnRotate && fd !== undefined) {
-    throw new UsageError('CONFLICTING_OPTIONS', '--restart-on-rotate is for the environment mode; with --fd the bot gets new keys on its pipe.', {
-      hint: 'Drop one of --fd and --restart-on-rotate.',
-    });
+    throw new UsageError(
+      'CONFLICTING_OPTIONS',
+      '--restart-on-rotate is for the environment mode; with --fd the bot gets new keys on its pipe.',
+      {
+        hint: 'Drop one of --fd and --restart-on-rotate.',
+      },
+    );
   }
   const watchMs = Number(ctx.env.KEYCTL_WATCH_MS ?? DEFAULT_WATCH_MS);
   const mode = fd === undefined ? 'env' : 'fd';
@@ -40,7 +44,12 @@ export const run: CommandRun = async (ctx, args, opts) => {
 
   const result = await runSupervised({
     // Nobody gets a key unaudited: the entry is written before the bot starts (alongside the registration).
-    before: ctx.record({ ref: slot.ref, fingerprint: creds.fingerprint, outcome: 'ok', detail: { mode, preflight: Boolean(opts.preflight), mask } }),
+    before: ctx.record({
+      ref: slot.ref,
+      fingerprint: creds.fingerprint,
+      outcome: 'ok',
+      detail: { mode, preflight: Boolean(opts.preflight), mask },
+    }),
     store,
     slotPath: slot.path,
     initial: creds,
@@ -68,7 +77,13 @@ export const run: CommandRun = async (ctx, args, opts) => {
       handover: (fingerprint, outcome) => {
         if (outcome === 'delivered') ctx.out.info(`keyctl exec: handed the rotated key ${fingerprint} to the bot (${mode} mode).`);
         void ctx
-          .record({ command: 'exec.handover', ref: slot.ref, fingerprint, outcome: outcome === 'failed' ? 'failed' : 'ok', detail: { mode, step: outcome } })
+          .record({
+            command: 'exec.handover',
+            ref: slot.ref,
+            fingerprint,
+            outcome: outcome === 'failed' ? 'failed' : 'ok',
+            detail: { mode, step: outcome },
+          })
           .catch(() => ctx.out.warn('keyctl exec: could not write the hand-over audit entry.'));
       },
     },
@@ -97,7 +112,9 @@ async function preflight(ctx: CliContext, creds: CurrentCredentials, mode: strin
     });
   } catch (err) {
     const code = err instanceof KeyctlError ? err.code : 'UNKNOWN';
-    await ctx.record({ ref: creds.ref, fingerprint: creds.fingerprint, outcome: 'refused', detail: { mode, preflight: code } }).catch(() => undefined);
+    await ctx
+      .record({ ref: creds.ref, fingerprint: creds.fingerprint, outcome: 'refused', detail: { mode, preflight: code } })
+      .catch(() => undefined);
     // An address refusal carries its own hint (which address, what to change); other refusals get the general one.
     const rejected = isKeyRefusal(err) && !isIpRefusal(err);
     throw new ExchangeError(

@@ -36,9 +36,13 @@ export const run: CommandRun = async (ctx, _args, opts) => {
     const { created } = await store.init();
     if (!created && generatedKey) {
       // An existing store was opened with a key we just made up: it cannot be ours.
-      throw new UsageError('MASTER_KEY_REQUIRED', `A store already exists at ${config.store.provider === 'local' ? config.store.path : 'the configured location'}.`, {
-        hint: 'Set KEYCTL_MASTER_KEY (or KEYCTL_PASSPHRASE) to the key it was created with.',
-      });
+      throw new UsageError(
+        'MASTER_KEY_REQUIRED',
+        `A store already exists at ${config.store.provider === 'local' ? config.store.path : 'the configured location'}.`,
+        {
+          hint: 'Set KEYCTL_MASTER_KEY (or KEYCTL_PASSPHRASE) to the key it was created with.',
+        },
+      );
     }
     await store.health();
     const audit = await ensureAuditKey(store);
@@ -61,7 +65,11 @@ export const run: CommandRun = async (ctx, _args, opts) => {
         ].join('\n'),
       );
       // The key is the product of this command: printed unredacted, on stdout, nowhere else.
-      ctx.out.raw(ctx.json ? `${JSON.stringify({ created: true, provider: config.store.provider, store: where, masterKey: generatedKey })}\n` : `${generatedKey}\n`);
+      ctx.out.raw(
+        ctx.json
+          ? `${JSON.stringify({ created: true, provider: config.store.provider, store: where, masterKey: generatedKey })}\n`
+          : `${generatedKey}\n`,
+      );
     } else {
       ctx.out.result(
         { created, provider: config.store.provider, store: where, auditKeyCreated: audit.created },

@@ -26,7 +26,8 @@ export const run: CommandRun = async (ctx, args, opts) => {
   const expiresAt = new Date(Date.now() + ttlMs).toISOString();
   await ctx.record({ ref: slot.ref, fingerprint: creds.fingerprint, outcome: 'ok', detail: { ttlMs, provider: store.id } });
   if (store.capabilities.wrapping === 'none') ctx.out.warn(`the ${store.id} store cannot wrap values; the token will not work.`);
-  if (!ctx.json) ctx.out.info(`single-use token for ${slot.ref} (key ${creds.fingerprint}), valid ${formatDuration(ttlMs)} until ${expiresAt}:`);
+  if (!ctx.json)
+    ctx.out.info(`single-use token for ${slot.ref} (key ${creds.fingerprint}), valid ${formatDuration(ttlMs)} until ${expiresAt}:`);
   // The token is the product: printed raw (the redactor would leave it alone anyway; it is not a registered secret).
   if (ctx.json) ctx.out.raw(`${JSON.stringify({ token, expiresAt, ref: slot.ref, fingerprint: creds.fingerprint }, null, 2)}\n`);
   else ctx.out.raw(`${token}\n`);

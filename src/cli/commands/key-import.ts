@@ -25,17 +25,27 @@ export const run: CommandRun = async (ctx, args, opts) => {
   const currentId = info?.stages.CURRENT ?? null;
   const current = currentId ? info?.versions.find((v) => v.id === currentId) : undefined;
   if (current?.meta.fingerprint === fp) {
-    ctx.out.result({ ref: target.ref, fingerprint: fp, version: current.id, stage: 'CURRENT', changed: false }, `${target.ref}: key ${fp} is already the CURRENT key; nothing changed.`);
+    ctx.out.result(
+      { ref: target.ref, fingerprint: fp, version: current.id, stage: 'CURRENT', changed: false },
+      `${target.ref}: key ${fp} is already the CURRENT key; nothing changed.`,
+    );
     return;
   }
 
   const violations = await checkAtExchange(ctx, target.ref, credentials, store);
   if (violations.length > 0 && !opts.acceptViolations) {
-    await ctx.record({ ref: target.ref, fingerprint: fp, outcome: 'refused', detail: { violations: violations.map((v) => v.code).join(',') } });
+    await ctx.record({
+      ref: target.ref,
+      fingerprint: fp,
+      outcome: 'refused',
+      detail: { violations: violations.map((v) => v.code).join(',') },
+    });
     ctx.out.result({ ref: target.ref, fingerprint: fp, stored: false, violations }, () =>
       [`${target.ref}: key ${fp} NOT stored: it violates the key policy:`, ...violations.map((v) => `  ${v.code}: ${v.detail}`)].join('\n'),
     );
-    ctx.out.error('hint: fix the key at the exchange (or create a safe one), or pass --accept-violations to store it flagged so `keyctl rotate` replaces it.');
+    ctx.out.error(
+      'hint: fix the key at the exchange (or create a safe one), or pass --accept-violations to store it flagged so `keyctl rotate` replaces it.',
+    );
     return ExitCode.POLICY;
   }
 
@@ -56,20 +66,30 @@ export const run: CommandRun = async (ctx, args, opts) => {
       ref: target.ref,
       fingerprint: fp,
       outcome: 'ok',
-      detail: { version, replaced: current?.meta.fingerprint ?? null, ...(violations.length ? { acceptedViolations: violations.map((v) => v.code).join(',') } : {}) },
+      detail: {
+        version,
+        replaced: current?.meta.fingerprint ?? null,
+        ...(violations.length ? { acceptedViolations: violations.map((v) => v.code).join(',') } : {}),
+      },
     });
     if (violations.length) {
-      ctx.out.warn(`${target.ref}: stored key ${fp} despite ${violations.map((v) => v.code).join(', ')}; run keyctl rotate ${target.ref} to replace it with a safe key.`);
+      ctx.out.warn(
+        `${target.ref}: stored key ${fp} despite ${violations.map((v) => v.code).join(', ')}; run keyctl rotate ${target.ref} to replace it with a safe key.`,
+      );
     }
     if (current) {
-      ctx.out.warn(`${target.ref}: the previous key ${current.meta.fingerprint ?? current.id} is now PREVIOUS and still valid at the exchange until you revoke it.`);
+      ctx.out.warn(
+        `${target.ref}: the previous key ${current.meta.fingerprint ?? current.id} is now PREVIOUS and still valid at the exchange until you revoke it.`,
+      );
     }
     ctx.out.result(
       { ref: target.ref, fingerprint: fp, version, stage: 'CURRENT', changed: true, stored: true, violations },
       `${target.ref}: stored key ${fp} as CURRENT (version ${version})${violations.length ? ', flagged' : ', verified at the exchange'}.`,
     );
   } catch (err) {
-    await ctx.record({ ref: target.ref, fingerprint: fp, outcome: 'failed', detail: { error: (err as { code?: string }).code ?? 'unknown' } }).catch(() => undefined);
+    await ctx
+      .record({ ref: target.ref, fingerprint: fp, outcome: 'failed', detail: { error: (err as { code?: string }).code ?? 'unknown' } })
+      .catch(() => undefined);
     throw err;
   }
 };
@@ -85,7 +105,9 @@ async function checkAtExchange(ctx: CliContext, ref: string, credentials: Creden
     return result.violations;
   } catch (err) {
     if (err instanceof KeyctlError && err.code === 'CAPABILITY_GAP') {
-      return [{ code: 'KEY_REJECTED', detail: `the exchange offers no API to inspect keys, so keyctl cannot verify this one (${err.message})` }];
+      return [
+        { code: 'KEY_REJECTED', detail: `the exchange offers no API to inspect keys, so keyctl cannot verify this one (${err.message})` },
+      ];
     }
     throw err;
   }

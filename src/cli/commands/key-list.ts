@@ -12,7 +12,14 @@ export interface ListedKey {
   kind: 'slot' | 'account';
   /** False for keys in the store that the config no longer declares. */
   declared: boolean;
-  versions: Array<{ version: string; stages: string[]; fingerprint: string | null; createdAt: string; destroyed: boolean; flags: string | null }>;
+  versions: Array<{
+    version: string;
+    stages: string[];
+    fingerprint: string | null;
+    createdAt: string;
+    destroyed: boolean;
+    flags: string | null;
+  }>;
   /** What is known about the CURRENT key's safety: its flag and its last verification (from the audit log). */
   state: Omit<KeyState, 'ref'>;
 }
@@ -45,10 +52,23 @@ export const run: CommandRun = async (ctx) => {
       const live = e.versions.filter((v) => v.stages.length > 0);
       const ref = e.declared ? e.ref : `${e.ref} (not in config)`;
       if (live.length === 0) rows.push([ref, '-', 'no key', '-', '-', '-']);
-      for (const v of live) rows.push([ref, v.stages.join(','), v.fingerprint ?? '?', v.version, age(v.createdAt), v.stages.includes('CURRENT') ? stateCell(e.state) : '-']);
+      for (const v of live)
+        rows.push([
+          ref,
+          v.stages.join(','),
+          v.fingerprint ?? '?',
+          v.version,
+          age(v.createdAt),
+          v.stages.includes('CURRENT') ? stateCell(e.state) : '-',
+        ]);
     }
     if (rows.length === 0) return 'No keys declared in the config yet.';
-    const notes = entries.filter((e) => e.state.unsafe).map((e) => `UNSAFE ${e.ref}: ${e.state.unsafe}. Check it with keyctl verify ${e.ref}${e.kind === 'slot' ? `; replace it with keyctl rotate ${e.ref}` : ''}.`);
+    const notes = entries
+      .filter((e) => e.state.unsafe)
+      .map(
+        (e) =>
+          `UNSAFE ${e.ref}: ${e.state.unsafe}. Check it with keyctl verify ${e.ref}${e.kind === 'slot' ? `; replace it with keyctl rotate ${e.ref}` : ''}.`,
+      );
     return [table(['ref', 'stage', 'fingerprint', 'version', 'age', 'state'], rows), ...notes].join('\n');
   });
 };
@@ -60,7 +80,13 @@ function stateCell(state: Omit<KeyState, 'ref'>): string {
   return 'not verified yet';
 }
 
-function toListed(ref: string, kind: 'slot' | 'account', declared: boolean, info: SecretInfo | null, last: Parameters<typeof keyState>[2]): ListedKey {
+function toListed(
+  ref: string,
+  kind: 'slot' | 'account',
+  declared: boolean,
+  info: SecretInfo | null,
+  last: Parameters<typeof keyState>[2],
+): ListedKey {
   const currentId = info?.stages.CURRENT;
   const current = currentId ? info?.versions.find((v) => v.id === currentId) : undefined;
   const { ref: _ref, ...state } = keyState(ref, current ? current.meta : null, last);

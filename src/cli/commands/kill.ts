@@ -9,11 +9,14 @@ import type { CommandRun } from '../types.js';
 export const run: CommandRun = async (ctx, args, opts) => {
   const config = ctx.config();
   const [bot] = args;
-  if (!opts.all && !bot) throw new UsageError('KILL_TARGET', 'Name the bot to kill, or pass --all.', { hint: 'keyctl kill alpha   or   keyctl kill --all' });
+  if (!opts.all && !bot)
+    throw new UsageError('KILL_TARGET', 'Name the bot to kill, or pass --all.', { hint: 'keyctl kill alpha   or   keyctl kill --all' });
   if (opts.all && bot) throw new UsageError('KILL_TARGET', 'Pass a bot or --all, not both.');
   const slots = opts.all ? config.slots : config.slots.filter((s) => s.bot === bot);
   if (slots.length === 0) {
-    throw new UsageError('UNKNOWN_BOT', `${config.file} declares no bot "${bot}".`, { hint: `Bots: ${[...new Set(config.slots.map((s) => s.bot))].join(', ') || '(none)'}.` });
+    throw new UsageError('UNKNOWN_BOT', `${config.file} declares no bot "${bot}".`, {
+      hint: `Bots: ${[...new Set(config.slots.map((s) => s.bot))].join(', ') || '(none)'}.`,
+    });
   }
   const engine = await engineFor(ctx);
   const results: RevokeOutcome[] = [];
@@ -46,7 +49,9 @@ export const run: CommandRun = async (ctx, args, opts) => {
   // Each slot's line went to stderr as it finished; stdout gets the verdict.
   ctx.out.result({ results, failures }, () => {
     const revoked = results.reduce((n, r) => n + r.revoked.length, 0);
-    const lines = [`kill ${opts.all ? '--all' : bot}: ${revoked} key(s) revoked across ${slots.length} slot(s)${failures.length ? `, ${failures.length} NOT revoked` : ''}.`];
+    const lines = [
+      `kill ${opts.all ? '--all' : bot}: ${revoked} key(s) revoked across ${slots.length} slot(s)${failures.length ? `, ${failures.length} NOT revoked` : ''}.`,
+    ];
     for (const f of failures) lines.push(`  ${f.ref}: COULD NOT revoke: ${f.message}`);
     if (failures.length) lines.push(`Delete them in the exchange's web UI now, then run keyctl kill again to confirm.`);
     return lines.join('\n');

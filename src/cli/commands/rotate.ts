@@ -101,7 +101,13 @@ export const run: CommandRun = async (ctx, args, opts) => {
     results.length
       ? table(
           ['ref', 'status', 'new key', 'old key', 'old key revoked'],
-          results.map((r) => [r.ref, r.status, r.newFingerprint ?? '-', r.oldFingerprint ?? '-', r.oldFingerprint ? (r.previousRevoked ? 'yes' : r.revokeAfter ? `after ${r.revokeAfter}` : '-') : '-']),
+          results.map((r) => [
+            r.ref,
+            r.status,
+            r.newFingerprint ?? '-',
+            r.oldFingerprint ?? '-',
+            r.oldFingerprint ? (r.previousRevoked ? 'yes' : r.revokeAfter ? `after ${r.revokeAfter}` : '-') : '-',
+          ]),
         )
       : '',
   );

@@ -36,7 +36,7 @@ export async function serveSandbox(ctx: CliContext, opts: Record<string, unknown
   const clientIp = opts.clientIp as string | undefined;
   if (clientIp !== undefined && isIP(clientIp) === 0) {
     throw new UsageError('BAD_CLIENT_IP', `--client-ip must be an IPv4 or IPv6 address, got "${clientIp}".`, {
-      hint: 'For example --client-ip 203.0.113.9 to act from an address outside a key\'s allowlist.',
+      hint: "For example --client-ip 203.0.113.9 to act from an address outside a key's allowlist.",
     });
   }
   const stateFile = opts.state as string | undefined;

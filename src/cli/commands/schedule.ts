@@ -31,10 +31,15 @@ export const run: CommandRun = async (ctx) => {
       when(s.lastRotation, now),
       s.state === 'missing' ? 'import a key first' : `${when(s.nextRotation, now)}${s.rotationDue ? ' DUE' : ''}`,
       `${describeWindow(s.window)}${s.window ? (s.windowOpen ? ' (open)' : ' (closed)') : ''}`,
-      s.lastVerification ? `${when(s.lastVerification, now)}${s.lastVerificationOutcome === 'ok' ? '' : ` ${s.lastVerificationOutcome?.toUpperCase()}`}` : 'never',
+      s.lastVerification
+        ? `${when(s.lastVerification, now)}${s.lastVerificationOutcome === 'ok' ? '' : ` ${s.lastVerificationOutcome?.toUpperCase()}`}`
+        : 'never',
       s.state === 'missing' ? '-' : `${when(s.nextVerification, now)}${s.verificationDue ? ' DUE' : ''}`,
     ]);
-    const lines = [table(['slot', 'state', 'last rotation', 'next rotation', 'window', 'last verified', 'next verification'], rows), 'Times are UTC.'];
+    const lines = [
+      table(['slot', 'state', 'last rotation', 'next rotation', 'window', 'last verified', 'next verification'], rows),
+      'Times are UTC.',
+    ];
     const missing = slots.filter((s) => s.state === 'missing').map((s) => s.ref);
     if (missing.length) lines.push(`No key for ${missing.join(', ')}: import with keyctl key import <ref> < key.json`);
     const due = slots.filter((s) => s.rotationDue).length;
@@ -44,7 +49,12 @@ export const run: CommandRun = async (ctx) => {
 };
 
 /** Each declared slot's schedule at `now`, in config order. */
-export async function buildSchedule(config: Config, store: SecretStore, audit: Pick<AuditLog, 'tail'>, now: DateTime): Promise<SlotSchedule[]> {
+export async function buildSchedule(
+  config: Config,
+  store: SecretStore,
+  audit: Pick<AuditLog, 'tail'>,
+  now: DateTime,
+): Promise<SlotSchedule[]> {
   const verified = await lastVerifications(audit, new Set(config.slots.map((s) => s.ref)));
   const out: SlotSchedule[] = [];
   for (const slot of config.slots) {

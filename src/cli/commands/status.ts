@@ -15,7 +15,13 @@ export const run: CommandRun = async (ctx) => {
   const status: {
     config: string;
     store: { provider: string; location: string; ok: boolean; error?: { code: string; message: string; hint?: string } };
-    keys: { declared: number; withCurrent: number; withPending: number; missing: string[]; unsafe: Array<Pick<KeyState, 'ref' | 'fingerprint' | 'unsafe'> & { hint: string }> };
+    keys: {
+      declared: number;
+      withCurrent: number;
+      withPending: number;
+      missing: string[];
+      unsafe: Array<Pick<KeyState, 'ref' | 'fingerprint' | 'unsafe'> & { hint: string }>;
+    };
     audit: { path: string; entries: number | null; ok: boolean | null };
   } = {
     config: config.file,
@@ -40,7 +46,10 @@ export const run: CommandRun = async (ctx) => {
       const current = currentId ? info?.versions.find((v) => v.id === currentId) : undefined;
       const state = keyState(k.ref, current ? current.meta : null, verified.get(k.ref));
       if (state.unsafe) {
-        const hint = k.kind === 'slot' ? `keyctl verify ${k.ref} to check it again; keyctl rotate ${k.ref} to replace it` : `keyctl verify ${k.ref}; replace it by hand (docs/runbooks/staff-departure.md)`;
+        const hint =
+          k.kind === 'slot'
+            ? `keyctl verify ${k.ref} to check it again; keyctl rotate ${k.ref} to replace it`
+            : `keyctl verify ${k.ref}; replace it by hand (docs/runbooks/staff-departure.md)`;
         status.keys.unsafe.push({ ref: k.ref, fingerprint: state.fingerprint, unsafe: state.unsafe, hint });
       }
     }
@@ -53,12 +62,20 @@ export const run: CommandRun = async (ctx) => {
   }
 
   ctx.out.result(status, () => {
-    const lines = [`config   ${status.config}`, `store    ${status.store.provider} at ${where}: ${status.store.ok ? 'ok' : `NOT OK (${status.store.error?.code})`}`];
-    if (status.store.error) lines.push(`         ${status.store.error.message}${status.store.error.hint ? `\n         ${status.store.error.hint}` : ''}`);
+    const lines = [
+      `config   ${status.config}`,
+      `store    ${status.store.provider} at ${where}: ${status.store.ok ? 'ok' : `NOT OK (${status.store.error?.code})`}`,
+    ];
+    if (status.store.error)
+      lines.push(`         ${status.store.error.message}${status.store.error.hint ? `\n         ${status.store.error.hint}` : ''}`);
     if (status.store.ok) {
-      lines.push(`keys     ${status.keys.withCurrent} of ${status.keys.declared} declared keys present${status.keys.withPending ? `, ${status.keys.withPending} rotation(s) pending` : ''}`);
-      if (status.keys.missing.length) lines.push(`         missing: ${status.keys.missing.join(', ')} (import with: keyctl key import <ref> < key.json)`);
-      for (const u of status.keys.unsafe) lines.push(`UNSAFE   ${u.ref} (key ${u.fingerprint ?? '?'}): ${u.unsafe}`, `         hint: ${u.hint}`);
+      lines.push(
+        `keys     ${status.keys.withCurrent} of ${status.keys.declared} declared keys present${status.keys.withPending ? `, ${status.keys.withPending} rotation(s) pending` : ''}`,
+      );
+      if (status.keys.missing.length)
+        lines.push(`         missing: ${status.keys.missing.join(', ')} (import with: keyctl key import <ref> < key.json)`);
+      for (const u of status.keys.unsafe)
+        lines.push(`UNSAFE   ${u.ref} (key ${u.fingerprint ?? '?'}): ${u.unsafe}`, `         hint: ${u.hint}`);
       lines.push(`audit    ${status.audit.entries} entries, chain ${status.audit.ok ? 'verifies' : 'BROKEN: run keyctl audit verify'}`);
     }
     return lines.join('\n');

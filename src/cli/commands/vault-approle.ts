@@ -8,7 +8,9 @@ const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
 function duration(flag: string, value: unknown): string {
   const v = String(value ?? '');
   if (v === '' || !DURATION.test(v)) {
-    throw new UsageError('INVALID_DURATION', `${flag} "${v}" is not a Vault duration.`, { hint: 'Use hours, minutes and seconds, e.g. 10m, 1h, 90s, 1h30m.' });
+    throw new UsageError('INVALID_DURATION', `${flag} "${v}" is not a Vault duration.`, {
+      hint: 'Use hours, minutes and seconds, e.g. 10m, 1h, 90s, 1h30m.',
+    });
   }
   return v;
 }
@@ -36,13 +38,30 @@ export const run: CommandRun = async (ctx, args, opts) => {
     cidrs,
   };
 
-  const [{ connectVault }, { setupBotAppRole }] = await Promise.all([import('../../../providers/vault.js'), import('../../../providers/vault/policy.js')]);
+  const [{ connectVault }, { setupBotAppRole }] = await Promise.all([
+    import('../../../providers/vault.js'),
+    import('../../../providers/vault/policy.js'),
+  ]);
   const { http } = await connectVault(store, { env: ctx.env });
   const result = await setupBotAppRole(http, input);
-  await ctx.record({ outcome: 'ok', detail: { bot, role: result.role, policy: result.policy, approleMount, boundCidrs: cidrs.join(',') || null } });
+  await ctx.record({
+    outcome: 'ok',
+    detail: { bot, role: result.role, policy: result.policy, approleMount, boundCidrs: cidrs.join(',') || null },
+  });
 
   ctx.out.result(
-    { bot, role: result.role, policy: result.policy, roleId: result.roleId, approleMount, secretIdTtl: input.secretIdTtl, secretIdNumUses: 1, tokenTtl: input.tokenTtl, tokenMaxTtl: input.tokenMaxTtl, boundCidrs: cidrs },
+    {
+      bot,
+      role: result.role,
+      policy: result.policy,
+      roleId: result.roleId,
+      approleMount,
+      secretIdTtl: input.secretIdTtl,
+      secretIdNumUses: 1,
+      tokenTtl: input.tokenTtl,
+      tokenMaxTtl: input.tokenMaxTtl,
+      boundCidrs: cidrs,
+    },
     [
       `AppRole ${result.role} is ready at auth/${approleMount} with policy ${result.policy}.`,
       `role_id: ${result.roleId}`,

@@ -19,7 +19,9 @@ export function requireBot(config: Config, bot: string | undefined): string {
   const known = [...new Set(config.slots.map((s) => s.bot))].sort();
   if (!bot || !known.includes(bot)) {
     throw new UsageError('UNKNOWN_BOT', `${config.file} declares no bot "${bot ?? ''}".`, {
-      hint: known.length ? `Declared bots: ${known.join(', ')}.` : 'The config declares no bots yet; add them under bots: first (see docs/config.md).',
+      hint: known.length
+        ? `Declared bots: ${known.join(', ')}.`
+        : 'The config declares no bots yet; add them under bots: first (see docs/config.md).',
       details: { known },
     });
   }

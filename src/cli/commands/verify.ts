@@ -33,7 +33,10 @@ export const run: CommandRun = async (ctx, args) => {
   const store = await ctx.store();
   const explicit = args.length > 0;
   const targets = explicit ? dedupe(args.map((a) => resolveManagedKey(config, a))) : await withCurrentKey(store, managedKeys(config));
-  const [{ checkKey, callOptionsFromEnv, credentialsFrom }, { getAdapter }] = await Promise.all([import('../../exchanges/inspect-key.js'), import('../../exchanges/registry.js')]);
+  const [{ checkKey, callOptionsFromEnv, credentialsFrom }, { getAdapter }] = await Promise.all([
+    import('../../exchanges/inspect-key.js'),
+    import('../../exchanges/registry.js'),
+  ]);
   const options = callOptionsFromEnv(ctx.env);
 
   const results: VerifyResult[] = [];
@@ -50,7 +53,8 @@ export const run: CommandRun = async (ctx, args) => {
       const result = await verifyOne(ctx, store, target, check, credentialsFrom);
       if (result.violations.length > 0) {
         // Refused from this address: rotating from here would not help (the new key has the same allowlist).
-        const hint = refusal?.address && refusal.hint ? refusal.hint : remedy(await remedyTarget(config, target, getAdapter), result.violations);
+        const hint =
+          refusal?.address && refusal.hint ? refusal.hint : remedy(await remedyTarget(config, target, getAdapter), result.violations);
         if (hint) result.hint = hint;
       }
       results.push(result);
@@ -74,12 +78,23 @@ export const run: CommandRun = async (ctx, args) => {
 };
 
 /** What the remedy needs to know about a key: its slot's declared scopes and its exchange's scope bundles. */
-async function remedyTarget(config: Config, target: ManagedKey, getAdapter: (exchange: string) => Promise<ExchangeAdapter>): Promise<RemedyTarget> {
+async function remedyTarget(
+  config: Config,
+  target: ManagedKey,
+  getAdapter: (exchange: string) => Promise<ExchangeAdapter>,
+): Promise<RemedyTarget> {
   const exchange = config.accounts[target.account]?.exchange ?? 'the exchange';
   if (target.kind === 'account') return { ref: target.ref, kind: 'account', exchange };
   const slot = config.slots.find((s) => s.ref === target.ref);
   const boundScopes = (await getAdapter(exchange).catch(() => undefined))?.capabilities.boundScopes ?? [];
-  return { ref: target.ref, kind: 'slot', exchange, scopes: slot?.scopes ?? [], boundScopes, scopesPath: `bots.${slot?.bot}.subaccounts.${slot?.sub}.scopes` };
+  return {
+    ref: target.ref,
+    kind: 'slot',
+    exchange,
+    scopes: slot?.scopes ?? [],
+    boundScopes,
+    scopesPath: `bots.${slot?.bot}.subaccounts.${slot?.sub}.scopes`,
+  };
 }
 
 /** One key's line as it finishes. */
@@ -110,9 +125,13 @@ async function verifyOne(
     return { ref: target.ref, fingerprint: fp, ok: violations.length === 0, violations };
   } catch (err) {
     if (err instanceof NotFoundError) {
-      return failure(target.ref, fp, new MissingKeyError(`No CURRENT key is stored for ${target.ref}.`, {
-        hint: `Import one with \`keyctl key import ${target.ref}\` (or rotate to create one).`,
-      }));
+      return failure(
+        target.ref,
+        fp,
+        new MissingKeyError(`No CURRENT key is stored for ${target.ref}.`, {
+          hint: `Import one with \`keyctl key import ${target.ref}\` (or rotate to create one).`,
+        }),
+      );
     }
     // Errors about one key (exchange down, no inspection API, master key refused) become its row; bugs propagate.
     if (err instanceof KeyctlError && !(err instanceof InternalError)) return failure(target.ref, fp, err);

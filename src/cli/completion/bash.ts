@@ -2,7 +2,9 @@
 import { SHELLS, shq, type NodeModel } from './model.js';
 
 const flagsOf = (n: NodeModel, value?: 'file' | 'any') =>
-  n.options.filter((o) => (value === undefined ? true : value === 'file' ? o.value === 'file' : o.value !== 'none')).flatMap((o) => o.flags);
+  n.options
+    .filter((o) => (value === undefined ? true : value === 'file' ? o.value === 'file' : o.value !== 'none'))
+    .flatMap((o) => o.flags);
 
 function specCase(n: NodeModel): string {
   const vars = [

@@ -37,7 +37,16 @@ end
 # Whether a flag of command path $1 takes the next word as its value.
 function __keyctl_takes_value -a path flag
   switch $path
-${withValues.map((n) => caseOf(n, [`contains -- $flag ${n.options.filter((o) => o.value !== 'none').flatMap((o) => o.flags).join(' ')}; and return 0`])).join('\n')}
+${withValues
+  .map((n) =>
+    caseOf(n, [
+      `contains -- $flag ${n.options
+        .filter((o) => o.value !== 'none')
+        .flatMap((o) => o.flags)
+        .join(' ')}; and return 0`,
+    ]),
+  )
+  .join('\n')}
   end
   return 1
 end

@@ -3,8 +3,12 @@ import type { CommandSpec } from '../types.js';
 export const specs: CommandSpec[] = [
   {
     name: 'audit verify',
-    summary: 'check the audit log\'s hash chain; names every edited, removed or reordered entry',
-    exits: { 0: 'the chain verifies (or the log is empty)', 3: 'an entry was edited, removed or reordered', 4: 'the store holding the audit key cannot be opened' },
+    summary: "check the audit log's hash chain; names every edited, removed or reordered entry",
+    exits: {
+      0: 'the chain verifies (or the log is empty)',
+      3: 'an entry was edited, removed or reordered',
+      4: 'the store holding the audit key cannot be opened',
+    },
     load: () => import('../commands/audit-verify.js'),
   },
   {

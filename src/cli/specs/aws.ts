@@ -4,7 +4,7 @@ import type { CommandSpec } from '../types.js';
 export const specs: CommandSpec[] = [
   {
     name: 'aws policy',
-    summary: 'print a least-privilege IAM policy letting a bot read only its own slots\' AWSCURRENT',
+    summary: "print a least-privilege IAM policy letting a bot read only its own slots' AWSCURRENT",
     args: ['<bot>'],
     exits: { 0: 'printed', 2: 'the store is not aws, the bot is unknown, or the account id is malformed' },
     options: [['--account-id <id>', 'AWS account id for the ARNs (default: any account, "*")']],

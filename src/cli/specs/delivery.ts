@@ -13,7 +13,10 @@ export const specs: CommandSpec[] = [
       5: '--preflight: the exchange refused the key from this host; the bot was not started',
     },
     options: [
-      ['--fd <n>', 'pipe mode: write the key as JSON on an inherited socket on fd N (>= 3) instead of the environment; rotations arrive there too'],
+      [
+        '--fd <n>',
+        'pipe mode: write the key as JSON on an inherited socket on fd N (>= 3) instead of the environment; rotations arrive there too',
+      ],
       ['--env-prefix <prefix>', 'prefix of the environment variables', 'KEYCTL_'],
       ['--no-mask', "pass the bot's stdout and stderr through untouched (default: the key, secret and passphrase are masked)"],
       ['--preflight', 'make one signed read with the key from this host first; exit 5 without starting the bot if the exchange refuses it'],
@@ -24,7 +27,7 @@ export const specs: CommandSpec[] = [
       'Usage: keyctl exec alpha/arb1 [options] -- node bot.mjs --its-own-flags',
       'Environment: KEYCTL_API_KEY, KEYCTL_SECRET, KEYCTL_PASSWORD (when the key has a passphrase), KEYCTL_FINGERPRINT,',
       'KEYCTL_ROTATES_AT, KEYCTL_REF. With --fd: KEYCTL_FD and KEYCTL_REF only; the key arrives on the socket.',
-      'Exits with the bot\'s exit code (128 + signal number when a signal ended it). Forwards INT, TERM, HUP, QUIT, USR1, USR2.',
+      "Exits with the bot's exit code (128 + signal number when a signal ended it). Forwards INT, TERM, HUP, QUIT, USR1, USR2.",
       'Rotation watch interval: KEYCTL_WATCH_MS (default 10000). See docs/delivery.md.',
     ].join('\n'),
     load: () => import('../commands/exec.js'),
@@ -33,7 +36,11 @@ export const specs: CommandSpec[] = [
     name: 'issue',
     summary: "print a single-use token (KEYCTL_TOKEN) that a bot exchanges once for its slot's CURRENT key",
     args: ['<ref>'],
-    exits: { 0: 'printed the token', 2: 'bad --ttl, unknown ref, or the slot has no CURRENT key', 4: 'the store cannot be opened or cannot wrap' },
+    exits: {
+      0: 'printed the token',
+      2: 'bad --ttl, unknown ref, or the slot has no CURRENT key',
+      4: 'the store cannot be opened or cannot wrap',
+    },
     options: [['--ttl <duration>', 'how long the token stays valid: 90s, 15m, PT1H (at most 1h)', '60s']],
     help: 'Prints only the token on stdout (with --json: token, expiresAt, ref, fingerprint). The bot calls\nloadCredentials() with KEYCTL_TOKEN set; see docs/delivery.md for what each store provider needs to unwrap.',
     load: () => import('../commands/issue.js'),

@@ -8,7 +8,7 @@ export const specs: CommandSpec[] = [
     exits: {
       0: 'every key passes',
       2: 'an unknown ref, or a named key has no CURRENT version in the store',
-      3: 'a key violates the key policy (see the hint: rotate it, or change the slot\'s declared scopes)',
+      3: "a key violates the key policy (see the hint: rotate it, or change the slot's declared scopes)",
       4: 'the store cannot be opened',
       5: 'an exchange could not be asked (after retries)',
     },

@@ -13,4 +13,15 @@ import { specs as aws } from './aws.js';
 import { specs as vault } from './vault.js';
 import { specs as completion } from './completion.js';
 
-export const specs: CommandSpec[] = [...core, ...exchange, ...delivery, ...rotation, ...schedule, ...audit, ...sandbox, ...aws, ...vault, ...completion];
+export const specs: CommandSpec[] = [
+  ...core,
+  ...exchange,
+  ...delivery,
+  ...rotation,
+  ...schedule,
+  ...audit,
+  ...sandbox,
+  ...aws,
+  ...vault,
+  ...completion,
+];

@@ -3,7 +3,7 @@ import type { CommandSpec } from '../types.js';
 export const specs: CommandSpec[] = [
   {
     name: 'rotate',
-    summary: 'replace slots\' keys with fresh trade-only, IP-locked keys (crash-safe; re-running is always safe)',
+    summary: "replace slots' keys with fresh trade-only, IP-locked keys (crash-safe; re-running is always safe)",
     args: ['[refs...]'],
     exits: {
       0: 'every slot rotated, finished or had nothing to do',
@@ -14,7 +14,7 @@ export const specs: CommandSpec[] = [
     options: [
       ['--due', 'only slots whose rotation is due and inside their window (what cron runs); always finishes pending work'],
       ['--force', 'revoke a previous key still in its grace period so a new rotation can start'],
-      ['--grace <duration>', 'how long the old key stays valid: ISO-8601 (PT15M) or 90s, 15m, 24h, 30d; default the slot\'s rotate.grace'],
+      ['--grace <duration>', "how long the old key stays valid: ISO-8601 (PT15M) or 90s, 15m, 24h, 30d; default the slot's rotate.grace"],
     ],
     help: [
       'refs: bot/subaccount for one slot, or a bot name for every slot of that bot (keyctl rotate alpha); none: every slot.',
@@ -25,14 +25,14 @@ export const specs: CommandSpec[] = [
   },
   {
     name: 'revoke',
-    summary: 'delete a slot\'s keys at the exchange now and mark them revoked',
+    summary: "delete a slot's keys at the exchange now and mark them revoked",
     args: ['<ref>'],
     options: [['--reason <text>', 'why, for the audit trail', 'manual revoke']],
     exits: {
       0: 'every key of the slot is revoked',
       2: 'not one slot ref, or an unknown one',
       4: 'the store cannot be opened',
-      5: 'a key could not be deleted at the exchange (delete it in the exchange\'s web UI, then re-run)',
+      5: "a key could not be deleted at the exchange (delete it in the exchange's web UI, then re-run)",
       6: 'another keyctl is rotating the slot right now; re-run when it is done (or use kill)',
     },
     load: () => import('../commands/revoke.js'),
@@ -58,7 +58,7 @@ export const specs: CommandSpec[] = [
       0: 'every key of the bot(s) is revoked',
       2: 'no bot and no --all, both, or an unknown bot',
       4: 'the store cannot be opened',
-      5: 'a key could not be revoked: delete it in the exchange\'s web UI now, then re-run',
+      5: "a key could not be revoked: delete it in the exchange's web UI now, then re-run",
     },
     options: [
       ['--all', 'every bot'],

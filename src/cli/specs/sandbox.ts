@@ -4,7 +4,10 @@ export const specs: CommandSpec[] = [
   {
     name: 'sandbox',
     summary: 'run the local exchange sandbox (Bybit, OKX, Binance, KuCoin key endpoints) for tests and drills',
-    exits: { 0: 'stopped by SIGINT or SIGTERM, state saved', 2: 'bad --port or --client-ip, the port is taken, or --state is not sandbox state' },
+    exits: {
+      0: 'stopped by SIGINT or SIGTERM, state saved',
+      2: 'bad --port or --client-ip, the port is taken, or --state is not sandbox state',
+    },
     options: [
       ['--port <n>', 'TCP port on 127.0.0.1 (0 picks a free one)', '8101'],
       ['--state <file>', 'load state from FILE if it exists and save it there (mode 0600) on every change and on exit'],

@@ -54,7 +54,14 @@ export function cli(w: World, args: string[], env: NodeJS.ProcessEnv = {}): Prom
 }
 
 export interface RotateJson {
-  results: Array<{ ref: string; status: string; resumed: boolean; orphansDeleted: number; previousRevoked: boolean; newFingerprint?: string }>;
+  results: Array<{
+    ref: string;
+    status: string;
+    resumed: boolean;
+    orphansDeleted: number;
+    previousRevoked: boolean;
+    newFingerprint?: string;
+  }>;
   failures: Array<{ ref: string; code: string; message: string }>;
 }
 
@@ -166,27 +173,41 @@ export async function assertInvariants(w: World): Promise<string> {
   const config = loadConfig(join(w.dir, 'keyctl.yaml')).config;
 
   // (a) one CURRENT, new, passing policy and working.
-  expect(state.live.filter((v) => v.stages.includes('CURRENT')), 'exactly one CURRENT version').toHaveLength(1);
+  expect(
+    state.live.filter((v) => v.stages.includes('CURRENT')),
+    'exactly one CURRENT version',
+  ).toHaveLength(1);
   const current = state.current!;
   expect(current.apiKey, 'CURRENT is a key the rotation made').not.toBe(w.botKeys.arb1!.apiKey);
   const credentials = await withStore(w, async (store) => fromSecretFields((await store.read(SLOT_PATH, { stage: 'CURRENT' })).secret));
   const checked = await withStore(w, (store) => checkKey({ config, ref: REF, credentials, store }));
   expect(checked.violations, 'CURRENT passes the key policy at the sandbox').toEqual([]);
   const account = config.accounts.main!;
-  await (await getAdapter('bybit')).ping({ account: { name: account.name, exchange: account.exchange, baseUrl: account.baseUrl! }, key: credentials });
+  await (
+    await getAdapter('bybit')
+  ).ping({ account: { name: account.name, exchange: account.exchange, baseUrl: account.baseUrl! }, key: credentials });
 
   // (b) nothing alive at the exchange that the store does not hold; labelled keys first, for a clearer failure.
   const atSandbox = await keysAtSlot(w);
   const held = new Set(state.live.map((v) => v.apiKey));
   const untrackedLabelled = atSandbox.filter((k) => k.label?.startsWith('keyctl-') && !held.has(k.apiKey)).map((k) => k.label);
   expect(untrackedLabelled, 'keyctl-labelled keys alive at the sandbox that the store does not hold').toEqual([]);
-  expect(atSandbox.filter((k) => !held.has(k.apiKey)).map((k) => k.label), 'untracked keys alive at the sandbox').toEqual([]);
+  expect(
+    atSandbox.filter((k) => !held.has(k.apiKey)).map((k) => k.label),
+    'untracked keys alive at the sandbox',
+  ).toEqual([]);
 
   // (c) grace is over: one key at the exchange, the CURRENT one, IP-locked; nothing else live in the store.
-  expect(atSandbox.map((k) => k.apiKey), 'keys alive at the sandbox for the sub-account').toEqual([current.apiKey]);
+  expect(
+    atSandbox.map((k) => k.apiKey),
+    'keys alive at the sandbox for the sub-account',
+  ).toEqual([current.apiKey]);
   expect(atSandbox[0]!.ips).toEqual([CLIENT_IP]);
   expect(atSandbox[0]!.label).toMatch(/^keyctl-[0-9a-f]{12}$/);
-  expect(state.live.map((v) => v.stages), 'live versions in the store').toEqual([['CURRENT']]);
+  expect(
+    state.live.map((v) => v.stages),
+    'live versions in the store',
+  ).toEqual([['CURRENT']]);
 
   // (d) the audit chain verifies.
   const report = await withStore(w, async (store) => openAuditLog({ path: config.auditPath, key: await loadAuditKey(store) }).verify());
