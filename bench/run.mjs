@@ -16,7 +16,7 @@ const BIN = join(root, 'dist/src/cli/bin.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 const INNER = Number(process.env.BENCH_INNER ?? 200);
 
-const { createStore } = await import(join(root, 'dist/providers/local.js'));
+const { createStore } = await import(join(root, 'dist/providers/local/index.js'));
 const { ensureAuditKey } = await import(join(root, 'dist/src/audit/key.js'));
 
 const dir = mkdtempSync(join(tmpdir(), 'keyctl-bench-'));

@@ -9,13 +9,13 @@ import type { ProviderContext, SecretStore } from './types.js';
 type Loader = (config: StoreConfig, context: ProviderContext) => Promise<SecretStore>;
 
 const loaders: Record<StoreConfig['provider'], Loader> = {
-  memory: async (_config, context) => new (await import('./memory.js')).MemoryStore(context.now ? { now: context.now } : {}),
+  memory: async (_config, context) => new (await import('./memory/index.js')).MemoryStore(context.now ? { now: context.now } : {}),
   local: async (config, context) =>
-    (await import('./local.js')).createStore(config as Extract<StoreConfig, { provider: 'local' }>, context),
+    (await import('./local/index.js')).createStore(config as Extract<StoreConfig, { provider: 'local' }>, context),
   vault: async (config, context) =>
-    (await import('./vault.js')).createStore(config as Extract<StoreConfig, { provider: 'vault' }>, context),
+    (await import('./vault/index.js')).createStore(config as Extract<StoreConfig, { provider: 'vault' }>, context),
   aws: async (config, context) =>
-    (await import('./aws-secrets-manager.js')).createStore(config as Extract<StoreConfig, { provider: 'aws' }>, context),
+    (await import('./aws/index.js')).createStore(config as Extract<StoreConfig, { provider: 'aws' }>, context),
 };
 
 export const PROVIDER_IDS = Object.keys(loaders) as StoreConfig['provider'][];

@@ -128,8 +128,8 @@ export interface Capabilities {
 }
 
 /**
- * The provider contract. Implementations: providers/memory.ts, providers/local.ts, providers/vault.ts,
- * providers/aws-secrets-manager.ts. Obtain one through providers/registry.ts.
+ * The provider contract. Implementations: providers/memory/, providers/local/, providers/vault/,
+ * providers/aws/ (each folder's index.ts is its entry). Obtain one through providers/registry.ts.
  */
 export interface SecretStore {
   /** Provider id as used in config (`memory`, `local`, `vault`, `aws`). */

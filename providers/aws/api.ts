@@ -1,7 +1,7 @@
 /**
  * The narrow slice of AWS Secrets Manager that keyctl uses, as plain async methods. The store depends on this
  * interface only, so unit tests can hand it a fake object; the real implementation wraps the SDK client and is built
- * only by providers/aws-secrets-manager.ts, which imports the SDK lazily.
+ * only by providers/aws/index.ts, which imports the SDK lazily.
  */
 import type * as SM from '@aws-sdk/client-secrets-manager';
 

@@ -4,7 +4,7 @@
  * compare-and-set AWS's own rotation relies on. docs/aws.md explains the mapping and every emulation.
  *
  * The SDK is not imported here (types only): the store talks to the narrow SecretsManagerApi, which
- * providers/aws-secrets-manager.ts builds from the lazily imported SDK.
+ * providers/aws/index.ts builds from the lazily imported SDK.
  */
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type * as SM from '@aws-sdk/client-secrets-manager';

@@ -61,7 +61,7 @@ async function unwrapVault(
   }
   const [{ VaultHttp }, { unwrapChecked, WRAP_PATH }] = await Promise.all([
     import('../../providers/vault/http.js'),
-    import('../../providers/vault.js'),
+    import('../../providers/vault/index.js'),
   ]);
   const http = await VaultHttp.create({ address, ...(namespace ? { namespace } : {}) });
   return unwrapChecked(http, token, WRAP_PATH, (data) => (typeof data?.value === 'string' ? data.value : null));

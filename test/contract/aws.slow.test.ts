@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import * as SM from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStore, rotationInProgress } from '../../providers/aws-secrets-manager.js';
+import { createStore, rotationInProgress } from '../../providers/aws/index.js';
 import { sdkApi, type SecretsManagerApi } from '../../providers/aws/api.js';
 import { GENESIS_VERSION } from '../../providers/aws/stages.js';
 import { AwsSecretsManagerStore } from '../../providers/aws/store.js';

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalStore } from '../../providers/local.js';
+import { LocalStore } from '../../providers/local/index.js';
 import { providerContract } from './provider-suite.js';
 
 const FAKE_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');

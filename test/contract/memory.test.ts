@@ -1,4 +1,4 @@
-import { MemoryStore } from '../../providers/memory.js';
+import { MemoryStore } from '../../providers/memory/index.js';
 import { providerContract } from './provider-suite.js';
 
 let clock = 0;

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe } from 'vitest';
-import { connectVault, createStore } from '../../providers/vault.js';
+import { connectVault, createStore } from '../../providers/vault/index.js';
 import type { Kv } from '../../providers/vault/kv.js';
 import { vaultStoreSchema } from '../../src/config/schema.js';
 import { providerContract } from './provider-suite.js';

@@ -1,6 +1,6 @@
 /** The shared provider contract suite against the Vault HTTP API double (test/fakes/vault-server.ts). */
 import { afterAll, beforeAll } from 'vitest';
-import { createStore } from '../../providers/vault.js';
+import { createStore } from '../../providers/vault/index.js';
 import { vaultStoreSchema } from '../../src/config/schema.js';
 import { FakeVault } from '../fakes/vault-server.js';
 import { providerContract } from './provider-suite.js';

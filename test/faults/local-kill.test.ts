@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCS_DIR, LOCK_FILE, LocalStore } from '../../providers/local.js';
+import { DOCS_DIR, LOCK_FILE, LocalStore } from '../../providers/local/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
@@ -26,7 +26,7 @@ type Entry =
 
 /** The child runs the built provider; a missing or outdated build would test old code, so say so plainly. */
 function assertBuilt(): void {
-  const pairs = [['providers/local.ts', 'dist/providers/local.js']].concat(
+  const pairs = [['providers/local/index.ts', 'dist/providers/local/index.js']].concat(
     ['crypto', 'files', 'lock'].map((m) => [`providers/local/${m}.ts`, `dist/providers/local/${m}.js`]),
   );
   for (const [src, out] of pairs as [string, string][]) {

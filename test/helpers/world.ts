@@ -10,7 +10,7 @@ import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import type { NativePermissions, SandboxExchange } from '../../src/sandbox/state.js';
 import type { SeededKey } from '../../src/sandbox/admin-client.js';
 import { runCli, type CliResult } from './cli.js';
-import { createStore } from '../../providers/local.js';
+import { createStore } from '../../providers/local/index.js';
 import { ensureAuditKey } from '../../src/audit/key.js';
 import { fingerprint, toSecretFields } from '../../src/domain/credentials.js';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as SM from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStore } from '../../providers/aws-secrets-manager.js';
+import { createStore } from '../../providers/aws/index.js';
 import { ensureAuditKey } from '../../src/audit/key.js';
 import { fingerprint, toSecretFields } from '../../src/domain/credentials.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';

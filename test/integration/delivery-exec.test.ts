@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
 import { filesUnder, secretForms } from '../helpers/scan.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
-import { createStore } from '../../providers/local.js';
+import { createStore } from '../../providers/local/index.js';
 import { readConsumers } from '../../src/delivery/handover.js';
 import { events, FIXTURES, startKeyctl } from './delivery-helpers.js';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeWorld, type World } from '../helpers/world.js';
 import { filesContaining, filesUnder, secretForms } from '../helpers/scan.js';
-import { createStore } from '../../providers/local.js';
+import { createStore } from '../../providers/local/index.js';
 import { events, FIXTURES, startKeyctl } from './delivery-helpers.js';
 
 let w: World;

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { specs } from '../../src/cli/specs/index.js';
 import { EXIT_CODE_MEANINGS } from '../../src/errors.js';
-import { createStore } from '../../providers/local.js';
+import { createStore } from '../../providers/local/index.js';
 import { BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
 import { FakeVault } from '../fakes/vault-server.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createStore } from '../../providers/local.js';
+import { createStore } from '../../providers/local/index.js';
 import { registerConsumer } from '../../src/delivery/handover.js';
 import { BIN, runCli } from '../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';

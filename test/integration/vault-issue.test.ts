@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStore } from '../../providers/vault.js';
+import { createStore } from '../../providers/vault/index.js';
 import { ensureAuditKey } from '../../src/audit/key.js';
 import { FakeVault, parseDuration } from '../fakes/vault-server.js';
 import { runCli } from '../helpers/cli.js';

@@ -1,6 +1,6 @@
 /** AWS SDK failures -> keyctl errors (exit 4, with hints, no secret values), and the throttling retry. */
 import { describe, expect, it } from 'vitest';
-import { createStore } from '../../providers/aws-secrets-manager.js';
+import { createStore } from '../../providers/aws/index.js';
 import type { SecretsManagerApi } from '../../providers/aws/api.js';
 import { mapAwsError, withThrottleRetry } from '../../providers/aws/errors.js';
 import { AwsSecretsManagerStore } from '../../providers/aws/store.js';

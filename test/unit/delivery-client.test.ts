@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { loadCredentials } from '../../src/delivery/client.js';
 import { encodeMessage } from '../../src/delivery/protocol.js';
 import { encodePayload, formatToken } from '../../src/delivery/token.js';
-import { createStore } from '../../providers/local.js';
+import { createStore } from '../../providers/local/index.js';
 import { assertBuilt } from '../helpers/cli.js';
 import { KeyctlError } from '../../src/errors.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../providers/memory.js';
+import { MemoryStore } from '../../providers/memory/index.js';
 import {
   confirmConsumer,
   handoverPath,

@@ -107,7 +107,7 @@ describe('errors', () => {
 
 describe('version retention (document stores)', () => {
   it('keeps the last RETAINED_VERSIONS versions and every staged one; drops older unstaged versions', async () => {
-    const { MemoryStore } = await import('../../providers/memory.js');
+    const { MemoryStore } = await import('../../providers/memory/index.js');
     const { RETAINED_VERSIONS } = await import('../../providers/document-store.js');
     const store = new MemoryStore();
     const current = (await store.write('keyctl/handover/a/b', { secret: { v: 'c' }, stage: 'CURRENT', expect: null })).version;

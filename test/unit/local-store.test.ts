@@ -11,7 +11,7 @@ import {
   docFileName,
   generateMasterKey,
   type LocalStoreOptions,
-} from '../../providers/local.js';
+} from '../../providers/local/index.js';
 import { docAad, open, parseKeyring, seal, unwrapDataKey, type Sealed } from '../../providers/local/crypto.js';
 import { KeyctlError } from '../../src/errors.js';
 

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { DateTime } from 'luxon';
 import { describe, expect, it, vi } from 'vitest';
-import { MemoryStore } from '../../providers/memory.js';
+import { MemoryStore } from '../../providers/memory/index.js';
 import { Redactor } from '../../src/audit/redact.js';
 import type { AuditEntry } from '../../src/audit/types.js';
 import { Output } from '../../src/cli/output.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectVault, readStageWithDataAccess } from '../../providers/vault.js';
+import { connectVault, readStageWithDataAccess } from '../../providers/vault/index.js';
 import { Kv } from '../../providers/vault/kv.js';
 import { botPolicy, issueWrappedSecretId } from '../../providers/vault/policy.js';
 import { ensureAuditKey } from '../../src/audit/key.js';

@@ -10,12 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeVault } from '../fakes/vault-server.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const built = `${root}dist/providers/vault.js`;
+const built = `${root}dist/providers/vault/index.js`;
 const CANARY = 'FAKE-SECRET-debug-canary-41c7e2';
 
 let vault: FakeVault;
 beforeAll(async () => {
-  for (const src of ['providers/vault.ts', 'providers/vault/http.ts']) {
+  for (const src of ['providers/vault/index.ts', 'providers/vault/http.ts']) {
     if (!existsSync(built) || statSync(built).mtimeMs < statSync(`${root}${src}`).mtimeMs) {
       throw new Error(`${built} is missing or older than ${src}: run \`npx tsc -p tsconfig.json\` first (npm test does).`);
     }

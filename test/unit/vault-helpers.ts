@@ -1,5 +1,5 @@
 /** Shared set-up for the Vault unit tests: a fake Vault with a movable clock, and stores on it. */
-import { createStore, type VaultStore } from '../../providers/vault.js';
+import { createStore, type VaultStore } from '../../providers/vault/index.js';
 import { vaultStoreSchema } from '../../src/config/schema.js';
 import { FakeVault } from '../fakes/vault-server.js';
 

@@ -1,6 +1,6 @@
 /** Native response wrapping: the creation_path check, single use and TTL, and secure introduction of a secret id. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectVault, unwrapChecked, WRAP_PATH } from '../../providers/vault.js';
+import { connectVault, unwrapChecked, WRAP_PATH } from '../../providers/vault/index.js';
 import { issueWrappedSecretId, setupBotAppRole } from '../../providers/vault/policy.js';
 import { KeyctlError } from '../../src/errors.js';
 import { vaultStoreSchema } from '../../src/config/schema.js';

@@ -39,7 +39,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
   };
 
   const [{ connectVault }, { setupBotAppRole }] = await Promise.all([
-    import('../../../providers/vault.js'),
+    import('../../../providers/vault/index.js'),
     import('../../../providers/vault/policy.js'),
   ]);
   const { http } = await connectVault(store, { env: ctx.env });

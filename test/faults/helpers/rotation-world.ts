@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { createStore } from '../../../providers/local.js';
+import { createStore } from '../../../providers/local/index.js';
 import type { SecretStore, Stage } from '../../../providers/types.js';
 import { openAuditLog } from '../../../src/audit/log.js';
 import { loadAuditKey } from '../../../src/audit/key.js';

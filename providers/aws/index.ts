@@ -6,13 +6,13 @@
  * default chain (environment, shared profile, SSO, instance or task role), never from keyctl's config.
  * See docs/aws.md for the mapping onto AWS and what is emulated.
  */
-import type { AwsStoreConfig } from '../src/config/schema.js';
-import type { ProviderContext, SecretStore } from './types.js';
-import { sdkApi } from './aws/api.js';
-import { AwsSecretsManagerStore } from './aws/store.js';
+import type { AwsStoreConfig } from '../../src/config/schema.js';
+import type { ProviderContext, SecretStore } from '../types.js';
+import { sdkApi } from './api.js';
+import { AwsSecretsManagerStore } from './store.js';
 
-export { rotationInProgress } from './aws/stages.js';
-export { AwsSecretsManagerStore } from './aws/store.js';
+export { rotationInProgress } from './stages.js';
+export { AwsSecretsManagerStore } from './store.js';
 
 /** Attempts per AWS call by the SDK itself (network errors, 5xx, throttling); keyctl adds its own throttling retry. */
 const SDK_MAX_ATTEMPTS = 4;

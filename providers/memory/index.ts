@@ -1,5 +1,5 @@
-import type { Capabilities } from './types.js';
-import { DocumentStore, type Doc, type DocUpdate } from './document-store.js';
+import type { Capabilities } from '../types.js';
+import { DocumentStore, type Doc, type DocUpdate } from '../document-store.js';
 
 /**
  * In-process store for tests and the engine's own unit tests. Nothing survives the process; `durable: false` tells

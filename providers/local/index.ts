@@ -5,10 +5,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ProviderError, UsageError } from '../src/errors.js';
-import type { LocalStoreConfig } from '../src/config/schema.js';
-import { DocumentStore, type Doc, type DocUpdate, type SlotDoc, type StoredVersion } from './document-store.js';
-import type { Capabilities, ProviderContext, SecretStore } from './types.js';
+import { ProviderError, UsageError } from '../../src/errors.js';
+import type { LocalStoreConfig } from '../../src/config/schema.js';
+import { DocumentStore, type Doc, type DocUpdate, type SlotDoc, type StoredVersion } from '../document-store.js';
+import type { Capabilities, ProviderContext, SecretStore } from '../types.js';
 import {
   KEY_BYTES,
   OpenFailed,
@@ -27,9 +27,9 @@ import {
   type KeyringFile,
   type Protection,
   type Sealed,
-} from './local/crypto.js';
-import { createExclusive, ensureDir, isErrno, removeFile, removeStaleTemps, writeAtomic } from './local/files.js';
-import { FileLock, LOCK_TEMP_PREFIX, type HeldLock } from './local/lock.js';
+} from './crypto.js';
+import { createExclusive, ensureDir, isErrno, removeFile, removeStaleTemps, writeAtomic } from './files.js';
+import { FileLock, LOCK_TEMP_PREFIX, type HeldLock } from './lock.js';
 
 /** Environment variable holding the master key: base64 of 32 random bytes. */
 export const MASTER_KEY_ENV = 'KEYCTL_MASTER_KEY';

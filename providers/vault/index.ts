@@ -13,9 +13,9 @@
  * real `vault server -dev`.
  */
 import { createHash } from 'node:crypto';
-import { ConflictError, NotFoundError, ProviderError, UsageError } from '../src/errors.js';
-import type { VaultStoreConfig } from '../src/config/schema.js';
-import { assertValidIdempotencyKey, assertValidPath } from './document-store.js';
+import { ConflictError, NotFoundError, ProviderError, UsageError } from '../../src/errors.js';
+import type { VaultStoreConfig } from '../../src/config/schema.js';
+import { assertValidIdempotencyKey, assertValidPath } from '../document-store.js';
 import {
   STAGES,
   type Capabilities,
@@ -31,13 +31,13 @@ import {
   type VersionSelector,
   type WriteInput,
   type WriteResult,
-} from './types.js';
-import { login, lookupSelf, startTokenRenewal, type RenewalOptions } from './vault/auth.js';
-import { mapVaultError } from './vault/errors.js';
-import { VaultApiError, VaultHttp } from './vault/http.js';
-import { Kv, type KvMetadata } from './vault/kv.js';
-import { KvLeases } from './vault/leases.js';
-import { attach, decodeSlot, encodeSlot, type SlotMetadata } from './vault/stages.js';
+} from '../types.js';
+import { login, lookupSelf, startTokenRenewal, type RenewalOptions } from './auth.js';
+import { mapVaultError } from './errors.js';
+import { VaultApiError, VaultHttp } from './http.js';
+import { Kv, type KvMetadata } from './kv.js';
+import { KvLeases } from './leases.js';
+import { attach, decodeSlot, encodeSlot, type SlotMetadata } from './stages.js';
 
 /** Where keyctl wraps values; unwrap accepts only tokens created here (exact creation_path match). */
 export const WRAP_PATH = 'sys/wrapping/wrap';
