@@ -68,7 +68,22 @@ describe('the installed package', () => {
     files = info!.files.map((f) => f.path);
     await run(
       'npm',
-      ['install', '--global', join(dir, info!.filename), '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund'],
+      [
+        'install',
+        '--global',
+        join(dir, info!.filename),
+        '--prefix',
+        prefix,
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        // Without a lockfile in the tarball npm resolves the newest matching versions, so this install fetches from the
+        // registry. npm's default fetch timeout is 5 minutes: one stalled connection outlasted this hook in CI (stop 23).
+        // A 30 s timeout with retries turns a stall into a retry.
+        '--fetch-timeout=30000',
+        '--fetch-retries=4',
+        '--fetch-retry-maxtimeout=10000',
+      ],
       {
         cwd: dir,
         env: envWith(binDir, process.env.HOME ?? dir),
