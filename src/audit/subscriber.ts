@@ -1,0 +1,99 @@
+/**
+ * The audit log as an event subscriber: turns events into the entries the rotation engine and the commands wrote
+ * directly before the event bus, field for field, so moving to events changes nothing in the log.
+ *
+ * Subscribe it durable (`bus.subscribe(auditSubscriber(log, actor), { durable: true })`): a step counts as done only
+ * once its entry is written.
+ */
+import type { KeyctlEvent } from '../events/types.js';
+import type { AuditInput, AuditLog } from './types.js';
+
+/** The audit entry for an event, or null for events the audit log does not record. */
+export function auditInputOf(event: KeyctlEvent): AuditInput | null {
+  switch (event.type) {
+    case 'rotation.started':
+      return {
+        command: 'rotate.start',
+        ref: event.ref,
+        outcome: 'ok',
+        detail: { rotationId: event.rotationId, mode: event.mode, reason: event.reason },
+      };
+    case 'rotation.step':
+      return stepInput(event);
+    case 'key.swept':
+      return { command: 'rotate.sweep', ref: event.ref, outcome: 'ok', fingerprint: event.fingerprint, detail: { label: event.label } };
+    case 'key.revoked':
+      return {
+        command: 'revoke',
+        ref: event.ref,
+        outcome: event.outcome,
+        fingerprint: event.fingerprint,
+        detail: { reason: event.reason, ...(event.outcome === 'failed' ? { error: event.error ?? 'INTERNAL' } : {}) },
+      };
+    case 'verification.result':
+      return {
+        command: 'verify',
+        ref: event.ref,
+        ...(event.fingerprint ? { fingerprint: event.fingerprint } : {}),
+        outcome: event.outcome === 'error' ? 'failed' : event.outcome === 'violation' ? 'refused' : 'ok',
+        detail: { violations: event.violations.join(','), ...(event.outcome === 'error' ? { error: event.error ?? 'INTERNAL' } : {}) },
+      };
+    // Outcomes and signals, not steps: what they say is already in the entries of the steps that led to them.
+    case 'rotation.done':
+    case 'rotation.failed':
+    case 'violation':
+    case 'kill':
+    case 'lease.gained':
+    case 'lease.lost':
+      return null;
+    default:
+      return unmapped(event);
+  }
+}
+
+/**
+ * A durable event handler that appends each event's entry (see {@link auditInputOf}) as `actor`. Its promise
+ * rejects when the append fails, which makes the bus's `emit` reject.
+ */
+export function auditSubscriber(log: Pick<AuditLog, 'append'>, actor: string): (event: KeyctlEvent) => Promise<void> {
+  return async (event) => {
+    const input = auditInputOf(event);
+    if (input) await log.append({ ...input, actor });
+  };
+}
+
+function stepInput(e: Extract<KeyctlEvent, { type: 'rotation.step' }>): AuditInput {
+  // The engine passed possibly-undefined fingerprints; the log leaves an undefined one out, and so does this.
+  const base = { ref: e.ref, ...(e.fingerprint !== undefined ? { fingerprint: e.fingerprint } : {}) };
+  switch (e.step) {
+    case 'created':
+      return { command: 'rotate.create', ...base, outcome: 'ok', detail: { rotationId: e.rotationId, version: e.version ?? null } };
+    case 'tested':
+      return e.outcome === 'refused'
+        ? {
+            command: 'rotate.test',
+            ...base,
+            outcome: 'refused',
+            detail: { rotationId: e.rotationId, violations: (e.violations ?? []).join(',') },
+          }
+        : { command: 'rotate.test', ...base, outcome: 'ok', detail: { rotationId: e.rotationId } };
+    case 'promoted':
+      return {
+        command: 'rotate.promote',
+        ...base,
+        outcome: 'ok',
+        detail: { rotationId: e.rotationId, previous: e.previous ?? null, revokeAfter: e.revokeAfter ?? null },
+      };
+    case 'revoked-previous':
+      return { command: 'rotate.revoke', ...base, outcome: 'ok', detail: { rotationId: e.rotationId } };
+    case 'discarded':
+      return { command: 'rotate.discard', ...base, outcome: 'ok', detail: { version: e.version ?? null, why: e.why ?? null } };
+    default:
+      return unmapped(e.step);
+  }
+}
+
+/** Compile-time exhaustiveness: a new event type or step does not compile until it is mapped above. */
+function unmapped(value: never): never {
+  throw new TypeError(`No audit mapping for ${JSON.stringify(value)}`);
+}

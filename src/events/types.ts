@@ -1,0 +1,189 @@
+/**
+ * Typed events: what the engine and the application layer tell the rest of keyctl. The audit log, and later alerts
+ * and metrics, subscribe to them (src/events/bus.ts); nothing below the CLI writes to a terminal or a log directly.
+ *
+ * Events never carry secrets: refs, fingerprints (short SHA-256 of the apiKey), store version ids, codes and small
+ * facts only. Every field is JSON-serializable so a subscriber can forward an event as it is.
+ */
+
+/** Fields every event has. */
+export interface EventBase {
+  /** ISO-8601 time the event happened (the emitter's clock). */
+  time: string;
+  /** Slot or account ref (`alpha/arb1`, `@bybit-main`) the event concerns, when there is one. */
+  ref?: string;
+}
+
+export type RotationMode = 'automatic' | 'assisted';
+
+/** A rotation took its first step (journal "started"). */
+export interface RotationStarted extends EventBase {
+  type: 'rotation.started';
+  ref: string;
+  rotationId: string;
+  mode: RotationMode;
+  /** Why: schedule, manual, forced, offboard:<staff>:<reason>. */
+  reason: string;
+}
+
+/**
+ * One step of a rotation finished. `created`: the new key is stored as PENDING; `tested`: the new key passed
+ * (outcome ok) or failed (outcome refused) its test; `promoted`: CURRENT moved to it; `revoked-previous`: the old key
+ * was deleted at the exchange and its material dropped; `discarded`: a version that was never promoted was deleted.
+ */
+export interface RotationStep extends EventBase {
+  type: 'rotation.step';
+  ref: string;
+  rotationId: string;
+  step: 'created' | 'tested' | 'promoted' | 'revoked-previous' | 'discarded';
+  outcome: 'ok' | 'refused';
+  fingerprint?: string;
+  /** Store version id (created, discarded). */
+  version?: string;
+  /** Violation codes (tested, refused). */
+  violations?: string[];
+  /** Fingerprint of the key CURRENT left (promoted); null when the slot had none. */
+  previous?: string | null;
+  /** When PREVIOUS may be revoked (promoted). */
+  revokeAfter?: string;
+  /** Why a version was discarded. */
+  why?: string;
+}
+
+/** A rotation run ended (finished, or nothing to do). */
+export interface RotationDone extends EventBase {
+  type: 'rotation.done';
+  ref: string;
+  rotationId?: string;
+  status: 'rotated' | 'revoked-previous' | 'awaiting-grace' | 'nothing-to-do';
+  newFingerprint?: string;
+  oldFingerprint?: string;
+  previousRevoked: boolean;
+  resumed: boolean;
+}
+
+/** A rotation run stopped part-way; the journal lets a re-run finish it. */
+export interface RotationFailed extends EventBase {
+  type: 'rotation.failed';
+  ref: string;
+  rotationId?: string;
+  code: string;
+  message: string;
+}
+
+/** A key keyctl labelled but no longer holds was deleted at the exchange (orphan sweep). */
+export interface KeySwept extends EventBase {
+  type: 'key.swept';
+  ref: string;
+  fingerprint: string;
+  /** The key's label at the exchange (`keyctl-<rotationId>`). */
+  label: string;
+}
+
+/** One key revoked now (revoke, kill), or a failed attempt. */
+export interface KeyRevoked extends EventBase {
+  type: 'key.revoked';
+  ref: string;
+  fingerprint: string;
+  outcome: 'ok' | 'failed';
+  reason: string;
+  /** Error code when outcome is failed. */
+  error?: string;
+}
+
+/** One key verified at its exchange (verify, and later the daemon's re-verification). */
+export interface VerificationResult extends EventBase {
+  type: 'verification.result';
+  ref: string;
+  /** Null when no key could be read. */
+  fingerprint: string | null;
+  /** ok: passed; violation: the policy found violations; error: the key could not be checked. */
+  outcome: 'ok' | 'violation' | 'error';
+  /** Violation codes (empty unless outcome is violation). */
+  violations: string[];
+  /** Error code when outcome is error. */
+  error?: string;
+}
+
+/** Policy violations found on a key, wherever they were found. Alerts subscribe to this one. */
+export interface ViolationFound extends EventBase {
+  type: 'violation';
+  ref: string;
+  fingerprint: string | null;
+  codes: string[];
+  source: 'verify' | 'rotation-test' | 'import';
+}
+
+/** A kill (emergency revoke of every key of some bots) finished. */
+export interface KillDone extends EventBase {
+  type: 'kill';
+  /** The bots killed (every declared bot for --all). */
+  bots: string[];
+  all: boolean;
+  reason: string;
+  revoked: number;
+  failed: number;
+}
+
+/** A lease was taken (tookOver: from a holder whose lease had expired). */
+export interface LeaseGained extends EventBase {
+  type: 'lease.gained';
+  name: string;
+  owner: string;
+  fence: number;
+  tookOver: boolean;
+  previousOwner?: string;
+}
+
+/** A held lease could not be renewed: someone else holds it now, or the store refused. */
+export interface LeaseLost extends EventBase {
+  type: 'lease.lost';
+  name: string;
+  owner: string;
+  fence: number;
+  /** Error code of the failed renewal. */
+  code: string;
+}
+
+export type KeyctlEvent =
+  | RotationStarted
+  | RotationStep
+  | RotationDone
+  | RotationFailed
+  | KeySwept
+  | KeyRevoked
+  | VerificationResult
+  | ViolationFound
+  | KillDone
+  | LeaseGained
+  | LeaseLost;
+
+export type EventType = KeyctlEvent['type'];
+
+/** An event as an emitter builds it: the bus stamps `time` when it is absent. */
+export type EventInput = KeyctlEvent extends infer E ? (E extends KeyctlEvent ? Omit<E, 'time'> & { time?: string } : never) : never;
+
+/**
+ * Where emitters send events. `emit` resolves once every *durable* subscriber (the audit log) has recorded the event
+ * and rejects when one of them failed, so a step whose audit entry could not be written does not count as done.
+ * Other subscribers (alerts, metrics, loggers) never make `emit` fail.
+ */
+export interface EventSink {
+  emit(event: EventInput): Promise<void>;
+}
+
+/** Log levels, lowest first. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * The logger every layer below the CLI takes by injection (never a global, never the console). Messages and fields
+ * pass through the scope's redactor before they are written.
+ */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+  /** A logger that adds `fields` to every line (e.g. `{ ref }`). */
+  child(fields: Record<string, unknown>): Logger;
+}
