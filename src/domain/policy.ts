@@ -6,7 +6,7 @@
  * to IP addresses that are all declared; in the declared sub-account; able to trade when the slot trades; not about to
  * expire. Master keys: `keys:manage` plus exactly the scopes their exchange requires for it, never withdraw, IP-locked.
  */
-import type { KeyInspection } from '../exchanges/types.js';
+import type { KeyInspection } from './inspection.js';
 import { isTradeScope, type DeclarableScope, type Scope } from './scopes.js';
 
 /** Stable violation codes (part of the `--json` output contract). */

@@ -15,6 +15,8 @@
 import { isIP } from 'node:net';
 import { processRedactor } from '../audit/redact.js';
 import { ExchangeError, InternalError, KeyctlError, UsageError } from '../errors.js';
+import type { ErrorKind } from './descriptor.js';
+import { exchangeDescriptor, requiresPassphrase } from './registry.js';
 import { withRetry } from './retry.js';
 import type { CallOptions, Credentials, ExchangeAccount } from './types.js';
 
@@ -41,9 +43,6 @@ export function loadCcxt(): Promise<CcxtModule> {
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_ATTEMPTS = 3;
 export const DEFAULT_BACKOFF_MS = 250;
-
-/** Exchanges whose keys carry a passphrase (ccxt's `password`). */
-const PASSPHRASE_EXCHANGES = new Set(['okx', 'kucoin', 'bitget', 'kucoinfutures']);
 
 /**
  * Rewrites every URL in ccxt's `urls.api` (strings at any depth) to `baseUrl` + the URL's path. `{hostname}`
@@ -97,7 +96,7 @@ export interface ExchangeClient {
 export async function createClient(account: ExchangeAccount, credentials: Credentials, options: CallOptions = {}): Promise<ExchangeClient> {
   // Secrets handled in this process must never reach output, even through an exchange's echo.
   processRedactor.add(credentials.apiKey, credentials.secret, credentials.passphrase);
-  if (PASSPHRASE_EXCHANGES.has(account.exchange) && !credentials.passphrase) {
+  if (requiresPassphrase(account.exchange) && !credentials.passphrase) {
     throw new UsageError('PASSPHRASE_MISSING', `${account.exchange} keys need a passphrase, and this key has none.`, {
       hint: 'Import the key again with its passphrase: {"apiKey","secret","passphrase"} on stdin.',
     });
@@ -225,81 +224,6 @@ export function exchangeFeedback(message: string): ExchangeFeedback {
   return out;
 }
 
-type Kind = 'KEY_REJECTED' | 'PERMISSION_DENIED' | 'IP_NOT_ALLOWED' | 'RATE_LIMITED' | 'CLOCK_SKEW';
-
-/**
- * Exchange error codes that decide the mapping on their own, whatever ccxt class they were thrown as (ccxt maps
- * Binance's -2015 to OperationRejected on api.binance.com but to AuthenticationError elsewhere, and KuCoin's 400006 to
- * AuthenticationError).
- *
- * `IP_NOT_ALLOWED` is only for codes that mean exactly "the call came from an address outside the key's IP allowlist":
- * - bybit 10010 "Unmatched IP, please check your API key's bound IP addresses." (https://bybit-exchange.github.io/docs/v5/error).
- *   Not 10009 "IP has been banned.": that is a ban of the address by Bybit, not the key's allowlist (PERMISSION_DENIED,
- *   with its own wording below).
- * - okx 50110 (HTTP 401) "Your IP {param0} is not included in your API key's IP whitelist."
- *   (https://www.okx.com/docs-v5/en/#error-code, REST authentication errors 501xx).
- * - kucoin 400006 "Invalid request IP, the current client IP is: %s." (https://www.kucoin.com/docs-new/error-code,
- *   gateway errors 400xxx; the older spot error table words it "The requested ip address is not in the api whitelist").
- * Binance has no such code: -2015 REJECTED_MBX_KEY "Invalid API-key, IP, or permissions for action."
- * (https://developers.binance.com/docs/binance-spot-api-docs/errors) covers a bad key, a wrong address and a missing
- * permission alike, so it stays KEY_REJECTED, worded to name the allowlist as one possible cause ({@link KEY_OR_IP}).
- */
-export const EXCHANGE_CODES: Record<string, Record<string, Kind>> = {
-  bybit: {
-    '10002': 'CLOCK_SKEW',
-    '10003': 'KEY_REJECTED',
-    '10004': 'KEY_REJECTED',
-    '10007': 'KEY_REJECTED',
-    '33004': 'KEY_REJECTED',
-    '10005': 'PERMISSION_DENIED',
-    '10009': 'PERMISSION_DENIED',
-    '10010': 'IP_NOT_ALLOWED',
-    '10006': 'RATE_LIMITED',
-    '10018': 'RATE_LIMITED',
-  },
-  okx: {
-    '50102': 'CLOCK_SKEW',
-    '50105': 'KEY_REJECTED',
-    '50111': 'KEY_REJECTED',
-    '50113': 'KEY_REJECTED',
-    '50114': 'KEY_REJECTED',
-    '50110': 'IP_NOT_ALLOWED',
-    '50011': 'RATE_LIMITED',
-  },
-  binance: {
-    '-1021': 'CLOCK_SKEW',
-    '-1022': 'KEY_REJECTED',
-    '-2014': 'KEY_REJECTED',
-    '-2015': 'KEY_REJECTED',
-    '-2008': 'KEY_REJECTED',
-    '-1002': 'PERMISSION_DENIED',
-    '-1003': 'RATE_LIMITED',
-  },
-  kucoin: {
-    '400002': 'CLOCK_SKEW',
-    '400001': 'KEY_REJECTED',
-    '400003': 'KEY_REJECTED',
-    '400004': 'KEY_REJECTED',
-    '400005': 'KEY_REJECTED',
-    '400008': 'KEY_REJECTED',
-    '400009': 'KEY_REJECTED',
-    '400006': 'IP_NOT_ALLOWED',
-    '400007': 'PERMISSION_DENIED',
-    '429000': 'RATE_LIMITED',
-  },
-};
-
-/**
- * KEY_REJECTED answers that do not say whether the key, the address or a permission is at fault: Binance -2015 (see
- * {@link EXCHANGE_CODES}). Matched by code, or by message when ccxt raised it without the JSON body.
- */
-const KEY_OR_IP: Record<string, { codes: string[]; message: RegExp }> = {
-  binance: { codes: ['-2015'], message: /Invalid API-key, IP, or permissions for action/i },
-};
-
-/** Bybit 10009: the exchange banned the address keyctl runs from (not the key's allowlist, not the key). */
-const ADDRESS_BANNED: Record<string, string[]> = { bybit: ['10009'] };
-
 /** The first IP address in an exchange's message (OKX and KuCoin name the address they saw). */
 function addressIn(text: string | undefined): string | undefined {
   for (const token of text?.split(/[\s,;()"'<>]+/) ?? []) {
@@ -361,8 +285,15 @@ export function mapExchangeError(
   };
   const opts = { cause: err, details };
 
-  const byCode = feedback.code ? EXCHANGE_CODES[exchange]?.[feedback.code] : undefined;
-  const kind: Kind | undefined =
+  // Each exchange's own error codes, from its descriptor (`errors` in src/exchanges/<id>/descriptor.ts, each citing the
+  // exchange's error table). A known code decides the mapping whatever ccxt class it was thrown as, because ccxt
+  // classifies some codes differently by host (Binance -2015: OperationRejected on api.binance.com, AuthenticationError
+  // elsewhere). `IP_NOT_ALLOWED` is only for a code that means exactly "the call came from an address outside the key's
+  // IP allowlist" (bybit 10010, okx 50110, kucoin 400006); an answer that does not tell the key from the address
+  // (Binance -2015, the descriptor's `keyOrIp`) stays KEY_REJECTED, worded to name the allowlist as one possible cause.
+  const codes = exchangeDescriptor(exchange)?.errors;
+  const byCode = feedback.code && codes && Object.hasOwn(codes.codes, feedback.code) ? codes.codes[feedback.code] : undefined;
+  const kind: ErrorKind | undefined =
     byCode ??
     (is('InvalidNonce')
       ? 'CLOCK_SKEW'
@@ -390,7 +321,7 @@ export function mapExchangeError(
       );
     }
     case 'KEY_REJECTED': {
-      const ambiguous = KEY_OR_IP[exchange];
+      const ambiguous = codes?.keyOrIp;
       if (
         ambiguous &&
         ((feedback.code && ambiguous.codes.includes(feedback.code)) || (!feedback.code && ambiguous.message.test(feedback.msg ?? '')))
@@ -413,7 +344,7 @@ export function mapExchangeError(
       });
     }
     case 'PERMISSION_DENIED':
-      if (feedback.code && ADDRESS_BANNED[exchange]?.includes(feedback.code)) {
+      if (feedback.code && codes?.addressBanned?.includes(feedback.code)) {
         return new ExchangeError(
           'PERMISSION_DENIED',
           `${exchange} refused ${action}: ${exchange} has banned the address keyctl runs from${said}.`,

@@ -1,66 +1,69 @@
 /**
- * Exchange id -> adapter, loaded lazily. Exchanges keyctl knows but cannot drive by API (no key-management endpoints,
- * or none implemented yet) get an assisted adapter: every method is a capability gap, and rotation is done by a human
- * in the exchange's UI with keyctl reading the new key from stdin.
+ * The one list of exchanges keyctl knows, and every per-exchange list derived from it. Adding an exchange: its folder
+ * (`<id>/descriptor.ts`, plus `adapter.ts` and `sandbox.ts` when rotation is automatic) and its entry in EXCHANGES.
+ * See docs/contributing/new-exchange.md.
+ *
+ * Reading this module loads descriptors only: adapters (and ccxt) and sandbox emulators are imported on first use.
  */
 import { ExchangeError } from '../errors.js';
-import { capabilityGap } from './ccxt.js';
-import type { ExchangeAdapter, ExchangeCapabilities } from './types.js';
+import { binance } from './binance/descriptor.js';
+import { bitget } from './bitget/descriptor.js';
+import { bybit } from './bybit/descriptor.js';
+import { coinbase } from './coinbase/descriptor.js';
+import { gate } from './gate/descriptor.js';
+import { htx } from './htx/descriptor.js';
+import { kraken } from './kraken/descriptor.js';
+import { kucoin } from './kucoin/descriptor.js';
+import { mexc } from './mexc/descriptor.js';
+import { okx } from './okx/descriptor.js';
+import type { AutomaticExchange, ExchangeDescriptor } from './descriptor.js';
+import type { ExchangeEmulator } from '../sandbox/http.js';
+import type { ExchangeAdapter } from './types.js';
 
-const loaders: Record<string, () => Promise<ExchangeAdapter>> = {
-  bybit: async () => (await import('./bybit.js')).adapter,
-  okx: async () => (await import('./okx.js')).adapter,
-  binance: async () => (await import('./binance.js')).adapter,
-  kucoin: async () => (await import('./kucoin.js')).adapter,
-};
+/** Every exchange keyctl knows, in the order messages list them: automatic first, then assisted. */
+const ALL = [bybit, okx, binance, kucoin, coinbase, kraken, gate, bitget, htx, mexc] as const;
 
-/**
- * Known exchanges without an automated adapter, and why. Coinbase and Kraken create keys only in their UI; the others
- * have APIs keyctl does not drive yet (HTX's also needs the parent's live 2FA code).
- */
-export const ASSISTED_EXCHANGES: Record<string, { passphrase: boolean; why: string }> = {
-  coinbase: { passphrase: false, why: 'Coinbase Advanced Trade keys are created only in the CDP portal' },
-  kraken: { passphrase: false, why: 'Kraken keys are created only in the web UI' },
-  gate: { passphrase: false, why: 'no keyctl adapter for Gate yet' },
-  bitget: { passphrase: true, why: 'no keyctl adapter for Bitget yet' },
-  htx: { passphrase: false, why: "HTX creates sub keys only with the parent's live 2FA code" },
-  mexc: { passphrase: false, why: 'no keyctl adapter for MEXC yet' },
-};
+export const EXCHANGES: readonly ExchangeDescriptor[] = ALL;
+
+const byId = new Map<string, ExchangeDescriptor>(EXCHANGES.map((d) => [d.id, d]));
+if (byId.size !== EXCHANGES.length) throw new Error('Two exchange descriptors share an id.');
+
+/** The descriptor of a ccxt exchange id, or undefined for an exchange keyctl does not know. */
+export function exchangeDescriptor(id: string): ExchangeDescriptor | undefined {
+  return byId.get(id);
+}
+
+const isAutomatic = (d: ExchangeDescriptor): d is AutomaticExchange => d.rotation === 'automatic';
 
 /** Exchanges with an automated adapter. */
-export const ADAPTER_IDS = Object.keys(loaders);
+export const ADAPTER_IDS: readonly string[] = EXCHANGES.filter(isAutomatic).map((d) => d.id);
 
-/** An adapter whose every method is a capability gap. */
-export function assistedAdapter(id: string): ExchangeAdapter {
-  const entry = ASSISTED_EXCHANGES[id];
-  const capabilities: ExchangeCapabilities = {
-    inspect: false,
-    create: false,
-    delete: false,
-    list: false,
-    passphrase: entry?.passphrase ?? false,
-    rotation: 'assisted',
-    masterScopes: [],
-    boundScopes: [],
-  };
-  const why = entry?.why ?? 'unsupported';
-  return {
-    id,
-    capabilities,
-    inspect: async () => capabilityGap(id, `inspect a key (${why})`),
-    createKey: async () => capabilityGap(id, `create keys (${why})`),
-    deleteKey: async () => capabilityGap(id, `delete keys (${why})`),
-    listKeys: async () => capabilityGap(id, `list keys (${why})`),
-    ping: async () => capabilityGap(id, `check a key (${why})`),
-  };
+/** Exchanges keyctl knows but rotates with a person's help (see each descriptor's `why`). */
+export const ASSISTED_IDS: readonly string[] = EXCHANGES.filter((d) => !isAutomatic(d)).map((d) => d.id);
+
+/** True when the exchange's keys carry a passphrase (ccxt's `password`); false for an exchange keyctl does not know. */
+export function requiresPassphrase(exchange: string): boolean {
+  return exchangeDescriptor(exchange)?.passphrase ?? false;
+}
+
+/** The exchanges the sandbox emulates (also its URL prefixes): every automatic exchange. */
+export type SandboxExchange = Extract<(typeof ALL)[number], { rotation: 'automatic' }>['id'];
+
+export const SANDBOX_IDS = ADAPTER_IDS as readonly SandboxExchange[];
+
+/** Loads every sandbox emulator, keyed by exchange id in registry order. */
+export async function loadEmulators(): Promise<Record<SandboxExchange, ExchangeEmulator>> {
+  const automatic = EXCHANGES.filter(isAutomatic);
+  const emulators = await Promise.all(automatic.map((d) => d.sandbox()));
+  return Object.fromEntries(automatic.map((d, i) => [d.id, emulators[i]!])) as Record<SandboxExchange, ExchangeEmulator>;
 }
 
 /** The adapter for a ccxt exchange id. Throws ExchangeError `UNSUPPORTED_EXCHANGE` for an exchange keyctl does not know. */
 export async function getAdapter(exchange: string): Promise<ExchangeAdapter> {
-  const load = loaders[exchange];
-  if (load) return load();
-  if (ASSISTED_EXCHANGES[exchange]) return assistedAdapter(exchange);
+  const descriptor = exchangeDescriptor(exchange);
+  if (descriptor?.rotation === 'automatic') return descriptor.adapter();
+  if (descriptor) return (await import('./assisted.js')).assistedAdapter(descriptor);
   throw new ExchangeError('UNSUPPORTED_EXCHANGE', `keyctl has no adapter for the exchange "${exchange}".`, {
-    hint: `Supported: ${ADAPTER_IDS.join(', ')} (automatic); ${Object.keys(ASSISTED_EXCHANGES).join(', ')} (assisted). See docs/exchanges.md.`,
+    hint: `Supported: ${ADAPTER_IDS.join(', ')} (automatic); ${ASSISTED_IDS.join(', ')} (assisted). See docs/exchanges.md.`,
   });
 }

@@ -1,7 +1,7 @@
 /**
- * The exchange adapter contract. One adapter per exchange (bybit.ts, okx.ts, binance.ts, kucoin.ts), each built on
- * ccxt through ccxt.ts, obtained through registry.ts. Adapters translate between the exchange's native permission model
- * and keyctl's normalized scopes (src/domain/scopes.ts), both ways.
+ * The exchange adapter contract. One adapter per exchange (`<id>/adapter.ts`, described by `<id>/descriptor.ts`), each
+ * built on ccxt through ccxt.ts, obtained through registry.ts. Adapters translate between the exchange's native
+ * permission model and keyctl's normalized scopes (src/domain/scopes.ts), both ways.
  *
  * Every method takes one request object and returns one response object, so fields can be added without breaking
  * callers. Errors are KeyctlErrors (src/errors.ts), mapped from ccxt's error tree in one place (ccxt.ts):
@@ -13,15 +13,12 @@
  * EXCHANGE_REFUSED (any other refusal) and CAPABILITY_GAP (the exchange offers no API for this). Test refusals with
  * the helpers in ccxt.ts (`isKeyRefusal`, `isIpRefusal`, `mayBeIpRefusal`, `isKeyRejected`) rather than comparing codes.
  */
+import type { Credentials } from '../domain/credentials.js';
+import type { KeyInspection } from '../domain/inspection.js';
 import type { DeclarableScope, Scope } from '../domain/scopes.js';
 
-/** One API key's secret material. Never logged, never put in an error. */
-export interface Credentials {
-  apiKey: string;
-  secret: string;
-  /** OKX and KuCoin: the passphrase chosen when the key was created. */
-  passphrase?: string;
-}
+export type { Credentials } from '../domain/credentials.js';
+export type { KeyInspection, KeyOwner } from '../domain/inspection.js';
 
 /** The account an exchange call is made for: which exchange, and where its API lives. */
 export interface ExchangeAccount {
@@ -33,42 +30,6 @@ export interface ExchangeAccount {
   baseUrl?: string;
   /** The main account's uid at the exchange, when the config declares it. */
   uid?: string;
-}
-
-/** Who a key belongs to, as far as the exchange says. Fields the exchange does not report are absent. */
-export interface KeyOwner {
-  /** The exchange's user id of the key's owner (a sub-account's own uid for sub keys). */
-  uid?: string;
-  /**
-   * The sub-account the key belongs to, in the form the config uses (bybit uid, okx name, binance email, kucoin
-   * name). `null` means the adapter asked the exchange (through the master key) and the key is NOT in the declared
-   * sub-account.
-   */
-  subaccount?: string | null;
-  /** True for a main-account key, false for a sub-account key. */
-  isMaster?: boolean;
-}
-
-/** The real state of one key at its exchange. */
-export interface KeyInspection {
-  /** Normalized scopes the key holds; native permissions the adapter does not know are `unknown:<name>`. */
-  scopes: Scope[];
-  /** The exchange's own permission payload, as returned (no secrets: exchanges never return the secret here). */
-  native: unknown;
-  /**
-   * The IP allowlist; `'unrestricted'` when the key works from anywhere; `'restricted'` when the key is IP-locked but
-   * the exchange does not tell which addresses (Binance, for a master key's own allowlist).
-   */
-  ips: string[] | 'unrestricted' | 'restricted';
-  /** True when the key can only read. */
-  readOnly: boolean;
-  owner: KeyOwner;
-  /** ISO-8601 time after which the key (or its trading permission) stops working. */
-  expiresAt?: string;
-  /** ISO-8601 creation time. */
-  createdAt?: string;
-  /** The key's label / note / remark at the exchange. */
-  label?: string;
 }
 
 /** What an exchange offers by API, so callers never call what is missing. */

@@ -5,8 +5,17 @@
  */
 import { isIP } from 'node:net';
 import { parseFaultSpec, type FaultTable } from './faults.js';
+import { requiresPassphrase } from '../exchanges/registry.js';
 import { json, type ExchangeEmulator, type Reply } from './http.js';
-import { isSandboxExchange, keyView, newPassphrase, type SandboxAccount, type SandboxExchange, type SandboxState } from './state.js';
+import {
+  isSandboxExchange,
+  keyView,
+  newPassphrase,
+  SANDBOX_EXCHANGES,
+  type SandboxAccount,
+  type SandboxExchange,
+  type SandboxState,
+} from './state.js';
 
 export interface AdminDeps {
   state: SandboxState;
@@ -15,6 +24,7 @@ export interface AdminDeps {
 }
 
 const bad = (message: string): Reply => json(400, { error: message });
+const unknownExchange = (): Reply => bad(`exchange must be one of ${SANDBOX_EXCHANGES.join(', ')}`);
 
 function str(v: unknown): string | undefined {
   if (typeof v === 'string' && v !== '') return v;
@@ -32,20 +42,6 @@ function isoOrError(v: unknown): string | undefined {
   return typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? new Date(v).toISOString() : undefined;
 }
 
-/** The default handle of a new sub-account, per exchange. */
-function defaultSubId(exchange: SandboxExchange, uid: string): string {
-  switch (exchange) {
-    case 'bybit':
-      return uid;
-    case 'okx':
-      return `sub${uid.slice(-6)}`;
-    case 'binance':
-      return `sub${uid.slice(-6)}_virtual@sandbox.invalid`;
-    case 'kucoin':
-      return `sub${uid.slice(-6)}`;
-  }
-}
-
 function mainAccount(state: SandboxState, exchange: SandboxExchange, uid: string): SandboxAccount {
   return state.mainAccount(exchange, uid) ?? state.addAccount({ exchange, uid, id: uid });
 }
@@ -56,7 +52,7 @@ export function handleAdmin(deps: AdminDeps, method: string, path: string, query
   const route = `${method} ${path}`;
 
   if (route === 'POST /accounts') {
-    if (!isSandboxExchange(body.exchange)) return bad('exchange must be one of bybit, okx, binance, kucoin');
+    if (!isSandboxExchange(body.exchange)) return unknownExchange();
     const uid = str(body.uid) ?? state.nextNumber();
     if (!/^\d+$/.test(uid)) return bad('uid must be numeric');
     const a = mainAccount(state, body.exchange, uid);
@@ -65,7 +61,7 @@ export function handleAdmin(deps: AdminDeps, method: string, path: string, query
 
   if (route === 'POST /subaccounts') {
     const exchange = body.exchange;
-    if (!isSandboxExchange(exchange)) return bad('exchange must be one of bybit, okx, binance, kucoin');
+    if (!isSandboxExchange(exchange)) return unknownExchange();
     const parentUid = str(body.parentUid);
     if (!parentUid) return bad('parentUid is required');
     const parent = mainAccount(state, exchange, parentUid);
@@ -75,33 +71,35 @@ export function handleAdmin(deps: AdminDeps, method: string, path: string, query
       if (existing.parentUid !== parent.uid) return bad(`sub-account ${id} already belongs to another main account`);
       return json(200, { exchange, parentUid: existing.parentUid, id: existing.id, uid: existing.uid });
     }
-    if (exchange === 'bybit' && id !== undefined && !/^\d+$/.test(id)) return bad('a bybit sub-account id is its numeric uid');
-    const uid = exchange === 'bybit' && id !== undefined ? id : state.nextNumber();
-    id ??= defaultSubId(exchange, uid);
+    const emulator = emulators[exchange];
+    if (emulator.subaccountIdIsUid && id !== undefined && !/^\d+$/.test(id)) return bad(`a ${exchange} sub-account id is its numeric uid`);
+    const uid = emulator.subaccountIdIsUid && id !== undefined ? id : state.nextNumber();
+    id ??= emulator.defaultSubaccountId(uid);
     const sub = state.addAccount({ exchange, uid, id, parentUid: parent.uid });
     return json(200, { exchange, parentUid: sub.parentUid, id: sub.id, uid: sub.uid });
   }
 
   if (route === 'POST /keys') {
     const exchange = body.exchange;
-    if (!isSandboxExchange(exchange)) return bad('exchange must be one of bybit, okx, binance, kucoin');
+    if (!isSandboxExchange(exchange)) return unknownExchange();
     const ownerId = str(body.owner);
     if (!ownerId) return bad('owner is required (main uid or sub-account id)');
     let owner: SandboxAccount | undefined;
     if (body.master === true) owner = mainAccount(state, exchange, ownerId);
     else owner = state.subAccount(exchange, ownerId) ?? state.mainAccount(exchange, ownerId);
     if (!owner) return bad(`no main account or sub-account ${ownerId} on ${exchange}; create it first`);
-    const parsed = emulators[exchange].parsePermissions(body.permissions);
+    const emulator = emulators[exchange];
+    const parsed = emulator.parsePermissions(body.permissions);
     if ('error' in parsed) return bad(parsed.error);
     const permissions = parsed.permissions;
     const ips = body.ips === undefined ? [] : ipList(body.ips);
     if (typeof ips === 'string') return bad(ips);
     const expiresAt = body.expiresAt === undefined ? undefined : isoOrError(body.expiresAt);
     if (body.expiresAt !== undefined && expiresAt === undefined) return bad('expiresAt must be an ISO time');
-    const needsPassphrase = exchange === 'okx' || exchange === 'kucoin';
-    const passphrase = needsPassphrase ? (str(body.passphrase) ?? newPassphrase()) : undefined;
+    const passphrase = requiresPassphrase(exchange) ? (str(body.passphrase) ?? newPassphrase()) : undefined;
     const key = state.issueKey({
       exchange,
+      credentials: emulator.newCredentials(),
       owner,
       master: owner.parentUid === undefined,
       permissions,

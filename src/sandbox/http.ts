@@ -34,10 +34,19 @@ export interface EmulatorContext {
   now: number;
 }
 
-/** One emulated exchange. */
+/**
+ * One emulated exchange (`src/exchanges/<id>/sandbox.ts`, loaded through the registry). It checks signatures exactly
+ * as the exchange does and answers in the exchange's own shapes, citing the exchange's documentation.
+ */
 export interface ExchangeEmulator {
   readonly id: SandboxExchange;
   handle(req: SandboxRequest, ctx: EmulatorContext): Reply;
+  /** Fresh credentials in the exchange's usual format. */
+  newCredentials(): { apiKey: string; secret: string };
+  /** The handle a new sub-account gets when the admin API names none: what the config's sub-account id would hold. */
+  defaultSubaccountId(uid: string): string;
+  /** The exchange names a sub-account by its numeric uid (Bybit): a seeded id must be numeric and becomes the uid. */
+  readonly subaccountIdIsUid?: boolean;
   /** The exchange's real rate-limit answer. */
   rateLimited(ctx: EmulatorContext): Reply;
   /** Checks admin-seeded native permissions; returns them normalized or an error message. */

@@ -1,18 +1,16 @@
 /**
  * The exchange sandbox: one local HTTP server that speaks several exchanges' key endpoints under a path prefix each
- * (`/bybit`, `/okx`, `/binance`, `/kucoin`), verifying signatures as the exchanges do. See docs/sandbox.md.
+ * (`/bybit`, `/okx`, `/binance`, `/kucoin`), verifying signatures as the exchanges do. Each exchange's emulator lives
+ * with its adapter (`src/exchanges/<id>/sandbox.ts`) and comes from the registry. See docs/sandbox.md.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadEmulators } from '../exchanges/registry.js';
 import { handleAdmin } from './admin.js';
 import { SandboxAdmin } from './admin-client.js';
-import { binance } from './binance.js';
-import { bybit } from './bybit.js';
 import { FaultTable } from './faults.js';
-import type { EmulatorContext, ExchangeEmulator, Reply, SandboxRequest } from './http.js';
-import { kucoin } from './kucoin.js';
-import { okx } from './okx.js';
-import { isSandboxExchange, SandboxState, type SandboxExchange } from './state.js';
+import type { EmulatorContext, Reply, SandboxRequest } from './http.js';
+import { isSandboxExchange, SandboxState } from './state.js';
 
 export interface SandboxOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -38,8 +36,6 @@ export interface RunningSandbox {
   /** Saves state, drops held (timed-out) requests and stops listening. */
   close(): Promise<void>;
 }
-
-const EMULATORS: Record<SandboxExchange, ExchangeEmulator> = { bybit, okx, binance, kucoin };
 
 const MAX_BODY = 1024 * 1024;
 
@@ -92,7 +88,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
 export async function startSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
   const state = SandboxState.open(options.stateFile, options.clientIp);
   const faults = new FaultTable();
-  const emulators = EMULATORS;
+  const emulators = await loadEmulators();
   const log = options.log;
 
   async function handle(req: IncomingMessage): Promise<Reply | undefined> {

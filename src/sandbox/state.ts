@@ -2,13 +2,15 @@
  * The sandbox's whole world: main accounts, sub-accounts and API keys of the emulated exchanges. Kept in memory and,
  * when a file is given, saved after every change (atomically, mode 0600: it holds the fake secrets the sandbox issued).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
+import { SANDBOX_IDS, type SandboxExchange } from '../exchanges/registry.js';
 
-/** The exchanges the sandbox speaks, by ccxt id (also the URL prefix). */
-export const SANDBOX_EXCHANGES = ['bybit', 'okx', 'binance', 'kucoin'] as const;
-export type SandboxExchange = (typeof SANDBOX_EXCHANGES)[number];
+export type { SandboxExchange };
+
+/** The exchanges the sandbox speaks, by ccxt id (also the URL prefix): every automatic exchange in the registry. */
+export const SANDBOX_EXCHANGES: readonly SandboxExchange[] = SANDBOX_IDS;
 
 export function isSandboxExchange(v: unknown): v is SandboxExchange {
   return typeof v === 'string' && (SANDBOX_EXCHANGES as readonly string[]).includes(v);
@@ -122,7 +124,8 @@ export function isoSeconds(ms: number): string {
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-function randomAlnum(n: number): string {
+/** `n` random letters and digits: the shape of most exchanges' fake keys and secrets. */
+export function randomAlnum(n: number): string {
   // Rejection-free enough for fake credentials: 256 % 62 bias is irrelevant here, but keep it uniform anyway.
   let out = '';
   while (out.length < n) {
@@ -131,20 +134,6 @@ function randomAlnum(n: number): string {
     }
   }
   return out;
-}
-
-/** Fresh credentials in each exchange's usual format. */
-export function newCredentials(exchange: SandboxExchange): { apiKey: string; secret: string } {
-  switch (exchange) {
-    case 'bybit':
-      return { apiKey: randomAlnum(18), secret: randomAlnum(36) };
-    case 'okx':
-      return { apiKey: randomUUID(), secret: randomBytes(16).toString('hex').toUpperCase() };
-    case 'binance':
-      return { apiKey: randomAlnum(64), secret: randomAlnum(64) };
-    case 'kucoin':
-      return { apiKey: randomBytes(12).toString('hex'), secret: randomUUID() };
-  }
 }
 
 /** A passphrase that satisfies both okx's and kucoin's rules. */
@@ -245,9 +234,13 @@ export class SandboxState {
     );
   }
 
-  /** Issues a new key with fresh random credentials (returned once to the caller; list endpoints never show them). */
+  /**
+   * Issues a new key with the fresh credentials the exchange's emulator made (`newCredentials`); they are returned once
+   * to the caller, list endpoints never show them.
+   */
   issueKey(input: {
     exchange: SandboxExchange;
+    credentials: { apiKey: string; secret: string };
     owner: SandboxAccount;
     master: boolean;
     permissions: NativePermissions;
@@ -258,7 +251,7 @@ export class SandboxState {
     expiresAt?: string;
     now?: number;
   }): SandboxKey {
-    const creds = newCredentials(input.exchange);
+    const creds = input.credentials;
     const mainUid = input.owner.parentUid ?? input.owner.uid;
     const k: SandboxKey = {
       exchange: input.exchange,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { binanceFlagsFor, binanceScopes } from '../../src/exchanges/binance.js';
-import { bybitPermissionsFor, bybitScopes } from '../../src/exchanges/bybit.js';
-import { kucoinPermissionFor, kucoinScopes } from '../../src/exchanges/kucoin.js';
-import { okxPermFor, okxScopes } from '../../src/exchanges/okx.js';
+import { binanceFlagsFor, binanceScopes } from '../../src/exchanges/binance/adapter.js';
+import { bybitPermissionsFor, bybitScopes } from '../../src/exchanges/bybit/adapter.js';
+import { kucoinPermissionFor, kucoinScopes } from '../../src/exchanges/kucoin/adapter.js';
+import { okxPermFor, okxScopes } from '../../src/exchanges/okx/adapter.js';
 import { ExchangeError } from '../../src/errors.js';
 import type { DeclarableScope } from '../../src/domain/scopes.js';
 

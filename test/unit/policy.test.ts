@@ -9,10 +9,10 @@ import {
   type MasterKeyTarget,
   type ViolationCode,
 } from '../../src/domain/policy.js';
-import { applyBinanceIpRestriction, capabilities as binanceCaps, parseBinanceRestrictions } from '../../src/exchanges/binance.js';
-import { capabilities as bybitCaps, parseBybitKey } from '../../src/exchanges/bybit.js';
-import { capabilities as kucoinCaps, parseKucoinKey } from '../../src/exchanges/kucoin.js';
-import { capabilities as okxCaps, parseOkxConfig } from '../../src/exchanges/okx.js';
+import { applyBinanceIpRestriction, capabilities as binanceCaps, parseBinanceRestrictions } from '../../src/exchanges/binance/adapter.js';
+import { capabilities as bybitCaps, parseBybitKey } from '../../src/exchanges/bybit/adapter.js';
+import { capabilities as kucoinCaps, parseKucoinKey } from '../../src/exchanges/kucoin/adapter.js';
+import { capabilities as okxCaps, parseOkxConfig } from '../../src/exchanges/okx/adapter.js';
 import type { KeyInspection } from '../../src/exchanges/types.js';
 
 const NOW = Date.parse('2025-06-01T00:00:00Z');

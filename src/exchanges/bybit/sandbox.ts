@@ -17,8 +17,8 @@ import {
   type ExchangeEmulator,
   type Reply,
   type SandboxRequest,
-} from './http.js';
-import { ipAllowed, isExpired, isoSeconds, type NativePermissions, type SandboxKey } from './state.js';
+} from '../../sandbox/http.js';
+import { ipAllowed, isExpired, isoSeconds, randomAlnum, type NativePermissions, type SandboxKey } from '../../sandbox/state.js';
 
 type BybitPerms = Record<string, string[]>;
 
@@ -207,6 +207,7 @@ function createSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
   const expiresAt = ips.length === 0 ? new Date(ctx.now + 90 * DAY).toISOString() : undefined;
   const key = ctx.state.issueKey({
     exchange: 'bybit',
+    credentials: newCredentials(),
     owner: sub,
     master: false,
     permissions: p,
@@ -276,8 +277,21 @@ function subApiKeys(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContex
   });
 }
 
-export const bybit: ExchangeEmulator = {
+/** Bybit keys: 18 letters and digits; secrets: 36. */
+function newCredentials(): { apiKey: string; secret: string } {
+  return { apiKey: randomAlnum(18), secret: randomAlnum(36) };
+}
+
+export const emulator: ExchangeEmulator = {
   id: 'bybit',
+  newCredentials,
+
+  // Bybit names a sub-account by its uid.
+  subaccountIdIsUid: true,
+
+  defaultSubaccountId(uid) {
+    return uid;
+  },
 
   handle(req, ctx) {
     return dispatch(

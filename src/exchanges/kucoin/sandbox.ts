@@ -4,6 +4,7 @@
  * and, with KC-API-KEY-VERSION 2 (what ccxt sends), KC-API-PASSPHRASE = base64 HMAC-SHA256(passphrase, secret).
  * Partner headers (KC-API-PARTNER*) are ignored.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import {
   commaList,
@@ -19,8 +20,8 @@ import {
   type ExchangeEmulator,
   type Reply,
   type SandboxRequest,
-} from './http.js';
-import { ipAllowed, isExpired, type SandboxKey } from './state.js';
+} from '../../sandbox/http.js';
+import { ipAllowed, isExpired, type SandboxKey } from '../../sandbox/state.js';
 
 /** KuCoin rejects timestamps more than 5 s off its clock. */
 const WINDOW_MS = 5000;
@@ -131,6 +132,7 @@ function createSubKey(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
   if (!EXPIRE_DAYS.includes(expire)) return fail(400, '400100', 'expire must be one of -1, 30, 90, 180, 360');
   const key = ctx.state.issueKey({
     exchange: 'kucoin',
+    credentials: newCredentials(),
     owner: sub,
     master: false,
     permissions: permission,
@@ -190,8 +192,19 @@ function accounts(ctx: EmulatorContext, key: SandboxKey): Reply {
   ]);
 }
 
-export const kucoin: ExchangeEmulator = {
+/** KuCoin keys: 24 hex digits; secrets: a UUID. */
+function newCredentials(): { apiKey: string; secret: string } {
+  return { apiKey: randomBytes(12).toString('hex'), secret: randomUUID() };
+}
+
+export const emulator: ExchangeEmulator = {
   id: 'kucoin',
+  newCredentials,
+
+  // KuCoin names a sub-account by its name (`subName`).
+  defaultSubaccountId(uid) {
+    return `sub${uid.slice(-6)}`;
+  },
 
   handle(req, ctx) {
     return dispatch(

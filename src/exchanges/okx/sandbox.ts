@@ -3,6 +3,7 @@
  * Signed the v5 way: OK-ACCESS-KEY, plain OK-ACCESS-PASSPHRASE, ISO OK-ACCESS-TIMESTAMP and OK-ACCESS-SIGN =
  * base64 HMAC-SHA256(timestamp + METHOD + /api/v5/path[?query] + body).
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import {
   commaList,
@@ -18,8 +19,8 @@ import {
   type ExchangeEmulator,
   type Reply,
   type SandboxRequest,
-} from './http.js';
-import { ipAllowed, isExpired, type SandboxKey } from './state.js';
+} from '../../sandbox/http.js';
+import { ipAllowed, isExpired, type SandboxKey } from '../../sandbox/state.js';
 
 /** OKX accepts a request whose timestamp is within 30 s of its clock. */
 const WINDOW_MS = 30_000;
@@ -164,6 +165,7 @@ function createApiKey(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
   const perms = ['read_only', ...perm.filter((p) => p !== 'read_only')].join(',');
   const key = ctx.state.issueKey({
     exchange: 'okx',
+    credentials: newCredentials(),
     owner: sub,
     master: false,
     permissions: perms,
@@ -222,8 +224,19 @@ function listApiKeys(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorConte
   );
 }
 
-export const okx: ExchangeEmulator = {
+/** OKX keys: a UUID; secrets: 32 upper-case hex digits. */
+function newCredentials(): { apiKey: string; secret: string } {
+  return { apiKey: randomUUID(), secret: randomBytes(16).toString('hex').toUpperCase() };
+}
+
+export const emulator: ExchangeEmulator = {
   id: 'okx',
+  newCredentials,
+
+  // OKX names a sub-account by its name (`subAcct`).
+  defaultSubaccountId(uid) {
+    return `sub${uid.slice(-6)}`;
+  },
 
   handle(req, ctx) {
     return dispatch(

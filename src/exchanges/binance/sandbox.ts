@@ -18,8 +18,8 @@ import {
   type ExchangeEmulator,
   type Reply,
   type SandboxRequest,
-} from './http.js';
-import { ipAllowed, isExpired, type SandboxKey } from './state.js';
+} from '../../sandbox/http.js';
+import { ipAllowed, isExpired, randomAlnum, type SandboxKey } from '../../sandbox/state.js';
 
 type BinancePerms = Record<string, boolean>;
 
@@ -162,7 +162,16 @@ function createSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
     enableWithdrawals: false,
     enableInternalTransfer: false,
   };
-  const key = ctx.state.issueKey({ exchange: 'binance', owner: sub, master: false, permissions: p, ips, label: apiName, now: ctx.now });
+  const key = ctx.state.issueKey({
+    exchange: 'binance',
+    credentials: newCredentials(),
+    owner: sub,
+    master: false,
+    permissions: p,
+    ips,
+    label: apiName,
+    now: ctx.now,
+  });
   return json(200, {
     apiName,
     apiKey: key.apiKey,
@@ -211,8 +220,19 @@ function ipRestriction(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCon
   });
 }
 
-export const binance: ExchangeEmulator = {
+/** Binance keys and secrets: 64 letters and digits. */
+function newCredentials(): { apiKey: string; secret: string } {
+  return { apiKey: randomAlnum(64), secret: randomAlnum(64) };
+}
+
+export const emulator: ExchangeEmulator = {
   id: 'binance',
+  newCredentials,
+
+  // Binance names a sub-account by its email (a virtual one for API-created sub-accounts).
+  defaultSubaccountId(uid) {
+    return `sub${uid.slice(-6)}_virtual@sandbox.invalid`;
+  },
 
   handle(req, ctx) {
     return dispatch(
