@@ -5,6 +5,7 @@
 import { UsageError } from '../src/errors.js';
 import type { StoreConfig } from '../src/config/schema.js';
 import type { ProviderContext, SecretStore } from './types.js';
+import type { CoordinationStore } from './coordination.js';
 
 type Loader = (config: StoreConfig, context: ProviderContext) => Promise<SecretStore>;
 
@@ -28,4 +29,18 @@ export async function openStore(config: StoreConfig, context: ProviderContext = 
     });
   }
   return load(config, context);
+}
+
+/**
+ * The coordination store that goes with `secrets` (leases, journals, the hand-over registry, per-slot state).
+ * Every provider backs it on its SecretStore for now; dedicated backings replace this per provider.
+ */
+export async function openCoordination(
+  config: StoreConfig,
+  secrets: SecretStore,
+  context: ProviderContext = {},
+): Promise<CoordinationStore> {
+  void config;
+  const { SecretBackedCoordination } = await import('./coordination/secret-backed.js');
+  return new SecretBackedCoordination(secrets, context.now);
 }

@@ -136,6 +136,16 @@ export class LockedError extends ProviderError {
 }
 
 /** The exchange refused or failed a call. Exit 5. */
+/**
+ * A write carried the fencing token of a lease that was since taken over by another holder: the writer stalled past
+ * its lease and must stop (providers/coordination.ts). Not retryable: re-running the command resumes from the record.
+ */
+export class FencedError extends ProviderError {
+  constructor(message: string, options?: KeyctlErrorOptions) {
+    super('FENCED', message, options);
+  }
+}
+
 export class ExchangeError extends KeyctlError {
   constructor(code: string, message: string, options?: KeyctlErrorOptions) {
     super(code, message, ExitCode.EXCHANGE, options);

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { processRedactor, type Redactor } from '../audit/redact.js';
 import type { AuditEntry, AuditInput, AuditLog } from '../audit/types.js';
 import type { SecretStore } from '../../providers/types.js';
+import type { CoordinationStore } from '../../providers/coordination.js';
 import { Output } from './output.js';
 
 export interface CliIo {
@@ -25,6 +26,7 @@ export class CliContext {
   readonly configPath: string;
   private loaded: Config | undefined;
   private opened: SecretStore | undefined;
+  private coordinated: CoordinationStore | undefined;
   private auditLog: AuditLog | undefined;
 
   constructor(
@@ -71,6 +73,15 @@ export class CliContext {
     return this.opened;
   }
 
+  /** The coordination store that goes with the secret store (leases, journals, the hand-over registry). */
+  async coordination(): Promise<CoordinationStore> {
+    if (!this.coordinated) {
+      const { openCoordination } = await import('../../providers/registry.js');
+      this.coordinated = await openCoordination(this.config().store, await this.store(), { env: this.io.env });
+    }
+    return this.coordinated;
+  }
+
   async audit(): Promise<AuditLog> {
     if (!this.auditLog) {
       const [{ openAuditLog }, { loadAuditKey }] = await Promise.all([import('../audit/log.js'), import('../audit/key.js')]);
@@ -106,6 +117,7 @@ export class CliContext {
   }
 
   async close(): Promise<void> {
+    await this.coordinated?.close();
     await this.opened?.close();
   }
 }

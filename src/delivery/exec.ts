@@ -11,6 +11,7 @@ import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { UsageError } from '../errors.js';
+import type { CoordinationStore } from '../../providers/coordination.js';
 import type { SecretStore } from '../../providers/types.js';
 import { confirmConsumer, registerConsumer, removeConsumer, thisHost, type Consumer } from './handover.js';
 import { maskNeedles, MaskStream } from './mask.js';
@@ -47,6 +48,8 @@ export interface ExecEvents {
 
 export interface ExecOptions {
   store: SecretStore;
+  /** Where the hand-over registry lives. */
+  coordination: CoordinationStore;
   /** Store path of the slot (`bots/alpha/arb1`). */
   slotPath: string;
   /** The key to start with. */
@@ -152,7 +155,7 @@ class Supervisor {
     const registered =
       o.register === false
         ? undefined
-        : registerConsumer(o.store, o.slotPath, this.execId, {
+        : registerConsumer(o.coordination, o.slotPath, this.execId, {
             ...this.consumer,
             fingerprint: o.fd === undefined ? this.current.fingerprint : null,
             ackedAt: o.fd === undefined ? new Date().toISOString() : null,
@@ -193,7 +196,7 @@ class Supervisor {
       if (o.register !== false) {
         await registered;
         await this.registry.catch(() => undefined);
-        await removeConsumer(o.store, o.slotPath, this.execId).catch(() => undefined);
+        await removeConsumer(o.coordination, o.slotPath, this.execId).catch(() => undefined);
       }
     }
   }
@@ -215,7 +218,7 @@ class Supervisor {
     if (o.fd === undefined && this.delivered.length > 1) {
       // A restarted bot uses the new key from its first instruction: that is its confirmation.
       o.events.handover(creds.fingerprint, 'confirmed');
-      this.queueRegistry(() => confirmConsumer(o.store, o.slotPath, this.execId, creds.fingerprint, this.consumer));
+      this.queueRegistry(() => confirmConsumer(o.coordination, o.slotPath, this.execId, creds.fingerprint, this.consumer));
     }
 
     return new Promise((resolve, reject) => {
@@ -287,7 +290,7 @@ class Supervisor {
   private onAck(fingerprint: string): void {
     if (!this.delivered.includes(fingerprint)) return;
     if (fingerprint !== this.delivered[0]) this.o.events.handover(fingerprint, 'confirmed');
-    this.queueRegistry(() => confirmConsumer(this.o.store, this.o.slotPath, this.execId, fingerprint, this.consumer));
+    this.queueRegistry(() => confirmConsumer(this.o.coordination, this.o.slotPath, this.execId, fingerprint, this.consumer));
   }
 
   /** Registry writes run one at a time, in order. */

@@ -3,12 +3,12 @@
  * writes it; the rotation engine reads it ({@link readConsumers}) to revoke PREVIOUS as soon as every consumer has
  * confirmed the new key, instead of waiting out the grace period (docs/delivery.md, "Hand-over").
  *
- * Kept in the secret store itself, at `keyctl/handover/<bot>/<sub>`: one version per change, written with
- * compare-and-set on stage CURRENT, so concurrent execs on several hosts never lose each other's entries.
+ * Kept in the coordination store, at `handover/<bot>/<sub>`: one record per slot, written with compare-and-set on its
+ * revision, so concurrent execs on several hosts never lose each other's entries.
  */
 import { hostname } from 'node:os';
-import { ConflictError, NotFoundError, ProviderError } from '../errors.js';
-import type { SecretStore } from '../../providers/types.js';
+import { ConflictError, ProviderError } from '../errors.js';
+import type { CoordinationStore, RecordValue } from '../../providers/coordination.js';
 
 /** One running consumer (one `keyctl exec`). Nothing here is secret. */
 export interface Consumer {
@@ -29,20 +29,20 @@ export type Consumers = Record<string, Consumer>;
 
 const ATTEMPTS = 12;
 
-/** The registry path for a slot's store path (`bots/alpha/arb1` -> `keyctl/handover/alpha/arb1`). */
-export function handoverPath(slotPath: string): string {
+/** The registry's record key for a slot's store path (`bots/alpha/arb1` -> `handover/alpha/arb1`). */
+export function handoverKey(slotPath: string): string {
   const parts = slotPath.split('/');
   if (parts.length !== 3 || parts[0] !== 'bots') throw new ProviderError('INVALID_SLOT_PATH', `"${slotPath}" is not a bot slot's path.`);
-  return `keyctl/handover/${parts[1]}/${parts[2]}`;
+  return `handover/${parts[1]}/${parts[2]}`;
 }
 
 /** The registered consumers of a slot (empty when none). Read by the rotation engine. */
-export async function readConsumers(store: SecretStore, slotPath: string): Promise<Consumers> {
-  return (await readRegistry(store, handoverPath(slotPath))).consumers;
+export async function readConsumers(store: CoordinationStore, slotPath: string): Promise<Consumers> {
+  return (await readRegistry(store, handoverKey(slotPath))).consumers;
 }
 
 /** Adds (or replaces) `execId`. Also drops entries of this host whose process is gone (a killed exec's leftovers). */
-export async function registerConsumer(store: SecretStore, slotPath: string, execId: string, consumer: Consumer): Promise<void> {
+export async function registerConsumer(store: CoordinationStore, slotPath: string, execId: string, consumer: Consumer): Promise<void> {
   await updateConsumers(store, slotPath, (all) => {
     const next = dropDead(all);
     next[execId] = consumer;
@@ -52,7 +52,7 @@ export async function registerConsumer(store: SecretStore, slotPath: string, exe
 
 /** Records that `execId` now uses the key `fingerprint`. A consumer missing from the registry is added back. */
 export async function confirmConsumer(
-  store: SecretStore,
+  store: CoordinationStore,
   slotPath: string,
   execId: string,
   fingerprint: string,
@@ -67,7 +67,7 @@ export async function confirmConsumer(
 }
 
 /** Removes `execId` (exec's child exited). Removing a missing consumer changes nothing. */
-export async function removeConsumer(store: SecretStore, slotPath: string, execId: string): Promise<void> {
+export async function removeConsumer(store: CoordinationStore, slotPath: string, execId: string): Promise<void> {
   await updateConsumers(store, slotPath, (all) => {
     if (!(execId in all)) return null;
     const next = { ...all };
@@ -81,22 +81,17 @@ export async function removeConsumer(store: SecretStore, slotPath: string, execI
  * (then nothing is written).
  */
 export async function updateConsumers(
-  store: SecretStore,
+  store: CoordinationStore,
   slotPath: string,
   change: (current: Consumers) => Consumers | null,
 ): Promise<void> {
-  const path = handoverPath(slotPath);
+  const path = handoverKey(slotPath);
   for (let attempt = 1; ; attempt++) {
     const { consumers, version } = await readRegistry(store, path);
     const next = change({ ...consumers });
     if (next === null) return;
     try {
-      await store.write(path, {
-        secret: { consumers: JSON.stringify(next) },
-        meta: { kind: 'handover' },
-        stage: 'CURRENT',
-        expect: version,
-      });
+      await store.write(path, JSON.stringify(next), { expect: version });
       return;
     } catch (err) {
       if (!(err instanceof ConflictError) || attempt >= ATTEMPTS) throw err;
@@ -106,14 +101,10 @@ export async function updateConsumers(
   }
 }
 
-async function readRegistry(store: SecretStore, path: string): Promise<{ consumers: Consumers; version: string | null }> {
-  try {
-    const v = await store.read(path, { stage: 'CURRENT' });
-    return { consumers: parseConsumers(v.secret.consumers), version: v.version.id };
-  } catch (err) {
-    if (err instanceof NotFoundError) return { consumers: {}, version: null };
-    throw err;
-  }
+async function readRegistry(store: CoordinationStore, key: string): Promise<{ consumers: Consumers; version: string | null }> {
+  const record = await store.read<RecordValue>(key);
+  if (!record) return { consumers: {}, version: null };
+  return { consumers: parseConsumers(typeof record.value === 'string' ? record.value : undefined), version: record.revision };
 }
 
 function parseConsumers(text: string | undefined): Consumers {

@@ -12,8 +12,9 @@
  * working, verified CURRENT key: promotion happens only after the new key passed its test.
  */
 import { randomBytes } from 'node:crypto';
-import type { SecretStore, Lease } from '../../providers/types.js';
-import type { AuditInput } from '../audit/types.js';
+import type { SecretStore } from '../../providers/types.js';
+import type { CoordinationStore, Lease } from '../../providers/coordination.js';
+import type { EventInput, EventSink, Logger } from '../events/types.js';
 import type { Config, SlotConfig } from '../config/load.js';
 import { ConflictError, ExchangeError, KeyctlError, LockedError, NotFoundError, RotationIncompleteError, UsageError } from '../errors.js';
 import { fingerprint, fromSecretFields, toSecretFields, type Credentials } from '../domain/credentials.js';
@@ -38,10 +39,15 @@ export interface AssistedIo {
   readKey(): Promise<Credentials | null>;
 }
 
+/** What the engine needs, as plain values: no CLI, no terminal, no global state. */
 export interface RotationDeps {
   config: Config;
   store: SecretStore;
-  record(input: AuditInput): Promise<unknown>;
+  /** Leases, journals and the hand-over registry. */
+  coordination: CoordinationStore;
+  /** Where every step is reported; the audit log subscribes (durably: a step whose entry failed did not happen). */
+  events: EventSink;
+  logger?: Logger;
   adapter(exchange: string): Promise<ExchangeAdapter>;
   /** Lease owner: host and pid. */
   owner: string;
@@ -93,8 +99,17 @@ export interface RevokeOutcome {
   orphansDeleted: number;
 }
 
+type StepFields = Omit<Extract<EventInput, { type: 'rotation.step' }>, 'type' | 'ref' | 'rotationId' | 'time'>;
+
+/** `{ fingerprint }` when there is one (events omit absent fields rather than carrying undefined). */
+function fp(fingerprint: string | undefined): { fingerprint?: string } {
+  return fingerprint ? { fingerprint } : {};
+}
+
 interface SlotRun {
   slot: SlotConfig;
+  /** The rotation this run drives, once known (for events about it). */
+  rotationId?: string;
   path: string;
   account: ExchangeAccount;
   adapter: ExchangeAdapter;
@@ -116,9 +131,10 @@ export class RotationEngine {
     if (!run.lease.token) return () => undefined;
     const timer = setInterval(
       () => {
-        this.deps.store.renew(run.lease, this.leaseMs).then(
+        this.deps.coordination.renew(run.lease, this.leaseMs).then(
           (lease) => (run.lease = lease),
-          () => undefined, // a lost lease surfaces at the next step's journal CAS
+          // A lost lease also surfaces at the next step: the journal write is fenced by it.
+          (err: unknown) => this.leaseLost(run, err),
         );
       },
       Math.max(100, Math.floor(this.leaseMs / 3)),
@@ -129,15 +145,34 @@ export class RotationEngine {
 
   /** Rotates one slot (or finishes its interrupted rotation / pending revocation). */
   async rotate(slot: SlotConfig, options: RotateOptions): Promise<RotationOutcome> {
-    const run = await this.open(slot);
+    let run: SlotRun;
+    try {
+      run = await this.open(slot);
+    } catch (err) {
+      await this.failed(slot.ref, undefined, err);
+      throw err;
+    }
     const stop = this.heartbeat(run);
     try {
-      return await this.drive(run, options);
+      const outcome = await this.drive(run, options);
+      await this.emit({
+        type: 'rotation.done',
+        ref: slot.ref,
+        status: outcome.status,
+        previousRevoked: outcome.previousRevoked,
+        resumed: outcome.resumed,
+        ...(outcome.rotationId ? { rotationId: outcome.rotationId } : {}),
+        ...(outcome.newFingerprint ? { newFingerprint: outcome.newFingerprint } : {}),
+        ...(outcome.oldFingerprint ? { oldFingerprint: outcome.oldFingerprint } : {}),
+      });
+      return outcome;
     } catch (err) {
-      throw asIncomplete(err, slot.ref);
+      const incomplete = asIncomplete(err, slot.ref);
+      await this.failed(slot.ref, run.rotationId, incomplete);
+      throw incomplete;
     } finally {
       stop();
-      await this.deps.store.unlock(run.lease).catch(() => undefined);
+      await this.deps.coordination.release(run.lease).catch(() => undefined);
     }
   }
 
@@ -171,14 +206,17 @@ export class RotationEngine {
           }
           await store.destroy(run.path, v.id);
           outcome.revoked.push(fp);
-          await this.audit('revoke', run, { outcome: 'ok', fingerprint: fp, detail: { reason: options.reason } });
+          await this.emit({ type: 'key.revoked', ref: run.slot.ref, fingerprint: fp, outcome: 'ok', reason: options.reason });
         } catch (err) {
           const e = err instanceof KeyctlError ? err : undefined;
           outcome.failed.push({ fingerprint: fp, code: e?.code ?? 'INTERNAL', message: e?.message ?? 'unexpected error' });
-          await this.audit('revoke', run, {
-            outcome: 'failed',
+          await this.emit({
+            type: 'key.revoked',
+            ref: run.slot.ref,
             fingerprint: fp,
-            detail: { reason: options.reason, error: e?.code ?? 'INTERNAL' },
+            outcome: 'failed',
+            reason: options.reason,
+            error: e?.code ?? 'INTERNAL',
           }).catch(() => undefined);
         }
       }
@@ -188,16 +226,15 @@ export class RotationEngine {
         const e = err instanceof KeyctlError ? err : undefined;
         outcome.failed.push({ fingerprint: 'orphan-sweep', code: e?.code ?? 'INTERNAL', message: e?.message ?? 'unexpected error' });
       }
-      if (outcome.failed.length === 0) await clearJournal(store, run.path);
+      if (outcome.failed.length === 0) await clearJournal(this.deps.coordination, run.path, run.lease);
       return outcome;
     } finally {
       stop();
-      if (run.lease.token) await this.deps.store.unlock(run.lease).catch(() => undefined);
+      if (run.lease.token) await this.deps.coordination.release(run.lease).catch(() => undefined);
     }
   }
 
   private async drive(run: SlotRun, options: RotateOptions): Promise<RotationOutcome> {
-    const { store } = this.deps;
     const outcome: RotationOutcome = {
       ref: run.slot.ref,
       status: 'nothing-to-do',
@@ -205,7 +242,8 @@ export class RotationEngine {
       orphansDeleted: 0,
       resumed: false,
     };
-    let j = await readJournal(store, run.path);
+    let j = await readJournal(this.deps.coordination, run.path);
+    if (j) run.rotationId = j.entry.rotationId;
 
     // An earlier rotation is not finished: this run finishes it and starts no other, unless --force asks for a new one.
     if (j?.entry.step === 'promoted') {
@@ -253,7 +291,7 @@ export class RotationEngine {
 
   /** Takes the slot's lease and gathers what every step needs. */
   private async open(slot: SlotConfig, options: { skipLock?: boolean } = {}): Promise<SlotRun> {
-    const { config, store } = this.deps;
+    const { config } = this.deps;
     const accountConfig = config.accounts[slot.account];
     if (!accountConfig)
       throw new UsageError('UNKNOWN_ACCOUNT', `${slot.ref} names account "${slot.account}", which the config does not declare.`);
@@ -267,9 +305,27 @@ export class RotationEngine {
       ...(accountConfig.baseUrl ? { baseUrl: accountConfig.baseUrl } : {}),
       ...(accountConfig.uid ? { uid: accountConfig.uid } : {}),
     };
-    let lease: Lease = { name: `rotate/${path}`, owner: this.deps.owner, token: '', expiresAt: new Date(0).toISOString(), tookOver: false };
+    let lease: Lease = {
+      name: `rotate/${path}`,
+      owner: this.deps.owner,
+      token: '',
+      fence: 0,
+      expiresAt: new Date(0).toISOString(),
+      tookOver: false,
+    };
     try {
-      if (!options.skipLock) lease = await store.lock(`rotate/${path}`, this.deps.owner, this.leaseMs);
+      if (!options.skipLock) {
+        lease = await this.deps.coordination.acquire(`rotate/${path}`, this.deps.owner, this.leaseMs);
+        await this.emit({
+          type: 'lease.gained',
+          ref: slot.ref,
+          name: lease.name,
+          owner: lease.owner,
+          fence: lease.fence,
+          tookOver: lease.tookOver,
+          ...(lease.previousOwner ? { previousOwner: lease.previousOwner } : {}),
+        });
+      }
     } catch (err) {
       if (err instanceof LockedError) {
         throw new RotationIncompleteError('ROTATION_IN_PROGRESS', `Another keyctl is rotating ${slot.ref} right now. ${err.message}`, {
@@ -283,7 +339,7 @@ export class RotationEngine {
       const master = await this.readCurrent(storePath({ kind: 'account', account: slot.account }));
       return { slot, path, account, adapter, master, lease };
     } catch (err) {
-      if (lease.token) await store.unlock(lease).catch(() => undefined);
+      if (lease.token) await this.deps.coordination.release(lease).catch(() => undefined);
       throw err;
     }
   }
@@ -309,9 +365,10 @@ export class RotationEngine {
       ...(oldMeta?.fingerprint ? { oldFingerprint: oldMeta.fingerprint } : {}),
       reason,
     };
-    const existing = await readJournal(store, run.path);
-    const j = await writeJournal(store, run.path, entry, existing?.version ?? null);
-    await this.audit('rotate.start', run, { outcome: 'ok', detail: { rotationId, mode: entry.mode, reason } });
+    const existing = await readJournal(this.deps.coordination, run.path);
+    const j = await writeJournal(this.deps.coordination, run.path, entry, existing?.version ?? null, run.lease);
+    run.rotationId = rotationId;
+    await this.emit({ type: 'rotation.started', ref: run.slot.ref, rotationId, mode: entry.mode, reason });
     failpoint('rotate.after-journal', this.deps.env);
     return j;
   }
@@ -377,7 +434,7 @@ export class RotationEngine {
       throw err;
     }
     failpoint('rotate.after-store', this.deps.env);
-    await this.audit('rotate.create', run, { outcome: 'ok', fingerprint: fp, detail: { rotationId: e.rotationId, version: newVersion } });
+    await this.step(run, e, { step: 'created', outcome: 'ok', fingerprint: fp, version: newVersion });
     return this.advance(run, j, { step: 'stored', newVersion, newFingerprint: fp });
   }
 
@@ -425,12 +482,10 @@ export class RotationEngine {
     }
     if (violations.length > 0) {
       await this.discardVersion(run, e.newVersion!, 'failed its test');
-      await clearJournal(this.deps.store, run.path);
-      await this.audit('rotate.test', run, {
-        outcome: 'refused',
-        fingerprint: e.newFingerprint,
-        detail: { rotationId: e.rotationId, violations: violations.map((v) => v.code).join(',') },
-      });
+      await clearJournal(this.deps.coordination, run.path, run.lease);
+      const codes = violations.map((v) => v.code);
+      await this.step(run, e, { step: 'tested', outcome: 'refused', violations: codes, ...fp(e.newFingerprint) });
+      await this.emit({ type: 'violation', ref: run.slot.ref, fingerprint: e.newFingerprint ?? null, codes, source: 'rotation-test' });
       throw new RotationIncompleteError(
         'ROTATION_TEST_FAILED',
         `The new key for ${run.slot.ref} failed its test (${violations.map((v) => v.code).join(', ')}); it was deleted and the current key kept.`,
@@ -442,7 +497,7 @@ export class RotationEngine {
         },
       );
     }
-    await this.audit('rotate.test', run, { outcome: 'ok', fingerprint: e.newFingerprint, detail: { rotationId: e.rotationId } });
+    await this.step(run, e, { step: 'tested', outcome: 'ok', ...fp(e.newFingerprint) });
     const next = await this.advance(run, j, { step: 'verified' });
     failpoint('rotate.after-verify', this.deps.env);
     return next;
@@ -459,7 +514,7 @@ export class RotationEngine {
         if (!(err instanceof ConflictError)) throw err;
         // CURRENT changed under us (a key import during the rotation): the operator's choice wins; ours is discarded.
         await this.discardVersion(run, e.newVersion!, 'CURRENT changed during rotation');
-        await clearJournal(store, run.path);
+        await clearJournal(this.deps.coordination, run.path, run.lease);
         throw new RotationIncompleteError(
           'ROTATION_SUPERSEDED',
           `CURRENT of ${run.slot.ref} changed while it was being rotated; the new key was deleted.`,
@@ -471,11 +526,7 @@ export class RotationEngine {
     if (after?.stages.PENDING === e.newVersion) await store.moveStage(run.path, { stage: 'PENDING', to: null, expect: e.newVersion! });
     failpoint('rotate.after-promote', this.deps.env);
     const revokeAfter = new Date(this.now() + graceMs).toISOString();
-    await this.audit('rotate.promote', run, {
-      outcome: 'ok',
-      fingerprint: e.newFingerprint,
-      detail: { rotationId: e.rotationId, previous: e.oldFingerprint ?? null, revokeAfter },
-    });
+    await this.step(run, e, { step: 'promoted', outcome: 'ok', previous: e.oldFingerprint ?? null, revokeAfter, ...fp(e.newFingerprint) });
     return this.advance(run, j, { step: 'promoted', revokeAfter });
   }
 
@@ -485,7 +536,7 @@ export class RotationEngine {
    */
   private async everyConsumerSwitched(run: SlotRun, e: JournalEntry): Promise<boolean> {
     if (!e.newFingerprint) return false;
-    const consumers = Object.values(await readConsumers(this.deps.store, run.path));
+    const consumers = Object.values(await readConsumers(this.deps.coordination, run.path));
     return consumers.length > 0 && consumers.every((c) => c.fingerprint === e.newFingerprint);
   }
 
@@ -503,10 +554,10 @@ export class RotationEngine {
         if (info?.stages.PREVIOUS === old.id) await store.moveStage(run.path, { stage: 'PREVIOUS', to: null, expect: old.id });
         await store.destroy(run.path, old.id);
         failpoint('rotate.after-revoke-store', this.deps.env);
-        await this.audit('rotate.revoke', run, { outcome: 'ok', fingerprint: old.meta.fingerprint, detail: { rotationId: e.rotationId } });
+        await this.step(run, e, { step: 'revoked-previous', outcome: 'ok', ...fp(old.meta.fingerprint) });
       }
     }
-    await clearJournal(store, run.path);
+    await clearJournal(this.deps.coordination, run.path, run.lease);
   }
 
   /**
@@ -579,7 +630,11 @@ export class RotationEngine {
     }
     if (info?.stages.PENDING === version) await store.moveStage(run.path, { stage: 'PENDING', to: null, expect: version });
     await store.destroy(run.path, version);
-    await this.audit('rotate.discard', run, { outcome: 'ok', fingerprint: v.meta.fingerprint, detail: { version, why } });
+    await this.step(
+      run,
+      { rotationId: run.rotationId ?? '' },
+      { step: 'discarded', outcome: 'ok', version, why, ...fp(v.meta.fingerprint) },
+    );
   }
 
   /**
@@ -601,7 +656,7 @@ export class RotationEngine {
         ...this.deps.call,
       });
       deleted += 1;
-      await this.audit('rotate.sweep', run, { outcome: 'ok', fingerprint: fingerprint(k.apiKey), detail: { label: k.label } });
+      await this.emit({ type: 'key.swept', ref: run.slot.ref, fingerprint: fingerprint(k.apiKey), label: k.label });
     }
     return deleted;
   }
@@ -617,8 +672,8 @@ export class RotationEngine {
   }
 
   private async advance(run: SlotRun, j: JournalHandle, change: Partial<JournalEntry>): Promise<JournalHandle> {
-    const next = await writeJournal(this.deps.store, run.path, { ...j.entry, ...change }, j.version);
-    if (run.lease.token) run.lease = await this.deps.store.renew(run.lease, this.leaseMs);
+    const next = await writeJournal(this.deps.coordination, run.path, { ...j.entry, ...change }, j.version, run.lease);
+    if (run.lease.token) run.lease = await this.deps.coordination.renew(run.lease, this.leaseMs);
     return next;
   }
 
@@ -635,8 +690,30 @@ export class RotationEngine {
     return fromSecretFields((await this.deps.store.read(path, { version })).secret);
   }
 
-  private async audit(command: string, run: SlotRun, input: Omit<AuditInput, 'command' | 'ref'>): Promise<void> {
-    await this.deps.record({ command, ref: run.slot.ref, ...input });
+  private emit(event: EventInput): Promise<void> {
+    return this.deps.events.emit(event);
+  }
+
+  private step(run: SlotRun, e: Pick<JournalEntry, 'rotationId'>, step: StepFields): Promise<void> {
+    return this.emit({ type: 'rotation.step', ref: run.slot.ref, rotationId: e.rotationId, ...step });
+  }
+
+  private async failed(ref: string, rotationId: string | undefined, err: unknown): Promise<void> {
+    const e = err instanceof KeyctlError ? err : undefined;
+    await this.emit({
+      type: 'rotation.failed',
+      ref,
+      code: e?.code ?? 'INTERNAL',
+      message: e?.message ?? 'unexpected error',
+      ...(rotationId ? { rotationId } : {}),
+    }).catch(() => undefined);
+  }
+
+  private leaseLost(run: SlotRun, err: unknown): void {
+    const code = err instanceof KeyctlError ? err.code : 'INTERNAL';
+    this.deps.logger?.warn('lease renewal failed', { lease: run.lease.name, code });
+    const { name, owner, fence } = run.lease;
+    this.emit({ type: 'lease.lost', ref: run.slot.ref, name, owner, fence, code }).catch(() => undefined);
   }
 }
 

@@ -1,13 +1,11 @@
 /**
- * The rotation journal: one small record per slot, written to the secret store BEFORE the exchange is touched and
- * advanced after every step, so a crashed or failed rotation is finished or undone by the next run.
+ * The rotation journal: one small record per slot, written to the coordination store BEFORE the exchange is touched
+ * and advanced after every step, so a crashed or failed rotation is finished or undone by the next run.
  *
- * It lives in the store like any secret (so it is as durable and as private as the keys), at
- * `keyctl/journal/<bot>/<sub>`, and every update is a compare-and-set on its CURRENT stage: two processes can never
- * both advance it.
+ * Every update is a compare-and-set on the record's revision, fenced by the slot's rotation lease: two processes can
+ * never both advance it, and a process whose lease was taken over cannot write it any more.
  */
-import { NotFoundError } from '../errors.js';
-import type { SecretStore } from '../../providers/types.js';
+import type { CoordinationStore, Lease, RecordValue } from '../../providers/coordination.js';
 
 export type RotationStep = 'started' | 'stored' | 'verified' | 'promoted';
 
@@ -30,46 +28,42 @@ export interface JournalEntry {
   reason?: string;
 }
 
-export function journalPath(slotPath: string): string {
-  return `keyctl/journal/${slotPath.replace(/^bots\//, '')}`;
+/** The journal's record key for a slot's store path (`bots/alpha/arb1` -> `journal/alpha/arb1`). */
+export function journalKey(slotPath: string): string {
+  return `journal/${slotPath.replace(/^bots\//, '')}`;
 }
 
 export interface JournalHandle {
   entry: JournalEntry;
-  /** Store version of the journal record, the CAS guard for the next update. */
+  /** Revision of the journal record, the CAS guard for the next update. */
   version: string;
 }
 
-export async function readJournal(store: SecretStore, slotPath: string): Promise<JournalHandle | null> {
-  const path = journalPath(slotPath);
-  try {
-    const v = await store.read(path, { stage: 'CURRENT' });
-    const raw = v.secret.entry;
-    if (!raw) return null;
-    return { entry: JSON.parse(raw) as JournalEntry, version: v.version.id };
-  } catch (err) {
-    if (err instanceof NotFoundError) return null;
-    throw err;
-  }
+export async function readJournal(coordination: CoordinationStore, slotPath: string): Promise<JournalHandle | null> {
+  const record = await coordination.read(journalKey(slotPath));
+  if (!record || typeof record.value !== 'object' || record.value === null) return null;
+  return { entry: record.value as unknown as JournalEntry, version: record.revision };
 }
 
-/** Writes the next journal state; fails with ConflictError when someone else advanced it since `previous`. */
+/**
+ * Writes the next journal state; fails with ConflictError when someone else advanced it since `previous`, and with
+ * FencedError when `lease` was taken over.
+ */
 export async function writeJournal(
-  store: SecretStore,
+  coordination: CoordinationStore,
   slotPath: string,
   entry: JournalEntry,
   previous: string | null,
+  lease?: Lease,
 ): Promise<JournalHandle> {
-  const { version } = await store.write(journalPath(slotPath), {
-    secret: { entry: JSON.stringify(entry) },
-    meta: { rotationId: entry.rotationId, step: entry.step },
-    stage: 'CURRENT',
+  const record = await coordination.write(journalKey(slotPath), entry as unknown as RecordValue, {
     expect: previous,
+    ...(lease?.token ? { fence: lease } : {}),
   });
-  return { entry, version };
+  return { entry, version: record.revision };
 }
 
 /** Ends a rotation: the journal record goes away (its history stays in the audit log). */
-export async function clearJournal(store: SecretStore, slotPath: string): Promise<void> {
-  await store.delete(journalPath(slotPath));
+export async function clearJournal(coordination: CoordinationStore, slotPath: string, lease?: Lease): Promise<void> {
+  await coordination.delete(journalKey(slotPath), lease?.token ? { fence: lease } : {});
 }

@@ -6,6 +6,7 @@ import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
 import { filesUnder, secretForms } from '../helpers/scan.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { createStore } from '../../providers/local/index.js';
+import { SecretBackedCoordination } from '../../providers/coordination/secret-backed.js';
 import { readConsumers } from '../../src/delivery/handover.js';
 import { events, FIXTURES, startKeyctl } from './delivery-helpers.js';
 
@@ -18,7 +19,7 @@ const keyctl = (args: string[], env: NodeJS.ProcessEnv = {}) =>
 const consumers = async () => {
   const store = await createStore({ provider: 'local', path: join(w.dir, 'store') }, { env: w.env });
   try {
-    return await readConsumers(store, 'bots/alpha/arb1');
+    return await readConsumers(new SecretBackedCoordination(store), 'bots/alpha/arb1');
   } finally {
     await store.close();
   }

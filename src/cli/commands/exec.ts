@@ -51,6 +51,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
       detail: { mode, preflight: Boolean(opts.preflight), mask },
     }),
     store,
+    coordination: await ctx.coordination(),
     slotPath: slot.path,
     initial: creds,
     readCurrent: async () => {

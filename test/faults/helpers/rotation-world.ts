@@ -13,7 +13,8 @@ import { loadConfig } from '../../../src/config/load.js';
 import { fromSecretFields } from '../../../src/domain/credentials.js';
 import { checkKey } from '../../../src/exchanges/inspect-key.js';
 import { getAdapter } from '../../../src/exchanges/registry.js';
-import { readJournal, journalPath, type JournalEntry } from '../../../src/rotation/journal.js';
+import { SecretBackedCoordination } from '../../../providers/coordination/secret-backed.js';
+import { readJournal, type JournalEntry } from '../../../src/rotation/journal.js';
 import type { CliResult } from '../../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World, type WorldOptions } from '../../helpers/world.js';
 
@@ -132,13 +133,13 @@ export async function slotState(w: World): Promise<SlotState> {
       const { apiKey } = fromSecretFields((await store.read(SLOT_PATH, { version: v.id })).secret);
       live.push({ id: v.id, stages: v.stages, apiKey, ...(v.meta.rotationId ? { rotationId: v.meta.rotationId } : {}) });
     }
-    const journal = (await readJournal(store, SLOT_PATH))?.entry ?? null;
+    const journal = (await readJournal(new SecretBackedCoordination(store), SLOT_PATH))?.entry ?? null;
     return {
       current: live.find((v) => v.stages.includes('CURRENT')),
       live,
       destroyed: (info?.versions ?? []).filter((v) => v.destroyed).length,
       journal,
-      journalExists: (await store.describe(journalPath(SLOT_PATH))) !== null,
+      journalExists: journal !== null,
     };
   });
 }
