@@ -1,6 +1,21 @@
 // @ts-check
 import js from '@eslint/js';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The layers (docs/architecture.md, "Layers"), as import rules. A specifier is matched as written, so each rule names
+ * the layer's folder as a path segment: `../config/load.js`, `../../providers/registry.js`.
+ * @param {string[]} layers folders the files of this block must not import
+ * @param {string} why the layering rule, for the message
+ */
+function forbid(layers, why) {
+  return {
+    regex: `(^|/)(${layers.join('|')})/`,
+    message: `${why} (docs/architecture.md, "Layers").`,
+  };
+}
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'docs/examples/**/node_modules/**'] },
@@ -30,6 +45,79 @@ export default tseslint.config(
     },
   },
   { files: ['bench/**', 'docs/examples/**', 'src/sandbox/**'], rules: { 'no-console': 'off' } },
+  {
+    // No import cycles in the code that ships: two modules in a cycle cannot be understood, tested or replaced apart,
+    // and a static cycle can hand one of them the other half-initialised. Type-only imports are erased and not counted
+    // here; the layer rules below stop those from crossing layers. A cycle through a lazy `import()` is allowed: that
+    // is how a table reaches the modules it lists without loading them (the exchange registry its adapters and
+    // emulators, the command table its commands), and by the time it runs both modules have finished loading.
+    files: ['src/**/*.ts', 'providers/**/*.ts', 'schedules/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/parsers': importX.flatConfigs.typescript.settings['import-x/parsers'],
+      'import-x/extensions': importX.flatConfigs.typescript.settings['import-x/extensions'],
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json' })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true, allowUnsafeDynamicCyclicDependency: true }] },
+  },
+  // Layers, top to bottom: cli -> app -> rotation, delivery, audit, events, schedules -> exchanges, providers, config
+  // -> domain (and errors.ts). A layer imports only what is below it; the daemon is a second top beside cli.
+  {
+    files: ['src/**/*.ts', 'providers/**/*.ts', 'schedules/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [forbid(['cli'], 'Only the CLI imports the CLI: put what both need in src/app')] }],
+    },
+  },
+  {
+    files: ['src/exchanges/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            forbid(
+              ['cli', 'app', 'rotation', 'delivery', 'config', 'providers'],
+              'Exchange adapters talk to exchanges: they take what they need as arguments, never from the config or a store',
+            ),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'ccxt', message: 'The domain is pure: exchange clients belong in src/exchanges.' }],
+          patterns: [
+            forbid(
+              ['cli', 'app', 'rotation', 'delivery', 'audit', 'events', 'config', 'exchanges', 'providers', 'sandbox', 'schedules'],
+              'The domain imports nothing but itself and src/errors.ts: config, exchanges and stores depend on it, not the reverse',
+            ),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['providers/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            forbid(
+              ['cli', 'app', 'rotation', 'delivery', 'exchanges'],
+              'Stores know nothing of exchanges or use cases: they keep secrets and coordination state',
+            ),
+          ],
+        },
+      ],
+    },
+  },
   {
     // Plain Node scripts (benchmarks, examples, test fixtures run as child processes).
     files: ['**/*.mjs'],
