@@ -1,9 +1,8 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ConflictError, LockedError, NotFoundError, ProviderError, UsageError } from '../src/errors.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { ConflictError, NotFoundError, ProviderError, UsageError } from '../src/errors.js';
 import {
   STAGES,
   type Capabilities,
-  type Lease,
   type MoveStageInput,
   type SecretFields,
   type SecretInfo,
@@ -35,21 +34,13 @@ export interface SlotDoc {
   idempotency: Record<string, { version: string; digest: string }>;
 }
 
-export interface LockDoc {
-  kind: 'lock';
-  name: string;
-  owner: string;
-  token: string;
-  expiresAt: number;
-}
-
 export interface WrapDoc {
   kind: 'wrap';
   value: string;
   expiresAt: number;
 }
 
-export type Doc = SlotDoc | LockDoc | WrapDoc;
+export type Doc = SlotDoc | WrapDoc;
 
 /** What an update function returns: the new document (null deletes it, undefined leaves it) and a result. */
 export interface DocUpdate<T> {
@@ -93,16 +84,10 @@ export function tokenKey(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-function sameToken(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 /**
  * The SecretStore contract implemented once over a tiny document storage primitive: read a document, update one
  * atomically, list keys. The memory and local providers differ only in how they keep documents; every rule of the
- * contract (CAS, stage moves, idempotency, single-use wrapping, leases) lives here, in one place.
+ * contract (CAS, stage moves, idempotency, single-use wrapping) lives here, in one place.
  */
 export abstract class DocumentStore implements SecretStore {
   abstract readonly id: string;
@@ -253,48 +238,6 @@ export abstract class DocumentStore implements SecretStore {
     return value;
   }
 
-  async lock(name: string, owner: string, ttlMs: number): Promise<Lease> {
-    if (!(ttlMs > 0)) throw new UsageError('INVALID_TTL', 'A lease TTL must be positive.');
-    return this.updateDoc(lockKey(name), (current) => {
-      const now = this.now();
-      if (current && current.kind === 'lock' && current.expiresAt > now) {
-        throw new LockedError(`"${name}" is locked by ${current.owner} until ${new Date(current.expiresAt).toISOString()}.`, {
-          hint: 'Another keyctl is working on it. Wait for it to finish, or for the lease to expire, then re-run.',
-          details: { holder: current.owner, expiresAt: new Date(current.expiresAt).toISOString() },
-        });
-      }
-      const doc: LockDoc = { kind: 'lock', name, owner, token: randomBytes(18).toString('base64url'), expiresAt: now + ttlMs };
-      const lease: Lease = {
-        name,
-        owner,
-        token: doc.token,
-        expiresAt: new Date(doc.expiresAt).toISOString(),
-        tookOver: current !== null,
-        ...(current && current.kind === 'lock' ? { previousOwner: current.owner } : {}),
-      };
-      return { doc, result: lease };
-    });
-  }
-
-  async renew(lease: Lease, ttlMs: number): Promise<Lease> {
-    return this.updateDoc(lockKey(lease.name), (current) => {
-      if (!current || current.kind !== 'lock' || !sameToken(current.token, lease.token)) {
-        throw new LockedError(`The lease on "${lease.name}" was lost.`, {
-          hint: 'It expired and another process took it over. Stop, then re-run to resume.',
-        });
-      }
-      const doc: LockDoc = { ...current, expiresAt: this.now() + ttlMs };
-      return { doc, result: { ...lease, expiresAt: new Date(doc.expiresAt).toISOString() } };
-    });
-  }
-
-  async unlock(lease: Lease): Promise<void> {
-    await this.updateDoc(lockKey(lease.name), (current) => {
-      if (current && current.kind === 'lock' && sameToken(current.token, lease.token)) return { doc: null, result: undefined };
-      return { result: undefined };
-    });
-  }
-
   private async readSlot(path: string): Promise<SlotDoc | null> {
     const doc = await this.readDoc(slotKey(path));
     return doc ? asSlot(doc, path) : null;
@@ -311,7 +254,6 @@ export abstract class DocumentStore implements SecretStore {
 }
 
 export const slotKey = (path: string) => `slot/${path}`;
-const lockKey = (name: string) => `lock/${tokenKey(name)}`;
 const wrapKey = (token: string) => (token === '' ? 'wrap/' : `wrap/${tokenKey(token)}`);
 
 /**

@@ -31,16 +31,32 @@ export async function openStore(config: StoreConfig, context: ProviderContext = 
   return load(config, context);
 }
 
+type CoordinationLoader = (config: StoreConfig, secrets: SecretStore, context: ProviderContext) => Promise<CoordinationStore>;
+
+const coordinationLoaders: Record<StoreConfig['provider'], CoordinationLoader> = {
+  memory: async (config, secrets, context) => (await import('./memory/index.js')).createCoordination(config, secrets, context),
+  local: async (config, secrets, context) =>
+    (await import('./local/index.js')).createCoordination(config as Extract<StoreConfig, { provider: 'local' }>, secrets, context),
+  vault: async (config, secrets, context) =>
+    (await import('./vault/index.js')).createCoordination(config as Extract<StoreConfig, { provider: 'vault' }>, secrets, context),
+  aws: async (config, secrets, context) =>
+    (await import('./aws/index.js')).createCoordination(config as Extract<StoreConfig, { provider: 'aws' }>, secrets, context),
+};
+
 /**
- * The coordination store that goes with `secrets` (leases, journals, the hand-over registry, per-slot state).
- * Every provider backs it on its SecretStore for now; dedicated backings replace this per provider.
+ * The coordination store that goes with `secrets` (leases, journals, the hand-over registry, per-slot state): each
+ * provider's `createCoordination` (docs/providers.md, "Coordination"), loaded lazily like its store.
  */
 export async function openCoordination(
   config: StoreConfig,
   secrets: SecretStore,
   context: ProviderContext = {},
 ): Promise<CoordinationStore> {
-  void config;
-  const { SecretBackedCoordination } = await import('./coordination/secret-backed.js');
-  return new SecretBackedCoordination(secrets, context.now);
+  const load = coordinationLoaders[config.provider];
+  if (!load) {
+    throw new UsageError('UNKNOWN_PROVIDER', `Unknown store provider "${String((config as { provider: unknown }).provider)}".`, {
+      hint: `Use one of: ${PROVIDER_IDS.join(', ')}.`,
+    });
+  }
+  return load(config, secrets, context);
 }

@@ -6,9 +6,10 @@
  * versions: PENDING (written, not yet trusted), CURRENT (what bots get) and PREVIOUS (kept for the grace period).
  * The model is AWS Secrets Manager's staging labels; see docs/providers.md for how each backend maps onto it.
  *
- * Every method below states its contract. The shared suite in test/contract/ checks each one against every provider.
- * Errors are KeyctlErrors from src/errors.ts: NotFoundError, ConflictError, LockedError, or a ProviderError with a
- * provider-specific code. No error message may contain a secret value.
+ * Every method below states its contract. The shared suite in test/contract/provider-suite.ts checks each one against
+ * every provider. Leases and other coordination state are not here: see providers/coordination.ts.
+ * Errors are KeyctlErrors from src/errors.ts: NotFoundError, ConflictError, or a ProviderError with a provider-specific
+ * code. No error message may contain a secret value.
  */
 
 export const STAGES = ['PENDING', 'CURRENT', 'PREVIOUS'] as const;
@@ -94,21 +95,6 @@ export interface MoveStageInput {
   expect: string | null;
 }
 
-/** A lease held on a named lock. */
-export interface Lease {
-  name: string;
-  /** Who holds it (free text: host, pid, rotation id). */
-  owner: string;
-  /** Opaque proof of holding; required to renew or release. Not a secret but never printed. */
-  token: string;
-  /** ISO-8601 expiry. */
-  expiresAt: string;
-  /** True when this lease took over an expired one; the caller should resume the previous holder's work. */
-  tookOver: boolean;
-  /** The owner whose expired lease was taken over, when `tookOver`. */
-  previousOwner?: string;
-}
-
 /** How a capability is provided: natively by the backend, emulated by keyctl on top of it, or not at all. */
 export type Support = 'native' | 'emulated' | 'none';
 
@@ -121,8 +107,6 @@ export interface Capabilities {
   wrapping: Support;
   /** Dropping one version's material while keeping its metadata. */
   destroy: Support;
-  /** Leases for rotation and leader election. */
-  locks: Support;
   /** Whether data survives the process (false for the memory provider). */
   durable: boolean;
 }
@@ -177,7 +161,7 @@ export interface SecretStore {
 
   /**
    * Paths that start with `prefix` (a plain string prefix, e.g. `bots/alpha/`), sorted. Never returns internal
-   * paths used for locks or wrapping.
+   * paths (mutexes, wrapping, coordination).
    */
   list(prefix: string): Promise<string[]>;
 
@@ -202,25 +186,9 @@ export interface SecretStore {
    */
   unwrap(token: string): Promise<string>;
 
-  /**
-   * Takes the lease `name` for `ttlMs`. Succeeds when nobody holds it or the holder's lease expired (then
-   * `tookOver` is true); throws LockedError naming the holder and its expiry otherwise. Two concurrent callers:
-   * exactly one wins.
-   */
-  lock(name: string, owner: string, ttlMs: number): Promise<Lease>;
-
-  /** Extends a held lease. Throws LockedError when the lease was lost (expired and taken over). */
-  renew(lease: Lease, ttlMs: number): Promise<Lease>;
-
-  /** Releases a held lease. Releasing a lease that was already lost is a no-op. */
-  unlock(lease: Lease): Promise<void>;
-
   /** Releases clients, timers and file handles. */
   close(): Promise<void>;
 }
-
-/** Builds a store from its validated config section. */
-export type ProviderFactory<C = unknown> = (config: C, context: ProviderContext) => Promise<SecretStore>;
 
 export interface ProviderContext {
   /** Asks the user for a secret (e.g. a passphrase) on the terminal; undefined when there is no TTY. */

@@ -17,8 +17,8 @@ export type Envelope =
   | { kind: 'genesis' }
   | { kind: 'wrap'; value: string }
   | { kind: 'wrap-claimed' }
-  | { kind: 'lease'; owner: string; token: string; expiresAt: number }
-  | { kind: 'released' };
+  | { kind: 'lease'; owner: string; token: string; expiresAt: number; fence: number }
+  | { kind: 'released'; fence: number };
 
 /** The genesis body is a constant so that CreateSecret with the genesis ClientRequestToken is idempotent. */
 export const GENESIS_BODY = encode({ kind: 'genesis' });
@@ -55,14 +55,19 @@ export function decode(text: string | undefined): Envelope | null {
     }
     case 'genesis':
     case 'wrap-claimed':
-    case 'released':
       return { kind: h.kind };
+    case 'released': {
+      const fence = fenceOf(h.fence);
+      return fence === null ? null : { kind: 'released', fence };
+    }
     case 'wrap':
       return typeof h.value === 'string' ? { kind: 'wrap', value: h.value } : null;
-    case 'lease':
-      return typeof h.owner === 'string' && typeof h.token === 'string' && typeof h.expiresAt === 'number'
-        ? { kind: 'lease', owner: h.owner, token: h.token, expiresAt: h.expiresAt }
+    case 'lease': {
+      const fence = fenceOf(h.fence);
+      return typeof h.owner === 'string' && typeof h.token === 'string' && typeof h.expiresAt === 'number' && fence !== null
+        ? { kind: 'lease', owner: h.owner, token: h.token, expiresAt: h.expiresAt, fence }
         : null;
+    }
     default:
       return null;
   }
@@ -85,6 +90,15 @@ export function digestSecret(secret: SecretFields): string {
       .map((k) => [k, secret[k]]),
   );
   return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * A lease's fence counter: a positive safe integer. Absent (a lease written before fences existed) reads as 0, so the
+ * next holder gets 1; anything else is not keyctl's and the caller reports it as foreign.
+ */
+function fenceOf(x: unknown): number | null {
+  if (x === undefined) return 0;
+  return typeof x === 'number' && Number.isSafeInteger(x) && x > 0 ? x : null;
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {

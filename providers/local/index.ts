@@ -29,7 +29,9 @@ import {
   type Sealed,
 } from './crypto.js';
 import { createExclusive, ensureDir, isErrno, removeFile, removeStaleTemps, writeAtomic } from './files.js';
-import { FileLock, LOCK_TEMP_PREFIX, type HeldLock } from './lock.js';
+import { FileLock, removeDeadLockTemps, type HeldLock } from './lock.js';
+import { LocalCoordination } from './coordination.js';
+import type { CoordinationStore } from '../coordination.js';
 
 /** Environment variable holding the master key: base64 of 32 random bytes. */
 export const MASTER_KEY_ENV = 'KEYCTL_MASTER_KEY';
@@ -90,7 +92,6 @@ export class LocalStore extends DocumentStore {
     cas: 'native',
     wrapping: 'emulated',
     destroy: 'native',
-    locks: 'native',
     durable: true,
   };
   readonly dir: string;
@@ -327,28 +328,12 @@ export class LocalStore extends DocumentStore {
         // Temp files are only written under the lock, so any found now belong to a writer that died.
         await removeStaleTemps(this.docsDir);
         await removeStaleTemps(this.dir);
-        await this.removeDeadLockTemps();
+        await removeDeadLockTemps(this.dir);
         this.tempsCleaned = true;
       }
       return await task(lock);
     } finally {
       await lock.release();
-    }
-  }
-
-  /** Lock temp files are written without the lock; remove only those whose process is gone. */
-  private async removeDeadLockTemps(): Promise<void> {
-    for (const name of await readdir(this.dir)) {
-      if (!name.startsWith(LOCK_TEMP_PREFIX)) continue;
-      const pid = Number(name.slice(LOCK_TEMP_PREFIX.length).split('-')[0]);
-      if (!Number.isInteger(pid) || pid <= 0) continue;
-      let alive = true;
-      try {
-        process.kill(pid, 0);
-      } catch (err) {
-        alive = !isErrno(err, 'ESRCH');
-      }
-      if (!alive) await removeFile(this.dir, name);
     }
   }
 
@@ -423,11 +408,24 @@ export async function createStore(config: LocalStoreConfig, context: ProviderCon
   });
 }
 
+/**
+ * The local store's coordination (leases, journals, hand-over registry): plain files under `<store>/coordination/`,
+ * independent of the master key (nothing there is secret). See providers/local/coordination.ts.
+ */
+export async function createCoordination(
+  config: LocalStoreConfig,
+  secrets: SecretStore,
+  context: ProviderContext,
+): Promise<CoordinationStore> {
+  void secrets;
+  return new LocalCoordination({ path: config.path, ...(context.now ? { now: context.now } : {}) });
+}
+
 // ---- helpers ---------------------------------------------------------------------------------------------------------
 
 const DOC_NAME = /^[a-z]+-[0-9a-f]{64}\.json$/;
 
-/** `<kind>-<sha256(key)>.json`: the kind (slot, lock, wrap) in the name lets listDocs skip other kinds unread. */
+/** `<kind>-<sha256(key)>.json`: the kind (slot, wrap) in the name lets listDocs skip other kinds unread. */
 export function docFileName(key: string): string {
   const kind = key.split('/')[0] ?? 'doc';
   return `${/^[a-z]+$/.test(kind) ? kind : 'doc'}-${createHash('sha256').update(key).digest('hex')}.json`;

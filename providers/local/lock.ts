@@ -13,11 +13,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
-import { link, mkdir, readFile, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ProviderError } from '../../src/errors.js';
-import { FILE_MODE, isErrno } from './files.js';
+import { FILE_MODE, isErrno, removeFile } from './files.js';
 
 export interface FileLockOptions {
   /** A holder whose heartbeat is older than this is presumed dead (used when liveness cannot be checked). */
@@ -215,5 +215,18 @@ export class FileLock {
         if (await stillOurs()) await unlink(path).catch(() => undefined);
       },
     };
+  }
+}
+
+/**
+ * Lock temp files are written without holding the lock, so a live process may own one: remove only those whose
+ * process is gone. Call while holding the lock of `dir`.
+ */
+export async function removeDeadLockTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(LOCK_TEMP_PREFIX)) continue;
+    const pid = Number(name.slice(LOCK_TEMP_PREFIX.length).split('-')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    if (!isAlive(pid)) await removeFile(dir, name);
   }
 }

@@ -1,4 +1,6 @@
-import type { Capabilities } from '../types.js';
+import type { Capabilities, ProviderContext, SecretStore } from '../types.js';
+import type { CoordinationStore } from '../coordination.js';
+import { MemoryCoordination } from './coordination.js';
 import { DocumentStore, type Doc, type DocUpdate } from '../document-store.js';
 
 /**
@@ -13,7 +15,6 @@ export class MemoryStore extends DocumentStore {
     cas: 'native',
     wrapping: 'emulated',
     destroy: 'native',
-    locks: 'native',
     durable: false,
   };
   private readonly docs = new Map<string, string>();
@@ -49,3 +50,12 @@ export class MemoryStore extends DocumentStore {
     return [...this.docs.keys()].filter((k) => k.startsWith(prefix));
   }
 }
+
+/** Memory coordination on the same injected clock as the store; like the store, it lives as long as the process. */
+export async function createCoordination(config: unknown, secrets: SecretStore, context: ProviderContext): Promise<CoordinationStore> {
+  void config;
+  void secrets;
+  return new MemoryCoordination(context.now ? { now: context.now } : {});
+}
+
+export { MemoryCoordination };

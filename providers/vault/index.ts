@@ -6,20 +6,18 @@
  *                              stage pointers, version meta and idempotency keys live in its custom_metadata
  *                              (providers/vault/stages.ts)
  *   <prefix>/_mutex/<path>     short lease guarding that path's pointer updates (the metadata endpoint has no cas)
- *   <prefix>/_locks/<name>     leases from lock()
+ *   <prefix>/_coordination/…   leases and records of the CoordinationStore (providers/vault/coordination.ts)
  * Every data write carries `options.cas`. Segments starting with "_" cannot be keyctl paths, so list() skips them.
  *
  * docs/vault.md explains the design, the policies keyctl and bots need, and how to run the contract suite against a
  * real `vault server -dev`.
  */
-import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError, ProviderError, UsageError } from '../../src/errors.js';
 import type { VaultStoreConfig } from '../../src/config/schema.js';
 import { assertValidIdempotencyKey, assertValidPath } from '../document-store.js';
 import {
   STAGES,
   type Capabilities,
-  type Lease,
   type MoveStageInput,
   type ProviderContext,
   type SecretFields,
@@ -36,7 +34,9 @@ import { login, lookupSelf, startTokenRenewal, type RenewalOptions } from './aut
 import { mapVaultError } from './errors.js';
 import { VaultApiError, VaultHttp } from './http.js';
 import { Kv, type KvMetadata } from './kv.js';
-import { KvLeases } from './leases.js';
+import { KvLeases, type KvLease } from './leases.js';
+import { VaultCoordination } from './coordination.js';
+import type { CoordinationStore } from '../coordination.js';
 import { attach, decodeSlot, encodeSlot, type SlotMetadata } from './stages.js';
 
 /** Where keyctl wraps values; unwrap accepts only tokens created here (exact creation_path match). */
@@ -85,6 +85,19 @@ export async function createStore(config: VaultStoreConfig, context: ProviderCon
   return new VaultStore(config, await connectVault(config, context), context.now ?? Date.now);
 }
 
+/**
+ * The coordination backing that goes with a Vault store: KV v2 with cas under `<prefix>/_coordination/`, on the
+ * server's clock (providers/vault/coordination.ts). Shares the store's connection when given a VaultStore.
+ */
+export async function createCoordination(
+  config: VaultStoreConfig,
+  secrets: SecretStore,
+  context: ProviderContext,
+): Promise<CoordinationStore> {
+  const kv = secrets instanceof VaultStore ? secrets.kv : (await connectVault(config, context)).kv;
+  return new VaultCoordination(kv, config.prefix);
+}
+
 export class VaultStore implements SecretStore {
   readonly id = 'vault';
   readonly capabilities: Capabilities = {
@@ -94,11 +107,11 @@ export class VaultStore implements SecretStore {
     cas: 'emulated',
     wrapping: 'native',
     destroy: 'native',
-    locks: 'emulated',
     durable: true,
   };
   private readonly http: VaultHttp;
-  private readonly kv: Kv;
+  /** The KV client, shared with this store's coordination backing (one login, one token renewal). */
+  readonly kv: Kv;
   private readonly leases: KvLeases;
   private readonly base: string;
   private stopRenewal: (() => void) | undefined;
@@ -320,19 +333,6 @@ export class VaultStore implements SecretStore {
     return unwrapChecked(this.http, token, WRAP_PATH, (data) => (typeof data?.value === 'string' ? data.value : null));
   }
 
-  async lock(name: string, owner: string, ttlMs: number): Promise<Lease> {
-    if (!(ttlMs > 0)) throw new UsageError('INVALID_TTL', 'A lease TTL must be positive.');
-    return this.leases.acquire(this.lockPath(name), name, owner, ttlMs);
-  }
-
-  async renew(lease: Lease, ttlMs: number): Promise<Lease> {
-    return this.leases.renew(this.lockPath(lease.name), lease, ttlMs);
-  }
-
-  async unlock(lease: Lease): Promise<void> {
-    await this.leases.release(this.lockPath(lease.name), lease);
-  }
-
   /**
    * Keeps this store's token alive for a long-running process (the daemon): renews at 2/3 of its TTL on an unref'd
    * timer until close(). `onError` hears when renewal stops working, so the daemon can alert before the token dies.
@@ -357,24 +357,12 @@ export class VaultStore implements SecretStore {
     return this.kvPath(`_mutex/${path}`);
   }
 
-  private lockPath(name: string): string {
-    // Names that are valid paths stay readable in `vault kv list`; anything else is hashed (under "_h", never a path).
-    let safe: string;
-    try {
-      assertValidPath(name);
-      safe = name;
-    } catch {
-      safe = `_h/${createHash('sha256').update(name).digest('hex')}`;
-    }
-    return this.kvPath(`_locks/${safe}`);
-  }
-
   /** Runs `fn` holding the path's mutex, waiting (with jittered backoff) while another writer holds it. */
   private async withMutex<T>(path: string, fn: () => Promise<T>): Promise<T> {
     const mp = this.mutexPath(path);
     const deadline = performance.now() + MUTEX_WAIT_MS;
     let delay = 5;
-    let lease: Lease | undefined;
+    let lease: KvLease | undefined;
     while (!lease) {
       try {
         lease = await this.leases.acquire(mp, `update of ${path}`, 'keyctl', MUTEX_TTL_MS);

@@ -24,6 +24,14 @@ export interface KvRead {
   /** null when the version was deleted or destroyed. */
   data: Record<string, unknown> | null;
   custom_metadata: Record<string, string> | null;
+  /** The version's creation time, by the server's clock (RFC 3339 with up to nanoseconds). */
+  created_time: string;
+}
+
+/** A written version and its creation time, by the server's clock. */
+export interface KvWritten {
+  version: number;
+  created_time: string;
 }
 
 export class Kv {
@@ -51,16 +59,20 @@ export class Kv {
   /** Reads one version (the latest when `version` is omitted). Null when the path or version does not exist. */
   async read(path: string, version?: number): Promise<KvRead | null> {
     const full = this.full('data', path);
-    type Body = { data: Record<string, unknown> | null; metadata: { version: number; custom_metadata: Record<string, string> | null } };
+    type Body = {
+      data: Record<string, unknown> | null;
+      metadata: { version: number; custom_metadata: Record<string, string> | null; created_time: string };
+    };
     try {
       const res = await this.http.call<Body>({ method: 'GET', path: version === undefined ? full : `${full}?version=${version}` });
       if (!res.data) return null;
-      return { version: res.data.metadata.version, data: res.data.data, custom_metadata: res.data.metadata.custom_metadata };
+      const md = res.data.metadata;
+      return { version: md.version, data: res.data.data, custom_metadata: md.custom_metadata, created_time: md.created_time };
     } catch (err) {
       if (err instanceof VaultApiError && err.status === 404 && !err.has('no handler for route')) {
         // A deleted or destroyed version answers 404 with its metadata in the body.
         const meta = (err.body?.data as Body | undefined)?.metadata;
-        return meta ? { version: meta.version, data: null, custom_metadata: meta.custom_metadata } : null;
+        return meta ? { version: meta.version, data: null, custom_metadata: meta.custom_metadata, created_time: meta.created_time } : null;
       }
       throw await mapVaultError(err, this.http, 'read', full);
     }
@@ -68,10 +80,19 @@ export class Kv {
 
   /** Writes a new version, succeeding only if the current version is `cas` (0: only if the path is new). */
   async write(path: string, data: Record<string, string>, cas: number): Promise<number | 'conflict'> {
+    const written = await this.writeStamped(path, data, cas);
+    return written === 'conflict' ? written : written.version;
+  }
+
+  /**
+   * As write(), also returning the new version's `created_time`: the server's clock at the write (the KV v2 write
+   * response carries it, see vault/builtin/logical/kv path_data.go upstream, `pathDataWrite`).
+   */
+  async writeStamped(path: string, data: Record<string, string>, cas: number): Promise<KvWritten | 'conflict'> {
     const full = this.full('data', path);
     try {
-      const res = await this.http.call<{ version: number }>({ method: 'POST', path: full, body: { options: { cas }, data } });
-      return Number(res.data?.version);
+      const res = await this.http.call<KvWritten>({ method: 'POST', path: full, body: { options: { cas }, data } });
+      return { version: Number(res.data?.version), created_time: String(res.data?.created_time ?? '') };
     } catch (err) {
       if (err instanceof VaultApiError && err.status === 400 && err.has('check-and-set')) return 'conflict';
       throw await mapVaultError(err, this.http, 'write', full);

@@ -1,16 +1,25 @@
 /**
- * Leases on KV v2 secrets, made safe by `cas`: a lease is one secret whose latest version says who holds it and until
+ * Short leases on KV v2 secrets, made safe by `cas`: a lease is one secret whose latest version says who holds it and until
  * when. Taking, renewing and releasing each write a new version with `cas` = the version just read, so of two racing
  * writers exactly one succeeds. Releasing writes a "free" record (rather than deleting the path) so a release can never
  * clobber a lease somebody else took over meanwhile.
  *
- * Used for the public `lock()` and, with a short TTL, as the per-path mutex that guards stage-pointer updates (KV v2's
- * metadata endpoint has no cas of its own).
+ * Used, with a short TTL, as the per-path mutex that guards stage-pointer updates (KV v2's metadata endpoint has no cas
+ * of its own). The CoordinationStore's leases (fenced, on the server's clock) are in coordination.ts.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { LockedError } from '../../src/errors.js';
-import type { Lease } from '../types.js';
 import type { Kv } from './kv.js';
+
+/** A held mutex lease. */
+export interface KvLease {
+  name: string;
+  owner: string;
+  token: string;
+  expiresAt: string;
+  tookOver: boolean;
+  previousOwner?: string;
+}
 
 interface LeaseRecord {
   state: 'held' | 'free';
@@ -45,7 +54,7 @@ export class KvLeases {
   ) {}
 
   /** Takes the lease at `kvPath`, or throws LockedError naming the holder. */
-  async acquire(kvPath: string, name: string, owner: string, ttlMs: number): Promise<Lease> {
+  async acquire(kvPath: string, name: string, owner: string, ttlMs: number): Promise<KvLease> {
     const cur = await this.kv.read(kvPath);
     const rec = parse(cur?.data);
     const now = this.now();
@@ -74,7 +83,7 @@ export class KvLeases {
     };
   }
 
-  async renew(kvPath: string, lease: Lease, ttlMs: number): Promise<Lease> {
+  async renew(kvPath: string, lease: KvLease, ttlMs: number): Promise<KvLease> {
     const cur = await this.kv.read(kvPath);
     const rec = parse(cur?.data);
     if (!cur || rec?.state !== 'held' || !sameToken(rec.token, lease.token)) throw lost(lease.name);
@@ -85,7 +94,7 @@ export class KvLeases {
   }
 
   /** Releases the lease if still held with this token; a lost lease is left alone. */
-  async release(kvPath: string, lease: Lease): Promise<void> {
+  async release(kvPath: string, lease: KvLease): Promise<void> {
     const cur = await this.kv.read(kvPath);
     const rec = parse(cur?.data);
     if (!cur || rec?.state !== 'held' || !sameToken(rec.token, lease.token)) return;

@@ -2,8 +2,9 @@
  * The AWS Secrets Manager provider against moto, a real third-party AWS emulator started for this file. The shared
  * contract suite runs first; then what AWS's own tools see, and keyctl's handling of moto's divergences from AWS.
  *
- * Time: moto runs on real time, but the store takes an injected clock for lease and wrap expiry, so TTL cases are
- * instant. Rotation end to end (issue 6, last item) is in test/integration/aws-rotation.test.ts.
+ * Time: moto runs on real time, but the store takes an injected clock for wrap expiry, so TTL cases are instant.
+ * Leases are the coordination store's, not the SecretStore's: test/contract/aws-coordination.slow.test.ts.
+ * Rotation end to end (issue 6, last item) is in test/integration/aws-rotation.test.ts.
  */
 import { randomUUID } from 'node:crypto';
 import * as SM from '@aws-sdk/client-secrets-manager';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore, rotationInProgress } from '../../providers/aws/index.js';
 import { sdkApi, type SecretsManagerApi } from '../../providers/aws/api.js';
 import { GENESIS_VERSION } from '../../providers/aws/stages.js';
+import { AwsLeases } from '../../providers/aws/leases.js';
 import { AwsSecretsManagerStore } from '../../providers/aws/store.js';
 import type { SecretStore } from '../../providers/types.js';
 import { KeyctlError } from '../../src/errors.js';
@@ -68,11 +70,13 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
     });
     afterAll(() => raw.destroy());
 
+    let recording: SecretsManagerApi;
+
     /** A store whose every AWS call is recorded, to check what keyctl sends (not what moto happens to tolerate). */
     function recordingStore(options: { kmsKeyId?: string } = {}): SecretStore {
       const api = sdkApi(SM, sdkClient());
       sent = [];
-      const recording = new Proxy(api, {
+      recording = new Proxy(api, {
         get(target, prop, receiver) {
           const fn = Reflect.get(target, prop, receiver) as unknown;
           if (typeof fn !== 'function' || prop === 'destroy') return fn;
@@ -84,6 +88,9 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
       }) as SecretsManagerApi;
       return new AwsSecretsManagerStore(recording, { region: REGION, prefix, ...options });
     }
+
+    /** Leases (the coordination store's) on the same recorded client as the last recordingStore(). */
+    const recordingLeases = (options: { kmsKeyId?: string } = {}) => new AwsLeases(recording, { region: REGION, prefix, ...options });
 
     const labels = async (path: string) =>
       (await raw.send(new SM.DescribeSecretCommand({ SecretId: `${prefix}${path}` }))).VersionIdsToStages ?? {};
@@ -131,7 +138,7 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
       const v2 = (await store.write(path, { secret: { apiKey: 'FAKE-new' }, expect: null })).version;
       await store.moveStage(path, { stage: 'CURRENT', to: v2, expect: v1 });
       expect((await store.read(path, { stage: 'CURRENT' })).secret.apiKey).toBe('FAKE-new');
-      await store.lock(`${base}/lock`, 'host-a', 60_000);
+      await recordingLeases().lock(`${base}/lock`, 'host-a', 60_000);
       await store.unwrap(await store.wrap('FAKE-wrapped', 60_000));
       await store.describe(path);
       const reads = sent.filter((c) => c.op === 'getSecretValue');
@@ -193,14 +200,15 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
       const path = `${base}/bots/gamma/s1`;
       await store.write(path, { secret: { apiKey: 'FAKE-g' }, expect: null });
       const token = await store.wrap('FAKE-pending-wrap', 60_000);
-      const lease = await store.lock(`${base}/gamma-lock`, 'host-a', 60_000);
+      const leases = recordingLeases({ kmsKeyId: 'alias/keyctl-test' });
+      const lease = await leases.lock(`${base}/gamma-lock`, 'host-a', 60_000);
       const all = await store.list('');
       expect(all).toContain(path);
       expect(all.every((p) => !p.startsWith('_'))).toBe(true);
       const creates = sent.filter((c) => c.op === 'createSecret');
       expect(creates.length).toBe(3);
       for (const c of creates) expect(c.input.KmsKeyId).toBe('alias/keyctl-test');
-      await store.unlock(lease);
+      await leases.unlock(lease);
       await store.unwrap(token);
       await store.close();
     });

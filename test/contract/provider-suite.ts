@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import type { SecretStore } from '../../providers/types.js';
 import { KeyctlError } from '../../src/errors.js';
+import { caught } from '../helpers/caught.js';
 
 export interface ProviderHarness {
   store: SecretStore;
@@ -22,16 +23,6 @@ export interface ProviderSuiteOptions {
 }
 
 const CANARY = 'FAKE-SECRET-canary-7f3e9a1c';
-
-async function caught(p: Promise<unknown>): Promise<KeyctlError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(KeyctlError);
-    return err as KeyctlError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 function expectNoSecret(err: KeyctlError, ...secrets: string[]): void {
   const text = [err.message, err.hint ?? '', JSON.stringify(err.toJSON()), String(err.stack)].join('\n');
@@ -235,47 +226,6 @@ export function providerContract(name: string, make: () => Promise<ProviderHarne
       it('a made-up token fails without saying why', async () => {
         const err = await caught(store.unwrap('not-a-token'));
         expect(err.code).toBe('WRAP_INVALID');
-      });
-    });
-
-    describe('locks', () => {
-      it('a held lease blocks others, then expires and is taken over', async () => {
-        const name = p('rotate');
-        const first = await store.lock(name, 'host-a', ttl);
-        expect(first.tookOver).toBe(false);
-        const err = await caught(store.lock(name, 'host-b', ttl));
-        expect(err.code).toBe('LOCKED');
-        expect(err.message).toContain('host-a');
-        await h.advance(ttl * 2 + 100);
-        const second = await store.lock(name, 'host-b', ttl * 10);
-        expect(second.tookOver).toBe(true);
-        expect(second.previousOwner).toBe('host-a');
-        // The first holder lost its lease: renew fails, unlock is a no-op that does not free the new holder's lease.
-        expect((await caught(store.renew(first, ttl))).code).toBe('LOCKED');
-        await store.unlock(first);
-        expect((await caught(store.lock(name, 'host-c', ttl))).code).toBe('LOCKED');
-        await store.unlock(second);
-        const third = await store.lock(name, 'host-c', ttl);
-        expect(third.tookOver).toBe(false);
-        await store.unlock(third);
-      });
-
-      it('renew extends a held lease', async () => {
-        const name = p('renew');
-        const lease = await store.lock(name, 'host-a', ttl);
-        const renewed = await store.renew(lease, ttl * 20);
-        expect(Date.parse(renewed.expiresAt)).toBeGreaterThan(Date.parse(lease.expiresAt));
-        await h.advance(ttl + 200);
-        expect((await caught(store.lock(name, 'host-b', ttl))).code).toBe('LOCKED');
-        await store.unlock(renewed);
-      });
-
-      it('concurrent lockers: exactly one wins', async () => {
-        const name = p('race');
-        const results = await Promise.allSettled(['a', 'b', 'c', 'd'].map((o) => store.lock(name, o, 60_000)));
-        const won = results.filter((r) => r.status === 'fulfilled');
-        expect(won).toHaveLength(1);
-        await store.unlock((won[0] as PromiseFulfilledResult<Awaited<ReturnType<SecretStore['lock']>>>).value);
       });
     });
 

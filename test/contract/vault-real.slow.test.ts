@@ -1,5 +1,5 @@
 /**
- * The same provider contract suite against a real Vault, e.g. a dev server:
+ * The same provider and coordination contract suites against a real Vault, e.g. a dev server:
  *
  *   vault server -dev -dev-root-token-id=keyctl-dev-root
  *   KEYCTL_IT_VAULT_ADDR=http://127.0.0.1:8200 KEYCTL_IT_VAULT_TOKEN=keyctl-dev-root npx vitest run test/contract/vault-real.slow.test.ts
@@ -9,9 +9,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe } from 'vitest';
-import { connectVault, createStore } from '../../providers/vault/index.js';
+import { connectVault, createCoordination, createStore } from '../../providers/vault/index.js';
 import type { Kv } from '../../providers/vault/kv.js';
 import { vaultStoreSchema } from '../../src/config/schema.js';
+import { coordinationContract } from './coordination-suite.js';
 import { providerContract } from './provider-suite.js';
 
 const address = process.env.KEYCTL_IT_VAULT_ADDR;
@@ -40,6 +41,17 @@ describe.skipIf(!enabled)('real Vault (skipped unless KEYCTL_IT_VAULT_ADDR and K
       advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     }),
     // Vault's TTLs have whole-second granularity.
+    { ttlMs: 2000 },
+  );
+
+  coordinationContract(
+    'vault (real server)',
+    async () => {
+      const context = { env: { VAULT_TOKEN: token } };
+      const open = async () => createCoordination(config(), await createStore(config(), context), context);
+      // No advance: the suite waits in real time, and the server's clock runs on its own.
+      return { coordination: await open(), other: open, cleanup: async () => undefined };
+    },
     { ttlMs: 2000 },
   );
 });

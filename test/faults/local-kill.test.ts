@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCoordination } from '../../providers/local/coordination.js';
 import { DOCS_DIR, LOCK_FILE, LocalStore } from '../../providers/local/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,7 +28,7 @@ type Entry =
 /** The child runs the built provider; a missing or outdated build would test old code, so say so plainly. */
 function assertBuilt(): void {
   const pairs = [['providers/local/index.ts', 'dist/providers/local/index.js']].concat(
-    ['crypto', 'files', 'lock'].map((m) => [`providers/local/${m}.ts`, `dist/providers/local/${m}.js`]),
+    ['crypto', 'files', 'lock', 'coordination'].map((m) => [`providers/local/${m}.ts`, `dist/providers/local/${m}.js`]),
   );
   for (const [src, out] of pairs as [string, string][]) {
     const built = join(repo, out);
@@ -139,6 +140,10 @@ describe('local store survives SIGKILL of a writer', () => {
       expect((await readdir(join(dir, DOCS_DIR))).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
       expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
       await store.close();
+      // The coordination files (the writer's leases) open, and their lock is taken over at once too.
+      const coordination = new LocalCoordination({ path: dir, lockStaleMs: 60_000, lockTimeoutMs: 0 });
+      await coordination.release(await coordination.acquire('probe', 'local-kill-test', 60_000));
+      await coordination.close();
     }
     console.log(
       `local-kill: ${ITERATIONS} kills, ${totalAcks} acknowledged operations, ${killedHoldingLock} kills while holding the lock, ` +

@@ -5,8 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
 import { filesUnder, secretForms } from '../helpers/scan.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
-import { createStore } from '../../providers/local/index.js';
-import { SecretBackedCoordination } from '../../providers/coordination/secret-backed.js';
+import { createCoordination, createStore } from '../../providers/local/index.js';
 import { readConsumers } from '../../src/delivery/handover.js';
 import { events, FIXTURES, startKeyctl } from './delivery-helpers.js';
 
@@ -17,9 +16,10 @@ const fixture = (name: string) => join(FIXTURES, name);
 const keyctl = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   startKeyctl(['--config', cfg, ...args], { env: { ...w.env, ...env }, cwd: w.dir });
 const consumers = async () => {
-  const store = await createStore({ provider: 'local', path: join(w.dir, 'store') }, { env: w.env });
+  const config = { provider: 'local' as const, path: join(w.dir, 'store') };
+  const store = await createStore(config, { env: w.env });
   try {
-    return await readConsumers(new SecretBackedCoordination(store), 'bots/alpha/arb1');
+    return await readConsumers(await createCoordination(config, store, { env: w.env }), 'bots/alpha/arb1');
   } finally {
     await store.close();
   }

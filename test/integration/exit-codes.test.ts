@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { specs } from '../../src/cli/specs/index.js';
 import { EXIT_CODE_MEANINGS } from '../../src/errors.js';
-import { createStore } from '../../providers/local/index.js';
+import { createCoordination, createStore } from '../../providers/local/index.js';
 import { BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
 import { FakeVault } from '../fakes/vault-server.js';
@@ -200,7 +200,9 @@ const scenarios: Record<string, Record<number, Scenario>> = {
         { provider: 'local', path: join(w.dir, 'store') },
         { env: { KEYCTL_MASTER_KEY: w.env.KEYCTL_MASTER_KEY } },
       );
-      await store.lock('rotate/bots/alpha/arb1', 'other-host:1', 60_000);
+      const coordination = await createCoordination({ provider: 'local', path: join(w.dir, 'store') }, store, {});
+      await coordination.acquire('rotate/bots/alpha/arb1', 'other-host:1', 60_000);
+      await coordination.close();
       await store.close();
       check(await w.cli(['revoke', 'alpha/arb1', '--json']), 'ROTATION_IN_PROGRESS');
     },

@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createStore } from '../../providers/local/index.js';
-import { SecretBackedCoordination } from '../../providers/coordination/secret-backed.js';
+import { createCoordination, createStore } from '../../providers/local/index.js';
 import { registerConsumer } from '../../src/delivery/handover.js';
 import { BIN, runCli } from '../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
@@ -175,7 +174,8 @@ describe('rotate as a user reads it', () => {
       { provider: 'local', path: join(w.dir, 'store') },
       { env: { KEYCTL_MASTER_KEY: w.env.KEYCTL_MASTER_KEY } },
     );
-    await registerConsumer(new SecretBackedCoordination(store), 'bots/alpha/arb1', 'exec-1', {
+    const coordination = await createCoordination({ provider: 'local', path: join(w.dir, 'store') }, store, {});
+    await registerConsumer(coordination, 'bots/alpha/arb1', 'exec-1', {
       host: 'bot-host',
       pid: 1,
       startedAt: new Date().toISOString(),

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SecretBackedCoordination } from '../../providers/coordination/secret-backed.js';
-import { MemoryStore } from '../../providers/memory/index.js';
+import { MemoryCoordination } from '../../providers/memory/coordination.js';
 import {
   confirmConsumer,
   handoverKey,
@@ -21,7 +20,7 @@ describe('hand-over registry', () => {
   });
 
   it('registers, confirms and removes consumers, one CAS-guarded version per change', async () => {
-    const store = new SecretBackedCoordination(new MemoryStore());
+    const store = new MemoryCoordination();
     expect(await readConsumers(store, SLOT)).toEqual({});
     await registerConsumer(store, SLOT, 'a', { ...me(), fingerprint: null, ackedAt: null, mode: 'fd' });
     await registerConsumer(store, SLOT, 'b', { ...me(), fingerprint: 'fp1', ackedAt: '2030-01-01T00:00:00.000Z', mode: 'env' });
@@ -39,7 +38,7 @@ describe('hand-over registry', () => {
   });
 
   it('loses no entry when many execs register at once (compare-and-set retries)', async () => {
-    const store = new SecretBackedCoordination(new MemoryStore());
+    const store = new MemoryCoordination();
     await Promise.all(
       Array.from({ length: 12 }, (_, i) => registerConsumer(store, SLOT, `e${i}`, { ...me(), fingerprint: null, ackedAt: null })),
     );
@@ -47,7 +46,7 @@ describe('hand-over registry', () => {
   });
 
   it('drops entries of this host whose exec process is gone, keeps other hosts', async () => {
-    const store = new SecretBackedCoordination(new MemoryStore());
+    const store = new MemoryCoordination();
     await updateConsumers(store, SLOT, () => ({
       dead: { host: thisHost(), pid: 2 ** 22 + 12345, startedAt: '', fingerprint: null, ackedAt: null },
       remote: { host: 'other-host.invalid', pid: 1, startedAt: '', fingerprint: 'x', ackedAt: null },
@@ -57,7 +56,7 @@ describe('hand-over registry', () => {
   });
 
   it('reads a damaged registry as empty instead of blocking bots', async () => {
-    const store = new SecretBackedCoordination(new MemoryStore());
+    const store = new MemoryCoordination();
     await store.write('handover/alpha/arb1', '{not json', { expect: null });
     expect(await readConsumers(store, SLOT)).toEqual({});
     await registerConsumer(store, SLOT, 'a', { ...me(), fingerprint: null, ackedAt: null });

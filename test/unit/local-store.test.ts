@@ -13,7 +13,9 @@ import {
   type LocalStoreOptions,
 } from '../../providers/local/index.js';
 import { docAad, open, parseKeyring, seal, unwrapDataKey, type Sealed } from '../../providers/local/crypto.js';
+import { LocalCoordination } from '../../providers/local/coordination.js';
 import { KeyctlError } from '../../src/errors.js';
+import { caught } from '../helpers/caught.js';
 
 const FAKE_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 const OTHER_MASTER_KEY = Buffer.alloc(32, 9).toString('base64');
@@ -27,16 +29,6 @@ function store(env: NodeJS.ProcessEnv = { KEYCTL_MASTER_KEY: FAKE_MASTER_KEY }, 
   const s = new LocalStore({ path: dir, env, ...extra });
   opened.push(s);
   return s;
-}
-
-async function caught(p: Promise<unknown>): Promise<KeyctlError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(KeyctlError);
-    return err as KeyctlError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 async function files(base: string): Promise<string[]> {
@@ -91,7 +83,7 @@ describe('local store: init and health', () => {
     expect(await s.init()).toEqual({ created: true, protection: 'master-key' });
     await s.write('bots/a/s1', { secret: { apiKey: 'FAKE-k' }, stage: 'CURRENT', expect: null });
     await s.wrap('FAKE-wrapped', 60_000);
-    await s.lock('rotate', 'me', 60_000);
+    await new LocalCoordination({ path: dir }).acquire('rotate', 'me', 60_000);
     const all = await files(dir);
     expect(all.length).toBeGreaterThanOrEqual(5);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
@@ -302,7 +294,7 @@ describe('local store: nothing secret on disk', () => {
     await s.moveStage('bots/a/s1', { stage: 'PREVIOUS', to: null, expect: v1 });
     await s.destroy('bots/a/s1', v1);
     await s.wrap(wrapped, 60_000);
-    await s.lock('rotate/bots/a/s1', 'host-a', 60_000);
+    await new LocalCoordination({ path: dir }).acquire('rotate/bots/a/s1', 'host-a', 60_000);
     const dataKey = await dataKeyOf();
     const masterKey = Buffer.from(FAKE_MASTER_KEY, 'base64');
     const needles: Buffer[] = [];
@@ -355,14 +347,6 @@ describe('local store: concurrency and crash leftovers', () => {
     expect(info?.versions.map((v) => v.id).sort((x, y) => Number(x) - Number(y))).toEqual(
       Array.from({ length: 20 }, (_, i) => String(i + 1)),
     );
-  });
-
-  it('two store instances: concurrent lockers, exactly one wins', async () => {
-    const a = store();
-    const b = store();
-    await a.init();
-    const results = await Promise.allSettled([a, b, a, b].map((x, i) => x.lock('leader', `o${i}`, 60_000)));
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
 
   it('leftover temp files are ignored and removed by the next writer', async () => {

@@ -4,18 +4,9 @@ import { createStore } from '../../providers/vault/index.js';
 import { ExitCode, KeyctlError } from '../../src/errors.js';
 import { vaultStoreSchema } from '../../src/config/schema.js';
 import { vaultBed, type VaultBed } from './vault-helpers.js';
+import { caught } from '../helpers/caught.js';
 
 const CANARY = 'FAKE-SECRET-vault-errors-5b1d';
-
-async function caught(p: Promise<unknown>): Promise<KeyctlError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(KeyctlError);
-    return err as KeyctlError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 function expectClean(err: KeyctlError, ...secrets: string[]): void {
   const text = [err.message, err.hint ?? '', JSON.stringify(err.toJSON()), String(err.stack)].join('\n');
