@@ -14,14 +14,14 @@
  * Intervals are added as exact milliseconds in UTC (see duration.ts for how P1M and P1Y convert).
  */
 import { DateTime } from 'luxon';
-import type { SlotConfig } from '../src/config/load.js';
+import type { Slot } from '../src/domain/inventory.js';
 import type { AuditOutcome } from '../src/audit/types.js';
 import { InternalError } from '../src/errors.js';
 import { configDurationMs } from './duration.js';
 import { inWindow, nextWindowStart, openAtOrAfter, type RotationWindow } from './window.js';
 
 /** The part of a slot's config that schedules read. */
-export type ScheduledSlot = Pick<SlotConfig, 'ref' | 'rotate' | 'verify'>;
+export type ScheduledSlot = Pick<Slot, 'ref' | 'rotate' | 'verify'>;
 
 /** What is known of a slot's past. Times are ISO-8601. */
 export interface SlotHistory {

@@ -12,11 +12,10 @@
  * window runs from Monday 22:00 to Tuesday 02:00). No window means always open.
  */
 import { DateTime, IANAZone } from 'luxon';
-import { WEEKDAYS, type RotationWindow } from '../src/config/schema.js';
+import { WEEKDAYS, type RotationWindow, type Weekday } from '../src/domain/inventory.js';
 import { InternalError } from '../src/errors.js';
 
-export type { RotationWindow };
-export type Weekday = (typeof WEEKDAYS)[number];
+export type { RotationWindow, Weekday };
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -100,13 +100,6 @@ export class MissingKeyError extends UsageError {
   }
 }
 
-/** A key violates the key policy. Exit 3. */
-export class PolicyError extends KeyctlError {
-  constructor(code: string, message: string, options?: KeyctlErrorOptions) {
-    super(code, message, ExitCode.POLICY, options);
-  }
-}
-
 /** The secret store is unavailable, denied the call, or holds something it cannot open. Exit 4. */
 export class ProviderError extends KeyctlError {
   constructor(code: string, message: string, options?: KeyctlErrorOptions) {
@@ -135,7 +128,6 @@ export class LockedError extends ProviderError {
   }
 }
 
-/** The exchange refused or failed a call. Exit 5. */
 /**
  * A write carried the fencing token of a lease that was since taken over by another holder: the writer stalled past
  * its lease and must stop (providers/coordination.ts). Not retryable: re-running the command resumes from the record.
@@ -146,6 +138,7 @@ export class FencedError extends ProviderError {
   }
 }
 
+/** The exchange refused or failed a call. Exit 5. */
 export class ExchangeError extends KeyctlError {
   constructor(code: string, message: string, options?: KeyctlErrorOptions) {
     super(code, message, ExitCode.EXCHANGE, options);

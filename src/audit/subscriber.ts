@@ -38,6 +38,14 @@ export function auditInputOf(event: KeyctlEvent): AuditInput | null {
         outcome: event.outcome === 'error' ? 'failed' : event.outcome === 'violation' ? 'refused' : 'ok',
         detail: { violations: event.violations.join(','), ...(event.outcome === 'error' ? { error: event.error ?? 'INTERNAL' } : {}) },
       };
+    case 'key.imported':
+      return importInput(event);
+    case 'offboard':
+      return {
+        command: 'offboard',
+        outcome: event.failed ? 'failed' : 'ok',
+        detail: { staff: event.staff, rotated: event.rotated, failed: event.failed, masterKeys: event.masterKeys.join(',') },
+      };
     // Outcomes and signals, not steps: what they say is already in the entries of the steps that led to them.
     case 'rotation.done':
     case 'rotation.failed':
@@ -60,6 +68,28 @@ export function auditSubscriber(log: Pick<AuditLog, 'append'>, actor: string): (
     const input = auditInputOf(event);
     if (input) await log.append({ ...input, actor });
   };
+}
+
+function importInput(e: Extract<KeyctlEvent, { type: 'key.imported' }>): AuditInput {
+  const base = { command: 'key import', ref: e.ref, fingerprint: e.fingerprint };
+  switch (e.outcome) {
+    case 'refused':
+      return { ...base, outcome: 'refused', detail: { violations: e.violations.join(',') } };
+    case 'failed':
+      return { ...base, outcome: 'failed', detail: { error: e.error ?? 'unknown' } };
+    case 'ok':
+      return {
+        ...base,
+        outcome: 'ok',
+        detail: {
+          version: e.version ?? null,
+          replaced: e.replaced ?? null,
+          ...(e.violations.length ? { acceptedViolations: e.violations.join(',') } : {}),
+        },
+      };
+    default:
+      return unmapped(e.outcome);
+  }
 }
 
 function stepInput(e: Extract<KeyctlEvent, { type: 'rotation.step' }>): AuditInput {

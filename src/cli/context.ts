@@ -1,4 +1,4 @@
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { loadConfig, resolveConfigPath, type Config } from '../config/load.js';
 import { UsageError } from '../errors.js';
@@ -6,6 +6,11 @@ import { processRedactor, type Redactor } from '../audit/redact.js';
 import type { AuditEntry, AuditInput, AuditLog } from '../audit/types.js';
 import type { SecretStore } from '../../providers/types.js';
 import type { CoordinationStore } from '../../providers/coordination.js';
+import type { AppDeps } from '../app/deps.js';
+import { callOptionsFromEnv, leaseMsFromEnv } from '../app/env.js';
+import { parseCredentials, type Credentials } from '../domain/credentials.js';
+import type { EventBus } from '../events/bus.js';
+import type { RotationEngine } from '../rotation/engine.js';
 import { Output } from './output.js';
 
 export interface CliIo {
@@ -28,6 +33,9 @@ export class CliContext {
   private opened: SecretStore | undefined;
   private coordinated: CoordinationStore | undefined;
   private auditLog: AuditLog | undefined;
+  private bus: EventBus | undefined;
+  private deps: Omit<AppDeps, 'coordination'> | undefined;
+  private stdinUsed = false;
 
   constructor(
     readonly io: CliIo,
@@ -88,6 +96,81 @@ export class CliContext {
       this.auditLog = openAuditLog({ path: this.config().auditPath, key: await loadAuditKey(await this.store()) });
     }
     return this.auditLog;
+  }
+
+  /**
+   * The command's event bus, built once: the audit log subscribes durably, so an event whose entry could not be
+   * written fails its emitter.
+   */
+  async events(): Promise<EventBus> {
+    if (!this.bus) {
+      const [{ EventBus }, { auditSubscriber }] = await Promise.all([import('../events/bus.js'), import('../audit/subscriber.js')]);
+      const bus = new EventBus();
+      bus.subscribe(auditSubscriber(await this.audit(), this.actor), { durable: true });
+      this.bus = bus;
+    }
+    return this.bus;
+  }
+
+  /** What the application layer's use cases take (src/app/deps.ts), opened once for the command. */
+  async app(): Promise<AppDeps> {
+    return { ...(await this.base()), coordination: await this.coordination() };
+  }
+
+  /** {@link app} without the coordination store, for use cases that take no lease and keep no journal (verify, import). */
+  async base(): Promise<Omit<AppDeps, 'coordination'>> {
+    if (!this.deps) {
+      const [{ silentLogger }, { getAdapter }, { loadCcxt }] = await Promise.all([
+        import('../events/logger.js'),
+        import('../exchanges/registry.js'),
+        import('../exchanges/ccxt.js'),
+      ]);
+      this.deps = {
+        inventory: this.config(),
+        store: await this.store(),
+        audit: await this.audit(),
+        events: await this.events(),
+        logger: silentLogger,
+        now: Date.now,
+        // ccxt is loaded with the adapter, before the engine takes a slot's lease (see RotationEngine.open).
+        adapter: async (exchange) => {
+          const adapter = await getAdapter(exchange);
+          if (adapter.capabilities.inspect) await loadCcxt();
+          return adapter;
+        },
+        call: callOptionsFromEnv(this.io.env),
+      };
+    }
+    return this.deps;
+  }
+
+  /** The rotation engine, with assisted-mode I/O on this terminal: instructions on stderr, the new key from stdin. */
+  async engine(): Promise<RotationEngine> {
+    const { createRotationEngine } = await import('../app/engine.js');
+    const leaseMs = leaseMsFromEnv(this.io.env);
+    return createRotationEngine(await this.app(), {
+      owner: `${hostname()}:${process.pid}`,
+      ...(leaseMs !== undefined ? { leaseMs } : {}),
+      env: this.io.env,
+      assisted: { instruct: (text) => this.out.error(text), readKey: () => this.readAssistedKey() },
+    });
+  }
+
+  /** One assisted key per run can come from stdin (or a prompt); further slots wait for the next run. */
+  private async readAssistedKey(): Promise<Credentials | null> {
+    if (this.stdinUsed) return null;
+    this.stdinUsed = true;
+    let text: string;
+    if (this.io.stdin.isTTY) {
+      if (!this.canPrompt()) return null;
+      text = await this.prompt('New key as JSON');
+    } else {
+      text = (await this.readStdin('the new key as JSON')).trim();
+      if (!text) return null;
+    }
+    const key = parseCredentials(text);
+    this.redactor.add(key.apiKey, key.secret, key.passphrase);
+    return key;
   }
 
   /** Appends an audit entry for this command. */

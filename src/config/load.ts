@@ -8,40 +8,14 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { CORE_SCHEMA, load as loadYaml, YAMLException } from 'js-yaml';
 import * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { configSchema, parseOptions, RESERVED_NAMES, type ParsedConfig, type RotationWindow, type StoreConfig } from './schema.js';
-import type { DeclarableScope } from '../domain/scopes.js';
+import { configSchema, parseOptions, RESERVED_NAMES, type ParsedConfig, type StoreConfig } from './schema.js';
+import type { Account, Inventory, Slot } from '../domain/inventory.js';
 import { configDurationMs } from '../../schedules/duration.js';
 
-export interface AccountConfig {
-  name: string;
-  exchange: string;
-  baseUrl?: string;
-  uid?: string;
-  custodians: string[];
-}
-
-export interface SlotConfig {
-  /** `bot/sub` */
-  ref: string;
-  bot: string;
-  sub: string;
-  account: string;
-  uid: string;
-  scopes: DeclarableScope[];
-  ips: string[];
-  custodians: string[];
-  rotate: { every: string; grace: string; window?: RotationWindow };
-  verify: { every: string };
-}
-
-export interface Config {
-  /** Absolute path of the file read. */
-  file: string;
+/** The config: the inventory it declares (accounts, slots, staff; `file` is the absolute path read), and where keyctl keeps things. */
+export interface Config extends Inventory {
   store: StoreConfig;
   auditPath: string;
-  accounts: Record<string, AccountConfig>;
-  slots: SlotConfig[];
-  staff: string[];
 }
 
 export interface LoadResult {
@@ -208,9 +182,9 @@ function normalize(parsed: ParsedConfig, file: string): Config {
     : store.provider === 'local'
       ? resolve(store.path, 'audit.log')
       : abs('keyctl-audit.log');
-  const accounts: Record<string, AccountConfig> = {};
+  const accounts: Record<string, Account> = {};
   for (const [name, a] of Object.entries(parsed.accounts)) accounts[name] = { name, ...a };
-  const slots: SlotConfig[] = [];
+  const slots: Slot[] = [];
   for (const [bot, b] of Object.entries(parsed.bots)) {
     for (const [sub, s] of Object.entries(b.subaccounts)) {
       slots.push({ ref: `${bot}/${sub}`, bot, sub, ...s, scopes: [...new Set(s.scopes)], ips: [...new Set(s.ips)] });

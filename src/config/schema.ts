@@ -17,6 +17,9 @@ import { IANAZone, Settings } from 'luxon';
 Settings.defaultLocale = 'en-US';
 import * as v from 'valibot';
 import { ALL_SCOPES } from '../domain/scopes.js';
+import { WEEKDAYS } from '../domain/inventory.js';
+
+export type { RotationWindow } from '../domain/inventory.js';
 import { isoDurationMs, MAX_DURATION_MS } from '../../schedules/duration.js';
 
 /** Issue text for library checks that carry no message of their own; matches the wording users already saw. */
@@ -161,7 +164,6 @@ const period = (why: string) =>
     v.check((s) => isoDurationMs(s) !== 0, `must be longer than zero: ${why}`),
   );
 
-export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const clock = v.pipe(v.string(), v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time such as 02:00'));
 
 /** When scheduled rotation may run: days of the week and a time range in a named zone. Outside it, due rotations wait. */
@@ -295,10 +297,8 @@ export const configSchema = strict({
   staff: v.optional(v.array(nonEmpty), () => []),
 });
 
-export type RawConfig = v.InferInput<typeof configSchema>;
 export type ParsedConfig = v.InferOutput<typeof configSchema>;
 export type StoreConfig = v.InferOutput<typeof storeSchema>;
 export type LocalStoreConfig = v.InferOutput<typeof localStoreSchema>;
 export type VaultStoreConfig = v.InferOutput<typeof vaultStore>;
 export type AwsStoreConfig = v.InferOutput<typeof awsStoreSchema>;
-export type RotationWindow = v.InferOutput<typeof windowSchema>;

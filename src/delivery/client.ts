@@ -20,7 +20,6 @@ import {
 import { decodePayload, parseToken } from './token.js';
 
 /** A bot's exchange credentials, in ccxt's names. */
-export type Credentials = BotCredentials;
 
 /** Where the credentials came from. */
 export type CredentialSource = 'fd' | 'env' | 'token';
@@ -43,13 +42,13 @@ export interface LoadCredentialsOptions {
 }
 
 /** A rotated key arriving on the pipe; `ack()` confirms the bot switched to it. */
-export type RotationListener = (next: Credentials) => void | Promise<void>;
+export type RotationListener = (next: BotCredentials) => void | Promise<void>;
 
 /**
  * What {@link loadCredentials} returns: the credentials (plain fields) plus, in pipe mode, the hand-over channel.
  * `JSON.stringify` and `console.log` of it show the ref and fingerprint, never the key.
  */
-export interface LoadedCredentials extends Credentials {
+export interface LoadedCredentials extends BotCredentials {
   readonly source: CredentialSource;
   /**
    * Pipe mode: calls `listener` with each key a rotation delivers (the latest one first if some arrived before the
@@ -58,7 +57,7 @@ export interface LoadedCredentials extends Credentials {
    */
   onRotate(listener: RotationListener): () => void;
   /** Pipe mode: the rotated keys as an async iterator. Confirm each with {@link ack} once the bot switched to it. */
-  rotations(): AsyncIterableIterator<Credentials>;
+  rotations(): AsyncIterableIterator<BotCredentials>;
   /** Pipe mode: tells `keyctl exec` the bot now uses the key `fingerprint` (default: the latest delivered). */
   ack(fingerprint?: string): void;
   /** Pipe mode: stops listening for rotations and closes the socket. */
@@ -170,13 +169,13 @@ async function fromFd(fd: number, options: LoadCredentialsOptions): Promise<Load
 /** The pipe to `keyctl exec`: the first key, then rotations; acks back. */
 class PipeChannel {
   private readonly lines = new LineSplitter();
-  private readonly queue: Credentials[] = [];
+  private readonly queue: BotCredentials[] = [];
   private readonly listeners = new Set<RotationListener>();
-  private waiters: Array<(c: Credentials | null) => void> = [];
+  private waiters: Array<(c: BotCredentials | null) => void> = [];
   private latest: string | undefined;
   private closed = false;
   private gotFirst = false;
-  private firstWaiter: ((c: Credentials | null, err?: KeyctlError) => void) | undefined;
+  private firstWaiter: ((c: BotCredentials | null, err?: KeyctlError) => void) | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -195,7 +194,7 @@ class PipeChannel {
     socket.on('close', () => this.end());
   }
 
-  first(timeoutMs: number): Promise<Credentials> {
+  first(timeoutMs: number): Promise<BotCredentials> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -207,7 +206,7 @@ class PipeChannel {
           ),
         timeoutMs,
       );
-      const done = (c: Credentials | null, err?: KeyctlError) => {
+      const done = (c: BotCredentials | null, err?: KeyctlError) => {
         clearTimeout(timer);
         this.firstWaiter = undefined;
         if (c) resolve(c);
@@ -223,7 +222,7 @@ class PipeChannel {
     });
   }
 
-  private receive(c: Credentials): void {
+  private receive(c: BotCredentials): void {
     this.latest = c.fingerprint;
     if (!this.gotFirst) {
       this.gotFirst = true;
@@ -236,7 +235,7 @@ class PipeChannel {
     this.notify(c);
   }
 
-  private notify(c: Credentials): void {
+  private notify(c: BotCredentials): void {
     for (const l of this.listeners) {
       void (async () => {
         await l(c);
@@ -252,9 +251,9 @@ class PipeChannel {
     return () => this.listeners.delete(listener);
   }
 
-  async *rotations(): AsyncIterableIterator<Credentials> {
+  async *rotations(): AsyncIterableIterator<BotCredentials> {
     while (!this.closed || this.queue.length) {
-      const next = this.queue.shift() ?? (await new Promise<Credentials | null>((r) => this.waiters.push(r)));
+      const next = this.queue.shift() ?? (await new Promise<BotCredentials | null>((r) => this.waiters.push(r)));
       if (!next) return;
       yield next;
     }
@@ -278,7 +277,7 @@ class PipeChannel {
   }
 }
 
-function handle(c: Credentials, source: CredentialSource, channel?: PipeChannel): LoadedCredentials {
+function handle(c: BotCredentials, source: CredentialSource, channel?: PipeChannel): LoadedCredentials {
   const safe = () => ({ ref: c.ref, fingerprint: c.fingerprint, ...(c.rotatesAt ? { rotatesAt: c.rotatesAt } : {}), source });
   const out = { ...c } as LoadedCredentials;
   const hidden: PropertyDescriptorMap = {

@@ -2,31 +2,22 @@
  * The credentials a bot gets: its slot's CURRENT version, with the fingerprint and the time of the next scheduled
  * rotation. Shared by `keyctl exec` (at start and on every rotation it sees) and `keyctl issue`.
  */
-import type { Config } from '../config/load.js';
 import { fingerprint } from '../domain/fingerprint.js';
-import { resolveManagedKey, type ManagedKey } from '../domain/slots.js';
-import { MissingKeyError, NotFoundError, ProviderError, UsageError } from '../errors.js';
+import type { SlotKey } from '../domain/resolve.js';
+import { MissingKeyError, NotFoundError, ProviderError } from '../errors.js';
 import type { SecretStore } from '../../providers/types.js';
 import type { BotCredentials } from './protocol.js';
-
-/** A bot slot the config declares. Master keys (`@account`) are never handed to a bot. */
-export function resolveBotSlot(config: Config, text: string): ManagedKey {
-  const key = resolveManagedKey(config, text);
-  if (key.kind !== 'slot') {
-    throw new UsageError('NOT_A_BOT_SLOT', `${key.ref} is an account master key; keyctl hands bots only their own slot's key.`, {
-      hint: 'Name a bot slot, bot/subaccount (e.g. alpha/arb1). Master keys stay with keyctl.',
-    });
-  }
-  return key;
-}
 
 export interface CurrentCredentials extends BotCredentials {
   /** Store version id of the key. */
   version: string;
 }
 
-/** The slot's CURRENT key. Throws MissingKeyError (exit 2) with a hint when the slot holds none. */
-export async function readCurrent(store: SecretStore, config: Config, slot: ManagedKey): Promise<CurrentCredentials> {
+/**
+ * The slot's CURRENT key (resolve the slot with domain/resolve.ts `resolveSlot`: master keys are never handed to a
+ * bot). Throws MissingKeyError (exit 2) with a hint when the slot holds none.
+ */
+export async function readCurrent(store: SecretStore, slot: SlotKey): Promise<CurrentCredentials> {
   let v;
   try {
     v = await store.read(slot.path, { stage: 'CURRENT' });
@@ -44,7 +35,7 @@ export async function readCurrent(store: SecretStore, config: Config, slot: Mana
       hint: `Re-import the key with \`keyctl key import ${slot.ref}\`.`,
     });
   }
-  const rotatesAt = await nextRotationOf(config, slot.ref, v.version.createdAt);
+  const rotatesAt = await nextRotationOf(slot, v.version.createdAt);
   return {
     ref: slot.ref,
     apiKey,
@@ -67,9 +58,7 @@ export async function describeCurrent(
   return { version: id, fingerprint: info.versions.find((x) => x.id === id)?.meta.fingerprint };
 }
 
-async function nextRotationOf(config: Config, ref: string, createdAt: string): Promise<string | undefined> {
-  const slot = config.slots.find((s) => s.ref === ref);
-  if (!slot) return undefined;
+async function nextRotationOf({ slot }: SlotKey, createdAt: string): Promise<string | undefined> {
   try {
     // luxon is loaded by the config already; schedules/due.js adds little.
     const { nextRotation } = await import('../../schedules/due.js');

@@ -80,9 +80,16 @@ export function toSecretFields(c: Credentials): Record<string, string> {
 }
 
 export function fromSecretFields(fields: Record<string, string>): Credentials {
+  const credentials = credentialsFrom(fields);
+  if (!credentials) throw new UsageError('INVALID_STORED_KEY', 'A stored version lacks apiKey or secret.');
+  return credentials;
+}
+
+/** Credentials from a stored version's secret fields, or undefined when they lack apiKey or secret. */
+export function credentialsFrom(fields: Record<string, string>): Credentials | undefined {
   const { apiKey, secret, passphrase } = fields;
-  if (!apiKey || !secret) throw new UsageError('INVALID_STORED_KEY', 'A stored version lacks apiKey or secret.');
-  return passphrase === undefined ? { apiKey, secret } : { apiKey, secret, passphrase };
+  if (!apiKey || !secret) return undefined;
+  return passphrase ? { apiKey, secret, passphrase } : { apiKey, secret };
 }
 
 /** Deterministic idempotency key for storing these credentials: a retried import never makes a second version. */

@@ -114,6 +114,34 @@ export interface ViolationFound extends EventBase {
   source: 'verify' | 'rotation-test' | 'import';
 }
 
+/** A key was imported (`keyctl key import`): stored, refused for its violations, or not stored because the store failed. */
+export interface KeyImported extends EventBase {
+  type: 'key.imported';
+  ref: string;
+  fingerprint: string;
+  /** ok: stored as CURRENT; refused: it has violations and they were not accepted, nothing stored; failed: the write failed. */
+  outcome: 'ok' | 'refused' | 'failed';
+  /** Store version id of the stored key (ok). */
+  version?: string;
+  /** Fingerprint of the key that was CURRENT before (ok); null when there was none. */
+  replaced?: string | null;
+  /** Violation codes: why it was refused, or which were accepted (--accept-violations) when stored. */
+  violations: string[];
+  /** Error code (failed). */
+  error?: string;
+}
+
+/** A staff member was offboarded: the slots they could see rotated with no grace, their master keys listed for hand rotation. */
+export interface OffboardDone extends EventBase {
+  type: 'offboard';
+  staff: string;
+  /** Slots rotated, and slots whose rotation did not finish. */
+  rotated: number;
+  failed: number;
+  /** Master key refs (`@account`) the person could see: rotated by hand. */
+  masterKeys: string[];
+}
+
 /** A kill (emergency revoke of every key of some bots) finished. */
 export interface KillDone extends EventBase {
   type: 'kill';
@@ -154,6 +182,8 @@ export type KeyctlEvent =
   | KeyRevoked
   | VerificationResult
   | ViolationFound
+  | KeyImported
+  | OffboardDone
   | KillDone
   | LeaseGained
   | LeaseLost;

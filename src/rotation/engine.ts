@@ -15,8 +15,9 @@ import { randomBytes } from 'node:crypto';
 import type { SecretStore } from '../../providers/types.js';
 import type { CoordinationStore, Lease } from '../../providers/coordination.js';
 import type { EventInput, EventSink, Logger } from '../events/types.js';
-import type { Config, SlotConfig } from '../config/load.js';
-import { ConflictError, ExchangeError, KeyctlError, LockedError, NotFoundError, RotationIncompleteError, UsageError } from '../errors.js';
+import type { Inventory, Slot } from '../domain/inventory.js';
+import { accountOf, readMasterKey } from '../domain/resolve.js';
+import { ConflictError, ExchangeError, KeyctlError, LockedError, RotationIncompleteError } from '../errors.js';
 import { fingerprint, fromSecretFields, toSecretFields, type Credentials } from '../domain/credentials.js';
 import { storePath } from '../domain/refs.js';
 import { evaluateKey, keyRejected, type Violation } from '../domain/policy.js';
@@ -41,7 +42,8 @@ export interface AssistedIo {
 
 /** What the engine needs, as plain values: no CLI, no terminal, no global state. */
 export interface RotationDeps {
-  config: Config;
+  /** The accounts the slots belong to. */
+  inventory: Inventory;
   store: SecretStore;
   /** Leases, journals and the hand-over registry. */
   coordination: CoordinationStore;
@@ -107,7 +109,7 @@ function fp(fingerprint: string | undefined): { fingerprint?: string } {
 }
 
 interface SlotRun {
-  slot: SlotConfig;
+  slot: Slot;
   /** The rotation this run drives, once known (for events about it). */
   rotationId?: string;
   path: string;
@@ -144,7 +146,7 @@ export class RotationEngine {
   }
 
   /** Rotates one slot (or finishes its interrupted rotation / pending revocation). */
-  async rotate(slot: SlotConfig, options: RotateOptions): Promise<RotationOutcome> {
+  async rotate(slot: Slot, options: RotateOptions): Promise<RotationOutcome> {
     let run: SlotRun;
     try {
       run = await this.open(slot);
@@ -181,7 +183,7 @@ export class RotationEngine {
    * and its material dropped; labelled orphans are swept; any rotation journal is closed. The bot is left without a
    * key, which is the point. With `emergency`, a rotation holding the slot's lease does not stop it.
    */
-  async revoke(slot: SlotConfig, options: { reason: string; emergency?: boolean }): Promise<RevokeOutcome> {
+  async revoke(slot: Slot, options: { reason: string; emergency?: boolean }): Promise<RevokeOutcome> {
     let run: SlotRun;
     try {
       run = await this.open(slot);
@@ -290,11 +292,8 @@ export class RotationEngine {
   }
 
   /** Takes the slot's lease and gathers what every step needs. */
-  private async open(slot: SlotConfig, options: { skipLock?: boolean } = {}): Promise<SlotRun> {
-    const { config } = this.deps;
-    const accountConfig = config.accounts[slot.account];
-    if (!accountConfig)
-      throw new UsageError('UNKNOWN_ACCOUNT', `${slot.ref} names account "${slot.account}", which the config does not declare.`);
+  private async open(slot: Slot, options: { skipLock?: boolean } = {}): Promise<SlotRun> {
+    const accountConfig = accountOf(this.deps.inventory, slot);
     const path = storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub });
     // Load the adapter (and with it ccxt, a second of compiling) before taking the lease, so the lease's heartbeat is
     // never starved by module loading.
@@ -336,7 +335,7 @@ export class RotationEngine {
     }
     failpoint('rotate.after-lock', this.deps.env);
     try {
-      const master = await this.readCurrent(storePath({ kind: 'account', account: slot.account }));
+      const master = await readMasterKey(this.deps.store, slot.account);
       return { slot, path, account, adapter, master, lease };
     } catch (err) {
       if (lease.token) await this.deps.coordination.release(lease).catch(() => undefined);
@@ -677,15 +676,6 @@ export class RotationEngine {
     return next;
   }
 
-  private async readCurrent(path: string): Promise<Credentials | null> {
-    try {
-      return fromSecretFields((await this.deps.store.read(path, { stage: 'CURRENT' })).secret);
-    } catch (err) {
-      if (err instanceof NotFoundError) return null;
-      throw err;
-    }
-  }
-
   private async readVersion(path: string, version: string): Promise<Credentials> {
     return fromSecretFields((await this.deps.store.read(path, { version })).secret);
   }
@@ -717,7 +707,7 @@ export class RotationEngine {
   }
 }
 
-export function graceOf(slot: SlotConfig): number {
+export function graceOf(slot: Slot): number {
   return configDurationMs(slot.rotate.grace);
 }
 

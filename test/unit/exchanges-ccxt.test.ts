@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import ccxt from 'ccxt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
 import { ExchangeError, ExitCode, InternalError, KeyctlError } from '../../src/errors.js';
 import {
   asMasterError,
@@ -16,7 +15,7 @@ import {
   rewriteApiUrls,
   stripUrls,
 } from '../../src/exchanges/ccxt.js';
-import { checkKey } from '../../src/exchanges/inspect-key.js';
+import { inspectKey } from '../../src/exchanges/inspect-key.js';
 import { generatePassphrase } from '../../src/exchanges/passphrase.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
 import { withRetry } from '../../src/exchanges/retry.js';
@@ -469,12 +468,11 @@ describe('ccxt client against a scripted server', () => {
     expect(srv.seen).toHaveLength(1);
   });
 
-  it('checkKey turns a key refused from this address into a KEY_REJECTED violation that says why and what to do', async () => {
+  it('inspectKey turns a key refused from this address into a KEY_REJECTED violation that says why and what to do', async () => {
     srv.script = [
       { status: 200, body: { retCode: 10010, retMsg: "Unmatched IP, please check your API key's bound IP addresses.", result: {} } },
     ];
-    const config = bybitSlotConfig(srv.url);
-    const result = await checkKey({ config, ref: 'alpha/arb1', credentials: key, options: { attempts: 1 } });
+    const result = await inspectArb1(srv.url, key);
     expect(result.inspection).toBeUndefined();
     expect(result.violations).toHaveLength(1);
     const [v] = result.violations;
@@ -491,10 +489,9 @@ describe('ccxt client against a scripted server', () => {
     expect(result.refusal?.hint).toMatch(/^Run keyctl from an address in the key's IP allowlist/);
   });
 
-  it('checkKey turns a key the exchange rejects into a KEY_REJECTED violation', async () => {
+  it('inspectKey turns a key the exchange rejects into a KEY_REJECTED violation', async () => {
     srv.script = [{ status: 200, body: { retCode: 10003, retMsg: 'API key is invalid.', result: {} } }];
-    const config = bybitSlotConfig(srv.url);
-    const result = await checkKey({ config, ref: 'alpha/arb1', credentials: key, options: { attempts: 1 } });
+    const result = await inspectArb1(srv.url, key);
     expect(result.violations.map((v) => v.code)).toEqual(['KEY_REJECTED']);
     expect(result.refusal).toMatchObject({ code: 'KEY_REJECTED', address: false });
     expect(result.fingerprint).toMatch(/^[0-9a-f]{16}$/);
@@ -511,18 +508,13 @@ describe('ccxt client against a scripted server', () => {
   });
 });
 
-/** One bybit slot (alpha/arb1) on an account whose API is `url`. */
-function bybitSlotConfig(url: string) {
-  return parseConfig(
-    [
-      'store: { provider: memory }',
-      'accounts:',
-      `  main: { exchange: bybit, baseUrl: "${url}/bybit" }`,
-      'bots:',
-      '  alpha:',
-      '    subaccounts:',
-      '      arb1: { account: main, uid: "24600001", scopes: [spot:trade], ips: [203.0.113.10] }',
-    ].join('\n'),
-    '/tmp/keyctl-test.yaml',
-  ).config;
+/** inspectKey on bybit slot alpha/arb1 (sub-account 24600001, spot:trade, one address) of an account whose API is `url`. */
+async function inspectArb1(url: string, key: { apiKey: string; secret: string }) {
+  return inspectKey({
+    adapter: await getAdapter('bybit'),
+    account: { name: 'main', exchange: 'bybit', baseUrl: `${url}/bybit` },
+    credentials: key,
+    target: { kind: 'bot', scopes: ['spot:trade'], ips: ['203.0.113.10'], subaccount: '24600001' },
+    options: { attempts: 1 },
+  });
 }

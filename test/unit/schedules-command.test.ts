@@ -6,7 +6,8 @@ import { Redactor } from '../../src/audit/redact.js';
 import type { AuditEntry } from '../../src/audit/types.js';
 import { Output } from '../../src/cli/output.js';
 import type { CliContext } from '../../src/cli/context.js';
-import { buildSchedule, run } from '../../src/cli/commands/schedule.js';
+import { run } from '../../src/cli/commands/schedule.js';
+import { buildSchedule } from '../../src/app/schedule.js';
 import { lastVerifications } from '../../src/audit/verifications.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { SlotSchedule } from '../../schedules/due.js';
@@ -166,7 +167,7 @@ describe('keyctl schedule', () => {
 describe('buildSchedule', () => {
   it('is a pure function of config, store, audit and now', async () => {
     const store = await storeWithKeys([['bots/beta/mm', Date.parse('2025-01-01T00:00:00Z')]]);
-    const slots = await buildSchedule(config, store, fakeAudit([]), DateTime.fromISO('2025-01-02T00:00:00Z', { zone: 'utc' }));
+    const slots = await buildSchedule({ inventory: config, store, audit: fakeAudit([]), now: () => Date.parse('2025-01-02T00:00:00Z') });
     expect(slots.find((s) => s.ref === 'beta/mm')).toMatchObject({
       lastRotation: '2025-01-01T00:00:00Z',
       nextRotation: '2025-01-31T00:00:00Z',
@@ -179,7 +180,7 @@ describe('buildSchedule', () => {
   it('a slot whose key is only PENDING is still missing', async () => {
     const store = new MemoryStore();
     await store.write('bots/beta/mm', { secret: { apiKey: 'FAKE-a', secret: 'FAKE-b' }, stage: 'PENDING' });
-    const slots = await buildSchedule(config, store, fakeAudit([]), DateTime.utc());
+    const slots = await buildSchedule({ inventory: config, store, audit: fakeAudit([]), now: Date.now });
     expect(slots.find((s) => s.ref === 'beta/mm')?.state).toBe('missing');
   });
 });

@@ -3,6 +3,7 @@
  * config only (no AWS call, no SDK): the policy is derived from the store's region, prefix and KMS key.
  */
 import { UsageError } from '../../errors.js';
+import { botSlots } from '../../domain/resolve.js';
 import { buildBotPolicy } from '../../../providers/aws/policy.js';
 import type { CommandRun } from '../types.js';
 
@@ -17,12 +18,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
       hint: 'This policy is for the AWS Secrets Manager provider: set store.provider: aws (with its region) in keyctl.yaml.',
     });
   }
-  const bots = [...new Set(config.slots.map((s) => s.bot))].sort();
-  if (!bots.includes(bot)) {
-    throw new UsageError('UNKNOWN_BOT', `No bot "${bot}" in ${config.file}.`, {
-      hint: bots.length > 0 ? `Known bots: ${bots.join(', ')}.` : 'Declare the bot and its sub-accounts under `bots:` first.',
-    });
-  }
+  botSlots(config, bot);
   const accountId = opts.accountId === undefined ? undefined : String(opts.accountId);
   if (accountId !== undefined && !ACCOUNT_ID.test(accountId)) {
     throw new UsageError('INVALID_ACCOUNT_ID', `"${accountId}" is not an AWS account id.`, {

@@ -1,7 +1,9 @@
 import { ExchangeError, KeyctlError, UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import type { CommandRun } from '../types.js';
-import { describeCurrent, readCurrent, resolveBotSlot, type CurrentCredentials } from '../../delivery/current.js';
+import { describeCurrent, readCurrent, type CurrentCredentials } from '../../delivery/current.js';
+import { resolveSlot, type SlotKey } from '../../domain/resolve.js';
+import { callOptionsFromEnv } from '../../app/env.js';
 import { DEFAULT_WATCH_MS, parseFd, parseSignal, runSupervised, storeCredentialEnv } from '../../delivery/exec.js';
 import { assertEnvPrefix, DEFAULT_ENV_PREFIX } from '../../delivery/protocol.js';
 
@@ -35,12 +37,12 @@ export const run: CommandRun = async (ctx, args, opts) => {
   const mode = fd === undefined ? 'env' : 'fd';
 
   const config = ctx.config();
-  const slot = resolveBotSlot(config, refText ?? '');
+  const slot = resolveSlot(config, refText ?? '');
   const store = await ctx.store();
-  const creds = await readCurrent(store, config, slot);
+  const creds = await readCurrent(store, slot);
   ctx.redactor.add(creds.apiKey, creds.secret, creds.password);
 
-  if (opts.preflight) await preflight(ctx, creds, mode);
+  if (opts.preflight) await preflight(ctx, slot, creds, mode);
 
   const result = await runSupervised({
     // Nobody gets a key unaudited: the entry is written before the bot starts (alongside the registration).
@@ -55,7 +57,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
     slotPath: slot.path,
     initial: creds,
     readCurrent: async () => {
-      const next = await readCurrent(store, config, slot);
+      const next = await readCurrent(store, slot);
       ctx.redactor.add(next.apiKey, next.secret, next.password);
       return next;
     },
@@ -96,18 +98,17 @@ export const run: CommandRun = async (ctx, args, opts) => {
  * One signed read with the key, from this host, before the bot starts: a key the exchange refuses here (wrong IP, revoked,
  * expired) fails now, with a reason, instead of inside the bot. ccxt loads only in this case.
  */
-async function preflight(ctx: CliContext, creds: CurrentCredentials, mode: string): Promise<void> {
-  const [{ getAdapter }, { callOptionsFromEnv, resolveTarget }, { parseRef }, { isIpRefusal, isKeyRefusal }] = await Promise.all([
+async function preflight(ctx: CliContext, slot: SlotKey, creds: CurrentCredentials, mode: string): Promise<void> {
+  const [{ getAdapter }, { exchangeAccount }, { isIpRefusal, isKeyRefusal }] = await Promise.all([
     import('../../exchanges/registry.js'),
-    import('../../exchanges/inspect-key.js'),
-    import('../../domain/refs.js'),
+    import('../../app/deps.js'),
     import('../../exchanges/ccxt.js'),
   ]);
-  const { account } = resolveTarget(ctx.config(), parseRef(creds.ref));
+  const { account } = slot;
   try {
     const adapter = await getAdapter(account.exchange);
     await adapter.ping({
-      account,
+      account: exchangeAccount(account),
       key: { apiKey: creds.apiKey, secret: creds.secret, ...(creds.password ? { passphrase: creds.password } : {}) },
       ...callOptionsFromEnv(ctx.env),
     });

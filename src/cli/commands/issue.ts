@@ -1,6 +1,7 @@
 import { UsageError } from '../../errors.js';
 import type { CommandRun } from '../types.js';
-import { readCurrent, resolveBotSlot } from '../../delivery/current.js';
+import { readCurrent } from '../../delivery/current.js';
+import { resolveSlot } from '../../domain/resolve.js';
 import { DEFAULT_TOKEN_TTL_MS, encodePayload, formatToken, MAX_TOKEN_TTL_MS } from '../../delivery/token.js';
 
 /**
@@ -15,10 +16,9 @@ export const run: CommandRun = async (ctx, args, opts) => {
       hint: 'A token lives from 1s to 1h; the shorter the better (the bot should exchange it at once).',
     });
   }
-  const config = ctx.config();
-  const slot = resolveBotSlot(config, args[0] ?? '');
+  const slot = resolveSlot(ctx.config(), args[0] ?? '');
   const store = await ctx.store();
-  const { version: _version, ...creds } = await readCurrent(store, config, slot);
+  const { version: _version, ...creds } = await readCurrent(store, slot);
   ctx.redactor.add(creds.apiKey, creds.secret, creds.password);
 
   const storeToken = await store.wrap(encodePayload(creds), ttlMs);

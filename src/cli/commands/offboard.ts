@@ -1,7 +1,8 @@
-import { ExitCode, UsageError } from '../../errors.js';
-import type { RotationOutcome } from '../../rotation/engine.js';
-import { engineFor } from '../../rotation/setup.js';
-import { describe, failureOf, type Failure } from './rotate.js';
+import { offboard } from '../../app/offboard.js';
+import type { SlotRotation } from '../../app/rotate.js';
+import { staffMember } from '../../domain/resolve.js';
+import { ExitCode } from '../../errors.js';
+import { describeRotation, progressLines } from '../render.js';
 import type { CommandRun } from '../types.js';
 
 /**
@@ -9,50 +10,21 @@ import type { CommandRun } from '../types.js';
  * seen stops working. Master keys they could see cannot be rotated by API: they are listed for assisted rotation.
  */
 export const run: CommandRun = async (ctx, args, opts) => {
-  const config = ctx.config();
-  const [person] = args;
-  if (!person || !config.staff.includes(person)) {
-    throw new UsageError('UNKNOWN_STAFF', `"${person ?? ''}" is not listed under staff in ${config.file}.`, {
-      hint: `Staff: ${config.staff.join(', ') || '(none)'}.`,
-    });
-  }
-  const slots = config.slots.filter((s) => s.custodians.includes(person));
-  const masterKeys = Object.values(config.accounts)
-    .filter((a) => a.custodians.includes(person))
-    .map((a) => `@${a.name}`);
-  const engine = await engineFor(ctx);
-  const results: RotationOutcome[] = [];
-  const failures: Failure[] = [];
-  const progress = ctx.out.progress('rotating', slots.length);
+  const person = staffMember(ctx.config(), args[0]);
+  const deps = { ...(await ctx.app()), engine: await ctx.engine() };
+  const progress = progressLines<SlotRotation>(ctx.out, 'rotating', (ref, r) =>
+    r.ok ? describeRotation(r.outcome, 'force') : `${ref}: NOT rotated: ${r.failure.message}`,
+  );
+  let result;
   try {
-    for (const slot of slots) {
-      progress.begin(slot.ref);
-      try {
-        const outcome = await engine.rotate(slot, {
-          start: true,
-          graceMs: 0,
-          revokeNow: true,
-          reason: `offboard:${person}:${String(opts.reason)}`,
-        });
-        results.push(outcome);
-        progress.done(slot.ref, describe(outcome, 'force'));
-      } catch (err) {
-        const f = failureOf(slot.ref, err);
-        failures.push(f);
-        progress.done(slot.ref, `${slot.ref}: NOT rotated: ${f.message}`);
-      }
-    }
+    result = await offboard(deps, { person, reason: String(opts.reason), progress });
   } finally {
     progress.end();
   }
-  await ctx.record({
-    command: 'offboard',
-    outcome: failures.length ? 'failed' : 'ok',
-    detail: { staff: person, rotated: results.length, failed: failures.length, masterKeys: masterKeys.join(',') },
-  });
-  ctx.out.result({ staff: person, rotated: results, failures, masterKeysToRotateByHand: masterKeys }, () => {
-    const lines = [`Offboarding ${person}: ${results.length} of ${slots.length} slot(s) rotated with no grace.`];
-    for (const r of results)
+  const { rotated, failures, masterKeysToRotateByHand: masterKeys } = result;
+  ctx.out.result({ staff: person, rotated, failures, masterKeysToRotateByHand: masterKeys }, () => {
+    const lines = [`Offboarding ${person}: ${rotated.length} of ${result.slots.length} slot(s) rotated with no grace.`];
+    for (const r of rotated)
       lines.push(
         `  ${r.ref}: new key ${r.newFingerprint}${r.oldFingerprint ? `, old key ${r.oldFingerprint} revoked` : ' (there was no old key)'}`,
       );

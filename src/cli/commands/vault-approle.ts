@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import { UsageError } from '../../errors.js';
 import type { CommandRun } from '../types.js';
-import { requireBot, requireVaultStore } from './vault-policy.js';
+import { botSlots } from '../../domain/resolve.js';
+import { requireVaultStore } from '../vault-store.js';
 
 const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
 
@@ -22,7 +23,8 @@ function duration(flag: string, value: unknown): string {
 export const run: CommandRun = async (ctx, args, opts) => {
   const config = ctx.config();
   const store = requireVaultStore(config);
-  const bot = requireBot(config, args[0]);
+  const bot = args[0] ?? '';
+  botSlots(config, bot);
   const approleMount = String(opts.approleMount ?? (store.auth.method === 'approle' ? store.auth.mount : 'approle'));
   const cidrs = opts.bindIps
     ? [...new Set(config.slots.filter((s) => s.bot === bot).flatMap((s) => s.ips))].sort().map((ip) => `${ip}/${isIP(ip) === 6 ? 128 : 32}`)

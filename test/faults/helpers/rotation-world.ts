@@ -5,15 +5,14 @@
  */
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { createStore } from '../../../providers/local/index.js';
+import { createCoordination, createStore } from '../../../providers/local/index.js';
 import type { SecretStore, Stage } from '../../../providers/types.js';
 import { openAuditLog } from '../../../src/audit/log.js';
 import { loadAuditKey } from '../../../src/audit/key.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { fromSecretFields } from '../../../src/domain/credentials.js';
-import { checkKey } from '../../../src/exchanges/inspect-key.js';
+import { checkKey } from '../../../src/app/check-key.js';
 import { getAdapter } from '../../../src/exchanges/registry.js';
-import { SecretBackedCoordination } from '../../../providers/coordination/secret-backed.js';
 import { readJournal, type JournalEntry } from '../../../src/rotation/journal.js';
 import type { CliResult } from '../../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World, type WorldOptions } from '../../helpers/world.js';
@@ -133,7 +132,9 @@ export async function slotState(w: World): Promise<SlotState> {
       const { apiKey } = fromSecretFields((await store.read(SLOT_PATH, { version: v.id })).secret);
       live.push({ id: v.id, stages: v.stages, apiKey, ...(v.meta.rotationId ? { rotationId: v.meta.rotationId } : {}) });
     }
-    const journal = (await readJournal(new SecretBackedCoordination(store), SLOT_PATH))?.entry ?? null;
+    // The journal lives in the store's coordination files, as the CLI keeps it.
+    const coordination = await createCoordination({ provider: 'local', path: join(w.dir, 'store') }, store, {});
+    const journal = (await readJournal(coordination, SLOT_PATH))?.entry ?? null;
     return {
       current: live.find((v) => v.stages.includes('CURRENT')),
       live,
@@ -181,7 +182,9 @@ export async function assertInvariants(w: World): Promise<string> {
   const current = state.current!;
   expect(current.apiKey, 'CURRENT is a key the rotation made').not.toBe(w.botKeys.arb1!.apiKey);
   const credentials = await withStore(w, async (store) => fromSecretFields((await store.read(SLOT_PATH, { stage: 'CURRENT' })).secret));
-  const checked = await withStore(w, (store) => checkKey({ config, ref: REF, credentials, store }));
+  const checked = await withStore(w, (store) =>
+    checkKey({ inventory: config, store, adapter: getAdapter, call: {} }, { key: REF, credentials }),
+  );
   expect(checked.violations, 'CURRENT passes the key policy at the sandbox').toEqual([]);
   const account = config.accounts.main!;
   await (

@@ -1,0 +1,80 @@
+/**
+ * Rotating slots: by hand (`keyctl rotate <ref>`), forced (`--force`), or on schedule (`keyctl rotate --due`, and the
+ * daemon). One slot after another; a slot that fails is reported and the next one goes on.
+ */
+import { DateTime } from 'luxon';
+import { dueForRotation } from '../../schedules/due.js';
+import type { Slot } from '../domain/inventory.js';
+import { storePath } from '../domain/refs.js';
+import type { RotationEngine, RotationOutcome } from '../rotation/engine.js';
+import type { AppDeps } from './deps.js';
+import { failureOf } from './failure.js';
+import type { Failure, ProgressListener } from './progress.js';
+
+/**
+ * manual: finish what is pending and start a new rotation (unless the last one's old key is still in its grace period);
+ * force: also revoke a key in its grace period now; due: start a new rotation only where one is due and inside its
+ * window (pending work is finished everywhere).
+ */
+export type RotateMode = 'manual' | 'force' | 'due';
+
+export type RotateDeps = Pick<AppDeps, 'inventory' | 'store' | 'now'> & { engine: RotationEngine };
+
+export interface RotateInput {
+  /** The slots to rotate (domain/resolve.ts `selectSlots`); default every declared slot. */
+  slots?: readonly Slot[];
+  mode: RotateMode;
+  /** Grace period of the key being replaced (ms); default each slot's rotate.grace. */
+  graceMs?: number;
+  progress?: ProgressListener<SlotRotation>;
+}
+
+/** One slot's rotation: its outcome, or why it did not finish. */
+export type SlotRotation = { ok: true; outcome: RotationOutcome } | { ok: false; failure: Failure };
+
+export interface RotateResult {
+  results: RotationOutcome[];
+  failures: Failure[];
+}
+
+export async function rotate(deps: RotateDeps, input: RotateInput): Promise<RotateResult> {
+  const slots = input.slots ?? deps.inventory.slots;
+  const now = DateTime.fromMillis(deps.now(), { zone: 'utc' });
+  const results: RotationOutcome[] = [];
+  const failures: Failure[] = [];
+  input.progress?.planned?.(slots.map((s) => s.ref));
+  for (const slot of slots) {
+    input.progress?.started?.(slot.ref);
+    // Outside the per-slot catch: a store that cannot describe a slot fails the whole run (exit 4), as it always did.
+    const start = input.mode === 'due' ? await isDue(deps, slot, now) : true;
+    try {
+      const outcome = await deps.engine.rotate(slot, {
+        start,
+        ...(input.graceMs !== undefined ? { graceMs: input.graceMs } : {}),
+        revokeNow: input.mode === 'force',
+        reason: REASONS[input.mode],
+      });
+      results.push(outcome);
+      input.progress?.finished?.(slot.ref, { ok: true, outcome });
+    } catch (err) {
+      const failure = failureOf(slot.ref, err);
+      failures.push(failure);
+      input.progress?.finished?.(slot.ref, { ok: false, failure });
+    }
+  }
+  return { results, failures };
+}
+
+/** What cron and the daemon run: every slot (or those given) finishes pending work; due slots rotate. */
+export function rotateDue(deps: RotateDeps, input: Omit<RotateInput, 'mode'> = {}): Promise<RotateResult> {
+  return rotate(deps, { ...input, mode: 'due' });
+}
+
+const REASONS: Record<RotateMode, string> = { manual: 'manual', force: 'forced', due: 'schedule' };
+
+/** Due by the slot's schedule, counting from when its CURRENT key was created. */
+async function isDue(deps: Pick<AppDeps, 'store'>, slot: Slot, now: DateTime): Promise<boolean> {
+  const info = await deps.store.describe(storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub }));
+  const current = info?.versions.find((v) => v.id === info.stages.CURRENT);
+  return dueForRotation(slot, { lastRotation: current?.createdAt ?? null }, now);
+}

@@ -1,0 +1,157 @@
+/**
+ * Verifying keys: each key's CURRENT version read from the store, asked of its exchange, judged by the key policy.
+ * Every verification is an event (`verification.result`, which the audit log records; `violation` when the policy
+ * found one). A key the exchange rejects is a KEY_REJECTED violation; a key that cannot be checked (not stored,
+ * exchange unreachable, no inspection API) is a result with an error, and the next key goes on.
+ */
+import { credentialsFrom, type Credentials } from '../domain/credentials.js';
+import { fingerprint } from '../domain/fingerprint.js';
+import type { Violation } from '../domain/policy.js';
+import { remedy, type RemedyTarget } from '../domain/remedy.js';
+import { managedKeys, slotKeyOf, type ManagedKey } from '../domain/resolve.js';
+import { InternalError, KeyctlError, MissingKeyError, NotFoundError } from '../errors.js';
+import { checkKey, type CheckKeyResult } from './check-key.js';
+import type { AppDeps } from './deps.js';
+import type { ProgressListener } from './progress.js';
+import { buildSchedule } from './schedule.js';
+
+export interface VerifyResult {
+  ref: string;
+  /** Null when no key could be read. */
+  fingerprint: string | null;
+  ok: boolean;
+  violations: Violation[];
+  /** Why the key could not be checked (missing from the store, exchange unreachable, no inspection API). */
+  error?: { code: string; message: string; hint?: string; exitCode: number };
+  /** What to do about the violations: rotate, or change the slot's declared scopes where rotation cannot help. */
+  hint?: string;
+}
+
+export type VerifyDeps = Pick<AppDeps, 'inventory' | 'store' | 'adapter' | 'call' | 'events' | 'now'> & {
+  /** Told every secret read from the store, so that no output can show it (the CLI's redactor). */
+  secrets?: { add(...secrets: Array<string | undefined>): void };
+};
+
+export interface VerifyInput {
+  /**
+   * The keys to verify (domain/resolve.ts `resolveKey`), each reported even when it holds no key. Default: every
+   * declared key that has a CURRENT version (a key not imported yet is not an error when nothing was named).
+   */
+  keys?: readonly ManagedKey[];
+  progress?: ProgressListener<VerifyResult>;
+}
+
+export async function verifyKeys(deps: VerifyDeps, input: VerifyInput = {}): Promise<VerifyResult[]> {
+  const targets = input.keys ? dedupe(input.keys) : await withCurrentKey(deps, managedKeys(deps.inventory));
+  const results: VerifyResult[] = [];
+  input.progress?.planned?.(targets.map((t) => t.ref));
+  for (const target of targets) {
+    input.progress?.started?.(target.ref);
+    const result = await verifyOne(deps, target);
+    results.push(result);
+    await deps.events.emit({
+      type: 'verification.result',
+      ref: result.ref,
+      fingerprint: result.fingerprint,
+      outcome: result.error ? 'error' : result.ok ? 'ok' : 'violation',
+      violations: result.violations.map((v) => v.code),
+      ...(result.error ? { error: result.error.code } : {}),
+    });
+    if (result.violations.length > 0) {
+      await deps.events.emit({
+        type: 'violation',
+        ref: result.ref,
+        fingerprint: result.fingerprint,
+        codes: result.violations.map((v) => v.code),
+        source: 'verify',
+      });
+    }
+    input.progress?.finished?.(target.ref, result);
+  }
+  return results;
+}
+
+/** The slots whose verification is due by their schedule (last verification from the audit log), verified. */
+export async function verifyDue(deps: VerifyDeps & Pick<AppDeps, 'audit'>, input: Omit<VerifyInput, 'keys'> = {}): Promise<VerifyResult[]> {
+  const schedule = await buildSchedule(deps);
+  const due = new Set(schedule.filter((s) => s.verificationDue).map((s) => s.ref));
+  const keys = deps.inventory.slots.filter((s) => due.has(s.ref)).map((s) => slotKeyOf(deps.inventory, s));
+  return verifyKeys(deps, { ...input, keys });
+}
+
+async function verifyOne(deps: VerifyDeps, target: ManagedKey): Promise<VerifyResult> {
+  let fp: string | null = null;
+  try {
+    const version = await deps.store.read(target.path, { stage: 'CURRENT' });
+    const credentials: Credentials | undefined = credentialsFrom(version.secret);
+    if (!credentials) {
+      return failure(target.ref, fp, new InternalError(`The CURRENT version of ${target.ref} holds no apiKey/secret pair.`));
+    }
+    deps.secrets?.add(credentials.apiKey, credentials.secret, credentials.passphrase);
+    fp = version.version.meta.fingerprint ?? fingerprint(credentials.apiKey);
+    const checked = await checkKey(deps, { key: target, credentials, policy: { now: deps.now() } });
+    const result: VerifyResult = { ref: target.ref, fingerprint: fp, ok: checked.violations.length === 0, violations: checked.violations };
+    const hint = await hintFor(deps, target, checked);
+    if (hint) result.hint = hint;
+    return result;
+  } catch (err) {
+    if (err instanceof NotFoundError) {
+      return failure(
+        target.ref,
+        fp,
+        new MissingKeyError(`No CURRENT key is stored for ${target.ref}.`, {
+          hint: `Import one with \`keyctl key import ${target.ref}\` (or rotate to create one).`,
+        }),
+      );
+    }
+    // Errors about one key (exchange down, no inspection API, master key refused) become its row; bugs propagate.
+    if (err instanceof KeyctlError && !(err instanceof InternalError)) return failure(target.ref, fp, err);
+    throw err;
+  }
+}
+
+/**
+ * What to do about a key's violations. Refused from this address: rotating from here would not help (the new key has
+ * the same allowlist), so the exchange's own hint. Otherwise rotate, or change the slot's scopes where rotation cannot.
+ */
+async function hintFor(deps: Pick<AppDeps, 'adapter'>, target: ManagedKey, checked: CheckKeyResult): Promise<string | undefined> {
+  if (checked.violations.length === 0) return undefined;
+  if (checked.refusal?.address && checked.refusal.hint) return checked.refusal.hint;
+  return remedy(await remedyTarget(deps, target), checked.violations);
+}
+
+async function remedyTarget(deps: Pick<AppDeps, 'adapter'>, target: ManagedKey): Promise<RemedyTarget> {
+  const exchange = target.account.exchange;
+  if (target.kind === 'account') return { ref: target.ref, kind: 'account', exchange };
+  const boundScopes = (await deps.adapter(exchange).catch(() => undefined))?.capabilities.boundScopes ?? [];
+  return {
+    ref: target.ref,
+    kind: 'slot',
+    exchange,
+    scopes: target.slot.scopes,
+    boundScopes,
+    scopesPath: `bots.${target.slot.bot}.subaccounts.${target.slot.sub}.scopes`,
+  };
+}
+
+function failure(ref: string, fp: string | null, err: KeyctlError): VerifyResult {
+  return {
+    ref,
+    fingerprint: fp,
+    ok: false,
+    violations: [],
+    error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}), exitCode: err.exitCode },
+  };
+}
+
+function dedupe(keys: readonly ManagedKey[]): ManagedKey[] {
+  const seen = new Set<string>();
+  return keys.filter((k) => !seen.has(k.ref) && seen.add(k.ref));
+}
+
+/** Every key that has a CURRENT version. */
+async function withCurrentKey(deps: Pick<AppDeps, 'store'>, keys: ManagedKey[]): Promise<ManagedKey[]> {
+  const out: ManagedKey[] = [];
+  for (const k of keys) if ((await deps.store.describe(k.path))?.stages.CURRENT) out.push(k);
+  return out;
+}

@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRotationEngine } from '../../src/app/engine.js';
+import { killBots, type SlotKill } from '../../src/app/kill.js';
+import { fingerprint } from '../../src/domain/credentials.js';
+import { appWorld, liveKeys, type AppWorld } from './app-world.js';
+
+let w: AppWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+const depsOf = (world: AppWorld) => ({ ...world.deps, engine: createRotationEngine(world.deps, { owner: 'test:1' }) });
+
+describe('killBots', () => {
+  it('revokes every key of the bot at the exchange and in the store, leaves other bots alone, and emits one kill event', async () => {
+    w = await appWorld({ sandbox: true });
+    const planned: string[][] = [];
+    const result = await killBots(depsOf(w), { bots: ['alpha'], reason: 'incident', progress: { planned: (r) => planned.push([...r]) } });
+    expect(planned).toEqual([['alpha/arb1', 'alpha/arb2']]);
+    expect(result).toMatchObject({ slots: ['alpha/arb1', 'alpha/arb2'], failures: [], revoked: 2 });
+    expect(result.results.map((r) => [r.ref, r.revoked])).toEqual([
+      ['alpha/arb1', [fingerprint(w.keys.arb1!.apiKey)]],
+      ['alpha/arb2', [fingerprint(w.keys.arb2!.apiKey)]],
+    ]);
+    expect(await liveKeys(w, 'arb1')).toEqual([]);
+    expect(await liveKeys(w, 'arb2')).toEqual([]);
+    expect(await liveKeys(w, 'mm')).toEqual([w.keys.mm!.apiKey]);
+    expect((await w.store.describe('bots/alpha/arb1'))?.stages.CURRENT).toBeUndefined();
+    expect(w.recorder.of('kill')).toEqual([
+      expect.objectContaining({ bots: ['alpha'], all: false, reason: 'incident', revoked: 2, failed: 0 }),
+    ]);
+    expect(w.recorder.entries.map((e) => [e.command, e.ref, e.outcome, e.detail?.reason])).toEqual(
+      expect.arrayContaining([
+        ['revoke', 'alpha/arb1', 'ok', 'incident'],
+        ['revoke', 'alpha/arb2', 'ok', 'incident'],
+      ]),
+    );
+  });
+
+  it('--all covers every bot; what could not be revoked is a failure per key, in inventory order', async () => {
+    w = await appWorld({ sandbox: true });
+    await w.sandbox!.admin.addFault({ exchange: 'bybit', path: '/v5/user/delete-sub-api', kind: '5xx', times: 1 });
+    const finished: Array<[string, boolean]> = [];
+    const result = await killBots(depsOf(w), {
+      bots: 'all',
+      reason: 'incident',
+      progress: { finished: (ref, r: SlotKill) => finished.push([ref, r.ok && r.outcome.failed.length === 0]) },
+    });
+    expect(result.slots).toEqual(['alpha/arb1', 'alpha/arb2', 'beta/mm']);
+    expect(result.failures).toHaveLength(1);
+    expect(result.failures[0]).toMatchObject({ code: 'EXCHANGE_UNAVAILABLE' });
+    expect(result.revoked).toBe(2);
+    expect(finished.filter(([, ok]) => !ok)).toHaveLength(1);
+    expect(w.recorder.of('kill')).toEqual([expect.objectContaining({ bots: ['alpha', 'beta'], all: true, revoked: 2, failed: 1 })]);
+    expect(w.recorder.entries.filter((e) => e.outcome === 'failed').map((e) => e.detail?.error)).toEqual(['EXCHANGE_UNAVAILABLE']);
+  });
+
+  it('an unknown bot is UNKNOWN_BOT before anything is revoked', async () => {
+    w = await appWorld({ sandbox: true });
+    await expect(killBots(depsOf(w), { bots: ['alpha', 'gamma'], reason: 'x' })).rejects.toMatchObject({ code: 'UNKNOWN_BOT' });
+    expect(await liveKeys(w, 'arb1')).toHaveLength(1);
+    expect(w.recorder.events).toEqual([]);
+  });
+});

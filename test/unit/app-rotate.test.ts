@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRotationEngine } from '../../src/app/engine.js';
+import { rotate, rotateDue, type SlotRotation } from '../../src/app/rotate.js';
+import { fingerprint } from '../../src/domain/credentials.js';
+import { selectSlots } from '../../src/domain/resolve.js';
+import { appWorld, liveKeys, type AppWorld } from './app-world.js';
+
+let w: AppWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+const engineOf = (world: AppWorld) => ({ ...world.deps, engine: createRotationEngine(world.deps, { owner: 'test:1' }) });
+const DAY = 86_400_000;
+
+describe('rotate', () => {
+  it('rotates the selected slots one after another, reports each, and emits the steps the audit log records', async () => {
+    w = await appWorld({ sandbox: true });
+    const seen: string[] = [];
+    const slots = selectSlots(w.deps.inventory, ['alpha']);
+    const result = await rotate(engineOf(w), {
+      slots,
+      mode: 'manual',
+      graceMs: 0,
+      progress: {
+        planned: (refs) => seen.push(`planned ${refs.join(',')}`),
+        started: (ref) => seen.push(`started ${ref}`),
+        finished: (ref, r: SlotRotation) => seen.push(`finished ${ref} ${r.ok ? r.outcome.status : r.failure.code}`),
+      },
+    });
+    expect(result.failures).toEqual([]);
+    expect(result.results.map((r) => [r.ref, r.status, r.previousRevoked])).toEqual([
+      ['alpha/arb1', 'rotated', true],
+      ['alpha/arb2', 'rotated', true],
+    ]);
+    expect(seen).toEqual([
+      'planned alpha/arb1,alpha/arb2',
+      'started alpha/arb1',
+      'finished alpha/arb1 rotated',
+      'started alpha/arb2',
+      'finished alpha/arb2 rotated',
+    ]);
+    // The hand-made key is gone at the exchange; the one alive is the new CURRENT.
+    const [live] = await liveKeys(w, 'arb1');
+    expect(await liveKeys(w, 'arb1')).toHaveLength(1);
+    expect(fingerprint(live!)).toBe(result.results[0]!.newFingerprint);
+    expect(await liveKeys(w, 'mm')).toEqual([w.keys.mm!.apiKey]); // not selected, not touched
+    expect(w.recorder.entries.filter((e) => e.ref === 'alpha/arb1').map((e) => e.command)).toEqual([
+      'rotate.start',
+      'rotate.create',
+      'rotate.test',
+      'rotate.promote',
+      'rotate.revoke',
+    ]);
+    expect(w.recorder.of('rotation.started').map((e) => e.reason)).toEqual(['manual', 'manual']);
+  });
+
+  it('a slot that fails is reported and the next one goes on', async () => {
+    w = await appWorld({ sandbox: true });
+    await w.sandbox!.admin.addFault({ exchange: 'bybit', path: '/v5/user/create-sub-api', kind: 'ratelimit', times: 1 });
+    const result = await rotate(engineOf(w), { slots: selectSlots(w.deps.inventory, ['alpha']), mode: 'manual', graceMs: 0 });
+    expect(result.failures).toEqual([expect.objectContaining({ ref: 'alpha/arb1', code: 'RATE_LIMITED' })]);
+    expect(result.results.map((r) => r.ref)).toEqual(['alpha/arb2']);
+    expect(w.recorder.of('rotation.failed').map((e) => [e.ref, e.code])).toEqual([['alpha/arb1', 'RATE_LIMITED']]);
+  });
+
+  it('force revokes a key still in its grace period and starts a new rotation; manual waits for the grace period', async () => {
+    w = await appWorld({ sandbox: true });
+    const deps = engineOf(w);
+    const [slot] = selectSlots(w.deps.inventory, ['alpha/arb1']);
+    const first = await rotate(deps, { slots: [slot!], mode: 'manual', graceMs: DAY });
+    expect(first.results[0]).toMatchObject({ status: 'rotated', previousRevoked: false });
+    expect(await liveKeys(w, 'arb1')).toHaveLength(2);
+    expect((await rotate(deps, { slots: [slot!], mode: 'manual' })).results[0]?.status).toBe('awaiting-grace');
+    const forced = await rotate(deps, { slots: [slot!], mode: 'force', graceMs: DAY });
+    expect(forced.results[0]).toMatchObject({ status: 'rotated', previousRevoked: true, revokeReason: 'forced' });
+    expect(await liveKeys(w, 'arb1')).toHaveLength(1);
+    expect(w.recorder.of('rotation.started').map((e) => e.reason)).toEqual(['manual', 'forced']);
+  });
+});
+
+describe('rotateDue', () => {
+  it('starts rotations only where one is due, by when the CURRENT key was created', async () => {
+    let now = Date.parse('2025-01-01T00:00:00Z');
+    w = await appWorld({ sandbox: true, now: () => now });
+    // Keys were stored at `now`; 31 days later every slot is due (P30D). arb2 is rotated on day 20, so it is not.
+    now += 20 * DAY;
+    const deps = engineOf(w);
+    await rotate(deps, { slots: selectSlots(w.deps.inventory, ['alpha/arb2']), mode: 'manual', graceMs: 0 });
+    now += 11 * DAY;
+    const result = await rotateDue(deps);
+    expect(result.failures).toEqual([]);
+    expect(result.results.map((r) => [r.ref, r.status])).toEqual([
+      ['alpha/arb1', 'rotated'],
+      ['alpha/arb2', 'nothing-to-do'],
+      ['beta/mm', 'rotated'],
+    ]);
+    expect(w.recorder.of('rotation.started').map((e) => [e.ref, e.reason])).toEqual([
+      ['alpha/arb2', 'manual'],
+      ['alpha/arb1', 'schedule'],
+      ['beta/mm', 'schedule'],
+    ]);
+  });
+});
