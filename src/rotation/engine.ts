@@ -25,7 +25,7 @@ import { configDurationMs } from '../../schedules/duration.js';
 import type { CallOptions, ExchangeAccount, ExchangeAdapter } from '../exchanges/types.js';
 import { isKeyRejected, mayBeIpRefusal } from '../exchanges/ccxt.js';
 import { failpoint } from './failpoints.js';
-import { clearJournal, readJournal, writeJournal, type JournalEntry, type JournalHandle } from './journal.js';
+import { adoptLegacyJournal, clearJournal, readJournal, writeJournal, type JournalEntry, type JournalHandle } from './journal.js';
 import { readConsumers } from '../delivery/handover.js';
 
 /** Lease on a slot while it rotates; renewed by a heartbeat every third of it, so a killed run frees the slot soon. */
@@ -335,6 +335,7 @@ export class RotationEngine {
     }
     failpoint('rotate.after-lock', this.deps.env);
     try {
+      if (lease.token) await adoptLegacyJournal(this.deps.store, this.deps.coordination, path, lease);
       const master = await readMasterKey(this.deps.store, slot.account);
       return { slot, path, account, adapter, master, lease };
     } catch (err) {

@@ -6,8 +6,11 @@
  * never both advance it, and a process whose lease was taken over cannot write it any more.
  */
 import type { CoordinationStore, Lease, RecordValue } from '../../providers/coordination.js';
+import type { SecretStore } from '../../providers/types.js';
+import { NotFoundError, ProviderError } from '../errors.js';
 
-export type RotationStep = 'started' | 'stored' | 'verified' | 'promoted';
+const STEPS = ['started', 'stored', 'verified', 'promoted'] as const;
+export type RotationStep = (typeof STEPS)[number];
 
 export interface JournalEntry {
   rotationId: string;
@@ -66,4 +69,66 @@ export async function writeJournal(
 /** Ends a rotation: the journal record goes away (its history stays in the audit log). */
 export async function clearJournal(coordination: CoordinationStore, slotPath: string, lease?: Lease): Promise<void> {
   await coordination.delete(journalKey(slotPath), lease?.token ? { fence: lease } : {});
+}
+
+/** Where keyctl 0.1 kept a slot's journal: a secret in the secret store, its entry as JSON in the field `entry`. */
+export function legacyJournalPath(slotPath: string): string {
+  return `keyctl/journal/${slotPath.replace(/^bots\//, '')}`;
+}
+
+/**
+ * Moves a journal that keyctl 0.1 left in the secret store into the coordination store, then deletes the old one.
+ * Without this, a rotation interrupted or inside its grace period when keyctl was upgraded would be forgotten, and its
+ * PREVIOUS key never revoked. Call it holding the slot's lease, before reading the journal. A crash between the two
+ * steps is harmless: the next call finds the record already there, keeps it, and deletes the old one.
+ */
+export async function adoptLegacyJournal(
+  store: SecretStore,
+  coordination: CoordinationStore,
+  slotPath: string,
+  lease: Lease,
+): Promise<void> {
+  const path = legacyJournalPath(slotPath);
+  let raw: string | undefined;
+  try {
+    raw = (await store.read(path, { stage: 'CURRENT' })).secret.entry;
+  } catch (err) {
+    if (err instanceof NotFoundError) return;
+    throw err;
+  }
+  if (raw && !(await coordination.read(journalKey(slotPath)))) {
+    await coordination.write(journalKey(slotPath), legacyEntry(raw, path) as unknown as RecordValue, { expect: null, fence: lease });
+  }
+  await store.delete(path);
+}
+
+/** A 0.1 journal entry, checked: a record keyctl did not write is not acted on (it could name any key to revoke). */
+function legacyEntry(raw: string, path: string): JournalEntry {
+  let e: Partial<Record<keyof JournalEntry, unknown>>;
+  try {
+    e = JSON.parse(raw) as typeof e;
+  } catch {
+    e = {};
+  }
+  const optionalString = (v: unknown) => v === undefined || typeof v === 'string';
+  const ok =
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.rotationId === 'string' &&
+    STEPS.includes(e.step as RotationStep) &&
+    (e.mode === 'automatic' || e.mode === 'assisted') &&
+    typeof e.startedAt === 'string' &&
+    typeof e.label === 'string' &&
+    optionalString(e.newVersion) &&
+    optionalString(e.newFingerprint) &&
+    (e.oldVersion === null || optionalString(e.oldVersion)) &&
+    optionalString(e.oldFingerprint) &&
+    optionalString(e.revokeAfter) &&
+    optionalString(e.reason);
+  if (!ok) {
+    throw new ProviderError('STORE_CORRUPT', `The rotation journal keyctl 0.1 left at ${path} is not one keyctl wrote.`, {
+      hint: `Check the slot's keys at the exchange and in the store (keyctl key list), then delete ${path} from the store.`,
+    });
+  }
+  return e as JournalEntry;
 }
