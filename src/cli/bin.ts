@@ -19,11 +19,29 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+// Before main and its imports: the store credentials leave process.env and the environment block the kernel shows in
+// /proc/<pid>/environ (src/cli/startup-env.ts); main gets them in a copy. A key file that is refused stops here.
+const { takeStartupEnv } = await import('./startup-env.js');
+let env: NodeJS.ProcessEnv;
+try {
+  env = takeStartupEnv().env;
+} catch (err) {
+  const e = err as { message?: string; hint?: string; exitCode?: number; toJSON?: () => unknown };
+  const argv = process.argv.slice(2);
+  const end = argv.indexOf('--');
+  if ((end < 0 ? argv : argv.slice(0, end)).includes('--json') && e.toJSON) {
+    process.stdout.write(`${JSON.stringify({ error: e.toJSON() }, null, 2)}\n`);
+  } else {
+    process.stderr.write(`keyctl: ${e.message ?? 'could not read its environment.'}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+  }
+  process.exit(e.exitCode ?? 1);
+}
+
 const { main } = await import('./main.js');
 process.exitCode = await main(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
-  env: process.env,
+  env,
   cwd: process.cwd(),
 });

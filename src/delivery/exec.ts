@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
@@ -126,7 +127,52 @@ export function childEnv(
 
 /** Runs the bot under supervision until it exits for good. */
 export async function runSupervised(o: ExecOptions): Promise<ExecResult> {
+  assertOwnEnvironClean(o.env, o.stripped ?? STRIPPED_ENV);
   return new Supervisor(o).run();
+}
+
+/**
+ * Set by src/cli/startup-env.ts in keyctl's env copy: the credential variables it could not erase from the process's
+ * environment block. (The name is repeated here: delivery may not import the CLI.)
+ */
+export const UNSCRUBBED_ENV = 'KEYCTL_UNSCRUBBED';
+/** The key file's path leads a same-user bot to the key: as bad as the key itself in the block. */
+const POINTS_TO_CREDENTIAL = ['KEYCTL_MASTER_KEY_FILE'];
+
+/**
+ * The bot runs as this user and reads `/proc/<ppid>/environ`: refuses to start it while a store credential is still in
+ * keyctl's own environment block. Trusts the start-up scrub's report, then checks the block itself where /proc is
+ * there (it costs one small read, and catches a caller that never scrubbed, such as an embedding program).
+ */
+export function assertOwnEnvironClean(env: NodeJS.ProcessEnv, stripped: readonly string[], environPath = '/proc/self/environ'): void {
+  const watched = new Set([...stripped, ...POINTS_TO_CREDENTIAL]);
+  let exposed = (env[UNSCRUBBED_ENV] ?? '').split(',').filter((name) => watched.has(name));
+  if (exposed.length === 0) {
+    let block: string | undefined;
+    try {
+      block = readFileSync(environPath, 'latin1');
+    } catch {
+      // No /proc (not Linux): nothing shows the block this way, and the start-up scrub reported nothing left in it.
+    }
+    exposed =
+      block === undefined
+        ? []
+        : [...new Set(block.split('\0').map((entry) => entry.slice(0, entry.indexOf('='))))].filter(
+            (name) => watched.has(name) && name !== '',
+          );
+  }
+  if (exposed.length > 0) {
+    throw new UsageError(
+      'STORE_CREDENTIAL_EXPOSED',
+      `${exposed.join(', ')} could not be removed from this keyctl process's environment block, where the bot could read ${exposed.length > 1 ? 'them' : 'it'} (/proc/${process.pid}/environ); the bot was not started.`,
+      {
+        hint:
+          'Give keyctl the master key in a file (KEYCTL_MASTER_KEY_FILE, chmod 600) or as a systemd credential (LoadCredential=keyctl-master-key:<path>) ' +
+          'instead of the environment, or run the bot as another user with --user <user>. docs/delivery.md, "What a bot can see of keyctl".',
+        details: { variables: exposed },
+      },
+    );
+  }
 }
 
 class Supervisor {

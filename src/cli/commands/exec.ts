@@ -4,7 +4,7 @@ import type { CommandRun } from '../types.js';
 import { describeCurrent, readCurrent, type CurrentCredentials } from '../../delivery/current.js';
 import { resolveSlot, type SlotKey } from '../../domain/resolve.js';
 import { callOptionsFromEnv } from '../../app/env.js';
-import { DEFAULT_WATCH_MS, parseFd, parseSignal, runSupervised, storeCredentialEnv } from '../../delivery/exec.js';
+import { assertOwnEnvironClean, DEFAULT_WATCH_MS, parseFd, parseSignal, runSupervised, storeCredentialEnv } from '../../delivery/exec.js';
 import { assertEnvPrefix, DEFAULT_ENV_PREFIX } from '../../delivery/protocol.js';
 
 /**
@@ -37,6 +37,9 @@ export const run: CommandRun = async (ctx, args, opts) => {
   const mode = fd === undefined ? 'env' : 'fd';
 
   const config = ctx.config();
+  const stripped = storeCredentialEnv(config.store.provider);
+  // Before anything is read or audited: a bot must not start where it could read a store credential from this process.
+  assertOwnEnvironClean(ctx.env, stripped);
   const slot = resolveSlot(config, refText ?? '');
   const store = await ctx.store();
   const creds = await readCurrent(store, slot);
@@ -71,7 +74,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
     reloadSignal,
     watchMs: Number.isFinite(watchMs) && watchMs >= 50 ? watchMs : DEFAULT_WATCH_MS,
     env: ctx.env,
-    stripped: storeCredentialEnv(ctx.config().store.provider),
+    stripped,
     stdout: ctx.io.stdout,
     stderr: ctx.io.stderr,
     events: {

@@ -6,11 +6,11 @@ export const specs: CommandSpec[] = [
     summary: 'create the secret store (prints a new master key once when none is given)',
     exits: {
       0: 'created (the master key is printed once), or the store already exists',
-      2: 'config invalid, KEYCTL_MASTER_KEY malformed, or a store exists and no key for it was given',
+      2: 'config invalid, KEYCTL_MASTER_KEY malformed or given twice (variable, KEYCTL_MASTER_KEY_FILE, systemd credential), its file readable by others, or a store exists and no key for it was given',
       4: 'the store cannot be opened (wrong master key, damaged, Vault/AWS refused)',
     },
     options: [['--passphrase', 'protect the local store with a passphrase (KEYCTL_PASSPHRASE or a prompt) instead of a master key']],
-    help: 'The local store is opened with KEYCTL_MASTER_KEY (base64 of 32 random bytes) or KEYCTL_PASSPHRASE.\nWithout either, init generates a master key and prints it once.',
+    help: 'The local store is opened with KEYCTL_MASTER_KEY (base64 of 32 random bytes), read from KEYCTL_MASTER_KEY_FILE or the systemd credential keyctl-master-key, or with KEYCTL_PASSPHRASE.\nWithout either, init generates a master key and prints it once.',
     load: () => import('../commands/init.js'),
   },
   {

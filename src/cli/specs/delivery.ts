@@ -8,7 +8,7 @@ export const specs: CommandSpec[] = [
     args: ['<ref>', '[command...]'],
     exits: {
       0: "the bot exited 0 (any other code of the bot's is passed through; 128 + N when signal N ended it)",
-      2: 'no command after --, bad options, unknown ref, or the slot has no CURRENT key',
+      2: 'no command after --, bad options, unknown ref, the slot has no CURRENT key, or a store credential could not be hidden from the bot (STORE_CREDENTIAL_EXPOSED)',
       4: 'the store cannot be opened',
       5: '--preflight: the exchange refused the key from this host; the bot was not started',
     },
