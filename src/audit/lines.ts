@@ -3,8 +3,8 @@
  * Lines are split on the byte 0x0A, which never occurs inside a multi-byte UTF-8 character, so chunk edges are safe
  * and line numbers match what `wc -l` and editors show.
  */
-import { createReadStream } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 
 const NL = 0x0a;
 const CHUNK = 64 * 1024;
@@ -13,7 +13,20 @@ const CHUNK = 64 * 1024;
 export async function* readLinesForward(path: string): AsyncGenerator<{ line: number; text: string }> {
   let carry = Buffer.alloc(0);
   let line = 0;
-  const stream = createReadStream(path, { highWaterMark: CHUNK });
+  let fh: FileHandle;
+  try {
+    // O_NOFOLLOW: a link planted at the log's name is an error (ELOOP), not another file read as the log. O_NONBLOCK:
+    // a FIFO planted there cannot hang the reader; it is refused below.
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (!(await fh.stat()).isFile()) {
+    await fh.close();
+    throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+  }
+  const stream = fh.createReadStream({ highWaterMark: CHUNK });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       let buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
@@ -25,11 +38,9 @@ export async function* readLinesForward(path: string): AsyncGenerator<{ line: nu
       }
       carry = Buffer.from(buf);
     }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
   } finally {
     stream.destroy();
+    await fh.close().catch(() => undefined);
   }
   if (carry.length) yield { line: line + 1, text: carry.toString('utf8') };
 }

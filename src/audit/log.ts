@@ -5,17 +5,34 @@
  *
  * Appends from several processes are serialised by an advisory lock (proper-lockfile) held across
  * read-last-entry + append + fsync + head update; the file is opened O_APPEND and created 0600 (its directory 0700).
+ * A head anchor that is missing, unreadable, forged or does not match the log is never silently replaced: the append
+ * first records an `audit.anchor-lost` entry, which verify reports until an operator acknowledges it (`audit.ack`).
+ * No audit file is opened through a symbolic link, and the directory must be ours and not writable by others.
  * See docs/audit.md for the format and what verification can and cannot prove.
  */
-import { chmod, mkdir, open, readFile, rename, stat, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { InternalError, KeyctlError, LockedError, ProviderError } from '../errors.js';
-import { GENESIS, entryMac, headMac, macEquals, parseEntryLine } from './chain.js';
+import { GENESIS, entryMac, headMac, macEquals, parseEntryLine, type ParsedEntry } from './chain.js';
 import { readLinesBackward, readLinesForward } from './lines.js';
 import { processRedactor } from './redact.js';
 import type { AuditEntry, AuditInput, AuditLog, AuditVerifyReport } from './types.js';
-import { analyseChain, type HeadState, type LineRecord } from './verify.js';
+import { analyseChain, unacknowledgedAnchorLosses, type HeadState, type LineRecord } from './verify.js';
+
+/** Recorded when an append finds the head anchor unusable; verify reports it until acknowledged. */
+export const ANCHOR_LOST_COMMAND = 'audit.anchor-lost';
+/** An operator's acknowledgement of every anchor loss up to `detail.through`, with their reason. */
+export const ACK_COMMAND = 'audit.ack';
+
+// O_NOFOLLOW: a symbolic link planted at an audit file's name is refused (ELOOP), never written through.
+// O_NONBLOCK (no effect on regular files): a FIFO planted there cannot hang keyctl; it fails the regular-file check.
+const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } = constants;
+const LOG_FLAGS = O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
+const READ_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+const TEMP_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
 export interface AuditLogOptions {
   path: string;
@@ -55,11 +72,36 @@ class FileAuditLog implements AuditLog {
   }
 
   async append(input: AuditInput & { actor: string }): Promise<AuditEntry> {
+    const entries = await this.write(input.actor, () => [input]);
+    return entries.at(-1)!;
+  }
+
+  async acknowledge(input: { reason: string; actor: string }): Promise<{ acknowledged: number[]; entry: AuditEntry | null }> {
+    let acknowledged: number[] = [];
+    const written = await this.write(input.actor, async (key, lostSeq) => {
+      const pending = (await this.scan(key)).records;
+      acknowledged = unacknowledgedAnchorLosses(pending).map((r) => r.seq);
+      if (lostSeq !== undefined) acknowledged.push(lostSeq);
+      if (acknowledged.length === 0) return [];
+      const through = Math.max(...acknowledged);
+      return [{ command: ACK_COMMAND, outcome: 'ok', detail: { through, count: acknowledged.length, reason: input.reason } }];
+    });
+    return { acknowledged, entry: written.at(-1) ?? null };
+  }
+
+  /**
+   * Under the lock: checks the head anchor against the log, records an anchor loss first if it finds one, then
+   * appends what `inputs` returns (given the loss's seq), all in one write and one fsync, and moves the anchor.
+   */
+  private async write(
+    actor: string,
+    inputs: (key: Buffer, lostSeq: number | undefined) => AuditInput[] | Promise<AuditInput[]>,
+  ): Promise<AuditEntry[]> {
     const key = this.requireKey('append to');
-    await this.ensureDir();
+    await this.checkDir();
     const release = await this.lock();
     try {
-      return await this.appendLocked(input, key);
+      return await this.writeLocked(actor, inputs, key);
     } catch (err) {
       throw this.ioError(err, 'append to');
     } finally {
@@ -67,23 +109,53 @@ class FileAuditLog implements AuditLog {
     }
   }
 
-  private async appendLocked(input: AuditInput & { actor: string }, key: Buffer): Promise<AuditEntry> {
-    const fh = await open(this.path, 'a+', 0o600);
+  private async writeLocked(
+    actor: string,
+    inputs: (key: Buffer, lostSeq: number | undefined) => AuditInput[] | Promise<AuditInput[]>,
+    key: Buffer,
+  ): Promise<AuditEntry[]> {
+    const fh = await open(this.path, LOG_FLAGS, 0o600);
     try {
       const info = await fh.stat();
+      if (!info.isFile()) throw this.notAFile(this.path);
       if ((info.mode & 0o077) !== 0) await fh.chmod(0o600);
       const { last, endsWithNewline } = await this.lastGenuine(fh, info.size, key);
-      const head = await this.readHead(key);
+      let head = await this.readHead(key);
+      if (info.size === 0 && head.state === 'missing') {
+        // A brand-new log: anchor the genesis first, so that a crash before the first anchor update leaves an anchor
+        // one entry behind (normal) rather than none (which from then on reads as a lost anchor).
+        await this.writeHead(0, GENESIS, key);
+        head = { state: 'ok', seq: 0, mac: GENESIS };
+      }
+      const lost = anchorLoss(head, last);
       // Chain from the head anchor when it is ahead of the log: entries were cut from the end, and chaining past the
       // gap keeps that visible to verify forever instead of letting the next append paper over it.
-      const base = head.state === 'ok' && head.seq > (last?.seq ?? 0) ? head : last;
-      const entry = this.build(input, base?.seq ?? 0, base?.mac ?? GENESIS, key);
+      let base = !lost && head.state === 'ok' && head.seq > (last?.seq ?? 0) ? head : last;
+      const entries: AuditEntry[] = [];
+      if (lost) {
+        const detail = { anchor: lost.anchor, anchorSeq: lost.anchorSeq, lastSeq: last?.seq ?? 0 };
+        const entry = this.build(
+          { command: ANCHOR_LOST_COMMAND, outcome: 'failed', detail, actor },
+          base?.seq ?? 0,
+          base?.mac ?? GENESIS,
+          key,
+        );
+        entries.push(entry);
+        base = entry;
+      }
+      for (const input of await inputs(key, entries[0]?.seq)) {
+        const entry = this.build({ ...input, actor }, base?.seq ?? 0, base?.mac ?? GENESIS, key);
+        entries.push(entry);
+        base = entry;
+      }
+      if (entries.length === 0) return entries;
       // A crash mid-append can leave a partial last line; start on a fresh line so only that one reads as malformed.
-      const text = `${endsWithNewline ? '' : '\n'}${JSON.stringify(entry)}\n`;
+      const text = `${endsWithNewline ? '' : '\n'}${entries.map((e) => `${JSON.stringify(e)}\n`).join('')}`;
       await fh.write(text);
       await fh.sync();
-      await this.writeHead(entry, key);
-      return entry;
+      const newest = entries.at(-1)!;
+      await this.writeHead(newest.seq, newest.mac, key);
+      return entries;
     } finally {
       await fh.close();
     }
@@ -91,6 +163,13 @@ class FileAuditLog implements AuditLog {
 
   async verify(): Promise<AuditVerifyReport> {
     const key = this.requireKey('verify');
+    const { records, totalLines, entries } = await this.scan(key);
+    const problems = analyseChain(records, await this.readHead(key), totalLines);
+    return { ok: problems.length === 0, entries, problems };
+  }
+
+  /** What every line of the log is, streaming the file. */
+  private async scan(key: Buffer): Promise<{ records: LineRecord[]; totalLines: number; entries: number }> {
     const records: LineRecord[] = [];
     let totalLines = 0;
     let entries = 0;
@@ -109,25 +188,33 @@ class FileAuditLog implements AuditLog {
         entries += 1;
         const { entry, raw } = parsed.value;
         const genuine = macEquals(entryMac(key, raw), entry.mac);
-        records.push({ line, kind: 'entry', seq: entry.seq, prev: entry.prev, mac: entry.mac, genuine });
+        records.push({
+          line,
+          kind: 'entry',
+          seq: entry.seq,
+          prev: entry.prev,
+          mac: entry.mac,
+          genuine,
+          ...(genuine ? marks(parsed.value) : {}),
+        });
       }
     } catch (err) {
       throw this.ioError(err, 'read');
     }
-    const problems = analyseChain(records, await this.readHead(key), totalLines);
-    return { ok: problems.length === 0, entries, problems };
+    return { records, totalLines, entries };
   }
 
   async tail(n: number): Promise<AuditEntry[]> {
     if (!Number.isSafeInteger(n) || n <= 0) return [];
     let fh: FileHandle;
     try {
-      fh = await open(this.path, 'r');
+      fh = await open(this.path, READ_FLAGS);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw this.ioError(err, 'read');
     }
     try {
+      if (!(await fh.stat()).isFile()) throw this.notAFile(this.path);
       const out: AuditEntry[] = [];
       const { size } = await fh.stat();
       for await (const text of readLinesBackward(fh, size)) {
@@ -165,11 +252,7 @@ class FileAuditLog implements AuditLog {
   }
 
   /** The last entry whose MAC verifies, read from the end (a whole-file scan only if the tail holds none). */
-  private async lastGenuine(
-    fh: FileHandle,
-    size: number,
-    key: Buffer,
-  ): Promise<{ last: { seq: number; mac: string } | undefined; endsWithNewline: boolean }> {
+  private async lastGenuine(fh: FileHandle, size: number, key: Buffer): Promise<{ last: LastEntry | undefined; endsWithNewline: boolean }> {
     if (size === 0) return { last: undefined, endsWithNewline: true };
     const byte = Buffer.alloc(1);
     await fh.read(byte, 0, 1, size - 1);
@@ -177,7 +260,8 @@ class FileAuditLog implements AuditLog {
     for await (const text of readLinesBackward(fh, size)) {
       const parsed = parseEntryLine(text);
       if (parsed.ok && macEquals(entryMac(key, parsed.value.raw), parsed.value.entry.mac)) {
-        return { last: { seq: parsed.value.entry.seq, mac: parsed.value.entry.mac }, endsWithNewline };
+        const { seq, mac, prev } = parsed.value.entry;
+        return { last: { seq, mac, prev }, endsWithNewline };
       }
     }
     return { last: undefined, endsWithNewline };
@@ -185,11 +269,22 @@ class FileAuditLog implements AuditLog {
 
   private async readHead(key: Buffer): Promise<HeadState> {
     let text: string;
+    let fh: FileHandle;
     try {
-      text = await readFile(this.headPath, 'utf8');
+      fh = await open(this.headPath, READ_FLAGS);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { state: 'missing' };
+      if (code === 'ELOOP') return { state: 'malformed', reason: 'it is a symbolic link' };
       throw this.ioError(err, 'read');
+    }
+    try {
+      if (!(await fh.stat()).isFile()) return { state: 'malformed', reason: 'it is not a regular file' };
+      text = await fh.readFile('utf8');
+    } catch (err) {
+      throw this.ioError(err, 'read');
+    } finally {
+      await fh.close();
     }
     let head: Partial<HeadFile>;
     try {
@@ -211,30 +306,71 @@ class FileAuditLog implements AuditLog {
     return { state: 'ok', seq, mac: head.mac };
   }
 
-  /** Atomic replace (temp, fsync, rename), so a crash leaves the old anchor or the new one, never half of one. */
-  private async writeHead(entry: AuditEntry, key: Buffer): Promise<void> {
-    const head: HeadFile = { seq: entry.seq, mac: entry.mac, hmac: headMac(key, entry.seq, entry.mac) };
-    const tmp = `${this.headPath}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
+  /**
+   * Atomic replace (temp, fsync, rename), so a crash leaves the old anchor or the new one, never half of one. The temp
+   * name is random and created O_EXCL | O_NOFOLLOW: nobody can plant a link at it in advance.
+   */
+  private async writeHead(seq: number, mac: string, key: Buffer): Promise<void> {
+    const head: HeadFile = { seq, mac, hmac: headMac(key, seq, mac) };
+    const tmp = `${this.headPath}.${randomBytes(8).toString('hex')}.tmp`;
+    const fh = await open(tmp, TEMP_FLAGS, 0o600);
     try {
-      await fh.writeFile(`${JSON.stringify(head)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
+      try {
+        await fh.writeFile(`${JSON.stringify(head)}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      // rename replaces a link planted at the head's own name; it never writes through it.
+      await rename(tmp, this.headPath);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
     }
-    await rename(tmp, this.headPath);
   }
 
-  private async ensureDir(): Promise<void> {
+  /**
+   * The directory holding the log must be ours and writable by us alone: whoever else can write it can swap the log
+   * or plant links in it. A loose directory is tightened only when it is ours and empty (nothing to have tampered with).
+   */
+  private async checkDir(): Promise<void> {
     const dir = dirname(this.path);
+    let info;
     try {
-      await stat(dir);
+      info = await stat(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.ioError(err, 'open');
       await mkdir(dir, { recursive: true, mode: 0o700 });
       // mkdir's mode is filtered by the umask; the audit directory is private whatever the umask.
       await chmod(dir, 0o700);
+      return;
     }
+    const uid = process.getuid?.();
+    const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+    if (!info.isDirectory()) {
+      throw new ProviderError('AUDIT_DIR_UNSAFE', `The audit log's directory ${dir} is not a directory.`, {
+        hint: 'Point audit.path in the config at a file in a directory of your own.',
+      });
+    }
+    if (uid !== undefined && info.uid !== uid) {
+      throw new ProviderError(
+        'AUDIT_DIR_UNSAFE',
+        `The audit log's directory ${dir} belongs to user ${info.uid}, not to this user (${uid}).`,
+        {
+          hint: 'Its owner can replace the log. Point audit.path at a directory this user owns (mode 0700), or run keyctl as its owner.',
+        },
+      );
+    }
+    if ((info.mode & 0o022) === 0) return;
+    if ((await readdir(dir)).length === 0) {
+      await chmod(dir, 0o700);
+      return;
+    }
+    throw new ProviderError('AUDIT_DIR_UNSAFE', `The audit log's directory ${dir} is writable by other users (mode ${mode}).`, {
+      hint:
+        'Another user could have replaced the log or planted links in it. Check its files (keyctl audit verify), then ' +
+        `make it private: chmod 700 ${dir}.`,
+    });
   }
 
   private async lock(): Promise<() => Promise<void>> {
@@ -258,14 +394,68 @@ class FileAuditLog implements AuditLog {
     }
   }
 
+  private notAFile(path: string): KeyctlError {
+    return new ProviderError('AUDIT_NOT_A_FILE', `The audit file ${path} is not a regular file.`, {
+      hint: 'Something replaced it. Keep it for investigation, move it aside, and run keyctl audit verify.',
+    });
+  }
+
   private ioError(err: unknown, what: string): KeyctlError {
     if (err instanceof KeyctlError) return err;
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    if (code === 'ENOTREG') return this.notAFile(this.path);
+    if (code === 'ELOOP') {
+      return new ProviderError(
+        'AUDIT_SYMLINK',
+        `The audit log ${this.path} is a symbolic link; keyctl does not follow links for its audit files.`,
+        {
+          hint: 'Someone planted it. Note where it points (ls -l), remove the link (not its target), then run keyctl audit verify.',
+          cause: err,
+        },
+      );
+    }
     return new ProviderError('AUDIT_IO', `Cannot ${what} the audit log ${this.path} (${code}).`, {
       hint: 'Check that the directory exists and that this user may read and write it.',
       cause: err,
     });
   }
+}
+
+/** The last genuine entry of the log. */
+interface LastEntry {
+  seq: number;
+  mac: string;
+  prev: string;
+}
+
+/**
+ * Whether the head anchor vouches for the log as found. It does when it names the last genuine entry, or the one
+ * before it (a crash between the append and the anchor update), or a later entry (entries were cut: the append chains
+ * past the gap, and verify reports it as truncated). Anything else is a lost anchor.
+ */
+export function anchorLoss(head: HeadState, last: LastEntry | undefined): { anchor: string; anchorSeq: number | null } | undefined {
+  const lastSeq = last?.seq ?? 0;
+  switch (head.state) {
+    case 'missing':
+      return { anchor: 'missing', anchorSeq: null };
+    case 'malformed':
+      return { anchor: 'unreadable', anchorSeq: null };
+    case 'forged':
+      return { anchor: 'forged', anchorSeq: head.seq };
+    case 'ok':
+      if (head.seq > lastSeq) return undefined;
+      if (head.seq === lastSeq && head.mac === (last?.mac ?? GENESIS)) return undefined;
+      if (last && head.seq === lastSeq - 1 && head.mac === last.prev) return undefined;
+      return { anchor: 'not matching the log', anchorSeq: head.seq };
+  }
+}
+
+/** What verify needs to know of a genuine entry beyond its place in the chain. */
+function marks({ entry }: ParsedEntry): { anchorLost?: string; ackThrough?: number } {
+  if (entry.command === ANCHOR_LOST_COMMAND) return { anchorLost: String(entry.detail?.anchor ?? 'lost') };
+  const through = entry.detail?.through;
+  if (entry.command === ACK_COMMAND && typeof through === 'number') return { ackThrough: through };
+  return {};
 }
 
 function cleanDetail(detail: NonNullable<AuditInput['detail']>, clean: (s: string) => string): NonNullable<AuditInput['detail']> {

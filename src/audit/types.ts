@@ -35,7 +35,9 @@ export interface AuditProblem {
   seq: number | null;
   /** 1-based line in the log file. */
   line: number;
-  kind: 'edited' | 'removed' | 'reordered' | 'inserted' | 'truncated' | 'malformed';
+  /** `anchor-lost`: an append found the head anchor missing, unreadable, forged or not matching the log, and recorded
+   * it; reported until an operator acknowledges it (`keyctl audit ack`). */
+  kind: 'edited' | 'removed' | 'reordered' | 'inserted' | 'truncated' | 'malformed' | 'anchor-lost';
   message: string;
 }
 
@@ -50,6 +52,11 @@ export interface AuditLog {
   append(input: AuditInput & { actor: string }): Promise<AuditEntry>;
   /** Checks every entry's HMAC and the chain; reports every problem, each with the entry it concerns. */
   verify(): Promise<AuditVerifyReport>;
+  /**
+   * Records that an operator investigated every `anchor-lost` entry so far, with their reason (an entry itself).
+   * Returns the seqs acknowledged, empty (and nothing written) when there was nothing to acknowledge.
+   */
+  acknowledge(input: { reason: string; actor: string }): Promise<{ acknowledged: number[]; entry: AuditEntry | null }>;
   /** The last `n` entries, oldest first. */
   tail(n: number): Promise<AuditEntry[]>;
 }

@@ -12,7 +12,18 @@ import type { AuditProblem } from './types.js';
 /** What one line of the log turned out to be. Compact on purpose: verify keeps one of these per line. */
 export type LineRecord =
   | { line: number; kind: 'malformed'; seq: number | null; reason: string }
-  | { line: number; kind: 'entry'; seq: number; prev: string; mac: string; genuine: boolean };
+  | {
+      line: number;
+      kind: 'entry';
+      seq: number;
+      prev: string;
+      mac: string;
+      genuine: boolean;
+      /** A genuine entry recording a lost head anchor (`audit.anchor-lost`), with what the append found. */
+      anchorLost?: string;
+      /** A genuine acknowledgement (`audit.ack`) of every anchor loss up to this seq. */
+      ackThrough?: number;
+    };
 
 /** The head anchor as read from disk. */
 export type HeadState =
@@ -25,6 +36,18 @@ type EntryRecord = Extract<LineRecord, { kind: 'entry' }>;
 
 function range(a: number, b: number): string {
   return a === b ? `entry ${a} is` : `entries ${a}-${b} are`;
+}
+
+/**
+ * Genuine `audit.anchor-lost` entries no genuine `audit.ack` covers. Only genuine entries count: a forged ack fails
+ * its MAC, and a cut-off ack leaves the head anchor ahead of the log (truncated).
+ */
+export function unacknowledgedAnchorLosses(records: readonly LineRecord[]): Array<Extract<LineRecord, { kind: 'entry' }>> {
+  let through = 0;
+  for (const r of records) if (r.kind === 'entry' && r.genuine && r.ackThrough !== undefined) through = Math.max(through, r.ackThrough);
+  return records.filter(
+    (r): r is Extract<LineRecord, { kind: 'entry' }> => r.kind === 'entry' && r.genuine && r.anchorLost !== undefined && r.seq > through,
+  );
 }
 
 /** Every problem in the log, in line order (head-anchor problems last). */
@@ -143,6 +166,17 @@ export function analyseChain(records: LineRecord[], head: HeadState, totalLines:
       message: `Line ${r.line} (claiming seq ${r.seq}) was not written by keyctl: its MAC does not match and it takes no place in the chain.`,
     });
   });
+
+  for (const r of unacknowledgedAnchorLosses(records)) {
+    problems.push({
+      seq: r.seq,
+      line: r.line,
+      kind: 'anchor-lost',
+      message:
+        `Entry ${r.seq} records that the head anchor was ${r.anchorLost} when keyctl appended, so entries cut from ` +
+        `the end before entry ${r.seq} cannot be ruled out. Investigate, then run keyctl audit ack --reason "...".`,
+    });
+  }
 
   const last = expect - 1;
   const after = totalLines + 1;

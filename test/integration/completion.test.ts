@@ -378,7 +378,7 @@ describe('keyctl completion: bash completes', () => {
   it('commands, sub-commands and flags', () => {
     expect(bashComplete('keyctl ')).toEqual([...new Set(specs.map((s) => s.name.split(' ')[0]))]);
     expect(bashComplete('keyctl key i')).toEqual(['import']);
-    expect(bashComplete('keyctl audit ')).toEqual(['verify', 'tail']);
+    expect(bashComplete('keyctl audit ')).toEqual(['verify', 'ack', 'tail']);
     expect(bashComplete('keyctl vault a')).toEqual(['approle']);
     expect(bashComplete('keyctl rotate --')).toEqual(['--due', '--force', '--grace', '--json', '--config', '--help']);
     expect(bashComplete('keyctl audit tail -')).toEqual(['-n', '--lines', '--json', '--config', '-h', '--help']);

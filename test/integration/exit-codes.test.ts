@@ -245,6 +245,18 @@ const scenarios: Record<string, Record<number, Scenario>> = {
     },
     4: async (check) => check(await (await world()).cli(['audit', 'verify', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
   },
+  'audit ack': {
+    0: async (check) => {
+      const w = await world();
+      expect((await w.cli(['verify', '@main'])).code).toBe(0);
+      // A deleted head anchor: the next append records the loss, which the operator then acknowledges.
+      rmSync(join(w.dir, 'store', 'audit.log.head'));
+      expect((await w.cli(['verify', '@main'])).code).toBe(0);
+      check(await w.cli(['audit', 'ack', '--reason', 'checked against the shipped copy']));
+    },
+    2: async (check) => check(await (await world()).cli(['audit', 'ack', '--reason', ' ', '--json']), 'BAD_REASON'),
+    4: async (check) => check(await (await world()).cli(['audit', 'ack', '--reason', 'x', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
+  },
   'audit tail': {
     0: async (check) => check(await (await world()).cli(['audit', 'tail'])),
     2: async (check) => check(await (await world()).cli(['audit', 'tail', '-n', '0', '--json']), 'BAD_LINES'),
