@@ -1,7 +1,8 @@
 /**
  * The local store's coordination backing: plain JSON files (nothing here is secret) under `<store>/coordination/`,
  * one per lease name (`lease-<sha256>.json`) and one per record (`record-<sha256>.json`), each holding its own name so a
- * file moved or renamed is caught. Files 0600, the directory 0700, every write atomic (temp + fsync + rename).
+ * file moved or renamed is caught. Files 0600, the directory 0700 and refused when another user owns or can write to
+ * it, every write atomic (temp + fsync + rename), no symlink followed (files.ts).
  *
  * Mutual exclusion between processes: the same FileLock the store uses (lock.ts), on its own lock file
  * `coordination/coordination.lock`, so lease renewals never wait behind a slow secret write. A transaction reads the
@@ -14,12 +15,12 @@
  * ProviderError COORDINATION_CORRUPT, never an empty state (an empty state would hand out a lease somebody holds).
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ProviderError } from '../../src/errors.js';
 import type { RecordValue } from '../coordination.js';
 import { TransactionalCoordination, type CoordinationTx, type LeaseState, type RecordState } from '../coordination/transactional.js';
-import { ensureDir, isErrno, removeFile, removeStaleTemps, writeAtomic } from './files.js';
+import { isErrno, isNotAFile, readNoFollow, removeFile, removeStaleTemps, secureDir, writeAtomic } from './files.js';
 import { FileLock, removeDeadLockTemps } from './lock.js';
 
 export const COORDINATION_DIR = 'coordination';
@@ -48,6 +49,7 @@ export class LocalCoordination extends TransactionalCoordination {
   /** Serializes this instance's transactions; the file lock serializes them against other instances and processes. */
   private queue: Promise<unknown> = Promise.resolve();
   private tempsCleaned = false;
+  private dirsChecked = false;
 
   constructor(options: LocalCoordinationOptions) {
     super(options.now ?? Date.now);
@@ -66,8 +68,7 @@ export class LocalCoordination extends TransactionalCoordination {
   }
 
   private async locked<T>(fn: (tx: CoordinationTx) => Promise<T>): Promise<T> {
-    await this.assertStore();
-    await ensureDir(this.dir);
+    await this.checkDirs(true);
     const lock = await this.fileLock.acquire();
     try {
       if (!this.tempsCleaned) {
@@ -101,10 +102,12 @@ export class LocalCoordination extends TransactionalCoordination {
   }
 
   protected async readRecord(key: string): Promise<RecordState | null> {
+    await this.checkDirs(false);
     return this.load('record', key);
   }
 
   protected async recordKeys(): Promise<string[]> {
+    await this.checkDirs(false);
     let names: string[];
     try {
       names = await readdir(this.dir);
@@ -123,12 +126,20 @@ export class LocalCoordination extends TransactionalCoordination {
     return keys;
   }
 
+  /**
+   * Refuses a store or coordination directory another user owns or can write to, or a symlink in place of the
+   * coordination directory (secureDir); creates the coordination directory for a write. Checked once per instance:
+   * lease renewals come often.
+   */
+  private async checkDirs(create: boolean): Promise<void> {
+    if (this.dirsChecked) return;
+    await this.assertStore();
+    if ((await secureDir(this.dir, { create })) === 'ok') this.dirsChecked = true;
+  }
+
   /** Fails with STORE_NOT_INITIALIZED when the store directory itself is missing (a wrong path, not an empty state). */
   private async assertStore(): Promise<void> {
-    try {
-      await stat(this.storeDir);
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw unreadable(this.storeDir, err);
+    if ((await secureDir(this.storeDir, { create: false, followLink: true })) === 'missing') {
       throw new ProviderError('STORE_NOT_INITIALIZED', `No keyctl store at ${this.storeDir}.`, {
         hint: 'Run `keyctl init` to create it, or point store.path in the config at the existing store.',
       });
@@ -144,8 +155,10 @@ export class LocalCoordination extends TransactionalCoordination {
     const file = join(this.dir, name);
     let raw: string;
     try {
-      raw = await readFile(file, 'utf8');
+      raw = (await readNoFollow(file)).text;
     } catch (err) {
+      // A planted symlink is damage, never followed (its target could be any file of the user's).
+      if (isNotAFile(err)) throw corrupt(file, 'it is a symbolic link or not a regular file (keyctl does not follow it)');
       if (!isErrno(err, 'ENOENT')) throw unreadable(file, err);
       if (id !== null) await this.assertStore();
       return null;

@@ -1,11 +1,11 @@
 /**
  * Cryptography of the local store, on node:crypto only: AES-256-GCM with a fresh random 96-bit IV per seal, scrypt for
  * passphrases. What is sealed with what (see docs/local-store.md):
- * - the data key, under the key-encryption key (master key or scrypt(passphrase)), AAD binds the keyring's parameters;
+ * - the data key, under the key-encryption key (master key or scrypt(passphrase)), AAD binds the keyring's header;
  * - each slot version's secret fields, under the data key, AAD `keyctl:v1:<path>#<versionId>`;
  * - each whole document, under the data key, AAD `keyctl:v1:doc:<key>`.
  */
-import { createCipheriv, createDecipheriv, randomBytes, scrypt, type ScryptOptions } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 /** One AES-256-GCM ciphertext as stored in JSON (base64 fields). */
 export interface Sealed {
@@ -84,37 +84,28 @@ export interface ScryptParams {
   p: number;
 }
 
+/** keyctl 0.1 wrote format 1 (still read); format 2 adds `check` and binds every header field (keyringAad). */
+export type KeyringFormat = 'keyctl-keyring/1' | 'keyctl-keyring/2';
+export const KEYRING_FORMAT: KeyringFormat = 'keyctl-keyring/2';
+
 export interface KeyringFile {
-  format: 'keyctl-keyring/1';
+  format: KeyringFormat;
   protection: Protection;
   /** Present when protection is `passphrase`. */
   kdf?: ScryptParams;
   createdAt: string;
+  /** Format 2: HMAC-SHA256(key-encryption key, CHECK_LABEL), so a right secret on an edited keyring reads as corrupt. */
+  check?: string;
   /** The data key, sealed under the key-encryption key. */
   dataKey: Sealed;
 }
 
-/** scrypt cost: 2^15 takes about 0.1 s and 32 MiB, the OWASP-recommended floor for interactive logins. */
+/**
+ * scrypt cost: 2^15 takes about 0.1 s and 32 MiB, the OWASP-recommended floor for interactive logins. Both keyring
+ * formats pin it: keyctl has never written another, so any other cost is an edit (a lower one a downgrade).
+ */
 export const DEFAULT_SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const;
-
-/** Bounds on stored parameters, so a doctored keyring cannot make keyctl allocate gigabytes or spin for minutes. */
-function checkScrypt(params: ScryptParams): boolean {
-  const { N, r, p } = params;
-  return (
-    Number.isInteger(N) &&
-    N >= 2 ** 14 &&
-    N <= 2 ** 20 &&
-    (N & (N - 1)) === 0 &&
-    Number.isInteger(r) &&
-    r >= 1 &&
-    r <= 32 &&
-    Number.isInteger(p) &&
-    p >= 1 &&
-    p <= 16 &&
-    128 * N * r <= 2 ** 28 &&
-    Buffer.from(params.salt, 'base64').length >= 16
-  );
-}
+const CHECK_LABEL = 'keyctl:v2:keyring-check';
 
 export async function deriveKek(passphrase: string, params: ScryptParams): Promise<Buffer> {
   const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * 2 + 1024 * 1024 };
@@ -129,17 +120,58 @@ export function newScryptParams(): ScryptParams {
   return { name: 'scrypt', salt: randomBytes(16).toString('base64'), ...DEFAULT_SCRYPT };
 }
 
-/** The keyring's parameters are authenticated with the data key, so a swapped protection or KDF cost fails to open. */
-function keyringAad(k: Pick<KeyringFile, 'format' | 'protection' | 'kdf'>): string {
-  return `keyctl:v1:keyring:${JSON.stringify([k.format, k.protection, k.kdf ?? null])}`;
+/** Key check value of a key-encryption key: tells a wrong secret from an edited keyring (no cheaper than unwrapping). */
+export function kekCheck(kek: Buffer): string {
+  return createHmac('sha256', kek).update(CHECK_LABEL).digest('base64');
+}
+
+/** True when `kek` is the key this (format 2) keyring was made with, whatever else in the file was changed. */
+export function kekMatches(keyring: KeyringFile, kek: Buffer): boolean {
+  if (keyring.check === undefined) return false;
+  const want = Buffer.from(keyring.check, 'base64');
+  const got = Buffer.from(kekCheck(kek), 'base64');
+  return want.length === got.length && timingSafeEqual(want, got);
+}
+
+/**
+ * The keyring's header is authenticated as the AAD of the sealed data key, so an edited protection mode, KDF
+ * parameter, date or check value fails to open even with the right key-encryption key.
+ */
+function keyringAad(k: Omit<KeyringFile, 'dataKey'>): string {
+  if (k.format === 'keyctl-keyring/1') return `keyctl:v1:keyring:${JSON.stringify([k.format, k.protection, k.kdf ?? null])}`;
+  // Listed field by field, so the AAD does not depend on the order of keys in the file.
+  const kdf = k.kdf ? [k.kdf.name, k.kdf.salt, k.kdf.N, k.kdf.r, k.kdf.p] : null;
+  return `keyctl:v2:keyring:${JSON.stringify([k.format, k.protection, kdf, k.createdAt, k.check ?? null])}`;
 }
 
 export function buildKeyring(kek: Buffer, dataKey: Buffer, protection: Protection, kdf: ScryptParams | undefined, now: Date): KeyringFile {
-  const head = { format: 'keyctl-keyring/1' as const, protection, ...(kdf ? { kdf } : {}) };
-  return { ...head, createdAt: now.toISOString(), dataKey: seal(kek, dataKey, keyringAad(head)) };
+  const head = { format: KEYRING_FORMAT, protection, ...(kdf ? { kdf } : {}), createdAt: now.toISOString(), check: kekCheck(kek) };
+  return { ...head, dataKey: seal(kek, dataKey, keyringAad(head)) };
 }
 
-/** Parses keyring.json; returns null when its shape is wrong (the caller reports the file as corrupt). */
+const hasExactly = (o: object, keys: string[]) => Object.keys(o).length === keys.length && keys.every((k) => k in o);
+const B64_16 = /^[A-Za-z0-9+/]{22}==$/;
+const B64_32 = /^[A-Za-z0-9+/]{43}=$/;
+
+/** Only the parameters keyctl writes: a 16-byte salt and the pinned cost, nothing more. */
+function isScryptParams(x: unknown): x is ScryptParams {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+  const o = x as Record<string, unknown>;
+  return (
+    hasExactly(o, ['name', 'salt', 'N', 'r', 'p']) &&
+    o.name === 'scrypt' &&
+    typeof o.salt === 'string' &&
+    B64_16.test(o.salt) &&
+    o.N === DEFAULT_SCRYPT.N &&
+    o.r === DEFAULT_SCRYPT.r &&
+    o.p === DEFAULT_SCRYPT.p
+  );
+}
+
+/**
+ * Parses keyring.json; returns null when it is not exactly what keyctl writes (the caller reports the file as
+ * corrupt): unknown or missing fields, another scrypt cost, a kdf on a master-key keyring.
+ */
 export function parseKeyring(raw: string): KeyringFile | null {
   let k: unknown;
   try {
@@ -147,14 +179,15 @@ export function parseKeyring(raw: string): KeyringFile | null {
   } catch {
     return null;
   }
-  if (typeof k !== 'object' || k === null) return null;
+  if (typeof k !== 'object' || k === null || Array.isArray(k)) return null;
   const o = k as Record<string, unknown>;
-  if (o.format !== 'keyctl-keyring/1' || !isSealed(o.dataKey) || typeof o.createdAt !== 'string') return null;
-  if (o.protection === 'master-key' && o.kdf === undefined) return o as unknown as KeyringFile;
-  if (o.protection === 'passphrase' && typeof o.kdf === 'object' && o.kdf !== null) {
-    const kdf = o.kdf as ScryptParams;
-    if (kdf.name === 'scrypt' && typeof kdf.salt === 'string' && checkScrypt(kdf)) return o as unknown as KeyringFile;
-  }
+  const v2 = o.format === 'keyctl-keyring/2';
+  if (!v2 && o.format !== 'keyctl-keyring/1') return null;
+  if (!isSealed(o.dataKey) || !hasExactly(o.dataKey, ['iv', 'tag', 'ct']) || typeof o.createdAt !== 'string') return null;
+  if (v2 && !(typeof o.check === 'string' && B64_32.test(o.check))) return null;
+  const fields = ['format', 'protection', 'createdAt', 'dataKey', ...(v2 ? ['check'] : [])];
+  if (o.protection === 'master-key' && hasExactly(o, fields)) return o as unknown as KeyringFile;
+  if (o.protection === 'passphrase' && hasExactly(o, [...fields, 'kdf']) && isScryptParams(o.kdf)) return o as unknown as KeyringFile;
   return null;
 }
 

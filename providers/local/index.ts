@@ -3,7 +3,7 @@
  * what happens on corruption are described in docs/local-store.md.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ProviderError, UsageError } from '../../src/errors.js';
 import type { LocalStoreConfig } from '../../src/config/schema.js';
@@ -16,6 +16,7 @@ import {
   deriveKek,
   docAad,
   isSealed,
+  kekMatches,
   newScryptParams,
   open,
   openVersion,
@@ -28,7 +29,7 @@ import {
   type Protection,
   type Sealed,
 } from './crypto.js';
-import { createExclusive, ensureDir, isErrno, removeFile, removeStaleTemps, writeAtomic } from './files.js';
+import { createExclusive, isErrno, isNotAFile, readNoFollow, removeFile, removeStaleTemps, secureDir, writeAtomic } from './files.js';
 import { FileLock, removeDeadLockTemps, type HeldLock } from './lock.js';
 import { LocalCoordination } from './coordination.js';
 import type { CoordinationStore } from '../coordination.js';
@@ -121,13 +122,13 @@ export class LocalStore extends DocumentStore {
   async init(): Promise<LocalInitResult> {
     const existing = await this.loadKeyring();
     if (existing) {
-      await ensureDir(this.docsDir);
+      await secureDir(this.docsDir, { create: true });
       return { created: false, protection: existing.protection };
     }
     // Credentials first, so a refused init leaves no empty directory behind.
     const source = await this.credentials(undefined, true);
-    await ensureDir(this.dir);
-    await ensureDir(this.docsDir);
+    await secureDir(this.dir, { create: true, followLink: true });
+    await secureDir(this.docsDir, { create: true });
     const kdf = source.protection === 'passphrase' ? newScryptParams() : undefined;
     const kek = source.protection === 'master-key' ? source.key : await deriveKek(source.passphrase, kdf!);
     const dataKey = randomBytes(KEY_BYTES);
@@ -219,12 +220,15 @@ export class LocalStore extends DocumentStore {
         hint: 'Run `keyctl init` to create it, or point store.path in the config at the existing store.',
       });
     }
+    this.refuseRelabelled(keyring);
     const source = await this.credentials(keyring.protection, false);
     const kek = source.protection === 'master-key' ? source.key : await deriveKek(source.passphrase, keyring.kdf!);
     try {
       return unwrapDataKey(keyring, kek);
     } catch (err) {
       if (!(err instanceof OpenFailed)) throw err;
+      // The right secret (its check value matches) that does not open the data key: the header was edited.
+      if (kekMatches(keyring, kek)) throw keyringEdited(this.dir, 'its header does not match the sealed data key');
       const what = source.protection === 'master-key' ? `The master key in ${MASTER_KEY_ENV}` : 'The passphrase';
       throw new ProviderError('WRONG_MASTER_KEY', `${what} does not open the store at ${this.dir}.`, {
         hint:
@@ -295,21 +299,42 @@ export class LocalStore extends DocumentStore {
     );
   }
 
+  /**
+   * A master-key keyring relabelled `passphrase` would ask for a passphrase instead of failing: when the master key
+   * that is set matches the keyring's check value, the label was edited.
+   */
+  private refuseRelabelled(keyring: KeyringFile): void {
+    const masterKey = this.env[MASTER_KEY_ENV];
+    if (keyring.protection !== 'passphrase' || !masterKey) return;
+    const key = parseMasterKey(masterKey);
+    if (!key) return;
+    try {
+      if (kekMatches(keyring, key))
+        throw keyringEdited(this.dir, `it says "passphrase" but was made for the master key in ${MASTER_KEY_ENV}`);
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  /** Refuses a store or docs directory that another user owns or can write to (secureDir), before any file is read. */
+  private async checkDirs(): Promise<void> {
+    if ((await secureDir(this.dir, { create: false, followLink: true })) === 'missing') return;
+    await secureDir(this.docsDir, { create: false });
+  }
+
   private async loadKeyring(): Promise<KeyringFile | null> {
+    await this.checkDirs();
+    const file = join(this.dir, KEYRING_FILE);
     let raw: string;
     try {
-      raw = await readFile(join(this.dir, KEYRING_FILE), 'utf8');
+      raw = (await readNoFollow(file)).text;
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return null;
-      throw unreadable(join(this.dir, KEYRING_FILE), err);
+      if (isNotAFile(err)) throw keyringEdited(this.dir, 'it is a symbolic link or not a regular file');
+      throw unreadable(file, err);
     }
     const keyring = parseKeyring(raw);
-    if (!keyring) {
-      throw new ProviderError('STORE_CORRUPT', `The keyring ${join(this.dir, KEYRING_FILE)} is damaged (truncated or edited).`, {
-        hint: `Restore ${KEYRING_FILE} from a backup; without it no record can be opened. keyctl changed nothing.`,
-        details: { file: join(this.dir, KEYRING_FILE) },
-      });
-    }
+    if (!keyring) throw keyringEdited(this.dir, 'it is truncated, or edited into something keyctl does not write');
     return keyring;
   }
 
@@ -350,9 +375,13 @@ export class LocalStore extends DocumentStore {
   private async readDocKey(name: string): Promise<string> {
     const file = join(this.docsDir, name);
     const envelope = parseEnvelope(
-      await readFile(file, 'utf8').catch((err: unknown) => {
-        throw unreadable(file, err);
-      }),
+      await readNoFollow(file).then(
+        (r) => r.text,
+        (err: unknown) => {
+          if (isNotAFile(err)) throw corrupt(file, undefined, NOT_A_FILE_WHY);
+          throw unreadable(file, err);
+        },
+      ),
     );
     if (!envelope || docFileName(envelope.key) !== name) {
       throw corrupt(file, undefined, envelope ? 'its name does not match the record it holds' : 'it is truncated or not valid JSON');
@@ -364,9 +393,10 @@ export class LocalStore extends DocumentStore {
     const file = join(this.docsDir, docFileName(key));
     let raw: string;
     try {
-      raw = await readFile(file, 'utf8');
+      raw = (await readNoFollow(file)).text;
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return null;
+      if (isNotAFile(err)) throw corrupt(file, key, NOT_A_FILE_WHY);
       throw unreadable(file, err);
     }
     const envelope = parseEnvelope(raw);
@@ -463,6 +493,17 @@ function corrupt(file: string, key: string | undefined, why: string): ProviderEr
   return new ProviderError('STORE_CORRUPT', `The store file ${file}${record} cannot be opened: ${why}.`, {
     hint: corruptHint,
     details: { file, ...(key === undefined ? {} : { record: key }) },
+  });
+}
+
+/** A record swapped for a symlink is damaged, never followed: its target is not a file keyctl wrote. */
+const NOT_A_FILE_WHY = 'it is a symbolic link or not a regular file (keyctl does not follow it)';
+
+function keyringEdited(dir: string, why: string): ProviderError {
+  const file = join(dir, KEYRING_FILE);
+  return new ProviderError('STORE_CORRUPT', `The keyring ${file} is damaged: ${why}.`, {
+    hint: `Restore ${KEYRING_FILE} from a backup; without it no record can be opened. keyctl changed nothing.`,
+    details: { file },
   });
 }
 

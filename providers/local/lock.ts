@@ -13,11 +13,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
-import { link, mkdir, readdir, readFile, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, rmdir, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ProviderError } from '../../src/errors.js';
-import { FILE_MODE, isErrno, removeFile } from './files.js';
+import { createFile, isErrno, isNotAFile, readNoFollow, removeFile, touchNoFollow } from './files.js';
 
 export interface FileLockOptions {
   /** A holder whose heartbeat is older than this is presumed dead (used when liveness cannot be checked). */
@@ -107,7 +107,7 @@ export class FileLock {
   private async tryCreate(): Promise<Owner | null> {
     const owner: Owner = { ...SELF, nonce: randomBytes(12).toString('hex'), since: new Date().toISOString() };
     const tmp = join(this.dir, `${LOCK_TEMP_PREFIX}${process.pid}-${owner.nonce}`);
-    await writeFile(tmp, JSON.stringify(owner), { mode: FILE_MODE, flag: 'wx' });
+    await createFile(tmp, JSON.stringify(owner));
     try {
       await link(tmp, this.path);
       return owner;
@@ -124,9 +124,13 @@ export class FileLock {
     let raw: string;
     let mtimeMs: number;
     try {
-      [raw, mtimeMs] = await Promise.all([readFile(this.path, 'utf8'), stat(this.path).then((s) => s.mtimeMs)]);
+      const read = await readNoFollow(this.path);
+      raw = read.text;
+      mtimeMs = read.stat.mtimeMs;
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return 'gone';
+      // A symlink (or anything but a file) at the lock's name was planted: refuse rather than read or touch its target.
+      if (isNotAFile(err)) throw plantedLock(this.path, err);
       throw err;
     }
     let owner: Owner | null = null;
@@ -150,10 +154,10 @@ export class FileLock {
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
       // Someone else is breaking it. A breaker that died mid-break leaves this directory: clear it after a while.
-      const age = await stat(breaker).then(
-        (s) => Date.now() - s.mtimeMs,
-        () => 0,
-      );
+      const st = await lstat(breaker).catch(() => null);
+      // Only a directory is a breaker; anything else was planted and would make every writer wait here for ever.
+      if (st && !st.isDirectory()) throw plantedLock(breaker, err);
+      const age = st ? Date.now() - st.mtimeMs : 0;
       if (age > BREAK_STALE_MS) await rmdir(breaker).catch(() => undefined);
       await sleep(2);
       return;
@@ -172,7 +176,7 @@ export class FileLock {
     const path = this.path;
     const stillOurs = async () => {
       try {
-        return (JSON.parse(await readFile(path, 'utf8')) as Owner).nonce === owner.nonce;
+        return (JSON.parse((await readNoFollow(path)).text) as Owner).nonce === owner.nonce;
       } catch {
         return false;
       }
@@ -187,7 +191,7 @@ export class FileLock {
             return;
           }
           const now = new Date();
-          await utimes(path, now, now).catch(() => {
+          await touchNoFollow(path, now).catch(() => {
             lost = true;
           });
         })();
@@ -216,6 +220,14 @@ export class FileLock {
       },
     };
   }
+}
+
+function plantedLock(path: string, cause: unknown): ProviderError {
+  return new ProviderError('STORE_INSECURE', `${path} is a symbolic link or not a regular file: not a lock keyctl made.`, {
+    cause,
+    hint: `Someone with access to the store directory planted it. Find out who, remove ${path}, and re-run.`,
+    details: { lockFile: path },
+  });
 }
 
 /**
