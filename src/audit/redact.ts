@@ -1,7 +1,9 @@
 /**
  * Last line of defence against a secret reaching output: every secret keyctl handles in a process is registered
  * here, and every string written to the terminal, a log or an error passes through `apply`. Registered values are
- * also matched in their base64, base64url and hex forms, which is how they would appear if something encoded them.
+ * also matched in their base64, base64url and hex forms, which is how they would appear if something encoded them,
+ * including base64 of a longer string that holds the secret anywhere (an HTTP Basic header of `key:secret`).
+ * What masking does not catch is listed in docs/threat-model.md.
  *
  * A long-running process (the daemon) gives each rotation or cycle its own `scope()`: the scope masks what its parent
  * masks plus its own values, and `dispose()` forgets its own, so the process does not keep every key it ever saw.
@@ -9,23 +11,51 @@
 /** Shorter values are not masked: they would match ordinary output. */
 export const MIN_SECRET_LENGTH = 6;
 
+/**
+ * The shortest base64 core that is masked: as long as the base64 of a MIN_SECRET_LENGTH value. A core carries fewer
+ * of the secret's bits than the secret, so a shorter one would be masking less than a minimum-length secret holds.
+ */
+export const MIN_CORE_LENGTH = Math.ceil((MIN_SECRET_LENGTH * 4) / 3);
+
 const MASK = '[REDACTED]';
 
 /**
- * The forms a secret takes if something encodes it: plain, base64 (padded, and unpadded as it appears inside longer
- * encoded strings), base64url, hex in both cases. Empty for values too short to mask. The Redactor and the output
- * filter of `keyctl exec` both mask exactly these.
+ * The base64 characters a secret always encodes to when it sits `offset` bytes past a 3-byte boundary inside a
+ * longer encoded string, whatever its neighbours: a 6-bit character that mixes bits of a neighbour is dropped at
+ * either end. Offset 0 keeps every leading character; offset 1 drops two (the neighbour's character and the mixed
+ * one), offset 2 drops three. The last character is dropped unless the secret ends on a 3-byte boundary.
+ */
+function base64Core(buf: Buffer, offset: 0 | 1 | 2): string {
+  const encoded = Buffer.concat([Buffer.alloc(offset), buf])
+    .toString('base64')
+    .replace(/=+$/, '');
+  const head = [0, 2, 3][offset]!;
+  const tail = (offset + buf.length) % 3 === 0 ? 0 : 1;
+  return encoded.slice(head, encoded.length - tail);
+}
+
+const toBase64url = (s: string): string => s.replace(/\+/g, '-').replace(/\//g, '_');
+
+/**
+ * The forms a secret takes if something encodes it: plain, base64 (padded, and unpadded as it ends an encoded
+ * string), the base64 core at each of the three alignments inside a longer encoded string (see base64Core; cores
+ * shorter than MIN_CORE_LENGTH are left out), the same in base64url, hex in both cases. Empty for values too short to
+ * mask. The Redactor and the output filter of `keyctl exec` both mask exactly these.
  */
 export function secretForms(secret: string | undefined): string[] {
   if (!secret || secret.length < MIN_SECRET_LENGTH) return [];
   const buf = Buffer.from(secret, 'utf8');
   const hex = buf.toString('hex');
+  const b64 = buf.toString('base64');
+  const cores = ([0, 1, 2] as const).map((o) => base64Core(buf, o)).filter((c) => c.length >= MIN_CORE_LENGTH);
   return [
     ...new Set([
       secret,
-      buf.toString('base64'),
-      buf.toString('base64').replace(/=+$/, ''),
+      b64,
+      b64.replace(/=+$/, ''),
       buf.toString('base64url'),
+      ...cores,
+      ...cores.map(toBase64url),
       hex,
       hex.toUpperCase(),
     ]),

@@ -216,8 +216,17 @@ function checkRules(output: unknown, raw: unknown, sound: (at: Location) => bool
   const accountsIn = field(raw, 'accounts');
   const accounts = accountsIn === undefined ? new Set<string>() : isMapping(accountsIn) ? new Set(Object.keys(accountsIn)) : undefined;
 
-  for (const [name, account] of entries(field(output, 'accounts')))
+  for (const [name, account] of entries(field(output, 'accounts'))) {
     custodians(field(account, 'custodians'), ['accounts', name, 'custodians']);
+    const baseUrl = field(account, 'baseUrl');
+    const at = ['accounts', name, 'baseUrl'];
+    // Without a sound allowInsecureHttp (say `"yes"`, reported there) the exception is not granted: fail closed.
+    const allowed = field(account, 'allowInsecureHttp') === true && sound(['accounts', name, 'allowInsecureHttp']);
+    if (typeof baseUrl === 'string' && sound(at)) {
+      const refused = transportProblem(baseUrl, allowed);
+      if (refused) problem(at, refused);
+    }
+  }
   for (const [bot, b] of entries(field(output, 'bots'))) {
     for (const [sub, s] of entries(field(b, 'subaccounts'))) {
       const at = ['bots', bot, 'subaccounts', sub];
@@ -239,6 +248,42 @@ function checkRules(output: unknown, raw: unknown, sound: (at: Location) => bool
     }
   }
   return errors;
+}
+
+/**
+ * Why a baseUrl cannot be used, or undefined. Every API call of the account goes there, signed with its master key,
+ * and a key-creation response carries the new key's secret: over plain http anyone on the path reads it. Loopback
+ * (127.0.0.0/8, ::1, localhost: the sandbox, a local TLS-terminating proxy) never leaves the machine.
+ */
+function transportProblem(baseUrl: string, allowInsecureHttp: boolean): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch {
+    return undefined; // the schema reported it
+  }
+  if (parsed.protocol === 'https:') return undefined;
+  if (parsed.protocol !== 'http:') return `must be an https URL (or http to this machine), not ${parsed.protocol.slice(0, -1)}`;
+  if (isLoopback(parsed.hostname) || allowInsecureHttp) return undefined;
+  return (
+    `plain http to ${parsed.hostname} would send this account's signed requests, and the secrets of the keys it ` +
+    'creates, unencrypted: use https, or set allowInsecureHttp: true on this account if the network path is trusted'
+  );
+}
+
+/**
+ * A URL hostname (as the WHATWG parser normalises it: `0x7f.1` reads 127.0.0.1, IPv6 in brackets) that names this
+ * machine. Names other than `localhost` itself are not trusted: what they resolve to is up to DNS.
+ */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  return (
+    host === 'localhost' ||
+    host === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) ||
+    // IPv4-mapped IPv6 (::ffff:127.0.0.1), as the URL parser writes it: [::ffff:7f00:1].
+    /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host)
+  );
 }
 
 function field(value: unknown, key: string): unknown {
@@ -263,6 +308,16 @@ function checkWarnings(config: Config, parsed: ParsedConfig): ConfigIssue[] {
     const other = seen.get(key);
     if (other) warnings.push({ path: `${at}.uid`, message: `same sub-account as ${other}; their keys will be managed separately` });
     else seen.set(key, s.ref);
+  }
+  for (const [name, a] of Object.entries(parsed.accounts)) {
+    // The exception stays visible on every run, so a lab setting does not go unnoticed on its way to production.
+    if (a.allowInsecureHttp && a.baseUrl && transportProblem(a.baseUrl, false)) {
+      const host = new URL(a.baseUrl).hostname;
+      warnings.push({
+        path: `accounts.${name}.baseUrl`,
+        message: `plain http to ${host} (allowInsecureHttp): keys cross the network unencrypted`,
+      });
+    }
   }
   if (config.store.provider === 'memory') {
     warnings.push({ path: 'store.provider', message: 'memory keeps nothing after the process exits; use it for tests only' });

@@ -243,8 +243,13 @@ export const storeSchema = tagged('provider', [localStoreSchema, memoryStoreSche
 export const accountSchema = strict({
   /** ccxt exchange id, e.g. bybit, okx, binance, kucoin. */
   exchange: v.pipe(v.string(), v.regex(/^[a-z][a-z0-9]*$/, 'must be a ccxt exchange id such as bybit or okx')),
-  /** Base URL for every API call of this account (testnet, proxy, the keyctl sandbox). */
+  /**
+   * Base URL for every API call of this account (testnet, proxy, the keyctl sandbox). Plain http is refused unless the
+   * host is loopback or `allowInsecureHttp` is set (load.ts): a key-creation response carries the new secret.
+   */
   baseUrl: v.optional(url),
+  /** Accept a plain-http baseUrl to a host other than this machine (a trusted lab network; never the internet). */
+  allowInsecureHttp: v.optional(v.boolean()),
   /** The main account's own id at the exchange, when the exchange reports one. */
   uid: v.optional(nonEmpty),
   /** Staff who can see this account's master key. */

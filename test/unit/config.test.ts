@@ -304,6 +304,67 @@ staff: []
     expect(err.issues).toEqual([{ path: 'bots.alpha.subaccounts.arb1.rotate.window.to', message: 'from and to must differ' }]);
   });
 
+  const withBaseUrl = (baseUrl: string, extra = '') =>
+    base.replace('bybit-main: { exchange: bybit }', `bybit-main: { exchange: bybit, baseUrl: ${JSON.stringify(baseUrl)}${extra} }`);
+
+  it.each([
+    'http://203.0.113.9:8080/bybit',
+    'http://api.bybit.example/v5',
+    'HTTP://Example.com',
+    'http://127.0.0.1.nip.io/',
+    'http://0.0.0.0:8101/',
+  ])('refuses plain http to a host that is not loopback (%s): a key-creation response carries the new secret', (url) => {
+    const err = problems(withBaseUrl(url));
+    expect(err.exitCode).toBe(2);
+    expect(err.issues).toEqual([{ path: 'accounts.bybit-main.baseUrl', message: expect.stringContaining('plain http to') }]);
+    expect(err.issues[0]?.message).toContain('allowInsecureHttp: true');
+    expect(err.message).toContain('accounts.bybit-main.baseUrl');
+  });
+
+  it.each([
+    'http://127.0.0.1:8101/bybit',
+    'http://127.8.9.10/',
+    'http://localhost:8101/bybit',
+    'http://[::1]:8101/bybit',
+    'http://[::ffff:127.0.0.1]/',
+    'http://0x7f.1/',
+    'https://api.bybit.example/v5',
+  ])('accepts https, and plain http to loopback (%s)', (url) => {
+    expect(parseConfig(withBaseUrl(url), '/x/k.yaml').config.accounts['bybit-main']?.baseUrl).toBe(url);
+  });
+
+  it('accepts plain http to another host only when the account sets allowInsecureHttp: true', () => {
+    const url = 'http://10.0.0.5:8080/bybit';
+    const { config, warnings } = parseConfig(withBaseUrl(url, ', allowInsecureHttp: true'), '/x/k.yaml');
+    expect(config.accounts['bybit-main']?.baseUrl).toBe(url);
+    // Accepted, but said on every run.
+    expect(warnings).toEqual([{ path: 'accounts.bybit-main.baseUrl', message: expect.stringContaining('plain http to 10.0.0.5') }]);
+    expect(parseConfig(withBaseUrl('https://10.0.0.5/', ', allowInsecureHttp: true'), '/x/k.yaml').warnings).toEqual([]);
+    expect(problems(withBaseUrl(url, ', allowInsecureHttp: false')).issues.map((i) => i.path)).toEqual(['accounts.bybit-main.baseUrl']);
+    // The exception belongs to one account: another account on plain http is still refused.
+    const two = withBaseUrl(url, ', allowInsecureHttp: true').replace(
+      'bots:',
+      `  okx-main: { exchange: okx, baseUrl: "http://10.0.0.6/okx" }\nbots:`,
+    );
+    expect(problems(two).issues).toEqual([
+      { path: 'accounts.okx-main.baseUrl', message: expect.stringContaining('plain http to 10.0.0.6') },
+    ]);
+  });
+
+  it('a mistyped allowInsecureHttp grants nothing: both it and the plain-http baseUrl are reported', () => {
+    const err = problems(withBaseUrl('http://10.0.0.5/', ', allowInsecureHttp: "yes"'));
+    expect(err.issues).toEqual([
+      { path: 'accounts.bybit-main.baseUrl', message: expect.stringContaining('plain http to 10.0.0.5') },
+      { path: 'accounts.bybit-main.allowInsecureHttp', message: 'Invalid input: expected boolean, received string' },
+    ]);
+  });
+
+  it('refuses a baseUrl that is neither https nor http, even to loopback', () => {
+    expect(problems(withBaseUrl('ftp://127.0.0.1/x')).issues).toEqual([
+      { path: 'accounts.bybit-main.baseUrl', message: 'must be an https URL (or http to this machine), not ftp' },
+    ]);
+  });
+
   it('warns about duplicates and the memory store without failing', () => {
     const { warnings } = parseConfig(
       `store: { provider: memory }\n${base.replace('ips: [203.0.113.7]', 'ips: [203.0.113.7, 203.0.113.7]')}`,

@@ -1,10 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MIN_SECRET_LENGTH, processRedactor, Redactor, secretForms } from '../../src/audit/redact.js';
+import { MIN_CORE_LENGTH, MIN_SECRET_LENGTH, processRedactor, Redactor, secretForms } from '../../src/audit/redact.js';
+import { MASK, maskChunk, maskNeedles } from '../../src/delivery/mask.js';
 
 const M = '[REDACTED]';
 const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex');
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+/**
+ * What masking an encoded string must give, worked out from bits rather than from secretForms: every character whose
+ * six bits all come from bytes [start, end) of `data` (a secret inside it) is masked, overlapping runs merged.
+ */
+function encodedMasked(data: Buffer, at: Array<[number, number]>, encoding: 'base64' | 'base64url'): string {
+  const text = data.toString(encoding);
+  const runs = at.map(([start, end]) => [Math.ceil((8 * start) / 6), Math.floor((8 * end) / 6)] as [number, number]);
+  runs.sort((x, y) => x[0] - y[0]);
+  let out = '';
+  let pos = 0;
+  for (let i = 0; i < runs.length; i++) {
+    const s = runs[i]![0];
+    let e = runs[i]![1];
+    while (i + 1 < runs.length && runs[i + 1]![0] < e) e = Math.max(e, runs[++i]![1]);
+    out += text.slice(pos, s) + M;
+    pos = e;
+  }
+  return out + text.slice(pos);
+}
 
 /** Enough other secrets that the redactor uses its indexed scan rather than one search per form. */
 function manyOthers(n = 40): string[] {
@@ -90,6 +111,56 @@ describe.each([
     expect(make(six).apply(six)).toBe(M);
   });
 
+  it('masks the base64 of an HTTP Basic header of key:secret: the secret starts mid-string', () => {
+    const key = 'FAKE-apikey-000001';
+    const secret = 'FAKE-secret-0123456789abcdefghijklmn';
+    const plain = Buffer.from(`${key}:${secret}`);
+    const header = (encoded: string) => `GET /v5/account HTTP/1.1\r\nAuthorization: Basic ${encoded}\r\n`;
+    const keyAt: [number, number] = [0, key.length];
+    const secretAt: [number, number] = [key.length + 1, plain.length];
+    // The secret sits one byte past a 3-byte boundary: the old forms (whole-string base64 of the secret) miss it.
+    expect((key.length + 1) % 3).toBe(1);
+    expect(make(key, secret).apply(header(plain.toString('base64')))).toBe(header(encodedMasked(plain, [keyAt, secretAt], 'base64')));
+    expect(make(secret).apply(header(plain.toString('base64')))).toBe(header(encodedMasked(plain, [secretAt], 'base64')));
+  });
+
+  it.each(['base64', 'base64url'] as const)('masks %s of a secret at every alignment inside a longer encoded string', (encoding) => {
+    // Bytes that encode to "+" and "/" (base64) or "-" and "_" (base64url) at every alignment.
+    const secret = 'FAKE>>>???~~~\u00ff\u00fe-secret';
+    const r = make(secret);
+    const bytes = Buffer.from(secret);
+    for (let before = 0; before < 6; before++) {
+      for (let after = 0; after < 4; after++) {
+        // Random neighbours: what is masked must not depend on them.
+        for (let trial = 0; trial < 4; trial++) {
+          const data = Buffer.concat([randomBytes(before), bytes, randomBytes(after)]);
+          const expected = encodedMasked(data, [[before, before + bytes.length]], encoding);
+          const out = r.apply(`x ${data.toString(encoding)} y`);
+          // The padded form of the secret alone may also mask a trailing "=" run and its last character.
+          if (after === 0 && before % 3 === 0) expect(out).toBe(`x ${expected.replace(/[A-Za-z0-9+/_-]?=*$/, '')} y`);
+          else expect(out).toBe(`x ${expected} y`);
+        }
+      }
+    }
+    expect(Buffer.from(secret).toString('base64')).toMatch(/[+/]/);
+  });
+
+  it('masks secrets inside a JSON body that was base64-encoded whole', () => {
+    const key = 'FAKE-apikey-00000002';
+    const secret = 'FAKE-secret-zyxwvutsrqponmlk987654321';
+    const pass = 'FAKE-passphrase-42';
+    const body = JSON.stringify({ exchange: 'okx', apiKey: key, secret, passphrase: pass, note: 'fake fixture' });
+    const data = Buffer.from(body);
+    const at = [key, secret, pass].map((s) => [body.indexOf(s), body.indexOf(s) + s.length] as [number, number]);
+    // Between them the three secrets start at all three alignments.
+    expect(new Set(at.map(([s]) => s % 3)).size).toBe(3);
+    for (const encoding of ['base64', 'base64url'] as const) {
+      const out = make(key, secret, pass).apply(`payload=${data.toString(encoding)}`);
+      expect(out).toBe(`payload=${encodedMasked(data, at, encoding)}`);
+      expect(out.split(M)).toHaveLength(4);
+    }
+  });
+
   it('agrees with the reference (union of all occurrences) on random texts', () => {
     const secrets = Array.from({ length: 8 }, (_, i) => randomBytes(6 + i).toString('base64url'));
     // Overlapping pairs: the tail of one secret is the head of the next.
@@ -105,6 +176,35 @@ describe.each([
       const text = parts.join(i % 2 ? ' ' : '');
       expect(r.apply(text)).toBe(reference(text, [...others, ...secrets]));
     }
+  });
+});
+
+describe('secretForms', () => {
+  it('has no encoded form shorter than MIN_CORE_LENGTH, so a short secret cannot start masking ordinary output', () => {
+    for (let n = MIN_SECRET_LENGTH; n < MIN_SECRET_LENGTH + 12; n++) {
+      const s = 'F'.repeat(n);
+      for (const form of secretForms(s)) if (form !== s) expect(form.length).toBeGreaterThanOrEqual(MIN_CORE_LENGTH);
+    }
+    expect(MIN_CORE_LENGTH).toBe(Buffer.from('x'.repeat(MIN_SECRET_LENGTH)).toString('base64').length);
+  });
+
+  it('a minimum-length secret is masked in base64 only where it starts a 3-byte group (its other cores are too short)', () => {
+    const six = 'Z9y8X7';
+    const r = new Redactor();
+    r.add(six);
+    const at0 = Buffer.from(`${six}-trailer`).toString('base64');
+    expect(r.apply(at0)).not.toBe(at0);
+    const at1 = Buffer.from(`a${six}-trailer`).toString('base64');
+    expect(r.apply(at1)).toBe(at1);
+  });
+
+  it('the output filter of keyctl exec masks the mid-string base64 forms too', () => {
+    const key = 'FAKE-apikey-000001';
+    const secret = 'FAKE-secret-0123456789abcdefghijklmn';
+    const header = `Authorization: Basic ${b64(`${key}:${secret}`)}\n`;
+    const { out } = maskChunk(Buffer.from(header), maskNeedles([secret]), Buffer.from(MASK), true);
+    expect(out.toString()).toContain(MASK);
+    expect(out.toString()).not.toContain(b64(`${key}:${secret}`).slice(30, 60));
   });
 });
 
