@@ -17,6 +17,7 @@ import type { SecretStore } from '../../providers/types.js';
 import { confirmConsumer, registerConsumer, removeConsumer, thisHost, type Consumer } from './handover.js';
 import { maskNeedles, MaskStream } from './mask.js';
 import { credentialsEnv, decodeMessage, encodeMessage, envNames, LineSplitter, type BotCredentials } from './protocol.js';
+import { cannotSwitchUser, runAsEnv, type RunAs } from './user.js';
 
 /** Signals exec passes on to the bot. */
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -80,6 +81,8 @@ export interface ExecOptions {
   register?: boolean;
   /** Work that must finish before the bot starts (the audit entry), run alongside the registration. */
   before?: Promise<unknown>;
+  /** `--user`: start the bot (each start, in every mode) under this uid and gid, with its HOME, USER and LOGNAME. */
+  runAs?: RunAs;
 }
 
 export interface ExecResult {
@@ -127,8 +130,16 @@ export function childEnv(
 
 /** Runs the bot under supervision until it exits for good. */
 export async function runSupervised(o: ExecOptions): Promise<ExecResult> {
-  assertOwnEnvironClean(o.env, o.stripped ?? STRIPPED_ENV);
+  if (!botIsAnotherUser(o.runAs)) assertOwnEnvironClean(o.env, o.stripped ?? STRIPPED_ENV);
   return new Supervisor(o).run();
+}
+
+/**
+ * Whether the bot runs under a uid other than keyctl's: the kernel then denies it keyctl's /proc/<pid>/environ and mem
+ * (ptrace access checks), so the same-user environ check is not needed.
+ */
+export function botIsAnotherUser(runAs: RunAs | undefined): boolean {
+  return runAs !== undefined && runAs.uid !== process.geteuid?.();
 }
 
 /**
@@ -258,7 +269,16 @@ class Supervisor {
       for (let i = 3; i < o.fd; i++) stdio.push('ignore');
       stdio.push('pipe');
     }
-    const child = spawn(o.command, o.args, { stdio, env: childEnv(o.env, o.envPrefix, extra, o.stripped), shell: false });
+    const env = childEnv(o.env, o.envPrefix, o.runAs ? { ...extra, ...runAsEnv(o.runAs) } : extra, o.stripped);
+    let child: ChildProcess;
+    try {
+      // With uid/gid set, libuv also clears the supplementary groups (setgroups(0)): the bot has its one group only.
+      child = spawn(o.command, o.args, { stdio, env, shell: false, ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}) });
+    } catch (err) {
+      // EPERM is thrown at once: keyctl may not switch to that user (checked up front too; this catches what that missed).
+      if (o.runAs && (err as NodeJS.ErrnoException).code === 'EPERM') throw cannotSwitchUser(o.runAs);
+      throw err;
+    }
     this.child = child;
     this.delivered.push(creds.fingerprint);
     if (o.fd === undefined && this.delivered.length > 1) {
@@ -277,7 +297,9 @@ class Supervisor {
             hint:
               err.code === 'ENOENT'
                 ? 'Check the command name and PATH; exec runs it directly, without a shell.'
-                : 'Check that the command exists and is executable.',
+                : o.runAs
+                  ? `Check that the command exists and that ${o.runAs.name} may execute it (and enter its directories).`
+                  : 'Check that the command exists and is executable.',
           }),
         );
       });

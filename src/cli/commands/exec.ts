@@ -4,8 +4,17 @@ import type { CommandRun } from '../types.js';
 import { describeCurrent, readCurrent, type CurrentCredentials } from '../../delivery/current.js';
 import { resolveSlot, type SlotKey } from '../../domain/resolve.js';
 import { callOptionsFromEnv } from '../../app/env.js';
-import { assertOwnEnvironClean, DEFAULT_WATCH_MS, parseFd, parseSignal, runSupervised, storeCredentialEnv } from '../../delivery/exec.js';
+import {
+  assertOwnEnvironClean,
+  botIsAnotherUser,
+  DEFAULT_WATCH_MS,
+  parseFd,
+  parseSignal,
+  runSupervised,
+  storeCredentialEnv,
+} from '../../delivery/exec.js';
 import { assertEnvPrefix, DEFAULT_ENV_PREFIX } from '../../delivery/protocol.js';
+import { prepareRunAs } from '../../delivery/user.js';
 
 /**
  * Starts a bot with its slot's CURRENT key, in its environment or on an inherited socket (--fd), never in argv or a
@@ -33,13 +42,21 @@ export const run: CommandRun = async (ctx, args, opts) => {
       },
     );
   }
+  if (opts.group !== undefined && opts.user === undefined) {
+    throw new UsageError('CONFLICTING_OPTIONS', '--group is for --user: it names the group the bot runs in.', {
+      hint: 'Add --user <user>, or drop --group.',
+    });
+  }
+  // Before the store is opened: an unknown user, root, or a keyctl that may not switch users never gets a key read.
+  const runAs = opts.user === undefined ? undefined : prepareRunAs(opts.user, opts.group);
   const watchMs = Number(ctx.env.KEYCTL_WATCH_MS ?? DEFAULT_WATCH_MS);
   const mode = fd === undefined ? 'env' : 'fd';
 
   const config = ctx.config();
   const stripped = storeCredentialEnv(config.store.provider);
   // Before anything is read or audited: a bot must not start where it could read a store credential from this process.
-  assertOwnEnvironClean(ctx.env, stripped);
+  // A bot under another uid cannot read this process's /proc entries at all.
+  if (!botIsAnotherUser(runAs)) assertOwnEnvironClean(ctx.env, stripped);
   const slot = resolveSlot(config, refText ?? '');
   const store = await ctx.store();
   const creds = await readCurrent(store, slot);
@@ -53,7 +70,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
       ref: slot.ref,
       fingerprint: creds.fingerprint,
       outcome: 'ok',
-      detail: { mode, preflight: Boolean(opts.preflight), mask },
+      detail: { mode, preflight: Boolean(opts.preflight), mask, ...(runAs ? { user: runAs.name, uid: runAs.uid, gid: runAs.gid } : {}) },
     }),
     store,
     coordination: await ctx.coordination(),
@@ -75,6 +92,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
     watchMs: Number.isFinite(watchMs) && watchMs >= 50 ? watchMs : DEFAULT_WATCH_MS,
     env: ctx.env,
     stripped,
+    ...(runAs ? { runAs } : {}),
     stdout: ctx.io.stdout,
     stderr: ctx.io.stderr,
     events: {

@@ -8,7 +8,9 @@ export const specs: CommandSpec[] = [
     args: ['<ref>', '[command...]'],
     exits: {
       0: "the bot exited 0 (any other code of the bot's is passed through; 128 + N when signal N ended it)",
-      2: 'no command after --, bad options, unknown ref, the slot has no CURRENT key, or a store credential could not be hidden from the bot (STORE_CREDENTIAL_EXPOSED)',
+      2:
+        'no command after --, bad options, unknown ref, the slot has no CURRENT key, a store credential could not be hidden from the bot (STORE_CREDENTIAL_EXPOSED), ' +
+        'or --user names an unknown user or group (UNKNOWN_USER, UNKNOWN_GROUP), root (USER_IS_ROOT, GROUP_IS_ROOT), or keyctl may not switch users (CANNOT_SWITCH_USER); the bot was not started',
       4: 'the store cannot be opened',
       5: '--preflight: the exchange refused the key from this host; the bot was not started',
     },
@@ -22,6 +24,14 @@ export const specs: CommandSpec[] = [
       ['--preflight', 'make one signed read with the key from this host first; exit 5 without starting the bot if the exchange refuses it'],
       ['--restart-on-rotate', 'environment mode: when a rotation promotes a new key, signal the bot and start it again with the new key'],
       ['--reload-signal <signal>', 'the signal --restart-on-rotate sends', 'SIGTERM'],
+      [
+        '--user <user>',
+        "run the bot as this user (name or uid; not root), with its HOME, USER and LOGNAME: it cannot read the store or keyctl's /proc entries. Needs root or CAP_SETUID+CAP_SETGID",
+      ],
+      [
+        '--group <group>',
+        "with --user: the bot's group (name or gid; not root's); default the user's primary group. No supplementary groups",
+      ],
     ],
     help: [
       'Usage: keyctl exec alpha/arb1 [options] -- node bot.mjs --its-own-flags',
