@@ -7,7 +7,8 @@ import type { Credentials } from '../domain/credentials.js';
 import type { KeyTarget, PolicyOptions } from '../domain/policy.js';
 import { readMasterKey, resolveKey, type ManagedKey } from '../domain/resolve.js';
 import { inspectKey, type KeyCheck } from '../exchanges/inspect-key.js';
-import { exchangeAccount, type AppDeps } from './deps.js';
+import { exchangeAccount } from '../exchanges/types.js';
+import type { AppDeps } from './deps.js';
 
 export type CheckKeyDeps = Pick<AppDeps, 'inventory' | 'store' | 'adapter' | 'call'>;
 

@@ -6,9 +6,9 @@
 import type { SecretStore } from '../../providers/types.js';
 import type { CoordinationStore } from '../../providers/coordination.js';
 import type { AuditLog } from '../audit/types.js';
-import type { Account, Inventory } from '../domain/inventory.js';
+import type { Inventory } from '../domain/inventory.js';
 import type { EventSink, Logger } from '../events/types.js';
-import type { CallOptions, ExchangeAccount, ExchangeAdapter } from '../exchanges/types.js';
+import type { CallOptions, ExchangeAdapter } from '../exchanges/types.js';
 
 export interface AppDeps {
   /** Accounts, slots and staff (the config produces it). */
@@ -27,14 +27,4 @@ export interface AppDeps {
   call: CallOptions;
   /** The audit log, read: last verifications (schedule, status, verifyDue) and the chain check (status). */
   audit: Pick<AuditLog, 'tail' | 'verify'>;
-}
-
-/** What an exchange call needs to know about an account. */
-export function exchangeAccount(account: Account): ExchangeAccount {
-  return {
-    name: account.name,
-    exchange: account.exchange,
-    ...(account.baseUrl ? { baseUrl: account.baseUrl } : {}),
-    ...(account.uid ? { uid: account.uid } : {}),
-  };
 }

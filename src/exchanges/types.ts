@@ -14,6 +14,7 @@
  * the helpers in ccxt.ts (`isKeyRefusal`, `isIpRefusal`, `mayBeIpRefusal`, `isKeyRejected`) rather than comparing codes.
  */
 import type { Credentials } from '../domain/credentials.js';
+import type { Account } from '../domain/inventory.js';
 import type { KeyInspection } from '../domain/inspection.js';
 import type { DeclarableScope, Scope } from '../domain/scopes.js';
 
@@ -30,6 +31,16 @@ export interface ExchangeAccount {
   baseUrl?: string;
   /** The main account's uid at the exchange, when the config declares it. */
   uid?: string;
+}
+
+/** What an exchange call needs to know about an account the config declares. */
+export function exchangeAccount(account: Account): ExchangeAccount {
+  return {
+    name: account.name,
+    exchange: account.exchange,
+    ...(account.baseUrl ? { baseUrl: account.baseUrl } : {}),
+    ...(account.uid ? { uid: account.uid } : {}),
+  };
 }
 
 /** What an exchange offers by API, so callers never call what is missing. */

@@ -22,7 +22,7 @@ import { fingerprint, fromSecretFields, toSecretFields, type Credentials } from 
 import { storePath } from '../domain/refs.js';
 import { evaluateKey, keyRejected, type Violation } from '../domain/policy.js';
 import { configDurationMs } from '../../schedules/duration.js';
-import type { CallOptions, ExchangeAccount, ExchangeAdapter } from '../exchanges/types.js';
+import { exchangeAccount, type CallOptions, type ExchangeAccount, type ExchangeAdapter } from '../exchanges/types.js';
 import { isKeyRejected, mayBeIpRefusal } from '../exchanges/ccxt.js';
 import { failpoint } from './failpoints.js';
 import { adoptLegacyJournal, clearJournal, readJournal, writeJournal, type JournalEntry, type JournalHandle } from './journal.js';
@@ -298,12 +298,7 @@ export class RotationEngine {
     // Load the adapter (and with it ccxt, a second of compiling) before taking the lease, so the lease's heartbeat is
     // never starved by module loading.
     const adapter = await this.deps.adapter(accountConfig.exchange);
-    const account: ExchangeAccount = {
-      name: accountConfig.name,
-      exchange: accountConfig.exchange,
-      ...(accountConfig.baseUrl ? { baseUrl: accountConfig.baseUrl } : {}),
-      ...(accountConfig.uid ? { uid: accountConfig.uid } : {}),
-    };
+    const account = exchangeAccount(accountConfig);
     let lease: Lease = {
       name: `rotate/${path}`,
       owner: this.deps.owner,

@@ -122,7 +122,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
 async function preflight(ctx: CliContext, slot: SlotKey, creds: CurrentCredentials, mode: string): Promise<void> {
   const [{ getAdapter }, { exchangeAccount }, { isIpRefusal, isKeyRefusal }] = await Promise.all([
     import('../../exchanges/registry.js'),
-    import('../../app/deps.js'),
+    import('../../exchanges/types.js'),
     import('../../exchanges/ccxt.js'),
   ]);
   const { account } = slot;
