@@ -186,8 +186,21 @@ export interface SecretStore {
    */
   unwrap(token: string): Promise<string>;
 
+  /**
+   * Stores that detect a record put back from an older copy (the local store's manifest): accepts the records as
+   * they are on disk now, after a deliberate restore from a backup. Returns what changed. Absent elsewhere.
+   */
+  acceptRestore?(): Promise<RestoreChange[]>;
+
   /** Releases clients, timers and file handles. */
   close(): Promise<void>;
+}
+
+/** One record whose state a restore changed: `was` what the store recorded, `now` what is on disk. */
+export interface RestoreChange {
+  record: string;
+  was: string;
+  now: string;
 }
 
 export interface ProviderContext {

@@ -57,8 +57,12 @@ export function isSealed(x: unknown): x is Sealed {
 
 /** AAD of one slot version's secret fields: the record path and the version id. */
 export const versionAad = (path: string, versionId: string) => `keyctl:v1:${path}#${versionId}`;
-/** AAD of one whole document file: its document key (`slot/<path>`, `lock/<hex>`, `wrap/<hex>`). */
-export const docAad = (key: string) => `keyctl:v1:doc:${key}`;
+/**
+ * AAD of one whole document file: its document key (`slot/<path>`, `wrap/<hex>`) and, from format 2 on, its generation
+ * (manifest.ts), so neither can be changed without detection. Format 1 files (no generation) keep their AAD.
+ */
+export const docAad = (key: string, gen?: number) =>
+  gen === undefined ? `keyctl:v1:doc:${key}` : `keyctl:v2:doc:${JSON.stringify([key, gen])}`;
 
 export function sealVersion(dataKey: Buffer, path: string, versionId: string, fields: Record<string, string>): Sealed {
   return seal(dataKey, Buffer.from(JSON.stringify(fields), 'utf8'), versionAad(path, versionId));

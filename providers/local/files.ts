@@ -162,9 +162,12 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to a fresh 0600 temp file with a random name in `dir` and fsyncs it. Returns the temp path. */
-export async function writeTemp(dir: string, data: string | Buffer): Promise<string> {
-  const tmp = join(dir, `${TEMP_PREFIX}${randomBytes(16).toString('hex')}`);
+/**
+ * Writes `data` to a fresh 0600 temp file with a random name in `dir` and fsyncs it. Returns the temp path. `prefix`
+ * names whose stale temps these are: each lock removes only its own writers' (removeStaleTemps).
+ */
+export async function writeTemp(dir: string, data: string | Buffer, prefix = TEMP_PREFIX): Promise<string> {
+  const tmp = join(dir, `${prefix}${randomBytes(16).toString('hex')}`);
   await createFile(tmp, data);
   return tmp;
 }
@@ -174,8 +177,14 @@ export async function writeTemp(dir: string, data: string | Buffer): Promise<str
  * any point leaves one of the two (plus, at worst, a temp file that the next writer removes). `beforeCommit` runs
  * just before the rename and may throw to abandon the write.
  */
-export async function writeAtomic(dir: string, name: string, data: string | Buffer, beforeCommit?: () => void): Promise<void> {
-  const tmp = await writeTemp(dir, data);
+export async function writeAtomic(
+  dir: string,
+  name: string,
+  data: string | Buffer,
+  beforeCommit?: () => void,
+  prefix = TEMP_PREFIX,
+): Promise<void> {
+  const tmp = await writeTemp(dir, data, prefix);
   try {
     beforeCommit?.();
     // rename(2) replaces whatever is at `name`, a planted symlink included, and never writes through it.
@@ -216,11 +225,14 @@ export async function removeFile(dir: string, name: string): Promise<void> {
   await syncDir(dir);
 }
 
-/** Deletes temp files left by writers that died. Call only while holding the store lock. */
-export async function removeStaleTemps(dir: string): Promise<number> {
+/**
+ * Deletes temp files of `prefix` left by writers that died. Call only while holding the lock those writers hold: a
+ * temp of another lock's writer may be in flight (the manifest's, under its own lock, sits beside the keyring's).
+ */
+export async function removeStaleTemps(dir: string, prefix = TEMP_PREFIX): Promise<number> {
   let removed = 0;
   for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!name.startsWith(TEMP_PREFIX)) continue;
+    if (!name.startsWith(prefix)) continue;
     await unlink(join(dir, name)).then(
       () => (removed += 1),
       () => undefined,

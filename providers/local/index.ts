@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { ProviderError, UsageError } from '../../src/errors.js';
 import type { LocalStoreConfig } from '../../src/config/schema.js';
 import { DocumentStore, type Doc, type DocUpdate, type SlotDoc, type StoredVersion } from '../document-store.js';
-import type { Capabilities, ProviderContext, SecretStore } from '../types.js';
+import type { Capabilities, ProviderContext, RestoreChange, SecretStore } from '../types.js';
 import {
   KEY_BYTES,
   OpenFailed,
@@ -31,7 +31,8 @@ import {
 } from './crypto.js';
 import { createExclusive, isErrno, isNotAFile, readNoFollow, removeFile, removeStaleTemps, secureDir, writeAtomic } from './files.js';
 import { FileLock, removeDeadLockTemps, type HeldLock } from './lock.js';
-import { LocalCoordination } from './coordination.js';
+import { LocalCoordination, coordinationFileGen } from './coordination.js';
+import { COVERED_DIRS, StoreManifest, deriveIntegrityKey } from './manifest.js';
 import type { CoordinationStore } from '../coordination.js';
 
 /** Environment variable holding the master key: base64 of 32 random bytes. */
@@ -42,7 +43,9 @@ export const PASSPHRASE_ENV = 'KEYCTL_PASSPHRASE';
 export const KEYRING_FILE = 'keyring.json';
 export const DOCS_DIR = 'docs';
 export const LOCK_FILE = 'store.lock';
-const DOC_FORMAT = 'keyctl-doc/1';
+/** keyctl 0.1 wrote format 1 (still read, as generation 0); format 2 carries the record's generation (manifest.ts). */
+const DOC_FORMAT_V1 = 'keyctl-doc/1';
+const DOC_FORMAT = 'keyctl-doc/2';
 const MIN_PASSPHRASE = 8;
 
 /** A new master key for `keyctl init`: base64 of 32 random bytes, the only form KEYCTL_MASTER_KEY accepts. */
@@ -104,6 +107,9 @@ export class LocalStore extends DocumentStore {
   /** Serializes this instance's writers; the file lock serializes them against other instances and processes. */
   private queue: Promise<unknown> = Promise.resolve();
   private tempsCleaned = false;
+  /** Generations of every record file, docs and coordination: what detects an older copy or a deleted record. */
+  readonly manifest: StoreManifest;
+  private coordKey: Buffer | undefined;
 
   constructor(options: LocalStoreOptions) {
     super(options.now);
@@ -113,6 +119,28 @@ export class LocalStore extends DocumentStore {
     this.promptSecret = options.promptSecret;
     const staleMs = options.lockStaleMs ?? 10_000;
     this.fileLock = new FileLock(join(this.dir, LOCK_FILE), { staleMs, timeoutMs: options.lockTimeoutMs ?? staleMs * 3 });
+    this.manifest = new StoreManifest({
+      storeDir: this.dir,
+      dataKey: () => this.openDataKey(),
+      gens: (name) => this.fileGen(name),
+      lockStaleMs: staleMs,
+      ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
+    });
+  }
+
+  /** The key coordination files are authenticated with (derived from the data key; see coordination.ts). */
+  async coordinationKey(): Promise<Buffer> {
+    this.coordKey ??= deriveIntegrityKey(await this.openDataKey(), 'coordination');
+    return this.coordKey;
+  }
+
+  /**
+   * Rebuilds the manifest from the record files there now, each authenticated (`keyctl store accept`, after a
+   * deliberate restore from a backup). Returns what changed.
+   */
+  async acceptRestore(): Promise<RestoreChange[]> {
+    await this.openDataKey();
+    return this.serial(() => this.withFileLock(() => this.manifest.rebuild()));
   }
 
   /**
@@ -161,6 +189,8 @@ export class LocalStore extends DocumentStore {
   async close(): Promise<void> {
     const key = this.dataKey;
     this.dataKey = undefined;
+    this.coordKey?.fill(0);
+    this.coordKey = undefined;
     await key?.then(
       (k) => k.fill(0),
       () => undefined,
@@ -168,7 +198,7 @@ export class LocalStore extends DocumentStore {
   }
 
   protected async readDoc(key: string): Promise<Doc | null> {
-    return this.loadDoc(key, await this.openDataKey());
+    return (await this.loadDoc(key, await this.openDataKey()))?.doc ?? null;
   }
 
   protected async updateDoc<T>(key: string, fn: (current: Doc | null) => DocUpdate<T>): Promise<T> {
@@ -176,12 +206,21 @@ export class LocalStore extends DocumentStore {
     return this.serial(() =>
       this.withFileLock(async (lock) => {
         const current = await this.loadDoc(key, dataKey);
-        const { doc, result } = fn(current);
+        const { doc, result } = fn(current?.doc ?? null);
+        const name = `${DOCS_DIR}/${docFileName(key)}`;
         if (doc === null) {
           lock.assertHeld();
-          if (current !== null) await removeFile(this.docsDir, docFileName(key));
+          if (current !== null) {
+            // Tombstone first, then unlink: a crash between leaves a stale file the tombstone outranks.
+            await this.manifest.commit(name, await this.manifest.nextGen(name, current.gen), true);
+            await removeFile(this.docsDir, docFileName(key));
+          }
         } else if (doc !== undefined) {
-          await writeAtomic(this.docsDir, docFileName(key), this.encodeDoc(key, doc, dataKey), () => lock.assertHeld());
+          // The file first, then the manifest: a crash between leaves a record one generation ahead, which is accepted.
+          const gen = await this.manifest.nextGen(name, current?.gen ?? null);
+          await writeAtomic(this.docsDir, docFileName(key), this.encodeDoc(key, doc, dataKey, gen), () => lock.assertHeld());
+          lock.assertHeld();
+          await this.manifest.commit(name, gen, false);
         }
         return result;
       }),
@@ -192,10 +231,22 @@ export class LocalStore extends DocumentStore {
     await this.openDataKey();
     const kind = prefix.split('/')[0] ?? '';
     const keys: string[] = [];
+    const present = new Set<string>();
     for (const name of await this.docNames()) {
       if (!name.startsWith(`${kind}-`)) continue;
       const key = await this.readDocKey(name);
+      if (key === null) continue;
+      present.add(name);
       if (key.startsWith(prefix)) keys.push(key);
+    }
+    // A record the manifest says exists and whose file is gone: each is judged like a read (a concurrent delete is not one).
+    for (const live of (await this.manifest.liveNames(DOCS_DIR)) ?? []) {
+      const file = live.slice(DOCS_DIR.length + 1);
+      if (!file.startsWith(`${kind}-`) || present.has(file)) continue;
+      await this.manifest.guard(live, file, async () => {
+        const gen = await this.fileGen(live);
+        return gen === null ? null : { gen, value: null };
+      });
     }
     return keys;
   }
@@ -372,46 +423,67 @@ export class LocalStore extends DocumentStore {
   }
 
   /** The document key stored in a file's clear header (authenticated when the file is opened). */
-  private async readDocKey(name: string): Promise<string> {
+  private async readDocKey(name: string): Promise<string | null> {
     const file = join(this.docsDir, name);
-    const envelope = parseEnvelope(
-      await readNoFollow(file).then(
-        (r) => r.text,
-        (err: unknown) => {
-          if (isNotAFile(err)) throw corrupt(file, undefined, NOT_A_FILE_WHY);
-          throw unreadable(file, err);
-        },
-      ),
-    );
+    let raw: string;
+    try {
+      raw = (await readNoFollow(file)).text;
+    } catch (err) {
+      // Deleted since the directory was listed (by a concurrent delete, or not: the manifest check after the listing tells).
+      if (isErrno(err, 'ENOENT')) return null;
+      if (isNotAFile(err)) throw corrupt(file, undefined, NOT_A_FILE_WHY);
+      throw unreadable(file, err);
+    }
+    const envelope = parseEnvelope(raw);
     if (!envelope || docFileName(envelope.key) !== name) {
       throw corrupt(file, undefined, envelope ? 'its name does not match the record it holds' : 'it is truncated or not valid JSON');
     }
     return envelope.key;
   }
 
-  private async loadDoc(key: string, dataKey: Buffer): Promise<Doc | null> {
-    const file = join(this.docsDir, docFileName(key));
+  /** A document and the generation its file carries, judged against the manifest (null: no such record). */
+  private async loadDoc(key: string, dataKey: Buffer): Promise<{ doc: Doc; gen: number } | null> {
+    const name = docFileName(key);
+    return this.manifest.guard(`${DOCS_DIR}/${name}`, key, async () => {
+      const opened = await this.openDocFile(name, key, dataKey);
+      return (
+        opened && { gen: opened.gen, value: { doc: decodeDoc(opened.inner, key, dataKey, join(this.docsDir, name)), gen: opened.gen } }
+      );
+    });
+  }
+
+  /** Reads and authenticates one document file; `key` null accepts the key it names (checked against its name). */
+  private async openDocFile(name: string, key: string | null, dataKey: Buffer): Promise<{ inner: unknown; gen: number } | null> {
+    const file = join(this.docsDir, name);
     let raw: string;
     try {
       raw = (await readNoFollow(file)).text;
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return null;
-      if (isNotAFile(err)) throw corrupt(file, key, NOT_A_FILE_WHY);
+      if (isNotAFile(err)) throw corrupt(file, key ?? undefined, NOT_A_FILE_WHY);
       throw unreadable(file, err);
     }
     const envelope = parseEnvelope(raw);
-    if (!envelope) throw corrupt(file, key, 'it is truncated or not valid JSON');
-    if (envelope.key !== key) throw corrupt(file, key, 'it holds another record');
-    let inner: unknown;
-    try {
-      inner = JSON.parse(open(dataKey, envelope, docAad(key)).toString('utf8'));
-    } catch {
-      throw corrupt(file, key, 'it fails authentication (modified, or written by another store)');
+    if (!envelope) throw corrupt(file, key ?? undefined, 'it is truncated or not valid JSON');
+    if ((key !== null && envelope.key !== key) || docFileName(envelope.key) !== name) {
+      throw corrupt(file, key ?? undefined, 'it holds another record');
     }
-    return decodeDoc(inner, key, dataKey, file);
+    try {
+      const aad = envelope.format === DOC_FORMAT_V1 ? docAad(envelope.key) : docAad(envelope.key, envelope.gen);
+      return { inner: JSON.parse(open(dataKey, envelope, aad).toString('utf8')) as unknown, gen: envelope.gen };
+    } catch {
+      throw corrupt(file, key ?? envelope.key, 'it fails authentication (modified, or written by another store)');
+    }
   }
 
-  private encodeDoc(key: string, doc: Doc, dataKey: Buffer): string {
+  /** The authenticated generation of any record file of the store (docs and coordination), null when it is missing. */
+  private async fileGen(name: string): Promise<number | null> {
+    const [dir, file] = name.split('/') as [(typeof COVERED_DIRS)[number], string];
+    if (dir === DOCS_DIR) return (await this.openDocFile(file, null, await this.openDataKey()))?.gen ?? null;
+    return coordinationFileGen(join(this.dir, dir), file, await this.coordinationKey());
+  }
+
+  private encodeDoc(key: string, doc: Doc, dataKey: Buffer, gen: number): string {
     let stored: unknown = doc;
     if (doc.kind === 'slot') {
       // Versions are sealed afresh on every write; a destroyed version has no ciphertext left at all.
@@ -423,8 +495,8 @@ export class LocalStore extends DocumentStore {
       }));
       stored = { ...doc, versions };
     }
-    const sealed = seal(dataKey, Buffer.from(JSON.stringify(stored), 'utf8'), docAad(key));
-    return `${JSON.stringify({ format: DOC_FORMAT, key, ...sealed })}\n`;
+    const sealed = seal(dataKey, Buffer.from(JSON.stringify(stored), 'utf8'), docAad(key, gen));
+    return `${JSON.stringify({ format: DOC_FORMAT, key, gen, ...sealed })}\n`;
   }
 }
 
@@ -447,8 +519,8 @@ export async function createCoordination(
   secrets: SecretStore,
   context: ProviderContext,
 ): Promise<CoordinationStore> {
-  void secrets;
-  return new LocalCoordination({ path: config.path, ...(context.now ? { now: context.now } : {}) });
+  if (!(secrets instanceof LocalStore)) throw new Error('The local coordination backing needs the local store it lives in.');
+  return new LocalCoordination({ path: config.path, integrity: secrets, ...(context.now ? { now: context.now } : {}) });
 }
 
 // ---- helpers ---------------------------------------------------------------------------------------------------------
@@ -461,10 +533,14 @@ export function docFileName(key: string): string {
   return `${/^[a-z]+$/.test(kind) ? kind : 'doc'}-${createHash('sha256').update(key).digest('hex')}.json`;
 }
 
-function parseEnvelope(raw: string): (Sealed & { key: string }) | null {
+type Envelope = Sealed & { key: string; format: string; gen: number };
+
+function parseEnvelope(raw: string): Envelope | null {
   try {
     const e = JSON.parse(raw) as Record<string, unknown>;
-    if (e.format === DOC_FORMAT && typeof e.key === 'string' && isSealed(e)) return e as unknown as Sealed & { key: string };
+    if (typeof e.key !== 'string' || !isSealed(e)) return null;
+    if (e.format === DOC_FORMAT_V1 && !('gen' in e)) return { ...(e as unknown as Envelope), gen: 0 };
+    if (e.format === DOC_FORMAT && Number.isSafeInteger(e.gen) && (e.gen as number) > 0) return e as unknown as Envelope;
   } catch {
     // Not JSON: reported by the caller.
   }

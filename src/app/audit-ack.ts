@@ -3,10 +3,8 @@
  * log records (docs/audit.md). The acknowledgement is itself an audit entry, with the operator and their reason, so
  * clearing the finding leaves a trace that verify keeps checking.
  */
-import { UsageError } from '../errors.js';
 import type { AuditLog } from '../audit/types.js';
-
-const MAX_REASON = 500;
+import { checkReason } from './reason.js';
 
 export interface AcknowledgeResult {
   /** Seqs of the `audit.anchor-lost` entries acknowledged; empty when there was nothing to acknowledge. */
@@ -19,13 +17,7 @@ export async function acknowledgeAnchorLoss(
   deps: { audit: Pick<AuditLog, 'acknowledge'>; actor: string },
   reason: string,
 ): Promise<AcknowledgeResult> {
-  const text = reason.trim();
-  // A reason is what makes the acknowledgement worth auditing: an empty or one-line-per-novel one is refused.
-  if (text.length === 0 || text.length > MAX_REASON || /[\r\n]/.test(text)) {
-    throw new UsageError('BAD_REASON', `--reason must be one line of 1 to ${MAX_REASON} characters.`, {
-      hint: 'Say what you checked, e.g. keyctl audit ack --reason "compared with the shipped copy: nothing removed (INC-42)"',
-    });
-  }
+  const text = checkReason(reason, 'keyctl audit ack --reason "compared with the shipped copy: nothing removed (INC-42)"');
   const { acknowledged, entry } = await deps.audit.acknowledge({ reason: text, actor: deps.actor });
   return { acknowledged, seq: entry?.seq ?? null };
 }

@@ -67,6 +67,8 @@ export async function status(deps: StatusDeps): Promise<Status> {
     result.audit.ok = report.ok;
   } catch (err) {
     if (!(err instanceof KeyctlError)) throw err;
+    // Anything that fails after the store opened (a record refused as rolled back, say) leaves the store not ok.
+    result.store.ok = false;
     result.store.error = { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
   }
   return result;

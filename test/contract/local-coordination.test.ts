@@ -6,16 +6,30 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COORDINATION_DIR, LocalCoordination } from '../../providers/local/coordination.js';
+import { LocalStore } from '../../providers/local/index.js';
 import { coordinationContract } from './coordination-suite.js';
 import { caught } from '../helpers/caught.js';
+
+// Obviously fake: base64 of 32 bytes spelling FAKE.
+const FAKE_MASTER_KEY = Buffer.alloc(32, 'FAKE').toString('base64');
+const MK_ENV = { KEYCTL_MASTER_KEY: FAKE_MASTER_KEY };
+
+/** Coordination files are authenticated with a key from the store's data key, so every instance opens the store. */
+async function initStore(path: string): Promise<LocalStore> {
+  const store = new LocalStore({ path, env: MK_ENV });
+  await store.init();
+  return store;
+}
+const localCoordination = (path: string, extra: { now?: () => number; lockStaleMs?: number } = {}) =>
+  new LocalCoordination({ path, integrity: new LocalStore({ path, env: MK_ENV }), ...extra });
 
 let clock = 0;
 coordinationContract('local', async () => {
   clock = Date.parse('2026-01-01T00:00:00Z');
   const dir = await mkdtemp(join(tmpdir(), 'keyctl-local-coord-'));
   const path = join(dir, 'store');
-  await mkdir(path, { mode: 0o700 });
-  const open = () => new LocalCoordination({ path, now: () => clock });
+  await initStore(path);
+  const open = () => localCoordination(path, { now: () => clock });
   return {
     coordination: open(),
     other: async () => open(),
@@ -49,6 +63,7 @@ async function compileForChild(out: string): Promise<string> {
     for (const m of js.matchAll(/from '(\.[^']+)\.js'/g)) await visit(join(dirname(rel), `${m[1]}.ts`));
   };
   await visit('providers/local/coordination.ts');
+  await visit('providers/local/index.ts');
   await writeFile(join(out, 'package.json'), '{"type":"module"}');
   return join(out, 'providers/local/coordination.js');
 }
@@ -57,8 +72,10 @@ async function compileForChild(out: string): Promise<string> {
 function racerSource(moduleUrl: string): string {
   return `
 const { LocalCoordination } = await import(${JSON.stringify(moduleUrl)});
+const { LocalStore } = await import(${JSON.stringify(moduleUrl.replace(/coordination\.js$/, 'index.js'))});
 const [path, owner, startAt, increments] = process.argv.slice(2);
-const c = new LocalCoordination({ path, lockStaleMs: 2000 });
+const integrity = new LocalStore({ path, env: { KEYCTL_MASTER_KEY: ${JSON.stringify(FAKE_MASTER_KEY)} } });
+const c = new LocalCoordination({ path, lockStaleMs: 2000, integrity });
 while (Date.now() < Number(startAt)) await new Promise((r) => setTimeout(r, 1));
 const out = { owner, lease: null, leaseError: null, added: 0, conflicts: 0 };
 try {
@@ -98,7 +115,7 @@ describe('local coordination: faults', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'keyctl-local-coord-fault-'));
     path = join(dir, 'store');
-    await mkdir(path, { mode: 0o700 });
+    await initStore(path);
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
@@ -115,14 +132,14 @@ describe('local coordination: faults', () => {
     const winners = outs.filter((o) => o.lease);
     expect(winners).toHaveLength(1);
     expect(outs.filter((o) => o.leaseError === 'LOCKED')).toHaveLength(racers - 1);
-    const c = new LocalCoordination({ path });
+    const c = localCoordination(path);
     expect((await c.read<{ n: number }>('counter'))?.value.n).toBe(racers * increments);
     // The winner's lease is on disk for everyone else.
     expect((await caught(c.acquire('race', 'late', 1000))).code).toBe('LOCKED');
   });
 
   it('files are 0600 in a 0700 directory', async () => {
-    const c = new LocalCoordination({ path });
+    const c = localCoordination(path);
     await c.acquire('rotate/bots/a/s1', 'host-a', 60_000);
     await c.write('journal/bots/a/s1', { step: 1 }, { expect: null });
     const coordDir = join(path, COORDINATION_DIR);
@@ -133,7 +150,7 @@ describe('local coordination: faults', () => {
   });
 
   it('a tampered, truncated or swapped file is COORDINATION_CORRUPT, never an empty state', async () => {
-    const c = new LocalCoordination({ path });
+    const c = localCoordination(path);
     const lease = await c.acquire('rotate/x', 'host-a', 60_000);
     await c.write('journal/x', { step: 1 }, { expect: null });
     await c.write('journal/y', { step: 2 }, { expect: null });
@@ -143,7 +160,8 @@ describe('local coordination: faults', () => {
     const [recX, recY] = await Promise.all(
       ['journal/x', 'journal/y'].map(async (key) => {
         for (const n of names.filter((m) => m.startsWith('record-'))) {
-          if ((JSON.parse(await readFile(join(coordDir, n), 'utf8')) as { key: string }).key === key) return n;
+          const file = JSON.parse(await readFile(join(coordDir, n), 'utf8')) as { body: string };
+          if ((JSON.parse(file.body) as { key: string }).key === key) return n;
         }
         throw new Error(`no file for ${key}`);
       }),
@@ -154,8 +172,10 @@ describe('local coordination: faults', () => {
     await writeFile(join(coordDir, leaseFile), leaseRaw.slice(0, 20));
     expect((await caught(c.acquire('rotate/x', 'host-b', 1000))).code).toBe('COORDINATION_CORRUPT');
     expect((await caught(c.write('journal/x', { step: 9 }, { expect: null, fence: lease }))).code).toBe('COORDINATION_CORRUPT');
-    // A lease file edited to look free (fence reset): shape check still passes only for a well-formed file.
-    await writeFile(join(coordDir, leaseFile), leaseRaw.replace(/"fence":\d+/, '"fence":"1"'));
+    // A lease file edited to look free (fence reset), its generation and MAC left as they were: fails authentication.
+    const edited = leaseRaw.replace(/\\"fence\\":\d+/, '\\"fence\\":7');
+    expect(edited).not.toBe(leaseRaw);
+    await writeFile(join(coordDir, leaseFile), edited);
     expect((await caught(c.acquire('rotate/x', 'host-b', 1000))).code).toBe('COORDINATION_CORRUPT');
     await writeFile(join(coordDir, leaseFile), leaseRaw);
 
@@ -174,18 +194,18 @@ describe('local coordination: faults', () => {
   });
 
   it('a missing store directory is STORE_NOT_INITIALIZED, not an empty state', async () => {
-    const c = new LocalCoordination({ path: join(dir, 'nowhere') });
+    const c = localCoordination(join(dir, 'nowhere'));
     expect((await caught(c.read('journal/x'))).code).toBe('STORE_NOT_INITIALIZED');
     expect((await caught(c.list(''))).code).toBe('STORE_NOT_INITIALIZED');
     expect((await caught(c.acquire('x', 'a', 1000))).code).toBe('STORE_NOT_INITIALIZED');
   });
 
   it('temp files of a writer that died are removed, and do not count as entries', async () => {
-    const c = new LocalCoordination({ path });
+    const c = localCoordination(path);
     await c.write('a', 1, { expect: null });
     const coordDir = join(path, COORDINATION_DIR);
     await writeFile(join(coordDir, '.tmp-deadbeef'), 'half a write');
-    const fresh = new LocalCoordination({ path });
+    const fresh = localCoordination(path);
     expect(await fresh.list('')).toEqual(['a']);
     await fresh.write('b', 2, { expect: null });
     expect((await readdir(coordDir)).some((n) => n.startsWith('.tmp-'))).toBe(false);

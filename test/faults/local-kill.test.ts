@@ -141,7 +141,7 @@ describe('local store survives SIGKILL of a writer', () => {
       expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
       await store.close();
       // The coordination files (the writer's leases) open, and their lock is taken over at once too.
-      const coordination = new LocalCoordination({ path: dir, lockStaleMs: 60_000, lockTimeoutMs: 0 });
+      const coordination = new LocalCoordination({ path: dir, lockStaleMs: 60_000, lockTimeoutMs: 0, integrity: store });
       await coordination.release(await coordination.acquire('probe', 'local-kill-test', 60_000));
       await coordination.close();
     }

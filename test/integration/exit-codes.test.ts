@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { specs } from '../../src/cli/specs/index.js';
 import { EXIT_CODE_MEANINGS } from '../../src/errors.js';
-import { createCoordination, createStore } from '../../providers/local/index.js';
+import { createCoordination, createStore, docFileName } from '../../providers/local/index.js';
 import { BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
 import { FakeVault } from '../fakes/vault-server.js';
@@ -256,6 +256,20 @@ const scenarios: Record<string, Record<number, Scenario>> = {
     },
     2: async (check) => check(await (await world()).cli(['audit', 'ack', '--reason', ' ', '--json']), 'BAD_REASON'),
     4: async (check) => check(await (await world()).cli(['audit', 'ack', '--reason', 'x', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
+  },
+  'store accept': {
+    0: async (check) => {
+      const w = await world();
+      // A slot file put back from before a write: refused until the operator accepts it.
+      const slot = join(w.dir, 'store', 'docs', docFileName('slot/bots/alpha/arb2'));
+      const before = readFileSync(slot);
+      expect((await w.cli(['rotate', 'alpha/arb2', '--grace', '0s'])).code).toBe(0);
+      writeFileSync(slot, before);
+      expect((await w.cli(['key', 'list', '--json'])).code).toBe(4);
+      check(await w.cli(['store', 'accept', '--reason', 'restored arb2 from a backup on purpose']));
+    },
+    2: async (check) => check(await (await world()).cli(['store', 'accept', '--reason', ' ', '--json']), 'BAD_REASON'),
+    4: async (check) => check(await (await world()).cli(['store', 'accept', '--reason', 'x', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
   },
   'audit tail': {
     0: async (check) => check(await (await world()).cli(['audit', 'tail'])),

@@ -31,7 +31,7 @@ function store(env: NodeJS.ProcessEnv = MK_ENV, extra: Partial<LocalStoreOptions
   opened.push(s);
   return s;
 }
-const coordination = () => new LocalCoordination({ path: dir, lockStaleMs: 200, lockTimeoutMs: 600 });
+const coordination = () => new LocalCoordination({ path: dir, lockStaleMs: 200, lockTimeoutMs: 600, integrity: store() });
 
 /** The victim's bytes and mtime: a write through a symlink, or a heartbeat's utimes through one, changes them. */
 async function victimState(): Promise<{ text: string; mtimeMs: number }> {

@@ -58,13 +58,15 @@ async function dataKeyOf(masterKey = FAKE_MASTER_KEY): Promise<Buffer> {
 
 /** Opens a document file's outer layer with the data key, as only someone holding the master key could. */
 async function openDocFile(key: string, dataKey: Buffer): Promise<{ envelope: Record<string, unknown>; inner: Record<string, unknown> }> {
-  const envelope = JSON.parse(await readFile(docPath(key), 'utf8')) as Record<string, unknown> & Sealed;
-  return { envelope, inner: JSON.parse(open(dataKey, envelope, docAad(key)).toString('utf8')) as Record<string, unknown> };
+  const envelope = JSON.parse(await readFile(docPath(key), 'utf8')) as Record<string, unknown> & Sealed & { gen: number };
+  return { envelope, inner: JSON.parse(open(dataKey, envelope, docAad(key, envelope.gen)).toString('utf8')) as Record<string, unknown> };
 }
 
+/** Re-seals a document file in place (same generation), as someone holding the data key could. */
 async function writeDocFile(key: string, dataKey: Buffer, inner: unknown): Promise<void> {
-  const sealed = seal(dataKey, Buffer.from(JSON.stringify(inner)), docAad(key));
-  await writeFile(docPath(key), JSON.stringify({ format: 'keyctl-doc/1', key, ...sealed }));
+  const { gen } = JSON.parse(await readFile(docPath(key), 'utf8')) as { gen: number };
+  const sealed = seal(dataKey, Buffer.from(JSON.stringify(inner)), docAad(key, gen));
+  await writeFile(docPath(key), JSON.stringify({ format: 'keyctl-doc/2', key, gen, ...sealed }));
 }
 
 beforeEach(async () => {
@@ -83,7 +85,7 @@ describe('local store: init and health', () => {
     expect(await s.init()).toEqual({ created: true, protection: 'master-key' });
     await s.write('bots/a/s1', { secret: { apiKey: 'FAKE-k' }, stage: 'CURRENT', expect: null });
     await s.wrap('FAKE-wrapped', 60_000);
-    await new LocalCoordination({ path: dir }).acquire('rotate', 'me', 60_000);
+    await new LocalCoordination({ path: dir, integrity: s }).acquire('rotate', 'me', 60_000);
     const all = await files(dir);
     expect(all.length).toBeGreaterThanOrEqual(5);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
@@ -265,7 +267,7 @@ describe('local store: damaged files', () => {
   it('an edited stage pointer in the clear is impossible: there is none, and the sealed document is authenticated', async () => {
     const raw = await readFile(docPath('slot/bots/a/s1'), 'utf8');
     expect(raw).not.toContain('CURRENT');
-    expect(Object.keys(JSON.parse(raw) as object).sort()).toEqual(['ct', 'format', 'iv', 'key', 'tag']);
+    expect(Object.keys(JSON.parse(raw) as object).sort()).toEqual(['ct', 'format', 'gen', 'iv', 'key', 'tag']);
   });
 
   it('a damaged keyring is STORE_CORRUPT, and init refuses to replace it', async () => {
@@ -294,7 +296,7 @@ describe('local store: nothing secret on disk', () => {
     await s.moveStage('bots/a/s1', { stage: 'PREVIOUS', to: null, expect: v1 });
     await s.destroy('bots/a/s1', v1);
     await s.wrap(wrapped, 60_000);
-    await new LocalCoordination({ path: dir }).acquire('rotate/bots/a/s1', 'host-a', 60_000);
+    await new LocalCoordination({ path: dir, integrity: s }).acquire('rotate/bots/a/s1', 'host-a', 60_000);
     const dataKey = await dataKeyOf();
     const masterKey = Buffer.from(FAKE_MASTER_KEY, 'base64');
     const needles: Buffer[] = [];

@@ -6,6 +6,9 @@ import { describeRotation, progressLines } from '../render.js';
 import { table } from '../output.js';
 import type { CommandRun } from '../types.js';
 
+/** Store errors a re-run does not fix: the command exits 4 (the store) rather than 6 (re-run to finish). */
+const STORE_REFUSED = new Set(['STORE_ROLLBACK', 'STORE_CORRUPT', 'COORDINATION_CORRUPT', 'STORE_INSECURE']);
+
 /** `keyctl rotate [ref...] [--due | --force] [--grace D]`: refs are bot/sub or a bare bot; none, every slot. */
 export const run: CommandRun = async (ctx, args, opts) => {
   const slots = selectSlots(ctx.config(), args);
@@ -39,6 +42,11 @@ export const run: CommandRun = async (ctx, args, opts) => {
         )
       : '',
   );
+  if (failures.some((f) => STORE_REFUSED.has(f.code))) {
+    // Re-running would not help: the store refused a record as damaged or rolled back, and a person must look first.
+    ctx.out.info(`${failures.length} slot(s) not finished: the store refused a record (see the hint above).`);
+    return ExitCode.PROVIDER;
+  }
   if (failures.length > 0) {
     ctx.out.info(`${failures.length} slot(s) not finished. Nothing was lost: re-run the same command to finish them.`);
     return ExitCode.ROTATION_INCOMPLETE;

@@ -14,6 +14,18 @@ export const specs: CommandSpec[] = [
     load: () => import('../commands/init.js'),
   },
   {
+    name: 'store accept',
+    summary: 'after restoring the local store from a backup, accept its files as they are now (audited)',
+    options: [['--reason <text>', 'what was restored and why (required, one line)']],
+    exits: {
+      0: 'accepted (the records it changed are listed), or nothing to accept',
+      2: '--reason is missing, empty or longer than 500 characters, or the store is not a local store',
+      4: 'the store cannot be opened, or a record file is damaged (not just older)',
+    },
+    help: 'keyctl refuses a local-store record older than the one it last wrote, or missing (STORE_ROLLBACK, exit 4).\nAfter a deliberate restore, this records the files as they are now. Then verify and rotate what the backup brought back.',
+    load: () => import('../commands/store-accept.js'),
+  },
+  {
     name: 'status',
     summary: 'show the config, the store, which keys are present and which are unsafe',
     exits: {

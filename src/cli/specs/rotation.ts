@@ -8,7 +8,7 @@ export const specs: CommandSpec[] = [
     exits: {
       0: 'every slot rotated, finished or had nothing to do',
       2: 'an unknown ref or bot, or a bad --grace',
-      4: 'the store cannot be opened',
+      4: 'the store cannot be opened, or refused a record as damaged, rolled back or removed (STORE_ROLLBACK)',
       6: 'a rotation stopped part-way: nothing was lost, re-run the same command',
     },
     options: [
