@@ -178,7 +178,7 @@ export interface SecretStore {
    * Stores `value` under a fresh single-use token that expires after `ttlMs`. The token is the only way to get the
    * value back, and is itself a secret (print it only where the caller asked for it).
    */
-  wrap(value: string, ttlMs: number): Promise<string>;
+  wrap(value: string, ttlMs: number, label?: WrapLabel): Promise<string>;
 
   /**
    * Returns the value wrapped under `token` and invalidates the token, so a second unwrap fails. Throws a
@@ -192,8 +192,30 @@ export interface SecretStore {
    */
   acceptRestore?(): Promise<RestoreChange[]>;
 
+  /**
+   * Stores whose tokens are redeemed without the store's key (local: the bot holds only the token) leave receipts
+   * that no audit key signed; a command holding the key turns each into an audit entry through `record`, removing it
+   * only after `record` resolved. Returns how many it settled. Absent where the store itself audits redemptions.
+   */
+  settleWraps?(record: (s: WrapSettlement) => Promise<void>): Promise<number>;
+
   /** Releases clients, timers and file handles. */
   close(): Promise<void>;
+}
+
+/** What a wrapped value is for, recorded with it where the store keeps receipts (never the value). */
+export interface WrapLabel {
+  ref?: string;
+  fingerprint?: string;
+}
+
+/** One redemption or expiry of a wrapped value, for the audit log (see settleWraps). */
+export interface WrapSettlement {
+  command: 'token.redeem' | 'token.expire';
+  outcome: 'ok' | 'failed';
+  ref?: string;
+  fingerprint?: string;
+  detail: Record<string, unknown>;
 }
 
 /** One record whose state a restore changed: `was` what the store recorded, `now` what is on disk. */

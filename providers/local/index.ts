@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import { ProviderError, UsageError } from '../../src/errors.js';
 import type { LocalStoreConfig } from '../../src/config/schema.js';
 import { DocumentStore, type Doc, type DocUpdate, type SlotDoc, type StoredVersion } from '../document-store.js';
-import type { Capabilities, ProviderContext, RestoreChange, SecretStore } from '../types.js';
+import type { Capabilities, ProviderContext, RestoreChange, SecretStore, WrapLabel, WrapSettlement } from '../types.js';
+import { issueLocalToken, redeemLocalToken, settleLocalTokens } from './tokens.js';
 import {
   KEY_BYTES,
   OpenFailed,
@@ -171,6 +172,23 @@ export class LocalStore extends DocumentStore {
     }
     this.dataKey = Promise.resolve(dataKey);
     return { created: true, protection: source.protection };
+  }
+
+  /**
+   * Tokens a bot redeems with the token alone (no master key, no config): the value sealed under a one-time key the
+   * token carries, claimed atomically (tokens.ts, docs/delivery.md).
+   */
+  override async wrap(value: string, ttlMs: number, label?: WrapLabel): Promise<string> {
+    const dataKey = await this.openDataKey();
+    return issueLocalToken({ storeDir: this.dir, dataKey, value, ttlMs, now: this.now(), ...(label ? { label } : {}) });
+  }
+
+  override async unwrap(token: string): Promise<string> {
+    return redeemLocalToken(token, { now: () => this.now() });
+  }
+
+  async settleWraps(record: (s: WrapSettlement) => Promise<void>): Promise<number> {
+    return settleLocalTokens({ storeDir: this.dir, dataKey: await this.openDataKey(), now: this.now(), record });
   }
 
   /** Checks that the store exists and that the configured master key or passphrase opens it. Creates nothing. */

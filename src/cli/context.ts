@@ -93,7 +93,11 @@ export class CliContext {
   async audit(): Promise<AuditLog> {
     if (!this.auditLog) {
       const [{ openAuditLog }, { loadAuditKey }] = await Promise.all([import('../audit/log.js'), import('../audit/key.js')]);
-      this.auditLog = openAuditLog({ path: this.config().auditPath, key: await loadAuditKey(await this.store()) });
+      const store = await this.store();
+      const log = openAuditLog({ path: this.config().auditPath, key: await loadAuditKey(store) });
+      // Redemptions the store could not audit itself (local tokens: the bot holds no audit key) are recorded now.
+      await store.settleWraps?.((s) => log.append({ ...s, detail: flatDetail(s.detail), actor: 'token-redeemer' }).then(() => undefined));
+      this.auditLog = log;
     }
     return this.auditLog;
   }
@@ -211,4 +215,13 @@ function safeUser(): string {
   } catch {
     return `uid-${process.getuid?.() ?? 'unknown'}`;
   }
+}
+
+/** Audit details are flat: anything but a string, number, boolean or null is dropped. */
+function flatDetail(detail: Record<string, unknown>): Record<string, string | number | boolean | null> {
+  const flat: Record<string, string | number | boolean | null> = {};
+  for (const [k, v] of Object.entries(detail)) {
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') flat[k] = v;
+  }
+  return flat;
 }

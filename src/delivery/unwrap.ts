@@ -2,14 +2,20 @@
  * Token mode of the client: unwraps a `keyctl issue` token through the provider that wrapped it. Loaded only for
  * tokens, so a bot in env or pipe mode never loads the config parser or a provider.
  *
- * What a bot needs per provider (docs/delivery.md): Vault — only the address (VAULT_ADDR or store.address): the
- * wrapping token is its own authorization, and keyctl checks it was created by sys/wrapping/wrap before unwrapping.
- * AWS — the config and IAM rights on the `<prefix>_wrap/*` secrets. local — the same host, the store directory and
- * its key (KEYCTL_MASTER_KEY), i.e. everything; prefer `keyctl exec` with the local store.
+ * What a bot needs per provider (docs/delivery.md): local — the same host and user, and read/write on
+ * `<store>/tokens`; no master key, no config: the token names the store directory and carries its own one-time key,
+ * so it is redeemed here before (and without) any config is read, by the light providers/local/tokens.ts, never the
+ * whole store or the provider registry. Vault — only the address (VAULT_ADDR or store.address): the wrapping token is
+ * its own authorization, and keyctl checks it was created by sys/wrapping/wrap before unwrapping. AWS — the config
+ * and IAM rights on the `<prefix>_wrap/*` secrets.
  */
 import { ProviderError } from '../errors.js';
 
 export async function unwrapToken(provider: string, storeToken: string, o: { env: NodeJS.ProcessEnv; config?: string }): Promise<string> {
+  if (provider === 'local') {
+    const { redeemLocalToken } = await import('../../providers/local/tokens.js');
+    return redeemLocalToken(storeToken);
+  }
   const readConfig = async () => {
     const { loadConfig, resolveConfigPath } = await import('../config/load.js');
     return loadConfig(resolveConfigPath(o.config, o.env)).config;

@@ -125,8 +125,9 @@ describe('the example bot (docs/examples/bot.mjs)', () => {
 });
 
 describe('keyctl issue', () => {
+  // The bot gets the token and nothing else of keyctl's: no master key, no config (a local token names its store).
   const runBot = (token: string) => {
-    const env = { ...w.env, KEYCTL_TOKEN: token, KEYCTL_CONFIG: cfg };
+    const env = { KEYCTL_TOKEN: token };
     return import('node:child_process').then(
       ({ spawn }) =>
         new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -143,7 +144,7 @@ describe('keyctl issue', () => {
   it('prints only a single-use token; the bot exchanges it once for the key; the token is in no file', async () => {
     const r = await keyctl(['issue', 'alpha/arb1']).done;
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^kct1\.local\.kcw_[A-Za-z0-9_-]+\n$/);
+    expect(r.stdout).toMatch(/^kct1\.local\.t1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\n$/);
     const token = r.stdout.trim();
     const first = await runBot(token);
     expect(first.code, first.stderr).toBe(0);
@@ -158,6 +159,13 @@ describe('keyctl issue', () => {
     expect(second.code).not.toBe(0);
     expect(second.stderr).toMatch(/unknown, already used or expired/);
     for (const f of filesUnder(w.dir)) expect(readFileSync(f).includes(token.split('.').at(-1)!), f).toBe(false);
+    // The bot could not write to the audit log (no audit key); its receipt is recorded by the next keyctl command.
+    // (`audit tail` reads the file without the key and settles nothing; `audit verify` opens it with the key.)
+    expect((await keyctl(['audit', 'verify']).done).code).toBe(0);
+    const tail = await keyctl(['audit', 'tail', '--json']).done;
+    type Entry = { command: string; ref?: string; outcome: string; detail?: Record<string, unknown> };
+    const redeemed = (JSON.parse(tail.stdout) as { entries: Entry[] }).entries.filter((e) => e.command === 'token.redeem');
+    expect(redeemed.at(-1)).toMatchObject({ ref: 'alpha/arb1', outcome: 'ok', detail: { outcome: 'redeemed', proof: 'valid' } });
   });
 
   it('--json gives token, expiry, ref and fingerprint; an expired token is refused; the TTL is bounded', async () => {

@@ -2,10 +2,13 @@
  * The rollback attack from the hardening review, on the real binary: copy a slot file, rotate (the old key is revoked
  * at the exchange), put the old copy back. Before the manifest, `status` said all was well and `exec` started the bot
  * on the revoked key. Now both refuse (exit 4, STORE_ROLLBACK) and the bot never starts; a lease put back and a record
- * removed are refused too; `keyctl store accept --reason` is the audited way back after a deliberate restore.
+ * removed are refused too; `keyctl store accept --reason` is the audited way back after a deliberate restore. A spent
+ * token record put back is bounded by its TTL, and its replay shows in the audit log.
  */
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCS_DIR, docFileName } from '../../providers/local/index.js';
 import { COORDINATION_DIR } from '../../providers/local/coordination.js';
@@ -20,6 +23,7 @@ afterAll(() => w?.close());
 
 const slotFile = (sub: string) => join(w.dir, 'store', DOCS_DIR, docFileName(`slot/bots/alpha/${sub}`));
 const errorOf = (r: CliResult) => r.json<{ error: { code: string; message: string; hint?: string } }>().error;
+const CLIENT = fileURLToPath(new URL('../../dist/src/index.js', import.meta.url));
 const BOT = ['--', process.execPath, '-e', "console.log('BOT STARTED ' + process.env.KEYCTL_FINGERPRINT)"];
 
 describe('local store rollback (real binary)', () => {
@@ -81,4 +85,47 @@ describe('local store rollback (real binary)', () => {
     expect((await w.keysAt(w.subs.arb1!)).length).toBe(keysBefore);
     expect((await w.cli(['store', 'accept', '--reason', 'lease restored on purpose (test)'])).code).toBe(0);
   }, 120_000);
+});
+
+describe('local token rollback (real binary)', () => {
+  /** A bot that holds only the token: no master key, no config. */
+  const redeem = (token: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const script = `import(${JSON.stringify(CLIENT)}).then(async ({ loadCredentials }) => { const c = await loadCredentials(); console.log('REDEEMED ' + c.fingerprint); }).catch((e) => { console.error(e.code); process.exit(1); });`;
+      const child = spawn(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, KEYCTL_TOKEN: token } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it('a spent token record put back is redeemable only until its TTL ends, and the replay shows in the audit log', async () => {
+    const issued = await w.cli(['issue', 'alpha/arb1', '--ttl', '3s', '--json']);
+    expect(issued.code, issued.stderr).toBe(0);
+    const { token } = issued.json<{ token: string }>();
+    const tokensDir = join(w.dir, 'store', 'tokens');
+    const recordName = readdirSync(tokensDir).find((n) => n.endsWith('.json'))!;
+    const copy = readFileSync(join(tokensDir, recordName));
+
+    expect((await redeem(token)).stdout).toContain('REDEEMED');
+    expect((await redeem(token)).stderr).toContain('WRAP_INVALID');
+    // Put back within the TTL: whoever holds the token gets the key once more, and the settled receipts say so.
+    writeFileSync(join(tokensDir, recordName), copy);
+    expect((await redeem(token)).stdout).toContain('REDEEMED');
+    expect((await w.cli(['audit', 'verify'])).code).toBe(0);
+    const tail = await w.cli(['audit', 'tail', '-n', '5', '--json']);
+    const entries = tail.json<{ entries: Array<{ command: string; detail?: Record<string, unknown> }> }>().entries;
+    const redemptions = entries.filter((e) => e.command === 'token.redeem');
+    expect(redemptions).toHaveLength(2);
+    expect(new Set(redemptions.map((e) => e.detail?.tokenId)).size).toBe(1);
+    expect(redemptions.some((e) => e.detail?.replayed === true)).toBe(true);
+    // Put back after the TTL: refused, the same way as any used token.
+    writeFileSync(join(tokensDir, recordName), copy);
+    await new Promise((r) => setTimeout(r, 3_100));
+    const late = await redeem(token);
+    expect(late.code).not.toBe(0);
+    expect(late.stderr).toContain('WRAP_INVALID');
+    expect(late.stdout).not.toContain('REDEEMED');
+  }, 60_000);
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import type { Socket } from 'node:net';
 import { loadCredentials } from '../../src/delivery/client.js';
 import { encodeMessage } from '../../src/delivery/protocol.js';
 import { encodePayload, formatToken } from '../../src/delivery/token.js';
-import { createStore } from '../../providers/local/index.js';
+import { issueLocalToken } from '../../providers/local/tokens.js';
 import { assertBuilt } from '../helpers/cli.js';
 import { KeyctlError } from '../../src/errors.js';
 
@@ -16,6 +17,9 @@ const INDEX = pathToFileURL(fileURLToPath(new URL('../../dist/src/index.js', imp
 const HOOK = fileURLToPath(new URL('../fixtures/delivery/record-loads.mjs', import.meta.url));
 const creds = { ref: 'alpha/arb1', apiKey: 'FAKE-KEY-client-1', secret: 'FAKE-SECRET-client-1', fingerprint: '0011223344556677' };
 const HEAVY = /\/node_modules\/(ccxt|@aws-sdk|node-vault)\//;
+/** What a bot in local-token mode must not load: the config loader, its parsers, the provider registry, the store. */
+const LOCAL_TOKEN_NEVER =
+  /\/dist\/src\/config\/|\/node_modules\/(js-yaml|valibot)\/|\/dist\/providers\/(registry|document-store)\.js$|\/dist\/providers\/local\/(index|lock|coordination)\.js$/;
 
 describe('loadCredentials (in process)', () => {
   it('reads the environment, returns the key, and deletes every variable it read', async () => {
@@ -116,13 +120,17 @@ describe('loadCredentials in a bot process (built dist)', () => {
   beforeAll(async () => {
     assertBuilt();
     dir = mkdtempSync(join(tmpdir(), 'keyctl-client-'));
-    const masterKey = Buffer.alloc(32, 0x3c).toString('base64');
-    writeFileSync(join(dir, 'keyctl.yaml'), 'store: { provider: local, path: ./store }\n');
-    const store = await createStore({ provider: 'local', path: join(dir, 'store') }, { env: { KEYCTL_MASTER_KEY: masterKey } });
-    await store.init();
-    const token = formatToken('local', await store.wrap(encodePayload(creds), 60_000));
-    await store.close();
-    tokenEnv = { KEYCTL_TOKEN: token, KEYCTL_CONFIG: join(dir, 'keyctl.yaml'), KEYCTL_MASTER_KEY: masterKey };
+    // Issued as the local store's wrap does (any data key: the bot never sees it). The bot then gets the token alone:
+    // no config, no master key, no passphrase.
+    const storeToken = await issueLocalToken({
+      storeDir: join(dir, 'store'),
+      dataKey: randomBytes(32),
+      value: encodePayload(creds),
+      ttlMs: 60_000,
+      now: Date.now(),
+      label: { ref: creds.ref, fingerprint: creds.fingerprint },
+    });
+    tokenEnv = { KEYCTL_TOKEN: formatToken('local', storeToken) };
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -156,11 +164,16 @@ describe('loadCredentials in a bot process (built dist)', () => {
     expect(JSON.parse(r.stdout).fingerprint).toBe(creds.fingerprint);
   });
 
-  it('local token mode: unwraps once through the local store (no SDK), and the token is single-use', async () => {
+  it('local token mode: redeemed with the token alone (no config, no master key), loading neither the config nor the store, once', async () => {
+    expect(Object.keys(tokenEnv)).toEqual(['KEYCTL_TOKEN']);
     const r = await runBot(dir, tokenEnv);
     noHeavy(r);
     expect(JSON.parse(r.stdout)).toMatchObject({ source: 'token', fingerprint: creds.fingerprint, ok: true });
     expect(JSON.parse(r.stdout).left).not.toContain('KEYCTL_TOKEN');
+    // The light token module did the work; the config loader (and its YAML and schema libraries), the provider
+    // registry and the full local store were never loaded.
+    expect(r.loaded.filter((u) => u.endsWith('/dist/providers/local/tokens.js'))).toHaveLength(1);
+    expect(r.loaded.filter((u) => LOCAL_TOKEN_NEVER.test(u))).toEqual([]);
     const again = await runBot(dir, tokenEnv);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/WRAP_INVALID|unknown, already used or expired/);

@@ -21,7 +21,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
   const { version: _version, ...creds } = await readCurrent(store, slot);
   ctx.redactor.add(creds.apiKey, creds.secret, creds.password);
 
-  const storeToken = await store.wrap(encodePayload(creds), ttlMs);
+  const storeToken = await store.wrap(encodePayload(creds), ttlMs, { ref: slot.ref, fingerprint: creds.fingerprint });
   const token = formatToken(store.id, storeToken);
   const expiresAt = new Date(Date.now() + ttlMs).toISOString();
   await ctx.record({ ref: slot.ref, fingerprint: creds.fingerprint, outcome: 'ok', detail: { ttlMs, provider: store.id } });
