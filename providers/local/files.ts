@@ -43,13 +43,17 @@ function notAFile(file: string): NodeJS.ErrnoException {
 
 /**
  * Reads a regular file without following a symlink at its name (ELOOP, see isNotAFile) and returns its text and the
- * stat of the very file read. ENOENT is passed through.
+ * stat of the very file read. ENOENT is passed through. `wanted`, given the file's stat, may decline the read (the
+ * caller's copy is current): then null.
  */
-export async function readNoFollow(file: string): Promise<{ text: string; stat: Stats }> {
+export async function readNoFollow(file: string): Promise<{ text: string; stat: Stats }>;
+export async function readNoFollow(file: string, wanted: (st: Stats) => boolean): Promise<{ text: string; stat: Stats } | null>;
+export async function readNoFollow(file: string, wanted?: (st: Stats) => boolean): Promise<{ text: string; stat: Stats } | null> {
   const fh = await open(file, READ_FLAGS);
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw notAFile(file);
+    if (wanted && !wanted(st)) return null;
     return { text: await fh.readFile('utf8'), stat: st };
   } finally {
     await fh.close();
@@ -67,14 +71,17 @@ export async function touchNoFollow(file: string, when: Date): Promise<void> {
   }
 }
 
-/** Creates `file` 0600 with `data` and fsyncs it; fails with EEXIST when anything, a dangling symlink included, is there. */
-export async function createFile(file: string, data: string | Buffer): Promise<void> {
+/**
+ * Creates `file` 0600 with `data` and fsyncs it (unless `sync` is false: a file no crash needs, like a lock's owner
+ * record); fails with EEXIST when anything, a dangling symlink included, is there.
+ */
+export async function createFile(file: string, data: string | Buffer, o: { sync?: boolean } = {}): Promise<void> {
   const fh = await open(file, CREATE_FLAGS, FILE_MODE);
   try {
     // The umask may have narrowed the mode; never widened it, but be explicit.
     await fh.chmod(FILE_MODE);
     await fh.writeFile(data);
-    await fh.sync();
+    if (o.sync !== false) await fh.sync();
   } catch (err) {
     await fh.close();
     await unlink(file).catch(() => undefined);
@@ -183,6 +190,7 @@ export async function writeAtomic(
   data: string | Buffer,
   beforeCommit?: () => void,
   prefix = TEMP_PREFIX,
+  o: { syncDir?: boolean } = {},
 ): Promise<void> {
   const tmp = await writeTemp(dir, data, prefix);
   try {
@@ -193,7 +201,8 @@ export async function writeAtomic(
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  await syncDir(dir);
+  // Skipped only where losing the rename in a crash is a state the reader accepts (see manifest.ts).
+  if (o.syncDir !== false) await syncDir(dir);
 }
 
 /**

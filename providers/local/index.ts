@@ -3,13 +3,12 @@
  * what happens on corruption are described in docs/local-store.md.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ProviderError, UsageError } from '../../src/errors.js';
 import type { LocalStoreConfig } from '../../src/config/schema.js';
 import { DocumentStore, type Doc, type DocUpdate, type SlotDoc, type StoredVersion } from '../document-store.js';
 import type { Capabilities, ProviderContext, RestoreChange, SecretStore, WrapLabel, WrapSettlement } from '../types.js';
-import { issueLocalToken, redeemLocalToken, settleLocalTokens } from './tokens.js';
 import {
   KEY_BYTES,
   OpenFailed,
@@ -44,6 +43,8 @@ export const PASSPHRASE_ENV = 'KEYCTL_PASSPHRASE';
 export const KEYRING_FILE = 'keyring.json';
 export const DOCS_DIR = 'docs';
 export const LOCK_FILE = 'store.lock';
+/** Where `keyctl issue` tokens live (providers/local/tokens.ts, which the client loads without this module). */
+const TOKENS_DIR = 'tokens';
 /** keyctl 0.1 wrote format 1 (still read, as generation 0); format 2 carries the record's generation (manifest.ts). */
 const DOC_FORMAT_V1 = 'keyctl-doc/1';
 const DOC_FORMAT = 'keyctl-doc/2';
@@ -180,14 +181,23 @@ export class LocalStore extends DocumentStore {
    */
   override async wrap(value: string, ttlMs: number, label?: WrapLabel): Promise<string> {
     const dataKey = await this.openDataKey();
+    const { issueLocalToken } = await import('./tokens.js');
     return issueLocalToken({ storeDir: this.dir, dataKey, value, ttlMs, now: this.now(), ...(label ? { label } : {}) });
   }
 
   override async unwrap(token: string): Promise<string> {
+    const { redeemLocalToken } = await import('./tokens.js');
     return redeemLocalToken(token, { now: () => this.now() });
   }
 
   async settleWraps(record: (s: WrapSettlement) => Promise<void>): Promise<number> {
+    // Every command that opens the audit log comes here: one lstat when no token was ever issued, no module load.
+    const tokensDir = await lstat(join(this.dir, TOKENS_DIR)).catch((err: unknown) => {
+      if (isErrno(err, 'ENOENT')) return null;
+      throw err;
+    });
+    if (tokensDir === null) return 0;
+    const { settleLocalTokens } = await import('./tokens.js');
     return settleLocalTokens({ storeDir: this.dir, dataKey: await this.openDataKey(), now: this.now(), record });
   }
 

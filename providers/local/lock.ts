@@ -107,7 +107,8 @@ export class FileLock {
   private async tryCreate(): Promise<Owner | null> {
     const owner: Owner = { ...SELF, nonce: randomBytes(12).toString('hex'), since: new Date().toISOString() };
     const tmp = join(this.dir, `${LOCK_TEMP_PREFIX}${process.pid}-${owner.nonce}`);
-    await createFile(tmp, JSON.stringify(owner));
+    // No fsync: a lock outlives no crash that matters (after one, its holder is dead, or stale by its heartbeat).
+    await createFile(tmp, JSON.stringify(owner), { sync: false });
     try {
       await link(tmp, this.path);
       return owner;

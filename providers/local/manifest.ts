@@ -70,7 +70,7 @@ export function deriveIntegrityKey(dataKey: Buffer, label: 'manifest' | 'coordin
 export class StoreManifest {
   private readonly file: string;
   private readonly lock: FileLock;
-  private cache: { ino: number; mtimeMs: number; size: number; state: ManifestState | null } | undefined;
+  private cache: { ino: number; mtimeMs: number; ctimeMs: number; size: number; state: ManifestState | null } | undefined;
   private key: Buffer | undefined;
   private tempsCleaned = false;
 
@@ -118,11 +118,16 @@ export class StoreManifest {
    * Call while holding the lock of the record's directory. Adopts a store that has no manifest yet.
    */
   async commit(name: string, gen: number, deleted: boolean): Promise<void> {
-    await this.update((entries) => {
-      const known = entries.get(name);
-      // Never move a record backwards: a stale writer's commit loses to the newer one already recorded.
-      if (!known || known.gen < gen || (known.gen === gen && deleted)) entries.set(name, { gen, deleted });
-    });
+    await this.update(
+      (entries) => {
+        const known = entries.get(name);
+        // Never move a record backwards: a stale writer's commit loses to the newer one already recorded.
+        if (!known || known.gen < gen || (known.gen === gen && deleted)) entries.set(name, { gen, deleted });
+      },
+      // A write's manifest update lost in a crash leaves the record one generation ahead, which is accepted: no need
+      // to make the rename durable. A tombstone must be, before the record's file is unlinked.
+      { durable: deleted },
+    );
   }
 
   /** Names of the records the manifest says exist, in one covered directory. */
@@ -178,9 +183,13 @@ export class StoreManifest {
    * its MAC, is an error.
    */
   private async read(): Promise<ManifestState | null> {
-    let raw: { text: string; stat: import('node:fs').Stats };
+    let raw: { text: string; stat: import('node:fs').Stats } | null;
     try {
-      raw = await readNoFollow(this.file);
+      // Read the file only when it changed since the last read (one fstat otherwise): reads are frequent.
+      raw = await readNoFollow(this.file, (st) => {
+        const c = this.cache;
+        return !(c?.state && c.ino === st.ino && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs && c.size === st.size);
+      });
     } catch (err) {
       if (isNotAFile(err)) throw damaged(this.file, 'it is a symbolic link or not a regular file');
       if (!isErrno(err, 'ENOENT')) throw err;
@@ -190,18 +199,17 @@ export class StoreManifest {
       if (written.length > 0) throw manifestMissing(this.file, written.length);
       return null;
     }
+    if (raw === null) return this.cache!.state!;
     const { stat } = raw;
-    const c = this.cache;
-    if (c && c.ino === stat.ino && c.mtimeMs === stat.mtimeMs && c.size === stat.size && c.state) return c.state;
     const state = parse(raw.text, await this.macKey());
     if (!state) throw damaged(this.file, 'it is not valid JSON of the shape keyctl writes, or fails authentication');
-    this.cache = { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, state };
+    this.cache = { ino: stat.ino, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, size: stat.size, state };
     return state;
   }
 
   private async update(
     change: (entries: Map<string, ManifestEntry>) => void | Promise<void>,
-    o: { ignoreDamage?: boolean } = {},
+    o: { ignoreDamage?: boolean; durable?: boolean } = {},
   ): Promise<void> {
     const held = await this.lock.acquire();
     try {
@@ -231,6 +239,7 @@ export class StoreManifest {
         encode(next, await this.macKey()),
         () => held.assertHeld(),
         MANIFEST_TEMP_PREFIX,
+        { syncDir: o.durable !== false },
       );
       this.cache = undefined;
     } finally {
