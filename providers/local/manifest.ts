@@ -184,11 +184,17 @@ export class StoreManifest {
    */
   private async read(): Promise<ManifestState | null> {
     let raw: { text: string; stat: import('node:fs').Stats } | null;
+    // The cached state that matched the file's fstat: kept here, since a concurrent update may clear this.cache.
+    let current: ManifestState | null = null;
     try {
       // Read the file only when it changed since the last read (one fstat otherwise): reads are frequent.
       raw = await readNoFollow(this.file, (st) => {
         const c = this.cache;
-        return !(c?.state && c.ino === st.ino && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs && c.size === st.size);
+        if (c?.state && c.ino === st.ino && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs && c.size === st.size) {
+          current = c.state;
+          return false;
+        }
+        return true;
       });
     } catch (err) {
       if (isNotAFile(err)) throw damaged(this.file, 'it is a symbolic link or not a regular file');
@@ -199,7 +205,7 @@ export class StoreManifest {
       if (written.length > 0) throw manifestMissing(this.file, written.length);
       return null;
     }
-    if (raw === null) return this.cache!.state!;
+    if (raw === null) return current!;
     const { stat } = raw;
     const state = parse(raw.text, await this.macKey());
     if (!state) throw damaged(this.file, 'it is not valid JSON of the shape keyctl writes, or fails authentication');

@@ -200,9 +200,11 @@ describe('local store: crashes and concurrency are not rollbacks', () => {
   });
 
   it('readers racing writers and deleters (docs and coordination at once) never see a false STORE_ROLLBACK', async () => {
-    const c = coordination(store());
     const reader = store();
     const readerC = coordination(reader);
+    // The coordination writer shares the reader's store (and so its manifest): as in one keyctl process, where lease
+    // renewals and reads of the same store interleave.
+    const c = coordination(reader);
     let stop = false;
     const errors: string[] = [];
     const reads = (async () => {
