@@ -26,7 +26,7 @@ import type { StoreManifest } from './manifest.js';
 
 export const COORDINATION_DIR = 'coordination';
 export const COORDINATION_LOCK_FILE = 'coordination.lock';
-/** Format 1 (keyctl 0.1 and 0.2) was plain JSON, read as generation 0; format 2 adds a generation and a MAC. */
+/** Format 1 (before the manifest) was plain JSON, read as generation 0; format 2 adds a generation and a MAC. */
 const FORMAT_V1 = 'keyctl-coordination/1';
 const FORMAT = 'keyctl-coordination/2';
 const ENTRY_NAME = /^(lease|record)-[0-9a-f]{64}\.json$/;
