@@ -4,7 +4,7 @@
  * through that command against the sandbox the package ships, so a broken bin, a file missing from `files` or a
  * quick start that drifted from the code fails here.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,14 +23,28 @@ const run = promisify(execFile);
 /** The sandbox port the README's quick start uses. */
 const QUICKSTART_PORT = 8101;
 
+/** Where the developer's npm reads its global npmrc (when vitest runs outside `npm test`, which would pass it on). */
+const NPM_GLOBALCONFIG = (() => {
+  try {
+    return execFileSync('npm', ['config', 'get', 'globalconfig'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
 /** The environment every installed-command run gets: this test's Node first on PATH, nothing from the developer's shell. */
 function envWith(binDir: string, home: string): NodeJS.ProcessEnv {
   return {
     PATH: [binDir, dirname(process.execPath), process.env.PATH ?? ''].join(delimiter),
     HOME: home,
     KEYCTL_ACTOR: 'package-test',
-    // npm's cache and registry stay as the developer or CI configured them (and nothing else of npm's run-script env).
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^npm_config_(cache|registry)$/i.test(k))),
+    // npm's cache, registry and trust stay as the developer or CI configured them (and nothing else of npm's run-script
+    // env). The global npmrc is named explicitly: `npm install --prefix` would look for it under the temp prefix and
+    // lose its settings (a cafile behind a TLS-inspecting proxy: every fetch then fails SELF_SIGNED_CERT_IN_CHAIN).
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => /^(npm_config_(cache|registry|cafile|ca|globalconfig)|NODE_EXTRA_CA_CERTS)$/i.test(k)),
+    ),
+    ...(process.env.npm_config_globalconfig === undefined && NPM_GLOBALCONFIG ? { npm_config_globalconfig: NPM_GLOBALCONFIG } : {}),
   };
 }
 
