@@ -23,6 +23,23 @@ export function assertBuilt(): void {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first (npm test does).`);
 }
 
+/**
+ * Runs `node <args>` with exactly `env` (plus PATH): a bot's view, nothing of the test runner's environment. Resolves
+ * with its exit code and output when it closes.
+ */
+export async function runNode(
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd?: string },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...options.env }, cwd: options.cwd });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr };
+}
+
 export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string; cwd?: string } = {}): Promise<CliResult> {
   assertBuilt();
   const child = spawn(process.execPath, [BIN, ...args], {

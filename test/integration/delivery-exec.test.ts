@@ -8,6 +8,7 @@ import { fingerprint } from '../../src/domain/fingerprint.js';
 import { createCoordination, createStore } from '../../providers/local/index.js';
 import { readConsumers } from '../../src/delivery/handover.js';
 import { events, FIXTURES, startKeyctl } from './delivery-helpers.js';
+import { runNode } from '../helpers/cli.js';
 
 let w: World;
 let cfg: string;
@@ -126,20 +127,7 @@ describe('the example bot (docs/examples/bot.mjs)', () => {
 
 describe('keyctl issue', () => {
   // The bot gets the token and nothing else of keyctl's: no master key, no config (a local token names its store).
-  const runBot = (token: string) => {
-    const env = { KEYCTL_TOKEN: token };
-    return import('node:child_process').then(
-      ({ spawn }) =>
-        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-          const c = spawn(node, [fixture('bot.mjs')], { env: { PATH: process.env.PATH, ...env }, cwd: w.dir });
-          let stdout = '';
-          let stderr = '';
-          c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-          c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-          c.on('close', (code) => resolve({ code, stdout, stderr }));
-        }),
-    );
-  };
+  const runBot = (token: string) => runNode([fixture('bot.mjs')], { env: { KEYCTL_TOKEN: token }, cwd: w.dir });
 
   it('prints only a single-use token; the bot exchanges it once for the key; the token is in no file', async () => {
     const r = await keyctl(['issue', 'alpha/arb1']).done;

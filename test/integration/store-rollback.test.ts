@@ -5,7 +5,6 @@
  * removed are refused too; `keyctl store accept --reason` is the audited way back after a deliberate restore. A spent
  * token record put back is bounded by its TTL, and its replay shows in the audit log.
  */
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCS_DIR, docFileName } from '../../providers/local/index.js';
 import { COORDINATION_DIR } from '../../providers/local/coordination.js';
 import { makeWorld, type World } from '../helpers/world.js';
-import type { CliResult } from '../helpers/cli.js';
+import { runNode, type CliResult } from '../helpers/cli.js';
 
 let w: World;
 beforeAll(async () => {
@@ -90,15 +89,13 @@ describe('local store rollback (real binary)', () => {
 describe('local token rollback (real binary)', () => {
   /** A bot that holds only the token: no master key, no config. */
   const redeem = (token: string) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const script = `import(${JSON.stringify(CLIENT)}).then(async ({ loadCredentials }) => { const c = await loadCredentials(); console.log('REDEEMED ' + c.fingerprint); }).catch((e) => { console.error(e.code); process.exit(1); });`;
-      const child = spawn(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, KEYCTL_TOKEN: token } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    runNode(
+      [
+        '-e',
+        `import(${JSON.stringify(CLIENT)}).then(async ({ loadCredentials }) => { const c = await loadCredentials(); console.log('REDEEMED ' + c.fingerprint); }).catch((e) => { console.error(e.code); process.exit(1); });`,
+      ],
+      { env: { KEYCTL_TOKEN: token } },
+    );
 
   it('a spent token record put back is redeemable only until its TTL ends, and the replay shows in the audit log', async () => {
     const issued = await w.cli(['issue', 'alpha/arb1', '--ttl', '3s', '--json']);
