@@ -21,6 +21,7 @@ export const VIOLATION_CODES = [
   'EXPIRING',
   'KEY_REJECTED',
   'UNKNOWN_PERMISSION',
+  'EXCHANGE_BAD_RESPONSE',
 ] as const;
 export type ViolationCode = (typeof VIOLATION_CODES)[number];
 
@@ -168,6 +169,14 @@ function expiry(inspection: KeyInspection, options: PolicyOptions): Violation | 
 
 function normIp(ip: string): string {
   return ip.trim().toLowerCase();
+}
+
+/**
+ * The violation for a key whose inspection the exchange answered in a shape keyctl does not know (a field missing, of
+ * another type, or a value the documentation does not list): unsafe until proven otherwise, never "no scope".
+ */
+export function badResponse(detail: string): Violation {
+  return { code: 'EXCHANGE_BAD_RESPONSE', detail };
 }
 
 /** The violation for a key the exchange does not accept (wrong secret, deleted, expired, refused from here). */

@@ -4,7 +4,8 @@
  * the use case (which ref, which account, reading the master key) is src/app/check-key.ts.
  */
 import { fingerprint } from '../domain/fingerprint.js';
-import { evaluateKey, keyRejected, type KeyTarget, type PolicyOptions, type Violation } from '../domain/policy.js';
+import { badResponse, evaluateKey, keyRejected, type KeyTarget, type PolicyOptions, type Violation } from '../domain/policy.js';
+import { KeyctlError } from '../errors.js';
 import { isIpRefusal, isKeyRefusal, mayBeIpRefusal } from './ccxt.js';
 import type { CallOptions, Credentials, ExchangeAccount, ExchangeAdapter, KeyInspection } from './types.js';
 
@@ -46,7 +47,7 @@ export interface KeyCheck {
 /**
  * Inspects the key and applies the key policy. A key the exchange refuses (KEY_REJECTED, PERMISSION_DENIED, or
  * IP_NOT_ALLOWED: refused from this address) gives a KEY_REJECTED violation, not an error: a key keyctl cannot inspect
- * from here is never reported as passing. Other failures (exchange unreachable, capability gap, master key refused) are
+ * from here is never reported as passing. An answer of an unknown shape gives an EXCHANGE_BAD_RESPONSE violation. Other failures (exchange unreachable, capability gap, master key refused) are
  * thrown as KeyctlErrors.
  */
 export async function inspectKey(input: InspectKeyInput): Promise<KeyCheck> {
@@ -64,6 +65,10 @@ export async function inspectKey(input: InspectKeyInput): Promise<KeyCheck> {
       ...(input.master ? { master: input.master } : {}),
     });
   } catch (err) {
+    // An answer in a shape keyctl does not know: unsafe, reported as what it is (exit 3), never as a clean key.
+    if (err instanceof KeyctlError && err.code === 'EXCHANGE_BAD_RESPONSE') {
+      return { fingerprint: fp, violations: [badResponse(err.message)] };
+    }
     if (isKeyRefusal(err)) {
       // An IP refusal says nothing about the key's permissions: it cannot be verified from here, so it does not pass.
       // Where the address is (or may be) the cause, the detail carries the what-to-do too: a violation has no hint.

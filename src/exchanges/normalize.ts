@@ -3,6 +3,7 @@
  * talking to the exchange.
  */
 import { isIP } from 'node:net';
+import * as v from 'valibot';
 import { ExchangeError, UsageError } from '../errors.js';
 import { ALL_SCOPES, KNOWN_SCOPES, type Scope } from '../domain/scopes.js';
 import type { CreateKeyRequest } from './types.js';
@@ -103,6 +104,39 @@ export function assertCreatable(exchange: string, request: CreateKeyRequest): vo
   if (!request.label) {
     throw new UsageError('LABEL_REQUIRED', `A new ${exchange} key needs a label.`, { hint: 'Pass the rotation id as label.' });
   }
+}
+
+/**
+ * Parses an exchange's answer against the schema of its documented shape. Anything else is an ExchangeError
+ * EXCHANGE_BAD_RESPONSE naming the fields at fault (their paths and what was expected, never their values: an answer
+ * may hold a secret), which verify, import and rotation treat as a violation, never as "no permission".
+ */
+export function parseAnswer<S extends v.GenericSchema>(schema: S, answer: unknown, exchange: string, endpoint: string): v.InferOutput<S> {
+  const parsed = v.safeParse(schema, answer, { abortEarly: false });
+  if (parsed.success) return parsed.output;
+  const problems = parsed.issues.slice(0, 5).map((issue) => {
+    const path = (issue.path ?? []).map((p) => String(p.key)).join('.') || '(the answer)';
+    return `${path}: expected ${issue.expected ?? 'another value'}`;
+  });
+  return badAnswer(exchange, endpoint, problems.join('; '));
+}
+
+/** A field problem found after parsing (an IP list that holds something else than addresses, say). */
+export function badAnswer(exchange: string, endpoint: string, problem: string): never {
+  throw new ExchangeError('EXCHANGE_BAD_RESPONSE', `${exchange} answered ${endpoint} in a shape keyctl does not know (${problem}).`, {
+    hint: "keyctl treats a key it cannot read as unsafe. If the exchange changed its API, keyctl needs an update; meanwhile check the key's permissions and IP list on the exchange's website.",
+    details: { exchange, endpoint },
+  });
+}
+
+/** An allowlist entry an exchange may report: an address, a CIDR block, or `*` (anywhere). */
+export function isAllowlistEntry(entry: string): boolean {
+  if (entry === '*') return true;
+  const [address, bits, ...rest] = entry.split('/');
+  if (rest.length > 0 || !address || isIP(address) === 0) return false;
+  if (bits === undefined) return true;
+  const max = isIP(address) === 4 ? 32 : 128;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
 }
 
 /** The response of a create call did not hold a key: the exchange changed its shape, or a proxy answered. */

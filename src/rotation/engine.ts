@@ -20,7 +20,7 @@ import { accountOf, readMasterKey } from '../domain/resolve.js';
 import { ConflictError, ExchangeError, KeyctlError, LockedError, RotationIncompleteError } from '../errors.js';
 import { fingerprint, fromSecretFields, toSecretFields, type Credentials } from '../domain/credentials.js';
 import { storePath } from '../domain/refs.js';
-import { evaluateKey, keyRejected, type Violation } from '../domain/policy.js';
+import { badResponse, evaluateKey, keyRejected, type Violation } from '../domain/policy.js';
 import { configDurationMs } from '../../schedules/duration.js';
 import { exchangeAccount, type CallOptions, type ExchangeAccount, type ExchangeAdapter } from '../exchanges/types.js';
 import { isKeyRejected, mayBeIpRefusal } from '../exchanges/ccxt.js';
@@ -471,7 +471,7 @@ export class RotationEngine {
     } catch (err) {
       if (err instanceof KeyctlError && err.retryable) throw err; // unknown outcome: keep the journal, re-run tests again
       if (!(err instanceof ExchangeError)) throw err;
-      violations = [keyRejected(`${err.code}: ${err.message}`)];
+      violations = [err.code === 'EXCHANGE_BAD_RESPONSE' ? badResponse(err.message) : keyRejected(`${err.code}: ${err.message}`)];
       // The new key is locked to the slot's addresses: refused from here, it says where keyctl runs, not what is wrong.
       if (mayBeIpRefusal(err)) refusalHint = err.hint;
     }

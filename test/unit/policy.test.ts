@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   evaluateKey,
+  badResponse,
   keyRejected,
   VIOLATION_CODES,
   type BotKeyTarget,
@@ -239,9 +240,10 @@ describe('key policy over recorded exchange payloads', () => {
     expect(codes(inspection(), target)).toEqual([...expected].sort());
   });
 
-  it('every violation code is produced by some payload (KEY_REJECTED comes from the exchange refusing the key)', () => {
+  it('every violation code is produced by some payload (KEY_REJECTED comes from the exchange refusing the key, EXCHANGE_BAD_RESPONSE from an answer of an unknown shape: exchange-bybit-strict.test.ts)', () => {
     const seen = new Set(cases.flatMap((c) => c.expected));
     seen.add(keyRejected('x').code);
+    seen.add(badResponse('x').code);
     expect([...seen].sort()).toEqual([...VIOLATION_CODES].sort());
   });
 

@@ -6,9 +6,22 @@
  * read. A master key can manage sub-account keys when it is read-write and holds a Wallet transfer (or withdraw)
  * permission, which is why a Bybit master key needs `transfer`.
  */
+import * as v from 'valibot';
 import { createClient } from '../ccxt.js';
 import { capabilitiesOf } from '../descriptor.js';
-import { assertCreatable, malformed, obj, parseIps, sortScopes, str, toIso, unknownScope } from '../normalize.js';
+import {
+  assertCreatable,
+  badAnswer,
+  isAllowlistEntry,
+  malformed,
+  obj,
+  parseAnswer,
+  parseIps,
+  sortScopes,
+  str,
+  toIso,
+  unknownScope,
+} from '../normalize.js';
 import type { DeclarableScope, Scope } from '../../domain/scopes.js';
 import type {
   CreateKeyRequest,
@@ -45,14 +58,55 @@ const WRITE_SCOPES = new Set<Scope>(['spot:trade', 'margin:trade', 'futures:trad
 export const capabilities: ExchangeCapabilities = capabilitiesOf(bybit);
 
 /**
- * Normalized scopes of a Bybit permissions object. A read-only key's write permissions are inert, so they are not
- * reported; unknown (group, name) pairs become `unknown:Group.Name`.
+ * The documented shapes keyctl reads (https://bybit-exchange.github.io/docs/v5/user/apikey-info and
+ * .../v5/user/list-sub-apikeys). Strict where a field decides the verdict: permissions (an object of string arrays),
+ * readOnly (0 or 1), the IP list (strings, each an address, a CIDR block or `*`), isMaster and userID. Tolerant
+ * elsewhere: unknown fields are ignored, and the fields the docs give only for some keys (deadlineDay, expiredAt: keys
+ * without an IP allowlist) may be absent or a sentinel (-1, "").
  */
-export function bybitScopes(permissions: unknown, options: { readOnly: boolean; isMaster?: boolean }): Scope[] {
+// valibot's record accepts an array (an object to it) as an empty record: `permissions: []` must not read as "none".
+const permissionsSchema = v.pipe(
+  v.custom<Record<string, unknown>>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), 'an object'),
+  v.record(v.string(), v.array(v.string())),
+);
+const queryApiSchema = v.looseObject({
+  readOnly: v.picklist([0, 1]),
+  permissions: permissionsSchema,
+  // Absent reads as "no allowlist", which fails NOT_IP_LOCKED: the safe reading of a field the docs always send.
+  ips: v.optional(v.array(v.string())),
+  isMaster: v.boolean(),
+  userID: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+  deadlineDay: v.optional(v.pipe(v.number(), v.safeInteger())),
+  expiredAt: v.optional(v.string()),
+  createdAt: v.optional(v.string()),
+  note: v.optional(v.string()),
+});
+const listedKeySchema = v.looseObject({
+  apiKey: v.pipe(v.string(), v.minLength(1)),
+  permissions: permissionsSchema,
+  // The list endpoint documents readOnly as a boolean; 0/1 (query-api's form) is read the same way.
+  readOnly: v.union([v.boolean(), v.picklist([0, 1])]),
+  ips: v.optional(v.array(v.string())),
+  note: v.optional(v.string()),
+  createdAt: v.optional(v.string()),
+});
+const listSchema = v.looseObject({ result: v.array(listedKeySchema), nextPageCursor: v.optional(v.string()) });
+
+/** Every entry of an IP list is an address, a CIDR block or `*`; anything else is an answer keyctl cannot judge. */
+function checkedIps(ips: string[] | undefined, endpoint: string): string[] | undefined {
+  const bad = (ips ?? []).filter((ip) => !isAllowlistEntry(ip.trim()));
+  if (bad.length > 0) badAnswer('bybit', endpoint, `ips: ${bad.length} entr${bad.length === 1 ? 'y is' : 'ies are'} not an address`);
+  return ips;
+}
+
+/**
+ * Normalized scopes of a Bybit permissions object (already parsed: an object of string arrays). A read-only key's
+ * write permissions are inert, so they are not reported; unknown (group, name) pairs become `unknown:Group.Name`.
+ */
+export function bybitScopes(permissions: Record<string, string[]>, options: { readOnly: boolean; isMaster?: boolean }): Scope[] {
   const scopes = new Set<Scope>(['read']);
-  for (const [group, names] of Object.entries(obj(permissions))) {
-    if (!Array.isArray(names)) continue;
-    for (const name of names.map(String)) {
+  for (const [group, names] of Object.entries(permissions)) {
+    for (const name of names) {
       const mapped = BYBIT_PERMISSIONS[group]?.[name] ?? [unknownScope(`${group}.${name}`)];
       for (const s of mapped) if (!(options.readOnly && WRITE_SCOPES.has(s))) scopes.add(s);
     }
@@ -72,28 +126,27 @@ export function bybitPermissionsFor(scopes: readonly DeclarableScope[]): Record<
   return out;
 }
 
-function readOnlyFlag(v: unknown): boolean {
-  return v === 1 || v === '1' || v === true;
-}
-
-/** A KeyInspection from query-api's `result`. */
+/**
+ * A KeyInspection from query-api's `result`, parsed against its documented shape: any other shape is an
+ * EXCHANGE_BAD_RESPONSE (a violation for verify, import and rotation), never a key with fewer permissions.
+ */
 export function parseBybitKey(result: unknown, now = Date.now()): KeyInspection {
-  const r = obj(result);
-  const readOnly = readOnlyFlag(r.readOnly);
-  const isMaster = r.isMaster === true || r.isMaster === 'true';
-  const uid = str(r.userID);
+  const r = parseAnswer(queryApiSchema, result, 'bybit', 'query-api');
+  const readOnly = r.readOnly === 1;
+  const uid = String(r.userID);
+  const ips = checkedIps(r.ips, 'query-api');
   let expiresAt = toIso(r.expiredAt);
-  const deadlineDay = Number(r.deadlineDay);
-  if (!expiresAt && Number.isFinite(deadlineDay) && deadlineDay > 0) expiresAt = new Date(now + deadlineDay * 86_400_000).toISOString();
+  const deadlineDay = r.deadlineDay ?? -1;
+  if (!expiresAt && deadlineDay > 0) expiresAt = new Date(now + deadlineDay * 86_400_000).toISOString();
   return {
-    scopes: bybitScopes(r.permissions, { readOnly, isMaster }),
+    scopes: bybitScopes(r.permissions, { readOnly, isMaster: r.isMaster }),
     native: { permissions: r.permissions, readOnly: r.readOnly },
-    ips: parseIps(r.ips),
+    ips: parseIps(ips),
     readOnly,
-    owner: { ...(uid ? { uid } : {}), isMaster, ...(!isMaster && uid ? { subaccount: uid } : {}) },
+    owner: { uid, isMaster: r.isMaster, ...(!r.isMaster ? { subaccount: uid } : {}) },
     ...(expiresAt ? { expiresAt } : {}),
     ...(toIso(r.createdAt) ? { createdAt: toIso(r.createdAt) } : {}),
-    ...(str(r.note) ? { label: str(r.note) } : {}),
+    ...(r.note ? { label: r.note } : {}),
   };
 }
 
@@ -145,22 +198,21 @@ export const adapter: ExchangeAdapter = {
     // Bybit pages by cursor, 20 keys a page; a sub-account has few keys, the bound is a guard against a looping cursor.
     for (let page = 0; page < 50; page++) {
       const params: Record<string, unknown> = { subMemberId: request.subaccount, limit: 20, ...(cursor ? { cursor } : {}) };
-      const r = resultOf(await client.call('privateGetV5UserSubApikeys', params, { action: 'listing sub-account keys' }));
-      const items = Array.isArray(r.result) ? r.result : Array.isArray(r.list) ? r.list : [];
-      for (const item of items) {
-        const k = obj(item);
-        const apiKey = str(k.apiKey);
-        if (!apiKey) continue;
+      const answer = resultOf(await client.call('privateGetV5UserSubApikeys', params, { action: 'listing sub-account keys' }));
+      // A list keyctl cannot read would hide keys from the orphan sweep: an error, never an empty list.
+      const r = parseAnswer(listSchema, answer, 'bybit', 'sub-apikeys');
+      const items = r.result;
+      for (const k of items) {
         const createdAt = toIso(k.createdAt);
         keys.push({
-          apiKey,
-          ...(str(k.note) ? { label: str(k.note) } : {}),
-          scopes: bybitScopes(k.permissions, { readOnly: readOnlyFlag(k.readOnly) }),
-          ips: parseIps(k.ips),
+          apiKey: k.apiKey,
+          ...(k.note ? { label: k.note } : {}),
+          scopes: bybitScopes(k.permissions, { readOnly: k.readOnly === true || k.readOnly === 1 }),
+          ips: parseIps(checkedIps(k.ips, 'sub-apikeys')),
           ...(createdAt ? { createdAt } : {}),
         });
       }
-      cursor = str(r.nextPageCursor);
+      cursor = r.nextPageCursor;
       if (!cursor || items.length === 0) break;
     }
     return keys;
