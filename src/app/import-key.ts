@@ -2,7 +2,8 @@
  * Importing a key as a ref's CURRENT version, after its exchange confirmed it passes the key policy. A key with
  * violations is refused (nothing stored) unless they are accepted, and then stored flagged so rotation replaces it.
  * The key that was CURRENT becomes PREVIOUS (it stays valid at the exchange until revoked). Importing the CURRENT key
- * again changes nothing. Each import is a `key.imported` event (the audit log records it); violations also a
+ * again stores nothing, but asks the exchange again: a key whose permissions changed since is reported, never waved
+ * through as "nothing changed". Each import is a `key.imported` event (the audit log records it); violations also a
  * `violation` event.
  */
 import { fingerprint, importIdempotencyKey, toSecretFields, type Credentials } from '../domain/credentials.js';
@@ -25,8 +26,8 @@ export interface ImportKeyInput {
 }
 
 export type ImportKeyResult =
-  /** The key is the CURRENT key already. */
-  | { status: 'unchanged'; ref: string; fingerprint: string; version: string }
+  /** The key is the CURRENT key already; `violations` is what the exchange says of it now. */
+  | { status: 'unchanged'; ref: string; fingerprint: string; version: string; violations: Violation[] }
   /** Refused for its violations; nothing stored. */
   | { status: 'refused'; ref: string; fingerprint: string; violations: Violation[] }
   /** Stored as CURRENT; `previous` is the key that became PREVIOUS. */
@@ -38,13 +39,12 @@ export async function importKey(deps: ImportKeyDeps, input: ImportKeyInput): Pro
   const info = await deps.store.describe(key.path);
   const currentId = info?.stages.CURRENT ?? null;
   const current = currentId ? info?.versions.find((v) => v.id === currentId) : undefined;
-  if (current?.meta.fingerprint === fp) return { status: 'unchanged', ref: key.ref, fingerprint: fp, version: current.id };
-
   const violations = await checkAtExchange(deps, key, credentials);
   const codes = violations.map((v) => v.code);
   if (violations.length > 0) {
     await deps.events.emit({ type: 'violation', ref: key.ref, fingerprint: fp, codes, source: 'import' });
   }
+  if (current?.meta.fingerprint === fp) return { status: 'unchanged', ref: key.ref, fingerprint: fp, version: current.id, violations };
   if (violations.length > 0 && !input.acceptViolations) {
     await deps.events.emit({ type: 'key.imported', ref: key.ref, fingerprint: fp, outcome: 'refused', violations: codes });
     return { status: 'refused', ref: key.ref, fingerprint: fp, violations };

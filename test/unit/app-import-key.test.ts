@@ -39,10 +39,15 @@ describe('importKey', () => {
         detail: { version: result.status === 'stored' ? result.version : '', replaced: old },
       }),
     ]);
-    // The same key again: nothing changes, nothing is recorded.
+    // The same key again: nothing is stored or recorded, but the exchange is asked again.
     const again = await importKey(w.deps, { key: resolveKey(w.deps.inventory, 'alpha/arb1'), credentials: key, actor: 'ops' });
-    expect(again.status).toBe('unchanged');
+    expect(again).toMatchObject({ status: 'unchanged', violations: [] });
     expect(w.recorder.events).toHaveLength(1);
+    // Withdrawals switched on at the exchange since: re-importing the same key reports it, never "nothing changed".
+    await w.sandbox!.admin.tamper(key.apiKey, { withdraw: true });
+    const drifted = await importKey(w.deps, { key: resolveKey(w.deps.inventory, 'alpha/arb1'), credentials: key, actor: 'ops' });
+    expect(drifted).toMatchObject({ status: 'unchanged', violations: [expect.objectContaining({ code: 'WITHDRAW_ENABLED' })] });
+    expect(w.recorder.of('violation')).toEqual([expect.objectContaining({ source: 'import', codes: ['WITHDRAW_ENABLED'] })]);
   });
 
   it('refuses a key with violations (nothing stored), or stores it flagged when they are accepted', async () => {

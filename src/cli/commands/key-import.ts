@@ -22,12 +22,20 @@ export const run: CommandRun = async (ctx, args, opts) => {
   });
   const { ref, fingerprint: fp } = result;
   switch (result.status) {
-    case 'unchanged':
-      ctx.out.result(
-        { ref, fingerprint: fp, version: result.version, stage: 'CURRENT', changed: false },
-        `${ref}: key ${fp} is already the CURRENT key; nothing changed.`,
+    case 'unchanged': {
+      const { violations } = result;
+      ctx.out.result({ ref, fingerprint: fp, version: result.version, stage: 'CURRENT', changed: false, violations }, () =>
+        violations.length === 0
+          ? `${ref}: key ${fp} is already the CURRENT key, and passes at the exchange; nothing changed.`
+          : [
+              `${ref}: key ${fp} is already the CURRENT key, but the exchange now reports:`,
+              ...violations.map((v) => `  ${v.code}: ${v.detail}`),
+            ].join('\n'),
       );
-      return ExitCode.OK;
+      if (violations.length === 0) return ExitCode.OK;
+      ctx.out.error(`hint: fix the key at the exchange, or replace it: keyctl rotate ${ref}`);
+      return ExitCode.POLICY;
+    }
     case 'refused': {
       const { violations } = result;
       ctx.out.result({ ref, fingerprint: fp, stored: false, violations }, () =>

@@ -40,9 +40,9 @@ export const specs: CommandSpec[] = [
     summary: 'check a key at its exchange and store it; reads JSON from stdin: {"apiKey","secret","passphrase"?}',
     args: ['<ref>'],
     exits: {
-      0: 'stored (or already the CURRENT key)',
+      0: 'stored, or already the CURRENT key and still passing at the exchange',
       2: 'unknown ref, or stdin is not a key as JSON',
-      3: 'the key violates the key policy; nothing was stored',
+      3: 'the key violates the key policy: nothing was stored (or it is the CURRENT key already, and the exchange now reports violations)',
       4: 'the store cannot be opened',
       5: 'the exchange could not be asked (unreachable, rate-limited, or refused the master key)',
     },
