@@ -123,13 +123,14 @@ async function hintFor(deps: Pick<AppDeps, 'adapter'>, target: ManagedKey, check
 async function remedyTarget(deps: Pick<AppDeps, 'adapter'>, target: ManagedKey): Promise<RemedyTarget> {
   const exchange = target.account.exchange;
   if (target.kind === 'account') return { ref: target.ref, kind: 'account', exchange };
-  const boundScopes = (await deps.adapter(exchange).catch(() => undefined))?.capabilities.boundScopes ?? [];
+  const capabilities = (await deps.adapter(exchange).catch(() => undefined))?.capabilities;
   return {
     ref: target.ref,
     kind: 'slot',
     exchange,
     scopes: target.slot.scopes,
-    boundScopes,
+    boundScopes: capabilities?.boundScopes ?? [],
+    ...(capabilities?.impliedScopes ? { impliedScopes: capabilities.impliedScopes } : {}),
     scopesPath: `bots.${target.slot.bot}.subaccounts.${target.slot.sub}.scopes`,
   };
 }

@@ -16,6 +16,8 @@ export interface RemedyTarget {
    * created for any of them holds them all, so a rotation cannot remove the others.
    */
   boundScopes?: readonly (readonly string[])[];
+  /** Scopes that bring others with them, one way (Bybit: options brings USDC perpetuals, futures:trade). */
+  impliedScopes?: Readonly<Partial<Record<string, readonly string[]>>>;
   /** Where the slot's scopes are declared in the config, e.g. `bots.alpha.subaccounts.arb1.scopes`. */
   scopesPath?: string;
 }
@@ -27,7 +29,8 @@ export function remedy(target: RemedyTarget, violations: readonly Violation[]): 
     return `Create a new master key at ${target.exchange} with only what keyctl needs (docs/exchanges.md), import it with keyctl key import ${target.ref}, then delete this one there (docs/runbooks/staff-departure.md).`;
   }
   const declared = new Set(target.scopes ?? []);
-  const unnarrowable = excessFromBundles(violations, declared, target.boundScopes ?? []);
+  const implied = Object.entries(target.impliedScopes ?? {}).map(([scope, more]) => [scope, ...(more ?? [])]);
+  const unnarrowable = excessFromBundles(violations, declared, target.boundScopes ?? [], implied);
   const rest = violations.filter((v) => !(v.code === 'EXCESS_SCOPE' && unnarrowable.length > 0));
   const parts: string[] = [];
   if (rest.length > 0) {
@@ -47,8 +50,17 @@ export function remedy(target: RemedyTarget, violations: readonly Violation[]): 
 }
 
 /** The excess scopes, when every one comes bundled with a declared scope; [] when any could be narrowed by rotating. */
-function excessFromBundles(violations: readonly Violation[], declared: Set<string>, bundles: readonly (readonly string[])[]): string[] {
+function excessFromBundles(
+  violations: readonly Violation[],
+  declared: Set<string>,
+  bundles: readonly (readonly string[])[],
+  /** [scope, ...what it brings]: only a declared first element grants the rest. */
+  implied: readonly (readonly string[])[],
+): string[] {
   const excess = violations.find((v) => v.code === 'EXCESS_SCOPE')?.scopes ?? [];
-  const granted = new Set(bundles.filter((b) => b.some((s) => declared.has(s))).flat());
+  const granted = new Set([
+    ...bundles.filter((b) => b.some((s) => declared.has(s))).flat(),
+    ...implied.filter(([scope]) => declared.has(scope!)).flat(),
+  ]);
   return excess.length > 0 && excess.every((s) => granted.has(s)) ? excess : [];
 }

@@ -36,6 +36,8 @@ export interface ExchangeOperations {
   readonly masterScopes: readonly Scope[];
   /** See {@link ExchangeCapabilities.boundScopes}. */
   readonly boundScopes: readonly (readonly DeclarableScope[])[];
+  /** See {@link ExchangeCapabilities.impliedScopes}. */
+  readonly impliedScopes?: Readonly<Partial<Record<DeclarableScope, readonly DeclarableScope[]>>>;
 }
 
 interface DescriptorBase {
@@ -83,5 +85,8 @@ export function capabilitiesOf(d: ExchangeDescriptor): ExchangeCapabilities {
     rotation: d.rotation,
     masterScopes: [...ops.masterScopes],
     boundScopes: ops.boundScopes.map((group) => [...group]),
+    ...(ops.impliedScopes
+      ? { impliedScopes: Object.fromEntries(Object.entries(ops.impliedScopes).map(([s, more]) => [s, [...(more ?? [])]])) }
+      : {}),
   };
 }

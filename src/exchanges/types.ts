@@ -67,6 +67,11 @@ export interface ExchangeCapabilities {
    * single `trade` covers spot, margin, futures and options). Empty when every scope can be granted alone.
    */
   boundScopes: DeclarableScope[][];
+  /**
+   * Declarable scopes that bring others with them, one way: a key created for the scope also holds these (Bybit's
+   * Options permission also trades USDC perpetuals, while futures alone can be granted without options).
+   */
+  impliedScopes?: Partial<Record<DeclarableScope, DeclarableScope[]>>;
 }
 
 /** Options every call accepts: network behaviour, injectable for tests. */

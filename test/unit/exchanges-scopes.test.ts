@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { binanceFlagsFor, binanceScopes } from '../../src/exchanges/binance/adapter.js';
-import { bybitPermissionsFor, bybitScopes } from '../../src/exchanges/bybit/adapter.js';
+import { bybitPermissionsFor, bybitScopes, capabilities as bybitCapabilities } from '../../src/exchanges/bybit/adapter.js';
+import { remedy } from '../../src/domain/remedy.js';
 import { kucoinPermissionFor, kucoinScopes } from '../../src/exchanges/kucoin/adapter.js';
 import { okxPermFor, okxScopes } from '../../src/exchanges/okx/adapter.js';
 import { ExchangeError } from '../../src/errors.js';
@@ -47,6 +48,28 @@ describe('bybit scope mapping', () => {
     const native = bybitPermissionsFor(declared);
     expect(native).toEqual({ Spot: ['SpotTrade'], ContractTrade: ['Order', 'Position'], Options: ['OptionsTrade'] });
     expect(bybitScopes(native, { readOnly: false })).toEqual(declared);
+  });
+
+  it('reads Options as options and USDC perpetuals (the docs: "It supports trade option and USDC perpetual")', () => {
+    expect(bybitScopes({ Options: ['OptionsTrade'] }, { readOnly: false })).toEqual(['read', 'futures:trade', 'options:trade']);
+    expect(bybitCapabilities.impliedScopes).toEqual({ 'options:trade': ['futures:trade'] });
+    const slot = (scopes: string[]) => ({
+      ref: 'alpha/arb1',
+      kind: 'slot' as const,
+      exchange: 'bybit',
+      scopes,
+      boundScopes: bybitCapabilities.boundScopes,
+      impliedScopes: bybitCapabilities.impliedScopes!,
+      scopesPath: 'bots.alpha.subaccounts.arb1.scopes',
+    });
+    const excessFutures = { code: 'EXCESS_SCOPE' as const, detail: 'x', scopes: ['futures:trade'] };
+    const excessOptions = { code: 'EXCESS_SCOPE' as const, detail: 'x', scopes: ['options:trade'] };
+    // A slot declaring options cannot get a key without perpetuals: the remedy is the declared scopes, not rotation.
+    expect(remedy(slot(['options:trade']), [excessFutures])).toMatch(
+      /bybit grants futures:trade only together .* add futures:trade to bots\.alpha/,
+    );
+    // One way only: futures alone can be granted, so an options permission on a futures slot is fixed by rotating.
+    expect(remedy(slot(['futures:trade']), [excessOptions])).toMatch(/^Run keyctl rotate alpha\/arb1/);
   });
 
   it('grants margin through SpotTrade (Bybit has no separate margin permission)', () => {

@@ -43,7 +43,9 @@ export const BYBIT_PERMISSIONS: Record<string, Record<string, Scope[]>> = {
   ContractTrade: { Order: ['futures:trade'], Position: ['futures:trade'] },
   // Deprecated unified-account group; Bybit now grants it automatically with ContractTrade.
   Derivatives: { DerivativesTrade: ['futures:trade'] },
-  Options: { OptionsTrade: ['options:trade'] },
+  // The docs: "Permission of USDC Contract. It supports trade option and USDC perpetual." Both, so a key holding it
+  // is judged as able to trade perpetuals (descriptor.ts: impliedScopes).
+  Options: { OptionsTrade: ['options:trade', 'futures:trade'] },
   Wallet: {
     AccountTransfer: ['transfer'],
     SubMemberTransfer: ['transfer'],

@@ -16,6 +16,9 @@ export const bybit = {
     // Bybit lets only a read-write master key holding a Wallet transfer (or withdraw) permission manage sub keys.
     masterScopes: ['keys:manage', 'transfer'],
     boundScopes: [],
+    // "Options: Permission of USDC Contract. It supports trade option and USDC perpetual."
+    // (https://bybit-exchange.github.io/docs/v5/user/apikey-info): a key made for options trades USDC perpetuals too.
+    impliedScopes: { 'options:trade': ['futures:trade'] },
   },
   // ccxt 4.5.84 bybit `rateLimit`. Bybit limits per UID per second by endpoint (10006 "Too many visits!") and
   // 600 requests per 5 s per IP: https://bybit-exchange.github.io/docs/v5/rate-limit
