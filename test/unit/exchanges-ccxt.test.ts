@@ -429,7 +429,15 @@ describe('ccxt client against a scripted server', () => {
   it('sends every call to the account baseUrl and nothing else (no markets, no time)', async () => {
     srv.seen.length = 0;
     srv.script = [
-      { status: 200, body: { retCode: 0, retMsg: 'OK', result: { apiKey: 'FAKE-KEY-0001', permissions: {}, ips: ['*'], isMaster: true } } },
+      {
+        status: 200,
+        // The documented query-api fields keyctl requires (https://bybit-exchange.github.io/docs/v5/user/apikey-info).
+        body: {
+          retCode: 0,
+          retMsg: 'OK',
+          result: { apiKey: 'FAKE-KEY-0001', readOnly: 0, permissions: {}, ips: ['*'], isMaster: true, userID: 1001 },
+        },
+      },
     ];
     const adapter = await getAdapter('bybit');
     const inspection = await adapter.inspect({ account: account(), key, role: 'master' });
