@@ -1,0 +1,354 @@
+/**
+ * Binance answers are parsed against their documented shape (apiRestrictions:
+ * https://developers.binance.com/docs/wallet/account/api-key-permission; the master's sub-account IP restriction:
+ * https://developers.binance.com/docs/sub_account/api-management): an answer of any other shape is an
+ * EXCHANGE_BAD_RESPONSE violation, never a key with fewer permissions. Explicit malformed answers, tolerant ones, then a
+ * fuzz of every field of every fixture and of single-fault keys: no mutation of an unsafe key passes, and no mutation of
+ * any key crashes (every outcome is violations or a pass). The real adapter.inspect runs, over a fake ccxt client.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import { adapter as binanceAdapter, capabilities as binanceCaps, parseBinanceRestrictions } from '../../src/exchanges/binance/adapter.js';
+import { inspectKey } from '../../src/exchanges/inspect-key.js';
+import { ExchangeError } from '../../src/errors.js';
+import type { KeyTarget } from '../../src/domain/policy.js';
+import { caught } from '../helpers/caught.js';
+
+/** What the fake exchange answers: apiRestrictions, the master's ipRestriction (or its refusal), create. */
+const answers = vi.hoisted(() => ({ restrictions: undefined as unknown, ip: undefined as unknown, created: undefined as unknown }));
+
+vi.mock('../../src/exchanges/ccxt.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../src/exchanges/ccxt.js')>();
+  const client = {
+    exchange: 'binance',
+    call: async (method: string) => {
+      if (method === 'sapiGetAccountApiRestrictions') return answers.restrictions;
+      if (method === 'sapiGetSubAccountSubAccountApiIpRestriction') {
+        if (answers.ip instanceof Error) throw answers.ip;
+        return answers.ip;
+      }
+      throw new Error(`unexpected call ${method}`);
+    },
+    request: async () => answers.created,
+  };
+  return { ...original, createClient: async () => client };
+});
+
+const NOW = Date.parse('2025-06-01T00:00:00Z');
+const DAY = 86_400_000;
+type Answer = Record<string, unknown>;
+const fixture = (name: string): Answer =>
+  JSON.parse(readFileSync(new URL(`../fixtures/exchanges/binance/${name}.json`, import.meta.url), 'utf8')) as Answer;
+
+const SUB = 'alpha.arb1@example.com';
+/** The key the fixtures' ipRestriction answers describe. */
+const KEY = { apiKey: 'FAKE-BINANCE-SUB-CLEAN', secret: 'FAKE-binance-secret-0001' };
+const MASTER_KEY = { apiKey: 'FAKE-BINANCE-MASTER', secret: 'FAKE-binance-master-secret' };
+const ACCOUNT = { name: 'main', exchange: 'binance' };
+const BOT: KeyTarget = { kind: 'bot', scopes: ['spot:trade', 'futures:trade'], ips: ['203.0.113.10', '203.0.113.11'], subaccount: SUB };
+const MASTER: KeyTarget = { kind: 'master', exchange: 'binance', masterScopes: binanceCaps.masterScopes };
+
+/** The master refusing the lookup: the key is not in that sub-account. */
+const notInSub = () => new ExchangeError('EXCHANGE_REFUSED', 'binance refused: the sub-account API key does not exist.');
+
+/** inspectKey over the real adapter, the exchange answering `restrictions` and `ip`: the path verify, import and rotation take. */
+async function check(restrictions: unknown, ip: unknown, target: KeyTarget) {
+  answers.restrictions = restrictions;
+  answers.ip = ip;
+  return inspectKey({
+    adapter: binanceAdapter,
+    account: ACCOUNT,
+    credentials: target.kind === 'master' ? MASTER_KEY : KEY,
+    target,
+    ...(target.kind === 'bot' ? { master: MASTER_KEY } : {}),
+    options: { now: NOW },
+  });
+}
+const codes = async (restrictions: unknown, ip: unknown, target: KeyTarget) =>
+  (await check(restrictions, ip, target)).violations.map((v) => v.code).sort();
+
+const ipClean = fixture('ip-restriction-sub-clean');
+const ipOpen = fixture('ip-restriction-sub-unrestricted');
+
+/** The violation is EXCHANGE_BAD_RESPONSE alone, about `endpoint`, naming fields and never values. */
+function expectBadAnswer(result: Awaited<ReturnType<typeof check>>, endpoint: string): void {
+  expect(result.violations.map((v) => v.code)).toEqual(['EXCHANGE_BAD_RESPONSE']);
+  const detail = result.violations[0]!.detail;
+  expect(detail).toContain(`binance answered ${endpoint} in a shape keyctl does not know`);
+  expect(detail).not.toContain('203.0.113');
+  expect(detail).not.toContain('FAKE-');
+}
+
+describe('binance: malformed apiRestrictions answers', () => {
+  // A withdraw-capable sub-account key, IP-locked to the bot's address, in the right sub-account: the only thing wrong
+  // with it is enableWithdrawals, so the only thing that can stop it is reading that flag correctly.
+  const withdrawing: Answer = { ...fixture('api-restrictions-sub-clean'), enableWithdrawals: true };
+  const { enableWithdrawals: _w, ...noWithdrawFlag } = withdrawing;
+
+  it('reads the well-formed answer as WITHDRAW_ENABLED (the baseline of the cases below)', async () => {
+    expect(await codes(withdrawing, ipClean, BOT)).toEqual(['WITHDRAW_ENABLED']);
+  });
+
+  it.each([
+    ['enableWithdrawals: "false"', { ...withdrawing, enableWithdrawals: 'false' }],
+    ['enableWithdrawals: "true"', { ...withdrawing, enableWithdrawals: 'true' }],
+    ['enableWithdrawals: null', { ...withdrawing, enableWithdrawals: null }],
+    ['enableWithdrawals: 1', { ...withdrawing, enableWithdrawals: 1 }],
+    ['enableWithdrawals missing', noWithdrawFlag],
+    ['enableWithdrawals renamed', { ...noWithdrawFlag, enable_withdrawals: true }],
+    ['enableInternalTransfer: "false"', { ...withdrawing, enableInternalTransfer: 'false' }],
+    ['permitsUniversalTransfer missing', (({ permitsUniversalTransfer: _p, ...rest }) => rest)(withdrawing)],
+    ['ipRestrict as a string', { ...withdrawing, ipRestrict: 'true' }],
+    ['ipRestrict missing', (({ ipRestrict: _i, ...rest }) => rest)(withdrawing)],
+    ['tradingAuthorityExpirationTime as a date string', { ...withdrawing, tradingAuthorityExpirationTime: '2030-01-01' }],
+    ['an unknown permission flag as a string', { ...withdrawing, enableCopyTrading: 'true' }],
+    ['an unknown permission flag as null', { ...withdrawing, permitsSomethingNew: null }],
+    ['the answer as an array', [withdrawing]],
+    ['the answer as a string', JSON.stringify(withdrawing)],
+    ['the answer null', null],
+    ['the whole answer missing', undefined],
+  ])('%s: EXCHANGE_BAD_RESPONSE, not a pass', async (_name, restrictions) => {
+    expectBadAnswer(await check(restrictions, ipClean, BOT), 'apiRestrictions');
+  });
+
+  it('a master key: enableWithdrawals missing or "false" is a bad answer too', async () => {
+    const master: Answer = { ...fixture('api-restrictions-master-clean'), enableWithdrawals: true };
+    expect(await codes(master, undefined, MASTER)).toEqual(['WITHDRAW_ENABLED']);
+    expectBadAnswer(await check({ ...master, enableWithdrawals: 'false' }, undefined, MASTER), 'apiRestrictions');
+    expectBadAnswer(await check((({ enableWithdrawals: _e, ...rest }) => rest)(master), undefined, MASTER), 'apiRestrictions');
+  });
+
+  it('parseBinanceRestrictions itself throws a typed EXCHANGE_BAD_RESPONSE (exit 5 where no policy applies)', async () => {
+    const err = await caught(Promise.resolve().then(() => parseBinanceRestrictions({ ...withdrawing, enableWithdrawals: null }, 'bot')));
+    expect(err.code).toBe('EXCHANGE_BAD_RESPONSE');
+    expect(err.message).toContain('enableWithdrawals: expected boolean');
+  });
+});
+
+describe('binance: malformed ipRestriction answers (the master describing a sub-account key)', () => {
+  const clean = fixture('api-restrictions-sub-clean');
+  const open = { ...clean, ipRestrict: false };
+  const { ipList: _l, ...ipNoList } = ipClean;
+
+  it.each([
+    ['ipRestrict as a number', clean, { ...ipClean, ipRestrict: 1 }],
+    ['ipRestrict as "TRUE"', clean, { ...ipClean, ipRestrict: 'TRUE' }],
+    ['ipRestrict as "yes"', clean, { ...ipClean, ipRestrict: 'yes' }],
+    ['ipRestrict null', clean, { ...ipClean, ipRestrict: null }],
+    ['ipRestrict missing', clean, (({ ipRestrict: _i, ...rest }) => rest)(ipClean)],
+    ['an ipList that is not addresses', clean, { ...ipClean, ipList: ['203.0.113.10', 'anywhere'] }],
+    ['an ipList entry that is a number', clean, { ...ipClean, ipList: ['203.0.113.10', 7] }],
+    ['an ipList as a comma string', clean, { ...ipClean, ipList: '203.0.113.10' }],
+    ['an ipList nested', clean, { ...ipClean, ipList: [['203.0.113.10']] }],
+    ['an ipList missing while ipRestrict is "true"', clean, ipNoList],
+    ['an ipList empty while ipRestrict is "true"', clean, { ...ipClean, ipList: [] }],
+    ['an answer about another key', clean, { ...ipClean, apiKey: 'FAKE-BINANCE-OTHER' }],
+    ['apiKey missing', clean, (({ apiKey: _k, ...rest }) => rest)(ipClean)],
+    // An unlocked key the master calls locked to the bot's address: the old parser believed the master and passed it.
+    ['ipRestrict contradicting apiRestrictions', open, ipClean],
+    ['a locked key the master calls unlocked', clean, ipOpen],
+    ['the answer as an array', clean, [ipClean]],
+    ['the whole answer missing', clean, undefined],
+  ])('%s: EXCHANGE_BAD_RESPONSE, not a pass', async (_name, restrictions, ip) => {
+    expectBadAnswer(await check(restrictions, ip, BOT), 'subAccountApi/ipRestriction');
+  });
+});
+
+describe('binance: tolerant where the docs allow', () => {
+  const clean = fixture('api-restrictions-sub-clean');
+
+  it('ignores unknown fields, and reads optional fields absent or present', async () => {
+    expect(await codes(clean, ipClean, BOT)).toEqual([]);
+    expect(await codes({ ...clean, somethingNew: { nested: [1, 2] }, note: 'x' }, { ...ipClean, somethingNew: 7 }, BOT)).toEqual([]);
+    const { createTime: _c, ...noCreateTime } = clean;
+    expect(await codes(noCreateTime, ipClean, BOT)).toEqual([]);
+    const { updateTime: _u, ...noUpdateTime } = ipClean;
+    expect(await codes(clean, noUpdateTime, BOT)).toEqual([]);
+    expect(await codes(clean, { ...ipClean, updateTime: 'whenever' }, BOT)).toEqual([]);
+    expect(await codes({ ...clean, tradingAuthorityExpirationTime: NOW + 365 * DAY }, ipClean, BOT)).toEqual([]);
+  });
+
+  it('reads ipRestrict as the documented string or as a boolean', async () => {
+    expect(await codes(clean, { ...ipClean, ipRestrict: true }, BOT)).toEqual([]);
+    const open = { ...clean, ipRestrict: false };
+    expect(await codes(open, ipOpen, BOT)).toEqual(['NOT_IP_LOCKED']);
+    expect(await codes(open, { ...ipOpen, ipRestrict: false }, BOT)).toEqual(['NOT_IP_LOCKED']);
+    // The docs give ipList only for keys with an allowlist.
+    const { ipList: _l, ...openNoList } = ipOpen;
+    expect(await codes(open, openNoList, BOT)).toEqual(['NOT_IP_LOCKED']);
+  });
+
+  it('an unknown permission flag that is true is UNKNOWN_PERMISSION, one that is false is nothing', async () => {
+    expect(await codes({ ...clean, enableCopyTrading: true }, ipClean, BOT)).toEqual(['UNKNOWN_PERMISSION']);
+    expect(await codes({ ...clean, enableCopyTrading: false }, ipClean, BOT)).toEqual([]);
+  });
+
+  it('a key the master cannot find in the sub-account is WRONG_ACCOUNT, not a bad answer', async () => {
+    expect(await codes(clean, notInSub(), BOT)).toEqual(['WRONG_ACCOUNT']);
+  });
+});
+
+describe('binance: the create answer', () => {
+  const request = {
+    account: ACCOUNT,
+    master: MASTER_KEY,
+    subaccount: SUB,
+    scopes: ['spot:trade' as const],
+    ips: ['203.0.113.10'],
+    label: 'rot-0001',
+  };
+  const documented = {
+    apiName: 'rot-0001',
+    apiKey: 'FAKE-BINANCE-NEW-KEY',
+    secretKey: 'FAKE-BINANCE-NEW-SECRET',
+    canTrade: true,
+    canMarginLoanRepay: false,
+    canFuturesTrade: false,
+    canUniversalTransfer: false,
+    canVanillaOptions: false,
+    status: 2,
+    ipList: ['203.0.113.10'],
+  };
+
+  it('reads the key and secret of the documented answer, ignoring other fields', async () => {
+    answers.created = { ...documented, somethingNew: true };
+    expect(await binanceAdapter.createKey(request)).toEqual({ apiKey: 'FAKE-BINANCE-NEW-KEY', secret: 'FAKE-BINANCE-NEW-SECRET' });
+  });
+
+  it.each([
+    ['secretKey missing', (({ secretKey: _s, ...rest }) => rest)(documented)],
+    ['secretKey empty', { ...documented, secretKey: '' }],
+    ['secretKey as a number', { ...documented, secretKey: 12345 }],
+    ['apiKey null', { ...documented, apiKey: null }],
+    ['the answer as an array', [documented]],
+    ['the whole answer missing', undefined],
+  ])('%s: EXCHANGE_BAD_RESPONSE, without the secret in the message', async (_name, created) => {
+    answers.created = created;
+    const err = await caught(binanceAdapter.createKey(request));
+    expect(err.code).toBe('EXCHANGE_BAD_RESPONSE');
+    expect(err.message).not.toContain('FAKE-BINANCE-NEW');
+  });
+
+  it('listing stays a capability gap: an error, never an empty list', async () => {
+    const err = await caught(binanceAdapter.listKeys({ account: ACCOUNT, master: MASTER_KEY, subaccount: SUB }));
+    expect(err.code).toBe('CAPABILITY_GAP');
+  });
+});
+
+const kind = (x: unknown) => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x);
+
+/**
+ * Shape mutations of one value: what an API change, a proxy or a bug could turn a field into. Values of the field's own
+ * type are left out: `enableWithdrawals: false` is a well-formed answer saying "off", which only the exchange can know
+ * to be false.
+ */
+function retypes(value: unknown): unknown[] {
+  return [
+    null,
+    'x',
+    '',
+    7,
+    0,
+    true,
+    [],
+    {},
+    [value],
+    { value },
+    typeof value === 'string' ? value.split('') : String(value),
+    Array.isArray(value) ? value.join(',') : JSON.stringify(value),
+  ].filter((r) => kind(r) !== kind(value));
+}
+
+/** Each field of an answer dropped, renamed and retyped. */
+function fieldMutations(answer: Answer): Array<{ name: string; answer: Answer }> {
+  const out: Array<{ name: string; answer: Answer }> = [];
+  for (const [field, value] of Object.entries(answer)) {
+    const { [field]: _dropped, ...without } = answer;
+    out.push({ name: `drop ${field}`, answer: without });
+    out.push({ name: `rename ${field}`, answer: { ...without, [`${field}_`]: value } });
+    retypes(value).forEach((r, i) => out.push({ name: `retype ${field} #${i}`, answer: { ...answer, [field]: r } }));
+  }
+  return out;
+}
+
+interface Case {
+  restrictions: Answer;
+  /** The master's ipRestriction answer, or its refusal; unused for a master key. */
+  ip?: Answer | Error;
+}
+
+/** Every mutation of both answers: each field; extra permission flags; the IP flag as other strings; bad IP lists. */
+function mutations(c: Case): Array<{ name: string; restrictions: Answer; ip: unknown }> {
+  const out: Array<{ name: string; restrictions: Answer; ip: unknown }> = [];
+  const { restrictions, ip } = c;
+  for (const m of fieldMutations(restrictions)) out.push({ name: `apiRestrictions: ${m.name}`, restrictions: m.answer, ip });
+  for (const extra of ['true', 1, null, { on: true }, ['true']]) {
+    out.push({
+      name: `apiRestrictions: extra flag ${JSON.stringify(extra)}`,
+      restrictions: { ...restrictions, enableNewThing: extra },
+      ip,
+    });
+  }
+  if (ip === undefined || ip instanceof Error) return out;
+  for (const m of fieldMutations(ip)) out.push({ name: `ipRestriction: ${m.name}`, restrictions, ip: m.answer });
+  for (const flag of ['TRUE', 'False', 'yes', '1', '', ' true']) {
+    out.push({ name: `ipRestriction: ipRestrict ${JSON.stringify(flag)}`, restrictions, ip: { ...ip, ipRestrict: flag } });
+  }
+  const ips = (ip.ipList ?? []) as unknown[];
+  for (const bad of [[...ips, 7], [...ips, 'not-an-ip'], [...ips, null], [...ips, '203.0.113.10/99'], [ips], ips.join(',')]) {
+    out.push({ name: `ipRestriction: ipList ${JSON.stringify(bad)}`, restrictions, ip: { ...ip, ipList: bad } });
+  }
+  out.push({ name: 'ipRestriction: another key', restrictions, ip: { ...ip, apiKey: 'FAKE-BINANCE-OTHER' } });
+  return out;
+}
+
+describe('binance: fuzzing apiRestrictions and ipRestriction answers', () => {
+  // Keys with exactly one thing wrong, so that misreading the one field that shows it would make them pass. An expiring
+  // trading permission alone and an unknown flag alone are left out: both are optional fields, and an answer without
+  // them is well-formed (the expiring-unknown fixture, which has both, is fuzzed instead).
+  const clean = fixture('api-restrictions-sub-clean');
+  const singleFault: Record<string, Case> = {
+    'withdraw only': { restrictions: { ...clean, enableWithdrawals: true }, ip: ipClean },
+    'internal transfer only': { restrictions: { ...clean, enableInternalTransfer: true }, ip: ipClean },
+    'universal transfer only': { restrictions: { ...clean, permitsUniversalTransfer: true }, ip: ipClean },
+    'margin (undeclared) only': { restrictions: { ...clean, enableMargin: true }, ip: ipClean },
+    'options (undeclared) only': { restrictions: { ...clean, enableVanillaOptions: true }, ip: ipClean },
+    'no IP lock only': { restrictions: { ...clean, ipRestrict: false }, ip: ipOpen },
+    'foreign IP only': { restrictions: clean, ip: { ...ipClean, ipList: ['198.51.100.99'] } },
+    'other sub-account only': { restrictions: clean, ip: notInSub() },
+    'master withdrawing only': { restrictions: { ...fixture('api-restrictions-master-clean'), enableWithdrawals: true } },
+  };
+  const fixtures: Record<string, Case> = {
+    'withdraw-transfer': { restrictions: fixture('api-restrictions-withdraw-transfer'), ip: ipClean },
+    'doc example': { restrictions: fixture('api-restrictions-doc-example'), ip: ipOpen },
+    'expiring-unknown': { restrictions: fixture('api-restrictions-expiring-unknown'), ip: ipClean },
+    'sub-clean with a mismatched IP list': { restrictions: clean, ip: fixture('ip-restriction-sub-mismatch') },
+    'doc example as master': { restrictions: fixture('api-restrictions-doc-example') },
+    'master-clean where a bot key belongs': { restrictions: fixture('api-restrictions-master-clean'), ip: ipClean },
+  };
+  const targetOf = (c: Case): KeyTarget => (c.ip === undefined ? MASTER : BOT);
+  const unsafe = Object.entries({ ...singleFault, ...fixtures });
+
+  it.each(unsafe)('no mutation of the unsafe key "%s" passes', async (_name, c) => {
+    const target = targetOf(c);
+    expect(await codes(c.restrictions, c.ip, target)).not.toEqual([]);
+    const passed: string[] = [];
+    const all = mutations(c);
+    for (const m of all) if ((await codes(m.restrictions, m.ip, target)).length === 0) passed.push(m.name);
+    expect(passed).toEqual([]);
+    expect(all.length).toBeGreaterThan(c.ip === undefined || c.ip instanceof Error ? 120 : 150);
+  });
+
+  it.each([
+    ['sub-clean', { restrictions: clean, ip: ipClean }],
+    ['master-clean', { restrictions: fixture('api-restrictions-master-clean') }],
+    ['sub without an IP lock', { restrictions: { ...clean, ipRestrict: false }, ip: ipOpen }],
+  ] as Array<[string, Case]>)('no mutation of %s crashes: each is violations or a pass', async (_name, c) => {
+    const target = targetOf(c);
+    expect(await codes(c.restrictions, c.ip, target)).toEqual(target.kind === 'bot' && c.ip === ipOpen ? ['NOT_IP_LOCKED'] : []);
+    for (const m of mutations(c)) {
+      const result = await check(m.restrictions, m.ip, target).catch((err: unknown) => ({ crashed: `${m.name}: ${String(err)}` }));
+      expect(result).toHaveProperty('violations');
+    }
+  });
+});
