@@ -7,9 +7,21 @@
  * account's own and sub accounts), and Transfer (KuCoin's name for the permission that includes withdrawal; some
  * payloads say Withdraw). A main-account key manages sub-account keys with General.
  */
+import * as v from 'valibot';
 import { capabilityGap, createClient } from '../ccxt.js';
 import { capabilitiesOf } from '../descriptor.js';
-import { assertCreatable, commaTokens, malformed, obj, parseIps, scopesFromTokens, str, toIso } from '../normalize.js';
+import {
+  assertCreatable,
+  badAnswer,
+  commaTokens,
+  isAllowlistEntry,
+  malformed,
+  obj,
+  parseAnswer,
+  parseIps,
+  scopesFromTokens,
+  toIso,
+} from '../normalize.js';
 import { generatePassphrase } from '../passphrase.js';
 import { UsageError } from '../../errors.js';
 import type { DeclarableScope, Scope } from '../../domain/scopes.js';
@@ -55,24 +67,100 @@ export function kucoinPermissionFor(scopes: readonly DeclarableScope[]): string 
   return out.join(',');
 }
 
-/** A KeyInspection from user/api-key's `data`. */
+/**
+ * The documented shapes keyctl reads: Get Apikey Info (https://www.kucoin.com/docs-new/api-3470130), Get sub-account
+ * API List (https://www.kucoin.com/docs-new/api-3470136) and Add sub-account API
+ * (https://www.kucoin.com/docs-new/api-3470138). Strict where a field decides the verdict: `permission` (a comma
+ * string of names), `ipWhitelist` (a comma string of addresses, CIDR blocks or `*`), `uid`, `isMaster`, a sub key's
+ * `subName`, and the expiry. Tolerant elsewhere: unknown fields are ignored; `ipWhitelist` (documented optional) may be
+ * absent, which reads as "no allowlist" (NOT_IP_LOCKED, the safe reading); `subName` is absent on master keys.
+ */
+const uidSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+// Not in the documented answer: the sandbox sends `expiredAt` (ms) for keys created with `expire`, and earlier keyctl
+// versions read `expireAt` too. Read when present, never guessed: a time in ms; -1 or 0 (as the create call's
+// `expire: -1`) means no expiry.
+const expirySchema = v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(-1)));
+const keyFields = {
+  permission: v.string(),
+  ipWhitelist: v.optional(v.string()),
+  uid: uidSchema,
+  remark: v.optional(v.string()),
+  apiKey: v.optional(v.string()),
+  apiVersion: v.optional(v.number()),
+  createdAt: v.optional(v.number()),
+  expiredAt: expirySchema,
+  expireAt: expirySchema,
+};
+// A sub-account key must say which sub-account it is in: without `subName` the WRONG_ACCOUNT check has nothing to
+// compare, so its absence is a bad answer, never "the right sub-account". The docs give no subName for master keys.
+const apiKeyInfoSchema = v.variant('isMaster', [
+  v.looseObject({ ...keyFields, isMaster: v.literal(true), subName: v.optional(v.string()) }),
+  v.looseObject({ ...keyFields, isMaster: v.literal(false), subName: v.pipe(v.string(), v.minLength(1)) }),
+]);
+// Every documented field of a listed key is optional; apiKey and permission are what the list is read for, so they
+// are required (a key without them would drop out of the orphan sweep, or list with no permissions).
+const listedKeySchema = v.looseObject({
+  apiKey: v.pipe(v.string(), v.minLength(1)),
+  permission: v.string(),
+  ipWhitelist: v.optional(v.string()),
+  remark: v.optional(v.string()),
+  createdAt: v.optional(v.number()),
+  subName: v.optional(v.string()),
+  uid: v.optional(uidSchema),
+  isMaster: v.optional(v.boolean()),
+  apiVersion: v.optional(v.number()),
+});
+const listSchema = v.array(listedKeySchema);
+// Only the key and its secret are read; the new key is judged by inspecting it, not by this answer.
+const createdKeySchema = v.looseObject({
+  apiKey: v.pipe(v.string(), v.minLength(1)),
+  apiSecret: v.pipe(v.string(), v.minLength(1)),
+});
+
+/** A permission name as KuCoin spells them ("General", "InnerTransfer"). */
+const PERMISSION_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+const entries = (n: number) => `${n} entr${n === 1 ? 'y is' : 'ies are'}`;
+
+/**
+ * The names of a `permission` comma string. An unknown name stays a name (`unknown:<name>`, UNKNOWN_PERMISSION); a
+ * token that is no name at all (`["Spot"`, `General;Transfer`) means the string is in another shape.
+ */
+function permissionTokens(permission: string, endpoint: string): string[] {
+  const tokens = commaTokens(permission);
+  const bad = tokens.filter((t) => !PERMISSION_NAME.test(t)).length;
+  if (bad > 0) badAnswer('kucoin', endpoint, `permission: ${entries(bad)} not a permission name`);
+  return tokens;
+}
+
+/** The entries of an `ipWhitelist` comma string, each an address, a CIDR block or `*`; anything else is a bad answer. */
+function checkedIps(ipWhitelist: string | undefined, endpoint: string): string[] {
+  const ips = commaTokens(ipWhitelist);
+  const bad = ips.filter((ip) => !isAllowlistEntry(ip)).length;
+  if (bad > 0) badAnswer('kucoin', endpoint, `ipWhitelist: ${entries(bad)} not an address`);
+  return ips;
+}
+
+/**
+ * A KeyInspection from user/api-key's `data`, parsed against its documented shape: any other shape is an
+ * EXCHANGE_BAD_RESPONSE (a violation for verify, import and rotation), never a key with fewer permissions.
+ */
 export function parseKucoinKey(data: unknown): KeyInspection {
-  const d = obj(data);
-  const isMaster = d.isMaster === true || d.isMaster === 'true';
-  const uid = str(d.uid);
-  const subName = str(d.subName);
-  const t = commaTokens(d.permission);
-  const expiresAt = toIso(d.expiredAt ?? d.expireAt);
+  const d = parseAnswer(apiKeyInfoSchema, data, 'kucoin', 'user/api-key');
+  const tokens = permissionTokens(d.permission, 'user/api-key');
+  const ips = checkedIps(d.ipWhitelist, 'user/api-key');
+  const expiry = d.expiredAt ?? d.expireAt;
+  const expiresAt = expiry !== undefined && expiry > 0 ? toIso(expiry) : undefined;
   const createdAt = toIso(d.createdAt);
   return {
-    scopes: kucoinScopes(d.permission, { isMaster }),
+    scopes: scopesFromTokens(tokens, KUCOIN_PERMISSIONS, { isMaster: d.isMaster, masterToken: 'General' }),
     native: { permission: d.permission, ipWhitelist: d.ipWhitelist, apiVersion: d.apiVersion },
-    ips: parseIps(d.ipWhitelist),
-    readOnly: t.length > 0 && t.every((p) => p === 'General'),
-    owner: { ...(uid ? { uid } : {}), isMaster, ...(!isMaster && subName ? { subaccount: subName } : {}) },
+    ips: parseIps(ips),
+    readOnly: tokens.length > 0 && tokens.every((p) => p === 'General'),
+    owner: { uid: String(d.uid), isMaster: d.isMaster, ...(!d.isMaster ? { subaccount: d.subName } : {}) },
     ...(expiresAt ? { expiresAt } : {}),
     ...(createdAt ? { createdAt } : {}),
-    ...(str(d.remark) ? { label: str(d.remark) } : {}),
+    ...(d.remark ? { label: d.remark } : {}),
   };
 }
 
@@ -96,11 +184,10 @@ export const adapter: ExchangeAdapter = {
       { subName: request.subaccount, passphrase, remark: request.label, permission, ipWhitelist: request.ips.join(',') },
       { action: 'creating a sub-account key', retry: 'refused-only' },
     );
-    const d = obj(obj(response).data);
-    const apiKey = str(d.apiKey);
-    const secret = str(d.apiSecret);
-    if (!apiKey || !secret) throw malformed('kucoin', 'sub/api-key');
-    return { apiKey, secret, passphrase };
+    // Not parseAnswer: the key may exist by now, and malformed's hint says so (the orphan sweep finds it by label).
+    const created = v.safeParse(createdKeySchema, obj(response).data);
+    if (!created.success) throw malformed('kucoin', 'sub/api-key');
+    return { apiKey: created.output.apiKey, secret: created.output.apiSecret, passphrase };
   },
 
   async deleteKey(request: DeleteKeyRequest): Promise<void> {
@@ -110,6 +197,8 @@ export const adapter: ExchangeAdapter = {
       });
     }
     const client = await createClient(request.account, request.master, request);
+    // The answer (subName, apiKey: https://www.kucoin.com/docs-new/api-3470137) is not read: a refusal comes back as
+    // an error code, which the client throws, and revocation then checks that the key no longer authenticates.
     await client.call(
       'privateDeleteSubApiKey',
       { apiKey: request.apiKey, passphrase: request.passphrase, subName: request.subaccount },
@@ -119,22 +208,18 @@ export const adapter: ExchangeAdapter = {
 
   async listKeys(request: ListKeysRequest): Promise<ListedKey[]> {
     const client = await createClient(request.account, request.master, request);
-    const data = obj(
-      await client.call('privateGetSubApiKey', { subName: request.subaccount }, { action: 'listing sub-account keys' }),
-    ).data;
-    return (Array.isArray(data) ? data : []).map(obj).flatMap((k) => {
-      const apiKey = str(k.apiKey);
-      if (!apiKey) return [];
+    const answer = await client.call('privateGetSubApiKey', { subName: request.subaccount }, { action: 'listing sub-account keys' });
+    // A list keyctl cannot read would hide keys from the orphan sweep: an error, never an empty list.
+    const keys = parseAnswer(listSchema, obj(answer).data, 'kucoin', 'sub/api-key list');
+    return keys.map((k) => {
       const createdAt = toIso(k.createdAt);
-      return [
-        {
-          apiKey,
-          ...(str(k.remark) ? { label: str(k.remark) } : {}),
-          scopes: kucoinScopes(k.permission),
-          ips: parseIps(k.ipWhitelist),
-          ...(createdAt ? { createdAt } : {}),
-        },
-      ];
+      return {
+        apiKey: k.apiKey,
+        ...(k.remark ? { label: k.remark } : {}),
+        scopes: scopesFromTokens(permissionTokens(k.permission, 'sub/api-key list'), KUCOIN_PERMISSIONS, { masterToken: 'General' }),
+        ips: parseIps(checkedIps(k.ipWhitelist, 'sub/api-key list')),
+        ...(createdAt ? { createdAt } : {}),
+      };
     });
   },
 
