@@ -6,11 +6,22 @@
  * `withdraw`. A bot key with `trade` therefore holds all four trade scopes, and its slot must declare all four. A main
  * account's key manages sub-account keys when it holds `trade` (and is IP-bound, which the policy requires anyway).
  */
+import * as v from 'valibot';
 import { asMasterError, createClient } from '../ccxt.js';
 import { capabilitiesOf } from '../descriptor.js';
-import { assertCreatable, commaTokens, malformed, obj, parseIps, scopesFromTokens, str, toIso } from '../normalize.js';
+import {
+  assertCreatable,
+  badAnswer,
+  commaTokens,
+  isAllowlistEntry,
+  malformed,
+  parseAnswer,
+  parseIps,
+  scopesFromTokens,
+  toIso,
+} from '../normalize.js';
 import { generatePassphrase } from '../passphrase.js';
-import { KeyctlError } from '../../errors.js';
+import { ExchangeError, KeyctlError } from '../../errors.js';
 import { TRADE_SCOPES, type DeclarableScope, type Scope } from '../../domain/scopes.js';
 import type {
   CreateKeyRequest,
@@ -34,6 +45,72 @@ export const OKX_PERMISSIONS: Record<string, Scope[]> = {
 
 export const capabilities: ExchangeCapabilities = capabilitiesOf(okx);
 
+/**
+ * The documented shapes keyctl reads:
+ * - account/config: https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-account-configuration
+ * - create: https://www.okx.com/docs-v5/en/#sub-account-rest-api-create-an-api-key-for-a-sub-account
+ * - list: https://www.okx.com/docs-v5/en/#sub-account-rest-api-query-the-api-key-of-a-sub-account
+ * Strict where a field decides the verdict: `perm` (a comma string of permission names), `ip` (a comma string of
+ * addresses, "" when none is bound), `uid` and `mainUid` (master when equal), `type` when sent (it must agree), and, in
+ * a listing, `apiKey` and `label` (the orphan sweep finds keyctl's keys by label). Tolerant elsewhere: unknown fields are
+ * ignored, and `type` (a newer field), account/config's `label` and the listing's `ts` may be absent.
+ */
+const uidSchema = v.pipe(v.string(), v.regex(/^\d+$/));
+const configEntrySchema = v.looseObject({
+  uid: uidSchema,
+  mainUid: uidSchema,
+  perm: v.string(),
+  ip: v.string(),
+  type: v.optional(v.pipe(v.string(), v.regex(/^\d+$/))),
+  label: v.optional(v.string()),
+});
+// One key asks about itself: one entry. More would leave keyctl guessing which one is this key.
+const configSchema = v.looseObject({ data: v.pipe(v.array(v.unknown()), v.length(1)) });
+const listedKeySchema = v.looseObject({
+  apiKey: v.pipe(v.string(), v.minLength(1)),
+  label: v.string(),
+  perm: v.string(),
+  ip: v.string(),
+  ts: v.optional(v.string()),
+});
+const listSchema = v.looseObject({ data: v.array(listedKeySchema) });
+// keyctl reads only the credentials from this answer; the new key is inspected on its own before it is used.
+const createSchema = v.looseObject({
+  data: v.pipe(
+    v.array(v.looseObject({ apiKey: v.pipe(v.string(), v.minLength(1)), secretKey: v.pipe(v.string(), v.minLength(1)) })),
+    v.minLength(1),
+  ),
+});
+
+const ENDPOINT_CONFIG = 'account/config';
+const ENDPOINT_KEYS = 'users/subaccount/apikey';
+
+/** Local helper (normalize.ts has none for it): `n entr{y is|ies are}` for problem sentences. */
+function entries(n: number): string {
+  return `${n} entr${n === 1 ? 'y is' : 'ies are'}`;
+}
+
+/**
+ * The permission names of a parsed `perm`. Each must be a word (an unknown word becomes `unknown:<name>`, which the
+ * policy flags); an empty `perm` or one that is not a comma list of words is an answer keyctl cannot judge.
+ */
+function checkedPerm(perm: string, endpoint: string): string[] {
+  // Every OKX key can at least read, so "no permission at all" is not a shape OKX documents.
+  if (perm.trim() === '') badAnswer('okx', endpoint, 'perm: expected at least one permission name');
+  const tokens = perm.split(',').map((t) => t.trim());
+  const bad = tokens.filter((t) => !/^[A-Za-z0-9_.-]+$/.test(t));
+  if (bad.length > 0) badAnswer('okx', endpoint, `perm: ${entries(bad.length)} not a permission name`);
+  return tokens;
+}
+
+/** A parsed `ip`: "" (no allowlist) or a comma list whose every entry is an address, a CIDR block or `*`. */
+function checkedIp(ip: string, endpoint: string): string {
+  if (ip.trim() === '') return '';
+  const bad = ip.split(',').filter((entry) => !isAllowlistEntry(entry.trim()));
+  if (bad.length > 0) badAnswer('okx', endpoint, `ip: ${entries(bad.length)} not an address`);
+  return ip;
+}
+
 /** Normalized scopes of an OKX `perm` string ("read_only,trade,withdraw"). */
 export function okxScopes(perm: unknown, options: { isMaster?: boolean } = {}): Scope[] {
   return scopesFromTokens(commaTokens(perm), OKX_PERMISSIONS, { ...options, masterToken: 'trade' });
@@ -44,26 +121,43 @@ export function okxPermFor(scopes: readonly DeclarableScope[]): string {
   return scopes.some((s) => s !== 'read') ? 'read_only,trade' : 'read_only';
 }
 
-/** A KeyInspection from account/config's `data[0]`. */
+/**
+ * A KeyInspection from account/config's `data[0]`, parsed against its documented shape: any other shape is an
+ * EXCHANGE_BAD_RESPONSE (a violation for verify, import and rotation), never a key with fewer permissions.
+ */
 export function parseOkxConfig(entry: unknown): KeyInspection {
-  const e = obj(entry);
-  const uid = str(e.uid);
-  const mainUid = str(e.mainUid);
-  const isMaster = uid !== undefined && uid === mainUid;
-  const tokens = commaTokens(e.perm);
+  const e = parseAnswer(configEntrySchema, entry, 'okx', ENDPOINT_CONFIG);
+  const tokens = checkedPerm(e.perm, ENDPOINT_CONFIG);
+  const ip = checkedIp(e.ip, ENDPOINT_CONFIG);
+  const isMaster = e.uid === e.mainUid;
+  // `type` 0 is the main account: an answer whose type and uids disagree cannot say whose key this is.
+  if (e.type !== undefined && (e.type === '0') !== isMaster) badAnswer('okx', ENDPOINT_CONFIG, 'type: disagrees with uid and mainUid');
   return {
     scopes: okxScopes(e.perm, { isMaster }),
     native: { perm: e.perm, ip: e.ip, type: e.type },
-    ips: parseIps(e.ip),
-    readOnly: tokens.length > 0 && tokens.every((t) => t === 'read_only'),
-    owner: { ...(uid ? { uid } : {}), isMaster },
-    ...(str(e.label) ? { label: str(e.label) } : {}),
+    ips: parseIps(ip),
+    readOnly: tokens.every((t) => t === 'read_only'),
+    owner: { uid: e.uid, isMaster },
+    ...(e.label ? { label: e.label } : {}),
   };
 }
 
-function dataOf(response: unknown): unknown[] {
-  const d = obj(response).data;
-  return Array.isArray(d) ? d : [];
+/**
+ * A sub-account's key listing, every entry parsed. A listing keyctl cannot read throws: the orphan sweep and the owner
+ * lookup must never see an empty or shortened list instead.
+ */
+function parseListing(response: unknown): ListedKey[] {
+  return parseAnswer(listSchema, response, 'okx', ENDPOINT_KEYS).data.map((k) => {
+    checkedPerm(k.perm, ENDPOINT_KEYS);
+    const createdAt = toIso(k.ts);
+    return {
+      apiKey: k.apiKey,
+      ...(k.label ? { label: k.label } : {}),
+      scopes: okxScopes(k.perm),
+      ips: parseIps(checkedIp(k.ip, ENDPOINT_KEYS)),
+      ...(createdAt ? { createdAt } : {}),
+    };
+  });
 }
 
 export const adapter: ExchangeAdapter = {
@@ -72,29 +166,29 @@ export const adapter: ExchangeAdapter = {
 
   async inspect(request: InspectRequest): Promise<KeyInspection> {
     const client = await createClient(request.account, request.key, request);
-    const data = dataOf(await client.call('privateGetAccountConfig', {}, { action: 'inspecting the key' }));
-    const inspection = parseOkxConfig(data[0]);
+    const response = await client.call('privateGetAccountConfig', {}, { action: 'inspecting the key' });
+    const inspection = parseOkxConfig(parseAnswer(configSchema, response, 'okx', ENDPOINT_CONFIG).data[0]);
     // account/config names the owner by uid only; the master's listing of the declared sub-account says whether the
     // key is really there (and when it was made).
     if (request.role === 'bot' && request.master && request.subaccount) {
       const master = await createClient(request.account, request.master, request);
+      let answer: unknown;
       try {
-        const listed = dataOf(
-          await master.call(
-            'privateGetUsersSubaccountApikey',
-            { subAcct: request.subaccount, apiKey: request.key.apiKey },
-            { action: 'looking the key up in its sub-account' },
-          ),
-        ).map(obj);
-        const mine = listed.find((k) => k.apiKey === request.key.apiKey);
-        inspection.owner.subaccount = mine ? request.subaccount : null;
-        const createdAt = mine ? toIso(mine.ts) : undefined;
-        if (createdAt) inspection.createdAt = createdAt;
+        answer = await master.call(
+          'privateGetUsersSubaccountApikey',
+          { subAcct: request.subaccount, apiKey: request.key.apiKey },
+          { action: 'looking the key up in its sub-account' },
+        );
       } catch (err) {
         // An unknown sub-account or a key outside it is a refusal; anything else (network, master key) propagates.
         if (!(err instanceof KeyctlError && err.code === 'EXCHANGE_REFUSED')) throw asMasterError(err, request.account);
         inspection.owner.subaccount = null;
+        return inspection;
       }
+      // Parsed outside the try: an unreadable listing is a bad answer, not "the key is elsewhere".
+      const mine = parseListing(answer).find((k) => k.apiKey === request.key.apiKey);
+      inspection.owner.subaccount = mine ? request.subaccount : null;
+      if (mine?.createdAt) inspection.createdAt = mine.createdAt;
     }
     return inspection;
   },
@@ -103,22 +197,26 @@ export const adapter: ExchangeAdapter = {
     assertCreatable('okx', request);
     const client = await createClient(request.account, request.master, request);
     const passphrase = generatePassphrase();
-    const data = dataOf(
-      await client.call(
-        'privatePostUsersSubaccountApikey',
-        { subAcct: request.subaccount, label: request.label, passphrase, perm: okxPermFor(request.scopes), ip: request.ips.join(',') },
-        { action: 'creating a sub-account key', retry: 'refused-only' },
-      ),
+    const response = await client.call(
+      'privatePostUsersSubaccountApikey',
+      { subAcct: request.subaccount, label: request.label, passphrase, perm: okxPermFor(request.scopes), ip: request.ips.join(',') },
+      { action: 'creating a sub-account key', retry: 'refused-only' },
     );
-    const r = obj(data[0]);
-    const apiKey = str(r.apiKey);
-    const secret = str(r.secretKey);
-    if (!apiKey || !secret) throw malformed('okx', 'users/subaccount/apikey');
-    return { apiKey, secret, passphrase };
+    let created: v.InferOutput<typeof createSchema>;
+    try {
+      created = parseAnswer(createSchema, response, 'okx', ENDPOINT_KEYS);
+    } catch (err) {
+      // The key may exist though its answer is unreadable: keep the field paths, give create's what-to-do.
+      const message = err instanceof Error ? err.message : String(err);
+      throw new ExchangeError('EXCHANGE_BAD_RESPONSE', message, { hint: malformed('okx', ENDPOINT_KEYS).hint, cause: err });
+    }
+    const [first] = created.data;
+    return { apiKey: first!.apiKey, secret: first!.secretKey, passphrase };
   },
 
   async deleteKey(request: DeleteKeyRequest): Promise<void> {
     const client = await createClient(request.account, request.master, request);
+    // The answer (`data: [{subAcct}]`) is not read: an OKX error code makes ccxt throw, and nothing else is needed.
     await client.call(
       'privatePostUsersSubaccountDeleteApikey',
       { subAcct: request.subaccount, apiKey: request.apiKey },
@@ -128,23 +226,12 @@ export const adapter: ExchangeAdapter = {
 
   async listKeys(request: ListKeysRequest): Promise<ListedKey[]> {
     const client = await createClient(request.account, request.master, request);
-    const data = dataOf(
-      await client.call('privateGetUsersSubaccountApikey', { subAcct: request.subaccount }, { action: 'listing sub-account keys' }),
+    const response = await client.call(
+      'privateGetUsersSubaccountApikey',
+      { subAcct: request.subaccount },
+      { action: 'listing sub-account keys' },
     );
-    return data.map(obj).flatMap((k) => {
-      const apiKey = str(k.apiKey);
-      if (!apiKey) return [];
-      const createdAt = toIso(k.ts);
-      return [
-        {
-          apiKey,
-          ...(str(k.label) ? { label: str(k.label) } : {}),
-          scopes: okxScopes(k.perm),
-          ips: parseIps(k.ip),
-          ...(createdAt ? { createdAt } : {}),
-        },
-      ];
-    });
+    return parseListing(response);
   },
 
   async ping(request: PingRequest): Promise<void> {
