@@ -2,7 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 // Projects: `fast` (unit + in-process contract suites) for the inner loop; `slow` (CLI end to end, moto, the local
 // store's kill test) which `npm test` also runs; `faults` (rotation crash and error injection: dozens of real CLI
-// processes) behind `npm run test:faults`, which CI runs after `npm test`.
+// processes) behind `npm run test:faults`, which CI runs after `npm test`; `package` (npm pack, a global install of the
+// tarball, the README's quick start through the installed command: over a minute of npm) behind `npm run test:package`,
+// which CI runs on every supported Node line.
 // `slow` and `faults` run the built keyctl (dist/): their globalSetup fails the run at once when dist/ is missing or
 // older than the sources (test/helpers/dist.ts), instead of testing old code. `npm test` and `test:faults` build first.
 const builtDist = ['test/helpers/dist-setup.ts'];
@@ -25,10 +27,11 @@ export default defineConfig({
         test: {
           name: 'slow',
           include: ['test/integration/**/*.test.ts', 'test/contract/**/*.slow.test.ts', 'test/faults/**/*.test.ts'],
-          exclude: ['test/faults/rotation-*.test.ts'],
+          exclude: ['test/faults/rotation-*.test.ts', 'test/integration/package.test.ts'],
           globalSetup: builtDist,
         },
       },
+      { extends: true, test: { name: 'package', include: ['test/integration/package.test.ts'], globalSetup: builtDist } },
       { extends: true, test: { name: 'faults', include: ['test/faults/rotation-*.test.ts'], globalSetup: builtDist } },
     ],
   },

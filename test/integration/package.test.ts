@@ -76,7 +76,8 @@ describe('the installed package', () => {
     dir = mkdtempSync(join(tmpdir(), 'keyctl-package-'));
     prefix = join(dir, 'prefix');
     binDir = process.platform === 'win32' ? prefix : join(prefix, 'bin');
-    // dist/ is already built by `npm test`; --ignore-scripts keeps `npm pack` from rebuilding it under the other tests.
+    // dist/ is already built by `npm run test:package` (its globalSetup checks); --ignore-scripts keeps `npm pack` from
+    // rebuilding it under a running test.
     const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, maxBuffer: 16 << 20 });
     const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     files = info!.files.map((f) => f.path);
