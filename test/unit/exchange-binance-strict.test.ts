@@ -13,6 +13,7 @@ import { inspectKey } from '../../src/exchanges/inspect-key.js';
 import { ExchangeError } from '../../src/errors.js';
 import type { KeyTarget } from '../../src/domain/policy.js';
 import { caught } from '../helpers/caught.js';
+import { fieldMutations } from '../helpers/fuzz.js';
 
 /** What the fake exchange answers: apiRestrictions, the master's ipRestriction (or its refusal), create. */
 const answers = vi.hoisted(() => ({ restrictions: undefined as unknown, ip: undefined as unknown, created: undefined as unknown }));
@@ -234,42 +235,6 @@ describe('binance: the create answer', () => {
     expect(err.code).toBe('CAPABILITY_GAP');
   });
 });
-
-const kind = (x: unknown) => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x);
-
-/**
- * Shape mutations of one value: what an API change, a proxy or a bug could turn a field into. Values of the field's own
- * type are left out: `enableWithdrawals: false` is a well-formed answer saying "off", which only the exchange can know
- * to be false.
- */
-function retypes(value: unknown): unknown[] {
-  return [
-    null,
-    'x',
-    '',
-    7,
-    0,
-    true,
-    [],
-    {},
-    [value],
-    { value },
-    typeof value === 'string' ? value.split('') : String(value),
-    Array.isArray(value) ? value.join(',') : JSON.stringify(value),
-  ].filter((r) => kind(r) !== kind(value));
-}
-
-/** Each field of an answer dropped, renamed and retyped. */
-function fieldMutations(answer: Answer): Array<{ name: string; answer: Answer }> {
-  const out: Array<{ name: string; answer: Answer }> = [];
-  for (const [field, value] of Object.entries(answer)) {
-    const { [field]: _dropped, ...without } = answer;
-    out.push({ name: `drop ${field}`, answer: without });
-    out.push({ name: `rename ${field}`, answer: { ...without, [`${field}_`]: value } });
-    retypes(value).forEach((r, i) => out.push({ name: `retype ${field} #${i}`, answer: { ...answer, [field]: r } }));
-  }
-  return out;
-}
 
 interface Case {
   restrictions: Answer;

@@ -16,6 +16,7 @@ import { inspectKey } from '../../src/exchanges/inspect-key.js';
 import type { KeyTarget } from '../../src/domain/policy.js';
 import type { ExchangeAccount, ListedKey } from '../../src/exchanges/types.js';
 import { caught } from '../helpers/caught.js';
+import { fieldMutations } from '../helpers/fuzz.js';
 
 vi.mock('../../src/exchanges/ccxt.js', async (importOriginal) => ({
   ...(await importOriginal<Record<string, unknown>>()),
@@ -249,38 +250,10 @@ describe('okx: listing and creating sub-account keys', () => {
   });
 });
 
-const kind = (x: unknown) => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x);
-
-/**
- * Shape mutations of one value: what an API change, a proxy or a bug could turn a field into. Values of the field's own
- * type are left out (another uid or another permission string is a well-formed answer only the exchange can refute),
- * except the few malformed strings the extras below add.
- */
-function retypes(value: unknown): unknown[] {
-  return [
-    null,
-    'x',
-    '',
-    7,
-    0,
-    true,
-    [],
-    {},
-    [value],
-    { value },
-    typeof value === 'string' ? value.split('') : String(value),
-    Array.isArray(value) ? value.join(',') : JSON.stringify(value),
-  ].filter((r) => kind(r) !== kind(value));
-}
-
 /** Every mutation of one entry: each field dropped, renamed, retyped; `perm` and `ip` also as malformed strings. */
 function entryMutations(entry: Answer): Array<{ name: string; entry: Answer }> {
   const out: Array<{ name: string; entry: Answer }> = [];
-  for (const [field, value] of Object.entries(entry)) {
-    out.push({ name: `drop ${field}`, entry: without(entry, field) });
-    out.push({ name: `rename ${field}`, entry: renamed(entry, field, `${field}_`) });
-    retypes(value).forEach((r, i) => out.push({ name: `retype ${field} #${i}`, entry: { ...entry, [field]: r } }));
-  }
+  for (const m of fieldMutations(entry)) out.push({ name: m.name, entry: m.answer });
   const perm = String(entry.perm);
   for (const bad of [perm.split(','), '', `${perm},`, perm.replace(/,/g, ' '), perm.replace(/,/g, ';'), `${perm},trade withdraw`]) {
     if (bad !== perm) out.push({ name: `perm ${JSON.stringify(bad)}`, entry: { ...entry, perm: bad } });
