@@ -24,20 +24,26 @@ export function assertBuilt(): void {
 }
 
 /**
- * Runs `node <args>` with exactly `env` (plus PATH): a bot's view, nothing of the test runner's environment. Resolves
- * with its exit code and output when it closes.
+ * Runs `cmd <args>` with exactly `env` (plus PATH): nothing of the test runner's environment. Resolves with its exit
+ * code, output and pid when it closes.
  */
-export async function runNode(
+export async function runProcess(
+  cmd: string,
   args: string[],
   options: { env: NodeJS.ProcessEnv; cwd?: string },
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...options.env }, cwd: options.cwd });
+): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
+  const child = spawn(cmd, args, { env: { PATH: process.env.PATH, ...options.env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, stdout, stderr };
+  return { code, stdout, stderr, pid: child.pid! };
+}
+
+/** `node <args>` as a bot sees it: only the environment it is given (runProcess). */
+export function runNode(args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string }) {
+  return runProcess(process.execPath, args, options);
 }
 
 export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string; cwd?: string } = {}): Promise<CliResult> {

@@ -4,11 +4,10 @@
  * reads every one's environ and cmdline, on the real binary: no store credential may be there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeWorld, type World } from '../helpers/world.js';
-import { assertBuilt, BIN } from '../helpers/cli.js';
+import { assertBuilt, BIN, runNode } from '../helpers/cli.js';
 import { createStore } from '../../providers/local/index.js';
 import { ensureAuditKey } from '../../src/audit/key.js';
 import { fingerprint, toSecretFields } from '../../src/domain/credentials.js';
@@ -46,19 +45,13 @@ async function snoopFrom(
   env: NodeJS.ProcessEnv,
   bin = BIN,
 ): Promise<{ ancestors: Ancestor[]; reached: number; keyctlPid: number; stderr: string; code: number | null }> {
-  const child = spawn(process.execPath, [bin, ...args, '--', process.execPath, snoop], {
+  const r = await runNode([bin, ...args, '--', process.execPath, snoop], {
     cwd: w.dir,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, KEYCTL_ACTOR: 'test-runner', SNOOP_STOP_PID: String(process.pid), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { HOME: process.env.HOME, KEYCTL_ACTOR: 'test-runner', SNOOP_STOP_PID: String(process.pid), ...env },
   });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  const line = out.split('\n').find((l) => l.startsWith('{"snoop"'));
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{"snoop"'));
   const report = line ? (JSON.parse(line) as { snoop: Ancestor[]; reached: number }) : { snoop: [], reached: -1 };
-  return { ancestors: report.snoop, reached: report.reached, keyctlPid: child.pid!, stderr: err, code };
+  return { ancestors: report.snoop, reached: report.reached, keyctlPid: r.pid, stderr: r.stderr, code: r.code };
 }
 
 /** Every place a value could show: the raw bytes, and as a `NAME=value` entry. */

@@ -6,14 +6,14 @@
  * CAP_SETUID/CAP_SETGID are refused with exit 2 before the bot starts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { makeWorld, type World } from '../helpers/world.js';
-import { BIN } from '../helpers/cli.js';
+import { BIN, runProcess } from '../helpers/cli.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { canSwitchUser, resolveRunAs } from '../../src/delivery/user.js';
 import { events, startKeyctl } from './delivery-helpers.js';
@@ -153,7 +153,11 @@ describe.runIf(rootOnLinux)('keyctl exec --user nobody: a hostile bot gets its k
   it.runIf(spawnSync('setpriv', ['--version']).status === 0)(
     'a keyctl without CAP_SETUID/CAP_SETGID (root with them dropped) is refused with exit 2 and the fix',
     async () => {
-      const child = spawn(
+      const {
+        code,
+        stdout: out,
+        stderr: err,
+      } = await runProcess(
         'setpriv',
         [
           '--bounding-set=-setuid,-setgid',
@@ -172,15 +176,9 @@ describe.runIf(rootOnLinux)('keyctl exec --user nobody: a hostile bot gets its k
         ],
         {
           cwd: w.dir,
-          env: { PATH: process.env.PATH, HOME: process.env.HOME, KEYCTL_ACTOR: 'test-runner', ...w.env },
-          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { HOME: process.env.HOME, KEYCTL_ACTOR: 'test-runner', ...w.env },
         },
       );
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       expect(code, err).toBe(2);
       expect(err).toMatch(/cannot start a process as nobody/);
       expect(err).toMatch(/CAP_SETUID and CAP_SETGID \(systemd: AmbientCapabilities=/);
