@@ -123,10 +123,13 @@ export function handleAdmin(deps: AdminDeps, method: string, path: string, query
       key.permissions = p.permissions;
     }
     if (typeof body.withdraw === 'boolean') key.permissions = emulator.setWithdraw(key.permissions, body.withdraw);
-    if (body.ips === null) key.ips = [];
-    else if (body.ips !== undefined) {
-      const ips = ipList(body.ips);
+    if (body.ips !== undefined) {
+      const ips = body.ips === null ? [] : ipList(body.ips);
       if (typeof ips === 'string') return bad(ips);
+      // Under the propagation fault mode the exchange keeps enforcing the old allowlist for a while.
+      const delay = faults.propagationMs(key.exchange);
+      if (delay > 0) key.ipsChange = { previous: [...key.ips], at: Date.now() + delay };
+      else delete key.ipsChange;
       key.ips = ips;
     }
     if (body.expiresAt === null) delete key.expiresAt;

@@ -1,10 +1,12 @@
 /**
- * Fault injection: latency, a request that never gets an answer, a 5xx, or the exchange's own rate-limit error, on a
- * chosen exchange endpoint, optionally only the next N times.
+ * Fault injection on a chosen exchange endpoint, optionally only the next N times: latency, a request that never gets
+ * an answer, a 5xx, the exchange's own rate-limit error; the same loss or 5xx *after* the endpoint did its work (the
+ * key was created or deleted, the client never learns it); and propagation delay (keys created, allowlists changed
+ * while it is set take effect only `ms` later), which real exchanges show because their key stores are replicated.
  */
 import { isSandboxExchange, type SandboxExchange } from './state.js';
 
-export const FAULT_KINDS = ['latency', 'timeout', '5xx', 'ratelimit'] as const;
+export const FAULT_KINDS = ['latency', 'timeout', '5xx', 'ratelimit', 'after-timeout', 'after-5xx', 'propagation'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultSpec {
@@ -14,7 +16,7 @@ export interface FaultSpec {
   /** The path the exchange sees (no `/<exchange>` prefix, no query), e.g. `/v5/user/query-api`. `*` = every path. */
   path: string;
   kind: FaultKind;
-  /** latency: the delay (default 1000 ms). */
+  /** latency: the delay (default 1000 ms); propagation: how long a new key or allowlist takes to apply (required). */
   ms?: number;
   /** How many matching requests it hits; unlimited when absent. */
   times?: number;
@@ -37,6 +39,12 @@ export function parseFaultSpec(body: Record<string, unknown>): FaultSpec | strin
   if (ms !== undefined && (typeof ms !== 'number' || ms < 0)) return 'ms must be a non-negative number';
   if (times !== undefined && (typeof times !== 'number' || !Number.isInteger(times) || times < 1)) {
     return 'times must be a positive integer';
+  }
+  if (kind === 'propagation') {
+    if (ms === undefined) return 'a propagation fault needs ms: how long a new key or allowlist takes to apply';
+    if (path !== '*' || method !== undefined || times !== undefined) {
+      return 'a propagation fault applies to every key of the exchange: path "*", no method, no times';
+    }
   }
   return {
     exchange,
@@ -62,10 +70,19 @@ export class FaultTable {
     this.faults = [];
   }
 
-  /** The first fault that applies to this request, counting it as used. */
+  /** The propagation delay set for `exchange` (the latest one), 0 when none. */
+  propagationMs(exchange: SandboxExchange): number {
+    return this.faults.findLast((x) => x.exchange === exchange && x.kind === 'propagation')?.ms ?? 0;
+  }
+
+  /** The first request fault that applies to this request, counting it as used. */
   take(exchange: SandboxExchange, method: string, path: string): FaultSpec | undefined {
     const f = this.faults.find(
-      (x) => x.exchange === exchange && (x.method === undefined || x.method === method) && (x.path === '*' || x.path === path),
+      (x) =>
+        x.kind !== 'propagation' &&
+        x.exchange === exchange &&
+        (x.method === undefined || x.method === method) &&
+        (x.path === '*' || x.path === path),
     );
     if (!f) return undefined;
     f.remaining -= 1;

@@ -136,7 +136,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     if (body === undefined) return { status: 400, body: { error: 'malformed JSON body' } };
     const params: Record<string, unknown> = { ...Object.fromEntries(new URLSearchParams(rawQuery)), ...body };
     const sreq: SandboxRequest = { method, path, rawQuery, params, rawBody, headers: req.headers };
-    return emulator.handle(sreq, ctx);
+    const before = new Set(state.keys({ exchange }));
+    const reply = emulator.handle(sreq, ctx);
+    const delay = faults.propagationMs(exchange);
+    if (delay > 0) {
+      // Keys this request created exist (the create answered) but authenticate only once they have propagated.
+      const created = state.keys({ exchange }).filter((k) => !before.has(k));
+      for (const k of created) k.activeAt = ctx.now + delay;
+      if (created.length > 0) state.changed();
+    }
+    // The endpoint did its work; the client gets a 5xx or nothing at all, as when a gateway or the network fails late.
+    if (fault?.kind === 'after-timeout') return undefined;
+    if (fault?.kind === 'after-5xx') return { status: 502, body: 'Bad Gateway' };
+    return reply;
   }
 
   const server = createServer((req, res) => {

@@ -53,6 +53,13 @@ export interface SandboxKey {
   readOnly: boolean;
   createdAt: string;
   expiresAt?: string;
+  /**
+   * Propagation delay (fault mode `propagation`): the exchange does not know the key for authentication before this
+   * time (ms), although the create call answered with it.
+   */
+  activeAt?: number;
+  /** Propagation delay of an allowlist change: `ips` is enforced from `at` (ms); `ips` before that is `previous`. */
+  ipsChange?: { previous: string[]; at: number };
 }
 
 /** The key as the admin API shows it: no secret, no passphrase. */
@@ -111,6 +118,14 @@ export function ipAllowed(ips: readonly string[], ip: string): boolean {
     else list.addSubnet(addr!, Number(bits), type);
   }
   return list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/**
+ * The allowlist the exchange enforces right now: while an allowlist change is still propagating, the previous one.
+ * Emulators check addresses against this, never against `key.ips` directly.
+ */
+export function effectiveIps(k: SandboxKey, now: number): readonly string[] {
+  return k.ipsChange !== undefined && now < k.ipsChange.at ? k.ipsChange.previous : k.ips;
 }
 
 export function isExpired(k: SandboxKey, now: number): boolean {
@@ -218,6 +233,15 @@ export class SandboxState {
 
   key(exchange: SandboxExchange, apiKey: string): SandboxKey | undefined {
     return this.data.keys.find((k) => k.exchange === exchange && k.apiKey === apiKey);
+  }
+
+  /**
+   * The key a request authenticates with: like `key()`, but a key still propagating (created under the `propagation`
+   * fault mode less than its delay ago) is unknown, as it is to the exchange's authentication layer.
+   */
+  usableKey(exchange: SandboxExchange, apiKey: string, now: number): SandboxKey | undefined {
+    const k = this.key(exchange, apiKey);
+    return k !== undefined && (k.activeAt === undefined || now >= k.activeAt) ? k : undefined;
   }
 
   /** Looks a key up by apiKey on any exchange (the admin API's tamper route has no exchange in it). */

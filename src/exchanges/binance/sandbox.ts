@@ -19,7 +19,7 @@ import {
   type Reply,
   type SandboxRequest,
 } from '../../sandbox/http.js';
-import { ipAllowed, isExpired, randomAlnum, type SandboxKey } from '../../sandbox/state.js';
+import { effectiveIps, ipAllowed, isExpired, randomAlnum, type SandboxKey } from '../../sandbox/state.js';
 
 type BinancePerms = Record<string, boolean>;
 
@@ -63,7 +63,7 @@ function withoutSignature(raw: string): { payload: string; signature: string | u
 function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   const apiKey = header(req, 'x-mbx-apikey');
   if (!apiKey) return { reply: fail(401, -2014, 'API-key format invalid.') };
-  const key = ctx.state.key('binance', apiKey);
+  const key = ctx.state.usableKey('binance', apiKey, ctx.now);
   if (!key || isExpired(key, ctx.now)) return { reply: invalidKey() };
   // Binance signs queryString + body as sent (ccxt puts everything in one of the two).
   const raw = req.rawQuery && req.rawBody ? `${req.rawQuery}${req.rawBody}` : req.rawQuery || req.rawBody;
@@ -85,7 +85,7 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   }
   const valid = queryVariants(payload).some((p) => safeEqual(hmac(key.secret, p, 'hex'), signature.toLowerCase()));
   if (!valid) return { reply: fail(400, -1022, 'Signature for this request is not valid.') };
-  if (!ipAllowed(key.ips, ctx.clientIp)) return { reply: invalidKey() };
+  if (!ipAllowed(effectiveIps(key, ctx.now), ctx.clientIp)) return { reply: invalidKey() };
   return { key };
 }
 

@@ -18,7 +18,15 @@ import {
   type Reply,
   type SandboxRequest,
 } from '../../sandbox/http.js';
-import { ipAllowed, isExpired, isoSeconds, randomAlnum, type NativePermissions, type SandboxKey } from '../../sandbox/state.js';
+import {
+  effectiveIps,
+  ipAllowed,
+  isExpired,
+  isoSeconds,
+  randomAlnum,
+  type NativePermissions,
+  type SandboxKey,
+} from '../../sandbox/state.js';
 
 type BybitPerms = Record<string, string[]>;
 
@@ -85,7 +93,7 @@ function ipsOut(k: SandboxKey): string[] {
 function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   const apiKey = header(req, 'x-bapi-api-key');
   if (!apiKey) return { reply: reply(ctx, 10003, 'API key is invalid.') };
-  const key = ctx.state.key('bybit', apiKey);
+  const key = ctx.state.usableKey('bybit', apiKey, ctx.now);
   if (!key) return { reply: reply(ctx, 10003, 'API key is invalid.') };
   const tsRaw = header(req, 'x-bapi-timestamp') ?? '';
   const recvRaw = header(req, 'x-bapi-recv-window') ?? '5000';
@@ -105,7 +113,7 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   const signed = req.method === 'POST' ? [req.rawBody] : queryVariants(req.rawQuery);
   const valid = signed.some((payload) => safeEqual(hmac(key.secret, `${tsRaw}${apiKey}${recvRaw}${payload}`, 'hex'), given));
   if (!valid) return { reply: reply(ctx, 10004, 'Signature for this request is not valid.') };
-  if (!ipAllowed(key.ips, ctx.clientIp)) {
+  if (!ipAllowed(effectiveIps(key, ctx.now), ctx.clientIp)) {
     return { reply: reply(ctx, 10010, "Unmatched IP, please check your API key's bound IP addresses.") };
   }
   if (isExpired(key, ctx.now)) return { reply: reply(ctx, 33004, 'Your api key has expired.') };

@@ -21,7 +21,7 @@ import {
   type Reply,
   type SandboxRequest,
 } from '../../sandbox/http.js';
-import { ipAllowed, isExpired, type SandboxKey } from '../../sandbox/state.js';
+import { effectiveIps, ipAllowed, isExpired, type SandboxKey } from '../../sandbox/state.js';
 
 /** KuCoin rejects timestamps more than 5 s off its clock. */
 const WINDOW_MS = 5000;
@@ -59,7 +59,7 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   if (version !== '2' && version !== '3') {
     return { reply: fail(401, '400008', 'V1 & V2 API keys are no longer supported by this API. Please create a V3 API key') };
   }
-  const key = ctx.state.key('kucoin', apiKey);
+  const key = ctx.state.usableKey('kucoin', apiKey, ctx.now);
   if (!key || isExpired(key, ctx.now)) return { reply: fail(401, '400003', 'KC-API-KEY not exists') };
   const ts = Number(tsRaw);
   if (!/^\d+$/.test(tsRaw) || Math.abs(ctx.now - ts) > WINDOW_MS) {
@@ -76,7 +76,7 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   if (!safeEqual(hmac(key.secret, key.passphrase ?? '', 'base64'), passphrase)) {
     return { reply: fail(401, '400004', 'Invalid KC-API-PASSPHRASE') };
   }
-  if (!ipAllowed(key.ips, ctx.clientIp)) {
+  if (!ipAllowed(effectiveIps(key, ctx.now), ctx.clientIp)) {
     // KuCoin's gateway error table (https://www.kucoin.com/docs-new/error-code): 400006 "Invalid request IP, the current
     // client IP is: %s." The table gives no HTTP status; 403 is the sandbox's choice.
     return { reply: fail(403, '400006', `Invalid request IP, the current client IP is: ${ctx.clientIp}.`) };

@@ -20,7 +20,7 @@ import {
   type Reply,
   type SandboxRequest,
 } from '../../sandbox/http.js';
-import { ipAllowed, isExpired, type SandboxKey } from '../../sandbox/state.js';
+import { effectiveIps, ipAllowed, isExpired, type SandboxKey } from '../../sandbox/state.js';
 
 /** OKX accepts a request whose timestamp is within 30 s of its clock. */
 const WINDOW_MS = 30_000;
@@ -48,7 +48,7 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   if (!sign) return { reply: fail(401, '50106', 'Request header OK-ACCESS-SIGN cannot be empty.') };
   const ts = header(req, 'ok-access-timestamp');
   if (!ts) return { reply: fail(401, '50107', 'Request header OK-ACCESS-TIMESTAMP cannot be empty.') };
-  const key = ctx.state.key('okx', apiKey);
+  const key = ctx.state.usableKey('okx', apiKey, ctx.now);
   if (!key || isExpired(key, ctx.now)) {
     // OKX deletes keys that expire, so an expired key looks exactly like an unknown one.
     return { reply: fail(401, '50111', 'Invalid OK-ACCESS-KEY.') };
@@ -69,7 +69,7 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   if (!candidates.some((payload) => safeEqual(hmac(key.secret, payload, 'base64'), sign))) {
     return { reply: fail(401, '50113', 'Invalid Sign') };
   }
-  if (!ipAllowed(key.ips, ctx.clientIp)) {
+  if (!ipAllowed(effectiveIps(key, ctx.now), ctx.clientIp)) {
     return { reply: fail(401, '50110', `Your IP ${ctx.clientIp} is not included in your API key's IP whitelist.`) };
   }
   return { key };
