@@ -10,6 +10,8 @@ export interface EngineOptions {
   owner: string;
   /** Lease length (ms); default the engine's. */
   leaseMs?: number;
+  /** How long a new key the exchange still refuses is waited for; default the engine's. */
+  propagationWaitMs?: number;
   /** Instructions to a human and the key they made; without it, assisted rotation stops with ASSISTED_KEY_REQUIRED. */
   assisted?: AssistedIo;
   /** For the fault tests' failpoints (KEYCTL_FAILPOINT). */
@@ -30,6 +32,7 @@ export function createRotationEngine(deps: EngineDeps, options: EngineOptions): 
     call: deps.call,
     owner: options.owner,
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+    ...(options.propagationWaitMs !== undefined ? { propagationWaitMs: options.propagationWaitMs } : {}),
     ...(options.assisted ? { assisted: options.assisted } : {}),
     ...(options.env ? { env: options.env } : {}),
   });

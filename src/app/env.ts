@@ -21,3 +21,11 @@ export function leaseMsFromEnv(env: NodeJS.ProcessEnv): number | undefined {
   const ms = Number(env.KEYCTL_LEASE_MS);
   return Number.isInteger(ms) && ms >= 300 ? ms : undefined;
 }
+
+/** KEYCTL_PROPAGATION_WAIT_MS: how long rotation keeps testing a new key the exchange still refuses (default 20 s). */
+export function propagationWaitMsFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.KEYCTL_PROPAGATION_WAIT_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Number(raw);
+  return Number.isInteger(ms) && ms >= 0 ? ms : undefined;
+}

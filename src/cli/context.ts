@@ -7,7 +7,7 @@ import type { AuditEntry, AuditInput, AuditLog } from '../audit/types.js';
 import type { SecretStore } from '../../providers/types.js';
 import type { CoordinationStore } from '../../providers/coordination.js';
 import type { AppDeps } from '../app/deps.js';
-import { callOptionsFromEnv, leaseMsFromEnv } from '../app/env.js';
+import { callOptionsFromEnv, leaseMsFromEnv, propagationWaitMsFromEnv } from '../app/env.js';
 import { parseCredentials, type Credentials } from '../domain/credentials.js';
 import type { EventBus } from '../events/bus.js';
 import type { RotationEngine } from '../rotation/engine.js';
@@ -152,9 +152,11 @@ export class CliContext {
   async engine(): Promise<RotationEngine> {
     const { createRotationEngine } = await import('../app/engine.js');
     const leaseMs = leaseMsFromEnv(this.io.env);
+    const propagationWaitMs = propagationWaitMsFromEnv(this.io.env);
     return createRotationEngine(await this.app(), {
       owner: `${hostname()}:${process.pid}`,
       ...(leaseMs !== undefined ? { leaseMs } : {}),
+      ...(propagationWaitMs !== undefined ? { propagationWaitMs } : {}),
       env: this.io.env,
       assisted: { instruct: (text) => this.out.error(text), readKey: () => this.readAssistedKey() },
     });

@@ -31,6 +31,12 @@ import { readConsumers } from '../delivery/handover.js';
 /** Lease on a slot while it rotates; renewed by a heartbeat every third of it, so a killed run frees the slot soon. */
 export const LEASE_MS = 30_000;
 export const LABEL_PREFIX = 'keyctl-';
+/**
+ * How long a new key may keep being refused before its test fails: exchanges replicate keys, so a key their create
+ * call just returned can be unknown to the authentication layer for a few seconds. Polled with growing pauses.
+ */
+export const PROPAGATION_WAIT_MS = 20_000;
+const PROPAGATION_POLL_MS = [250, 500, 1_000, 2_000, 4_000];
 
 /** Reads a new key from a human, for assisted rotation (exchanges without a key API, or no master key stored). */
 export interface AssistedIo {
@@ -59,6 +65,10 @@ export interface RotationDeps {
   call?: CallOptions;
   /** Lease length (ms); default LEASE_MS. KEYCTL_LEASE_MS sets it from the CLI. */
   leaseMs?: number;
+  /** How long a new key's refusal counts as propagation; default PROPAGATION_WAIT_MS. KEYCTL_PROPAGATION_WAIT_MS sets it. */
+  propagationWaitMs?: number;
+  /** Injectable for tests. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface RotateOptions {
@@ -448,26 +458,53 @@ export class RotationEngine {
     return key;
   }
 
+  /**
+   * Inspects and pings the new key. A refusal (unknown key, address not allowed) is retried until the propagation
+   * wait is spent: the exchange may not know the key it just created yet. Whatever else goes wrong is final at once.
+   */
+  private async inspectNewKey(run: SlotRun, key: Credentials): Promise<Violation[]> {
+    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    let waited = 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const inspection = await run.adapter.inspect({
+          account: run.account,
+          key,
+          role: 'bot',
+          subaccount: run.slot.uid,
+          ...(run.master ? { master: run.master } : {}),
+          ...this.deps.call,
+        });
+        const violations = evaluateKey(
+          inspection,
+          { kind: 'bot', scopes: run.slot.scopes, ips: run.slot.ips, subaccount: run.slot.uid },
+          { now: this.now() },
+        );
+        if (violations.length === 0) await run.adapter.ping({ account: run.account, key, ...this.deps.call });
+        return violations;
+      } catch (err) {
+        const budget = (this.deps.propagationWaitMs ?? PROPAGATION_WAIT_MS) - waited;
+        const refused = err instanceof ExchangeError && !err.retryable && (err.code === 'KEY_REJECTED' || err.code === 'IP_NOT_ALLOWED');
+        if (!refused || budget <= 0) throw err;
+        const pause = Math.min(budget, PROPAGATION_POLL_MS[Math.min(attempt, PROPAGATION_POLL_MS.length - 1)]!);
+        this.deps.logger?.info('new key refused; waiting for it to propagate at the exchange', {
+          ref: run.slot.ref,
+          code: err.code,
+          waitedMs: waited,
+        });
+        await sleep(pause);
+        waited += pause;
+      }
+    }
+  }
+
   private async test(run: SlotRun, j: JournalHandle): Promise<JournalHandle> {
     const e = j.entry;
     const key = await this.readVersion(run.path, e.newVersion!);
     let violations: Violation[];
     let refusalHint: string | undefined;
     try {
-      const inspection = await run.adapter.inspect({
-        account: run.account,
-        key,
-        role: 'bot',
-        subaccount: run.slot.uid,
-        ...(run.master ? { master: run.master } : {}),
-        ...this.deps.call,
-      });
-      violations = evaluateKey(
-        inspection,
-        { kind: 'bot', scopes: run.slot.scopes, ips: run.slot.ips, subaccount: run.slot.uid },
-        { now: this.now() },
-      );
-      if (violations.length === 0) await run.adapter.ping({ account: run.account, key, ...this.deps.call });
+      violations = await this.inspectNewKey(run, key);
     } catch (err) {
       if (err instanceof KeyctlError && err.retryable) throw err; // unknown outcome: keep the journal, re-run tests again
       if (!(err instanceof ExchangeError)) throw err;

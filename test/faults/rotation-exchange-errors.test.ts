@@ -3,15 +3,14 @@
  * retries left: KEYCTL_EXCHANGE_ATTEMPTS=1), then a re-run with the exchange healthy again. The failed run must stop
  * with exit 6 at the step the call belongs to and lose nothing; the re-run must finish the rotation cleanly.
  *
- * The sandbox's faults fire before the endpoint runs, so a timed-out create creates nothing. "The exchange did it but
- * the answer was lost" is covered separately: a proxy lets the call reach the sandbox, then drops its answer, so
- * keyctl times out after the work was done.
+ * Those faults fire before the endpoint runs, so a timed-out create creates nothing. "The exchange did it but the
+ * answer was lost or failed" is the sandbox's `after-timeout` / `after-5xx` modes on the two calls with effects (create
+ * and delete), and "the exchange does not know its new key yet" is its `propagation` mode.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultKind } from '../../src/sandbox/faults.js';
 import type { RotationStep } from '../../src/rotation/journal.js';
 import type { World } from '../helpers/world.js';
-import { loseNextAnswer, type LostAnswerProxy } from './helpers/lost-answer-proxy.js';
 import { assertInvariants, faultWorld, keysAtSlot, parseRotate, rerun, rotate, slotState, warmUp } from './helpers/rotation-world.js';
 
 /**
@@ -23,11 +22,17 @@ const TIMEOUT_MS = 5_000;
 /** The failed run: one attempt per call. */
 const ONE_ATTEMPT = { KEYCTL_EXCHANGE_ATTEMPTS: '1' };
 const TIMED_ENV = { ...ONE_ATTEMPT, KEYCTL_EXCHANGE_TIMEOUT_MS: String(TIMEOUT_MS) };
+/** The faults that fire before the endpoint runs. */
+type RefusingFault = Extract<FaultKind, 'timeout' | '5xx' | 'ratelimit'>;
+/** The faults that fire after the endpoint did its work. */
+type LateFault = Extract<FaultKind, 'after-timeout' | 'after-5xx'>;
 /** 5xx and rate limits are answered at once: keyctl's default timeout (10 s) never comes into play. */
-const FAULTED_ENV: Record<Exclude<FaultKind, 'latency'>, NodeJS.ProcessEnv> = {
+const FAULTED_ENV: Record<RefusingFault | LateFault, NodeJS.ProcessEnv> = {
   timeout: TIMED_ENV,
   '5xx': ONE_ATTEMPT,
   ratelimit: ONE_ATTEMPT,
+  'after-timeout': TIMED_ENV,
+  'after-5xx': ONE_ATTEMPT,
 };
 /**
  * A case spends much of its time queued for one of the few CLI child slots (helpers/rotation-world.ts) while the other
@@ -61,7 +66,7 @@ const CALLS: Call[] = [
   },
 ];
 
-const KINDS: Array<{ kind: Exclude<FaultKind, 'latency'>; code: string }> = [
+const KINDS: Array<{ kind: RefusingFault; code: string }> = [
   { kind: 'timeout', code: 'EXCHANGE_TIMEOUT' },
   { kind: '5xx', code: 'EXCHANGE_UNAVAILABLE' },
   { kind: 'ratelimit', code: 'RATE_LIMITED' },
@@ -73,10 +78,8 @@ const CASES = CALLS.flatMap((call) =>
 
 describe('rotation with an exchange call failing, then re-run', () => {
   const worlds: World[] = [];
-  const proxies: LostAnswerProxy[] = [];
   beforeAll(warmUp);
   afterAll(async () => {
-    await Promise.all(proxies.map((p) => p.close()));
     await Promise.all(worlds.map((w) => w.close()));
   });
 
@@ -84,27 +87,6 @@ describe('rotation with an exchange call failing, then re-run', () => {
     const w = await faultWorld();
     worlds.push(w);
     return w;
-  }
-
-  /** Routes the world's exchange calls through a proxy that drops the answer to the next `call` (it drops one only). */
-  async function lostAnswer(w: World, call: { method: string; path: string }): Promise<LostAnswerProxy> {
-    const p = await loseNextAnswer(w, call);
-    proxies.push(p);
-    return p;
-  }
-
-  /**
-   * The answer keyctl never got, and bybit's retCode in it (0: the exchange did the work). It came back seconds before
-   * keyctl timed out; the bound is only there to fail with a reason if the call never reached the sandbox.
-   */
-  async function exchangeDidIt(p: LostAnswerProxy): Promise<unknown> {
-    let timer: NodeJS.Timeout | undefined;
-    const never = new Promise<never>(
-      (_, reject) => (timer = setTimeout(() => reject(new Error('the call never reached the sandbox')), 30_000)),
-    );
-    const answer = await Promise.race([p.dropped, never]).finally(() => clearTimeout(timer));
-    expect(answer.status).toBe(200);
-    return (JSON.parse(answer.body) as { retCode?: unknown }).retCode;
   }
 
   it.concurrent.each(CASES)(
@@ -137,20 +119,25 @@ describe('rotation with an exchange call failing, then re-run', () => {
     CASE_TIMEOUT_MS,
   );
 
-  it.concurrent(
-    'a create whose answer is lost (the key exists, keyctl timed out): the re-run sweeps the orphan by its label',
-    async () => {
-      const w = await world();
-      const proxy = await lostAnswer(w, { method: 'POST', path: '/v5/user/create-sub-api' });
+  const LATE = (['after-timeout', 'after-5xx'] as const).map((kind) => ({
+    kind,
+    code: kind === 'after-timeout' ? 'EXCHANGE_TIMEOUT' : 'EXCHANGE_UNAVAILABLE',
+  }));
 
-      const failed = await rotate(w, TIMED_ENV);
+  it.concurrent.each(LATE)(
+    'a create that happened but answered $kind: exit 6 with the key alive, then the re-run sweeps it by its label',
+    async ({ kind, code }) => {
+      const w = await world();
+      await w.sandbox.admin.addFault({ exchange: 'bybit', method: 'POST', path: '/v5/user/create-sub-api', kind, times: 1 });
+
+      const failed = await rotate(w, FAULTED_ENV[kind]);
       expect(failed.code, failed.stdout + failed.stderr).toBe(6);
-      expect(parseRotate(failed)?.failures.map((f) => f.code)).toEqual(['EXCHANGE_TIMEOUT']);
-      expect(await exchangeDidIt(proxy), 'the sandbox created the key').toBe(0);
-      expect(await keysAtSlot(w)).toHaveLength(2);
+      expect(parseRotate(failed)?.failures.map((f) => f.code)).toEqual([code]);
       const state = await slotState(w);
       expect(state.journal?.step).toBe('started');
-      const orphan = (await keysAtSlot(w)).find((k) => k.apiKey !== w.botKeys.arb1!.apiKey)!;
+      const atSandbox = await keysAtSlot(w);
+      expect(atSandbox, 'the sandbox created the key although keyctl never learnt it').toHaveLength(2);
+      const orphan = atSandbox.find((k) => k.apiKey !== w.botKeys.arb1!.apiKey)!;
       expect(orphan.label, 'the orphan carries the rotation label').toBe(state.journal!.label);
 
       const again = await rerun(w);
@@ -163,17 +150,19 @@ describe('rotation with an exchange call failing, then re-run', () => {
     CASE_TIMEOUT_MS,
   );
 
-  it.concurrent(
-    'a delete of the old key whose answer is lost (deleted, keyctl timed out): the re-run confirms it dead and finishes',
-    async () => {
+  it.concurrent.each(LATE)(
+    'a delete of the old key that happened but answered $kind: exit 6, then the re-run confirms it dead and finishes',
+    async ({ kind, code }) => {
       const w = await world();
-      const proxy = await lostAnswer(w, { method: 'POST', path: '/v5/user/delete-sub-api' });
+      await w.sandbox.admin.addFault({ exchange: 'bybit', method: 'POST', path: '/v5/user/delete-sub-api', kind, times: 1 });
 
-      const failed = await rotate(w, TIMED_ENV);
+      const failed = await rotate(w, FAULTED_ENV[kind]);
       expect(failed.code, failed.stdout + failed.stderr).toBe(6);
-      expect(parseRotate(failed)?.failures.map((f) => f.code)).toEqual(['EXCHANGE_TIMEOUT']);
-      expect(await exchangeDidIt(proxy), 'the sandbox deleted the old key').toBe(0);
-      expect((await keysAtSlot(w)).map((k) => k.apiKey)).not.toContain(w.botKeys.arb1!.apiKey);
+      expect(parseRotate(failed)?.failures.map((f) => f.code)).toEqual([code]);
+      expect(
+        (await keysAtSlot(w)).map((k) => k.apiKey),
+        'the sandbox deleted the old key',
+      ).not.toContain(w.botKeys.arb1!.apiKey);
       const state = await slotState(w);
       expect(state.journal?.step).toBe('promoted');
       expect(
@@ -185,6 +174,59 @@ describe('rotation with an exchange call failing, then re-run', () => {
       expect(again.code, again.stdout + again.stderr).toBe(0);
       expect(parseRotate(again)!.results[0]).toMatchObject({ status: 'revoked-previous', previousRevoked: true });
 
+      await assertInvariants(w);
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'a delete that happened but answered 5xx, retried by keyctl: the repeat finds the key gone and the run finishes',
+    async () => {
+      const w = await world();
+      await w.sandbox.admin.addFault({ exchange: 'bybit', method: 'POST', path: '/v5/user/delete-sub-api', kind: 'after-5xx', times: 1 });
+
+      const r = await rotate(w, { KEYCTL_EXCHANGE_ATTEMPTS: '3', KEYCTL_EXCHANGE_BACKOFF_MS: '10' });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(parseRotate(r)!.results[0]).toMatchObject({ status: 'rotated', previousRevoked: true });
+      await assertInvariants(w);
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'a new key the exchange does not know yet (propagation 1.5 s): the test waits for it and the rotation finishes',
+    async () => {
+      const w = await world();
+      await w.sandbox.admin.addFault({ exchange: 'bybit', path: '*', kind: 'propagation', ms: 1_500 });
+
+      const r = await rotate(w);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(parseRotate(r)!.results[0]).toMatchObject({ status: 'rotated', previousRevoked: true, orphansDeleted: 0 });
+      await assertInvariants(w);
+    },
+    CASE_TIMEOUT_MS,
+  );
+
+  it.concurrent(
+    'a new key still unknown when the propagation wait is spent: exit 6, the key is deleted, the current key kept',
+    async () => {
+      const w = await world();
+      await w.sandbox.admin.addFault({ exchange: 'bybit', path: '*', kind: 'propagation', ms: 60_000 });
+
+      const failed = await rotate(w, { KEYCTL_PROPAGATION_WAIT_MS: '300' });
+      expect(failed.code, failed.stdout + failed.stderr).toBe(6);
+      expect(parseRotate(failed)?.failures.map((f) => f.code)).toEqual(['ROTATION_TEST_FAILED']);
+      expect(
+        (await keysAtSlot(w)).map((k) => k.apiKey),
+        'only the old key is left at the exchange',
+      ).toEqual([w.botKeys.arb1!.apiKey]);
+      const state = await slotState(w);
+      expect(state.current?.apiKey).toBe(w.botKeys.arb1!.apiKey);
+      expect(state.journal).toBeNull();
+
+      await w.sandbox.admin.clearFaults();
+      const again = await rotate(w);
+      expect(again.code, again.stdout + again.stderr).toBe(0);
       await assertInvariants(w);
     },
     CASE_TIMEOUT_MS,

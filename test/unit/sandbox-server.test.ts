@@ -110,4 +110,80 @@ describe('sandbox server', () => {
     await sb.admin.clearFaults();
     expect((await call(ex, 'privateGetV5UserQueryApi')).retCode).toBe(0);
   });
+
+  /** A bybit master key, a sub-account and a ccxt client of the master, for the late-fault and propagation cases. */
+  async function bybitMaster(sb: RunningSandbox) {
+    await sb.admin.createAccount('bybit', '42');
+    const sub = await sb.admin.createSubaccount('bybit', '42');
+    const k = await sb.admin.createKey({
+      exchange: 'bybit',
+      owner: '42',
+      master: true,
+      permissions: { Wallet: ['AccountTransfer'] },
+      ips: ['127.0.0.1'],
+    });
+    const ex = client('bybit', sb.url, k, { timeout: 1_000 });
+    const create = () =>
+      call(ex, 'privatePostV5UserCreateSubApi', {
+        subuid: Number(sub.id),
+        readOnly: 0,
+        permissions: { Spot: ['SpotTrade'] },
+        ips: '127.0.0.1',
+        note: 'keyctl-late',
+      });
+    const subKeys = () => sb.state.keys({ exchange: 'bybit', owner: sub.id });
+    return { ex, create, subKeys };
+  }
+
+  it('after-5xx and after-timeout faults let the endpoint do its work, then fail the answer', async () => {
+    const sb = await start({ admin: true });
+    const { create, subKeys } = await bybitMaster(sb);
+    await sb.admin.addFault({ exchange: 'bybit', method: 'POST', path: '/v5/user/create-sub-api', kind: 'after-5xx', times: 1 });
+    await expect(create()).rejects.toThrow(/502|Bad Gateway/);
+    expect(subKeys(), 'the key was created although the answer failed').toHaveLength(1);
+    await sb.admin.addFault({ exchange: 'bybit', method: 'POST', path: '/v5/user/create-sub-api', kind: 'after-timeout', times: 1 });
+    await expect(create()).rejects.toThrow(/timed out|RequestTimeout/i);
+    expect(subKeys(), 'the key was created although no answer came').toHaveLength(2);
+    expect((await create()).retCode, 'the faults were used up').toBe(0);
+    expect(subKeys()).toHaveLength(3);
+  });
+
+  it('propagation: a key created through the API authenticates only after the delay; seeded keys are not delayed', async () => {
+    const sb = await start({ admin: true });
+    const { create } = await bybitMaster(sb);
+    await sb.admin.addFault({ exchange: 'bybit', path: '*', kind: 'propagation', ms: 600 });
+    const made = (await create()).result as { apiKey: string; secret: string };
+    const fresh = client('bybit', sb.url, made);
+    await expect(call(fresh, 'privateGetV5UserQueryApi'), 'unknown while propagating').rejects.toThrow(/10003/);
+    const seeded = await sb.admin.createKey({ exchange: 'bybit', owner: '42', master: true, permissions: { Spot: ['SpotTrade'] } });
+    expect((await call(client('bybit', sb.url, seeded), 'privateGetV5UserQueryApi')).retCode, 'seeded: usable at once').toBe(0);
+    await new Promise((r) => setTimeout(r, 650));
+    expect((await call(fresh, 'privateGetV5UserQueryApi')).retCode).toBe(0);
+  });
+
+  it('propagation: an allowlist change is enforced only after the delay', async () => {
+    const sb = await start({ admin: true });
+    await sb.admin.createAccount('bybit', '42');
+    const k = await sb.admin.createKey({
+      exchange: 'bybit',
+      owner: '42',
+      master: true,
+      permissions: { Spot: ['SpotTrade'] },
+      ips: ['127.0.0.1'],
+    });
+    const ex = client('bybit', sb.url, k);
+    await sb.admin.addFault({ exchange: 'bybit', path: '*', kind: 'propagation', ms: 600 });
+    await sb.admin.tamper(k.apiKey, { ips: ['198.51.100.7'] });
+    expect((await call(ex, 'privateGetV5UserQueryApi')).retCode, 'the old allowlist still applies').toBe(0);
+    await new Promise((r) => setTimeout(r, 650));
+    await expect(call(ex, 'privateGetV5UserQueryApi')).rejects.toThrow(/10010/);
+  });
+
+  it('refuses a propagation fault without a delay or limited to one path', async () => {
+    const sb = await start({ admin: true });
+    await expect(sb.admin.addFault({ exchange: 'bybit', path: '*', kind: 'propagation' })).rejects.toThrow(/needs ms/);
+    await expect(sb.admin.addFault({ exchange: 'bybit', path: '/v5/user/query-api', kind: 'propagation', ms: 5 })).rejects.toThrow(
+      /every key/,
+    );
+  });
 });
