@@ -5,13 +5,25 @@
  * mutation of an unsafe key passes, and no mutation of any key crashes (every outcome is violations or a pass).
  */
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { capabilities as bybitCaps, adapter as bybitAdapter, parseBybitKey } from '../../src/exchanges/bybit/adapter.js';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  capabilities as bybitCaps,
+  adapter as bybitAdapter,
+  bybitPermissionsFor,
+  parseBybitKey,
+} from '../../src/exchanges/bybit/adapter.js';
+import { createClient } from '../../src/exchanges/ccxt.js';
 import { inspectKey } from '../../src/exchanges/inspect-key.js';
 import type { KeyTarget } from '../../src/domain/policy.js';
-import type { ExchangeAdapter } from '../../src/exchanges/types.js';
+import type { ExchangeAccount, ExchangeAdapter } from '../../src/exchanges/types.js';
 import { caught } from '../helpers/caught.js';
 import { crashing, fieldMutations, passing, retypes } from '../helpers/fuzz.js';
+
+// The listing and create tests run the real adapter over a fake ccxt client (the inspection tests need no client).
+vi.mock('../../src/exchanges/ccxt.js', async (importOriginal) => ({
+  ...(await importOriginal<Record<string, unknown>>()),
+  createClient: vi.fn(),
+}));
 
 const NOW = Date.parse('2025-06-01T00:00:00Z');
 type Answer = Record<string, unknown>;
@@ -25,6 +37,8 @@ const BOT: KeyTarget = {
   subaccount: '24600001',
 };
 const MASTER: KeyTarget = { kind: 'master', exchange: 'bybit', masterScopes: bybitCaps.masterScopes };
+/** A spot-only slot: the slot a unified account's automatic Derivatives permission must neither fail nor fool. */
+const SPOT_BOT: KeyTarget = { ...BOT, scopes: ['read', 'spot:trade'] };
 
 /** inspectKey over an adapter whose query-api answer is `answer`: the path verify, import and rotation take. */
 async function check(answer: unknown, target: KeyTarget) {
@@ -136,5 +150,158 @@ describe('bybit: fuzzing query-api answers', () => {
     ['query-api-sub-readonly', BOT],
   ] as Array<[string, KeyTarget]>)('no mutation of %s crashes: each is violations or a pass', async (name, target) => {
     expect(await crashing(mutations(fixture(name)), (a) => check(a, target))).toEqual([]);
+  });
+});
+
+describe('bybit: unified trading accounts (uta) and the Derivatives permission', () => {
+  const clean = fixture('query-api-sub-clean');
+  const spotOnly = { ...clean, permissions: { Spot: ['SpotTrade'] } };
+  // What Bybit shows for a spot-only key of a unified trading account: DerivativesTrade is added to every UTA key
+  // (https://bybit-exchange.github.io/docs/v5/user/apikey-info).
+  const utaSpot = { ...clean, permissions: { Spot: ['SpotTrade'], Derivatives: ['DerivativesTrade'] }, uta: 1, unified: 1 };
+
+  it('reads {"Spot":["SpotTrade"]} with unified: 1 as a spot-only key that passes a [read, spot:trade] slot', async () => {
+    const answer = { ...spotOnly, unified: 1 };
+    expect(parseBybitKey(answer, NOW).scopes).toEqual(['read', 'spot:trade']);
+    expect(await codes(answer, SPOT_BOT)).toEqual([]);
+  });
+
+  it("passes a UTA spot-only key: DerivativesTrade is the account's marker when uta is 1", async () => {
+    expect(parseBybitKey(utaSpot, NOW).scopes).toEqual(['read', 'spot:trade']);
+    expect(await codes(utaSpot, SPOT_BOT)).toEqual([]);
+    expect(parseBybitKey(utaSpot, NOW).native).toMatchObject({ uta: 1 });
+  });
+
+  it('fails a UTA key that can trade contracts on a spot-only slot (EXCESS_SCOPE)', async () => {
+    const contracts = { ...utaSpot, permissions: { ...utaSpot.permissions, ContractTrade: ['Order', 'Position'] } };
+    expect(await codes(contracts, SPOT_BOT)).toEqual(['EXCESS_SCOPE']);
+    const options = { ...utaSpot, permissions: { ...utaSpot.permissions, Options: ['OptionsTrade'] } };
+    expect(await codes(options, SPOT_BOT)).toEqual(['EXCESS_SCOPE']);
+  });
+
+  it.each([
+    ['a classic account (uta: 0), where the docs say Derivatives is always []', { ...utaSpot, uta: 0, unified: 0 }],
+    ['no uta field', (({ uta: _u, ...rest }) => rest)(utaSpot)],
+    ['only the deprecated unified: 1', (({ uta: _u, ...rest }) => ({ ...rest, unified: 1 }))(utaSpot)],
+  ])('reads DerivativesTrade as futures:trade on %s (the safe reading)', async (_name, answer) => {
+    expect(parseBybitKey(answer, NOW).scopes).toContain('futures:trade');
+    expect(await codes(answer, SPOT_BOT)).toEqual(['EXCESS_SCOPE']);
+  });
+
+  it('keeps another Derivatives name unknown on a UTA, and reads a uta that is not 0 or 1 as a bad answer', async () => {
+    expect(await codes({ ...utaSpot, permissions: { Spot: ['SpotTrade'], Derivatives: ['Moon'] } }, SPOT_BOT)).toEqual([
+      'UNKNOWN_PERMISSION',
+    ]);
+    for (const uta of ['1', true, 2, null]) expect(await codes({ ...utaSpot, uta }, SPOT_BOT)).toEqual(['EXCHANGE_BAD_RESPONSE']);
+  });
+
+  it('passes a clean UTA master key (the marker is no excess scope)', async () => {
+    const master = fixture('query-api-master-clean');
+    const uta = { ...master, uta: 1, permissions: { ...(master.permissions as object), Derivatives: ['DerivativesTrade'] } };
+    expect(await codes(uta, MASTER)).toEqual([]);
+  });
+
+  it('no mutation of an unsafe UTA key passes a spot-only slot', async () => {
+    const unsafe: Answer[] = [
+      { ...utaSpot, permissions: { ...utaSpot.permissions, ContractTrade: ['Order'] } },
+      { ...utaSpot, uta: 0 },
+      { ...utaSpot, permissions: { ...utaSpot.permissions, Wallet: ['AccountTransfer'] } },
+      { ...utaSpot, ips: ['*'] },
+    ];
+    for (const base of unsafe) {
+      expect(await codes(base, SPOT_BOT)).not.toEqual([]);
+      expect(await passing(mutations(base), (a) => codes(a, SPOT_BOT))).toEqual([]);
+    }
+    expect(await crashing(mutations(utaSpot), (a) => check(a, SPOT_BOT))).toEqual([]);
+  });
+});
+
+const ACCOUNT: ExchangeAccount = { name: 'main', exchange: 'bybit' };
+const MASTER_CREDS = { apiKey: 'FAKE-bybit-master-0001', secret: 'FAKE-bybit-secret-0000' };
+
+describe('bybit: create-sub-api and the sub-apikeys listing through the real adapter', () => {
+  /** The fake ccxt client's calls, and its answers by method (a function answers per call). */
+  let calls: Array<{ method: string; params: Record<string, unknown> }> = [];
+  let answer: (method: string, params: Record<string, unknown>) => unknown = () => undefined;
+  beforeEach(() => {
+    calls = [];
+    vi.mocked(createClient).mockImplementation(async () => ({
+      exchange: 'bybit',
+      call: async (method: string, params: Record<string, unknown> = {}) => {
+        calls.push({ method, params: structuredClone(params) });
+        return structuredClone(answer(method, params));
+      },
+      request: async () => {
+        throw new Error('unexpected request');
+      },
+    }));
+  });
+  const ok = (result: unknown) => ({ retCode: 0, retMsg: 'OK', result, retExtInfo: {}, time: NOW });
+  const entry = (apiKey: string, readOnly: unknown, extra: Answer = {}) => ({
+    id: '1',
+    ips: ['203.0.113.10'],
+    apiKey,
+    note: 'keyctl-alpha-arb1-rot-01',
+    status: 1,
+    expiredAt: '',
+    createdAt: '2025-05-01T08:00:00Z',
+    type: 1,
+    permissions: { Spot: ['SpotTrade'], ContractTrade: ['Order', 'Position'], Wallet: [] },
+    secret: '******',
+    readOnly,
+    deadlineDay: -1,
+    flag: 'hmac',
+    ...extra,
+  });
+  const list = () => bybitAdapter.listKeys({ account: ACCOUNT, master: MASTER_CREDS, subaccount: '24600001' });
+
+  it('sends a non-empty permissions object for a read-only slot: Exchange ExchangeHistory, readOnly 1', async () => {
+    expect(bybitPermissionsFor(['read'])).toEqual({ Exchange: ['ExchangeHistory'] });
+    // What keyctl asks for a read-only key reads as `read` alone, even with readOnly lost.
+    expect(parseBybitKey({ ...fixture('query-api-sub-clean'), permissions: bybitPermissionsFor(['read']) }, NOW).scopes).toEqual(['read']);
+    answer = () => ok({ id: '9', apiKey: 'FAKE-bybit-new-0001', secret: 'FAKE-bybit-new-secret', readOnly: 1 });
+    await bybitAdapter.createKey({
+      account: ACCOUNT,
+      master: MASTER_CREDS,
+      subaccount: '24600001',
+      scopes: ['read'],
+      ips: ['203.0.113.10'],
+      label: 'keyctl-alpha-arb1-rot-02',
+    });
+    expect(calls).toEqual([
+      {
+        method: 'privatePostV5UserCreateSubApi',
+        params: expect.objectContaining({ readOnly: 1, permissions: { Exchange: ['ExchangeHistory'] } }) as unknown,
+      },
+    ]);
+  });
+
+  it('reads readOnly by its documented meaning: true is read and write, false is read only', async () => {
+    answer = () => ok({ result: [entry('FAKE-RW', true), entry('FAKE-RO', false)], nextPageCursor: '' });
+    const keys = await list();
+    expect(keys.find((k) => k.apiKey === 'FAKE-RW')?.scopes).toEqual(['read', 'spot:trade', 'futures:trade']);
+    expect(keys.find((k) => k.apiKey === 'FAKE-RO')?.scopes).toEqual(['read']);
+  });
+
+  it.each([0, 1, 'true', null, undefined])('reads readOnly %j in the listing as a bad answer, never a shorter list', async (ro) => {
+    answer = () => ok({ result: [entry('FAKE-RW', true), entry('FAKE-X', ro)], nextPageCursor: '' });
+    expect((await caught(list())).code).toBe('EXCHANGE_BAD_RESPONSE');
+  });
+
+  it('sends the cursor back exactly as Bybit gave it, and fails on a cursor that comes back or never ends', async () => {
+    const token = 'offset=20/limit%2B20%25';
+    answer = (_m, params) =>
+      params.cursor === undefined
+        ? ok({ result: [entry('FAKE-A', true)], nextPageCursor: token })
+        : ok({ result: [entry('FAKE-B', true)], nextPageCursor: '' });
+    expect((await list()).map((k) => k.apiKey)).toEqual(['FAKE-A', 'FAKE-B']);
+    expect(calls.map((c) => c.params.cursor)).toEqual([undefined, token]);
+
+    answer = () => ok({ result: [entry('FAKE-A', true)], nextPageCursor: token });
+    const looping = await caught(list());
+    expect(looping.code).toBe('EXCHANGE_BAD_RESPONSE');
+    let n = 0;
+    answer = () => ok({ result: [entry(`FAKE-${n}`, true)], nextPageCursor: `page-${++n}` });
+    expect((await caught(list())).code).toBe('EXCHANGE_BAD_RESPONSE');
   });
 });

@@ -1,10 +1,30 @@
+import { createHmac } from 'node:crypto';
 import ccxt from 'ccxt';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import { call, client, errorOf, type Creds } from './sandbox-helpers.js';
 
 const MAIN = '24600000';
 const SUB = '24600001';
+const DAY = 86_400_000;
+
+type Perms = Record<string, string[]>;
+const permsOf = (r: Record<string, unknown>) => r.permissions as Perms;
+const resultOf = (res: Record<string, unknown>) => res.result as Record<string, unknown>;
+
+/**
+ * A GET signed by hand: `query` is sent as is, `signed` (default: the same) is what the signature covers. Bybit signs
+ * timestamp + apiKey + recvWindow + queryString (https://bybit-exchange.github.io/docs/v5/guide#create-a-request).
+ */
+async function signedGet(url: string, creds: Creds, path: string, query: string, signed = query): Promise<Record<string, unknown>> {
+  const ts = String(Date.now());
+  const recv = '5000';
+  const sign = createHmac('sha256', creds.secret).update(`${ts}${creds.apiKey}${recv}${signed}`).digest('hex');
+  const res = await fetch(`${url}/bybit${path}?${query}`, {
+    headers: { 'X-BAPI-API-KEY': creds.apiKey, 'X-BAPI-TIMESTAMP': ts, 'X-BAPI-RECV-WINDOW': recv, 'X-BAPI-SIGN': sign },
+  });
+  return (await res.json()) as Record<string, unknown>;
+}
 
 describe('sandbox: bybit v5 through real ccxt', () => {
   let sb: RunningSandbox;
@@ -173,5 +193,195 @@ describe('sandbox: bybit v5 through real ccxt', () => {
     await sb.admin.addFault({ exchange: 'bybit', path: '*', kind: '5xx', times: 1 });
     const down = await errorOf(call(client('bybit', sb.url, bot), 'privateGetV5UserQueryApi'));
     expect(down.error).toBeInstanceOf(ccxt.ExchangeNotAvailable);
+  });
+
+  describe('unified trading accounts', () => {
+    it('reports a classic account: uta 0, Derivatives [], and ignores a Derivatives request parameter', async () => {
+      const r = resultOf(await call(client('bybit', sb.url, bot), 'privateGetV5UserQueryApi'));
+      expect(r).toMatchObject({ uta: 0, unified: 0 });
+      expect(permsOf(r).Derivatives).toEqual([]);
+      // "This param is deprecated because system will automatically add this permission according to your account is
+      // UTA or Classic" (https://bybit-exchange.github.io/docs/v5/user/create-subuid-apikey).
+      const created = await call(client('bybit', sb.url, master), 'privatePostV5UserCreateSubApi', {
+        subuid: Number(SUB),
+        readOnly: 0,
+        ips: '10.0.0.5',
+        permissions: { Spot: ['SpotTrade'], Derivatives: ['DerivativesTrade'] },
+      });
+      expect(permsOf(resultOf(created)).Derivatives).toEqual([]);
+    });
+
+    it('makes every key of a tree holding DerivativesTrade a UTA key: uta 1 and the automatic permission', async () => {
+      // One key seeded with the marker turns its main account's tree into a unified trading account.
+      await sb.admin.createKey({
+        exchange: 'bybit',
+        owner: SUB,
+        permissions: { Spot: ['SpotTrade'], Derivatives: ['DerivativesTrade'] },
+        ips: ['10.0.0.5'],
+      });
+      for (const creds of [bot, master]) {
+        const r = resultOf(await call(client('bybit', sb.url, creds), 'privateGetV5UserQueryApi'));
+        expect(r).toMatchObject({ uta: 1, unified: 1 });
+        expect(permsOf(r).Derivatives).toEqual(['DerivativesTrade']);
+      }
+      // The spot-only key keeps its own permissions: only Derivatives is added.
+      const botView = resultOf(await call(client('bybit', sb.url, bot), 'privateGetV5UserQueryApi'));
+      expect(permsOf(botView)).toMatchObject({ Spot: ['SpotTrade'], ContractTrade: [], Options: [] });
+      const created = await call(client('bybit', sb.url, master), 'privatePostV5UserCreateSubApi', {
+        subuid: Number(SUB),
+        readOnly: 0,
+        ips: '10.0.0.5',
+        permissions: { Spot: ['SpotTrade'] },
+      });
+      expect(permsOf(resultOf(created))).toMatchObject({ Spot: ['SpotTrade'], Derivatives: ['DerivativesTrade'] });
+      const listed = await call(client('bybit', sb.url, master), 'privateGetV5UserSubApikeys', { subMemberId: SUB });
+      const items = (resultOf(listed).result as Array<Record<string, unknown>>).map(permsOf);
+      expect(items.every((p) => p.Derivatives?.[0] === 'DerivativesTrade')).toBe(true);
+      // Another main account stays classic.
+      await sb.admin.createAccount('bybit', '999000');
+      const other = await sb.admin.createKey({ exchange: 'bybit', owner: '999000', master: true, permissions: { Spot: ['SpotTrade'] } });
+      expect(resultOf(await call(client('bybit', sb.url, other), 'privateGetV5UserQueryApi'))).toMatchObject({ uta: 0 });
+    });
+  });
+
+  describe('create-sub-api permissions', () => {
+    // "permissions: true ... one of below types must be passed, otherwise the error is thrown"
+    // (https://bybit-exchange.github.io/docs/v5/user/create-subuid-apikey), for read-only keys too.
+    it.each([
+      ['missing', undefined],
+      ['{}', {}],
+      ['all groups empty', { Spot: [], ContractTrade: [] }],
+    ])('refuses a read-only key with permissions %s (10001)', async (_name, permissions) => {
+      const { error } = await errorOf(
+        call(client('bybit', sb.url, master), 'privatePostV5UserCreateSubApi', {
+          subuid: Number(SUB),
+          readOnly: 1,
+          ips: '10.0.0.5',
+          ...(permissions !== undefined ? { permissions } : {}),
+        }),
+      );
+      expect(error).toBeInstanceOf(ccxt.BadRequest);
+      expect(error.message).toContain('"retCode":10001');
+      expect(await sb.admin.listKeys({ exchange: 'bybit', owner: SUB })).toHaveLength(1);
+    });
+
+    it("creates a read-only key with keyctl's read-only permissions (Exchange ExchangeHistory)", async () => {
+      const created = await call(client('bybit', sb.url, master), 'privatePostV5UserCreateSubApi', {
+        subuid: Number(SUB),
+        readOnly: 1,
+        ips: '10.0.0.5',
+        permissions: { Exchange: ['ExchangeHistory'] },
+      });
+      const c = resultOf(created) as { apiKey: string; secret: string };
+      const r = resultOf(await call(client('bybit', sb.url, c), 'privateGetV5UserQueryApi'));
+      expect(r).toMatchObject({ readOnly: 1 });
+      expect(permsOf(r).Exchange).toEqual(['ExchangeHistory']);
+    });
+  });
+
+  it('lists readOnly as a boolean with its documented meaning: true = read and write, false = read only', async () => {
+    const ro = await sb.admin.createKey({
+      exchange: 'bybit',
+      owner: SUB,
+      permissions: { Spot: ['SpotTrade'] },
+      ips: ['10.0.0.5'],
+      readOnly: true,
+    });
+    const listed = await call(client('bybit', sb.url, master), 'privateGetV5UserSubApikeys', { subMemberId: SUB });
+    const byKey = new Map((resultOf(listed).result as Array<Record<string, unknown>>).map((i) => [i.apiKey, i.readOnly]));
+    expect(byKey.get(bot.apiKey)).toBe(true);
+    expect(byKey.get(ro.apiKey)).toBe(false);
+  });
+
+  describe('the 90-day validity of keys without an IP binding', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('applies to an admin-seeded unbound key: expiredAt 90 days after its creation, in query-api and the listing', async () => {
+      const unbound = await sb.admin.createKey({ exchange: 'bybit', owner: SUB, permissions: { Spot: ['SpotTrade'] } });
+      const [view] = (await sb.admin.listKeys({ exchange: 'bybit', owner: SUB })).filter((k) => k.apiKey === unbound.apiKey);
+      const expiry = Date.parse(view!.createdAt) + 90 * DAY;
+      const r = resultOf(await call(client('bybit', sb.url, unbound), 'privateGetV5UserQueryApi'));
+      expect(r).toMatchObject({ deadlineDay: 90, ips: ['*'] });
+      expect(Date.parse(r.expiredAt as string)).toBe(Math.floor(expiry / 1000) * 1000);
+      const bound = resultOf(await call(client('bybit', sb.url, bot), 'privateGetV5UserQueryApi'));
+      expect(bound).toMatchObject({ deadlineDay: -1, expiredAt: '' });
+      const listed = await call(client('bybit', sb.url, master), 'privateGetV5UserSubApikeys', { subMemberId: SUB });
+      const status = new Map((resultOf(listed).result as Array<Record<string, unknown>>).map((i) => [i.apiKey, i.status]));
+      expect(status.get(unbound.apiKey)).toBe(3);
+      expect(status.get(bot.apiKey)).toBe(1);
+    });
+
+    it('expires every unbound key 90 days after its creation, master keys included (33004)', async () => {
+      // Seeded 91 days ago: the sandbox runs in this process and stamps createdAt with this (faked) clock. ccxt signs
+      // with the real one, so the calls come after the clock is real again.
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() - 91 * DAY);
+      const old = await sb.admin.createKey({ exchange: 'bybit', owner: SUB, permissions: { Spot: ['SpotTrade'] } });
+      const oldMaster = await sb.admin.createKey({
+        exchange: 'bybit',
+        owner: MAIN,
+        master: true,
+        permissions: { Wallet: ['AccountTransfer'] },
+      });
+      const oldBound = await sb.admin.createKey({ exchange: 'bybit', owner: SUB, permissions: { Spot: ['SpotTrade'] }, ips: ['10.0.0.5'] });
+      vi.useRealTimers();
+      for (const creds of [old, oldMaster]) {
+        const { error } = await errorOf(call(client('bybit', sb.url, creds), 'privateGetV5UserQueryApi'));
+        expect(error).toBeInstanceOf(ccxt.AuthenticationError);
+        expect(error.message).toContain('"retCode":33004');
+      }
+      expect((await call(client('bybit', sb.url, oldBound), 'privateGetV5UserQueryApi')).retCode).toBe(0);
+      const listed = await call(client('bybit', sb.url, master), 'privateGetV5UserSubApikeys', { subMemberId: SUB });
+      const status = new Map((resultOf(listed).result as Array<Record<string, unknown>>).map((i) => [i.apiKey, i.status]));
+      expect(status.get(old.apiKey)).toBe(2);
+    });
+  });
+
+  describe('signatures over the query string exactly as sent', () => {
+    const TOKEN = 'offset=20/limit%2B20%25';
+    beforeEach(async () => {
+      for (let i = 0; i < 24; i++) {
+        await sb.admin.createKey({
+          exchange: 'bybit',
+          owner: SUB,
+          permissions: { Spot: ['SpotTrade'] },
+          ips: ['10.0.0.5'],
+          label: `FAKE-${i}`,
+        });
+      }
+    });
+
+    it('pages with a cursor holding = / %2B %25, which real ccxt sends back and signs unchanged', async () => {
+      const ex = client('bybit', sb.url, master);
+      const first = resultOf(await call(ex, 'privateGetV5UserSubApikeys', { subMemberId: SUB }));
+      expect(first.nextPageCursor).toBe(TOKEN);
+      expect(first.result).toHaveLength(20);
+      const second = resultOf(await call(ex, 'privateGetV5UserSubApikeys', { subMemberId: SUB, cursor: first.nextPageCursor }));
+      expect(second.result).toHaveLength(5);
+      expect(second.nextPageCursor).toBe('');
+      const all = [...(first.result as Array<{ apiKey: string }>), ...(second.result as Array<{ apiKey: string }>)];
+      expect(new Set(all.map((k) => k.apiKey)).size).toBe(25);
+    });
+
+    it('refuses a client that signs the decoded query while sending the encoded one (10004)', async () => {
+      const query = `subMemberId=${SUB}&cursor=${TOKEN}`;
+      expect((await signedGet(sb.url, master, '/v5/user/sub-apikeys', query)).retCode).toBe(0);
+      const decoded = decodeURIComponent(query);
+      expect(decoded).not.toBe(query);
+      const refused = await signedGet(sb.url, master, '/v5/user/sub-apikeys', query, decoded);
+      expect(refused.retCode).toBe(10004);
+      // The other way round too: sending the decoded form, signed over the encoded one.
+      expect((await signedGet(sb.url, master, '/v5/user/sub-apikeys', decoded, query)).retCode).toBe(10004);
+    });
+
+    it('refuses a cursor that is not the token as issued (10001): decoded before sending, or encoded again', async () => {
+      const decodedToken = decodeURIComponent(TOKEN); // `+` now reads as a space
+      for (const cursor of [decodedToken, encodeURIComponent(TOKEN)]) {
+        const res = await signedGet(sb.url, master, '/v5/user/sub-apikeys', `subMemberId=${SUB}&cursor=${cursor}`);
+        expect(res.retCode).toBe(10001);
+      }
+    });
   });
 });

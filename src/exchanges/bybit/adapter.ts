@@ -41,7 +41,8 @@ import { bybit } from './descriptor.js';
 export const BYBIT_PERMISSIONS: Record<string, Record<string, Scope[]>> = {
   Spot: { SpotTrade: ['spot:trade'] },
   ContractTrade: { Order: ['futures:trade'], Position: ['futures:trade'] },
-  // Deprecated unified-account group; Bybit now grants it automatically with ContractTrade.
+  // On a classic account the docs say this group is always []: holding it there is unexplained, so it reads as what its
+  // name says. On a unified trading account it is an account marker, not a permission (see UTA_MARKER).
   Derivatives: { DerivativesTrade: ['futures:trade'] },
   // The docs: "Permission of USDC Contract. It supports trade option and USDC perpetual." Both, so a key holding it
   // is judged as able to trade perpetuals (descriptor.ts: impliedScopes).
@@ -54,6 +55,17 @@ export const BYBIT_PERMISSIONS: Record<string, Record<string, Scope[]>> = {
   },
   Exchange: { ExchangeHistory: ['read'] },
 };
+
+/**
+ * Bybit adds `Derivatives: [DerivativesTrade]` to every key of a unified trading account (UTA), whatever the key may
+ * trade: "Unified account has this permission by default" / "Unified account api key have this permission by default"
+ * (https://bybit-exchange.github.io/docs/v5/user/apikey-info, .../v5/user/list-sub-apikeys), and create-sub-api ignores
+ * it in requests: "system will automatically add this permission according to your account is UTA or Classic"
+ * (https://bybit-exchange.github.io/docs/v5/user/create-subuid-apikey). Contract trading on a UTA is ContractTrade
+ * Order/Position. So when query-api says `uta: 1`, exactly this (group, name) is not a scope; otherwise (classic, or the
+ * account type unknown) it stays `futures:trade`: the safe reading. The deprecated `unified` field is never read.
+ */
+const UTA_MARKER = { group: 'Derivatives', name: 'DerivativesTrade' } as const;
 
 const WRITE_SCOPES = new Set<Scope>(['spot:trade', 'margin:trade', 'futures:trade', 'options:trade', 'transfer', 'withdraw']);
 
@@ -78,6 +90,8 @@ const queryApiSchema = v.looseObject({
   ips: v.optional(v.array(v.string())),
   isMaster: v.boolean(),
   userID: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+  // Decides whether DerivativesTrade is a permission (UTA_MARKER): 0 or 1 when present; absent reads as "not a UTA".
+  uta: v.optional(v.picklist([0, 1])),
   deadlineDay: v.optional(v.pipe(v.number(), v.safeInteger())),
   expiredAt: v.optional(v.string()),
   createdAt: v.optional(v.string()),
@@ -86,8 +100,10 @@ const queryApiSchema = v.looseObject({
 const listedKeySchema = v.looseObject({
   apiKey: v.pipe(v.string(), v.minLength(1)),
   permissions: permissionsSchema,
-  // The list endpoint documents readOnly as a boolean; 0/1 (query-api's form) is read the same way.
-  readOnly: v.union([v.boolean(), v.picklist([0, 1])]),
+  // A boolean here, and inverted against its name: "`true`：可讀可寫 (read and write). `false`：只讀 (read only)"
+  // (https://bybit-exchange.github.io/docs/zh-TW/v5/user/list-sub-apikeys; the English page gives no meaning).
+  // Anything else (0/1, a string) is an answer keyctl cannot read.
+  readOnly: v.boolean(),
   ips: v.optional(v.array(v.string())),
   note: v.optional(v.string()),
   createdAt: v.optional(v.string()),
@@ -105,10 +121,14 @@ function checkedIps(ips: string[] | undefined, endpoint: string): string[] | und
  * Normalized scopes of a Bybit permissions object (already parsed: an object of string arrays). A read-only key's
  * write permissions are inert, so they are not reported; unknown (group, name) pairs become `unknown:Group.Name`.
  */
-export function bybitScopes(permissions: Record<string, string[]>, options: { readOnly: boolean; isMaster?: boolean }): Scope[] {
+export function bybitScopes(
+  permissions: Record<string, string[]>,
+  options: { readOnly: boolean; isMaster?: boolean; uta?: boolean },
+): Scope[] {
   const scopes = new Set<Scope>(['read']);
   for (const [group, names] of Object.entries(permissions)) {
     for (const name of names) {
+      if (options.uta && group === UTA_MARKER.group && name === UTA_MARKER.name) continue;
       const mapped = BYBIT_PERMISSIONS[group]?.[name] ?? [unknownScope(`${group}.${name}`)];
       for (const s of mapped) if (!(options.readOnly && WRITE_SCOPES.has(s))) scopes.add(s);
     }
@@ -117,7 +137,15 @@ export function bybitScopes(permissions: Record<string, string[]>, options: { re
   return sortScopes(scopes);
 }
 
-/** Bybit's native permissions object for declared scopes (for create-sub-api). Reading needs no permission. */
+/**
+ * A read-only key's permissions. create-sub-api requires `permissions`: "one of below types must be passed, otherwise
+ * the error is thrown" (https://bybit-exchange.github.io/docs/v5/user/create-subuid-apikey), and the docs do not say
+ * what a read-only key should tick. The safe reading: the one group keyctl maps to `read` alone, so the key could not
+ * trade even if its `readOnly: 1` were ever lost. Exchange ExchangeHistory is the convert history.
+ */
+export const BYBIT_READ_ONLY_PERMISSIONS: Readonly<Record<string, readonly string[]>> = { Exchange: ['ExchangeHistory'] };
+
+/** Bybit's native permissions object for declared scopes (for create-sub-api); never empty (see above). */
 export function bybitPermissionsFor(scopes: readonly DeclarableScope[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   const has = (s: DeclarableScope) => scopes.includes(s);
@@ -125,6 +153,9 @@ export function bybitPermissionsFor(scopes: readonly DeclarableScope[]): Record<
   if (has('spot:trade') || has('margin:trade')) out.Spot = ['SpotTrade'];
   if (has('futures:trade')) out.ContractTrade = ['Order', 'Position'];
   if (has('options:trade')) out.Options = ['OptionsTrade'];
+  if (Object.keys(out).length === 0) {
+    for (const [group, names] of Object.entries(BYBIT_READ_ONLY_PERMISSIONS)) out[group] = [...names];
+  }
   return out;
 }
 
@@ -141,8 +172,8 @@ export function parseBybitKey(result: unknown, now = Date.now()): KeyInspection 
   const deadlineDay = r.deadlineDay ?? -1;
   if (!expiresAt && deadlineDay > 0) expiresAt = new Date(now + deadlineDay * 86_400_000).toISOString();
   return {
-    scopes: bybitScopes(r.permissions, { readOnly, isMaster: r.isMaster }),
-    native: { permissions: r.permissions, readOnly: r.readOnly },
+    scopes: bybitScopes(r.permissions, { readOnly, isMaster: r.isMaster, uta: r.uta === 1 }),
+    native: { permissions: r.permissions, readOnly: r.readOnly, ...(r.uta !== undefined ? { uta: r.uta } : {}) },
     ips: parseIps(ips),
     readOnly,
     owner: { uid, isMaster: r.isMaster, ...(!r.isMaster ? { subaccount: uid } : {}) },
@@ -197,8 +228,13 @@ export const adapter: ExchangeAdapter = {
     const client = await createClient(request.account, request.master, request);
     const keys: ListedKey[] = [];
     let cursor: string | undefined;
-    // Bybit pages by cursor, 20 keys a page; a sub-account has few keys, the bound is a guard against a looping cursor.
-    for (let page = 0; page < 50; page++) {
+    const seen = new Set<string>();
+    // Bybit pages by cursor, 20 keys a page. The cursor is an opaque token, sent back exactly as received ("Use the
+    // nextPageCursor token from the response", https://bybit-exchange.github.io/docs/v5/user/list-sub-apikeys): ccxt
+    // puts it in the query unencoded and signs that same string, so a token with `=`, `/` or `%2B` arrives unchanged.
+    for (let page = 0; ; page++) {
+      // A listing that does not end would hide keys from the orphan sweep: an error, never a truncated list.
+      if (page === 50) badAnswer('bybit', 'sub-apikeys', 'nextPageCursor: the listing did not end after 50 pages');
       const params: Record<string, unknown> = { subMemberId: request.subaccount, limit: 20, ...(cursor ? { cursor } : {}) };
       const answer = resultOf(await client.call('privateGetV5UserSubApikeys', params, { action: 'listing sub-account keys' }));
       // A list keyctl cannot read would hide keys from the orphan sweep: an error, never an empty list.
@@ -209,13 +245,17 @@ export const adapter: ExchangeAdapter = {
         keys.push({
           apiKey: k.apiKey,
           ...(k.note ? { label: k.note } : {}),
-          scopes: bybitScopes(k.permissions, { readOnly: k.readOnly === true || k.readOnly === 1 }),
+          // `readOnly: false` is the read-only key (see listedKeySchema). The listing has no `uta`, so a UTA key's
+          // DerivativesTrade marker reads as futures:trade here: more scopes, never fewer (no verdict reads a listing).
+          scopes: bybitScopes(k.permissions, { readOnly: k.readOnly === false }),
           ips: parseIps(checkedIps(k.ips, 'sub-apikeys')),
           ...(createdAt ? { createdAt } : {}),
         });
       }
       cursor = r.nextPageCursor;
       if (!cursor || items.length === 0) break;
+      if (seen.has(cursor)) badAnswer('bybit', 'sub-apikeys', 'nextPageCursor: a cursor came back twice');
+      seen.add(cursor);
     }
     return keys;
   },

@@ -2,6 +2,10 @@
  * Bybit v5 emulator: key inspection, a wallet-balance call, and sub-account key create / delete / list, signed the v5
  * way (X-BAPI-* headers, hex HMAC-SHA256 over timestamp + apiKey + recvWindow + query|body).
  * Every answer is HTTP 200 with `retCode`, as Bybit does.
+ *
+ * Account mode: Bybit has no admin flag for it here, so an account tree (a main account and its sub-accounts) is a
+ * unified trading account (UTA) when any of its keys holds `Derivatives: [DerivativesTrade]`, the permission Bybit adds
+ * to every UTA key; otherwise it is classic. On a UTA every key reports that permission and `uta: 1`.
  */
 import {
   commaList,
@@ -9,7 +13,6 @@ import {
   hmac,
   json,
   param,
-  queryVariants,
   safeEqual,
   type Authed,
   dispatch,
@@ -18,15 +21,7 @@ import {
   type Reply,
   type SandboxRequest,
 } from '../../sandbox/http.js';
-import {
-  effectiveIps,
-  ipAllowed,
-  isExpired,
-  isoSeconds,
-  randomAlnum,
-  type NativePermissions,
-  type SandboxKey,
-} from '../../sandbox/state.js';
+import { effectiveIps, ipAllowed, isoSeconds, randomAlnum, type NativePermissions, type SandboxKey } from '../../sandbox/state.js';
 
 type BybitPerms = Record<string, string[]>;
 
@@ -61,6 +56,17 @@ const MASTER_WALLET = ['AccountTransfer', 'SubMemberTransfer', 'Withdraw'];
 
 const DAY = 86_400_000;
 
+/**
+ * "No ip bound api key will be invalid after 90 days" (https://bybit-exchange.github.io/docs/v5/user/create-subuid-apikey,
+ * `ips`): every key without an IP binding, however it was made (create-sub-api or the admin API), counted from its
+ * creation. An explicit `expiresAt` (admin seed or tamper: a password change, a rehearsal) wins.
+ */
+const UNBOUND_VALIDITY_MS = 90 * DAY;
+
+/** The deprecated account-mode permission (see the header comment). */
+const UTA_GROUP = 'Derivatives';
+const UTA_PERMISSION = 'DerivativesTrade';
+
 function reply(ctx: EmulatorContext, retCode: number, retMsg: string, result: unknown = {}): Reply {
   return json(200, { retCode, retMsg, result, retExtInfo: {}, time: ctx.now });
 }
@@ -73,16 +79,40 @@ function perms(k: SandboxKey): BybitPerms {
   return k.permissions as BybitPerms;
 }
 
-function fullPermissions(p: BybitPerms): BybitPerms {
+/** Every category present (`[]` when empty), as Bybit prints them; on a UTA, Derivatives is Bybit's automatic value. */
+function fullPermissions(p: BybitPerms, uta: boolean): BybitPerms {
   const out: BybitPerms = {};
   for (const c of CATEGORIES) out[c] = [];
   for (const [c, v] of Object.entries(p)) out[c] = [...v];
+  // "Unified account has this permission by default" (https://bybit-exchange.github.io/docs/v5/user/apikey-info).
+  if (uta) out[UTA_GROUP] = [UTA_PERMISSION];
   return out;
 }
 
+function holdsUtaMarker(k: SandboxKey): boolean {
+  return (perms(k)[UTA_GROUP] ?? []).includes(UTA_PERMISSION);
+}
+
+/** Whether the account tree of `mainUid` is a unified trading account (see the header comment). */
+function isUta(ctx: EmulatorContext, mainUid: string): boolean {
+  return ctx.state.keys({ exchange: 'bybit', mainUid }).some(holdsUtaMarker);
+}
+
+/** When the key stops working (ms), or undefined for a permanent key. */
+function expiryMs(k: SandboxKey): number | undefined {
+  if (k.expiresAt !== undefined) return Date.parse(k.expiresAt);
+  if (k.ips.length === 0) return Date.parse(k.createdAt) + UNBOUND_VALIDITY_MS;
+  return undefined;
+}
+
+function expired(k: SandboxKey, now: number): boolean {
+  const ms = expiryMs(k);
+  return ms !== undefined && ms <= now;
+}
+
 function deadline(k: SandboxKey, now: number): { deadlineDay: number; expiredAt: string } {
-  if (k.expiresAt === undefined) return { deadlineDay: -1, expiredAt: '' };
-  const ms = Date.parse(k.expiresAt);
+  const ms = expiryMs(k);
+  if (ms === undefined) return { deadlineDay: -1, expiredAt: '' };
   return { deadlineDay: Math.max(0, Math.ceil((ms - now) / DAY)), expiredAt: isoSeconds(ms) };
 }
 
@@ -110,13 +140,17 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
     };
   }
   const given = (header(req, 'x-bapi-sign') ?? '').toLowerCase();
-  const signed = req.method === 'POST' ? [req.rawBody] : queryVariants(req.rawQuery);
-  const valid = signed.some((payload) => safeEqual(hmac(key.secret, `${tsRaw}${apiKey}${recvRaw}${payload}`, 'hex'), given));
-  if (!valid) return { reply: reply(ctx, 10004, 'Signature for this request is not valid.') };
+  // One canonical string, as Bybit signs it: "GET: timestamp+api_key+recv_window+queryString; POST:
+  // timestamp+api_key+recv_window+raw_request_body" (https://bybit-exchange.github.io/docs/v5/guide#create-a-request).
+  // The query string exactly as sent: a client that signs a decoded form of what it sends is refused.
+  const payload = req.method === 'POST' ? req.rawBody : req.rawQuery;
+  if (!safeEqual(hmac(key.secret, `${tsRaw}${apiKey}${recvRaw}${payload}`, 'hex'), given)) {
+    return { reply: reply(ctx, 10004, 'Signature for this request is not valid.') };
+  }
   if (!ipAllowed(effectiveIps(key, ctx.now), ctx.clientIp)) {
     return { reply: reply(ctx, 10010, "Unmatched IP, please check your API key's bound IP addresses.") };
   }
-  if (isExpired(key, ctx.now)) return { reply: reply(ctx, 33004, 'Your api key has expired.') };
+  if (expired(key, ctx.now)) return { reply: reply(ctx, 33004, 'Your api key has expired.') };
   return { key };
 }
 
@@ -128,19 +162,21 @@ function canManageSubKeys(k: SandboxKey): boolean {
 }
 
 function queryApi(key: SandboxKey, ctx: EmulatorContext): Reply {
+  const uta = isUta(ctx, key.mainUid);
   return ok(ctx, {
     id: key.keyId,
     note: key.label,
     apiKey: key.apiKey,
     readOnly: key.readOnly ? 1 : 0,
     secret: '',
-    permissions: fullPermissions(perms(key)),
+    permissions: fullPermissions(perms(key), uta),
     ips: ipsOut(key),
     type: 1,
     ...deadline(key, ctx.now),
     createdAt: isoSeconds(Date.parse(key.createdAt)),
-    unified: 0,
-    uta: 1,
+    // `unified` is a deprecated field; the sandbox mirrors `uta` in it, so that clients are tried with it set.
+    unified: uta ? 1 : 0,
+    uta: uta ? 1 : 0,
     userID: Number(key.ownerUid),
     inviterID: 0,
     vipLevel: 'No VIP',
@@ -177,10 +213,17 @@ function walletBalance(req: SandboxRequest, ctx: EmulatorContext): Reply {
   });
 }
 
-/** Validates sub-key permissions; returns an error message or the normalized permissions. */
-function subPermissions(input: unknown): BybitPerms | string {
+/**
+ * Validates sub-key permissions; returns an error message or the normalized permissions. `permissions` is required and
+ * "one of below types must be passed, otherwise the error is thrown"
+ * (https://bybit-exchange.github.io/docs/v5/user/create-subuid-apikey): a missing, `{}` or all-empty object is refused,
+ * read-only key or not. `Derivatives` is accepted but its value ignored: "This param is deprecated because system will
+ * automatically add this permission according to your account is UTA or Classic" (same page).
+ */
+function subPermissions(input: unknown, uta: boolean): BybitPerms | string {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return 'permissions is required';
   const out: BybitPerms = {};
+  let ticked = false;
   for (const [cat, vals] of Object.entries(input as Record<string, unknown>)) {
     if (!Array.isArray(vals) || vals.some((v) => typeof v !== 'string')) return `permissions.${cat} must be an array`;
     if (cat === 'Wallet' && vals.includes('Withdraw')) return 'Sub-account API keys cannot hold the Withdraw permission';
@@ -188,9 +231,11 @@ function subPermissions(input: unknown): BybitPerms | string {
     if (!allowed) return `Invalid permission type: ${cat}`;
     const bad = (vals as string[]).find((v) => !allowed.includes(v));
     if (bad !== undefined) return `Invalid permission: ${cat}.${bad}`;
-    out[cat] = [...new Set(vals as string[])];
+    if (vals.length > 0) ticked = true;
+    if (cat !== UTA_GROUP) out[cat] = [...new Set(vals as string[])];
   }
-  if (Object.values(out).every((v) => v.length === 0)) return 'permissions must hold at least one permission';
+  if (!ticked) return 'permissions must hold at least one permission';
+  if (uta) out[UTA_GROUP] = [UTA_PERMISSION];
   return out;
 }
 
@@ -207,12 +252,12 @@ function createSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
   if (!sub) return reply(ctx, 10001, 'The sub-account does not exist under this master account.');
   const readOnlyRaw = param(req, 'readOnly');
   if (readOnlyRaw !== '0' && readOnlyRaw !== '1') return reply(ctx, 10001, 'readOnly must be 0 or 1');
-  const p = subPermissions(req.params.permissions);
+  const uta = isUta(ctx, caller.mainUid);
+  const p = subPermissions(req.params.permissions, uta);
   if (typeof p === 'string') return reply(ctx, 10001, p);
   const ips = ipsParam(req.params.ips);
   const note = param(req, 'note') ?? '';
-  // IP-unbound keys are valid for 90 days only.
-  const expiresAt = ips.length === 0 ? new Date(ctx.now + 90 * DAY).toISOString() : undefined;
+  // An IP-unbound key expires 90 days after its creation (expiryMs): nothing to store.
   const key = ctx.state.issueKey({
     exchange: 'bybit',
     credentials: newCredentials(),
@@ -223,7 +268,6 @@ function createSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
     label: note,
     readOnly: readOnlyRaw === '1',
     now: ctx.now,
-    ...(expiresAt ? { expiresAt } : {}),
   });
   return ok(ctx, {
     id: key.keyId,
@@ -231,7 +275,7 @@ function createSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
     apiKey: key.apiKey,
     readOnly: key.readOnly ? 1 : 0,
     secret: key.secret,
-    permissions: fullPermissions(p),
+    permissions: fullPermissions(p, uta),
   });
 }
 
@@ -251,6 +295,18 @@ function deleteSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
   return ok(ctx, {});
 }
 
+/**
+ * The sub-apikeys page cursor. Bybit's tokens are opaque and come percent-encoded, to be sent back as they are (clients
+ * put them in the query unencoded). The sandbox's token holds characters that only survive an exact round trip: raw
+ * `=` and `/`, and `%2B` / `%25`, which the query decodes to `+` / `%`. A client that decodes the token before sending
+ * it (`+` then reads as a space) or encodes it again sends a cursor that is not the token, and gets 10001.
+ */
+function cursorToken(offset: number, limit: number): string {
+  return `offset=${offset}/limit%2B${limit}%25`;
+}
+/** The token's value after the query is decoded, as the server reads it. */
+const CURSOR_VALUE = /^offset=(\d+)\/limit\+(\d+)%$/;
+
 function subApiKeys(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): Reply {
   if (!caller.master) return denied(ctx);
   const subMemberId = param(req, 'subMemberId');
@@ -258,13 +314,18 @@ function subApiKeys(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContex
   const sub = ctx.state.subAccount('bybit', subMemberId, caller.mainUid);
   if (!sub) return reply(ctx, 10001, 'The sub-account does not exist under this master account.');
   const limit = Math.min(Math.max(Number(param(req, 'limit') ?? 20) || 20, 1), 20);
-  const start = Number(param(req, 'cursor') ?? 0) || 0;
+  const cursor = param(req, 'cursor') ?? '';
+  const match = CURSOR_VALUE.exec(cursor);
+  // Approximate code: Bybit documents no error for a cursor it did not issue.
+  if (cursor !== '' && !match) return reply(ctx, 10001, 'Invalid cursor.');
+  const start = match ? Number(match[1]) : 0;
   const all = ctx.state.keys({ exchange: 'bybit', owner: sub.id });
+  const uta = isUta(ctx, caller.mainUid);
   const page = all.slice(start, start + limit);
   return ok(ctx, {
     result: page.map((k) => {
       const d = deadline(k, ctx.now);
-      const status = k.expiresAt === undefined ? 1 : isExpired(k, ctx.now) ? 2 : d.deadlineDay <= 7 ? 4 : 3;
+      const status = expiryMs(k) === undefined ? 1 : expired(k, ctx.now) ? 2 : d.deadlineDay <= 7 ? 4 : 3;
       return {
         id: k.keyId,
         ips: ipsOut(k),
@@ -274,14 +335,16 @@ function subApiKeys(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContex
         expiredAt: d.expiredAt,
         createdAt: isoSeconds(Date.parse(k.createdAt)),
         type: 1,
-        permissions: fullPermissions(perms(k)),
+        permissions: fullPermissions(perms(k), uta),
         secret: '******',
-        readOnly: k.readOnly,
+        // A boolean here, inverted against its name: "`true`：可讀可寫 (read and write). `false`：只讀 (read only)"
+        // (https://bybit-exchange.github.io/docs/zh-TW/v5/user/list-sub-apikeys).
+        readOnly: !k.readOnly,
         deadlineDay: d.deadlineDay,
         flag: 'hmac',
       };
     }),
-    nextPageCursor: start + limit < all.length ? String(start + limit) : '',
+    nextPageCursor: start + limit < all.length ? cursorToken(start + limit, limit) : '',
   });
 }
 
