@@ -11,7 +11,9 @@ import { violationFlags } from '../domain/key-state.js';
 import type { Violation } from '../domain/policy.js';
 import type { ManagedKey } from '../domain/resolve.js';
 import { KeyctlError } from '../errors.js';
+import { remedy } from '../domain/remedy.js';
 import { checkKey, type CheckKeyDeps } from './check-key.js';
+import { remedyTarget } from './verify.js';
 import type { AppDeps } from './deps.js';
 
 export type ImportKeyDeps = CheckKeyDeps & Pick<AppDeps, 'events'>;
@@ -27,9 +29,9 @@ export interface ImportKeyInput {
 
 export type ImportKeyResult =
   /** The key is the CURRENT key already; `violations` is what the exchange says of it now. */
-  | { status: 'unchanged'; ref: string; fingerprint: string; version: string; violations: Violation[] }
-  /** Refused for its violations; nothing stored. */
-  | { status: 'refused'; ref: string; fingerprint: string; violations: Violation[] }
+  | { status: 'unchanged'; ref: string; fingerprint: string; version: string; violations: Violation[]; remedy?: string }
+  /** Refused for its violations; nothing stored. `remedy`: what to do, when it is about the config rather than the key. */
+  | { status: 'refused'; ref: string; fingerprint: string; violations: Violation[]; remedy?: string }
   /** Stored as CURRENT; `previous` is the key that became PREVIOUS. */
   | { status: 'stored'; ref: string; fingerprint: string; version: string; violations: Violation[]; previous: string | null };
 
@@ -44,10 +46,13 @@ export async function importKey(deps: ImportKeyDeps, input: ImportKeyInput): Pro
   if (violations.length > 0) {
     await deps.events.emit({ type: 'violation', ref: key.ref, fingerprint: fp, codes, source: 'import' });
   }
-  if (current?.meta.fingerprint === fp) return { status: 'unchanged', ref: key.ref, fingerprint: fp, version: current.id, violations };
+  const advice = await configRemedy(deps, key, violations);
+  if (current?.meta.fingerprint === fp) {
+    return { status: 'unchanged', ref: key.ref, fingerprint: fp, version: current.id, violations, ...advice };
+  }
   if (violations.length > 0 && !input.acceptViolations) {
     await deps.events.emit({ type: 'key.imported', ref: key.ref, fingerprint: fp, outcome: 'refused', violations: codes });
-    return { status: 'refused', ref: key.ref, fingerprint: fp, violations };
+    return { status: 'refused', ref: key.ref, fingerprint: fp, violations, ...advice };
   }
 
   let version: string;
@@ -99,4 +104,15 @@ async function checkAtExchange(deps: CheckKeyDeps, key: ManagedKey, credentials:
     }
     throw err;
   }
+}
+
+/**
+ * The remedy verify gives, when it points at the slot's declared scopes: a scope the exchange grants only together
+ * with a declared one (OKX's single `trade`) cannot be fixed at the exchange, only in the config.
+ */
+async function configRemedy(deps: ImportKeyDeps, key: ManagedKey, violations: Violation[]): Promise<{ remedy?: string }> {
+  if (violations.length === 0) return {};
+  const target = await remedyTarget(deps, key);
+  const text = remedy(target, violations);
+  return text && target.scopesPath && text.includes(target.scopesPath) ? { remedy: text } : {};
 }

@@ -120,7 +120,7 @@ async function hintFor(deps: Pick<AppDeps, 'adapter'>, target: ManagedKey, check
   return remedy(await remedyTarget(deps, target), checked.violations);
 }
 
-async function remedyTarget(deps: Pick<AppDeps, 'adapter'>, target: ManagedKey): Promise<RemedyTarget> {
+export async function remedyTarget(deps: Pick<AppDeps, 'adapter'>, target: ManagedKey): Promise<RemedyTarget> {
   const exchange = target.account.exchange;
   if (target.kind === 'account') return { ref: target.ref, kind: 'account', exchange };
   const capabilities = (await deps.adapter(exchange).catch(() => undefined))?.capabilities;

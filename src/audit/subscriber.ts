@@ -21,7 +21,13 @@ export function auditInputOf(event: KeyctlEvent): AuditInput | null {
     case 'rotation.step':
       return stepInput(event);
     case 'key.swept':
-      return { command: 'rotate.sweep', ref: event.ref, outcome: 'ok', fingerprint: event.fingerprint, detail: { label: event.label } };
+      return {
+        command: 'rotate.sweep',
+        ref: event.ref,
+        outcome: event.outcome,
+        fingerprint: event.fingerprint,
+        detail: { label: event.label, ...(event.outcome === 'failed' ? { error: event.error ?? 'INTERNAL' } : {}) },
+      };
     case 'key.revoked':
       return {
         command: 'revoke',

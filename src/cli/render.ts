@@ -3,7 +3,7 @@
  * happened and, when nothing new started, how to start it.
  */
 import type { ProgressListener } from '../app/progress.js';
-import type { RevokeOutcome, RotationOutcome } from '../rotation/engine.js';
+import type { OrphanKept, RevokeOutcome, RotationOutcome } from '../rotation/engine.js';
 import type { Output } from './output.js';
 import type { Progress } from './progress.js';
 
@@ -43,6 +43,7 @@ export function describeRevoke(o: RevokeOutcome): string {
     `${o.ref}: revoked ${o.revoked.length ? o.revoked.join(', ') : 'nothing (no live key)'}${o.orphansDeleted ? `, ${o.orphansDeleted} orphaned key(s) deleted` : ''}.`,
   ];
   for (const f of o.failed) lines.push(`${o.ref}: COULD NOT revoke ${f.fingerprint}: ${f.message}`);
+  lines.push(...describeOrphansKept(o.ref, o.orphansKept));
   return lines.join('\n');
 }
 
@@ -62,4 +63,11 @@ export function progressLines<R>(
     finished: (ref, result) => progress?.done(ref, line(ref, result)),
     end: () => progress?.end(),
   };
+}
+
+/** Orphans the sweep could not delete: alive at the exchange until a person deletes them. */
+export function describeOrphansKept(ref: string, kept: readonly OrphanKept[]): string[] {
+  return kept.map(
+    (k) => `${ref}: ORPHANED KEY STILL ALIVE ${k.fingerprint} (${k.label}): ${k.message}${k.hint ? `\n  hint: ${k.hint}` : ''}`,
+  );
 }

@@ -91,8 +91,12 @@ export function evaluateKey(inspection: KeyInspection, target: KeyTarget, option
     v.push(...botIps(inspection, target));
     v.push(...botOwner(inspection, target));
     const trades = target.scopes.filter(isTradeScope);
+    const lacking = trades.filter((s) => !scopes.has(s));
     if (trades.length > 0 && inspection.readOnly) {
       v.push({ code: 'MISSING_SCOPE', detail: `The key is read-only, but the slot declares ${trades.join(', ')}.` });
+    } else if (lacking.length > 0) {
+      // A trading right the exchange withdrew (Binance unchecks trading on keys without an IP list after 30 days).
+      v.push({ code: 'MISSING_SCOPE', detail: `The key lacks ${lacking.join(', ')}, which the slot declares.`, scopes: lacking });
     }
   } else {
     if (inspection.ips === 'unrestricted')

@@ -78,6 +78,10 @@ export interface KeySwept extends EventBase {
   fingerprint: string;
   /** The key's label at the exchange (`keyctl-<rotationId>`). */
   label: string;
+  /** `failed`: the exchange refused the delete for good; the key is still alive and a person must delete it. */
+  outcome: 'ok' | 'failed';
+  /** The error code when failed. */
+  error?: string;
 }
 
 /** One key revoked now (revoke, kill), or a failed attempt. */

@@ -124,6 +124,8 @@ export interface DeleteKeyRequest extends CallOptions {
   apiKey: string;
   /** KuCoin needs the sub key's own passphrase to delete it. */
   passphrase?: string;
+  /** The key's label at the exchange, to name it in errors (orphan sweep). */
+  label?: string;
 }
 
 export interface ListKeysRequest extends CallOptions {

@@ -99,6 +99,8 @@ export interface RotationOutcome {
   revokeReason?: 'grace-over' | 'bots-confirmed' | 'forced';
   /** Orphaned keyctl-labelled keys deleted at the exchange. */
   orphansDeleted: number;
+  /** Orphans the exchange would not let keyctl delete: still alive, a person must delete them (each with a hint). */
+  orphansKept: OrphanKept[];
   /** True when this run finished an interrupted rotation. */
   resumed: boolean;
 }
@@ -109,6 +111,16 @@ export interface RevokeOutcome {
   revoked: string[];
   failed: Array<{ fingerprint: string; code: string; message: string }>;
   orphansDeleted: number;
+  orphansKept: OrphanKept[];
+}
+
+/** An orphaned key the sweep could not delete, e.g. a KuCoin key whose passphrase was never stored. */
+export interface OrphanKept {
+  fingerprint: string;
+  label: string;
+  code: string;
+  message: string;
+  hint?: string;
 }
 
 type StepFields = Omit<Extract<EventInput, { type: 'rotation.step' }>, 'type' | 'ref' | 'rotationId' | 'time'>;
@@ -201,7 +213,7 @@ export class RotationEngine {
       if (!(options.emergency && err instanceof RotationIncompleteError && err.code === 'ROTATION_IN_PROGRESS')) throw err;
       run = await this.open(slot, { skipLock: true });
     }
-    const outcome: RevokeOutcome = { ref: slot.ref, revoked: [], failed: [], orphansDeleted: 0 };
+    const outcome: RevokeOutcome = { ref: slot.ref, revoked: [], failed: [], orphansDeleted: 0, orphansKept: [] };
     const stop = this.heartbeat(run);
     try {
       const { store } = this.deps;
@@ -233,7 +245,7 @@ export class RotationEngine {
         }
       }
       try {
-        outcome.orphansDeleted = await this.sweep(run);
+        ({ deleted: outcome.orphansDeleted, kept: outcome.orphansKept } = await this.sweep(run));
       } catch (err) {
         const e = err instanceof KeyctlError ? err : undefined;
         outcome.failed.push({ fingerprint: 'orphan-sweep', code: e?.code ?? 'INTERNAL', message: e?.message ?? 'unexpected error' });
@@ -252,6 +264,7 @@ export class RotationEngine {
       status: 'nothing-to-do',
       previousRevoked: false,
       orphansDeleted: 0,
+      orphansKept: [],
       resumed: false,
     };
     let j = await readJournal(this.deps.coordination, run.path);
@@ -283,7 +296,9 @@ export class RotationEngine {
 
     outcome.rotationId = j.entry.rotationId;
     if (j.entry.step === 'started') {
-      outcome.orphansDeleted += await this.sweep(run);
+      const swept = await this.sweep(run);
+      outcome.orphansDeleted += swept.deleted;
+      outcome.orphansKept.push(...swept.kept);
       j = await this.createAndStore(run, j);
     }
     if (j.entry.step === 'stored') j = await this.test(run, j);
@@ -671,26 +686,53 @@ export class RotationEngine {
 
   /**
    * Deletes keys at the exchange that keyctl labelled but the store does not hold (created just before a crash, or
-   * revoked in the store while the exchange delete failed). Keys keyctl did not label are never touched.
+   * revoked in the store while the exchange delete failed). Keys keyctl did not label are never touched. An orphan the
+   * exchange refuses to delete for good (KuCoin wants the passphrase keyctl never stored) is reported, not fatal: it
+   * would otherwise block every later rotation of the slot while staying alive all the same.
    */
-  private async sweep(run: SlotRun): Promise<number> {
-    if (!run.master || !run.adapter.capabilities.list || !run.adapter.capabilities.delete) return 0;
+  private async sweep(run: SlotRun): Promise<{ deleted: number; kept: OrphanKept[] }> {
+    const kept: OrphanKept[] = [];
+    if (!run.master || !run.adapter.capabilities.list || !run.adapter.capabilities.delete) return { deleted: 0, kept };
     const listed = await run.adapter.listKeys({ account: run.account, master: run.master, subaccount: run.slot.uid, ...this.deps.call });
     const held = await this.heldApiKeys(run.path);
     let deleted = 0;
     for (const k of listed) {
       if (!k.label?.startsWith(LABEL_PREFIX) || held.has(k.apiKey)) continue;
-      await run.adapter.deleteKey({
-        account: run.account,
-        master: run.master,
-        subaccount: run.slot.uid,
-        apiKey: k.apiKey,
-        ...this.deps.call,
-      });
+      const fingerprintOf = fingerprint(k.apiKey);
+      try {
+        await run.adapter.deleteKey({
+          account: run.account,
+          master: run.master,
+          subaccount: run.slot.uid,
+          apiKey: k.apiKey,
+          label: k.label,
+          ...this.deps.call,
+        });
+      } catch (err) {
+        // Retryable (network, rate limit): the whole run stops and is re-run. Anything else is final for this key.
+        if (!(err instanceof KeyctlError) || err.retryable) throw err;
+        kept.push({
+          fingerprint: fingerprintOf,
+          label: k.label,
+          code: err.code,
+          message: err.message,
+          ...(err.hint ? { hint: err.hint } : {}),
+        });
+        await this.emit({
+          type: 'key.swept',
+          ref: run.slot.ref,
+          fingerprint: fingerprintOf,
+          label: k.label,
+          outcome: 'failed',
+          error: err.code,
+        });
+        this.deps.logger?.warn('orphaned key could not be deleted', { ref: run.slot.ref, fingerprint: fingerprintOf, code: err.code });
+        continue;
+      }
       deleted += 1;
-      await this.emit({ type: 'key.swept', ref: run.slot.ref, fingerprint: fingerprint(k.apiKey), label: k.label });
+      await this.emit({ type: 'key.swept', ref: run.slot.ref, fingerprint: fingerprintOf, label: k.label, outcome: 'ok' });
     }
-    return deleted;
+    return { deleted, kept };
   }
 
   private async heldApiKeys(path: string): Promise<Set<string>> {

@@ -76,21 +76,6 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(x, y);
 }
 
-/**
- * The query as the client may have signed it: exactly as sent, or percent-decoded (clients such as ccxt sign the raw,
- * unencoded query and the HTTP stack may encode a few characters on the way).
- */
-export function queryVariants(raw: string): string[] {
-  const out = [raw];
-  try {
-    const decoded = decodeURIComponent(raw);
-    if (decoded !== raw) out.push(decoded);
-  } catch {
-    // malformed escapes: only the raw form can match
-  }
-  return out;
-}
-
 export function json(status: number, body: unknown, headers?: Record<string, string>): Reply {
   return { status, body, ...(headers ? { headers } : {}) };
 }

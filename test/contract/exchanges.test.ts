@@ -28,10 +28,12 @@ exchangeAdapterSuite({
 const BINANCE_BOT = { enableReading: true, enableSpotAndMarginTrading: true, enableFutures: true };
 exchangeAdapterSuite({
   exchange: 'binance',
-  masterPermissions: { enableReading: true },
-  botScopes: ['spot:trade', 'futures:trade'],
+  // Managing sub-account keys needs "Enable Spot & Margin Trading" on the master (exchange-binance-docs.test.ts).
+  masterPermissions: { enableReading: true, enableSpotAndMarginTrading: true },
+  // One flag grants spot and margin trading together, so a trading slot declares both.
+  botScopes: ['spot:trade', 'margin:trade', 'futures:trade'],
   botPermissions: BINANCE_BOT,
-  excess: { declared: ['spot:trade'], permissions: BINANCE_BOT },
+  excess: { declared: ['spot:trade', 'margin:trade'], permissions: BINANCE_BOT },
   unknownPermissions: { ...BINANCE_BOT, enableCopyTrading: true },
   inspectUsesMaster: true,
 });
@@ -43,6 +45,7 @@ exchangeAdapterSuite({
   botPermissions: 'General,Spot,Futures',
   excess: { declared: ['spot:trade'], permissions: 'General,Spot,Futures' },
   unknownPermissions: 'General,Spot,Futures,Earn',
+  cannotExpress: { expiry: 'KuCoin documents no expiry on /api/v1/user/api-key (https://www.kucoin.com/docs-new/api-3470130)' },
   ipRefusalCode: '400006',
   inspectUsesMaster: false,
 });

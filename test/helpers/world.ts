@@ -42,8 +42,8 @@ export const PROFILES: Record<SandboxExchange, ExchangeProfile> = {
   },
   binance: {
     exchange: 'binance',
-    masterPermissions: { enableReading: true },
-    scopes: ['read', 'spot:trade'],
+    masterPermissions: { enableReading: true, enableSpotAndMarginTrading: true },
+    scopes: ['read', 'spot:trade', 'margin:trade'],
     unsafeBotPermissions: { enableReading: true, enableSpotAndMarginTrading: true, enableInternalTransfer: true },
   },
   kucoin: {

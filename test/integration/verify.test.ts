@@ -54,11 +54,11 @@ const PROFILES: Record<SandboxExchange, Profile> = {
     excess: { scopes: ['read'], permissions: 'read_only,trade' },
   },
   binance: {
-    master: { enableReading: true },
-    scopes: ['spot:trade', 'futures:trade'],
+    master: { enableReading: true, enableSpotAndMarginTrading: true },
+    scopes: ['spot:trade', 'margin:trade', 'futures:trade'],
     clean: { enableReading: true, enableSpotAndMarginTrading: true, enableFutures: true },
     excess: {
-      scopes: ['spot:trade', 'futures:trade'],
+      scopes: ['spot:trade', 'margin:trade', 'futures:trade'],
       permissions: { enableReading: true, enableSpotAndMarginTrading: true, enableFutures: true, enableVanillaOptions: true },
     },
   },

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { importKey } from '../../src/app/import-key.js';
 import { fingerprint } from '../../src/domain/credentials.js';
 import { resolveKey } from '../../src/domain/resolve.js';
+import { getAdapter } from '../../src/exchanges/registry.js';
 import type { ExchangeAdapter } from '../../src/exchanges/types.js';
 import { appWorld, CLIENT_IP, UNSAFE_BOT, type AppWorld } from './app-world.js';
 
@@ -21,6 +22,26 @@ async function sandboxKey(world: AppWorld, permissions: unknown) {
 }
 
 describe('importKey', () => {
+  it("a scope the exchange grants only with a declared one: the remedy points at the slot's scopes, not at the exchange", async () => {
+    w = await appWorld({ sandbox: true });
+    const bybit = await getAdapter('bybit');
+    // As OKX's one `trade` permission: spot and futures come together, so no key for the slot can lack futures.
+    const bundled: ExchangeAdapter = Object.assign(Object.create(bybit) as ExchangeAdapter, {
+      capabilities: { ...bybit.capabilities, boundScopes: [['spot:trade', 'futures:trade']] },
+    });
+    const deps = { ...w.deps, adapter: async () => bundled };
+    const key = resolveKey(w.deps.inventory, 'alpha/arb1');
+    const both = await sandboxKey(w, { Spot: ['SpotTrade'], ContractTrade: ['Order', 'Position'] });
+    const refused = await importKey(deps, { key, credentials: both, actor: 'ops' });
+    expect(refused).toMatchObject({ status: 'refused', violations: [expect.objectContaining({ code: 'EXCESS_SCOPE' })] });
+    expect(refused.status === 'refused' && refused.remedy).toMatch(/add futures:trade to bots\.alpha\.subaccounts\.arb1\.scopes/);
+    // A violation the exchange side can fix keeps the import's own hint (no remedy).
+    const unsafe = await sandboxKey(w, UNSAFE_BOT);
+    const other = await importKey(deps, { key, credentials: unsafe, actor: 'ops' });
+    expect(other).toMatchObject({ status: 'refused' });
+    expect(other.status === 'refused' && other.remedy).toBeUndefined();
+  });
+
   it('stores a safe key as CURRENT, the old one becoming PREVIOUS, and emits key.imported', async () => {
     w = await appWorld({ sandbox: true });
     const key = await sandboxKey(w, { Spot: ['SpotTrade'] });

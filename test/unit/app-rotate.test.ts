@@ -3,7 +3,10 @@ import { createRotationEngine } from '../../src/app/engine.js';
 import { rotate, rotateDue, type SlotRotation } from '../../src/app/rotate.js';
 import { fingerprint } from '../../src/domain/credentials.js';
 import { selectSlots } from '../../src/domain/resolve.js';
-import { appWorld, liveKeys, type AppWorld } from './app-world.js';
+import { ExchangeError } from '../../src/errors.js';
+import { getAdapter } from '../../src/exchanges/registry.js';
+import type { DeleteKeyRequest, ExchangeAdapter } from '../../src/exchanges/types.js';
+import { appWorld, CLIENT_IP, liveKeys, type AppWorld } from './app-world.js';
 
 let w: AppWorld | undefined;
 afterEach(async () => {
@@ -54,6 +57,51 @@ describe('rotate', () => {
       'rotate.revoke',
     ]);
     expect(w.recorder.of('rotation.started').map((e) => e.reason)).toEqual(['manual', 'manual']);
+  });
+
+  it('an orphan the exchange will not let keyctl delete is reported and kept; the other orphans go and the rotation finishes', async () => {
+    w = await appWorld({ sandbox: true });
+    const seed = (label: string) =>
+      w!.sandbox!.admin.createKey({
+        exchange: 'bybit',
+        owner: w!.subs.arb1!,
+        permissions: { Spot: ['SpotTrade'] },
+        ips: [CLIENT_IP],
+        label,
+      });
+    const stuck = await seed('keyctl-r-stuck');
+    const plain = await seed('keyctl-r-plain');
+    const bybit = await getAdapter('bybit');
+    // As KuCoin answers for an orphan whose passphrase was never stored: a final refusal for that one key.
+    const adapter: ExchangeAdapter = Object.assign(Object.create(bybit) as ExchangeAdapter, {
+      deleteKey: (req: DeleteKeyRequest) =>
+        req.apiKey === stuck.apiKey
+          ? Promise.reject(new ExchangeError('PASSPHRASE_UNKNOWN', 'FAKE refusal', { hint: 'Delete it in the web UI.' }))
+          : bybit.deleteKey(req),
+    });
+    const deps = { ...w.deps, adapter: async () => adapter };
+    const result = await rotate(
+      { ...deps, engine: createRotationEngine(deps, { owner: 'test:1' }) },
+      { slots: selectSlots(w.deps.inventory, ['alpha/arb1']), mode: 'manual', graceMs: 0 },
+    );
+    expect(result.failures).toEqual([]);
+    expect(result.results[0]).toMatchObject({ status: 'rotated', orphansDeleted: 1 });
+    expect(result.results[0]!.orphansKept).toEqual([
+      {
+        fingerprint: fingerprint(stuck.apiKey),
+        label: 'keyctl-r-stuck',
+        code: 'PASSPHRASE_UNKNOWN',
+        message: 'FAKE refusal',
+        hint: 'Delete it in the web UI.',
+      },
+    ]);
+    const live = await liveKeys(w, 'arb1');
+    expect(live).toContain(stuck.apiKey);
+    expect(live).not.toContain(plain.apiKey);
+    expect(w.recorder.entries.filter((e) => e.command === 'rotate.sweep').map((e) => [e.fingerprint, e.outcome])).toEqual([
+      [fingerprint(stuck.apiKey), 'failed'],
+      [fingerprint(plain.apiKey), 'ok'],
+    ]);
   });
 
   it('a slot that fails is reported and the next one goes on', async () => {

@@ -60,8 +60,19 @@ const cases: Array<[string, KeyctlEvent, AuditInput | null]> = [
   ],
   [
     'key.swept',
-    { type: 'key.swept', time, ref, fingerprint: 'fp-orphan', label: 'keyctl-r-0000' },
+    { type: 'key.swept', time, ref, fingerprint: 'fp-orphan', label: 'keyctl-r-0000', outcome: 'ok' },
     { command: 'rotate.sweep', ref, fingerprint: 'fp-orphan', outcome: 'ok', detail: { label: 'keyctl-r-0000' } },
+  ],
+  [
+    'key.swept failed',
+    { type: 'key.swept', time, ref, fingerprint: 'fp-orphan', label: 'keyctl-r-0000', outcome: 'failed', error: 'PASSPHRASE_UNKNOWN' },
+    {
+      command: 'rotate.sweep',
+      ref,
+      fingerprint: 'fp-orphan',
+      outcome: 'failed',
+      detail: { label: 'keyctl-r-0000', error: 'PASSPHRASE_UNKNOWN' },
+    },
   ],
   [
     'key.revoked ok',

@@ -11,7 +11,7 @@ const started = {
   mode: 'automatic',
   reason: 'schedule',
 } as const;
-const swept = { type: 'key.swept', ref: 'alpha/arb1', fingerprint: 'fp1', label: 'keyctl-r0' } as const;
+const swept = { type: 'key.swept', ref: 'alpha/arb1', fingerprint: 'fp1', label: 'keyctl-r0', outcome: 'ok' } as const;
 
 interface Line {
   level: string;

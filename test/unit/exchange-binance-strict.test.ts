@@ -16,21 +16,34 @@ import { caught } from '../helpers/caught.js';
 import { fieldMutations } from '../helpers/fuzz.js';
 
 /** What the fake exchange answers: apiRestrictions, the master's ipRestriction (or its refusal), create. */
-const answers = vi.hoisted(() => ({ restrictions: undefined as unknown, ip: undefined as unknown, created: undefined as unknown }));
+const answers = vi.hoisted(() => ({
+  restrictions: undefined as unknown,
+  /** The master's ipRestriction answer: a value, a refusal, or a function of the request's parameters. */
+  ip: undefined as unknown,
+  created: undefined as unknown,
+  /** Query Sub-account API Key pages, by page number. */
+  pages: [] as unknown[],
+  /** Parameters of every request, for asserting what keyctl sends. */
+  sent: [] as Array<{ method: string; params: Record<string, unknown> }>,
+}));
 
 vi.mock('../../src/exchanges/ccxt.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../src/exchanges/ccxt.js')>();
   const client = {
     exchange: 'binance',
-    call: async (method: string) => {
+    call: async (method: string, params: Record<string, unknown> = {}) => {
+      answers.sent.push({ method, params });
       if (method === 'sapiGetAccountApiRestrictions') return answers.restrictions;
       if (method === 'sapiGetSubAccountSubAccountApiIpRestriction') {
         if (answers.ip instanceof Error) throw answers.ip;
-        return answers.ip;
+        return typeof answers.ip === 'function' ? (answers.ip as (p: Record<string, unknown>) => unknown)(params) : answers.ip;
       }
       throw new Error(`unexpected call ${method}`);
     },
-    request: async () => answers.created,
+    request: async (_path: string, _api: string, method: string, params: Record<string, unknown>) => {
+      answers.sent.push({ method, params });
+      return method === 'GET' ? answers.pages[Number(params.page) - 1] : answers.created;
+    },
   };
   return { ...original, createClient: async () => client };
 });
@@ -46,7 +59,13 @@ const SUB = 'alpha.arb1@example.com';
 const KEY = { apiKey: 'FAKE-BINANCE-SUB-CLEAN', secret: 'FAKE-binance-secret-0001' };
 const MASTER_KEY = { apiKey: 'FAKE-BINANCE-MASTER', secret: 'FAKE-binance-master-secret' };
 const ACCOUNT = { name: 'main', exchange: 'binance' };
-const BOT: KeyTarget = { kind: 'bot', scopes: ['spot:trade', 'futures:trade'], ips: ['203.0.113.10', '203.0.113.11'], subaccount: SUB };
+// enableSpotAndMarginTrading is spot and margin trading: a slot trading spot on Binance declares both.
+const BOT: KeyTarget = {
+  kind: 'bot',
+  scopes: ['spot:trade', 'margin:trade', 'futures:trade'],
+  ips: ['203.0.113.10', '203.0.113.11'],
+  subaccount: SUB,
+};
 const MASTER: KeyTarget = { kind: 'master', exchange: 'binance', masterScopes: binanceCaps.masterScopes };
 
 /** The master refusing the lookup: the key is not in that sub-account. */
@@ -69,6 +88,8 @@ const codes = async (restrictions: unknown, ip: unknown, target: KeyTarget) =>
   (await check(restrictions, ip, target)).violations.map((v) => v.code).sort();
 
 const ipClean = fixture('ip-restriction-sub-clean');
+/** A clean master holds "Enable Spot & Margin Trading", which Binance requires to manage sub-account keys. */
+const masterClean: Answer = { ...fixture('api-restrictions-master-clean'), enableSpotAndMarginTrading: true };
 const ipOpen = fixture('ip-restriction-sub-unrestricted');
 
 /** The violation is EXCHANGE_BAD_RESPONSE alone, about `endpoint`, naming fields and never values. */
@@ -113,7 +134,7 @@ describe('binance: malformed apiRestrictions answers', () => {
   });
 
   it('a master key: enableWithdrawals missing or "false" is a bad answer too', async () => {
-    const master: Answer = { ...fixture('api-restrictions-master-clean'), enableWithdrawals: true };
+    const master: Answer = { ...masterClean, enableWithdrawals: true };
     expect(await codes(master, undefined, MASTER)).toEqual(['WITHDRAW_ENABLED']);
     expectBadAnswer(await check({ ...master, enableWithdrawals: 'false' }, undefined, MASTER), 'apiRestrictions');
     expectBadAnswer(await check((({ enableWithdrawals: _e, ...rest }) => rest)(master), undefined, MASTER), 'apiRestrictions');
@@ -230,9 +251,117 @@ describe('binance: the create answer', () => {
     expect(err.message).not.toContain('FAKE-BINANCE-NEW');
   });
 
-  it('listing stays a capability gap: an error, never an empty list', async () => {
-    const err = await caught(binanceAdapter.listKeys({ account: ACCOUNT, master: MASTER_KEY, subaccount: SUB }));
-    expect(err.code).toBe('CAPABILITY_GAP');
+  it('sends the email, label and IP list percent-encoded, and never asks for margin loan/repay', async () => {
+    answers.created = documented;
+    answers.sent = [];
+    await binanceAdapter.createKey({ ...request, subaccount: 'bot+alpha@example.invalid', scopes: ['spot:trade', 'margin:trade'] });
+    expect(answers.sent[0]!.params).toMatchObject({
+      email: 'bot%2Balpha%40example.invalid',
+      apiName: 'rot-0001',
+      ipAddress: '203.0.113.10',
+      canTrade: true,
+      canMarginLoanRepay: false,
+      canUniversalTransfer: false,
+    });
+  });
+});
+
+describe('binance: policy readings of the master and of a lapsed key', () => {
+  it('a master without "Enable Spot & Margin Trading" lacks what Binance requires to manage sub keys (MISSING_SCOPE)', async () => {
+    const noTrading = { ...fixture('api-restrictions-master-clean'), enableSpotAndMarginTrading: false };
+    expect(await codes(noTrading, undefined, MASTER)).toEqual(['MISSING_SCOPE']);
+    expect(await codes(masterClean, undefined, MASTER)).toEqual([]);
+    const result = await check(noTrading, undefined, MASTER);
+    expect(result.violations[0]!.detail).toContain('keys:manage, spot:trade, margin:trade');
+  });
+
+  it('a sub key whose spot & margin trading lapsed (no IP allowlist) is MISSING_SCOPE, not KEY_REJECTED', async () => {
+    const lapsed = { ...fixture('api-restrictions-sub-clean'), ipRestrict: false, enableSpotAndMarginTrading: false, enableFutures: false };
+    expect(await codes(lapsed, ipOpen, { ...BOT, scopes: ['spot:trade', 'margin:trade'] })).toEqual(['MISSING_SCOPE', 'NOT_IP_LOCKED']);
+  });
+});
+
+describe('binance: the sub-account key listing (Query Sub-account API Key), read by the orphan sweep', () => {
+  const row = (apikey: string, apiName: string, extra: Answer = {}): Answer => ({
+    email: SUB,
+    apiName,
+    apikey,
+    canTrade: true,
+    canMarginLoanRepay: false,
+    canFuturesTrade: true,
+    canUniversalTransfer: false,
+    canVanillaOptions: false,
+    timestamp: NOW,
+    ...extra,
+  });
+  const ipOf = (params: Record<string, unknown>): Answer => ({ ...ipClean, apiKey: params.subAccountApiKey });
+  const list = () => binanceAdapter.listKeys({ account: ACCOUNT, master: MASTER_KEY, subaccount: SUB });
+
+  it("reads every page, the label, the scopes and each key's IP list; sends the email percent-encoded", async () => {
+    const first = Array.from({ length: 100 }, (_, i) => row(`FAKE-BINANCE-K${i}`, `keyctl-${i}`));
+    answers.pages = [
+      { total: 101, list: first },
+      { total: 101, list: [row('FAKE-BINANCE-LAST', 'manual', { canTrade: false, canUniversalTransfer: true })] },
+    ];
+    answers.ip = ipOf;
+    answers.sent = [];
+    const keys = await list();
+    expect(keys).toHaveLength(101);
+    expect(keys[0]).toEqual({
+      apiKey: 'FAKE-BINANCE-K0',
+      label: 'keyctl-0',
+      scopes: ['read', 'spot:trade', 'margin:trade', 'futures:trade'],
+      ips: ['203.0.113.10'],
+      createdAt: new Date(NOW).toISOString(),
+    });
+    expect(keys[100]).toMatchObject({ apiKey: 'FAKE-BINANCE-LAST', label: 'manual', scopes: ['read', 'futures:trade', 'transfer'] });
+    const pages = answers.sent.filter((r) => r.method === 'GET');
+    expect(pages.map((r) => r.params)).toEqual([
+      { email: encodeURIComponent(SUB), page: 1, size: 100 },
+      { email: encodeURIComponent(SUB), page: 2, size: 100 },
+    ]);
+  });
+
+  it('an empty sub-account is an empty list', async () => {
+    answers.pages = [{ total: 0, list: [] }];
+    expect(await list()).toEqual([]);
+  });
+
+  it.each([
+    ['list missing', { total: 1 }],
+    ['list renamed to rows', { total: 1, rows: [row('FAKE-BINANCE-K1', 'keyctl-1')] }],
+    ['total missing', { list: [row('FAKE-BINANCE-K1', 'keyctl-1')] }],
+    ['total as a string', { total: '1', list: [row('FAKE-BINANCE-K1', 'keyctl-1')] }],
+    ['apikey missing', { total: 1, list: [(({ apikey: _k, ...rest }) => rest)(row('FAKE-BINANCE-K1', 'keyctl-1'))] }],
+    [
+      'apiKey spelled as in other answers',
+      { total: 1, list: [{ ...(({ apikey: _k, ...rest }) => rest)(row('x', 'keyctl-1')), apiKey: 'x' }] },
+    ],
+    ['apiName as a number', { total: 1, list: [row('FAKE-BINANCE-K1', 'keyctl-1', { apiName: 7 })] }],
+    ['canTrade as a string', { total: 1, list: [row('FAKE-BINANCE-K1', 'keyctl-1', { canTrade: 'true' })] }],
+    ['an entry of another sub-account', { total: 1, list: [row('FAKE-BINANCE-K1', 'keyctl-1', { email: 'other@example.invalid' })] }],
+    ['fewer keys than total', { total: 2, list: [row('FAKE-BINANCE-K1', 'keyctl-1')] }],
+    ['the answer as an array', [row('FAKE-BINANCE-K1', 'keyctl-1')]],
+    ['the whole answer missing', undefined],
+  ])('%s: EXCHANGE_BAD_RESPONSE, never an empty or partial list', async (_name, answer) => {
+    answers.pages = [answer];
+    answers.ip = ipOf;
+    const err = await caught(list());
+    expect(err.code).toBe('EXCHANGE_BAD_RESPONSE');
+    expect(err.message).not.toContain('FAKE-');
+  });
+
+  it.each([
+    ['about another key', () => ({ ...ipClean, apiKey: 'FAKE-BINANCE-OTHER' })],
+    [
+      'an IP list that is not addresses',
+      (p: Record<string, unknown>) => ({ ...ipClean, apiKey: p.subAccountApiKey, ipList: ['anywhere'] }),
+    ],
+    ['restricted without a list', (p: Record<string, unknown>) => ({ ipRestrict: 'true', apiKey: p.subAccountApiKey })],
+  ])("a listed key's IP answer %s: EXCHANGE_BAD_RESPONSE", async (_name, ip) => {
+    answers.pages = [{ total: 1, list: [row('FAKE-BINANCE-K1', 'keyctl-1')] }];
+    answers.ip = ip;
+    expect((await caught(list())).code).toBe('EXCHANGE_BAD_RESPONSE');
   });
 });
 
@@ -276,12 +405,12 @@ describe('binance: fuzzing apiRestrictions and ipRestriction answers', () => {
     'withdraw only': { restrictions: { ...clean, enableWithdrawals: true }, ip: ipClean },
     'internal transfer only': { restrictions: { ...clean, enableInternalTransfer: true }, ip: ipClean },
     'universal transfer only': { restrictions: { ...clean, permitsUniversalTransfer: true }, ip: ipClean },
-    'margin (undeclared) only': { restrictions: { ...clean, enableMargin: true }, ip: ipClean },
+    // (An undeclared margin:trade is no single fault any more: spot trading brings it.)
     'options (undeclared) only': { restrictions: { ...clean, enableVanillaOptions: true }, ip: ipClean },
     'no IP lock only': { restrictions: { ...clean, ipRestrict: false }, ip: ipOpen },
     'foreign IP only': { restrictions: clean, ip: { ...ipClean, ipList: ['198.51.100.99'] } },
     'other sub-account only': { restrictions: clean, ip: notInSub() },
-    'master withdrawing only': { restrictions: { ...fixture('api-restrictions-master-clean'), enableWithdrawals: true } },
+    'master withdrawing only': { restrictions: { ...masterClean, enableWithdrawals: true } },
   };
   const fixtures: Record<string, Case> = {
     'withdraw-transfer': { restrictions: fixture('api-restrictions-withdraw-transfer'), ip: ipClean },
@@ -289,7 +418,8 @@ describe('binance: fuzzing apiRestrictions and ipRestriction answers', () => {
     'expiring-unknown': { restrictions: fixture('api-restrictions-expiring-unknown'), ip: ipClean },
     'sub-clean with a mismatched IP list': { restrictions: clean, ip: fixture('ip-restriction-sub-mismatch') },
     'doc example as master': { restrictions: fixture('api-restrictions-doc-example') },
-    'master-clean where a bot key belongs': { restrictions: fixture('api-restrictions-master-clean'), ip: ipClean },
+    // Read-only where the slot trades: the master fixture as Binance answers it without spot & margin trading.
+    'read-only master fixture where a bot key belongs': { restrictions: fixture('api-restrictions-master-clean'), ip: ipClean },
   };
   const targetOf = (c: Case): KeyTarget => (c.ip === undefined ? MASTER : BOT);
   const unsafe = Object.entries({ ...singleFault, ...fixtures });
@@ -306,7 +436,7 @@ describe('binance: fuzzing apiRestrictions and ipRestriction answers', () => {
 
   it.each([
     ['sub-clean', { restrictions: clean, ip: ipClean }],
-    ['master-clean', { restrictions: fixture('api-restrictions-master-clean') }],
+    ['master-clean', { restrictions: masterClean }],
     ['sub without an IP lock', { restrictions: { ...clean, ipRestrict: false }, ip: ipOpen }],
   ] as Array<[string, Case]>)('no mutation of %s crashes: each is violations or a pass', async (_name, c) => {
     const target = targetOf(c);

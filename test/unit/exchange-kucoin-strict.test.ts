@@ -94,8 +94,6 @@ describe('kucoin: the malformed answers that used to pass', () => {
     ['an IP list as an array (the broker API shape)', { ...withdrawing, ipWhitelist: ['203.0.113.10'] }],
     ['an IP list separated by spaces', { ...withdrawing, ipWhitelist: '203.0.113.10 198.51.100.7' }],
     ['ipWhitelist: null', { ...withdrawing, ipWhitelist: null }],
-    ['an expiry that is not a time', { ...withdrawing, expiredAt: 'soon' }],
-    ['an expiry of null', { ...withdrawing, expiredAt: null }],
     ['the whole data missing', undefined],
     ['data: null', null],
     ['data as a list (the list endpoint shape)', [withdrawing]],
@@ -144,14 +142,41 @@ describe('kucoin: the malformed answers that used to pass', () => {
     expect(await codes({ ...fixture('user-api-key-master-clean'), subName: '' }, MASTER)).toEqual([]);
   });
 
-  it('reads an expiry when one is sent, and -1 / 0 as none', async () => {
+  it('reads no expiry: Get Apikey Info documents none, so an undocumented expiredAt neither warns nor breaks', async () => {
+    // https://www.kucoin.com/docs-new/api-3470130 gives remark, apiKey, apiVersion, permission, ipWhitelist, createdAt,
+    // uid, isMaster, subName: any other field is ignored, whatever its shape.
     const clean = fixture('user-api-key-sub-clean');
-    expect(await codes({ ...clean, expiredAt: NOW + 86_400_000 }, BOT)).toEqual(['EXPIRING']);
-    expect(await codes({ ...clean, expireAt: NOW - 1 }, BOT)).toEqual(['EXPIRING']);
-    expect(await codes({ ...clean, expiredAt: NOW + 90 * 86_400_000 }, BOT)).toEqual([]);
-    expect(await codes({ ...clean, expiredAt: -1 }, BOT)).toEqual([]);
-    expect(await codes({ ...clean, expiredAt: 0 }, BOT)).toEqual([]);
-    expect(await codes({ ...clean, expiredAt: -5 }, BOT)).toEqual(['EXCHANGE_BAD_RESPONSE']);
+    for (const expiry of [NOW + 86_400_000, NOW - 1, -5, 'soon', null]) {
+      expect(await codes({ ...clean, expiredAt: expiry, expireAt: expiry }, BOT)).toEqual([]);
+      expect((await check({ ...clean, expiredAt: expiry }, BOT)).inspection?.expiresAt).toBeUndefined();
+    }
+    // A withdraw key with an odd expiry is still read as what it is.
+    expect(await codes({ ...withdrawing, expiredAt: 'soon' }, BOT)).toEqual(['WITHDRAW_ENABLED']);
+  });
+});
+
+describe('kucoin: the Unified permission (unified trading account)', () => {
+  const clean = fixture('user-api-key-sub-clean');
+  it('reads as every trade scope and, what else it grants being undocumented, as an unknown permission', async () => {
+    const inspection = parseKucoinKey({ ...clean, permission: 'General,Unified' });
+    expect(inspection.scopes).toEqual(['read', 'spot:trade', 'margin:trade', 'futures:trade', 'unknown:Unified']);
+    expect(inspection.readOnly).toBe(false);
+    // Never a pass, even for a slot that declares every trade scope KuCoin has.
+    expect(await codes({ ...clean, permission: 'General,Unified' }, BOT)).toEqual(['EXCESS_SCOPE', 'UNKNOWN_PERMISSION']);
+    expect(
+      await codes({ ...clean, permission: 'General,Unified' }, { ...BOT, scopes: ['spot:trade', 'margin:trade', 'futures:trade'] }),
+    ).toEqual(['UNKNOWN_PERMISSION']);
+    // On a master key it is no management permission: still unknown, and trade scopes beyond the master's.
+    expect(await codes({ ...fixture('user-api-key-master-clean'), permission: 'General,Unified' }, MASTER)).toEqual(
+      expect.arrayContaining(['UNKNOWN_PERMISSION']),
+    );
+  });
+
+  it('shows in the sub-key list too', async () => {
+    const listBody = body('sub-api-key-list-doc-example');
+    const items = listBody.data as Answer[];
+    answering({ code: '200000', data: [{ ...items[0], permission: 'General,Unified' }] });
+    expect((await list())[0]!.scopes).toEqual(['read', 'spot:trade', 'margin:trade', 'futures:trade', 'unknown:Unified']);
   });
 });
 
@@ -354,5 +379,56 @@ describe('kucoin: the create answer', () => {
     const err = await caught(create());
     expect(err.code).toBe('EXCHANGE_BAD_RESPONSE');
     expect(err.hint).toMatch(/may have been created/);
+  });
+});
+
+describe('kucoin: deleting a sub key (the orphan sweep with a lost passphrase)', () => {
+  const request = { account: ACCOUNT, master: MASTER_CREDS, subaccount: 'alphaarb1', apiKey: 'FAKE-KUCOIN-ORPHAN' };
+
+  it('without the passphrase sends nothing and says to delete it in the web UI, naming fingerprint and label', async () => {
+    const err = await caught(kucoinAdapter.deleteKey({ ...request, label: 'keyctl-rot-0001' } as typeof request));
+    expect(createClient).not.toHaveBeenCalled();
+    expect(err).toMatchObject({ code: 'PASSPHRASE_UNKNOWN', exitCode: 5, retryable: false });
+    expect(err.details).toMatchObject({ exchange: 'kucoin', subaccount: 'alphaarb1', label: 'keyctl-rot-0001', manual: true });
+    expect(err.details?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(err.message).toContain(String(err.details?.fingerprint));
+    expect(err.message).toContain('keyctl-rot-0001');
+    expect(err.hint).toMatch(/KuCoin's web UI/);
+    expect(err.hint).toContain('keyctl-rot-0001');
+    expect(`${err.message} ${err.hint}`).not.toContain('FAKE-KUCOIN-ORPHAN');
+  });
+
+  it('a passphrase KuCoin refuses (400100) is the same report, not a bare refusal', async () => {
+    vi.mocked(createClient).mockResolvedValue({
+      call: async () => {
+        const { ExchangeError } = await import('../../src/errors.js');
+        throw new ExchangeError('EXCHANGE_REFUSED', 'kucoin refused deleting a sub-account key (400100 Passphrase error).', {
+          details: { exchange: 'kucoin', exchangeCode: '400100' },
+        });
+      },
+    } as unknown as ExchangeClient);
+    const err = await caught(kucoinAdapter.deleteKey({ ...request, passphrase: 'FAKE-wrong-pass' }));
+    expect(err).toMatchObject({ code: 'PASSPHRASE_REJECTED', exitCode: 5, retryable: false });
+    expect(err.hint).toMatch(/KuCoin's web UI/);
+    expect(`${err.message} ${err.hint}`).not.toContain('FAKE-wrong-pass');
+  });
+
+  it('sends the passphrase as it is, and refuses up front one that cannot travel in the signed query', async () => {
+    const calls: Array<Record<string, unknown>> = [];
+    vi.mocked(createClient).mockResolvedValue({
+      call: async (_m: string, params: Record<string, unknown>) => {
+        calls.push(params);
+        return { code: '200000', data: {} };
+      },
+    } as unknown as ExchangeClient);
+    await kucoinAdapter.deleteKey({ ...request, passphrase: "Fake-p@ss=1_.!*'" });
+    expect(calls).toEqual([{ apiKey: 'FAKE-KUCOIN-ORPHAN', passphrase: "Fake-p@ss=1_.!*'", subName: 'alphaarb1' }]);
+    for (const passphrase of ['FAKE+pass1', 'FAKE&pass1', 'FAKE#pass1', 'FAKE%41pass1']) {
+      const err = await caught(kucoinAdapter.deleteKey({ ...request, passphrase }));
+      expect(err).toMatchObject({ code: 'PASSPHRASE_UNSENDABLE', exitCode: 5, retryable: false });
+      expect(err.hint).toMatch(/KuCoin's web UI/);
+      expect(`${err.message} ${err.hint}`).not.toContain(passphrase);
+    }
+    expect(calls).toHaveLength(1);
   });
 });

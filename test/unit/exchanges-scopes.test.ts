@@ -137,7 +137,8 @@ describe('binance scope mapping', () => {
     const flags = binanceFlagsFor(declared);
     expect(flags).toEqual({
       canTrade: true,
-      canMarginLoanRepay: true,
+      // Never asked for: spot & margin trading comes with enableSpotAndMarginTrading; loan and repay is borrowing.
+      canMarginLoanRepay: false,
       canFuturesTrade: true,
       canVanillaOptions: true,
       canUniversalTransfer: false,

@@ -30,6 +30,8 @@ const binanceBot = (restrictions: string, ipAnswer?: string) => {
 const binanceMaster = (name: string) => parseBinanceRestrictions(fixture('binance', name), 'master');
 
 const BINANCE_SUB = 'alpha.arb1@example.com';
+/** enableSpotAndMarginTrading grants spot and margin together, so a Binance trading slot declares both. */
+const BINANCE_TRADE: BotKeyTarget['scopes'] = ['spot:trade', 'margin:trade', 'futures:trade'];
 const bot = (subaccount: string, scopes: BotKeyTarget['scopes'] = ['spot:trade', 'futures:trade']): KeyTarget => ({
   kind: 'bot',
   scopes,
@@ -61,7 +63,7 @@ const cases: Case[] = [
     name: 'bybit doc example (transfer, foreign IP, other sub, expired)',
     inspection: () => bybit('query-api-doc-example'),
     target: bot('24600001'),
-    expected: ['EXPIRING', 'IP_MISMATCH', 'TRANSFER_ENABLED', 'WRONG_ACCOUNT'],
+    expected: ['EXPIRING', 'IP_MISMATCH', 'MISSING_SCOPE', 'TRANSFER_ENABLED', 'WRONG_ACCOUNT'],
   },
   { name: 'bybit clean sub key', inspection: () => bybit('query-api-sub-clean'), target: bot('24600001'), expected: [] },
   {
@@ -98,7 +100,7 @@ const cases: Case[] = [
     name: 'bybit master key used by a bot',
     inspection: () => bybit('query-api-master-clean'),
     target: bot('24600001'),
-    expected: ['EXCESS_SCOPE', 'IP_MISMATCH', 'TRANSFER_ENABLED', 'WRONG_ACCOUNT'],
+    expected: ['EXCESS_SCOPE', 'IP_MISMATCH', 'MISSING_SCOPE', 'TRANSFER_ENABLED', 'WRONG_ACCOUNT'],
   },
   // OKX
   {
@@ -154,36 +156,36 @@ const cases: Case[] = [
     name: 'binance doc example (portfolio margin, no IP restriction)',
     inspection: () => binanceBot('api-restrictions-doc-example'),
     target: bot(BINANCE_SUB),
-    expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED'],
+    expected: ['EXCESS_SCOPE', 'MISSING_SCOPE', 'NOT_IP_LOCKED'],
   },
   {
     name: 'binance clean sub key with its IP list',
     inspection: () => binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-clean'),
-    target: bot(BINANCE_SUB),
+    target: bot(BINANCE_SUB, BINANCE_TRADE),
     expected: [],
   },
   {
     name: 'binance sub key with an undeclared IP',
     inspection: () => binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-mismatch'),
-    target: bot(BINANCE_SUB),
+    target: bot(BINANCE_SUB, BINANCE_TRADE),
     expected: ['IP_MISMATCH'],
   },
   {
     name: 'binance IP-restricted sub key whose list was not read',
     inspection: () => binanceBot('api-restrictions-sub-clean'),
-    target: bot(BINANCE_SUB),
+    target: bot(BINANCE_SUB, BINANCE_TRADE),
     expected: ['IP_MISMATCH'],
   },
   {
     name: 'binance sub key with withdraw and transfers',
     inspection: () => binanceBot('api-restrictions-withdraw-transfer', 'ip-restriction-sub-clean'),
-    target: bot(BINANCE_SUB),
+    target: bot(BINANCE_SUB, BINANCE_TRADE),
     expected: ['TRANSFER_ENABLED', 'WITHDRAW_ENABLED'],
   },
   {
     name: 'binance trading permission expiring, unknown flag',
     inspection: () => binanceBot('api-restrictions-expiring-unknown', 'ip-restriction-sub-clean'),
-    target: bot(BINANCE_SUB),
+    target: bot(BINANCE_SUB, BINANCE_TRADE),
     expected: ['EXPIRING', 'UNKNOWN_PERMISSION'],
   },
   {
@@ -192,7 +194,7 @@ const cases: Case[] = [
       ...binanceBot('api-restrictions-sub-clean', 'ip-restriction-sub-clean'),
       owner: { isMaster: false, subaccount: null },
     }),
-    target: bot(BINANCE_SUB),
+    target: bot(BINANCE_SUB, BINANCE_TRADE),
     expected: ['WRONG_ACCOUNT'],
   },
   {
@@ -205,14 +207,14 @@ const cases: Case[] = [
     name: 'binance doc example as master',
     inspection: () => binanceMaster('api-restrictions-doc-example'),
     target: master('binance', binanceCaps.masterScopes),
-    expected: ['EXCESS_SCOPE', 'NOT_IP_LOCKED'],
+    expected: ['EXCESS_SCOPE', 'MISSING_SCOPE', 'NOT_IP_LOCKED'],
   },
   // KuCoin
   {
     name: 'kucoin doc example (other sub, foreign IP)',
     inspection: () => kucoin('user-api-key-doc-example'),
     target: bot('alphaarb1'),
-    expected: ['IP_MISMATCH', 'WRONG_ACCOUNT'],
+    expected: ['IP_MISMATCH', 'MISSING_SCOPE', 'WRONG_ACCOUNT'],
   },
   { name: 'kucoin clean sub key', inspection: () => kucoin('user-api-key-sub-clean'), target: bot('alphaarb1'), expected: [] },
   {

@@ -33,7 +33,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
             ].join('\n'),
       );
       if (violations.length === 0) return ExitCode.OK;
-      ctx.out.error(`hint: fix the key at the exchange, or replace it: keyctl rotate ${ref}`);
+      ctx.out.error(`hint: ${result.remedy ?? `fix the key at the exchange, or replace it: keyctl rotate ${ref}`}`);
       return ExitCode.POLICY;
     }
     case 'refused': {
@@ -42,7 +42,10 @@ export const run: CommandRun = async (ctx, args, opts) => {
         [`${ref}: key ${fp} NOT stored: it violates the key policy:`, ...violations.map((v) => `  ${v.code}: ${v.detail}`)].join('\n'),
       );
       ctx.out.error(
-        'hint: fix the key at the exchange (or create a safe one), or pass --accept-violations to store it flagged so `keyctl rotate` replaces it.',
+        `hint: ${
+          result.remedy ??
+          'fix the key at the exchange (or create a safe one), or pass --accept-violations to store it flagged so `keyctl rotate` replaces it.'
+        }`,
       );
       return ExitCode.POLICY;
     }

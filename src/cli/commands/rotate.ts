@@ -2,7 +2,7 @@ import { parseDuration } from '../../../schedules/duration.js';
 import { rotate, type SlotRotation } from '../../app/rotate.js';
 import { selectSlots } from '../../domain/resolve.js';
 import { ExitCode } from '../../errors.js';
-import { describeRotation, progressLines } from '../render.js';
+import { describeOrphansKept, describeRotation, progressLines } from '../render.js';
 import { table } from '../output.js';
 import type { CommandRun } from '../types.js';
 
@@ -42,6 +42,8 @@ export const run: CommandRun = async (ctx, args, opts) => {
         )
       : '',
   );
+  const kept = results.flatMap((r) => describeOrphansKept(r.ref, r.orphansKept));
+  for (const line of kept) ctx.out.error(line);
   if (failures.some((f) => STORE_REFUSED.has(f.code))) {
     // Re-running would not help: the store refused a record as damaged or rolled back, and a person must look first.
     ctx.out.info(`${failures.length} slot(s) not finished: the store refused a record (see the hint above).`);
@@ -51,5 +53,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
     ctx.out.info(`${failures.length} slot(s) not finished. Nothing was lost: re-run the same command to finish them.`);
     return ExitCode.ROTATION_INCOMPLETE;
   }
+  // Rotated, but a key keyctl made is alive at the exchange and keyctl cannot delete it: a person must.
+  if (kept.length > 0) return ExitCode.POLICY;
   return ExitCode.OK;
 };

@@ -1,12 +1,12 @@
 /**
  * Binance (spot `sapi`). Inspect: GET /sapi/v1/account/apiRestrictions, which gives permission flags and only an
  * `ipRestrict` boolean; a sub key's IP list (and proof that it lives in the declared sub-account) comes from the
- * master's GET /sapi/v1/sub-account/subAccountApi/ipRestriction. Create / delete: POST and DELETE
- * /sapi/v1/sub-account/subAccountApi through ccxt's signed generic request (ccxt has no named method). Binance offers
- * no documented listing of a sub-account's keys, so `list` is a capability gap. Harmless signed call: GET /api/v3/account.
+ * master's GET /sapi/v1/sub-account/subAccountApi/ipRestriction. Create / delete / list: POST, DELETE and GET
+ * /sapi/v1/sub-account/subAccountApi through ccxt's signed generic request (ccxt 4.5.84 has no named method for them);
+ * the listing has no IP lists, so each listed key's comes from ipRestriction. Harmless signed call: GET /api/v3/account.
  */
 import * as v from 'valibot';
-import { asMasterError, capabilityGap, createClient } from '../ccxt.js';
+import { asMasterError, createClient } from '../ccxt.js';
 import { capabilitiesOf } from '../descriptor.js';
 import {
   assertCreatable,
@@ -31,6 +31,7 @@ import type {
   InspectRequest,
   KeyInspection,
   ListedKey,
+  ListKeysRequest,
   PingRequest,
 } from '../types.js';
 import { binance } from './descriptor.js';
@@ -39,7 +40,8 @@ import { binance } from './descriptor.js';
 export const BINANCE_FLAGS: Record<string, Scope[]> = {
   enableReading: ['read'],
   enableFixReadOnly: ['read'],
-  enableSpotAndMarginTrading: ['spot:trade'],
+  // "Enable Spot & Margin Trading": one permission for both (https://developers.binance.com/docs/wallet/account/api-key-permission).
+  enableSpotAndMarginTrading: ['spot:trade', 'margin:trade'],
   // "Margin loan, repay & transfer": what makes margin trading possible beyond spot orders.
   enableMargin: ['margin:trade'],
   enableFutures: ['futures:trade'],
@@ -59,25 +61,43 @@ export const capabilities: ExchangeCapabilities = capabilitiesOf(binance);
 /** Normalized scopes of an apiRestrictions payload; any other true boolean field is `unknown:<field>`. */
 export function binanceScopes(restrictions: unknown, options: { isMaster?: boolean } = {}): Scope[] {
   const scopes = new Set<Scope>();
-  for (const [field, value] of Object.entries(obj(restrictions))) {
+  const flags = obj(restrictions);
+  for (const [field, value] of Object.entries(flags)) {
     if (NOT_PERMISSIONS.has(field) || value !== true) continue;
     for (const s of BINANCE_FLAGS[field] ?? [unknownScope(field)]) scopes.add(s);
   }
-  // Binance has no permission flag for sub-account key management: any master key may do it.
-  if (options.isMaster) scopes.add('keys:manage');
+  // A master key manages sub-account keys only with "Enable Spot & Margin Trading": Create and Delete Sub-account API
+  // Key are TRADE endpoints (https://developers.binance.com/legacy-docs/sub_account/api-management/Create-Sub-account-API-Key),
+  // and the IP-restriction endpoints say "You need to enable Enable Spot & Margin Trading option for the api key which
+  // requests this endpoint" (https://developers.binance.com/docs/sub_account/api-management).
+  if (options.isMaster && flags.enableSpotAndMarginTrading === true) scopes.add('keys:manage');
   return sortScopes(scopes);
 }
 
-/** The create-sub-account-API-key flags for declared scopes. */
+/**
+ * The create-sub-account-API-key flags for declared scopes. `canTrade` is "Spot & Margin trading permission", which is
+ * all that spot:trade and margin:trade mean. `canMarginLoanRepay` ("Margin loan, repay & transfer") is never asked for:
+ * it lends funds and moves them between wallets, beyond trading, and spot and margin come as one permission anyway.
+ */
 export function binanceFlagsFor(scopes: readonly DeclarableScope[]): Record<string, boolean> {
   const has = (s: DeclarableScope) => scopes.includes(s);
   return {
     canTrade: has('spot:trade') || has('margin:trade'),
-    canMarginLoanRepay: has('margin:trade'),
+    canMarginLoanRepay: false,
     canFuturesTrade: has('futures:trade'),
     canVanillaOptions: has('options:trade'),
     canUniversalTransfer: false,
   };
+}
+
+/**
+ * ccxt 4.5.84 signs and sends `sub-account/*` parameters unencoded (`rawencode`), so an email holding `+` would reach
+ * Binance as a space. keyctl percent-encodes these values itself: ccxt then signs exactly the encoded string it sends,
+ * which is what Binance verifies ("percent-encode payloads before computing signatures",
+ * https://developers.binance.com/docs/binance-spot-api-docs/rest-api/request-security).
+ */
+function encoded(values: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? encodeURIComponent(v) : v]));
 }
 
 /**
@@ -117,6 +137,42 @@ const createdKeySchema = v.looseObject({
   apiKey: v.pipe(v.string(), v.minLength(1)),
   secretKey: v.pipe(v.string(), v.minLength(1)),
 });
+/**
+ * GET /sapi/v1/sub-account/subAccountApi, "Query Sub-account API Key (For Master Account) (USER_DATA)"
+ * (https://developers.binance.com/en/docs/catalog/vip-and-institutional-sub-account/api/rest-api/api-management; shape
+ * from Binance's generated connector, binance-connector-js clients/sub-account 14.0.0). The sweep deletes by `apiName`,
+ * so every field that says which key and which sub-account is strict; `timestamp` may be absent.
+ */
+const listedKeySchema = v.looseObject({
+  email: v.string(),
+  apiName: v.string(),
+  apikey: v.pipe(v.string(), v.minLength(1)),
+  canTrade: v.boolean(),
+  canMarginLoanRepay: v.boolean(),
+  canFuturesTrade: v.boolean(),
+  canUniversalTransfer: v.boolean(),
+  canVanillaOptions: v.boolean(),
+  timestamp: v.optional(timestamp),
+});
+const keyListSchema = v.looseObject({
+  total: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+  list: v.array(listedKeySchema),
+});
+
+/** The listing's flags (the Create Sub-account API Key names) -> scopes; every listed key reads. */
+function listedScopes(k: v.InferOutput<typeof listedKeySchema>): Scope[] {
+  const scopes = new Set<Scope>(['read']);
+  if (k.canTrade) for (const s of BINANCE_FLAGS.enableSpotAndMarginTrading!) scopes.add(s);
+  if (k.canMarginLoanRepay) scopes.add('margin:trade');
+  if (k.canFuturesTrade) scopes.add('futures:trade');
+  if (k.canVanillaOptions) scopes.add('options:trade');
+  if (k.canUniversalTransfer) scopes.add('transfer');
+  return sortScopes(scopes);
+}
+
+/** Query Sub-account API Key: `size` at most 100. More pages than this is not a listing keyctl believes. */
+const LIST_PAGE_SIZE = 100;
+const LIST_MAX_PAGES = 50;
 
 /** Binance names its permission flags enable* / permits*: an unknown one that is not a boolean is unreadable. */
 const PERMISSION_NAME = /^(enable|permits)/;
@@ -182,7 +238,7 @@ export const adapter: ExchangeAdapter = {
     try {
       answer = await master.call(
         'sapiGetSubAccountSubAccountApiIpRestriction',
-        { email: request.subaccount, subAccountApiKey: request.key.apiKey },
+        encoded({ email: request.subaccount, subAccountApiKey: request.key.apiKey }),
         { action: "reading the key's IP allowlist" },
       );
     } catch (err) {
@@ -200,17 +256,17 @@ export const adapter: ExchangeAdapter = {
       'sub-account/subAccountApi',
       'sapi',
       'POST',
-      {
+      encoded({
         email: request.subaccount,
         apiName: request.label,
         status: 2,
         ipAddress: request.ips.join(','),
         ...binanceFlagsFor(request.scopes),
-      },
+      }),
       { action: 'creating a sub-account key', retry: 'refused-only' },
     );
     // Only the key and secret are read: the new key's permissions are verified by inspecting it. malformed() (not
-    // parseAnswer) because its hint says what matters here: the key may exist, and keyctl cannot list Binance keys.
+    // parseAnswer) because its hint says what matters here: the key may exist, and the orphan sweep finds it by label.
     const created = v.safeParse(createdKeySchema, answer);
     if (!created.success) throw malformed('binance', 'sub-account/subAccountApi');
     return { apiKey: created.output.apiKey, secret: created.output.secretKey };
@@ -222,13 +278,55 @@ export const adapter: ExchangeAdapter = {
       'sub-account/subAccountApi',
       'sapi',
       'DELETE',
-      { email: request.subaccount, subAccountApiKey: request.apiKey },
+      encoded({ email: request.subaccount, subAccountApiKey: request.apiKey }),
       { action: 'deleting a sub-account key' },
     );
   },
 
-  async listKeys(): Promise<ListedKey[]> {
-    return capabilityGap('binance', "list a sub-account's keys");
+  async listKeys(request: ListKeysRequest): Promise<ListedKey[]> {
+    const endpoint = 'sub-account/subAccountApi';
+    const client = await createClient(request.account, request.master, request);
+    const rows: Array<v.InferOutput<typeof listedKeySchema>> = [];
+    for (let page = 1; ; page += 1) {
+      if (page > LIST_MAX_PAGES) badAnswer('binance', endpoint, `total: more than ${LIST_MAX_PAGES} pages`);
+      const answer = await client.request(endpoint, 'sapi', 'GET', encoded({ email: request.subaccount, page, size: LIST_PAGE_SIZE }), {
+        action: "listing a sub-account's keys",
+      });
+      const a = parseAnswer(keyListSchema, answer, 'binance', endpoint);
+      rows.push(...a.list);
+      if (rows.length >= a.total) break;
+      // A short page before `total` is reached: the listing contradicts itself, and a key may be missing from it.
+      if (a.list.length < LIST_PAGE_SIZE) badAnswer('binance', endpoint, 'total: more keys than the pages hold');
+    }
+    // An entry about another sub-account must never reach the sweep, which deletes by label.
+    if (rows.some((k) => k.email.toLowerCase() !== request.subaccount.toLowerCase())) {
+      badAnswer('binance', endpoint, 'email: an entry of another sub-account');
+    }
+    // The listing has no IP lists: each key's comes from the master's ipRestriction lookup (weight 3000 UID each).
+    const listed: ListedKey[] = [];
+    for (const k of rows) {
+      const answer = await client.call(
+        'sapiGetSubAccountSubAccountApiIpRestriction',
+        encoded({ email: request.subaccount, subAccountApiKey: k.apikey }),
+        { action: "reading a listed key's IP allowlist" },
+      );
+      const ip = parseAnswer(ipRestrictionSchema, answer, 'binance', 'subAccountApi/ipRestriction');
+      if (ip.apiKey !== k.apikey) badAnswer('binance', 'subAccountApi/ipRestriction', 'apiKey: not the key asked about');
+      const restricted = ip.ipRestrict === true || ip.ipRestrict === 'true';
+      const bad = (ip.ipList ?? []).filter((entry) => !isAllowlistEntry(entry.trim()));
+      if (bad.length > 0 || (restricted && (ip.ipList ?? []).length === 0)) {
+        badAnswer('binance', 'subAccountApi/ipRestriction', 'ipList: not a list of addresses');
+      }
+      const createdAt = toIso(k.timestamp);
+      listed.push({
+        apiKey: k.apikey,
+        label: k.apiName,
+        scopes: listedScopes(k),
+        ips: restricted ? parseIps(ip.ipList) : 'unrestricted',
+        ...(createdAt ? { createdAt } : {}),
+      });
+    }
+    return listed;
   },
 
   async ping(request: PingRequest): Promise<void> {

@@ -2,7 +2,10 @@ import type { AutomaticExchange } from '../descriptor.js';
 import type { ExchangeEmulator } from '../../sandbox/http.js';
 import type { ExchangeAdapter } from '../types.js';
 
-/** Binance spot `sapi`. Error codes: https://developers.binance.com/docs/binance-spot-api-docs/errors */
+/**
+ * Binance spot `sapi`. Error codes: https://developers.binance.com/docs/binance-spot-api-docs/errors (only codes listed
+ * there; -2008 is not, and ccxt's AuthenticationError for it maps to KEY_REJECTED anyway).
+ */
 export const binance = {
   id: 'binance',
   name: 'Binance',
@@ -12,11 +15,15 @@ export const binance = {
     inspect: true,
     create: true,
     delete: true,
-    // Binance documents no listing of a sub-account's keys.
-    list: false,
-    // Binance has no permission flag for key management: any master key may manage sub keys.
-    masterScopes: ['keys:manage'],
-    boundScopes: [],
+    // GET /sapi/v1/sub-account/subAccountApi, "Query Sub-account API Key (For Master Account) (USER_DATA)":
+    // https://developers.binance.com/en/docs/catalog/vip-and-institutional-sub-account/api/rest-api/api-management
+    list: true,
+    // A master manages sub keys only with "Enable Spot & Margin Trading" (Create / Delete Sub-account API Key are TRADE:
+    // https://developers.binance.com/legacy-docs/sub_account/api-management/Create-Sub-account-API-Key), and that one
+    // permission is spot and margin trading.
+    masterScopes: ['keys:manage', 'spot:trade', 'margin:trade'],
+    // canTrade ("Spot & Margin trading permission") grants both: a key created for either holds both.
+    boundScopes: [['spot:trade', 'margin:trade']],
   },
   // ccxt 4.5.84 binance `rateLimit`. Binance counts request weight per IP and UID (creating a sub-account key weighs
   // 3000 UID) and answers -1003 / HTTP 429 beyond it: https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits
@@ -27,7 +34,6 @@ export const binance = {
       '-1022': 'KEY_REJECTED',
       '-2014': 'KEY_REJECTED',
       '-2015': 'KEY_REJECTED',
-      '-2008': 'KEY_REJECTED',
       '-1002': 'PERMISSION_DENIED',
       '-1003': 'RATE_LIMITED',
     },

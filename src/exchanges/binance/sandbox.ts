@@ -1,7 +1,9 @@
 /**
  * Binance emulator: `sapi` key restrictions (inspection), the sub-account API-key endpoints a regular master account
- * has (create, delete, IP restriction query), and spot `GET /api/v3/account`. Signed the Binance way: X-MBX-APIKEY
- * header, `timestamp` (+ `recvWindow`) params, hex HMAC-SHA256 of the query string or form body as `signature`.
+ * has (create, delete, query, IP restriction query), and spot `GET /api/v3/account`. Signed the Binance way:
+ * X-MBX-APIKEY header, `timestamp` (+ `recvWindow`) params, hex HMAC-SHA256 of the query string + body exactly as sent
+ * (https://developers.binance.com/docs/binance-spot-api-docs/rest-api/request-security). Every error is a code Binance
+ * documents (https://developers.binance.com/docs/binance-spot-api-docs/errors).
  */
 import { isIP } from 'node:net';
 import {
@@ -9,8 +11,6 @@ import {
   header,
   hmac,
   json,
-  param,
-  queryVariants,
   safeEqual,
   type Authed,
   dispatch,
@@ -40,24 +40,79 @@ const FLAGS = [
 
 const MAX_RECV_WINDOW = 60_000;
 
+/**
+ * A key without an IP allowlist keeps "Enable Spot & Margin Trading" for 30 days from activation; Binance then unchecks
+ * it, and the key still authenticates for everything else:
+ * https://www.binance.com/en/support/announcement/cda0a4b53da04396b5d27881e93abf78 (the sandbox counts from createdAt).
+ */
+export const UNRESTRICTED_TRADING_MS = 30 * 86_400_000;
+
+/** Query Sub-account API Key: `size` default 30, maximum 100; `page` default 1, minimum 1. */
+const LIST_PAGE_DEFAULT = 30;
+const LIST_PAGE_MAX = 100;
+
 function fail(status: number, code: number, msg: string): Reply {
   return json(status, { code, msg });
 }
 
+/** -2015 REJECTED_MBX_KEY: Binance's one answer for an unknown key, a wrong address and a missing permission. */
 const invalidKey = (): Reply => fail(401, -2015, 'Invalid API-key, IP, or permissions for action.');
+/** -1102 MANDATORY_PARAM_EMPTY_OR_MALFORMED. */
+const mandatory = (name: string): Reply => fail(400, -1102, `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`);
+/** -1130 INVALID_PARAMETER: also what the sandbox answers for a sub-account or sub key that is not the caller's. */
+const invalidParam = (name: string): Reply => fail(400, -1130, `Data sent for parameter '${name}' is not valid.`);
 
 function perms(k: SandboxKey): BinancePerms {
   return k.permissions as BinancePerms;
 }
 
-/** Removes the `signature` parameter from a raw query/body, keeping every other byte as sent. */
-function withoutSignature(raw: string): { payload: string; signature: string | undefined } {
-  const parts = raw.split('&');
-  const idx = parts.findIndex((p) => p.startsWith('signature='));
-  if (idx === -1) return { payload: raw, signature: undefined };
-  const signature = parts[idx]!.slice('signature='.length);
-  parts.splice(idx, 1);
-  return { payload: parts.join('&'), signature };
+/**
+ * The request's parameters as Binance reads them: the query string, and a body only when it is
+ * application/x-www-form-urlencoded; a parameter in both is taken from the query string
+ * (https://developers.binance.com/docs/binance-spot-api-docs/rest-api/general-api-information). Values are
+ * percent-decoded, `+` as a space (form encoding).
+ */
+function params(req: SandboxRequest): URLSearchParams {
+  const out = new URLSearchParams(req.rawQuery);
+  if (header(req, 'content-type')?.includes('application/x-www-form-urlencoded')) {
+    for (const [k, v] of new URLSearchParams(req.rawBody)) if (!out.has(k)) out.append(k, v);
+  }
+  return out;
+}
+
+function param(req: SandboxRequest, name: string): string | undefined {
+  const v = params(req).get(name);
+  return v === null || v === '' ? undefined : v;
+}
+
+/** Splits `signature=` parameters off a raw query or body, keeping every other byte as sent. */
+function withoutSignature(raw: string): { payload: string; signatures: string[] } {
+  if (raw === '') return { payload: '', signatures: [] };
+  const keep: string[] = [];
+  const signatures: string[] = [];
+  for (const part of raw.split('&')) {
+    if (part.startsWith('signature=')) signatures.push(part.slice('signature='.length));
+    else keep.push(part);
+  }
+  return { payload: keep.join('&'), signatures };
+}
+
+/**
+ * Binance unchecks "Enable Spot & Margin Trading" on a key without an IP allowlist once its 30 days are over; like
+ * Binance, the sandbox keeps it unchecked (adding an allowlist later does not bring it back).
+ */
+function lapseTrading(key: SandboxKey, ctx: EmulatorContext): void {
+  const at = tradingLapseAt(key);
+  if (at !== undefined && ctx.now >= at) {
+    key.permissions = { ...perms(key), enableSpotAndMarginTrading: false };
+    ctx.state.changed();
+  }
+}
+
+/** When an unrestricted key's spot & margin trading lapses; undefined when it does not. */
+function tradingLapseAt(key: SandboxKey): number | undefined {
+  if (key.ips.length > 0 || perms(key).enableSpotAndMarginTrading !== true) return undefined;
+  return Date.parse(key.createdAt) + UNRESTRICTED_TRADING_MS;
 }
 
 function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
@@ -65,27 +120,33 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   if (!apiKey) return { reply: fail(401, -2014, 'API-key format invalid.') };
   const key = ctx.state.usableKey('binance', apiKey, ctx.now);
   if (!key || isExpired(key, ctx.now)) return { reply: invalidKey() };
-  // Binance signs queryString + body as sent (ccxt puts everything in one of the two).
-  const raw = req.rawQuery && req.rawBody ? `${req.rawQuery}${req.rawBody}` : req.rawQuery || req.rawBody;
-  const { payload, signature } = withoutSignature(raw);
-  if (!signature) return { reply: fail(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.") };
+  // The signature payload is the query string concatenated without separator to the HTTP body, both exactly as sent
+  // (already percent-encoded), without the signature itself. A client that signs the decoded form of what it sends is
+  // refused with -1022: https://developers.binance.com/docs/binance-spot-api-docs/rest-api/request-security and the
+  // 2026-01-15 rule "percent-encode payloads before computing signatures" in
+  // https://developers.binance.com/docs/binance-spot-api-docs/CHANGELOG.
+  const query = withoutSignature(req.rawQuery);
+  const body = withoutSignature(req.rawBody);
+  const signatures = [...query.signatures, ...body.signatures];
+  if (signatures.length === 0 || signatures[0] === '') return { reply: mandatory('signature') };
+  if (signatures.length > 1) return { reply: fail(400, -1101, 'Duplicate values for a parameter detected.') };
   const tsRaw = param(req, 'timestamp');
-  if (!tsRaw || !/^\d+$/.test(tsRaw)) {
-    return { reply: fail(400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.") };
-  }
+  if (!tsRaw || !/^\d+$/.test(tsRaw)) return { reply: mandatory('timestamp') };
   const recvRaw = param(req, 'recvWindow') ?? '5000';
-  const recv = Number(recvRaw);
-  if (!Number.isFinite(recv) || recv <= 0 || recv > MAX_RECV_WINDOW) {
-    return { reply: fail(400, -1131, `recvWindow must be less than ${MAX_RECV_WINDOW}.`) };
-  }
+  // recvWindow: milliseconds with up to three decimals, at most 60000.
+  const recv = /^\d+(\.\d{1,3})?$/.test(recvRaw) ? Number(recvRaw) : Number.NaN;
+  if (!(recv > 0 && recv <= MAX_RECV_WINDOW)) return { reply: invalidParam('recvWindow') };
   const ts = Number(tsRaw);
   // Binance's rule: timestamp < serverTime + 1000 and serverTime - timestamp <= recvWindow.
   if (!(ts < ctx.now + 1000 && ctx.now - ts <= recv)) {
     return { reply: fail(400, -1021, 'Timestamp for this request is outside of the recvWindow.') };
   }
-  const valid = queryVariants(payload).some((p) => safeEqual(hmac(key.secret, p, 'hex'), signature.toLowerCase()));
-  if (!valid) return { reply: fail(400, -1022, 'Signature for this request is not valid.') };
+  // HMAC signatures are case-insensitive hex.
+  if (!safeEqual(hmac(key.secret, query.payload + body.payload, 'hex'), signatures[0]!.toLowerCase())) {
+    return { reply: fail(400, -1022, 'Signature for this request is not valid.') };
+  }
   if (!ipAllowed(effectiveIps(key, ctx.now), ctx.clientIp)) return { reply: invalidKey() };
+  lapseTrading(key, ctx);
   return { key };
 }
 
@@ -93,9 +154,12 @@ function apiRestrictions(key: SandboxKey, ctx: EmulatorContext): Reply {
   const out: Record<string, unknown> = { ipRestrict: key.ips.length > 0, createTime: Date.parse(key.createdAt) };
   for (const f of FLAGS) out[f] = perms(key)[f] === true;
   for (const [f, v] of Object.entries(perms(key))) if (!(f in out)) out[f] = v;
-  if (key.expiresAt !== undefined && Date.parse(key.expiresAt) > ctx.now) {
-    out.tradingAuthorityExpirationTime = Date.parse(key.expiresAt);
-  }
+  // "tradingAuthorityExpirationTime: Expiration time for spot and margin trading permission": an expiry set on the key,
+  // or the end of an unrestricted key's 30 days (https://developers.binance.com/docs/wallet/account/api-key-permission).
+  const ends = [key.expiresAt !== undefined ? Date.parse(key.expiresAt) : undefined, tradingLapseAt(key)].filter(
+    (t): t is number => t !== undefined && t > ctx.now,
+  );
+  if (ends.length > 0) out.tradingAuthorityExpirationTime = Math.min(...ends);
   return json(200, out);
 }
 
@@ -125,31 +189,37 @@ function bool(v: string | undefined): boolean {
   return v === 'true' || v === 'TRUE' || v === 'True';
 }
 
-/** The sub-account named by `email`, if it belongs to the caller's main account. */
+/**
+ * Create and Delete Sub-account API Key are TRADE endpoints for a master account: the calling key needs "Enable Spot &
+ * Margin Trading" (https://developers.binance.com/legacy-docs/sub_account/api-management/Create-Sub-account-API-Key,
+ * .../Delete-Sub-account-API-Key; Binance's connector marks the IP-restriction endpoints "You need to enable Enable Spot &
+ * Margin Trading option for the api key which requests this endpoint"). A missing permission is -2015.
+ */
+function mayManageKeys(caller: SandboxKey): boolean {
+  return caller.master && !caller.readOnly && perms(caller).enableSpotAndMarginTrading === true;
+}
+
+/** The sub-account named by `email` if it belongs to the caller's main account, or the documented refusal. */
 function ownSub(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext) {
   const email = param(req, 'email');
-  return email ? ctx.state.subAccount('binance', email, caller.mainUid) : undefined;
+  if (!email) return mandatory('email');
+  return ctx.state.subAccount('binance', email, caller.mainUid) ?? invalidParam('email');
 }
 
 function createSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): Reply {
-  if (!caller.master || caller.readOnly) return invalidKey();
-  const email = param(req, 'email');
-  if (!email) return fail(400, -1102, "Mandatory parameter 'email' was not sent, was empty/null, or malformed.");
+  if (!mayManageKeys(caller)) return invalidKey();
   const sub = ownSub(req, caller, ctx);
-  if (!sub) return fail(400, -12022, 'The sub-account does not exist under this master account.');
+  if ('status' in sub) return sub;
   const apiName = param(req, 'apiName');
-  if (!apiName) return fail(400, -1102, "Mandatory parameter 'apiName' was not sent, was empty/null, or malformed.");
+  if (!apiName) return mandatory('apiName');
   const status = param(req, 'status');
-  if (status !== '1' && status !== '2' && status !== '3') {
-    return fail(400, -1102, "Mandatory parameter 'status' was not sent, was empty/null, or malformed.");
-  }
+  if (status !== '1' && status !== '2' && status !== '3') return mandatory('status');
+  if (status === '3' && !param(req, 'thirdPartyName')) return mandatory('thirdPartyName');
   let ips: string[] = [];
   if (status === '2') {
     const raw = param(req, 'ipAddress') ?? '';
     ips = commaList(raw);
-    if (ips.length === 0 || raw.length > 500 || ips.some((ip) => isIP(ip) === 0)) {
-      return fail(400, -1102, "Mandatory parameter 'ipAddress' was not sent, was empty/null, or malformed.");
-    }
+    if (ips.length === 0 || raw.length > 500 || ips.some((ip) => isIP(ip) === 0)) return mandatory('ipAddress');
   }
   const p: BinancePerms = {
     enableReading: true,
@@ -188,20 +258,17 @@ function createSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
 
 /** The sub key named by `email` + `subAccountApiKey`, if the caller's main account owns it. */
 function ownSubKey(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): SandboxKey | Reply {
-  const email = param(req, 'email');
+  const sub = ownSub(req, caller, ctx);
+  if ('status' in sub) return sub;
   const apiKey = param(req, 'subAccountApiKey');
-  if (!email || !apiKey) {
-    return fail(400, -1102, `Mandatory parameter '${email ? 'subAccountApiKey' : 'email'}' was not sent, was empty/null, or malformed.`);
-  }
+  if (!apiKey) return mandatory('subAccountApiKey');
   const target = ctx.state.key('binance', apiKey);
-  if (!target || target.master || target.owner !== email || target.mainUid !== caller.mainUid) {
-    return fail(400, -12023, 'The sub-account API key does not exist.');
-  }
+  if (!target || target.master || target.owner !== sub.id) return invalidParam('subAccountApiKey');
   return target;
 }
 
 function deleteSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): Reply {
-  if (!caller.master || caller.readOnly) return invalidKey();
+  if (!mayManageKeys(caller)) return invalidKey();
   const target = ownSubKey(req, caller, ctx);
   if ('status' in target) return target;
   ctx.state.deleteKey(target);
@@ -217,6 +284,43 @@ function ipRestriction(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCon
     ipList: [...target.ips],
     updateTime: Date.parse(target.createdAt),
     apiKey: target.apiKey,
+  });
+}
+
+/**
+ * Query Sub-account API Key (For Master Account) (USER_DATA), GET /sapi/v1/sub-account/subAccountApi: `email`,
+ * optional `subAccountApiKey` (exact match), `page`, `size` -> `{total, list: [{email, apiName, apikey, canTrade,
+ * canMarginLoanRepay, canFuturesTrade, canUniversalTransfer, canVanillaOptions, timestamp}]}`, no IP list. Shape from
+ * https://developers.binance.com/en/docs/catalog/vip-and-institutional-sub-account/api/rest-api/api-management and
+ * Binance's generated connector (binance-connector-js clients/sub-account 14.0.0, querySubAccountApiKey).
+ */
+function listSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): Reply {
+  if (!caller.master) return invalidKey();
+  const sub = ownSub(req, caller, ctx);
+  if ('status' in sub) return sub;
+  const page = param(req, 'page') ?? '1';
+  const size = param(req, 'size') ?? String(LIST_PAGE_DEFAULT);
+  if (!/^\d+$/.test(page) || Number(page) < 1) return invalidParam('page');
+  if (!/^\d+$/.test(size) || Number(size) < 1 || Number(size) > LIST_PAGE_MAX) return invalidParam('size');
+  const only = param(req, 'subAccountApiKey');
+  const keys = ctx.state
+    .keys({ exchange: 'binance', owner: sub.id, mainUid: caller.mainUid })
+    .filter((k) => !k.master && (only === undefined || k.apiKey === only));
+  for (const k of keys) lapseTrading(k, ctx);
+  const from = (Number(page) - 1) * Number(size);
+  return json(200, {
+    total: keys.length,
+    list: keys.slice(from, from + Number(size)).map((k) => ({
+      email: sub.id,
+      apiName: k.label,
+      apikey: k.apiKey,
+      canTrade: perms(k).enableSpotAndMarginTrading === true,
+      canMarginLoanRepay: perms(k).enableMargin === true,
+      canFuturesTrade: perms(k).enableFutures === true,
+      canUniversalTransfer: perms(k).permitsUniversalTransfer === true,
+      canVanillaOptions: perms(k).enableVanillaOptions === true,
+      timestamp: Date.parse(k.createdAt),
+    })),
   });
 }
 
@@ -243,10 +347,12 @@ export const emulator: ExchangeEmulator = {
         'POST /sapi/v1/sub-account/subAccountApi': (k) => createSubApi(req, k, ctx),
         'POST /sapi/v2/sub-account/subAccountApi': (k) => createSubApi(req, k, ctx),
         'DELETE /sapi/v1/sub-account/subAccountApi': (k) => deleteSubApi(req, k, ctx),
+        'GET /sapi/v1/sub-account/subAccountApi': (k) => listSubApi(req, k, ctx),
         'GET /sapi/v1/sub-account/subAccountApi/ipRestriction': (k) => ipRestriction(req, k, ctx),
       },
       () => authenticate(req, ctx),
-      (route) => fail(404, -1000, `Route not found: ${route}`),
+      // -1000 UNKNOWN, HTTP 404: Binance documents no code of its own for an unknown path.
+      (route) => fail(404, -1000, `An unknown error occurred while processing the request (${route}).`),
     );
   },
 

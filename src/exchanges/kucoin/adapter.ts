@@ -4,8 +4,8 @@
  * passphrase, GET ?subName=). Harmless signed call: GET /api/v1/accounts.
  *
  * Native permissions are a comma string: General (read), Spot, Margin, Futures, InnerTransfer (moves between the
- * account's own and sub accounts), and Transfer (KuCoin's name for the permission that includes withdrawal; some
- * payloads say Withdraw). A main-account key manages sub-account keys with General.
+ * account's own and sub accounts), Transfer (KuCoin's name for the permission that includes withdrawal; some payloads
+ * say Withdraw) and Unified (the unified trading account). A main-account key manages sub-account keys with General.
  */
 import * as v from 'valibot';
 import { capabilityGap, createClient } from '../ccxt.js';
@@ -23,7 +23,8 @@ import {
   toIso,
 } from '../normalize.js';
 import { generatePassphrase } from '../passphrase.js';
-import { UsageError } from '../../errors.js';
+import { ExchangeError, KeyctlError } from '../../errors.js';
+import { fingerprint } from '../../domain/fingerprint.js';
 import type { DeclarableScope, Scope } from '../../domain/scopes.js';
 import type {
   CreateKeyRequest,
@@ -48,6 +49,12 @@ export const KUCOIN_PERMISSIONS: Record<string, Scope[]> = {
   Transfer: ['withdraw'],
   Withdraw: ['withdraw'],
   Withdrawal: ['withdraw'],
+  // The unified trading account's one permission: it trades spot, margin and futures in that account (KuCoin's unified
+  // account API, https://www.kucoin.com/docs-new/rest/ua/place-order, takes tradeType SPOT, MARGIN, CROSS, ISOLATED,
+  // FUTURES). The permission list in the docs (https://www.kucoin.com/docs-new/doc-338144) does not say what else it
+  // allows, transfers included, so it also stays unknown: a key holding it is UNKNOWN_PERMISSION (and EXCESS_SCOPE for
+  // a slot that does not declare all three) until KuCoin documents it. The safe reading; see docs/exchanges.md.
+  Unified: ['spot:trade', 'margin:trade', 'futures:trade', 'unknown:Unified'],
 };
 
 export const capabilities: ExchangeCapabilities = capabilitiesOf(kucoin);
@@ -76,10 +83,9 @@ export function kucoinPermissionFor(scopes: readonly DeclarableScope[]): string 
  * absent, which reads as "no allowlist" (NOT_IP_LOCKED, the safe reading); `subName` is absent on master keys.
  */
 const uidSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
-// Not in the documented answer: the sandbox sends `expiredAt` (ms) for keys created with `expire`, and earlier keyctl
-// versions read `expireAt` too. Read when present, never guessed: a time in ms; -1 or 0 (as the create call's
-// `expire: -1`) means no expiry.
-const expirySchema = v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(-1)));
+// No expiry is read: neither Get Apikey Info nor the sub-key list documents one (only the unified account's
+// /api/ua/v1/user/api-key does), so an `expiredAt` here would be a guess at an undocumented field's meaning. A key created
+// with `expire` simply stops authenticating (400003) when it runs out; keyctl cannot warn before (no EXPIRING on KuCoin).
 const keyFields = {
   permission: v.string(),
   ipWhitelist: v.optional(v.string()),
@@ -88,8 +94,6 @@ const keyFields = {
   apiKey: v.optional(v.string()),
   apiVersion: v.optional(v.number()),
   createdAt: v.optional(v.number()),
-  expiredAt: expirySchema,
-  expireAt: expirySchema,
 };
 // A sub-account key must say which sub-account it is in: without `subName` the WRONG_ACCOUNT check has nothing to
 // compare, so its absence is a bad answer, never "the right sub-account". The docs give no subName for master keys.
@@ -149,8 +153,6 @@ export function parseKucoinKey(data: unknown): KeyInspection {
   const d = parseAnswer(apiKeyInfoSchema, data, 'kucoin', 'user/api-key');
   const tokens = permissionTokens(d.permission, 'user/api-key');
   const ips = checkedIps(d.ipWhitelist, 'user/api-key');
-  const expiry = d.expiredAt ?? d.expireAt;
-  const expiresAt = expiry !== undefined && expiry > 0 ? toIso(expiry) : undefined;
   const createdAt = toIso(d.createdAt);
   return {
     scopes: scopesFromTokens(tokens, KUCOIN_PERMISSIONS, { isMaster: d.isMaster, masterToken: 'General' }),
@@ -158,10 +160,49 @@ export function parseKucoinKey(data: unknown): KeyInspection {
     ips: parseIps(ips),
     readOnly: tokens.length > 0 && tokens.every((p) => p === 'General'),
     owner: { uid: String(d.uid), isMaster: d.isMaster, ...(!d.isMaster ? { subaccount: d.subName } : {}) },
-    ...(expiresAt ? { expiresAt } : {}),
     ...(createdAt ? { createdAt } : {}),
     ...(d.remark ? { label: d.remark } : {}),
   };
+}
+
+/**
+ * Characters a DELETE query value cannot carry through ccxt 4.5.84, which puts KuCoin's GET/DELETE parameters in the
+ * query unencoded (`rawencode`) and signs that string. KuCoin verifies the signature over the query percent-decoded
+ * (https://www.kucoin.com/docs-new/authentication), so characters the HTTP stack escapes on the way (a quote, `<`, `>`)
+ * still match; but `#` cuts the URL, `&` splits the parameter, `%` gets decoded into something else, and `+` may be read
+ * as a space. Pre-encoding them would not help: ccxt would sign the encoded form, which KuCoin refuses (400005).
+ */
+const UNSENDABLE = /[#&%+]/;
+/**
+ * A sub key keyctl cannot delete through the API (no passphrase, or KuCoin refused the one given), named by its
+ * fingerprint and label, never its secret or passphrase. Not retryable: the orphan sweep reports it and goes on.
+ */
+function cannotDelete(
+  request: DeleteKeyRequest,
+  code: 'PASSPHRASE_UNKNOWN' | 'PASSPHRASE_UNSENDABLE' | 'PASSPHRASE_REJECTED',
+  cause?: KeyctlError,
+): ExchangeError {
+  // `label` is what the sweep knows the orphan by (`keyctl-<rotationId>`); DeleteKeyRequest may carry it.
+  const label = (request as DeleteKeyRequest & { label?: unknown }).label;
+  const fp = fingerprint(request.apiKey);
+  const named = `the key ${fp}${typeof label === 'string' && label ? ` (label ${label})` : ''} of sub-account ${request.subaccount}`;
+  const why = {
+    PASSPHRASE_UNKNOWN:
+      "keyctl does not hold its passphrase (it was never stored: keyctl stopped before saving the new key), and KuCoin deletes a sub-account key only with that key's own passphrase",
+    PASSPHRASE_UNSENDABLE: 'its passphrase holds # & % or +, which cannot travel in the query string ccxt signs for KuCoin',
+    PASSPHRASE_REJECTED: `KuCoin refused the passphrase keyctl holds for it${cause?.details?.exchangeCode ? ` (${String(cause.details.exchangeCode)})` : ''}, or the key is already gone`,
+  }[code];
+  return new ExchangeError(code, `kucoin: cannot delete ${named} through the API: ${why}.`, {
+    hint: `Delete it in KuCoin's web UI (Sub-Account > API Management of ${request.subaccount}${typeof label === 'string' && label ? `, the key whose remark is ${label}` : ''}), then re-run keyctl. The fingerprint is keyctl's short hash of the API key.`,
+    details: {
+      exchange: 'kucoin',
+      fingerprint: fp,
+      subaccount: request.subaccount,
+      ...(typeof label === 'string' ? { label } : {}),
+      manual: true,
+    },
+    ...(cause ? { cause } : {}),
+  });
 }
 
 export const adapter: ExchangeAdapter = {
@@ -191,19 +232,28 @@ export const adapter: ExchangeAdapter = {
   },
 
   async deleteKey(request: DeleteKeyRequest): Promise<void> {
-    if (!request.passphrase) {
-      throw new UsageError('PASSPHRASE_MISSING', "KuCoin deletes a sub-account key only with that key's own passphrase.", {
-        hint: "Delete the key in KuCoin's web UI, or pass the passphrase stored with it.",
-      });
-    }
+    // Delete sub-account API (https://www.kucoin.com/docs-new/api-3470137) requires `passphrase`, "password of the API
+    // key": the master key alone cannot delete a sub key. keyctl generates each passphrase at random (createKey) and
+    // stores it with the key; an orphan the sweep finds was never stored, so its passphrase is gone. Nothing is sent
+    // then (a guess would only be refused): the operator deletes the key in KuCoin's web UI.
+    if (!request.passphrase) throw cannotDelete(request, 'PASSPHRASE_UNKNOWN');
+    // An imported key may carry any passphrase KuCoin allows (7-32 characters, no spaces); keyctl's own never need this.
+    if (UNSENDABLE.test(request.passphrase)) throw cannotDelete(request, 'PASSPHRASE_UNSENDABLE');
     const client = await createClient(request.account, request.master, request);
-    // The answer (subName, apiKey: https://www.kucoin.com/docs-new/api-3470137) is not read: a refusal comes back as
-    // an error code, which the client throws, and revocation then checks that the key no longer authenticates.
-    await client.call(
-      'privateDeleteSubApiKey',
-      { apiKey: request.apiKey, passphrase: request.passphrase, subName: request.subaccount },
-      { action: 'deleting a sub-account key' },
-    );
+    try {
+      // The answer (subName, apiKey) is not read: a refusal comes back as an error code, which the client throws, and
+      // revocation then checks that the key no longer authenticates.
+      await client.call(
+        'privateDeleteSubApiKey',
+        { apiKey: request.apiKey, passphrase: request.passphrase, subName: request.subaccount },
+        { action: 'deleting a sub-account key' },
+      );
+    } catch (err) {
+      // KuCoin documents no code for a wrong passphrase; it answers parameter errors with 400100 (the sandbox's
+      // "Passphrase error"). Read as "KuCoin would not delete it with this passphrase": the web UI can.
+      if (err instanceof KeyctlError && err.details?.exchangeCode === '400100') throw cannotDelete(request, 'PASSPHRASE_REJECTED', err);
+      throw err;
+    }
   },
 
   async listKeys(request: ListKeysRequest): Promise<ListedKey[]> {

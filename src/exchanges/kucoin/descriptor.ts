@@ -11,7 +11,8 @@ export const kucoin = {
   operations: {
     inspect: true,
     create: true,
-    // Deleting a sub key needs that key's own passphrase.
+    // Deleting a sub key needs that key's own passphrase (https://www.kucoin.com/docs-new/api-3470137): a key whose
+    // passphrase keyctl never stored is PASSPHRASE_UNKNOWN, to delete in KuCoin's web UI.
     delete: true,
     list: true,
     masterScopes: ['keys:manage'],

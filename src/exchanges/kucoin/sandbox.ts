@@ -1,8 +1,9 @@
 /**
- * KuCoin emulator: key inspection, accounts, and sub-account key create / delete / list. Signed the KuCoin way:
- * KC-API-KEY, KC-API-TIMESTAMP (ms), KC-API-SIGN = base64 HMAC-SHA256(timestamp + METHOD + /api/v1/path[?query] + body)
- * and, with KC-API-KEY-VERSION 2 (what ccxt sends), KC-API-PASSPHRASE = base64 HMAC-SHA256(passphrase, secret).
- * Partner headers (KC-API-PARTNER*) are ignored.
+ * KuCoin emulator: key inspection, accounts, and sub-account key create / delete / list. Signed the KuCoin way
+ * (https://www.kucoin.com/docs-new/authentication): KC-API-KEY, KC-API-TIMESTAMP (ms), KC-API-SIGN = base64
+ * HMAC-SHA256(timestamp + METHOD + /api/v1/path[?query] + body), the query not URL-encoded, the body as sent, and, with
+ * KC-API-KEY-VERSION 2 (what ccxt sends), KC-API-PASSPHRASE = base64 HMAC-SHA256(passphrase, secret). Partner headers
+ * (KC-API-PARTNER*) are ignored. Answers carry exactly the fields KuCoin documents for each endpoint.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -12,7 +13,6 @@ import {
   hmac,
   json,
   param,
-  queryVariants,
   safeEqual,
   type Authed,
   dispatch,
@@ -26,7 +26,11 @@ import { effectiveIps, ipAllowed, isExpired, type SandboxKey } from '../../sandb
 /** KuCoin rejects timestamps more than 5 s off its clock. */
 const WINDOW_MS = 5000;
 const MAX_IPS = 20;
-/** The only permissions a sub-account key can get (no withdraw, which KuCoin calls Transfer). */
+/**
+ * The only permissions a sub-account key can get: Add sub-account API (https://www.kucoin.com/docs-new/api-3470138)
+ * sets "Only General, Spot, Futures, Margin, InnerTransfer (Flex Transfer)". Withdraw (which the sandbox calls Transfer)
+ * and Unified (the unified trading account's permission) cannot be requested; seed them through the admin API.
+ */
 const SUB_ALLOWED = ['General', 'Spot', 'Futures', 'Margin', 'InnerTransfer'];
 /** KuCoin's withdraw permission token. */
 export const KUCOIN_WITHDRAW = 'Transfer';
@@ -65,10 +69,18 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   if (!/^\d+$/.test(tsRaw) || Math.abs(ctx.now - ts) > WINDOW_MS) {
     return { reply: fail(401, '400002', 'KC-API-TIMESTAMP Invalid -- Time differs from server time by more than 5 seconds') };
   }
-  const prefix = `${tsRaw}${req.method}${req.path}`;
-  const candidates =
-    req.rawQuery !== '' ? queryVariants(req.rawQuery).map((q) => `${prefix}?${q}${req.rawBody}`) : [`${prefix}${req.rawBody}`];
-  if (!candidates.some((payload) => safeEqual(hmac(key.secret, payload, 'base64'), sign))) {
+  // One canonical string, as KuCoin documents it (https://www.kucoin.com/docs-new/authentication): "the URL must use the
+  // content that has not been URL-encoded to participate in the signature" (sent `passphrase=abc%21%40%2311`, signed
+  // `passphrase=abc!@#11`). So the query is percent-decoded once (a `+` stays a `+`) and only that form is accepted:
+  // a client that signs the encoded form, or sends escapes that do not decode, gets 400005.
+  let query: string;
+  try {
+    query = decodeURIComponent(req.rawQuery);
+  } catch {
+    return { reply: fail(401, '400005', 'Invalid KC-API-SIGN') };
+  }
+  const payload = `${tsRaw}${req.method}${req.path}${query !== '' ? `?${query}` : ''}${req.rawBody}`;
+  if (!safeEqual(hmac(key.secret, payload, 'base64'), sign)) {
     return { reply: fail(401, '400005', 'Invalid KC-API-SIGN') };
   }
   // Checked after the signature so a request signed with another secret reads as a bad signature. v2/v3 keys send
@@ -88,6 +100,12 @@ function tokens(k: SandboxKey): string[] {
   return commaList(k.permissions as string);
 }
 
+/**
+ * A key as Get Apikey Info (https://www.kucoin.com/docs-new/api-3470130) and Get sub-account API List
+ * (https://www.kucoin.com/docs-new/api-3470136) give it: remark, apiKey, apiVersion, permission, ipWhitelist, createdAt,
+ * uid, isMaster, and subName for sub keys ("There is no such param for the master account"). Neither endpoint documents
+ * an expiry, so none is sent even for a key created with `expire` (it still stops working when it expires).
+ */
 function view(k: SandboxKey): Record<string, unknown> {
   return {
     ...(k.master ? {} : { subName: k.owner }),
@@ -97,7 +115,6 @@ function view(k: SandboxKey): Record<string, unknown> {
     permission: tokens(k).join(','),
     ipWhitelist: k.ips.join(','),
     createdAt: Date.parse(k.createdAt),
-    ...(k.expiresAt !== undefined ? { expiredAt: Date.parse(k.expiresAt) } : {}),
     uid: Number(k.ownerUid),
     isMaster: k.master,
   };
@@ -165,7 +182,9 @@ function deleteSubKey(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
   if (!target || target.master || target.owner !== subName || target.mainUid !== caller.mainUid) {
     return fail(400, '400100', 'API key does not exist');
   }
-  // The sub key's own passphrase is required to delete it.
+  // Delete sub-account API (https://www.kucoin.com/docs-new/api-3470137): `passphrase`, "password of the API key", is
+  // required, so even the master cannot delete a sub key without it. KuCoin documents no code for a wrong one; 400100
+  // (its parameter error) is the sandbox's approximation. The query is decoded as a form: `+` reads as a space.
   if (!safeEqual(passphrase, target.passphrase ?? '')) return fail(400, '400100', 'Passphrase error');
   ctx.state.deleteKey(target);
   return ok({ subName, apiKey });
