@@ -9,21 +9,11 @@ import { evaluateKey } from '../../src/domain/policy.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
 import type { CallOptions, Credentials, DeleteKeyRequest, ExchangeAccount, ExchangeAdapter } from '../../src/exchanges/types.js';
-import { KeyctlError } from '../../src/errors.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { caught } from '../helpers/caught.js';
 
 const CLIENT_IP = '203.0.113.10';
 const CALL: CallOptions = { timeoutMs: 5_000, attempts: 2, backoffMs: 10 };
-
-async function failure(p: Promise<unknown>): Promise<KeyctlError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(KeyctlError);
-    return err as KeyctlError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('kucoin, as documented: through the adapter, real ccxt and the sandbox', () => {
   let sandbox: RunningSandbox;
@@ -67,7 +57,7 @@ describe('kucoin, as documented: through the adapter, real ccxt and the sandbox'
       const mine = (await adapter.listKeys({ ...CALL, account, master, subaccount: sub })).find((k) => k.apiKey === orphan.apiKey);
       expect(mine?.label).toBe('keyctl-rot-lost1');
 
-      const err = await failure(del(orphan.apiKey, { label: 'keyctl-rot-lost1' }));
+      const err = await caught(del(orphan.apiKey, { label: 'keyctl-rot-lost1' }));
       expect(err).toMatchObject({
         code: 'PASSPHRASE_UNKNOWN',
         exitCode: 5,
@@ -85,7 +75,7 @@ describe('kucoin, as documented: through the adapter, real ccxt and the sandbox'
     it('a passphrase KuCoin refuses is reported the same way; the next orphan is still deleted (the sweep goes on)', async () => {
       const first = await create('keyctl-rot-lost2');
       const second = await create('keyctl-rot-kept2');
-      const refused = await failure(del(first.apiKey, { passphrase: 'FAKE-not-its-pass', label: 'keyctl-rot-lost2' }));
+      const refused = await caught(del(first.apiKey, { passphrase: 'FAKE-not-its-pass', label: 'keyctl-rot-lost2' }));
       expect(refused).toMatchObject({ code: 'PASSPHRASE_REJECTED', retryable: false, details: { label: 'keyctl-rot-lost2' } });
       expect(refused.hint).toMatch(/KuCoin's web UI/);
       // One failed delete leaves the adapter and the master key usable for the next one.
@@ -169,7 +159,7 @@ describe('kucoin, as documented: through the adapter, real ccxt and the sandbox'
         ips: [CLIENT_IP],
         passphrase,
       });
-      const err = await failure(del(key.apiKey, { passphrase }));
+      const err = await caught(del(key.apiKey, { passphrase }));
       expect(err).toMatchObject({ code: 'PASSPHRASE_UNSENDABLE', retryable: false, details: { fingerprint: fingerprint(key.apiKey) } });
       expect(err.hint).toMatch(/KuCoin's web UI/);
       expect(await listed()).toEqual([key.apiKey]);
