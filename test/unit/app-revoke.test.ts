@@ -17,7 +17,13 @@ describe('revoke', () => {
     const engine = createRotationEngine(w.deps, { owner: 'test:1' });
     const { slot } = resolveSlot(w.deps.inventory, 'alpha/arb1');
     const outcome = await revoke({ engine }, { slot, reason: 'leaked' });
-    expect(outcome).toEqual({ ref: 'alpha/arb1', revoked: [fingerprint(w.keys.arb1!.apiKey)], failed: [], orphansDeleted: 0, orphansKept: [] });
+    expect(outcome).toEqual({
+      ref: 'alpha/arb1',
+      revoked: [fingerprint(w.keys.arb1!.apiKey)],
+      failed: [],
+      orphansDeleted: 0,
+      orphansKept: [],
+    });
     expect(await liveKeys(w, 'arb1')).toEqual([]);
     const info = await w.store.describe('bots/alpha/arb1');
     expect(info?.versions.every((v) => v.destroyed)).toBe(true);
