@@ -15,6 +15,10 @@ export interface AwsStoreOptions {
   /** Secret name prefix, e.g. `keyctl/`. */
   prefix: string;
   kmsKeyId?: string;
+  /** The DynamoDB table (table.ts); `keyctl` by default. */
+  table?: string;
+  /** Longest wait for AWS to finish deleting a name before it can be created again (ms, default 30 s). */
+  deleteWaitMs?: number;
   /** Clock for lease and wrap expiry (injectable for tests). */
   now?: () => number;
   /** keyctl's own throttling retry, on top of the SDK's. */
@@ -31,6 +35,8 @@ export const TAG_MANAGED_BY = 'managed-by';
 export const TAG_KIND = 'keyctl:kind';
 export const TAG_PATH = 'keyctl:path';
 
+export const DEFAULT_TABLE = 'keyctl';
+
 /** Remembers which AWS operation an error came from, for the hint ("grant secretsmanager:<op>"). */
 const OP = Symbol('keyctl.awsOp');
 
@@ -40,12 +46,14 @@ export function tagValue(tags: SM.Tag[] | undefined, key: string): string | unde
 
 export class AwsClient {
   readonly now: () => number;
+  readonly table: string;
 
   constructor(
     readonly api: SecretsManagerApi,
     readonly options: AwsStoreOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.table = options.table ?? DEFAULT_TABLE;
   }
 
   /** One AWS call with keyctl's throttling retry; raw AWS errors are thrown, tagged with the operation. */

@@ -16,9 +16,7 @@ export type Envelope =
   | { kind: 'version'; at: number; meta: VersionMeta; secret: SecretFields }
   | { kind: 'genesis' }
   | { kind: 'wrap'; value: string }
-  | { kind: 'wrap-claimed' }
-  | { kind: 'lease'; owner: string; token: string; expiresAt: number; fence: number }
-  | { kind: 'released'; fence: number };
+  | { kind: 'wrap-claimed' };
 
 /** The genesis body is a constant so that CreateSecret with the genesis ClientRequestToken is idempotent. */
 export const GENESIS_BODY = encode({ kind: 'genesis' });
@@ -56,18 +54,8 @@ export function decode(text: string | undefined): Envelope | null {
     case 'genesis':
     case 'wrap-claimed':
       return { kind: h.kind };
-    case 'released': {
-      const fence = fenceOf(h.fence);
-      return fence === null ? null : { kind: 'released', fence };
-    }
     case 'wrap':
       return typeof h.value === 'string' ? { kind: 'wrap', value: h.value } : null;
-    case 'lease': {
-      const fence = fenceOf(h.fence);
-      return typeof h.owner === 'string' && typeof h.token === 'string' && typeof h.expiresAt === 'number' && fence !== null
-        ? { kind: 'lease', owner: h.owner, token: h.token, expiresAt: h.expiresAt, fence }
-        : null;
-    }
     default:
       return null;
   }
@@ -90,15 +78,6 @@ export function digestSecret(secret: SecretFields): string {
       .map((k) => [k, secret[k]]),
   );
   return createHash('sha256').update(canonical).digest('hex');
-}
-
-/**
- * A lease's fence counter: a positive safe integer. Absent (a lease written before fences existed) reads as 0, so the
- * next holder gets 1; anything else is not keyctl's and the caller reports it as foreign.
- */
-function fenceOf(x: unknown): number | null {
-  if (x === undefined) return 0;
-  return typeof x === 'number' && Number.isSafeInteger(x) && x > 0 ? x : null;
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {

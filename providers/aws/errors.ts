@@ -64,6 +64,10 @@ export interface AwsCallContext {
   secretName?: string;
   region?: string;
   kmsKeyId?: string;
+  /** The service called: Secrets Manager (the default) or DynamoDB (the provider's table). */
+  service?: 'secretsmanager' | 'dynamodb';
+  /** The DynamoDB table, for DynamoDB calls. */
+  table?: string;
 }
 
 /** Maps anything thrown by an AWS call to a KeyctlError (a KeyctlError passes through unchanged). */
@@ -83,6 +87,21 @@ export function mapAwsError(err: unknown, ctx: AwsCallContext): KeyctlError {
         ? `Check that KMS key ${ctx.kmsKeyId} is enabled and that its key policy lets this principal use kms:Decrypt and kms:GenerateDataKey through Secrets Manager.`
         : "Check that the secret's KMS key is enabled and that this principal may use kms:Decrypt and kms:GenerateDataKey through Secrets Manager.",
     });
+  }
+  if (ctx.service === 'dynamodb') {
+    const table = ctx.table ?? 'keyctl';
+    if (DENIED.has(name)) {
+      return new ProviderError('AWS_ACCESS_DENIED', `AWS denied DynamoDB ${ctx.op} on table "${table}": ${oneLine(message)}`, {
+        ...options,
+        hint: `Grant dynamodb:${ctx.op === 'TransactWriteItems' ? 'PutItem, dynamodb:DeleteItem and dynamodb:ConditionCheckItem' : ctx.op} on the table to this principal (\`keyctl aws policy --operator\` prints the whole policy).`,
+      });
+    }
+    if (name === 'ResourceNotFoundException') {
+      return new ProviderError('STORE_NOT_INITIALIZED', `The DynamoDB table "${table}" of the AWS store does not exist.`, {
+        ...options,
+        hint: 'Run `keyctl init`: it creates the table (leases, rotation journals and the version index live there). Check store.table and store.region in keyctl.yaml.',
+      });
+    }
   }
   if (DENIED.has(name)) {
     return new ProviderError('AWS_ACCESS_DENIED', `AWS denied ${ctx.op}${where}: ${oneLine(message)}`, {
@@ -121,6 +140,16 @@ export function mapAwsError(err: unknown, ctx: AwsCallContext): KeyctlError {
     });
   }
   if (name === 'InvalidRequestException' && /delet/i.test(message)) {
+    // CreateSecret of a name whose deletion is still under way: a force delete completes asynchronously on AWS
+    // (DeleteSecret API reference: "there might be a short delay before the secret is permanently deleted"), and a
+    // delete with a recovery window keeps the name until the window ends.
+    if (ctx.op === 'CreateSecret') {
+      return new ProviderError('AWS_SECRET_DELETING', `The AWS secret${named} is still being deleted, so it cannot be created again yet.`, {
+        ...options,
+        retryable: true,
+        hint: 'If keyctl deleted it moments ago, wait a minute and re-run. If it is in a recovery window, restore it with `aws secretsmanager restore-secret --secret-id <name>` (keyctl then uses it as it is), or wait for the window to end.',
+      });
+    }
     return new ProviderError('AWS_SECRET_DELETED', `The AWS secret${named} is scheduled for deletion.`, {
       ...options,
       hint: 'Restore it with `aws secretsmanager restore-secret --secret-id <name>`, or wait until AWS has deleted it, then re-run.',
@@ -140,9 +169,10 @@ export function mapAwsError(err: unknown, ctx: AwsCallContext): KeyctlError {
       hint: "Check the network, the store's region and (if set) its endpoint in keyctl.yaml.",
     });
   }
-  return new ProviderError('AWS_ERROR', `AWS Secrets Manager rejected ${ctx.op}${where} (${name}).`, {
+  const service = ctx.service === 'dynamodb' ? 'DynamoDB' : 'AWS Secrets Manager';
+  return new ProviderError('AWS_ERROR', `${service} rejected ${ctx.op}${where} (${name}).`, {
     ...options,
-    hint: "Re-run with the AWS CLI (`aws secretsmanager ...`) to see AWS's own message, or check CloudTrail for the failed call.",
+    hint: `Re-run with the AWS CLI (\`aws ${ctx.service ?? 'secretsmanager'} ...\`) to see AWS's own message, or check CloudTrail for the failed call.`,
   });
 }
 

@@ -1,58 +1,80 @@
 /**
- * The AWS Secrets Manager provider (`store: {provider: aws, region, endpoint?, prefix?, kmsKeyId?}`).
+ * The AWS provider (`store: {provider: aws, region, endpoint?, prefix?, kmsKeyId?, table?, assumeRole?}`): the key
+ * material and its stages in Secrets Manager, coordination and the version index in a DynamoDB table.
  *
- * The SDK is imported here, inside createStore and createCoordination, and nowhere else: the registry loads this
- * module only when the config names the aws provider, so no other user of keyctl pays for it. Credentials come only
- * from the AWS SDK's default chain (environment, shared profile, SSO, instance or task role), never from keyctl's
- * config. See docs/aws.md for the mapping onto AWS and what is emulated.
+ * The SDKs are imported here, inside createStore and createCoordination, and nowhere else: the registry loads this
+ * module only when the config names the aws provider, so no other user of keyctl pays for them. Credentials come from
+ * the AWS SDK's default chain (environment, shared profile, SSO, instance or task role), or from an STS AssumeRole
+ * signed with it (`assumeRole`), never from keyctl's config. See docs/aws.md for the mapping and what is emulated.
  */
-import type { AwsStoreConfig } from '../../src/config/schema.js';
+import type { AwsStoreConfig as ParsedAwsStoreConfig } from '../../src/config/schema.js';
 import type { CoordinationStore } from '../coordination.js';
 import type { ProviderContext, SecretStore } from '../types.js';
 import { sdkApi, type SecretsManagerApi } from './api.js';
-import type { AwsStoreOptions } from './client.js';
-import { awsCoordination } from './coordination.js';
+import { DEFAULT_TABLE, type AwsStoreOptions } from './client.js';
+import { awsCredentials } from './credentials.js';
+import { DynamoCoordination } from './dynamo-coordination.js';
 import { AwsSecretsManagerStore } from './store.js';
+import { sdkDynamoApi, type DynamoApi } from './table.js';
 
 export { rotationInProgress } from './stages.js';
 export { AwsSecretsManagerStore } from './store.js';
-export { AwsLeases } from './leases.js';
+export { DynamoCoordination } from './dynamo-coordination.js';
+
+/** The store's config as parsed, or as a test builds it (the table then defaults as in keyctl.yaml). */
+type AwsStoreConfig = Omit<ParsedAwsStoreConfig, 'table'> & { table?: string };
 
 /** Attempts per AWS call by the SDK itself (network errors, 5xx, throttling); keyctl adds its own throttling retry. */
 const SDK_MAX_ATTEMPTS = 4;
 
-/** A client of its own for each store, so each closes its own sockets. */
-async function connect(config: AwsStoreConfig): Promise<SecretsManagerApi> {
-  const sdk = await import('@aws-sdk/client-secrets-manager');
-  const client = new sdk.SecretsManagerClient({
+async function clientConfig(config: AwsStoreConfig) {
+  const credentials = await awsCredentials({ ...config, table: config.table ?? DEFAULT_TABLE });
+  return {
     region: config.region,
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    ...(credentials ? { credentials } : {}),
     maxAttempts: SDK_MAX_ATTEMPTS,
-  });
-  return sdkApi(sdk, client);
+  };
+}
+
+/** Clients of its own for each store, so each closes its own sockets. */
+async function connect(config: AwsStoreConfig): Promise<SecretsManagerApi> {
+  const sdk = await import('@aws-sdk/client-secrets-manager');
+  return sdkApi(sdk, new sdk.SecretsManagerClient(await clientConfig(config)));
+}
+
+async function connectDynamo(config: AwsStoreConfig): Promise<DynamoApi> {
+  const sdk = await import('@aws-sdk/client-dynamodb');
+  return sdkDynamoApi(sdk, new sdk.DynamoDBClient(await clientConfig(config)));
 }
 
 function storeOptions(config: AwsStoreConfig, context: ProviderContext): AwsStoreOptions {
   return {
     region: config.region,
     prefix: config.prefix,
+    table: config.table ?? DEFAULT_TABLE,
     ...(config.kmsKeyId !== undefined ? { kmsKeyId: config.kmsKeyId } : {}),
     ...(context.now ? { now: context.now } : {}),
   };
 }
 
 export async function createStore(config: AwsStoreConfig, context: ProviderContext): Promise<SecretStore> {
-  return new AwsSecretsManagerStore(await connect(config), storeOptions(config, context));
+  return new AwsSecretsManagerStore(await connect(config), storeOptions(config, context), await connectDynamo(config));
 }
 
 /**
- * The coordination store that goes with `secrets` (the store createStore returned for the same config): leases,
- * journals, the hand-over registry. For now today's code wrapped (providers/aws/coordination.ts says what that costs).
+ * The coordination store that goes with the store createStore returned for the same config: leases, journals and
+ * the hand-over registry as DynamoDB items (dynamo-coordination.ts), on a client of its own.
  */
 export async function createCoordination(
   config: AwsStoreConfig,
-  secrets: SecretStore,
+  _secrets: SecretStore,
   context: ProviderContext,
 ): Promise<CoordinationStore> {
-  return awsCoordination(await connect(config), storeOptions(config, context), secrets);
+  return new DynamoCoordination(await connectDynamo(config), {
+    table: config.table ?? DEFAULT_TABLE,
+    prefix: config.prefix,
+    region: config.region,
+    ...(context.now ? { now: context.now } : {}),
+  });
 }

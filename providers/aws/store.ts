@@ -29,6 +29,11 @@ import {
 } from '../types.js';
 import type { SecretsManagerApi } from './api.js';
 import { AwsClient, type AwsStoreOptions, type GetOut, type Ref } from './client.js';
+import { PARTIAL_ARN_SUFFIX } from './names.js';
+import { ensureTable, type DynamoApi } from './table.js';
+import { VersionIndex } from './version-index.js';
+import { DynamoCoordination } from './dynamo-coordination.js';
+import { migrateLegacyRecords } from './migrate.js';
 import { assertStorableSecret, decode, digestSecret, encode } from './envelope.js';
 import { awsErrorName } from './errors.js';
 import { VERSION_ID, conflict, unstage } from './labels.js';
@@ -39,6 +44,7 @@ import { mapLimit } from '../map-limit.js';
 
 export type { AwsStoreOptions } from './client.js';
 
+/** Destroyed marks of stores written before the version index: still honoured, moved to the index on the next destroy. */
 const TAG_DESTROYED = 'keyctl:destroyed:';
 
 export class AwsSecretsManagerStore implements SecretStore {
@@ -53,27 +59,58 @@ export class AwsSecretsManagerStore implements SecretStore {
   };
   private readonly c: AwsClient;
   private readonly wraps: AwsWraps;
+  private readonly index: VersionIndex;
 
-  constructor(api: SecretsManagerApi, options: AwsStoreOptions) {
+  /**
+   * `dynamo` is the provider's table (table.ts), where the version index lives; each secret is created on its first
+   * write, the table by `init`.
+   */
+  constructor(
+    api: SecretsManagerApi,
+    options: AwsStoreOptions,
+    private readonly dynamo: DynamoApi,
+  ) {
     this.c = new AwsClient(api, options);
     this.wraps = new AwsWraps(this.c);
+    this.index = new VersionIndex(dynamo, {
+      table: this.c.table,
+      prefix: options.prefix,
+      region: options.region,
+      now: this.c.now,
+      ...(options.retry ? { retry: options.retry } : {}),
+    });
   }
 
   // ---- lifecycle ----
 
-  /** Nothing to prepare: each secret is created on its first write. */
+  /**
+   * Creates the DynamoDB table (coordination and the version index) when it does not exist yet, and moves the
+   * coordination records of a store from before the table into it (migrate.ts).
+   */
   async init(): Promise<{ created: boolean }> {
-    return { created: false };
+    const retry = this.c.options.retry ? { retry: this.c.options.retry } : {};
+    const result = await ensureTable(this.dynamo, { table: this.c.table, region: this.c.options.region, ...retry });
+    const coordination = new DynamoCoordination(this.dynamo, {
+      table: this.c.table,
+      prefix: this.c.options.prefix,
+      region: this.c.options.region,
+      now: this.c.now,
+      ...retry,
+    });
+    await migrateLegacyRecords(this, coordination);
+    return result;
   }
 
   async health(): Promise<void> {
     await this.c.guard(undefined, () =>
       this.c.aws('ListSecrets', () => this.c.api.listSecrets({ MaxResults: 1, ...this.c.nameFilter(this.c.options.prefix) })),
     );
+    await this.index.get('keyctl/health');
   }
 
   async close(): Promise<void> {
     this.c.api.destroy();
+    this.dynamo.destroy();
   }
 
   // ---- slots ----
@@ -84,14 +121,27 @@ export class AwsSecretsManagerStore implements SecretStore {
     return this.c.guard(ref.name, async () => {
       const info = await this.c.describeRaw(ref.name);
       if (!info) return null;
-      const versions = await this.c.listVersions(ref.name);
-      const destroyed = this.destroyedIds(info.Tags);
+      const [versions, index] = await Promise.all([this.c.listVersions(ref.name), this.index.get(path)]);
+      const destroyed = new Set([...index.destroyed, ...this.destroyedIds(info.Tags)]);
       const rows = await mapLimit(
         versions.filter((v) => v.VersionId && v.VersionId !== GENESIS_VERSION),
         8,
         async (v) => {
           const id = v.VersionId!;
-          // Per-version metadata lives in the SecretString (AWS has no per-version tags); secret fields are dropped here.
+          const indexed = index.entries.get(id);
+          if (indexed && v.CreatedDate instanceof Date) {
+            // The index has its metadata: no GetSecretValue (a decrypt) for a listing.
+            const info: VersionInfo = {
+              id,
+              stages: stagesOf(id, v.VersionStages),
+              createdAt: v.CreatedDate.toISOString(),
+              destroyed: destroyed.has(id),
+              meta: { ...indexed.meta },
+            };
+            return { created: v.CreatedDate.getTime(), at: indexed.at, info };
+          }
+          // Written before the index existed (or its entry is missing): the metadata is in the SecretString;
+          // secret fields are dropped here.
           const got = await this.c.getVersion(ref.name, { versionId: id });
           if (!got) return null; // pruned by AWS between the listing and this read
           const env = decode(got.SecretString);
@@ -139,7 +189,7 @@ export class AwsSecretsManagerStore implements SecretStore {
       const env = decode(value.SecretString);
       if (env?.kind !== 'version') throw this.c.foreign(ref);
       const id = value.VersionId;
-      if (this.destroyedIds(info.value.Tags).has(id)) {
+      if (this.destroyedIds(info.value.Tags).has(id) || (await this.index.get(path)).destroyed.has(id)) {
         throw new ProviderError('DESTROYED', `Version ${id} of "${path}" was destroyed; only its metadata remains.`);
       }
       const created = value.CreatedDate instanceof Date ? value.CreatedDate.getTime() : env.at;
@@ -170,14 +220,15 @@ export class AwsSecretsManagerStore implements SecretStore {
         const seen = await this.c.getVersion(ref.name, { versionId: key });
         if (seen) return this.resumeIdempotent(ref, seen, input, stage);
       }
+      const existing = await this.c.describeRaw(ref.name);
+      if (existing) this.assertKmsKey(ref, existing.KmsKeyId);
       const version = key ?? randomUUID();
       // `at` orders versions created within one AWS timestamp; sub-millisecond so one process never ties.
-      const body = encode({
-        kind: 'version',
-        at: performance.timeOrigin + performance.now(),
-        meta: { ...input.meta },
-        secret: { ...input.secret },
-      });
+      const at = performance.timeOrigin + performance.now();
+      const body = encode({ kind: 'version', at, meta: { ...input.meta }, secret: { ...input.secret } });
+      // The index entry first: a version never exists without it (a crash here leaves an entry without a version,
+      // which describe ignores and prune removes).
+      await this.index.record(path, version, { meta: { ...input.meta }, at });
       try {
         await putVersion(this.c, ref, version, body);
       } catch (err) {
@@ -248,27 +299,28 @@ export class AwsSecretsManagerStore implements SecretStore {
       if (holding.length > 0) {
         throw new ConflictError(`Version ${version} of "${path}" is still ${holding.join(' and ')}; move the stage first.`);
       }
-      const destroyed = this.destroyedIds(info.Tags);
-      if (destroyed.has(version)) return;
-      // AWS cannot erase one version's material: keyctl marks it destroyed (reads refuse it) and AWS prunes the
-      // unlabelled version itself later. docs/aws.md says so plainly.
-      await this.c.aws('TagResource', () =>
-        this.c.api.tagResource({
-          SecretId: ref.name,
-          Tags: [{ Key: `${TAG_DESTROYED}${version}`, Value: new Date(this.c.now()).toISOString() }],
-        }),
-      );
-      // Keep under AWS's 50-tag limit: forget marks of versions AWS has already pruned.
-      const present = new Set(all.map((v) => v.VersionId));
-      const stale = [...destroyed].filter((id) => !present.has(id)).map((id) => `${TAG_DESTROYED}${id}`);
-      if (stale.length > 0) await this.c.aws('UntagResource', () => this.c.api.untagResource({ SecretId: ref.name, TagKeys: stale }));
+      // AWS cannot erase one version's material: keyctl marks it destroyed in the index (reads refuse it) and AWS
+      // prunes the unlabelled version itself later. docs/aws.md says so plainly. Marks of a store from before the
+      // index (tags) move to the index here, so the secret's tags never grow with rotations.
+      const tagged = this.destroyedIds(info.Tags);
+      await this.index.markDestroyed(path, [version, ...tagged]);
+      if (tagged.size > 0) {
+        const keys = [...tagged].map((id) => `${TAG_DESTROYED}${id}`);
+        await this.c.aws('UntagResource', () => this.c.api.untagResource({ SecretId: ref.name, TagKeys: keys }));
+      }
+      // Forget versions AWS has already pruned, so the index stays as small as what AWS retains.
+      const present = new Set(all.flatMap((v) => (v.VersionId ? [v.VersionId] : [])));
+      await this.index.prune(path, await this.index.get(path), present);
     });
   }
 
   async delete(path: string): Promise<void> {
     assertValidPath(path);
     const ref = this.ref(path);
-    await this.c.guard(ref.name, () => this.c.forceDelete(ref.name));
+    await this.c.guard(ref.name, async () => {
+      await this.c.forceDelete(ref.name);
+      await this.index.drop(path);
+    });
   }
 
   private async resumeIdempotent(ref: Ref, seen: GetOut, input: WriteInput, stage: Stage): Promise<WriteResult> {
@@ -301,10 +353,51 @@ export class AwsSecretsManagerStore implements SecretStore {
   // ---- helpers ----
 
   private ref(path: string): Ref {
-    return { name: `${this.c.options.prefix}${path}`, path };
+    const name = `${this.c.options.prefix}${path}`;
+    if (PARTIAL_ARN_SUFFIX.test(name)) {
+      throw new UsageError(
+        'AWS_AMBIGUOUS_NAME',
+        `The AWS secret name "${name}" ends in "-" and six characters, which AWS may read as a partial ARN of another secret.`,
+        {
+          hint: 'Rename the bot, slot or account in keyctl.yaml so its name does not end in a hyphen followed by six letters or digits (keyctl validate checks this).',
+        },
+      );
+    }
+    return { name, path };
+  }
+
+  /**
+   * A secret encrypted under another KMS key than the config names: refused, not silently left on the old key (AWS
+   * encrypts new versions with the secret's own key, never the caller's). DescribeSecret reports the key as given
+   * at creation (ARN, alias ARN or id) and omits it for the AWS managed key; forms that cannot be compared without
+   * asking KMS (an alias against a key id) are let through.
+   */
+  private assertKmsKey(ref: Ref, actual: string | undefined): void {
+    const wanted = this.c.options.kmsKeyId;
+    if (kmsKeysDiffer(wanted, actual)) {
+      throw new ProviderError(
+        'AWS_KMS_KEY_CHANGED',
+        `The AWS secret "${ref.name}" is encrypted with ${actual ? `KMS key ${actual}` : 'the AWS managed key'}, but keyctl.yaml says ${wanted ? `kmsKeyId ${wanted}` : 'no kmsKeyId'}.`,
+        {
+          hint: `Either set store.kmsKeyId back, or re-key the secret: aws secretsmanager update-secret --secret-id ${ref.name} --kms-key-id ${wanted ?? 'alias/aws/secretsmanager'} (the principal needs kms:Decrypt on the old key and kms:GenerateDataKey on the new one), then re-run.`,
+        },
+      );
+    }
   }
 
   private destroyedIds(tags: SM.Tag[] | undefined): Set<string> {
     return new Set((tags ?? []).filter((t) => t.Key?.startsWith(TAG_DESTROYED)).map((t) => t.Key!.slice(TAG_DESTROYED.length)));
   }
+}
+
+/** Whether two KMS key references certainly name different keys (see assertKmsKey). */
+export function kmsKeysDiffer(wanted: string | undefined, actual: string | undefined): boolean {
+  const managed = (k: string | undefined) => k === undefined || /(^|:)alias\/aws\/secretsmanager$/.test(k);
+  if (managed(wanted) || managed(actual)) return managed(wanted) !== managed(actual);
+  const tail = (k: string) => k.replace(/^arn:[^:]+:kms:[^:]*:[^:]*:/, '');
+  const [w, a] = [tail(wanted!), tail(actual!)];
+  const kind = (t: string) => (t.startsWith('alias/') ? 'alias' : 'key');
+  const id = (t: string) => t.replace(/^key\//, '');
+  if (kind(w) !== kind(a)) return false; // an alias against a key id: only KMS could tell
+  return kind(w) === 'alias' ? w !== a : id(w) !== id(a);
 }

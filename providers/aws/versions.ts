@@ -17,31 +17,52 @@ export async function putVersion(c: AwsClient, ref: Ref, version: string, body: 
     await putStaged(c, ref, version, body);
     return;
   } catch (err) {
-    if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+    // Not there, or still being deleted (a delete is asynchronous on AWS): create it, waiting out the deletion.
+    if (awsErrorName(err) !== 'ResourceNotFoundException' && !isBeingDeleted(err)) throw err;
   }
   await createWithGenesis(c, ref);
   await putStaged(c, ref, version, body);
+}
+
+/** Default longest wait for AWS to finish deleting a name (AwsStoreOptions.deleteWaitMs). */
+const DELETE_WAIT_MS = 30_000;
+
+/** AWS's answer to a call on a name whose deletion is under way (or in its recovery window). */
+function isBeingDeleted(err: unknown): boolean {
+  return awsErrorName(err) === 'InvalidRequestException' && /delet/i.test(err instanceof Error ? err.message : '');
 }
 
 /**
  * Creates the secret with the empty genesis version. AWS labels a secret's first version AWSCURRENT no matter what
  * the caller asks, so a first write meant as PENDING would otherwise become CURRENT. Idempotent: the genesis
  * ClientRequestToken and body are constants, and a concurrent creator's success is as good as ours.
+ *
+ * A name deleted moments ago cannot be created until AWS has finished deleting it (DeleteSecret API reference,
+ * ForceDeleteWithoutRecovery: "there might be a short delay before the secret is permanently deleted"): keyctl waits,
+ * with growing pauses, up to `deleteWaitMs`, then fails with AWS_SECRET_DELETING and its hint.
  */
 async function createWithGenesis(c: AwsClient, ref: Ref): Promise<void> {
-  try {
-    await c.aws('CreateSecret', () =>
-      c.api.createSecret({
-        Name: ref.name,
-        SecretString: GENESIS_BODY,
-        ClientRequestToken: GENESIS_VERSION,
-        Description: `keyctl secret ${ref.path}: stages are the AWS staging labels (see keyctl docs/aws.md)`,
-        Tags: c.tags('slot', [{ Key: TAG_PATH, Value: ref.path }]),
-        ...c.kms(),
-      }),
-    );
-  } catch (err) {
-    if (awsErrorName(err) !== 'ResourceExistsException') throw err;
+  const sleep = c.options.retry?.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  let waited = 0;
+  for (let pause = 500; ; pause = Math.min(pause * 2, 5000)) {
+    try {
+      await c.aws('CreateSecret', () =>
+        c.api.createSecret({
+          Name: ref.name,
+          SecretString: GENESIS_BODY,
+          ClientRequestToken: GENESIS_VERSION,
+          Description: `keyctl secret ${ref.path}: stages are the AWS staging labels (see keyctl docs/aws.md)`,
+          Tags: c.tags('slot', [{ Key: TAG_PATH, Value: ref.path }]),
+          ...c.kms(),
+        }),
+      );
+      return;
+    } catch (err) {
+      if (awsErrorName(err) === 'ResourceExistsException') return;
+      if (!isBeingDeleted(err) || waited + pause > (c.options.deleteWaitMs ?? DELETE_WAIT_MS)) throw err;
+    }
+    await sleep(pause);
+    waited += pause;
   }
 }
 

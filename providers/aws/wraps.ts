@@ -13,7 +13,8 @@ import { isGuardFailure } from './labels.js';
 import { LABEL } from './stages.js';
 
 const WRAP_VALUE_VERSION = 'keyctl-wrap-value-0000000000000000000000';
-const WRAP_CLAIM_VERSION = 'keyctl-wrap-claim-0000000000000000000000';
+/** Each unwrap claims with a version of its own (this prefix and 22 random hex digits), so it can recognise its win. */
+const WRAP_CLAIM_PREFIX = 'keyctl-wrap-claim-';
 const WRAP_CLAIM_LABEL = 'keyctl-claim';
 const TAG_EXPIRES = 'keyctl:expires-at';
 /** Minimum time between two sweeps of expired wrap secrets by one store. */
@@ -37,8 +38,8 @@ export class AwsWraps {
     const expiresAt = new Date(c.now() + ttlMs).toISOString();
     await c.guard(name, async () => {
       await this.sweepExpired();
-      // Version 1 holds the value under AWSCURRENT; version 2 is the empty "claimed" marker. Unwrapping moves
-      // AWSCURRENT from 1 to 2 with RemoveFromVersionId=1, which succeeds exactly once.
+      // The first version holds the value under AWSCURRENT. Unwrapping moves AWSCURRENT from it to the unwrapper's
+      // own claim version with RemoveFromVersionId = the value, which succeeds exactly once.
       await c.aws('CreateSecret', () =>
         c.api.createSecret({
           Name: name,
@@ -47,14 +48,6 @@ export class AwsWraps {
           Description: 'keyctl single-use hand-over; deleted when unwrapped or expired',
           Tags: c.tags('wrap', [{ Key: TAG_EXPIRES, Value: expiresAt }]),
           ...c.kms(),
-        }),
-      );
-      await c.aws('PutSecretValue', () =>
-        c.api.putSecretValue({
-          SecretId: name,
-          SecretString: encode({ kind: 'wrap-claimed' }),
-          ClientRequestToken: WRAP_CLAIM_VERSION,
-          VersionStages: [WRAP_CLAIM_LABEL],
         }),
       );
     });
@@ -73,19 +66,31 @@ export class AwsWraps {
         await c.forceDelete(name);
         throw invalid();
       }
+      // This unwrap's own claim version (under a side label: without one, PutSecretValue would move AWSCURRENT).
+      const claim = `${WRAP_CLAIM_PREFIX}${randomBytes(11).toString('hex')}`;
       try {
+        await c.aws('PutSecretValue', () =>
+          c.api.putSecretValue({
+            SecretId: name,
+            SecretString: encode({ kind: 'wrap-claimed' }),
+            ClientRequestToken: claim,
+            VersionStages: [WRAP_CLAIM_LABEL],
+          }),
+        );
         await c.aws('UpdateSecretVersionStage', () =>
           c.api.updateSecretVersionStage({
             SecretId: name,
             VersionStage: LABEL.CURRENT,
-            MoveToVersionId: WRAP_CLAIM_VERSION,
+            MoveToVersionId: claim,
             RemoveFromVersionId: WRAP_VALUE_VERSION,
           }),
         );
       } catch (err) {
-        // Someone else claimed it first (or it vanished): the single-use gate said no.
-        if (isGuardFailure(err) || awsErrorName(err) === 'ResourceNotFoundException') throw invalid();
-        throw err;
+        if (!isGuardFailure(err) && awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+        // The gate said no - or the SDK retried a move that had succeeded and lost its reply: then AWSCURRENT is on
+        // this unwrap's own claim version, and it did win.
+        const labels = await c.describeRaw(name);
+        if (!labels?.VersionIdsToStages?.[claim]?.includes(LABEL.CURRENT)) throw invalid();
       }
       // This caller alone won the claim: read the value (now AWSPREVIOUS), then remove the secret for good.
       const got = await c.aws('GetSecretValue', () =>

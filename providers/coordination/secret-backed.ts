@@ -1,9 +1,9 @@
 /**
  * A CoordinationStore on top of a SecretStore: leases from an injected {@link LeaseBackend}, records as versions of
  * internal paths under `keyctl/coordination/` written with compare-and-set on stage CURRENT. This is how keyctl stored
- * coordination state before the contract existed; it remains the backing where a provider has no dedicated one yet
- * (AWS, until it gets a backing that does not create secret versions). memory, local and Vault have their own
- * (providers/registry.ts).
+ * coordination state before the contract existed, and how AWS stores kept it before their DynamoDB table: it is kept
+ * only so `keyctl init` can move those records into the table (providers/aws/migrate.ts). Every provider has its own
+ * backing now (providers/registry.ts).
  *
  * Records:
  * - Path: `keyctl/coordination/r<key>` with every byte outside `[A-Za-z0-9._-]` escaped as `@XX`, so any key fits the

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { CORE_SCHEMA, load as loadYaml, YAMLException } from 'js-yaml';
 import * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../errors.js';
+import { PARTIAL_ARN_SUFFIX } from '../../providers/aws/names.js';
 import { configSchema, parseOptions, RESERVED_NAMES, type ParsedConfig, type StoreConfig } from './schema.js';
 import type { Account, Inventory, Slot } from '../domain/inventory.js';
 import { configDurationMs } from '../../schedules/duration.js';
@@ -227,9 +228,19 @@ function checkRules(output: unknown, raw: unknown, sound: (at: Location) => bool
       if (refused) problem(at, refused);
     }
   }
+  // AWS store: a secret name ending in "-" and six characters may resolve as a partial ARN of another secret.
+  const store = field(output, 'store');
+  const awsPrefix = field(store, 'provider') === 'aws' && sound(['store', 'prefix']) ? field(store, 'prefix') : undefined;
+  const ambiguous = (path: string, at: Location) => {
+    if (typeof awsPrefix === 'string' && PARTIAL_ARN_SUFFIX.test(`${awsPrefix}${path}`)) {
+      problem(at, `"${awsPrefix}${path}" ends in "-" and six characters, which AWS Secrets Manager may read as a partial ARN of another secret: rename it`);
+    }
+  };
+  for (const [name] of entries(field(output, 'accounts'))) ambiguous(`accounts/${name}`, ['accounts', name]);
   for (const [bot, b] of entries(field(output, 'bots'))) {
     for (const [sub, s] of entries(field(b, 'subaccounts'))) {
       const at = ['bots', bot, 'subaccounts', sub];
+      ambiguous(`bots/${bot}/${sub}`, at);
       const account = field(s, 'account');
       if (accounts && typeof account === 'string' && sound([...at, 'account']) && !accounts.has(account)) {
         problem([...at, 'account'], `no account "${account}" under accounts`);

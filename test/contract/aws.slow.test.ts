@@ -7,13 +7,16 @@
  * Rotation end to end (issue 6, last item) is in test/integration/aws-rotation.test.ts.
  */
 import { randomUUID } from 'node:crypto';
+import * as DDB from '@aws-sdk/client-dynamodb';
 import * as SM from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore, rotationInProgress } from '../../providers/aws/index.js';
 import { sdkApi, type SecretsManagerApi } from '../../providers/aws/api.js';
 import { GENESIS_VERSION } from '../../providers/aws/stages.js';
-import { AwsLeases } from '../../providers/aws/leases.js';
 import { AwsSecretsManagerStore } from '../../providers/aws/store.js';
+import { ensureTable, sdkDynamoApi, type DynamoApi } from '../../providers/aws/table.js';
+import type { AwsStoreOptions } from '../../providers/aws/client.js';
+import { AwsLimits } from '../helpers/aws-limits.js';
 import type { SecretStore } from '../../providers/types.js';
 import { KeyctlError } from '../../src/errors.js';
 import { FAKE_AWS_ENV, skipWithoutMoto, startMoto, type MotoServer } from '../helpers/moto.js';
@@ -30,9 +33,16 @@ function sdkClient(): SM.SecretsManagerClient {
   return new SM.SecretsManagerClient({ region: REGION, endpoint: moto!.endpoint });
 }
 
+function dynamo(): DynamoApi {
+  return sdkDynamoApi(DDB, new DDB.DynamoDBClient({ region: REGION, endpoint: moto!.endpoint }));
+}
+
 describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 moto is missing, unless CI=true)', () => {
   beforeAll(async () => {
     moto = await startMoto();
+    const table = dynamo();
+    await ensureTable(table, { table: 'keyctl', region: REGION });
+    table.destroy();
   });
   afterAll(async () => {
     await moto?.stop();
@@ -86,11 +96,8 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
           };
         },
       }) as SecretsManagerApi;
-      return new AwsSecretsManagerStore(recording, { region: REGION, prefix, ...options });
+      return new AwsSecretsManagerStore(recording, { region: REGION, prefix, ...options }, dynamo());
     }
-
-    /** Leases (the coordination store's) on the same recorded client as the last recordingStore(). */
-    const recordingLeases = (options: { kmsKeyId?: string } = {}) => new AwsLeases(recording, { region: REGION, prefix, ...options });
 
     const labels = async (path: string) =>
       (await raw.send(new SM.DescribeSecretCommand({ SecretId: `${prefix}${path}` }))).VersionIdsToStages ?? {};
@@ -138,11 +145,13 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
       const v2 = (await store.write(path, { secret: { apiKey: 'FAKE-new' }, expect: null })).version;
       await store.moveStage(path, { stage: 'CURRENT', to: v2, expect: v1 });
       expect((await store.read(path, { stage: 'CURRENT' })).secret.apiKey).toBe('FAKE-new');
-      await recordingLeases().lock(`${base}/lock`, 'host-a', 60_000);
       await store.unwrap(await store.wrap('FAKE-wrapped', 60_000));
+      const before = sent.filter((c) => c.op === 'getSecretValue').length;
       await store.describe(path);
+      // describe reads metadata from the version index: not one GetSecretValue (a KMS decrypt) per version.
+      expect(sent.filter((c) => c.op === 'getSecretValue').length).toBe(before);
       const reads = sent.filter((c) => c.op === 'getSecretValue');
-      expect(reads.length).toBeGreaterThan(3);
+      expect(reads.length).toBeGreaterThan(1);
       for (const r of reads) expect(r.input.VersionStage !== undefined || r.input.VersionId !== undefined).toBe(true);
       // Nothing keyctl sends ever puts AWSCURRENT through PutSecretValue (moto would then move AWSPREVIOUS from its
       // stale default version); stage changes go through UpdateSecretVersionStage only.
@@ -181,7 +190,7 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
       await store.close();
     });
 
-    it('destroy marks the version in a tag; reads refuse it; stages never point at it', async () => {
+    it('destroy marks the version in the index, not in a tag; reads refuse it; stages never point at it', async () => {
       store = recordingStore();
       const path = `${base}/bots/beta/s3`;
       const v1 = (await store.write(path, { secret: { apiKey: 'FAKE-d1' }, stage: 'CURRENT', expect: null })).version;
@@ -189,26 +198,25 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
       await store.moveStage(path, { stage: 'PREVIOUS', to: null, expect: v1 });
       await store.destroy(path, v1);
       const described = await raw.send(new SM.DescribeSecretCommand({ SecretId: `${prefix}${path}` }));
-      expect(described.Tags?.map((t) => t.Key)).toContain(`keyctl:destroyed:${v1}`);
+      expect(described.Tags?.map((t) => t.Key)).not.toContain(`keyctl:destroyed:${v1}`);
+      expect((await store.describe(path))?.versions.find((v) => v.id === v1)?.destroyed).toBe(true);
+      expect(((await store.read(path, { version: v1 }).catch((e: unknown) => e)) as KeyctlError).code).toBe('DESTROYED');
       expect(described.VersionIdsToStages?.[v1] ?? []).toEqual([]);
       expect((await store.read(path, { stage: 'CURRENT' })).version.id).toBe(v2);
       await store.close();
     });
 
-    it('wrap and lock secrets never show in list, and KmsKeyId is passed when configured', async () => {
+    it('wrap secrets never show in list, and KmsKeyId is passed when configured', async () => {
       store = recordingStore({ kmsKeyId: 'alias/keyctl-test' });
       const path = `${base}/bots/gamma/s1`;
       await store.write(path, { secret: { apiKey: 'FAKE-g' }, expect: null });
       const token = await store.wrap('FAKE-pending-wrap', 60_000);
-      const leases = recordingLeases({ kmsKeyId: 'alias/keyctl-test' });
-      const lease = await leases.lock(`${base}/gamma-lock`, 'host-a', 60_000);
       const all = await store.list('');
       expect(all).toContain(path);
       expect(all.every((p) => !p.startsWith('_'))).toBe(true);
       const creates = sent.filter((c) => c.op === 'createSecret');
-      expect(creates.length).toBe(3);
+      expect(creates.length).toBe(2);
       for (const c of creates) expect(c.input.KmsKeyId).toBe('alias/keyctl-test');
-      await leases.unlock(lease);
       await store.unwrap(token);
       await store.close();
     });
@@ -243,6 +251,146 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
         expectV = won[0]!.value.version;
         expect((await store.read(path, { stage: 'CURRENT' })).version.id).toBe(expectV);
       }
+      await store.close();
+    });
+  });
+  describe('within AWS quotas (test/helpers/aws-limits.ts enforces what moto does not)', () => {
+    const limited = (limits: AwsLimits, options: Partial<AwsStoreOptions> = {}) =>
+      new AwsSecretsManagerStore(
+        limits.wrap(sdkApi(SM, sdkClient())),
+        { region: REGION, prefix: `kq-${randomUUID().slice(0, 8)}/`, ...options },
+        limits.wrapDynamo(dynamo()),
+      );
+
+    it('through the quota wrapper, the contract holds: pages of 10 versions, 30 destroys with a fixed set of tags', async () => {
+      const limits = new AwsLimits({});
+      const store = limited(limits);
+      const path = 'bots/alpha/arb1';
+      let current = (await store.write(path, { secret: { apiKey: 'FAKE-0' }, stage: 'CURRENT', expect: null })).version;
+      for (let i = 1; i <= 30; i++) {
+        const next = (await store.write(path, { secret: { apiKey: `FAKE-${i}` }, stage: 'CURRENT', expect: current })).version;
+        await store.moveStage(path, { stage: 'PREVIOUS', to: null, expect: current });
+        await store.destroy(path, current);
+        current = next;
+      }
+      const info = await store.describe(path);
+      // 31 versions come back over pages of 10 (ListSecretVersionIds pagination, which moto alone never exercises).
+      expect(info?.versions).toHaveLength(31);
+      expect(info?.versions.filter((v) => v.destroyed)).toHaveLength(30);
+      const name = `${(store as unknown as { c: { options: { prefix: string } } }).c.options.prefix}${path}`;
+      expect(limits.tagCount(name)).toBe(3);
+      await store.close();
+    });
+
+    it('a destroyed mark of an older keyctl (a tag) is still honoured, and moves to the index on the next destroy', async () => {
+      const limits = new AwsLimits({});
+      const store = limited(limits);
+      const path = 'bots/alpha/legacy';
+      const v1 = (await store.write(path, { secret: { apiKey: 'FAKE-1' }, stage: 'CURRENT', expect: null })).version;
+      const v2 = (await store.write(path, { secret: { apiKey: 'FAKE-2' }, stage: 'CURRENT', expect: v1 })).version;
+      const v3 = (await store.write(path, { secret: { apiKey: 'FAKE-3' }, stage: 'CURRENT', expect: v2 })).version;
+      const prefix = (store as unknown as { c: { options: { prefix: string } } }).c.options.prefix;
+      const api = limits.wrap(sdkApi(SM, sdkClient()));
+      await api.tagResource({ SecretId: `${prefix}${path}`, Tags: [{ Key: `keyctl:destroyed:${v1}`, Value: 'then' }] });
+      expect(((await store.read(path, { version: v1 }).catch((e: unknown) => e)) as KeyctlError).code).toBe('DESTROYED');
+      await store.moveStage(path, { stage: 'PREVIOUS', to: null, expect: v2 });
+      await store.destroy(path, v2);
+      expect(limits.tagCount(`${prefix}${path}`)).toBe(3);
+      const described = await store.describe(path);
+      expect(described?.versions.map((v) => [v.id, v.destroyed])).toEqual([
+        [v1, true],
+        [v2, true],
+        [v3, false],
+      ]);
+      api.destroy();
+      await store.close();
+    });
+
+    it('a path deleted moments ago is written again once AWS has finished deleting it, or fails with the right hint', async () => {
+      const limits = new AwsLimits({ deleteSettleMs: 1500 });
+      const path = 'bots/alpha/again';
+      const patient = limited(limits);
+      await patient.write(path, { secret: { apiKey: 'FAKE-a' }, stage: 'CURRENT', expect: null });
+      await patient.delete(path);
+      // Within the deletion window AWS refuses CreateSecret of the name; keyctl waits it out.
+      await patient.write(path, { secret: { apiKey: 'FAKE-b' }, stage: 'CURRENT', expect: null });
+      expect((await patient.read(path, { stage: 'CURRENT' })).secret.apiKey).toBe('FAKE-b');
+      const hurried = limited(limits, { deleteWaitMs: 200 });
+      await hurried.write(path, { secret: { apiKey: 'FAKE-c' }, stage: 'CURRENT', expect: null });
+      await hurried.delete(path);
+      const err = (await hurried
+        .write(path, { secret: { apiKey: 'FAKE-d' }, stage: 'CURRENT', expect: null })
+        .catch((e: unknown) => e)) as KeyctlError;
+      expect(err.code).toBe('AWS_SECRET_DELETING');
+      expect(err.retryable).toBe(true);
+      expect(err.hint).toContain('wait a minute');
+      await patient.close();
+      await hurried.close();
+    });
+
+    it('an unwrap whose claim succeeded but whose reply was lost still returns the value, once', async () => {
+      const limits = new AwsLimits({});
+      const raw = limits.wrap(sdkApi(SM, sdkClient()));
+      let loseNext = false;
+      const lossy = {
+        ...raw,
+        updateSecretVersionStage: async (input: Parameters<typeof raw.updateSecretVersionStage>[0]) => {
+          const out = await raw.updateSecretVersionStage(input);
+          if (!loseNext) return out;
+          loseNext = false;
+          // The SDK retried the move after a lost reply; AWS refuses the retry, since the label already moved.
+          return raw.updateSecretVersionStage(input);
+        },
+      };
+      const store = new AwsSecretsManagerStore(
+        lossy,
+        { region: REGION, prefix: `kq-${randomUUID().slice(0, 8)}/` },
+        limits.wrapDynamo(dynamo()),
+      );
+      const token = await store.wrap('FAKE-wrapped-value', 60_000);
+      loseNext = true;
+      expect(await store.unwrap(token)).toBe('FAKE-wrapped-value');
+      expect(((await store.unwrap(token).catch((e: unknown) => e)) as KeyctlError).code).toBe('WRAP_INVALID');
+      // Of concurrent unwraps of one token, exactly one gets the value.
+      const again = await store.wrap('FAKE-once', 60_000);
+      const results = await Promise.allSettled([store.unwrap(again), store.unwrap(again), store.unwrap(again)]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      await store.close();
+    });
+
+    it('a kmsKeyId changed in the config is refused on the next write of a secret made under the old key, with the re-key command', async () => {
+      const limits = new AwsLimits({});
+      const prefix = `kq-${randomUUID().slice(0, 8)}/`;
+      const open = (kmsKeyId?: string) =>
+        new AwsSecretsManagerStore(
+          limits.wrap(sdkApi(SM, sdkClient())),
+          { region: REGION, prefix, ...(kmsKeyId ? { kmsKeyId } : {}) },
+          limits.wrapDynamo(dynamo()),
+        );
+      const before = open('alias/keyctl-old');
+      const v1 = (await before.write('bots/alpha/arb1', { secret: { apiKey: 'FAKE-1' }, stage: 'CURRENT', expect: null })).version;
+      const after = open('alias/keyctl-new');
+      const err = (await after
+        .write('bots/alpha/arb1', { secret: { apiKey: 'FAKE-2' }, stage: 'CURRENT', expect: v1 })
+        .catch((e: unknown) => e)) as KeyctlError;
+      expect(err.code).toBe('AWS_KMS_KEY_CHANGED');
+      expect(err.hint).toContain(`update-secret --secret-id ${prefix}bots/alpha/arb1 --kms-key-id alias/keyctl-new`);
+      // Nothing was written; reads of what is there go on working.
+      expect((await after.read('bots/alpha/arb1', { stage: 'CURRENT' })).version.id).toBe(v1);
+      // New secrets get the new key.
+      await after.write('bots/alpha/arb2', { secret: { apiKey: 'FAKE-3' }, expect: null });
+      await before.close();
+      await after.close();
+    });
+
+    it('a secret name AWS could read as a partial ARN (ending in "-" and six characters) is refused before any call', async () => {
+      const limits = new AwsLimits({});
+      const store = limited(limits);
+      const err = (await store
+        .write('bots/alpha/arb-abc123', { secret: { apiKey: 'FAKE' }, expect: null })
+        .catch((e: unknown) => e)) as KeyctlError;
+      expect(err.code).toBe('AWS_AMBIGUOUS_NAME');
+      expect(limits.calls('putSecretValue') + limits.calls('createSecret')).toBe(0);
       await store.close();
     });
   });

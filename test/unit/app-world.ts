@@ -6,6 +6,8 @@
  */
 import { MemoryStore } from '../../providers/memory/index.js';
 import { openCoordination } from '../../providers/registry.js';
+import type { CoordinationStore } from '../../providers/coordination.js';
+import type { SecretStore } from '../../providers/types.js';
 import type { AppDeps } from '../../src/app/deps.js';
 import { auditInputOf } from '../../src/audit/subscriber.js';
 import type { AuditEntry } from '../../src/audit/types.js';
@@ -54,7 +56,7 @@ export class Recorder implements EventSink {
 
 export interface AppWorld {
   deps: AppDeps;
-  store: MemoryStore;
+  store: SecretStore;
   recorder: Recorder;
   sandbox?: RunningSandbox;
   /** Sub-account uid per slot name (sandbox worlds). */
@@ -78,6 +80,8 @@ export interface AppWorldOptions {
   now?: () => number;
   /** rotate.grace of every slot. */
   grace?: string;
+  /** Another store and coordination store than memory's (e.g. the AWS provider on moto). */
+  backing?: () => Promise<{ store: SecretStore; coordination: CoordinationStore }>;
 }
 
 /** Slots: alpha/arb1 (custodian alice), alpha/arb2 (bob), beta/mm (alice); accounts main (custodian alice). */
@@ -122,7 +126,8 @@ export async function appWorld(options: AppWorldOptions = {}): Promise<AppWorld>
     `staff: [alice, bob, carol]\n`;
   const config = parseConfig(yaml, '/nonexistent/keyctl.yaml').config;
 
-  const store = new MemoryStore(options.now ? { now: options.now } : {});
+  const backing = options.backing ? await options.backing() : undefined;
+  const store: SecretStore = backing?.store ?? new MemoryStore(options.now ? { now: options.now } : {});
   const write = (path: string, key: Credentials) =>
     store.write(path, {
       secret: toSecretFields(key),
@@ -135,7 +140,7 @@ export async function appWorld(options: AppWorldOptions = {}): Promise<AppWorld>
     const ref = n === 'mm' ? 'beta/mm' : `alpha/${n}`;
     if (!options.withoutKey?.includes(ref)) await write(`bots/${ref}`, keys[n]!);
   }
-  const coordination = await openCoordination(config.store, store);
+  const coordination = backing?.coordination ?? (await openCoordination(config.store, store));
   const recorder = new Recorder(options.now);
   const deps: AppDeps = {
     inventory: config,

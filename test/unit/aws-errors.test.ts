@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createStore } from '../../providers/aws/index.js';
 import type { SecretsManagerApi } from '../../providers/aws/api.js';
 import { mapAwsError, withThrottleRetry } from '../../providers/aws/errors.js';
-import { AwsSecretsManagerStore } from '../../providers/aws/store.js';
+import type { DynamoApi } from '../../providers/aws/table.js';
+import { AwsSecretsManagerStore, kmsKeysDiffer } from '../../providers/aws/store.js';
 import { ExitCode, KeyctlError, ProviderError } from '../../src/errors.js';
 
 const CANARY = 'FAKE-SECRET-canary-aws-0d1e';
@@ -149,6 +150,11 @@ function fakeApi(impl: (op: string) => Promise<unknown>): SecretsManagerApi {
   });
 }
 
+/** A DynamoDB table that answers every call with an empty result (no index entries). */
+const emptyTable = new Proxy({} as DynamoApi, {
+  get: (_t, prop) => (prop === 'destroy' ? () => undefined : async () => ({})),
+});
+
 describe('the store maps what escapes it', () => {
   it('AccessDenied on a read is AWS_ACCESS_DENIED naming the AWS operation that was refused', async () => {
     const store = new AwsSecretsManagerStore(
@@ -156,6 +162,7 @@ describe('the store maps what escapes it', () => {
         throw awsError('AccessDeniedException', `not authorized to perform: secretsmanager:${op}`);
       }),
       { region: 'eu-west-1', prefix: 'keyctl/' },
+      emptyTable,
     );
     const err = (await store.describe('bots/alpha/arb1').catch((e: unknown) => e)) as KeyctlError;
     expect(err.code).toBe('AWS_ACCESS_DENIED');
@@ -173,6 +180,7 @@ describe('the store maps what escapes it', () => {
         throw awsError('ResourceNotFoundException');
       }),
       { region: 'eu-west-1', prefix: 'keyctl/', retry: { sleep: async () => undefined } },
+      emptyTable,
     );
     expect(await flaky.describe('bots/alpha/arb1')).toBeNull();
     expect(calls).toBe(3);
@@ -182,6 +190,7 @@ describe('the store maps what escapes it', () => {
         throw awsError('ThrottlingException', 'Rate exceeded');
       }),
       { region: 'eu-west-1', prefix: 'keyctl/', retry: { retries: 2, sleep: async () => undefined } },
+      emptyTable,
     );
     const err = (await stuck.read('bots/alpha/arb1', { stage: 'CURRENT' }).catch((e: unknown) => e)) as KeyctlError;
     expect(err.code).toBe('AWS_THROTTLED');
@@ -202,5 +211,24 @@ describe('the store maps what escapes it', () => {
     } finally {
       process.env = env;
     }
+  });
+});
+
+describe('kmsKeysDiffer: which KMS key references certainly name different keys', () => {
+  it('compares aliases with aliases and keys with keys, in any of the forms DescribeSecret reports', () => {
+    expect(kmsKeysDiffer(undefined, undefined)).toBe(false);
+    expect(kmsKeysDiffer(undefined, 'alias/aws/secretsmanager')).toBe(false);
+    expect(kmsKeysDiffer('alias/keyctl', undefined)).toBe(true);
+    expect(kmsKeysDiffer(undefined, 'arn:aws:kms:eu-west-1:123456789012:alias/keyctl')).toBe(true);
+    expect(kmsKeysDiffer('alias/keyctl', 'arn:aws:kms:eu-west-1:123456789012:alias/keyctl')).toBe(false);
+    expect(kmsKeysDiffer('alias/keyctl', 'arn:aws:kms:eu-west-1:123456789012:alias/other')).toBe(true);
+    expect(
+      kmsKeysDiffer('1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'),
+    ).toBe(false);
+    expect(
+      kmsKeysDiffer('1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:eu-west-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab'),
+    ).toBe(true);
+    // An alias against a key id cannot be settled without asking KMS: not refused.
+    expect(kmsKeysDiffer('alias/keyctl', 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab')).toBe(false);
   });
 });

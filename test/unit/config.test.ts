@@ -295,6 +295,20 @@ staff: []
     ]);
   });
 
+  it('on the AWS store, refuses account and slot names whose secret name AWS could read as a partial ARN', () => {
+    const yaml =
+      'store: { provider: aws, region: eu-west-1 }\n' +
+      'accounts:\n  main-abc123: { exchange: bybit }\n  main: { exchange: bybit }\n' +
+      'bots:\n  alpha:\n    subaccounts:\n      arb-x1y2z3: { account: main, uid: "1", scopes: [read], ips: [203.0.113.7] }\n' +
+      '      arb1: { account: main, uid: "2", scopes: [read], ips: [203.0.113.7] }\n';
+    expect(problems(yaml).issues).toEqual([
+      { path: 'accounts.main-abc123', message: expect.stringContaining('"keyctl/accounts/main-abc123" ends in "-" and six characters') },
+      { path: 'bots.alpha.subaccounts.arb-x1y2z3', message: expect.stringContaining('partial ARN') },
+    ]);
+    // The same names are fine on another store, and a prefix can make them fine on AWS too (the rule is on the full name).
+    expect(() => parseConfig(yaml.replace('provider: aws, region: eu-west-1', 'provider: memory'), '/x/k.yaml')).not.toThrow();
+  });
+
   it('trims URLs, and rejects a window whose ends are equal', () => {
     const { config } = parseConfig('accounts:\n  a: { exchange: bybit, baseUrl: "  https://api.example.com/x " }\n', '/x/k.yaml');
     expect(config.accounts.a?.baseUrl).toBe('https://api.example.com/x');
