@@ -48,6 +48,26 @@ async function connectDynamo(config: AwsStoreConfig): Promise<DynamoApi> {
   return sdkDynamoApi(sdk, new sdk.DynamoDBClient(await clientConfig(config)));
 }
 
+/**
+ * The table's client, loaded on its first call: a bot redeeming a token (src/delivery/unwrap.ts) opens the store only
+ * to unwrap, which never touches the table, so it never loads the DynamoDB SDK.
+ */
+function lazyDynamo(config: AwsStoreConfig): DynamoApi {
+  let api: Promise<DynamoApi> | undefined;
+  const get = () => (api ??= connectDynamo(config));
+  return {
+    getItem: async (input) => (await get()).getItem(input),
+    putItem: async (input) => (await get()).putItem(input),
+    updateItem: async (input) => (await get()).updateItem(input),
+    deleteItem: async (input) => (await get()).deleteItem(input),
+    query: async (input) => (await get()).query(input),
+    transactWriteItems: async (input) => (await get()).transactWriteItems(input),
+    createTable: async (input) => (await get()).createTable(input),
+    describeTable: async (input) => (await get()).describeTable(input),
+    destroy: () => void api?.then((a) => a.destroy(), () => undefined),
+  };
+}
+
 function storeOptions(config: AwsStoreConfig, context: ProviderContext): AwsStoreOptions {
   return {
     region: config.region,
@@ -59,7 +79,7 @@ function storeOptions(config: AwsStoreConfig, context: ProviderContext): AwsStor
 }
 
 export async function createStore(config: AwsStoreConfig, context: ProviderContext): Promise<SecretStore> {
-  return new AwsSecretsManagerStore(await connect(config), storeOptions(config, context), await connectDynamo(config));
+  return new AwsSecretsManagerStore(await connect(config), storeOptions(config, context), lazyDynamo(config));
 }
 
 /**

@@ -277,7 +277,7 @@ export class AwsSecretsManagerStore implements SecretStore {
       return (
         names
           .map((n) => n.slice(this.c.options.prefix.length))
-          // Internal secrets (`_wrap/`, `_lock/`) start with "_", which no keyctl path can.
+          // Internal secrets (`_wrap/`; `_lock/` of stores from before the table) start with "_", which no keyctl path can.
           .filter((p) => !p.startsWith('_'))
           .sort()
       );

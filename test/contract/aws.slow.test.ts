@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import * as DDB from '@aws-sdk/client-dynamodb';
 import * as SM from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStore, rotationInProgress } from '../../providers/aws/index.js';
+import { rotationInProgress } from '../../providers/aws/index.js';
 import { sdkApi, type SecretsManagerApi } from '../../providers/aws/api.js';
 import { GENESIS_VERSION } from '../../providers/aws/stages.js';
 import { AwsSecretsManagerStore } from '../../providers/aws/store.js';
@@ -53,9 +53,12 @@ describe.skipIf(skipWithoutMoto)('AWS provider on moto (skipped when python3 mot
     'aws (moto)',
     async () => {
       clock = Date.now();
-      const store = await createStore(
-        { provider: 'aws', region: REGION, endpoint: moto!.endpoint, prefix: 'keyctl/' },
-        { now: () => clock },
+      // Through the quota wrapper: the contract must hold within AWS's limits, not only moto's.
+      const limits = new AwsLimits({ clock: () => clock });
+      const store = new AwsSecretsManagerStore(
+        limits.wrap(sdkApi(SM, sdkClient())),
+        { region: REGION, prefix: 'keyctl/', now: () => clock },
+        limits.wrapDynamo(dynamo()),
       );
       return {
         store,
