@@ -64,7 +64,11 @@ function lazyDynamo(config: AwsStoreConfig): DynamoApi {
     transactWriteItems: async (input) => (await get()).transactWriteItems(input),
     createTable: async (input) => (await get()).createTable(input),
     describeTable: async (input) => (await get()).describeTable(input),
-    destroy: () => void api?.then((a) => a.destroy(), () => undefined),
+    destroy: () =>
+      void api?.then(
+        (a) => a.destroy(),
+        () => undefined,
+      ),
   };
 }
 
