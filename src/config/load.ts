@@ -233,7 +233,10 @@ function checkRules(output: unknown, raw: unknown, sound: (at: Location) => bool
   const awsPrefix = field(store, 'provider') === 'aws' && sound(['store', 'prefix']) ? field(store, 'prefix') : undefined;
   const ambiguous = (path: string, at: Location) => {
     if (typeof awsPrefix === 'string' && PARTIAL_ARN_SUFFIX.test(`${awsPrefix}${path}`)) {
-      problem(at, `"${awsPrefix}${path}" ends in "-" and six characters, which AWS Secrets Manager may read as a partial ARN of another secret: rename it`);
+      problem(
+        at,
+        `"${awsPrefix}${path}" ends in "-" and six characters, which AWS Secrets Manager may read as a partial ARN of another secret: rename it`,
+      );
     }
   };
   for (const [name] of entries(field(output, 'accounts'))) ambiguous(`accounts/${name}`, ['accounts', name]);

@@ -241,11 +241,17 @@ export const awsStoreSchema = strict({
    * destroyed marks): state that changes too often for Secrets Manager's version quota. `keyctl init` creates it;
    * `endpoint` applies to it too. Several stores (prefixes) may share one table.
    */
-  table: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)')), 'keyctl'),
+  table: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)')),
+    'keyctl',
+  ),
   /** Role to assume (STS AssumeRole) for a store in another AWS account; the SDK's default chain signs the AssumeRole. */
   assumeRole: v.optional(
     strict({
-      roleArn: v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)')),
+      roleArn: v.pipe(
+        v.string(),
+        v.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)'),
+      ),
       externalId: v.optional(v.pipe(v.string(), v.minLength(2), v.maxLength(1224))),
       sessionName: v.optional(v.pipe(v.string(), v.regex(/^[\w+=,.@-]{2,64}$/, 'must be 2-64 of A-Z a-z 0-9 _ + = , . @ -')), 'keyctl'),
     }),
