@@ -5,7 +5,12 @@
  * Bot keys: no withdraw, no transfer, no key management; every scope declared (`read` is implied by any key); locked
  * to IP addresses that are all declared; in the declared sub-account; able to trade when the slot trades; not about to
  * expire. Master keys: `keys:manage` plus exactly the scopes their exchange requires for it, never withdraw, IP-locked.
+ *
+ * "IP-locked" means an allowlist of at least one entry, none wider than /24 (IPv4) or /48 (IPv6): a range that wide is
+ * a network, not the bot's addresses (an entry for "anywhere" in any spelling, `0.0.0.0/00`, `::0/0`, `1.2.3.4/0`,
+ * `::ffff:0.0.0.0/0`, reads as unrestricted). Entries are compared in canonical form (parseAllowlistEntry).
  */
+import { isIP } from 'node:net';
 import type { KeyInspection } from './inspection.js';
 import { isTradeScope, type DeclarableScope, type Scope } from './scopes.js';
 
@@ -101,6 +106,10 @@ export function evaluateKey(inspection: KeyInspection, target: KeyTarget, option
   } else {
     if (inspection.ips === 'unrestricted')
       v.push({ code: 'NOT_IP_LOCKED', detail: 'The master key works from any address; lock it to the addresses keyctl runs from.' });
+    else if (Array.isArray(inspection.ips)) {
+      const lock = lockProblem(inspection.ips, who);
+      if (lock) v.push(lock);
+    }
     if (inspection.owner.isMaster === false)
       v.push({ code: 'WRONG_ACCOUNT', detail: 'This is a sub-account key, not a main-account (master) key.' });
     else if (target.uid && inspection.owner.uid && inspection.owner.uid !== target.uid) {
@@ -130,6 +139,8 @@ function botIps(inspection: KeyInspection, target: BotKeyTarget): Violation[] {
       { code: 'IP_MISMATCH', detail: 'The key is IP-locked, but the exchange did not say to which addresses, so they cannot be compared.' },
     ];
   }
+  const lock = lockProblem(inspection.ips, 'This bot key');
+  if (lock) return [lock];
   const declared = new Set(target.ips.map(normIp));
   const extra = inspection.ips.filter((ip) => !declared.has(normIp(ip)));
   if (extra.length > 0) {
@@ -155,9 +166,11 @@ function botOwner(inspection: KeyInspection, target: BotKeyTarget): Violation[] 
 }
 
 function expiry(inspection: KeyInspection, options: PolicyOptions): Violation | undefined {
-  if (!inspection.expiresAt) return undefined;
+  if (inspection.expiresAt === undefined) return undefined;
   const at = Date.parse(inspection.expiresAt);
-  if (Number.isNaN(at)) return undefined;
+  // An expiry keyctl cannot read could be tomorrow: never read as "no expiry".
+  if (Number.isNaN(at))
+    return badResponse("The key's expiry time is not a date keyctl can read, so it cannot tell when the key stops working.");
   const now = options.now ?? Date.now();
   const window = options.expiryWarningMs ?? DEFAULT_EXPIRY_WARNING_MS;
   if (at <= now) return { code: 'EXPIRING', detail: `The key (or its trading permission) expired at ${inspection.expiresAt}.` };
@@ -172,7 +185,128 @@ function expiry(inspection: KeyInspection, options: PolicyOptions): Violation | 
 }
 
 function normIp(ip: string): string {
-  return ip.trim().toLowerCase();
+  return parseAllowlistEntry(ip.trim())?.text ?? ip.trim().toLowerCase();
+}
+
+/**
+ * NOT_IP_LOCKED for an allowlist (already not 'unrestricted') that is no lock: empty, or holding an entry that is not an
+ * address, or a range wider than MAX_LOCK_PREFIX allows.
+ */
+function lockProblem(ips: readonly string[], who: string): Violation | undefined {
+  if (ips.length === 0) {
+    return { code: 'NOT_IP_LOCKED', detail: `${who} has an empty IP allowlist: it is not locked to any address.` };
+  }
+  const entries = ips.map((ip) => ({ ip, entry: parseAllowlistEntry(ip.trim()) }));
+  if (entries.some(({ entry }) => entry?.anywhere)) {
+    return { code: 'NOT_IP_LOCKED', detail: `${who} works from any address (its allowlist holds an entry for the whole internet).` };
+  }
+  const wide = entries.filter(({ entry }) => !entry || entry.prefix < MAX_LOCK_PREFIX[entry.family]).map(({ ip }) => ip);
+  if (wide.length === 0) return undefined;
+  return {
+    code: 'NOT_IP_LOCKED',
+    detail: `${who}'s allowlist holds ${wide.join(', ')}: a range too wide to be an IP lock (wider than /24 for IPv4 or /48 for IPv6, or not an address).`,
+  };
+}
+
+/** The widest block an allowlist entry may be and still count as an IP lock, by address family. */
+export const MAX_LOCK_PREFIX = { 4: 24, 6: 48 } as const;
+
+/** One allowlist entry in canonical form. */
+export interface AllowlistEntry {
+  family: 4 | 6;
+  /** The prefix length: 32 (IPv4) or 128 (IPv6) for a single address. */
+  prefix: number;
+  /** The canonical text: the network address (host bits cleared), then `/prefix` unless it is a single address. */
+  text: string;
+  /** The entry lets every address in: `*`, any /0, or an IPv6 block that holds every IPv4-mapped address. */
+  anywhere: boolean;
+}
+
+const IPV4_MAPPED = 0xffffn << 32n; // ::ffff:0:0/96
+
+/**
+ * Parses an allowlist entry an exchange reports: `*`, an address, or a CIDR block, in any spelling node:net accepts
+ * (`0::`, `0:0:0:0:0:0:0:0`, `::ffff:1.2.3.4`) and with a mask given numerically (`/00` is /0). An IPv4-mapped IPv6
+ * entry reads as the IPv4 block it is. Host bits below the mask are cleared (`203.0.113.7/24` is `203.0.113.0/24`): the
+ * block is what the exchange enforces, whatever address it was written with. Undefined for anything else (a zone id,
+ * a mask above the family's length, a second `/`).
+ */
+export function parseAllowlistEntry(entry: string): AllowlistEntry | undefined {
+  if (entry === '*') return { family: 4, prefix: 0, text: '*', anywhere: true };
+  const parts = entry.split('/');
+  const [address, bits] = parts;
+  if (parts.length > 2 || !address || address.includes('%')) return undefined;
+  const version = isIP(address);
+  if (version !== 4 && version !== 6) return undefined;
+  if (bits !== undefined && !/^\d{1,5}$/.test(bits)) return undefined;
+  let family: 4 | 6 = version;
+  let max = family === 4 ? 32 : 128;
+  let prefix = bits === undefined ? max : Number(bits);
+  if (prefix > max) return undefined;
+  let value = family === 4 ? ipv4Value(address) : ipv6Value(address);
+  if (family === 6) {
+    if (prefix >= 96 && value >> 32n === 0xffffn) {
+      // ::ffff:a.b.c.d/p is the IPv4 block a.b.c.d/(p-96).
+      family = 4;
+      max = 32;
+      prefix -= 96;
+      value &= 0xffffffffn;
+    } else if (prefix < 96 && value >> BigInt(128 - prefix) === IPV4_MAPPED >> BigInt(128 - prefix)) {
+      // A block that holds ::ffff:0:0/96 lets in every IPv4 client an exchange maps into IPv6.
+      return { family: 6, prefix, text: `${ipv6Text(network(value, prefix, 128))}/${prefix}`, anywhere: true };
+    }
+  }
+  const net = network(value, prefix, max);
+  const addressText = family === 4 ? ipv4Text(net) : ipv6Text(net);
+  return { family, prefix, text: prefix === max ? addressText : `${addressText}/${prefix}`, anywhere: prefix === 0 };
+}
+
+function network(value: bigint, prefix: number, max: number): bigint {
+  const hostBits = BigInt(max - prefix);
+  return (value >> hostBits) << hostBits;
+}
+
+function ipv4Value(address: string): bigint {
+  return address.split('.').reduce((n, octet) => (n << 8n) | BigInt(Number(octet)), 0n);
+}
+
+/** The 128-bit value of an address node:net already accepted as IPv6 (no zone id). */
+function ipv6Value(address: string): bigint {
+  let text = address;
+  if (text.includes('.')) {
+    // A dotted IPv4 tail: two 16-bit groups.
+    const at = text.lastIndexOf(':');
+    const v4 = ipv4Value(text.slice(at + 1));
+    text = `${text.slice(0, at + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+function ipv4Text(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
+}
+
+/** RFC 5952 text: lower case, no leading zeros, the longest run of two or more zero groups (the first of equals) as `::`. */
+function ipv6Text(value: bigint): string {
+  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
+  let best = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      best = i;
+      bestLength = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`;
 }
 
 /**

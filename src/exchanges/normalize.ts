@@ -5,37 +5,85 @@
 import { isIP } from 'node:net';
 import * as v from 'valibot';
 import { ExchangeError, UsageError } from '../errors.js';
+import { parseAllowlistEntry } from '../domain/policy.js';
 import { ALL_SCOPES, KNOWN_SCOPES, type Scope } from '../domain/scopes.js';
 import type { CreateKeyRequest } from './types.js';
 
 /**
- * Parses an exchange's IP allowlist (array, or comma/space-separated string). Empty, `*`, `0.0.0.0/0` and `::/0`
- * mean "no restriction".
+ * Parses an exchange's IP allowlist (array, or comma/space-separated string), each entry in canonical form
+ * (parseAllowlistEntry: `203.0.113.7/24` reads as `203.0.113.0/24`, `::ffff:1.2.3.4` as `1.2.3.4`). Empty, or any entry
+ * for the whole internet in any spelling (`*`, `0.0.0.0/0`, `0.0.0.0/00`, `::0/0`, `1.2.3.4/0`, `::ffff:0.0.0.0/0`),
+ * means "no restriction". An entry that is no address stays as written (the callers refuse such lists before), so the
+ * policy reads it as no lock. How wide an entry may be is the policy's rule (NOT_IP_LOCKED), not this parser's.
  */
 export function parseIps(value: unknown): string[] | 'unrestricted' {
   const raw = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(/[,\s]+/) : [];
   const ips = raw.map((s) => s.trim()).filter(Boolean);
-  if (ips.length === 0 || ips.some((ip) => ip === '*' || ip === '0.0.0.0/0' || ip === '::/0')) return 'unrestricted';
-  return [...new Set(ips)].sort();
+  if (ips.length === 0) return 'unrestricted';
+  const out = new Set<string>();
+  for (const ip of ips) {
+    const entry = parseAllowlistEntry(ip);
+    if (entry?.anywhere) return 'unrestricted';
+    out.add(entry?.text ?? ip);
+  }
+  return [...out].sort();
 }
 
-/** ISO-8601 from an exchange time: ms epoch (number or digits), or a date string. Undefined for empty/zero values. */
-export function toIso(value: unknown): string | undefined {
+/** Where a time was read, for the EXCHANGE_BAD_RESPONSE of one that is no time. */
+export interface TimeField {
+  exchange: string;
+  endpoint: string;
+  field: string;
+}
+
+/**
+ * The times keyctl believes: from Bitcoin's first block to 2100. An exchange time outside (a seconds value read as
+ * 1970, `9e15` ms, a date in year 275760) is an answer in another shape, never "no time".
+ */
+export const EARLIEST_TIME = Date.UTC(2009, 0, 3);
+export const LATEST_TIME = Date.UTC(2100, 0, 1);
+
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/**
+ * ISO-8601 from an exchange time: a ms or seconds epoch (an integer, or a string of digits), or an ISO-8601 date (a
+ * date alone is UTC; a time needs `Z` or an offset). Undefined for the "no time" values exchanges document (absent,
+ * `null`, `""`, `0`, `"0"`). Anything else, a date that does not exist (`2025-02-30`, `2025-13-45`), a padded one, or a
+ * time outside EARLIEST_TIME..LATEST_TIME, throws EXCHANGE_BAD_RESPONSE naming `at.field`: an expiry keyctl cannot read
+ * must never read as "no expiry".
+ */
+export function toIso(value: unknown, at: TimeField): string | undefined {
   if (value === undefined || value === null || value === '' || value === 0 || value === '0') return undefined;
-  if (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value))) {
-    const n = Number(value);
-    // Seconds or milliseconds: exchanges use both.
-    const d = new Date(n < 1e12 ? n * 1000 : n);
-    return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+  const ms = timeMs(value);
+  if (ms === undefined) return badAnswer(at.exchange, at.endpoint, `${at.field}: expected a time`);
+  if (ms < EARLIEST_TIME || ms > LATEST_TIME) {
+    return badAnswer(at.exchange, at.endpoint, `${at.field}: a time outside the years 2009 to 2100`);
   }
-  if (typeof value === 'string') {
-    const d = new Date(value);
-    return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
-  }
-  return undefined;
+  return new Date(ms).toISOString();
 }
 
-/** Deduplicated, in a stable order: known scopes in vocabulary order, then unknown ones sorted. */
+function timeMs(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : undefined;
+  // Seconds or milliseconds: exchanges use both.
+  if (n !== undefined) return Number.isSafeInteger(n) && n >= 0 ? (n < 1e12 ? n * 1000 : n) : undefined;
+  if (typeof value !== 'string') return undefined;
+  const m = ISO_TIME.exec(value);
+  if (!m) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', zone] = m;
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, sec].map(Number) as [number, number, number, number, number, number];
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const date = new Date(Date.UTC(year, month - 1, day));
+  // Date.UTC rolls 2025-02-30 over into March: the date must come back as written.
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return undefined;
+  let offset = 0;
+  if (zone && zone !== 'Z') {
+    const [oh, om] = zone.slice(1).split(':').map(Number) as [number, number];
+    if (oh > 23 || om > 59) return undefined;
+    offset = (zone.startsWith('-') ? -1 : 1) * (oh * 60 + om) * 60_000;
+  }
+  return date.getTime() + ((hour * 60 + minute) * 60 + second) * 1000 + Number(frac.slice(0, 3).padEnd(3, '0')) - offset;
+}
+
 /** The tokens of a comma-separated permission string ("read_only,trade", "General,Spot"). */
 export function commaTokens(value: unknown): string[] {
   return (str(value) ?? '')
@@ -54,11 +102,33 @@ export function scopesFromTokens(
   options: { isMaster?: boolean; masterToken: string },
 ): Scope[] {
   const scopes = new Set<Scope>();
-  for (const t of tokens) for (const s of table[t] ?? [unknownScope(t)]) scopes.add(s);
+  // Own entries only: a token named `constructor` or `__proto__` is an unknown permission, not Object.prototype's.
+  for (const t of tokens) for (const s of ownEntry(table, t) ?? [unknownScope(t)]) scopes.add(s);
   if (options.isMaster && tokens.includes(options.masterToken)) scopes.add('keys:manage');
   return sortScopes(scopes);
 }
 
+/** `table[name]` when the table itself holds it; never a member of Object.prototype (`toString`, `__proto__`). */
+export function ownEntry<T>(table: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
+/**
+ * The keys of a raw answer object that a parsed copy lacks. valibot's `record` and `looseObject` silently drop keys
+ * named `__proto__`, `constructor` and `prototype`: a permission group or flag by such a name must be reported, never
+ * lost on the way.
+ */
+export function droppedKeys(raw: unknown, parsed: object): string[] {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return [];
+  return Object.keys(raw).filter((k) => !Object.hasOwn(parsed, k));
+}
+
+/** How many entries of a list repeat an earlier one. */
+export function repeats(values: readonly string[]): number {
+  return values.length - new Set(values).size;
+}
+
+/** Deduplicated, in a stable order: known scopes in vocabulary order, then unknown ones sorted. */
 export function sortScopes(scopes: Iterable<Scope>): Scope[] {
   const set = new Set(scopes);
   const known = (KNOWN_SCOPES as readonly string[]).filter((s) => set.has(s as Scope)) as Scope[];
@@ -129,14 +199,12 @@ export function badAnswer(exchange: string, endpoint: string, problem: string): 
   });
 }
 
-/** An allowlist entry an exchange may report: an address, a CIDR block, or `*` (anywhere). */
+/**
+ * An allowlist entry an exchange may report: an address, a CIDR block (mask in digits, at most the family's length), or
+ * `*` (anywhere). See parseAllowlistEntry.
+ */
 export function isAllowlistEntry(entry: string): boolean {
-  if (entry === '*') return true;
-  const [address, bits, ...rest] = entry.split('/');
-  if (rest.length > 0 || !address || isIP(address) === 0) return false;
-  if (bits === undefined) return true;
-  const max = isIP(address) === 4 ? 32 : 128;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
+  return parseAllowlistEntry(entry) !== undefined;
 }
 
 /** The response of a create call did not hold a key: the exchange changed its shape, or a proxy answered. */

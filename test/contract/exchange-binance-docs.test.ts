@@ -86,6 +86,21 @@ describe('binance as documented: adapter + ccxt against the sandbox', () => {
     expect((await adapter.listKeys(base)).map((k) => k.apiKey)).toEqual([bot.apiKey]);
   });
 
+  it("confirms a master key's declared uid from GET /api/v3/account (Binance documents `uid` there), WRONG_ACCOUNT otherwise", async () => {
+    const target = (uid: string) => ({
+      kind: 'master' as const,
+      exchange: 'binance',
+      masterScopes: adapter.capabilities.masterScopes,
+      uid,
+    });
+    const mine = await adapter.inspect({ ...CALL, account: { ...account, uid: mainUid }, key: master, role: 'master' });
+    expect(mine.owner.uid).toBe(mainUid);
+    expect(evaluateKey(mine, target(mainUid))).toEqual([]);
+    const otherUid = String(Number(mainUid) + 1);
+    const theirs = await adapter.inspect({ ...CALL, account: { ...account, uid: otherUid }, key: master, role: 'master' });
+    expect(evaluateKey(theirs, target(otherUid)).map((v) => v.code)).toEqual(['WRONG_ACCOUNT']);
+  });
+
   it('a bot key without an IP allowlist loses trading after 30 days but still authenticates: MISSING_SCOPE, not KEY_REJECTED', async () => {
     const sub = await newSub();
     const bot = await seed(sub, { ips: [] });

@@ -13,7 +13,7 @@ import { inspectKey } from '../../src/exchanges/inspect-key.js';
 import { ExchangeError } from '../../src/errors.js';
 import type { KeyTarget } from '../../src/domain/policy.js';
 import { caught } from '../helpers/caught.js';
-import { fieldMutations } from '../helpers/fuzz.js';
+import { duplicatedEntries, fieldMutations, PROTOTYPE_NAMES, sameTypeMutations, withField } from '../helpers/fuzz.js';
 
 /** What the fake exchange answers: apiRestrictions, the master's ipRestriction (or its refusal), create. */
 const answers = vi.hoisted(() => ({
@@ -21,6 +21,8 @@ const answers = vi.hoisted(() => ({
   /** The master's ipRestriction answer: a value, a refusal, or a function of the request's parameters. */
   ip: undefined as unknown,
   created: undefined as unknown,
+  /** GET /api/v3/account (a master key's uid). */
+  account: undefined as unknown,
   /** Query Sub-account API Key pages, by page number. */
   pages: [] as unknown[],
   /** Parameters of every request, for asserting what keyctl sends. */
@@ -34,6 +36,7 @@ vi.mock('../../src/exchanges/ccxt.js', async (importOriginal) => {
     call: async (method: string, params: Record<string, unknown> = {}) => {
       answers.sent.push({ method, params });
       if (method === 'sapiGetAccountApiRestrictions') return answers.restrictions;
+      if (method === 'privateGetAccount') return answers.account;
       if (method === 'sapiGetSubAccountSubAccountApiIpRestriction') {
         if (answers.ip instanceof Error) throw answers.ip;
         return typeof answers.ip === 'function' ? (answers.ip as (p: Record<string, unknown>) => unknown)(params) : answers.ip;
@@ -376,6 +379,15 @@ function mutations(c: Case): Array<{ name: string; restrictions: Answer; ip: unk
   const out: Array<{ name: string; restrictions: Answer; ip: unknown }> = [];
   const { restrictions, ip } = c;
   for (const m of fieldMutations(restrictions)) out.push({ name: `apiRestrictions: ${m.name}`, restrictions: m.answer, ip });
+  for (const m of sameTypeMutations(restrictions, { times: ['createTime', 'tradingAuthorityExpirationTime'] })) {
+    out.push({ name: `apiRestrictions: ${m.name}`, restrictions: m.answer, ip });
+  }
+  // Permission-like unknown fields that are not booleans, in any case.
+  for (const field of ['withdrawEnabled', 'canTransfer', 'allowTrade', 'ENABLE_NEW', 'permitX', 'tradePermission']) {
+    for (const value of ['true', 1, null, { on: true }]) {
+      out.push({ name: `apiRestrictions: ${field} = ${JSON.stringify(value)}`, restrictions: { ...restrictions, [field]: value }, ip });
+    }
+  }
   for (const extra of ['true', 1, null, { on: true }, ['true']]) {
     out.push({
       name: `apiRestrictions: extra flag ${JSON.stringify(extra)}`,
@@ -385,12 +397,18 @@ function mutations(c: Case): Array<{ name: string; restrictions: Answer; ip: unk
   }
   if (ip === undefined || ip instanceof Error) return out;
   for (const m of fieldMutations(ip)) out.push({ name: `ipRestriction: ${m.name}`, restrictions, ip: m.answer });
+  for (const m of sameTypeMutations(ip)) out.push({ name: `ipRestriction: ${m.name}`, restrictions, ip: m.answer });
   for (const flag of ['TRUE', 'False', 'yes', '1', '', ' true']) {
     out.push({ name: `ipRestriction: ipRestrict ${JSON.stringify(flag)}`, restrictions, ip: { ...ip, ipRestrict: flag } });
   }
   const ips = (ip.ipList ?? []) as unknown[];
   for (const bad of [[...ips, 7], [...ips, 'not-an-ip'], [...ips, null], [...ips, '203.0.113.10/99'], [ips], ips.join(',')]) {
     out.push({ name: `ipRestriction: ipList ${JSON.stringify(bad)}`, restrictions, ip: { ...ip, ipList: bad } });
+  }
+  if (ips.length > 0) {
+    for (const wide of ['0.0.0.0/00', '::0/0', '0::/0', '1.2.3.4/0', '::ffff:0.0.0.0/0', '10.0.0.0/8', '2001:db8::/32']) {
+      out.push({ name: `ipRestriction: ipList + ${wide}`, restrictions, ip: { ...ip, ipList: [...ips, wide] } });
+    }
   }
   out.push({ name: 'ipRestriction: another key', restrictions, ip: { ...ip, apiKey: 'FAKE-BINANCE-OTHER' } });
   return out;
@@ -445,5 +463,168 @@ describe('binance: fuzzing apiRestrictions and ipRestriction answers', () => {
       const result = await check(m.restrictions, m.ip, target).catch((err: unknown) => ({ crashed: `${m.name}: ${String(err)}` }));
       expect(result).toHaveProperty('violations');
     }
+  });
+});
+
+describe("binance: the review's gaps in apiRestrictions", () => {
+  const clean = fixture('api-restrictions-sub-clean');
+
+  it.each([...PROTOTYPE_NAMES])('a true flag named %s is UNKNOWN_PERMISSION, never a crash or a dropped flag', async (name) => {
+    // Through JSON, as an answer arrives: `__proto__` is then an own field, which valibot's looseObject drops.
+    const answer = JSON.parse(JSON.stringify(withField(clean, name, true))) as Answer;
+    expect(await codes(answer, ipClean, BOT)).toEqual(['UNKNOWN_PERMISSION']);
+    expect(await codes(withField(masterClean, name, true), undefined, MASTER)).toEqual(['UNKNOWN_PERMISSION']);
+  });
+
+  it.each([
+    ['withdrawEnabled', 'true'],
+    ['canTransfer', 1],
+    ['allowTrade', null],
+    ['ENABLE_SOMETHING', 'yes'],
+    ['permitX', { on: true }],
+    ['universalTransferLimit', 100],
+  ])('an unknown permission-like field %s that is not a boolean is EXCHANGE_BAD_RESPONSE', async (field, value) => {
+    expectBadAnswer(await check({ ...clean, [field]: value }, ipClean, BOT), 'apiRestrictions');
+  });
+
+  it('an unknown permission-like field that is true is UNKNOWN_PERMISSION; one unlike a permission is ignored', async () => {
+    expect(await codes({ ...clean, canTransfer: true }, ipClean, BOT)).toEqual(['UNKNOWN_PERMISSION']);
+    expect(await codes({ ...clean, note: 'x', updateTime: 7 }, ipClean, BOT)).toEqual([]);
+  });
+
+  it.each([9e15, 2 ** 53, 1e20, 100_000_001, 7])(
+    'tradingAuthorityExpirationTime %j is EXCHANGE_BAD_RESPONSE, never "no expiry"',
+    async (t) => {
+      expectBadAnswer(await check({ ...clean, tradingAuthorityExpirationTime: t }, ipClean, BOT), 'apiRestrictions');
+    },
+  );
+
+  it.each([['0.0.0.0/00'], ['::0/0'], ['1.2.3.4/0'], ['::ffff:0.0.0.0/0'], ['203.0.113.0/16']])(
+    'a sub key whose master-reported ipList holds %s is NOT_IP_LOCKED',
+    async (entry) => {
+      expect(await codes(clean, { ...ipClean, ipList: ['203.0.113.10', entry] }, BOT)).toEqual(['NOT_IP_LOCKED']);
+    },
+  );
+});
+
+describe("binance: a master key's owner (GET /api/v3/account `uid`)", () => {
+  const inspectMaster = (uid: string | undefined, account: unknown) => {
+    answers.restrictions = masterClean;
+    answers.account = account;
+    answers.sent = [];
+    return inspectKey({
+      adapter: binanceAdapter,
+      account: { ...ACCOUNT, ...(uid ? { uid } : {}) },
+      credentials: MASTER_KEY,
+      target: { ...MASTER, ...(uid ? { uid } : {}) } as KeyTarget,
+      options: { now: NOW },
+    });
+  };
+
+  it('confirms the declared uid, and reports another as WRONG_ACCOUNT', async () => {
+    const same = await inspectMaster('354937868', { uid: 354937868, canTrade: true });
+    expect(same.violations).toEqual([]);
+    expect(same.inspection?.owner.uid).toBe('354937868');
+    const other = await inspectMaster('354937868', { uid: 111, canTrade: true });
+    expect(other.violations.map((v) => v.code)).toEqual(['WRONG_ACCOUNT']);
+    expect(other.violations[0]!.detail).toContain('111');
+  });
+
+  it('asks nothing more when no uid is declared', async () => {
+    expect((await inspectMaster(undefined, undefined)).violations).toEqual([]);
+    expect(answers.sent.map((r) => r.method)).toEqual(['sapiGetAccountApiRestrictions']);
+  });
+
+  it.each([
+    ['uid missing', { canTrade: true }],
+    ['uid as a string', { uid: '354937868' }],
+    ['uid negative', { uid: -1 }],
+    ['no answer', undefined],
+  ])('an account answer with %s is EXCHANGE_BAD_RESPONSE', async (_name, account) => {
+    const result = await inspectMaster('354937868', account);
+    expect(result.violations.map((v) => v.code)).toEqual(['EXCHANGE_BAD_RESPONSE']);
+  });
+});
+
+describe('binance: the listing contradicting itself', () => {
+  const row = (apikey: string, apiName: string): Answer => ({
+    email: SUB,
+    apiName,
+    apikey,
+    canTrade: true,
+    canMarginLoanRepay: false,
+    canFuturesTrade: true,
+    canUniversalTransfer: false,
+    canVanillaOptions: false,
+    timestamp: NOW,
+  });
+  const ipOf = (params: Record<string, unknown>): Answer => ({ ...ipClean, apiKey: params.subAccountApiKey });
+  const list = () => binanceAdapter.listKeys({ account: ACCOUNT, master: MASTER_KEY, subaccount: SUB });
+  const full = Array.from({ length: 100 }, (_, i) => row(`FAKE-BINANCE-K${i}`, `keyctl-${i}`));
+
+  it.each([
+    ['a key twice on one page', [{ total: 2, list: [row('FAKE-BINANCE-K1', 'a'), row('FAKE-BINANCE-K1', 'a')] }]],
+    [
+      'a key again on the next page',
+      [
+        { total: 101, list: full },
+        { total: 101, list: [row('FAKE-BINANCE-K0', 'keyctl-0')] },
+      ],
+    ],
+    [
+      'total changing between pages',
+      [
+        { total: 101, list: full },
+        { total: 102, list: [row('FAKE-BINANCE-LAST', 'x')] },
+      ],
+    ],
+    ['more keys than total', [{ total: 1, list: [row('FAKE-BINANCE-K1', 'a'), row('FAKE-BINANCE-K2', 'b')] }]],
+    ['a page beyond total', [{ total: 100, list: [...full, row('FAKE-BINANCE-K100', 'x')] }]],
+  ])('%s: EXCHANGE_BAD_RESPONSE, never a listing the sweep believes', async (_name, pages) => {
+    answers.pages = pages;
+    answers.ip = ipOf;
+    expect((await caught(list())).code).toBe('EXCHANGE_BAD_RESPONSE');
+  });
+
+  it('no mutation of a listing hides a key or its label: each throws, or lists every key as it is', async () => {
+    const items = [
+      row('FAKE-BINANCE-K1', 'keyctl-1'),
+      { ...row('FAKE-BINANCE-K2', 'manual'), canTrade: false, canUniversalTransfer: true },
+    ];
+    answers.pages = [{ total: 2, list: items }];
+    answers.ip = ipOf;
+    const expected = await list();
+    const variants = [
+      ...items.flatMap((item, i) =>
+        [...fieldMutations(item), ...sameTypeMutations(item, { times: ['timestamp'] })]
+          // (Another apikey in a listing is just another key: only the exchange knows which keys it has.)
+          .filter((m) => m.name !== "another key's apiKey")
+          .map((m) => ({ name: `key ${i}: ${m.name}`, pages: [{ total: 2, list: items.map((k, j) => (j === i ? m.answer : k)) }] })),
+      ),
+      ...duplicatedEntries(items).map((d) => ({ name: d.name, pages: [{ total: 2, list: d.list }] })),
+      ...duplicatedEntries(items).map((d) => ({ name: `${d.name}, total counting it`, pages: [{ total: 3, list: d.list }] })),
+      ...fieldMutations({ total: 2, list: items }).map((m) => ({ name: `page: ${m.name}`, pages: [m.answer] })),
+      ...[1, 3, 0, -1, 2.5].map((total) => ({ name: `total ${total}`, pages: [{ total, list: items }] })),
+    ];
+    const quiet: string[] = [];
+    for (const variant of variants) {
+      answers.pages = variant.pages;
+      const got = await list().catch((err: unknown) => err);
+      if (got instanceof Error) {
+        if ((got as { code?: string }).code !== 'EXCHANGE_BAD_RESPONSE') quiet.push(`${variant.name}: ${String(got)}`);
+        continue;
+      }
+      const keys = got as typeof expected;
+      const changed =
+        keys.length !== expected.length ||
+        expected.some((e, i) => {
+          const k = keys[i]!;
+          if (k.apiKey !== e.apiKey || k.label !== e.label) return true;
+          return e.scopes.some((s) => !k.scopes.includes(s));
+        });
+      if (changed) quiet.push(variant.name);
+    }
+    expect(quiet).toEqual([]);
+    expect(variants.length).toBeGreaterThan(100);
   });
 });

@@ -17,7 +17,16 @@ import { inspectKey } from '../../src/exchanges/inspect-key.js';
 import type { KeyTarget } from '../../src/domain/policy.js';
 import type { ExchangeAccount, ExchangeAdapter } from '../../src/exchanges/types.js';
 import { caught } from '../helpers/caught.js';
-import { crashing, fieldMutations, passing, retypes } from '../helpers/fuzz.js';
+import {
+  crashing,
+  duplicatedEntries,
+  fieldMutations,
+  passing,
+  PROTOTYPE_NAMES,
+  retypes,
+  sameTypeMutations,
+  withField,
+} from '../helpers/fuzz.js';
 
 // The listing and create tests run the real adapter over a fake ccxt client (the inspection tests need no client).
 vi.mock('../../src/exchanges/ccxt.js', async (importOriginal) => ({
@@ -40,9 +49,12 @@ const MASTER: KeyTarget = { kind: 'master', exchange: 'bybit', masterScopes: byb
 /** A spot-only slot: the slot a unified account's automatic Derivatives permission must neither fail nor fool. */
 const SPOT_BOT: KeyTarget = { ...BOT, scopes: ['read', 'spot:trade'] };
 
-/** inspectKey over an adapter whose query-api answer is `answer`: the path verify, import and rotation take. */
-async function check(answer: unknown, target: KeyTarget) {
-  const adapter: ExchangeAdapter = { ...bybitAdapter, inspect: async () => parseBybitKey(answer, NOW) };
+/**
+ * inspectKey over an adapter whose query-api answer is `answer`: the path verify, import and rotation take. `asked` is
+ * the key asked about (the fuzz passes its base fixture's), so an answer about another key shows.
+ */
+async function check(answer: unknown, target: KeyTarget, asked?: string) {
+  const adapter: ExchangeAdapter = { ...bybitAdapter, inspect: async () => parseBybitKey(answer, NOW, asked) };
   return inspectKey({
     adapter,
     account: { id: 'main', exchange: 'bybit', options: {} } as never,
@@ -51,7 +63,8 @@ async function check(answer: unknown, target: KeyTarget) {
     options: { now: NOW },
   });
 }
-const codes = async (answer: unknown, target: KeyTarget) => (await check(answer, target)).violations.map((v) => v.code);
+const codes = async (answer: unknown, target: KeyTarget, asked?: string) =>
+  (await check(answer, target, asked)).violations.map((v) => v.code);
 
 describe('bybit: the malformed answers that used to pass', () => {
   // A withdraw-capable sub-account key, IP-locked to the bot's address, in the right sub-account: the only thing wrong
@@ -116,6 +129,28 @@ function mutations(answer: Answer): Array<{ name: string; answer: Answer }> {
   for (const bad of [[...ips, 7], [...ips, 'not-an-ip'], [...ips, null], [ips], ips.join(',')]) {
     out.push({ name: `ips ${JSON.stringify(bad)}`, answer: { ...answer, ips: bad } });
   }
+  // "Anywhere" in other spellings, and ranges too wide to lock a key: each must read as no IP lock.
+  for (const wide of [
+    '0.0.0.0/00',
+    '::0/0',
+    '0::/0',
+    '0:0:0:0:0:0:0:0/0',
+    '1.2.3.4/0',
+    '::ffff:0.0.0.0/0',
+    '10.0.0.0/8',
+    '2001:db8::/32',
+  ]) {
+    out.push({ name: `ips + ${wide}`, answer: { ...answer, ips: [...ips, wide] } });
+  }
+  out.push(...sameTypeMutations(answer, { times: ['expiredAt', 'createdAt'] }));
+  out.push({ name: 'deadlineDay = 0', answer: { ...answer, deadlineDay: 0 } });
+  // Groups and permission names that are members of Object.prototype, or that valibot drops.
+  for (const name of PROTOTYPE_NAMES) {
+    out.push({ name: `group ${name}`, answer: { ...answer, permissions: withField(permissions, name, ['SpotTrade']) } });
+    out.push({ name: `group ${name} (Withdraw)`, answer: { ...answer, permissions: withField(permissions, name, ['Withdraw']) } });
+    out.push({ name: `Spot name ${name}`, answer: { ...answer, permissions: { ...permissions, Spot: [name] } } });
+    out.push({ name: `Wallet name ${name}`, answer: { ...answer, permissions: { ...permissions, Wallet: ['Withdraw', name] } } });
+  }
   return out;
 }
 
@@ -140,19 +175,117 @@ describe('bybit: fuzzing query-api answers', () => {
   ];
   it.each(unsafe)('no mutation of the unsafe key "%s" passes', async (name, target) => {
     const base = singleFault[name] ?? fixture(name);
-    expect(await codes(base, target)).not.toEqual([]);
+    const asked = String(base.apiKey);
+    expect(await codes(base, target, asked)).not.toEqual([]);
     const all = mutations(base);
-    expect(await passing(all, (a) => codes(a, target))).toEqual([]);
-    expect(all.length).toBeGreaterThan(150);
+    expect(await passing(all, (a) => codes(a, target, asked))).toEqual([]);
+    expect(all.length).toBeGreaterThan(300);
   });
 
   it.each([
     ['query-api-sub-clean', BOT],
     ['query-api-master-clean', MASTER],
     ['query-api-sub-readonly', BOT],
+    ['query-api-sub-no-ip', BOT],
   ] as Array<[string, KeyTarget]>)('no mutation of %s crashes: each is violations or a pass', async (name, target) => {
-    expect(await crashing(mutations(fixture(name)), (a) => check(a, target))).toEqual([]);
+    const base = fixture(name);
+    expect(await crashing(mutations(base), (a) => check(a, target, String(base.apiKey)))).toEqual([]);
   });
+
+  it('no same-type or prototype-named mutation of a clean key passes but the harmless ones', async () => {
+    // A clean key: only a mutation that changes no fact about it (a field keyctl ignores, a sentinel) may still pass.
+    const clean = fixture('query-api-sub-clean');
+    const passed = await passing(mutations(clean), (a) => codes(a, BOT, String(clean.apiKey)));
+    const harmless =
+      /^(extra field|type = |retype (id|secret|type|parentUid|note|createdAt)|drop (id|secret|type|parentUid|note|createdAt|deadlineDay|expiredAt|apiKey)|rename (id|secret|type|parentUid|note|createdAt|deadlineDay|expiredAt|apiKey)|retype (deadlineDay|expiredAt) #|retype permissions\.(Wallet|Options|Derivatives|CopyTrading|BlockTrade|Exchange|NFT|Affiliate|Earn) |rename permissions\.(Wallet|Options|Derivatives|CopyTrading|BlockTrade|Exchange|NFT|Affiliate|Earn)$)/;
+    expect(passed.filter((name) => !harmless.test(name))).toEqual([]);
+  });
+});
+
+describe('bybit: expiry fields (https://bybit-exchange.github.io/docs/v5/user/apikey-info)', () => {
+  const clean = fixture('query-api-sub-clean');
+  const DAY = 86_400_000;
+
+  it.each(['soon', '2025-13-45', '2025-02-30T00:00:00Z', ' 2025-06-04T00:00:00Z', '99999999999999999999', '9999-12-31T00:00:00Z'])(
+    'expiredAt %j is EXCHANGE_BAD_RESPONSE, never "no expiry"',
+    async (expiredAt) => {
+      expect(await codes({ ...clean, expiredAt }, BOT)).toEqual(['EXCHANGE_BAD_RESPONSE']);
+    },
+  );
+
+  it.each([-2, -90, 100_000_001, 1e9])('deadlineDay %j is EXCHANGE_BAD_RESPONSE, never a crash or "no expiry"', async (deadlineDay) => {
+    expect(await codes({ ...clean, deadlineDay }, BOT)).toEqual(['EXCHANGE_BAD_RESPONSE']);
+    expect(await codes({ ...clean, deadlineDay, expiredAt: '2030-01-01T00:00:00Z' }, BOT)).toEqual(['EXCHANGE_BAD_RESPONSE']);
+  });
+
+  it('reads deadlineDay 0 as expiring now, and takes the earlier of expiredAt and deadlineDay', async () => {
+    expect(await codes({ ...clean, deadlineDay: 0 }, BOT)).toEqual(['EXPIRING']);
+    const farWithDeadline = { ...clean, expiredAt: '2030-01-01T00:00:00Z', deadlineDay: 3 };
+    expect(parseBybitKey(farWithDeadline, NOW).expiresAt).toBe(new Date(NOW + 3 * DAY).toISOString());
+    expect(await codes(farWithDeadline, BOT)).toEqual(['EXPIRING']);
+    const soonWithFarDeadline = { ...clean, expiredAt: '2025-06-03T00:00:00Z', deadlineDay: 80 };
+    expect(parseBybitKey(soonWithFarDeadline, NOW).expiresAt).toBe('2025-06-03T00:00:00.000Z');
+  });
+
+  it('keeps the documented sentinels and forms: -1 and "", ISO times with Z, digits as epoch', async () => {
+    expect(await codes({ ...clean, deadlineDay: -1, expiredAt: '' }, BOT)).toEqual([]);
+    expect(await codes({ ...clean, deadlineDay: 40, expiredAt: '2025-07-11T00:00:00Z' }, BOT)).toEqual([]);
+    expect(parseBybitKey({ ...clean, expiredAt: String(NOW + 40 * DAY) }, NOW).expiresAt).toBe(new Date(NOW + 40 * DAY).toISOString());
+    expect(await codes({ ...clean, createdAt: 'yesterday' }, BOT)).toEqual(['EXCHANGE_BAD_RESPONSE']);
+  });
+});
+
+describe('bybit: a read-only key holding Wallet permissions', () => {
+  const readOnly = fixture('query-api-sub-readonly');
+  const READ_SLOT: KeyTarget = { ...BOT, scopes: ['read'] };
+
+  it('passes the documented read-only key: its trade groups say what it reads', async () => {
+    expect(await codes(readOnly, READ_SLOT)).toEqual([]);
+  });
+
+  it('keeps Withdraw and transfers on a readOnly: 1 key, so the policy flags them', async () => {
+    const wallet = { ...readOnly, permissions: { Wallet: ['Withdraw', 'AccountTransfer'] } };
+    expect(parseBybitKey(wallet, NOW).scopes).toEqual(['read', 'withdraw', 'transfer']);
+    expect((await codes(wallet, READ_SLOT)).sort()).toEqual(['TRANSFER_ENABLED', 'WITHDRAW_ENABLED']);
+  });
+});
+
+describe('bybit: names of Object.prototype members and names valibot drops', () => {
+  const clean = fixture('query-api-sub-clean');
+  const permissions = clean.permissions as Answer;
+
+  it.each(['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__'])(
+    'a permission named %s is UNKNOWN_PERMISSION, in a known group or an unknown one',
+    async (name) => {
+      expect(await codes({ ...clean, permissions: { ...permissions, Spot: ['SpotTrade', name] } }, BOT)).toEqual(['UNKNOWN_PERMISSION']);
+      expect(await codes({ ...clean, permissions: { ...permissions, Moon: [name] } }, BOT)).toEqual(['UNKNOWN_PERMISSION']);
+    },
+  );
+
+  it.each(['toString', 'valueOf', 'hasOwnProperty'])('a group named %s is UNKNOWN_PERMISSION', async (group) => {
+    expect(await codes({ ...clean, permissions: withField(permissions, group, ['Withdraw']) }, BOT)).toEqual(['UNKNOWN_PERMISSION']);
+  });
+
+  it.each(['__proto__', 'constructor', 'prototype'])('a group named %s (which valibot drops) is EXCHANGE_BAD_RESPONSE', async (group) => {
+    const answer = JSON.parse(JSON.stringify({ ...clean, permissions: withField(permissions, group, ['Withdraw']) })) as Answer;
+    expect(Object.keys(answer.permissions as object)).toContain(group);
+    expect(await codes(answer, BOT)).toEqual(['EXCHANGE_BAD_RESPONSE']);
+  });
+});
+
+describe('bybit: query-api about another key, and allowlists that let anyone in', () => {
+  it('an answer whose apiKey is not the key asked about is EXCHANGE_BAD_RESPONSE', async () => {
+    const clean = fixture('query-api-sub-clean');
+    expect(await codes(clean, BOT, 'FAKE-BYBIT-SUB-CLEAN')).toEqual([]);
+    expect(await codes(clean, BOT, 'FAKE-BYBIT-SOMEONE-ELSE')).toEqual(['EXCHANGE_BAD_RESPONSE']);
+  });
+
+  it.each([['0.0.0.0/00'], ['::0/0'], ['0::/0'], ['0:0:0:0:0:0:0:0/0'], ['1.2.3.4/0'], ['::ffff:0.0.0.0/0'], ['192.0.2.0/16']])(
+    'a master key allowed from %s is NOT_IP_LOCKED',
+    async (ip) => {
+      expect(await codes({ ...fixture('query-api-master-clean'), ips: [ip] }, MASTER)).toEqual(['NOT_IP_LOCKED']);
+    },
+  );
 });
 
 describe('bybit: unified trading accounts (uta) and the Derivatives permission', () => {
@@ -306,4 +439,106 @@ describe('bybit: create-sub-api and the sub-apikeys listing through the real ada
     answer = () => ok({ result: [entry(`FAKE-${n}`, true)], nextPageCursor: `page-${++n}` });
     expect((await caught(list())).code).toBe('EXCHANGE_BAD_RESPONSE');
   });
+
+  it.each([
+    [
+      'an entry without note (the orphan sweep finds keyctl keys by it)',
+      { result: [without(entry('FAKE-A', true), 'note')], nextPageCursor: '' },
+    ],
+    ['an entry whose note is a number', { result: [entry('FAKE-A', true, { note: 7 })], nextPageCursor: '' }],
+    ['nextPageCursor missing', { result: [entry('FAKE-A', true)] }],
+    ['nextPageCursor null', { result: [entry('FAKE-A', true)], nextPageCursor: null }],
+    ['an empty page that still has a cursor', { result: [], nextPageCursor: 'offset=20' }],
+    ['a key listed twice', { result: [entry('FAKE-A', true), entry('FAKE-A', true)], nextPageCursor: '' }],
+    [
+      'an entry with a group valibot drops',
+      {
+        result: [JSON.parse('{"apiKey":"FAKE-A","note":"x","readOnly":true,"permissions":{"__proto__":["Withdraw"]}}')],
+        nextPageCursor: '',
+      },
+    ],
+    ['an entry with a createdAt that is no time', { result: [entry('FAKE-A', true, { createdAt: 'soon' })], nextPageCursor: '' }],
+  ])('a listing with %s is EXCHANGE_BAD_RESPONSE, never a key hidden from the sweep', async (_name, result) => {
+    answer = () => ok(result);
+    expect((await caught(list())).code).toBe('EXCHANGE_BAD_RESPONSE');
+  });
+
+  it('reads an empty note as no label, and an empty last page as the end', async () => {
+    answer = () => ok({ result: [entry('FAKE-A', true, { note: '' })], nextPageCursor: '' });
+    expect((await list())[0]).not.toHaveProperty('label');
+    answer = () => ok({ result: [], nextPageCursor: '' });
+    expect(await list()).toEqual([]);
+  });
+
+  it('fails on a key listed again on a later page', async () => {
+    answer = (_m, params) =>
+      params.cursor === undefined
+        ? ok({ result: [entry('FAKE-A', true)], nextPageCursor: 'next' })
+        : ok({ result: [entry('FAKE-A', true)], nextPageCursor: '' });
+    expect((await caught(list())).code).toBe('EXCHANGE_BAD_RESPONSE');
+  });
+
+  it('no mutation of a listing hides a key or a label: each throws, or lists every key as it is', async () => {
+    const items = [entry('FAKE-A', true), entry('FAKE-B', false, { note: 'manual' })];
+    answer = () => ok({ result: items, nextPageCursor: '' });
+    const expected = await list();
+    const page = (result: unknown[]) => ({ result, nextPageCursor: '' });
+    const variants = [
+      ...items.flatMap((item, i) =>
+        // (Another apiKey in a listing is just another key: only the exchange knows which keys it has.)
+        [...fieldMutations(item), ...sameTypeMutations(item, { times: ['createdAt', 'expiredAt'] })]
+          .filter((m) => m.name !== "another key's apiKey")
+          .map((m) => ({
+            name: `entry ${i}: ${m.name}`,
+            body: page(items.map((k, j) => (j === i ? m.answer : k))),
+          })),
+      ),
+      ...duplicatedEntries(items).map((d) => ({ name: d.name, body: page(d.list) })),
+      ...fieldMutations({ result: items, nextPageCursor: '' }).map((m) => ({ name: `page: ${m.name}`, body: m.answer })),
+    ];
+    const quiet: string[] = [];
+    for (const variant of variants) {
+      answer = () => ok(variant.body);
+      const got = await list().catch((err: unknown) => err);
+      if (got instanceof Error) {
+        if ((got as { code?: string }).code !== 'EXCHANGE_BAD_RESPONSE') quiet.push(`${variant.name}: ${String(got)}`);
+        continue;
+      }
+      const keys = got as typeof expected;
+      const changed =
+        keys.length !== expected.length ||
+        expected.some((e, i) => {
+          const k = keys[i]!;
+          if (k.apiKey !== e.apiKey || k.label !== e.label) return true;
+          if (e.scopes.some((s) => !k.scopes.includes(s)) && !k.scopes.some((s) => s.startsWith('unknown:'))) return true;
+          return k.ips !== 'unrestricted' && JSON.stringify(k.ips) !== JSON.stringify(e.ips);
+        });
+      if (changed) quiet.push(variant.name);
+    }
+    expect(quiet).toEqual([]);
+    expect(variants.length).toBeGreaterThan(150);
+  });
+
+  it.each([
+    ['apiKey as a number', { id: '9', apiKey: 12345, secret: 'FAKE-bybit-new-secret' }],
+    ['secret as a number', { id: '9', apiKey: 'FAKE-bybit-new-0001', secret: 12345 }],
+    ['secret empty', { id: '9', apiKey: 'FAKE-bybit-new-0001', secret: '' }],
+    ['secret missing', { id: '9', apiKey: 'FAKE-bybit-new-0001' }],
+  ])('a create answer with %s is EXCHANGE_BAD_RESPONSE that says the key may exist', async (_name, result) => {
+    answer = () => ok(result);
+    const err = await caught(
+      bybitAdapter.createKey({
+        account: ACCOUNT,
+        master: MASTER_CREDS,
+        subaccount: '24600001',
+        scopes: ['spot:trade'],
+        ips: ['203.0.113.10'],
+        label: 'keyctl-alpha-arb1-rot-02',
+      }),
+    );
+    expect(err.code).toBe('EXCHANGE_BAD_RESPONSE');
+    expect(err.hint).toMatch(/may have been created/);
+  });
 });
+
+const without = (answer: Answer, field: string): Answer => Object.fromEntries(Object.entries(answer).filter(([k]) => k !== field));

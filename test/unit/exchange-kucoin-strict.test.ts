@@ -14,7 +14,15 @@ import { inspectKey } from '../../src/exchanges/inspect-key.js';
 import type { KeyTarget } from '../../src/domain/policy.js';
 import type { ExchangeAdapter, ListedKey } from '../../src/exchanges/types.js';
 import { caught } from '../helpers/caught.js';
-import { crashing, fieldMutations, passing } from '../helpers/fuzz.js';
+import {
+  crashing,
+  duplicatedEntries,
+  fieldMutations,
+  passing,
+  PROTOTYPE_NAMES,
+  prototypeTokenMutations,
+  sameTypeMutations,
+} from '../helpers/fuzz.js';
 
 // The adapter's list and create calls go through this client; each test says what the exchange answers.
 vi.mock('../../src/exchanges/ccxt.js', async (importOriginal) => ({
@@ -36,9 +44,12 @@ const BOT: KeyTarget = {
 };
 const MASTER: KeyTarget = { kind: 'master', exchange: 'kucoin', masterScopes: kucoinCaps.masterScopes };
 
-/** inspectKey over an adapter whose user/api-key `data` is `answer`: the path verify, import and rotation take. */
-async function check(answer: unknown, target: KeyTarget) {
-  const adapter: ExchangeAdapter = { ...kucoinAdapter, inspect: async () => parseKucoinKey(answer) };
+/**
+ * inspectKey over an adapter whose user/api-key `data` is `answer`: the path verify, import and rotation take. `asked`
+ * is the key asked about (the fuzz passes its base fixture's), so an answer about another key shows.
+ */
+async function check(answer: unknown, target: KeyTarget, asked?: string) {
+  const adapter: ExchangeAdapter = { ...kucoinAdapter, inspect: async () => parseKucoinKey(answer, asked) };
   return inspectKey({
     adapter,
     account: { id: 'main', exchange: 'kucoin', options: {} } as never,
@@ -47,7 +58,8 @@ async function check(answer: unknown, target: KeyTarget) {
     options: { now: NOW },
   });
 }
-const codes = async (answer: unknown, target: KeyTarget) => (await check(answer, target)).violations.map((v) => v.code);
+const codes = async (answer: unknown, target: KeyTarget, asked?: string) =>
+  (await check(answer, target, asked)).violations.map((v) => v.code);
 
 /** The exchange answers every call with `response` (a whole response body). */
 function answering(response: unknown) {
@@ -113,9 +125,10 @@ describe('kucoin: the malformed answers that used to pass', () => {
   });
 
   it('adapter.inspect reads the response body: a body without data is a bad answer', async () => {
+    const key = { ...MASTER_CREDS, apiKey: 'FAKE-KUCOIN-SUB-CLEAN' };
     const inspect = (response: unknown) => {
       answering(response);
-      return kucoinAdapter.inspect({ account: ACCOUNT, key: MASTER_CREDS, role: 'bot', subaccount: 'alphaarb1' });
+      return kucoinAdapter.inspect({ account: ACCOUNT, key, role: 'bot', subaccount: 'alphaarb1' });
     };
     expect((await inspect(body('user-api-key-sub-clean'))).owner).toEqual({ uid: '226383155', isMaster: false, subaccount: 'alphaarb1' });
     expect((await caught(inspect({ code: '200000' }))).code).toBe('EXCHANGE_BAD_RESPONSE');
@@ -180,10 +193,16 @@ describe('kucoin: the Unified permission (unified trading account)', () => {
   });
 });
 
-/** Every mutation of an answer: each field dropped, retyped, renamed; the permission and IP strings reshaped. */
+/**
+ * Every mutation of an answer: each field dropped, retyped, renamed; same-type mutations (createdAt as no time, odd
+ * numbers, prototype-named fields, another apiKey); the permission and IP strings reshaped, with prototype-named
+ * permissions, and with "anywhere" in other spellings or ranges too wide to lock a key.
+ */
 function mutations(answer: Answer): Array<{ name: string; answer: Answer }> {
   const out: Array<{ name: string; answer: Answer }> = [];
   out.push(...fieldMutations(answer));
+  out.push(...sameTypeMutations(answer, { times: ['createdAt'] }));
+  out.push(...prototypeTokenMutations(answer, 'permission'));
   const { permission, ipWhitelist } = answer as { permission: string; ipWhitelist: string };
   // Joined to an empty list, " 198.51.100.1" would be a well-formed list of another address, not a shape fault.
   const ips = ipWhitelist || '203.0.113.10';
@@ -210,6 +229,9 @@ function mutations(answer: Answer): Array<{ name: string; answer: Answer }> {
     ipWhitelist.split(','),
   ]) {
     out.push({ name: `ipWhitelist ${JSON.stringify(bad)}`, answer: { ...answer, ipWhitelist: bad } });
+  }
+  for (const wide of ['0.0.0.0/00', '::0/0', '0::/0', '1.2.3.4/0', '::ffff:0.0.0.0/0', '0.0.0.0/1,128.0.0.0/1', '10.0.0.0/8']) {
+    out.push({ name: `ipWhitelist + ${wide}`, answer: { ...answer, ipWhitelist: `${ips},${wide}` } });
   }
   return out;
 }
@@ -239,10 +261,11 @@ describe('kucoin: fuzzing user/api-key answers', () => {
   ];
   it.each(unsafe)('no mutation of the unsafe key "%s" passes', async (name, target) => {
     const base = singleFault[name] ?? fixture(name);
-    expect(await codes(base, target)).not.toEqual([]);
+    const asked = String(base.apiKey);
+    expect(await codes(base, target, asked)).not.toEqual([]);
     const all = mutations(base);
-    expect(await passing(all, (a) => codes(a, target))).toEqual([]);
-    expect(all.length).toBeGreaterThan(100);
+    expect(await passing(all, (a) => codes(a, target, asked))).toEqual([]);
+    expect(all.length).toBeGreaterThan(180);
   });
 
   it.each([
@@ -252,7 +275,8 @@ describe('kucoin: fuzzing user/api-key answers', () => {
     ['user-api-key-sub-transfer-unknown', BOT],
     ['user-api-key-master-withdraw', MASTER],
   ] as Array<[string, KeyTarget]>)('no mutation of %s crashes: each is violations or a pass', async (name, target) => {
-    expect(await crashing(mutations(fixture(name)), (a) => check(a, target))).toEqual([]);
+    const base = fixture(name);
+    expect(await crashing(mutations(base), (a) => check(a, target, String(base.apiKey)))).toEqual([]);
   });
 });
 
@@ -296,6 +320,16 @@ describe('kucoin: the sub-account key list (what the orphan sweep reads)', () =>
     ['permission missing', { code: '200000', data: [(({ permission: _p, ...rest }) => rest)(items[0]!)] }],
     ['an IP list that is not addresses', { code: '200000', data: [{ ...items[0], ipWhitelist: 'anywhere' }] }],
     ['a list entry that is not an object', { code: '200000', data: [items[0], 'FAKE-KUCOIN-LISTED-XFER'] }],
+    [
+      'a key without remark (the sweep finds keyctl keys by it)',
+      { code: '200000', data: [(({ remark: _r, ...rest }) => rest)(items[0]!)] },
+    ],
+    ['a remark that is a number', { code: '200000', data: [{ ...items[0], remark: 7 }] }],
+    ['a key of another sub-account', { code: '200000', data: [items[0], { ...items[1], subName: 'othersub' }] }],
+    ['a main-account key', { code: '200000', data: [items[0], { ...items[1], isMaster: true }] }],
+    ['a key listed twice', { code: '200000', data: [items[0], items[1], items[0]] }],
+    ['a createdAt that is no time', { code: '200000', data: [{ ...items[0], createdAt: 99999999999999 }] }],
+    ['a permission named __proto__ (no KuCoin name)', { code: '200000', data: [{ ...items[0], permission: 'General,__proto__' }] }],
   ])('%s: throws EXCHANGE_BAD_RESPONSE, never an empty or shorter list', async (_name, response) => {
     answering(response);
     const err = await caught(list());
@@ -304,11 +338,30 @@ describe('kucoin: the sub-account key list (what the orphan sweep reads)', () =>
     expect(err.message).not.toContain('FAKE-');
   });
 
-  /** Every list mutation: each field of each key dropped, renamed, retyped. */
+  it('reads an empty remark as no label, and subName in any case as the sub-account asked about', async () => {
+    answering({ code: '200000', data: [{ ...items[0], remark: '', subName: 'AlphaArb1' }] });
+    expect((await list())[0]).not.toHaveProperty('label');
+  });
+
+  it('reads permissions named like Object.prototype members as unknown permissions', async () => {
+    answering({ code: '200000', data: [{ ...items[0], permission: 'General,constructor,toString' }] });
+    expect((await list())[0]!.scopes).toEqual(['read', 'unknown:constructor', 'unknown:toString']);
+  });
+
+  /**
+   * Every list mutation: each field of each key dropped, renamed, retyped, and the same-type ones; each key listed
+   * twice. (Another apiKey in a listing is just another key: only the exchange knows which keys it has. A range added
+   * to an allowlist changes it by design: the policy judges ranges, fuzzed on user/api-key above.)
+   */
   function listMutations(): Array<{ name: string; data: Answer[] }> {
-    return items.flatMap((item, i) =>
-      mutations(item).map((m) => ({ name: `key ${i}: ${m.name}`, data: items.map((k, j) => (j === i ? m.answer : k)) })),
-    );
+    return [
+      ...items.flatMap((item, i) =>
+        mutations(item)
+          .filter((m) => m.name !== "another key's apiKey" && !m.name.startsWith('ipWhitelist + '))
+          .map((m) => ({ name: `key ${i}: ${m.name}`, data: items.map((k, j) => (j === i ? m.answer : k)) })),
+      ),
+      ...duplicatedEntries(items).map((d) => ({ name: d.name, data: d.list })),
+    ];
   }
   const clean = async (): Promise<ListedKey[]> => {
     answering(listBody);
@@ -330,6 +383,8 @@ describe('kucoin: the sub-account key list (what the orphan sweep reads)', () =>
       const safer = expected.some((e, i) => {
         const k = keys[i];
         if (!k || k.apiKey !== e.apiKey) return true;
+        // A label lost or changed: the orphan sweep finds keyctl's keys by it.
+        if (k.label !== e.label) return true;
         // Lost a permission without gaining an unknown one in its place (`innertransfer` is a name, not a shape).
         if (e.scopes.some((s) => !k.scopes.includes(s)) && !k.scopes.some((s) => s.startsWith('unknown:'))) return true;
         return k.ips !== 'unrestricted' && JSON.stringify(k.ips) !== JSON.stringify(e.ips);
@@ -337,7 +392,48 @@ describe('kucoin: the sub-account key list (what the orphan sweep reads)', () =>
       if (safer || keys.length !== expected.length) quiet.push(m.name);
     }
     expect(quiet).toEqual([]);
-    expect(all.length).toBeGreaterThan(200);
+    expect(all.length).toBeGreaterThan(350);
+  });
+});
+
+describe("kucoin: the review's gaps in user/api-key", () => {
+  const clean = fixture('user-api-key-sub-clean');
+  const masterKey = fixture('user-api-key-master-clean');
+
+  it('an answer about another key than the one asked about is EXCHANGE_BAD_RESPONSE', async () => {
+    expect(await codes(clean, BOT, 'FAKE-KUCOIN-SUB-CLEAN')).toEqual([]);
+    expect(await codes(clean, BOT, 'FAKE-KUCOIN-SOMEONE-ELSE')).toEqual(['EXCHANGE_BAD_RESPONSE']);
+    // Through the adapter: the key it signs with is the key asked about.
+    answering(body('user-api-key-sub-clean'));
+    const err = await caught(
+      kucoinAdapter.inspect({
+        account: ACCOUNT,
+        key: { ...MASTER_CREDS, apiKey: 'FAKE-KUCOIN-OTHER' },
+        role: 'bot',
+        subaccount: 'alphaarb1',
+      }),
+    );
+    expect(err.code).toBe('EXCHANGE_BAD_RESPONSE');
+    // apiKey is documented but optional: an answer without it is still read.
+    expect(await codes((({ apiKey: _k, ...rest }) => rest)(clean), BOT, 'FAKE-KUCOIN-SUB-CLEAN')).toEqual([]);
+  });
+
+  it.each(PROTOTYPE_NAMES.filter((n) => /^[A-Za-z]/.test(n)))(
+    'a permission named %s is UNKNOWN_PERMISSION, never a crash',
+    async (name) => {
+      expect(await codes({ ...clean, permission: `${clean.permission as string},${name}` }, BOT)).toEqual(['UNKNOWN_PERMISSION']);
+    },
+  );
+
+  it.each(['0.0.0.0/00', '::0/0', '0::/0', '1.2.3.4/0', '::ffff:0.0.0.0/0', '0.0.0.0/1,128.0.0.0/1', '192.0.2.0/16'])(
+    'a master key with ipWhitelist %j is NOT_IP_LOCKED',
+    async (ipWhitelist) => {
+      expect(await codes({ ...masterKey, ipWhitelist }, MASTER)).toEqual(['NOT_IP_LOCKED']);
+    },
+  );
+
+  it('a createdAt that is no time is EXCHANGE_BAD_RESPONSE', async () => {
+    for (const createdAt of [7, -1, 9e15, 2 ** 53]) expect(await codes({ ...clean, createdAt }, BOT)).toEqual(['EXCHANGE_BAD_RESPONSE']);
   });
 });
 

@@ -16,7 +16,7 @@ import { inspectKey } from '../../src/exchanges/inspect-key.js';
 import type { KeyTarget } from '../../src/domain/policy.js';
 import type { ExchangeAccount, ListedKey } from '../../src/exchanges/types.js';
 import { caught } from '../helpers/caught.js';
-import { fieldMutations } from '../helpers/fuzz.js';
+import { duplicatedEntries, fieldMutations, PROTOTYPE_NAMES, prototypeTokenMutations, sameTypeMutations } from '../helpers/fuzz.js';
 
 vi.mock('../../src/exchanges/ccxt.js', async (importOriginal) => ({
   ...(await importOriginal<Record<string, unknown>>()),
@@ -250,10 +250,16 @@ describe('okx: listing and creating sub-account keys', () => {
   });
 });
 
-/** Every mutation of one entry: each field dropped, renamed, retyped; `perm` and `ip` also as malformed strings. */
+/**
+ * Every mutation of one entry: each field dropped, renamed, retyped; same-type mutations (the listing's `ts` as no
+ * time, prototype-named fields, another apiKey); `perm` and `ip` also as malformed strings, with prototype-named
+ * permissions, and with "anywhere" in other spellings or ranges too wide to lock a key.
+ */
 function entryMutations(entry: Answer): Array<{ name: string; entry: Answer }> {
   const out: Array<{ name: string; entry: Answer }> = [];
   for (const m of fieldMutations(entry)) out.push({ name: m.name, entry: m.answer });
+  for (const m of sameTypeMutations(entry, { times: ['ts'] })) out.push({ name: m.name, entry: m.answer });
+  if (typeof entry.perm === 'string') for (const m of prototypeTokenMutations(entry, 'perm')) out.push({ name: m.name, entry: m.answer });
   const perm = String(entry.perm);
   for (const bad of [perm.split(','), '', `${perm},`, perm.replace(/,/g, ' '), perm.replace(/,/g, ';'), `${perm},trade withdraw`]) {
     if (bad !== perm) out.push({ name: `perm ${JSON.stringify(bad)}`, entry: { ...entry, perm: bad } });
@@ -269,6 +275,9 @@ function entryMutations(entry: Answer): Array<{ name: string; entry: Answer }> {
     ip.replace(/,/g, ' '),
   ]) {
     if (bad !== ip) out.push({ name: `ip ${JSON.stringify(bad)}`, entry: { ...entry, ip: bad } });
+  }
+  for (const wide of ['0.0.0.0/00', '::0/0', '0::/0', '1.2.3.4/0', '::ffff:0.0.0.0/0', '0.0.0.0/1,128.0.0.0/1', '10.0.0.0/8']) {
+    out.push({ name: `ip + ${wide}`, entry: { ...entry, ip: ip ? `${ip},${wide}` : wide } });
   }
   return out;
 }
@@ -306,6 +315,7 @@ function listingMutations(listing: Answer): Array<{ name: string; response: unkn
     }
     out.push({ name: `entry ${i} retyped`, response: wrap(...entries.map((e, j) => (j === i ? JSON.stringify(e) : e))) });
   });
+  for (const d of duplicatedEntries(entries)) out.push({ name: d.name, response: wrap(...d.list) });
   return out;
 }
 
@@ -378,7 +388,18 @@ describe('okx: fuzzing sub-account listings', () => {
   it('no mutation of the listing changes what listKeys reads without an error', async () => {
     const baseline = (await listKeys(listing)).map(({ createdAt: _c, ...k }) => k);
     const changed: string[] = [];
-    for (const m of listingMutations(listing)) {
+    // (Another apiKey in a listing is just another key, `ip` + a range changes the list by design (the policy judges
+    // ranges), and a permission named like a prototype member lists as that unknown permission (checked below); the
+    // rest must throw or change nothing.)
+    const mutations = listingMutations(listing);
+    for (const m of mutations.filter((m) => /: perm [+=] token /.test(m.name))) {
+      const keys = await listKeys(m.response);
+      expect(
+        keys.some((k) => k.scopes.some((s) => s.startsWith('unknown:'))),
+        m.name,
+      ).toBe(true);
+    }
+    for (const m of mutations.filter((m) => !/another key's apiKey|: ip \+ |: perm [+=] token /.test(m.name))) {
       const outcome = await listKeys(m.response).then(
         (keys) => keys.map(({ createdAt: _c, ...k }) => k),
         (err: unknown) => (err instanceof Error && 'code' in err ? String(err.code) : `crashed: ${String(err)}`),
@@ -392,7 +413,9 @@ describe('okx: fuzzing sub-account listings', () => {
     const created = fixture('subaccount-apikey-create');
     const entry = (created.data as Answer[])[0]!;
     const wrong: string[] = [];
-    for (const m of [...entryMutations(entry).map((e) => ({ name: e.name, response: wrap(e.entry) })), ...dataMutations([entry])]) {
+    // (Another apiKey is another well-formed answer: the new key is inspected before it is used anyway.)
+    const all = [...entryMutations(entry).map((e) => ({ name: e.name, response: wrap(e.entry) })), ...dataMutations([entry])];
+    for (const m of all.filter((m) => m.name !== "another key's apiKey")) {
       const outcome = await createKey(m.response).then(
         (k) => (k.apiKey === entry.apiKey && k.secret === entry.secretKey ? 'same' : 'other'),
         (err: unknown) => (err instanceof Error && 'code' in err ? String(err.code) : `crashed: ${String(err)}`),
@@ -400,5 +423,36 @@ describe('okx: fuzzing sub-account listings', () => {
       if (outcome !== 'same' && outcome !== 'EXCHANGE_BAD_RESPONSE') wrong.push(`${m.name}: ${outcome}`);
     }
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('okx: allowlists, permission names and answers the review found', () => {
+  const clean = entryOf('account-config-sub-clean');
+  const masterEntry = entryOf('account-config-master-clean');
+
+  it.each(['0.0.0.0/00', '::0/0', '0::/0', '0:0:0:0:0:0:0:0/0', '1.2.3.4/0', '::ffff:0.0.0.0/0', '0.0.0.0/1,128.0.0.0/1', '192.0.2.0/8'])(
+    'a master key with ip %j is NOT_IP_LOCKED',
+    async (ip) => {
+      expect(await codes(wrap({ ...masterEntry, ip }), MASTER)).toEqual(['NOT_IP_LOCKED']);
+    },
+  );
+
+  it.each(PROTOTYPE_NAMES)('a permission named %s is UNKNOWN_PERMISSION, never a crash', async (name) => {
+    expect(await codes(wrap({ ...clean, perm: `read_only,trade,${name}` }), BOT)).toEqual(['UNKNOWN_PERMISSION']);
+  });
+
+  it('a listing with a key twice, or a ts that is no time, is EXCHANGE_BAD_RESPONSE', async () => {
+    const entries = fixture('subaccount-apikey-list').data as Answer[];
+    expect((await caught(listKeys(wrap(entries[0], entries[1], entries[0])))).code).toBe('EXCHANGE_BAD_RESPONSE');
+    expect((await caught(listKeys(wrap({ ...entries[0], ts: 'soon' }, entries[1])))).code).toBe('EXCHANGE_BAD_RESPONSE');
+    expect((await caught(listKeys(wrap({ ...entries[0], ts: '99999999999999999999' }, entries[1])))).code).toBe('EXCHANGE_BAD_RESPONSE');
+  });
+
+  it('a create answer with two entries is EXCHANGE_BAD_RESPONSE, never the first one taken', async () => {
+    const entry = (fixture('subaccount-apikey-create').data as Answer[])[0]!;
+    const other = { ...entry, apiKey: 'FAKE-okx-key-0009', secretKey: 'FAKE-okx-secret-0009' };
+    const err = await caught(createKey(wrap(entry, other)));
+    expect(err.code).toBe('EXCHANGE_BAD_RESPONSE');
+    expect(err.hint).toMatch(/orphan sweep/);
   });
 });

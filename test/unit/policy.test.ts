@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   evaluateKey,
   badResponse,
+  parseAllowlistEntry,
   keyRejected,
   VIOLATION_CODES,
   type BotKeyTarget,
@@ -302,5 +303,120 @@ describe('key policy rules', () => {
   it('accepts a master key that is IP-locked without the exchange listing its addresses', () => {
     const m: KeyInspection = { scopes: ['read', 'keys:manage'], native: {}, ips: 'restricted', readOnly: false, owner: { isMaster: true } };
     expect(evaluateKey(m, { kind: 'master', exchange: 'binance', masterScopes: ['keys:manage'] })).toEqual([]);
+  });
+
+  it('flags an unreadable expiresAt as a bad answer, never as "no expiry"', () => {
+    for (const expiresAt of ['soon', '', ' ', '2025-13-45']) {
+      expect(codes({ ...clean, expiresAt }, slot), expiresAt).toEqual(['EXCHANGE_BAD_RESPONSE']);
+    }
+  });
+});
+
+describe('key policy: what counts as an IP lock', () => {
+  const bot: KeyInspection = {
+    scopes: ['read', 'spot:trade'],
+    native: {},
+    ips: ['203.0.113.10'],
+    readOnly: false,
+    owner: { isMaster: false, subaccount: 'sub1' },
+  };
+  const slot: KeyTarget = { kind: 'bot', scopes: ['spot:trade'], ips: ['203.0.113.10', '2001:db8::10'], subaccount: 'sub1' };
+  const masterKey: KeyInspection = {
+    scopes: ['read', 'keys:manage'],
+    native: {},
+    ips: ['192.0.2.5'],
+    readOnly: false,
+    owner: { isMaster: true },
+  };
+  const masterTarget: KeyTarget = { kind: 'master', exchange: 'binance', masterScopes: ['keys:manage'] };
+
+  it.each([
+    [['0.0.0.0/00']],
+    [['::0/0']],
+    [['0::/0']],
+    [['0:0:0:0:0:0:0:0/0']],
+    [['1.2.3.4/0']],
+    [['::ffff:0.0.0.0/0']],
+    [['::ffff:0.0.0.0/96']],
+    [['::/64']],
+    [['0.0.0.0/1', '128.0.0.0/1']],
+    [['192.0.2.5', '10.0.0.0/8']],
+    [['192.0.2.0/23']],
+    [['2001:db8::/47']],
+    [['::ffff:192.0.2.0/119']],
+    [[]],
+    [['not-an-address']],
+  ])('a master key allowed from %j is NOT_IP_LOCKED', (ips) => {
+    const violations = evaluateKey({ ...masterKey, ips }, masterTarget);
+    expect(violations.map((v) => v.code)).toEqual(['NOT_IP_LOCKED']);
+  });
+
+  it('says the range is too wide', () => {
+    const [violation] = evaluateKey({ ...masterKey, ips: ['10.0.0.0/8'] }, masterTarget);
+    expect(violation!.detail).toMatch(/10\.0\.0\.0\/8: a range too wide to be an IP lock/);
+    const [empty] = evaluateKey({ ...bot, ips: [] }, slot);
+    expect(empty).toMatchObject({ code: 'NOT_IP_LOCKED', detail: expect.stringMatching(/empty IP allowlist/) as unknown });
+  });
+
+  it.each([
+    [['0.0.0.0/00']],
+    [['1.2.3.4/0']],
+    [['::ffff:0.0.0.0/0']],
+    [['203.0.113.10', '203.0.113.0/8']],
+    [['203.0.113.10', '2001:db8::/32']],
+    [[]],
+  ])('a bot key allowed from %j is NOT_IP_LOCKED, even beside a declared address', (ips) => {
+    expect(codes({ ...bot, ips }, slot)).toEqual(['NOT_IP_LOCKED']);
+  });
+
+  it('accepts blocks up to /24 and /48 on a master key, and compares a bot key in canonical form', () => {
+    for (const ips of [['192.0.2.0/24'], ['2001:db8:1::/48'], ['::ffff:192.0.2.0/120'], ['192.0.2.5/32']]) {
+      expect(evaluateKey({ ...masterKey, ips }, masterTarget), ips.join()).toEqual([]);
+    }
+    // The same addresses in other spellings: a single-address block, an IPv6 spelling, an IPv4-mapped address.
+    for (const ips of [['203.0.113.10/32'], ['2001:0DB8:0:0::10'], ['::ffff:203.0.113.10'], ['2001:db8::10/128']]) {
+      expect(evaluateKey({ ...bot, ips }, slot), ips.join()).toEqual([]);
+    }
+    // A narrow block the slot does not declare is still IP_MISMATCH.
+    expect(codes({ ...bot, ips: ['203.0.113.0/24'] }, slot)).toEqual(['IP_MISMATCH']);
+  });
+});
+
+describe('parseAllowlistEntry', () => {
+  it.each([
+    ['*', { prefix: 0, text: '*', anywhere: true }],
+    ['0.0.0.0/00', { family: 4, prefix: 0, anywhere: true }],
+    ['::0/0', { family: 6, prefix: 0, anywhere: true }],
+    ['0:0:0:0:0:0:0:0/0', { family: 6, prefix: 0, anywhere: true }],
+    ['1.2.3.4/0', { family: 4, prefix: 0, text: '0.0.0.0/0', anywhere: true }],
+    ['::ffff:0.0.0.0/0', { prefix: 0, anywhere: true }],
+    ['::ffff:0:0/95', { family: 6, anywhere: true }],
+    ['203.0.113.7/24', { family: 4, prefix: 24, text: '203.0.113.0/24', anywhere: false }],
+    ['203.0.113.7/0024', { family: 4, prefix: 24, text: '203.0.113.0/24' }],
+    ['203.0.113.7/32', { family: 4, prefix: 32, text: '203.0.113.7' }],
+    ['::ffff:203.0.113.7', { family: 4, prefix: 32, text: '203.0.113.7' }],
+    ['::ffff:cb00:7107/120', { family: 4, prefix: 24, text: '203.0.113.0/24' }],
+    ['2001:0DB8:0:0:0:0:0:1', { family: 6, prefix: 128, text: '2001:db8::1' }],
+    ['2001:db8:0:1:0:0:0:1', { family: 6, text: '2001:db8:0:1::1' }],
+    ['1:0:0:2:0:0:0:3', { family: 6, text: '1:0:0:2::3' }],
+    ['2001:db8:1:2:3:4:5:6/48', { family: 6, prefix: 48, text: '2001:db8:1::/48' }],
+  ])('reads %s', (entry, expected) => {
+    expect(parseAllowlistEntry(entry)).toMatchObject(expected);
+  });
+
+  it.each([
+    '',
+    'anywhere',
+    '1.2.3.4/33',
+    '::/129',
+    '1.2.3.4/a',
+    '1.2.3.4/',
+    '1.2.3.4//8',
+    '1.2.3.4/8/8',
+    'fe80::1%eth0',
+    '01.2.3.4',
+    ' 1.2.3.4',
+  ])('refuses %j', (entry) => {
+    expect(parseAllowlistEntry(entry)).toBeUndefined();
   });
 });

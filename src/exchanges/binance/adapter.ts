@@ -14,6 +14,7 @@ import {
   isAllowlistEntry,
   malformed,
   obj,
+  ownEntry,
   parseAnswer,
   parseIps,
   sortScopes,
@@ -58,13 +59,17 @@ const NOT_PERMISSIONS = new Set(['ipRestrict', 'createTime', 'tradingAuthorityEx
 
 export const capabilities: ExchangeCapabilities = capabilitiesOf(binance);
 
-/** Normalized scopes of an apiRestrictions payload; any other true boolean field is `unknown:<field>`. */
+/**
+ * Normalized scopes of an apiRestrictions payload (the raw answer: valibot drops fields named `constructor`,
+ * `__proto__` or `prototype`, which must count like any other); any other true boolean field is `unknown:<field>`,
+ * also one named like a member of Object.prototype.
+ */
 export function binanceScopes(restrictions: unknown, options: { isMaster?: boolean } = {}): Scope[] {
   const scopes = new Set<Scope>();
   const flags = obj(restrictions);
   for (const [field, value] of Object.entries(flags)) {
     if (NOT_PERMISSIONS.has(field) || value !== true) continue;
-    for (const s of BINANCE_FLAGS[field] ?? [unknownScope(field)]) scopes.add(s);
+    for (const s of ownEntry(BINANCE_FLAGS, field) ?? [unknownScope(field)]) scopes.add(s);
   }
   // A master key manages sub-account keys only with "Enable Spot & Margin Trading": Create and Delete Sub-account API
   // Key are TRADE endpoints (https://developers.binance.com/legacy-docs/sub_account/api-management/Create-Sub-account-API-Key),
@@ -174,8 +179,14 @@ function listedScopes(k: v.InferOutput<typeof listedKeySchema>): Scope[] {
 const LIST_PAGE_SIZE = 100;
 const LIST_MAX_PAGES = 50;
 
-/** Binance names its permission flags enable* / permits*: an unknown one that is not a boolean is unreadable. */
-const PERMISSION_NAME = /^(enable|permits)/;
+/**
+ * Binance names its permission flags enable* / permits* (and the listing can*). An unknown field whose name reads like
+ * a permission (any case: withdraw, transfer, trade, enable, permit, can, allow) and is not a boolean is a permission
+ * keyctl cannot read, never "off". The docs are silent on fields they do not list; this is the safe reading.
+ */
+const PERMISSION_NAME = /withdraw|transfer|trade|enable|permit|can|allow/i;
+/** The apiRestrictions fields the docs list: anything else is unknown. */
+const DOCUMENTED_FIELDS = new Set([...Object.keys(BINANCE_FLAGS), ...NOT_PERMISSIONS]);
 
 /**
  * A KeyInspection from apiRestrictions, before the master's IP list is known. An answer of another shape is an
@@ -183,11 +194,20 @@ const PERMISSION_NAME = /^(enable|permits)/;
  */
 export function parseBinanceRestrictions(restrictions: unknown, role: 'master' | 'bot'): KeyInspection {
   const r = parseAnswer(apiRestrictionsSchema, restrictions, 'binance', 'apiRestrictions');
-  const unreadable = Object.keys(r).filter((field) => PERMISSION_NAME.test(field) && typeof r[field] !== 'boolean');
-  if (unreadable.length > 0) badAnswer('binance', 'apiRestrictions', `${unreadable.join(', ')}: expected boolean`);
-  const scopes = binanceScopes(r, { isMaster: role === 'master' });
-  const expiresAt = toIso(r.tradingAuthorityExpirationTime);
-  const createdAt = toIso(r.createTime);
+  // The raw answer, not `r`: valibot's looseObject drops fields named `constructor`, `__proto__`, `prototype`.
+  const raw = obj(restrictions);
+  const unreadable = Object.keys(raw).filter(
+    (field) => !DOCUMENTED_FIELDS.has(field) && PERMISSION_NAME.test(field) && typeof raw[field] !== 'boolean',
+  );
+  // Field names only when they are short words: an answer's field name is no secret, but need not be printable.
+  if (unreadable.length > 0) badAnswer('binance', 'apiRestrictions', `${unreadable.map(fieldName).join(', ')}: expected boolean`);
+  const scopes = binanceScopes(raw, { isMaster: role === 'master' });
+  const expiresAt = toIso(r.tradingAuthorityExpirationTime, {
+    exchange: 'binance',
+    endpoint: 'apiRestrictions',
+    field: 'tradingAuthorityExpirationTime',
+  });
+  const createdAt = toIso(r.createTime, { exchange: 'binance', endpoint: 'apiRestrictions', field: 'createTime' });
   return {
     scopes,
     native: r,
@@ -198,6 +218,17 @@ export function parseBinanceRestrictions(restrictions: unknown, role: 'master' |
     ...(createdAt ? { createdAt } : {}),
   };
 }
+
+function fieldName(field: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(field) ? field : 'a field';
+}
+
+/**
+ * GET /api/v3/account, "Account Information (USER_DATA)": the answer documents `uid`, the account's user id
+ * (https://developers.binance.com/docs/binance-spot-api-docs/rest-api/account-endpoints#account-information-user_data).
+ * Read for a master key whose account declares its uid, so the policy can confirm the owner (WRONG_ACCOUNT).
+ */
+const accountSchema = v.looseObject({ uid: v.pipe(v.number(), v.safeInteger(), v.minValue(0)) });
 
 /**
  * Applies the master's ipRestriction answer to an inspection. `apiKey`, when given, is the key asked about: an answer
@@ -226,7 +257,13 @@ export const adapter: ExchangeAdapter = {
     const client = await createClient(request.account, request.key, request);
     const restrictions = await client.call('sapiGetAccountApiRestrictions', {}, { action: 'inspecting the key' });
     const inspection = parseBinanceRestrictions(restrictions, request.role);
-    if (request.role === 'master') return inspection;
+    if (request.role === 'master') {
+      // apiRestrictions names no owner: the account endpoint does, read only when there is a declared uid to compare.
+      if (!request.account.uid) return inspection;
+      const account = await client.call('privateGetAccount', {}, { action: "reading the key's account uid" });
+      const uid = String(parseAnswer(accountSchema, account, 'binance', 'account').uid);
+      return { ...inspection, owner: { ...inspection.owner, uid } };
+    }
     if (!request.master || !request.subaccount) {
       if (inspection.ips === 'unrestricted') return inspection;
       throw new ExchangeError('MASTER_KEY_REQUIRED', "Binance tells a sub-account key's IP allowlist only to the account's master key.", {
@@ -287,17 +324,28 @@ export const adapter: ExchangeAdapter = {
     const endpoint = 'sub-account/subAccountApi';
     const client = await createClient(request.account, request.master, request);
     const rows: Array<v.InferOutput<typeof listedKeySchema>> = [];
+    const seen = new Set<string>();
+    let total: number | undefined;
     for (let page = 1; ; page += 1) {
       if (page > LIST_MAX_PAGES) badAnswer('binance', endpoint, `total: more than ${LIST_MAX_PAGES} pages`);
       const answer = await client.request(endpoint, 'sapi', 'GET', encoded({ email: request.subaccount, page, size: LIST_PAGE_SIZE }), {
         action: "listing a sub-account's keys",
       });
       const a = parseAnswer(keyListSchema, answer, 'binance', endpoint);
-      rows.push(...a.list);
-      if (rows.length >= a.total) break;
+      // A listing that contradicts itself (its count changing between pages, a key listed twice) may be hiding a key:
+      // the sweep must never read it as complete.
+      if (total !== undefined && a.total !== total) badAnswer('binance', endpoint, 'total: changed between pages');
+      total = a.total;
+      for (const k of a.list) {
+        if (seen.has(k.apikey)) badAnswer('binance', endpoint, 'apikey: a key listed twice');
+        seen.add(k.apikey);
+        rows.push(k);
+      }
+      if (rows.length >= total) break;
       // A short page before `total` is reached: the listing contradicts itself, and a key may be missing from it.
       if (a.list.length < LIST_PAGE_SIZE) badAnswer('binance', endpoint, 'total: more keys than the pages hold');
     }
+    if (rows.length !== total) badAnswer('binance', endpoint, 'total: fewer keys than the pages hold');
     // An entry about another sub-account must never reach the sweep, which deletes by label.
     if (rows.some((k) => k.email.toLowerCase() !== request.subaccount.toLowerCase())) {
       badAnswer('binance', endpoint, 'email: an entry of another sub-account');
@@ -317,7 +365,7 @@ export const adapter: ExchangeAdapter = {
       if (bad.length > 0 || (restricted && (ip.ipList ?? []).length === 0)) {
         badAnswer('binance', 'subAccountApi/ipRestriction', 'ipList: not a list of addresses');
       }
-      const createdAt = toIso(k.timestamp);
+      const createdAt = toIso(k.timestamp, { exchange: 'binance', endpoint, field: 'timestamp' });
       listed.push({
         apiKey: k.apikey,
         label: k.apiName,

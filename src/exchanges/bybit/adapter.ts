@@ -12,13 +12,16 @@ import { capabilitiesOf } from '../descriptor.js';
 import {
   assertCreatable,
   badAnswer,
+  droppedKeys,
   isAllowlistEntry,
+  LATEST_TIME,
   malformed,
   obj,
+  ownEntry,
   parseAnswer,
   parseIps,
+  repeats,
   sortScopes,
-  str,
   toIso,
   unknownScope,
 } from '../normalize.js';
@@ -67,7 +70,14 @@ export const BYBIT_PERMISSIONS: Record<string, Record<string, Scope[]>> = {
  */
 const UTA_MARKER = { group: 'Derivatives', name: 'DerivativesTrade' } as const;
 
-const WRITE_SCOPES = new Set<Scope>(['spot:trade', 'margin:trade', 'futures:trade', 'options:trade', 'transfer', 'withdraw']);
+/**
+ * What a read-only key's permission groups do not grant. create-sub-api takes `permissions` for every key, read-only ones
+ * included ("readOnly: 0: Read and Write. 1: Read only", and `permissions` "Tick the types of permission", required;
+ * https://bybit-exchange.github.io/docs/v5/user/create-subuid-apikey): on a read-only key the trade groups say what it
+ * may read. The docs say nothing of a read-only key holding a Wallet permission that moves funds (transfer, withdraw),
+ * so those are never hidden: the safe reading, the policy judges them as held (TRANSFER_ENABLED, WITHDRAW_ENABLED).
+ */
+const INERT_WHEN_READ_ONLY = new Set<Scope>(['spot:trade', 'margin:trade', 'futures:trade', 'options:trade']);
 
 export const capabilities: ExchangeCapabilities = capabilitiesOf(bybit);
 
@@ -96,6 +106,8 @@ const queryApiSchema = v.looseObject({
   expiredAt: v.optional(v.string()),
   createdAt: v.optional(v.string()),
   note: v.optional(v.string()),
+  // The key the answer is about: when present, it must be the key asked about.
+  apiKey: v.optional(v.string()),
 });
 const listedKeySchema = v.looseObject({
   apiKey: v.pipe(v.string(), v.minLength(1)),
@@ -105,10 +117,18 @@ const listedKeySchema = v.looseObject({
   // Anything else (0/1, a string) is an answer keyctl cannot read.
   readOnly: v.boolean(),
   ips: v.optional(v.array(v.string())),
-  note: v.optional(v.string()),
+  // The orphan sweep finds keyctl's keys by this remark: an entry without it would be swept as unlabelled, never
+  // found. The docs give `note` as a string on every entry; it is "" for a key made without one (create-sub-api's
+  // `note` is optional), so empty is well-formed, absent is not.
+  note: v.string(),
   createdAt: v.optional(v.string()),
 });
-const listSchema = v.looseObject({ result: v.array(listedKeySchema), nextPageCursor: v.optional(v.string()) });
+// `nextPageCursor` is documented on every page ("" on the last): without it keyctl could not tell the last page from
+// a truncated listing.
+const listSchema = v.looseObject({ result: v.array(listedKeySchema), nextPageCursor: v.string() });
+// create-sub-api's answer: `apiKey` and `secret` strings (https://bybit-exchange.github.io/docs/v5/user/create-subuid-apikey).
+// A number is not a key keyctl could store as Bybit gave it.
+const createdSchema = v.looseObject({ apiKey: v.pipe(v.string(), v.minLength(1)), secret: v.pipe(v.string(), v.minLength(1)) });
 
 /** Every entry of an IP list is an address, a CIDR block or `*`; anything else is an answer keyctl cannot judge. */
 function checkedIps(ips: string[] | undefined, endpoint: string): string[] | undefined {
@@ -118,8 +138,19 @@ function checkedIps(ips: string[] | undefined, endpoint: string): string[] | und
 }
 
 /**
+ * The permissions object as parsed, refusing one whose group valibot dropped by its name (`__proto__`, `constructor`,
+ * `prototype`): such a group would otherwise vanish, taking its permissions with it.
+ */
+function checkedPermissions(raw: unknown, parsed: Record<string, string[]>, endpoint: string): Record<string, string[]> {
+  const dropped = droppedKeys(raw, parsed);
+  if (dropped.length > 0) badAnswer('bybit', endpoint, `permissions: ${dropped.length} group(s) with a reserved name`);
+  return parsed;
+}
+
+/**
  * Normalized scopes of a Bybit permissions object (already parsed: an object of string arrays). A read-only key's
- * write permissions are inert, so they are not reported; unknown (group, name) pairs become `unknown:Group.Name`.
+ * trade permissions are inert (INERT_WHEN_READ_ONLY), so they are not reported; its Wallet ones are. Unknown (group,
+ * name) pairs become `unknown:Group.Name`, also for names of Object.prototype's members.
  */
 export function bybitScopes(
   permissions: Record<string, string[]>,
@@ -129,8 +160,9 @@ export function bybitScopes(
   for (const [group, names] of Object.entries(permissions)) {
     for (const name of names) {
       if (options.uta && group === UTA_MARKER.group && name === UTA_MARKER.name) continue;
-      const mapped = BYBIT_PERMISSIONS[group]?.[name] ?? [unknownScope(`${group}.${name}`)];
-      for (const s of mapped) if (!(options.readOnly && WRITE_SCOPES.has(s))) scopes.add(s);
+      const table = ownEntry(BYBIT_PERMISSIONS, group);
+      const mapped = (table && ownEntry(table, name)) ?? [unknownScope(`${group}.${name}`)];
+      for (const s of mapped) if (!(options.readOnly && INERT_WHEN_READ_ONLY.has(s))) scopes.add(s);
     }
   }
   if (options.isMaster && !options.readOnly && (scopes.has('transfer') || scopes.has('withdraw'))) scopes.add('keys:manage');
@@ -159,26 +191,50 @@ export function bybitPermissionsFor(scopes: readonly DeclarableScope[]): Record<
   return out;
 }
 
+/** The longest remaining life keyctl believes a `deadlineDay` (days): up to LATEST_TIME. */
+const DAY = 86_400_000;
+
+/**
+ * When the key stops working, from `expiredAt` and `deadlineDay`. query-api documents both only for keys without an
+ * IP binding or after a password change, with the sentinels `""` and -1 otherwise
+ * (https://bybit-exchange.github.io/docs/v5/user/apikey-info; test/contract/exchange-bybit-docs.test.ts). An
+ * `expiredAt` that is no time (or outside 2009-2100) and a `deadlineDay` that is neither -1 nor a count of days are
+ * answers keyctl cannot read: EXCHANGE_BAD_RESPONSE, never "no expiry". `deadlineDay: 0` is the key's last day (the docs
+ * are silent on 0; read as expiring now, the safe reading). With both, the earlier wins.
+ */
+function bybitExpiry(r: { expiredAt?: string; deadlineDay?: number }, now: number): string | undefined {
+  const at = toIso(r.expiredAt, { exchange: 'bybit', endpoint: 'query-api', field: 'expiredAt' });
+  const days = r.deadlineDay ?? -1;
+  if (days !== -1 && (days < 0 || now + days * DAY > LATEST_TIME)) {
+    badAnswer('bybit', 'query-api', 'deadlineDay: expected -1 or a number of days');
+  }
+  const times = [...(at ? [Date.parse(at)] : []), ...(days >= 0 ? [now + days * DAY] : [])];
+  return times.length > 0 ? new Date(Math.min(...times)).toISOString() : undefined;
+}
+
 /**
  * A KeyInspection from query-api's `result`, parsed against its documented shape: any other shape is an
- * EXCHANGE_BAD_RESPONSE (a violation for verify, import and rotation), never a key with fewer permissions.
+ * EXCHANGE_BAD_RESPONSE (a violation for verify, import and rotation), never a key with fewer permissions. `apiKey`,
+ * when given, is the key asked about: an answer about another key is a bad answer too.
  */
-export function parseBybitKey(result: unknown, now = Date.now()): KeyInspection {
+export function parseBybitKey(result: unknown, now = Date.now(), apiKey?: string): KeyInspection {
   const r = parseAnswer(queryApiSchema, result, 'bybit', 'query-api');
+  if (apiKey !== undefined && r.apiKey !== undefined && r.apiKey !== apiKey)
+    badAnswer('bybit', 'query-api', 'apiKey: not the key asked about');
+  const permissions = checkedPermissions(obj(result).permissions, r.permissions, 'query-api');
   const readOnly = r.readOnly === 1;
   const uid = String(r.userID);
   const ips = checkedIps(r.ips, 'query-api');
-  let expiresAt = toIso(r.expiredAt);
-  const deadlineDay = r.deadlineDay ?? -1;
-  if (!expiresAt && deadlineDay > 0) expiresAt = new Date(now + deadlineDay * 86_400_000).toISOString();
+  const expiresAt = bybitExpiry(r, now);
+  const createdAt = toIso(r.createdAt, { exchange: 'bybit', endpoint: 'query-api', field: 'createdAt' });
   return {
-    scopes: bybitScopes(r.permissions, { readOnly, isMaster: r.isMaster, uta: r.uta === 1 }),
-    native: { permissions: r.permissions, readOnly: r.readOnly, ...(r.uta !== undefined ? { uta: r.uta } : {}) },
+    scopes: bybitScopes(permissions, { readOnly, isMaster: r.isMaster, uta: r.uta === 1 }),
+    native: { permissions, readOnly: r.readOnly, ...(r.uta !== undefined ? { uta: r.uta } : {}) },
     ips: parseIps(ips),
     readOnly,
     owner: { uid, isMaster: r.isMaster, ...(!r.isMaster ? { subaccount: uid } : {}) },
     ...(expiresAt ? { expiresAt } : {}),
-    ...(toIso(r.createdAt) ? { createdAt: toIso(r.createdAt) } : {}),
+    ...(createdAt ? { createdAt } : {}),
     ...(r.note ? { label: r.note } : {}),
   };
 }
@@ -194,7 +250,7 @@ export const adapter: ExchangeAdapter = {
   async inspect(request: InspectRequest): Promise<KeyInspection> {
     const client = await createClient(request.account, request.key, request);
     const response = await client.call('privateGetV5UserQueryApi', {}, { action: 'inspecting the key' });
-    return parseBybitKey(resultOf(response));
+    return parseBybitKey(resultOf(response), Date.now(), request.key.apiKey);
   },
 
   async createKey(request: CreateKeyRequest): Promise<CreatedKey> {
@@ -212,11 +268,9 @@ export const adapter: ExchangeAdapter = {
       },
       { action: 'creating a sub-account key', retry: 'refused-only' },
     );
-    const r = resultOf(response);
-    const apiKey = str(r.apiKey);
-    const secret = str(r.secret);
-    if (!apiKey || !secret) throw malformed('bybit', 'create-sub-api');
-    return { apiKey, secret };
+    const created = v.safeParse(createdSchema, resultOf(response));
+    if (!created.success) throw malformed('bybit', 'create-sub-api');
+    return { apiKey: created.output.apiKey, secret: created.output.secret };
   },
 
   async deleteKey(request: DeleteKeyRequest): Promise<void> {
@@ -240,20 +294,26 @@ export const adapter: ExchangeAdapter = {
       // A list keyctl cannot read would hide keys from the orphan sweep: an error, never an empty list.
       const r = parseAnswer(listSchema, answer, 'bybit', 'sub-apikeys');
       const items = r.result;
-      for (const k of items) {
-        const createdAt = toIso(k.createdAt);
+      const rawItems = Array.isArray(answer.result) ? (answer.result as unknown[]) : [];
+      items.forEach((k, i) => {
+        const createdAt = toIso(k.createdAt, { exchange: 'bybit', endpoint: 'sub-apikeys', field: 'createdAt' });
+        const permissions = checkedPermissions(obj(rawItems[i]).permissions, k.permissions, 'sub-apikeys');
         keys.push({
           apiKey: k.apiKey,
           ...(k.note ? { label: k.note } : {}),
           // `readOnly: false` is the read-only key (see listedKeySchema). The listing has no `uta`, so a UTA key's
           // DerivativesTrade marker reads as futures:trade here: more scopes, never fewer (no verdict reads a listing).
-          scopes: bybitScopes(k.permissions, { readOnly: k.readOnly === false }),
+          scopes: bybitScopes(permissions, { readOnly: k.readOnly === false }),
           ips: parseIps(checkedIps(k.ips, 'sub-apikeys')),
           ...(createdAt ? { createdAt } : {}),
         });
-      }
+      });
+      // The same key twice (on one page or across pages): a listing that contradicts itself may be hiding another.
+      if (repeats(keys.map((k) => k.apiKey)) > 0) badAnswer('bybit', 'sub-apikeys', 'apiKey: a key listed twice');
       cursor = r.nextPageCursor;
-      if (!cursor || items.length === 0) break;
+      if (!cursor) break;
+      // An empty page that still points at a next one: the listing did not end, and what follows would be unread.
+      if (items.length === 0) badAnswer('bybit', 'sub-apikeys', 'nextPageCursor: an empty page that is not the last');
       if (seen.has(cursor)) badAnswer('bybit', 'sub-apikeys', 'nextPageCursor: a cursor came back twice');
       seen.add(cursor);
     }

@@ -19,6 +19,7 @@ import {
   obj,
   parseAnswer,
   parseIps,
+  repeats,
   scopesFromTokens,
   toIso,
 } from '../normalize.js';
@@ -101,13 +102,15 @@ const apiKeyInfoSchema = v.variant('isMaster', [
   v.looseObject({ ...keyFields, isMaster: v.literal(true), subName: v.optional(v.string()) }),
   v.looseObject({ ...keyFields, isMaster: v.literal(false), subName: v.pipe(v.string(), v.minLength(1)) }),
 ]);
-// Every documented field of a listed key is optional; apiKey and permission are what the list is read for, so they
-// are required (a key without them would drop out of the orphan sweep, or list with no permissions).
+// Every documented field of a listed key is optional; apiKey, permission and remark are what the list is read for, so
+// they are required (a key without them would drop out of the orphan sweep, which finds keyctl's keys by remark, or
+// list with no permissions). An empty remark is well-formed (not one of keyctl's, which always set one); an absent one
+// is not. `subName` and `isMaster`, when present, must say the key is a key of the sub-account asked about (listKeys).
 const listedKeySchema = v.looseObject({
   apiKey: v.pipe(v.string(), v.minLength(1)),
   permission: v.string(),
   ipWhitelist: v.optional(v.string()),
-  remark: v.optional(v.string()),
+  remark: v.string(),
   createdAt: v.optional(v.number()),
   subName: v.optional(v.string()),
   uid: v.optional(uidSchema),
@@ -147,13 +150,18 @@ function checkedIps(ipWhitelist: string | undefined, endpoint: string): string[]
 
 /**
  * A KeyInspection from user/api-key's `data`, parsed against its documented shape: any other shape is an
- * EXCHANGE_BAD_RESPONSE (a violation for verify, import and rotation), never a key with fewer permissions.
+ * EXCHANGE_BAD_RESPONSE (a violation for verify, import and rotation), never a key with fewer permissions. `apiKey`,
+ * when given, is the key asked about: Get Apikey Info documents `apiKey` in its answer, and one about another key is a
+ * bad answer (as Binance's ipRestriction answer about another key is).
  */
-export function parseKucoinKey(data: unknown): KeyInspection {
+export function parseKucoinKey(data: unknown, apiKey?: string): KeyInspection {
   const d = parseAnswer(apiKeyInfoSchema, data, 'kucoin', 'user/api-key');
+  if (apiKey !== undefined && d.apiKey !== undefined && d.apiKey !== apiKey) {
+    badAnswer('kucoin', 'user/api-key', 'apiKey: not the key asked about');
+  }
   const tokens = permissionTokens(d.permission, 'user/api-key');
   const ips = checkedIps(d.ipWhitelist, 'user/api-key');
-  const createdAt = toIso(d.createdAt);
+  const createdAt = toIso(d.createdAt, { exchange: 'kucoin', endpoint: 'user/api-key', field: 'createdAt' });
   return {
     scopes: scopesFromTokens(tokens, KUCOIN_PERMISSIONS, { isMaster: d.isMaster, masterToken: 'General' }),
     native: { permission: d.permission, ipWhitelist: d.ipWhitelist, apiVersion: d.apiVersion },
@@ -212,7 +220,7 @@ export const adapter: ExchangeAdapter = {
   async inspect(request: InspectRequest): Promise<KeyInspection> {
     const client = await createClient(request.account, request.key, request);
     const response = await client.call('privateGetUserApiKey', {}, { action: 'inspecting the key' });
-    return parseKucoinKey(obj(response).data);
+    return parseKucoinKey(obj(response).data, request.key.apiKey);
   },
 
   async createKey(request: CreateKeyRequest): Promise<CreatedKey> {
@@ -260,14 +268,22 @@ export const adapter: ExchangeAdapter = {
     const client = await createClient(request.account, request.master, request);
     const answer = await client.call('privateGetSubApiKey', { subName: request.subaccount }, { action: 'listing sub-account keys' });
     // A list keyctl cannot read would hide keys from the orphan sweep: an error, never an empty list.
-    const keys = parseAnswer(listSchema, obj(answer).data, 'kucoin', 'sub/api-key list');
+    const endpoint = 'sub/api-key list';
+    const keys = parseAnswer(listSchema, obj(answer).data, 'kucoin', endpoint);
+    // A key of the main account, or of another sub-account, must never reach the sweep, which deletes by remark.
+    if (keys.some((k) => k.isMaster === true)) badAnswer('kucoin', endpoint, 'isMaster: a main-account key in a sub-account listing');
+    if (keys.some((k) => k.subName !== undefined && k.subName.toLowerCase() !== request.subaccount.toLowerCase())) {
+      badAnswer('kucoin', endpoint, 'subName: an entry of another sub-account');
+    }
+    // The same key twice: a listing that contradicts itself may be hiding another key.
+    if (repeats(keys.map((k) => k.apiKey)) > 0) badAnswer('kucoin', endpoint, 'apiKey: a key listed twice');
     return keys.map((k) => {
-      const createdAt = toIso(k.createdAt);
+      const createdAt = toIso(k.createdAt, { exchange: 'kucoin', endpoint, field: 'createdAt' });
       return {
         apiKey: k.apiKey,
         ...(k.remark ? { label: k.remark } : {}),
-        scopes: scopesFromTokens(permissionTokens(k.permission, 'sub/api-key list'), KUCOIN_PERMISSIONS, { masterToken: 'General' }),
-        ips: parseIps(checkedIps(k.ipWhitelist, 'sub/api-key list')),
+        scopes: scopesFromTokens(permissionTokens(k.permission, endpoint), KUCOIN_PERMISSIONS, { masterToken: 'General' }),
+        ips: parseIps(checkedIps(k.ipWhitelist, endpoint)),
         ...(createdAt ? { createdAt } : {}),
       };
     });

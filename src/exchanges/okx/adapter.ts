@@ -17,6 +17,7 @@ import {
   malformed,
   parseAnswer,
   parseIps,
+  repeats,
   scopesFromTokens,
   toIso,
 } from '../normalize.js';
@@ -74,11 +75,13 @@ const listedKeySchema = v.looseObject({
   ts: v.optional(v.string()),
 });
 const listSchema = v.looseObject({ data: v.array(listedKeySchema) });
-// keyctl reads only the credentials from this answer; the new key is inspected on its own before it is used.
+// keyctl reads only the credentials from this answer; the new key is inspected on its own before it is used. One
+// request creates one key: `data` holds exactly one entry (the doc's example), and two would leave keyctl guessing which
+// credentials are the new key's.
 const createSchema = v.looseObject({
   data: v.pipe(
     v.array(v.looseObject({ apiKey: v.pipe(v.string(), v.minLength(1)), secretKey: v.pipe(v.string(), v.minLength(1)) })),
-    v.minLength(1),
+    v.length(1),
   ),
 });
 
@@ -147,9 +150,12 @@ export function parseOkxConfig(entry: unknown): KeyInspection {
  * lookup must never see an empty or shortened list instead.
  */
 function parseListing(response: unknown): ListedKey[] {
-  return parseAnswer(listSchema, response, 'okx', ENDPOINT_KEYS).data.map((k) => {
+  const data = parseAnswer(listSchema, response, 'okx', ENDPOINT_KEYS).data;
+  // The same key twice: a listing that contradicts itself may be hiding another key.
+  if (repeats(data.map((k) => k.apiKey)) > 0) badAnswer('okx', ENDPOINT_KEYS, 'apiKey: a key listed twice');
+  return data.map((k) => {
     checkedPerm(k.perm, ENDPOINT_KEYS);
-    const createdAt = toIso(k.ts);
+    const createdAt = toIso(k.ts, { exchange: 'okx', endpoint: ENDPOINT_KEYS, field: 'ts' });
     return {
       apiKey: k.apiKey,
       ...(k.label ? { label: k.label } : {}),
