@@ -11,6 +11,7 @@
  * `::ffff:0.0.0.0/0`, reads as unrestricted). Entries are compared in canonical form (parseAllowlistEntry).
  */
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import type { KeyInspection } from './inspection.js';
 import { isTradeScope, type DeclarableScope, type Scope } from './scopes.js';
 
@@ -222,7 +223,8 @@ export interface AllowlistEntry {
   anywhere: boolean;
 }
 
-const IPV4_MAPPED = 0xffffn << 32n; // ::ffff:0:0/96
+/** ::ffff:0:0, the first address of the /96 that IPv4-mapped addresses live in. */
+const IPV4_MAPPED = ipaddr.IPv6.parse('::ffff:0:0');
 
 /**
  * Parses an allowlist entry an exchange reports: `*`, an address, or a CIDR block, in any spelling node:net accepts
@@ -236,77 +238,35 @@ export function parseAllowlistEntry(entry: string): AllowlistEntry | undefined {
   const parts = entry.split('/');
   const [address, bits] = parts;
   if (parts.length > 2 || !address || address.includes('%')) return undefined;
+  // node:net decides what is an address: ipaddr.js alone also takes `0x7f.0.0.1`, `010.0.0.1` and `127.1`.
   const version = isIP(address);
   if (version !== 4 && version !== 6) return undefined;
   if (bits !== undefined && !/^\d{1,5}$/.test(bits)) return undefined;
-  let family: 4 | 6 = version;
-  let max = family === 4 ? 32 : 128;
-  let prefix = bits === undefined ? max : Number(bits);
+  const max = version === 4 ? 32 : 128;
+  const prefix = bits === undefined ? max : Number(bits);
   if (prefix > max) return undefined;
-  let value = family === 4 ? ipv4Value(address) : ipv6Value(address);
-  if (family === 6) {
-    if (prefix >= 96 && value >> 32n === 0xffffn) {
-      // ::ffff:a.b.c.d/p is the IPv4 block a.b.c.d/(p-96).
-      family = 4;
-      max = 32;
-      prefix -= 96;
-      value &= 0xffffffffn;
-    } else if (prefix < 96 && value >> BigInt(128 - prefix) === IPV4_MAPPED >> BigInt(128 - prefix)) {
-      // A block that holds ::ffff:0:0/96 lets in every IPv4 client an exchange maps into IPv6.
-      return { family: 6, prefix, text: `${ipv6Text(network(value, prefix, 128))}/${prefix}`, anywhere: true };
-    }
+  if (version === 4) return canonical(ipaddr.IPv4.networkAddressFromCIDR(`${address}/${prefix}`), prefix);
+  // ipaddr.js reads the deprecated IPv4-compatible `::a.b.c.d` as `::ffff:a.b.c.d`; `0::a.b.c.d` is the address
+  // node:net accepted (::a.b:c.d), not an IPv4-mapped one.
+  const v6 = /^::[\d.]+$/.test(address) ? `0${address}` : address;
+  const ip = ipaddr.IPv6.parse(v6);
+  if (prefix >= 96 && ip.isIPv4MappedAddress()) {
+    // ::ffff:a.b.c.d/p is the IPv4 block a.b.c.d/(p-96).
+    return canonical(ipaddr.IPv4.networkAddressFromCIDR(`${ip.toIPv4Address().toString()}/${prefix - 96}`), prefix - 96);
   }
-  const net = network(value, prefix, max);
-  const addressText = family === 4 ? ipv4Text(net) : ipv6Text(net);
-  return { family, prefix, text: prefix === max ? addressText : `${addressText}/${prefix}`, anywhere: prefix === 0 };
-}
-
-function network(value: bigint, prefix: number, max: number): bigint {
-  const hostBits = BigInt(max - prefix);
-  return (value >> hostBits) << hostBits;
-}
-
-function ipv4Value(address: string): bigint {
-  return address.split('.').reduce((n, octet) => (n << 8n) | BigInt(Number(octet)), 0n);
-}
-
-/** The 128-bit value of an address node:net already accepted as IPv6 (no zone id). */
-function ipv6Value(address: string): bigint {
-  let text = address;
-  if (text.includes('.')) {
-    // A dotted IPv4 tail: two 16-bit groups.
-    const at = text.lastIndexOf(':');
-    const v4 = ipv4Value(text.slice(at + 1));
-    text = `${text.slice(0, at + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  const net = ipaddr.IPv6.networkAddressFromCIDR(`${v6}/${prefix}`);
+  if (prefix < 96 && ip.match(IPV4_MAPPED, prefix)) {
+    // A block that holds ::ffff:0:0/96 lets in every IPv4 client an exchange maps into IPv6.
+    return { family: 6, prefix, text: `${net.toRFC5952String()}/${prefix}`, anywhere: true };
   }
-  const [head = '', tail] = text.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n);
+  return canonical(net, prefix);
 }
 
-function ipv4Text(value: bigint): string {
-  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
-}
-
-/** RFC 5952 text: lower case, no leading zeros, the longest run of two or more zero groups (the first of equals) as `::`. */
-function ipv6Text(value: bigint): string {
-  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
-  let best = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      best = i;
-      bestLength = j - i;
-    }
-    i = j === i ? i + 1 : j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`;
+/** The entry for a network address: dotted IPv4 or RFC 5952 IPv6, `/prefix` unless it is a single address. */
+function canonical(net: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): AllowlistEntry {
+  const [family, max, address] =
+    net instanceof ipaddr.IPv6 ? ([6, 128, net.toRFC5952String()] as const) : ([4, 32, net.toString()] as const);
+  return { family, prefix, text: prefix === max ? address : `${address}/${prefix}`, anywhere: prefix === 0 };
 }
 
 /**

@@ -416,7 +416,51 @@ describe('parseAllowlistEntry', () => {
     'fe80::1%eth0',
     '01.2.3.4',
     ' 1.2.3.4',
+    // IPv4 spellings ipaddr.js would parse but node:net refuses: hex, octal, fewer than four parts, one number.
+    '0x7f.0.0.1',
+    '010.0.0.1',
+    '0177.0.0.1/8',
+    '127.1',
+    '1.2.3',
+    '2130706433',
+    '::ffff:0x7f.0.0.1',
+    '::ffff:010.0.0.1',
+    '::ffff:1.2.3.4%eth0',
+    '1.2.3.4/-1',
+    '1.2.3.4/+8',
+    '1.2.3.4/123456',
   ])('refuses %j', (entry) => {
     expect(parseAllowlistEntry(entry)).toBeUndefined();
+  });
+
+  it.each([
+    ['192.0.2.1', 4, 32, '192.0.2.1', false],
+    ['192.0.2.255/25', 4, 25, '192.0.2.128/25', false],
+    ['255.255.255.255/1', 4, 1, '128.0.0.0/1', false],
+    ['10.1.2.3/8', 4, 8, '10.0.0.0/8', false],
+    ['::', 6, 128, '::', false],
+    ['::1', 6, 128, '::1', false],
+    ['0:0:0:0:0:0:0:1/128', 6, 128, '::1', false],
+    ['2001:DB8::/32', 6, 32, '2001:db8::/32', false],
+    ['2001:db8:0:0:1:0:0:1', 6, 128, '2001:db8::1:0:0:1', false],
+    ['2001:db8::ff00:42:8329/64', 6, 64, '2001:db8::/64', false],
+    ['2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff/127', 6, 127, '2001:db8:aaaa:bbbb:cccc:dddd:eeee:fffe/127', false],
+    ['fe80::1:2/10', 6, 10, 'fe80::/10', false],
+    ['1:0:0:0:2:0:0:0', 6, 128, '1::2:0:0:0', false],
+    ['1:2:3:4:5:6:7:0', 6, 128, '1:2:3:4:5:6:7:0', false],
+    // The deprecated IPv4-compatible form is the IPv6 address ::102:304, not the IPv4-mapped ::ffff:1.2.3.4.
+    ['::1.2.3.4', 6, 128, '::102:304', false],
+    ['0:0:0:0:0:ffff:192.0.2.7/104', 4, 8, '192.0.0.0/8', false],
+    ['::ffff:192.0.2.7/96', 4, 0, '0.0.0.0/0', true],
+    ['::ffff:c000:207/128', 4, 32, '192.0.2.7', false],
+    ['::/96', 6, 96, '::/96', false],
+    ['::/95', 6, 95, '::/95', false],
+    ['::/94', 6, 94, '::/94', false],
+    ['::ffff:0:0/94', 6, 94, '::fffc:0:0/94', true],
+    ['::ffff:1.2.3.4/80', 6, 80, '::/80', true],
+    ['1::/80', 6, 80, '1::/80', false],
+    ['::/0', 6, 0, '::/0', true],
+  ] as const)('canonicalises %s', (entry, family, prefix, text, anywhere) => {
+    expect(parseAllowlistEntry(entry)).toEqual({ family, prefix, text, anywhere });
   });
 });
