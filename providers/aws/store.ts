@@ -29,7 +29,7 @@ import {
 } from '../types.js';
 import type { SecretsManagerApi } from './api.js';
 import { AwsClient, type AwsStoreOptions, type GetOut, type Ref } from './client.js';
-import { PARTIAL_ARN_SUFFIX } from './names.js';
+import { PARTIAL_ARN_SUFFIX } from '../../src/domain/aws-names.js';
 import { ensureTable, type DynamoApi } from './table.js';
 import { VersionIndex } from './version-index.js';
 import { DynamoCoordination } from './dynamo-coordination.js';

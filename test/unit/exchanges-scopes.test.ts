@@ -33,13 +33,15 @@ describe('bybit scope mapping', () => {
     ]);
   });
 
-  it('drops inert write permissions of a read-only key', () => {
-    expect(bybitScopes({ Spot: ['SpotTrade'], Wallet: ['Withdraw'] }, { readOnly: true })).toEqual(['read']);
+  it("drops a read-only key's trade groups but keeps what moves funds (the docs are silent on it: the safe reading)", () => {
+    expect(bybitScopes({ Spot: ['SpotTrade'] }, { readOnly: true })).toEqual(['read']);
+    expect(bybitScopes({ Spot: ['SpotTrade'], Wallet: ['Withdraw'] }, { readOnly: true })).toEqual(['read', 'withdraw']);
   });
 
   it('gives a read-write master key with a wallet transfer permission keys:manage', () => {
     expect(bybitScopes({ Wallet: ['AccountTransfer'] }, { readOnly: false, isMaster: true })).toEqual(['read', 'transfer', 'keys:manage']);
-    expect(bybitScopes({ Wallet: ['AccountTransfer'] }, { readOnly: true, isMaster: true })).toEqual(['read']);
+    // Read-only: no key management, but the transfer permission is still reported.
+    expect(bybitScopes({ Wallet: ['AccountTransfer'] }, { readOnly: true, isMaster: true })).toEqual(['read', 'transfer']);
     expect(bybitScopes({ Spot: ['SpotTrade'] }, { readOnly: false, isMaster: true })).toEqual(['read', 'spot:trade']);
   });
 
