@@ -133,6 +133,12 @@ export interface SecretStore {
   health(): Promise<void>;
 
   /**
+   * Backend settings that change how the store behaves (Vault: the KV mount's max_versions, cas_required,
+   * delete_version_after), for `keyctl status`. Absent where there are none to show.
+   */
+  settings?(): Promise<Record<string, string | number | boolean>>;
+
+  /**
    * Everything known about `path` except secret material, or `null` when the path does not exist.
    * Versions whose material was destroyed are still listed (metadata kept for audit).
    */

@@ -22,7 +22,9 @@ export async function mapVaultError(err: unknown, http: VaultHttp, op: string, p
     });
   }
   const where = `${http.address}`;
-  if (err.status === 503 || err.has('Vault is sealed')) {
+  // A 503 that says something else (a standby that cannot reach the active node) is VAULT_UNAVAILABLE below; a bare
+  // 503 is most likely a sealed node behind a proxy.
+  if (err.has('Vault is sealed') || (err.status === 503 && err.errors.length === 0)) {
     return new ProviderError('VAULT_SEALED', `Vault at ${where} is sealed.`, {
       hint: HINT_SEALED,
       retryable: true,
@@ -48,11 +50,20 @@ export async function mapVaultError(err: unknown, http: VaultHttp, op: string, p
       details: { status: err.status, path },
     });
   }
+  const tries = err.attempts > 1 ? `, ${err.attempts} attempts` : '';
+  if (err.status === 412) {
+    // Vault Enterprise: this node lacks replicated state the request needs (https://developer.hashicorp.com/vault/docs/enterprise/consistency).
+    return new ProviderError('VAULT_UNAVAILABLE', `Vault at ${where} could not serve ${op} on ${path} yet (HTTP 412${tries}).`, {
+      hint: 'A Vault Enterprise standby or replica has not caught up with a recent change (eventual consistency). Re-run in a moment, or point store.address at the active node.',
+      retryable: true,
+      details: { status: err.status, path, attempts: err.attempts },
+    });
+  }
   if (err.status === 429 || err.status >= 500) {
-    return new ProviderError('VAULT_UNAVAILABLE', `Vault at ${where} could not serve ${op} on ${path} (HTTP ${err.status}).`, {
+    return new ProviderError('VAULT_UNAVAILABLE', `Vault at ${where} could not serve ${op} on ${path} (HTTP ${err.status}${tries}).`, {
       hint: 'Vault is overloaded, in standby or failing. Re-run later; check its status with `vault status`.',
       retryable: true,
-      details: { status: err.status, path },
+      details: { status: err.status, path, attempts: err.attempts },
     });
   }
   return new ProviderError('VAULT_ERROR', `Vault refused ${op} on ${path} (HTTP ${err.status}).`, {

@@ -2,6 +2,7 @@
  * Typed KV v2 operations (api-docs/secret/kv/kv-v2) over the facade. Paths here are relative to the mount; 404s become
  * `null`, a cas mismatch becomes `'conflict'`, every other failure a ProviderError from mapVaultError.
  */
+import { ProviderError } from '../../src/errors.js';
 import { mapVaultError } from './errors.js';
 import { VaultApiError, type VaultHttp } from './http.js';
 
@@ -13,10 +14,23 @@ export interface KvVersionState {
 
 export interface KvMetadata {
   current_version: number;
+  /** When the key was created (RFC 3339): changes if the key is deleted and re-created. */
+  created_time?: string;
+  /** The key's own delete_version_after ("0s": none). */
+  delete_version_after?: string;
   /** Versions kept for this key; 0 means the mount's setting (Vault's default is 10). */
   max_versions: number;
   custom_metadata: Record<string, string> | null;
   versions: Record<string, KvVersionState>;
+}
+
+/** A KV v2 mount's settings (vault-plugin-secrets-kv path_config.go, pathConfigRead). */
+export interface KvMountConfig {
+  /** 0: Vault's default (10). */
+  max_versions: number;
+  cas_required: boolean;
+  /** A Go duration ("0s": off). */
+  delete_version_after: string;
 }
 
 export interface KvRead {
@@ -43,6 +57,38 @@ export class Kv {
   /** The full Vault path of `kind` (data, metadata, destroy) for `path`. */
   full(kind: 'data' | 'metadata' | 'destroy', path: string): string {
     return `${this.mount}/${kind}/${path}`;
+  }
+
+  /**
+   * The mount's settings (`<mount>/config`: max_versions, cas_required, delete_version_after), or null when this
+   * token may not read them (the settings are then unknown).
+   */
+  async config(): Promise<KvMountConfig | null> {
+    const full = `${this.mount}/config`;
+    try {
+      const res = await this.http.call<Record<string, unknown>>({ method: 'GET', path: full });
+      const d = res.data;
+      // path_config.go, pathConfigRead: all three, always. Anything else is not a KV v2 mount keyctl understands.
+      if (
+        !d ||
+        typeof d.max_versions !== 'number' ||
+        !Number.isSafeInteger(d.max_versions) ||
+        d.max_versions < 0 ||
+        typeof d.cas_required !== 'boolean' ||
+        typeof d.delete_version_after !== 'string'
+      ) {
+        throw new ProviderError('VAULT_BAD_RESPONSE', `Vault answered ${full} without the documented settings.`, {
+          hint: 'Check that store.mount is a KV version 2 mount; keyctl changed nothing.',
+        });
+      }
+      return { max_versions: d.max_versions, cas_required: d.cas_required, delete_version_after: d.delete_version_after };
+    } catch (err) {
+      if (err instanceof ProviderError) throw err;
+      // Not allowed to read them (a policy without `<mount>/config`): unknown. keyctl then assumes the mount keeps
+      // the default 10 versions (it refuses writes earlier, never later) and cannot check delete_version_after.
+      if (err instanceof VaultApiError && err.status === 403 && !err.has('invalid token')) return null;
+      throw await mapVaultError(err, this.http, 'read', full);
+    }
   }
 
   async metadata(path: string): Promise<KvMetadata | null> {

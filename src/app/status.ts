@@ -20,7 +20,14 @@ export interface StatusDeps extends Pick<AppDeps, 'inventory'> {
 
 export interface Status {
   config: string;
-  store: { provider: string; location: string; ok: boolean; error?: { code: string; message: string; hint?: string } };
+  store: {
+    provider: string;
+    location: string;
+    ok: boolean;
+    /** The backend's settings that change keyctl's behaviour (SecretStore.settings), when it has any. */
+    settings?: Record<string, string | number | boolean>;
+    error?: { code: string; message: string; hint?: string };
+  };
   keys: {
     declared: number;
     withCurrent: number;
@@ -42,6 +49,7 @@ export async function status(deps: StatusDeps): Promise<Status> {
   try {
     const { store, audit } = await deps.open();
     await store.health();
+    if (store.settings) result.store.settings = await store.settings();
     result.store.ok = true;
     const keys = managedKeys(inventory);
     const verified = await lastVerifications(audit, new Set(keys.map((k) => k.ref)));

@@ -25,6 +25,9 @@ export const SCRUBBED_ENV = [
   'KEYCTL_TOKEN',
   'VAULT_TOKEN',
   'VAULT_SECRET_ID',
+  // The JWT keyctl logs in to Vault with (jwt auth), and where keyctl's Vault client key is.
+  'KEYCTL_VAULT_JWT',
+  'VAULT_CLIENT_KEY',
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',

@@ -8,15 +8,18 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { CORE_SCHEMA, load as loadYaml, YAMLException } from 'js-yaml';
 import * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { PARTIAL_ARN_SUFFIX } from '../../providers/aws/names.js';
+import { PARTIAL_ARN_SUFFIX } from '../domain/aws-names.js';
 import { configSchema, parseOptions, RESERVED_NAMES, type ParsedConfig, type StoreConfig } from './schema.js';
 import type { Account, Inventory, Slot } from '../domain/inventory.js';
+import type { AlertsConfig } from '../alerts/schema.js';
 import { configDurationMs } from '../../schedules/duration.js';
 
 /** The config: the inventory it declares (accounts, slots, staff; `file` is the absolute path read), and where keyctl keeps things. */
 export interface Config extends Inventory {
   store: StoreConfig;
   auditPath: string;
+  /** Alert channels by name (src/alerts/schema.ts); empty when none are configured. */
+  alerts: AlertsConfig;
 }
 
 export interface LoadResult {
@@ -177,7 +180,7 @@ function dotted(path: Location): string {
 function normalize(parsed: ParsedConfig, file: string): Config {
   const dir = dirname(file);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
-  const store: StoreConfig = parsed.store.provider === 'local' ? { ...parsed.store, path: abs(parsed.store.path) } : parsed.store;
+  const store = absoluteStorePaths(parsed.store, abs);
   const auditPath = parsed.audit.path
     ? abs(parsed.audit.path)
     : store.provider === 'local'
@@ -192,7 +195,26 @@ function normalize(parsed: ParsedConfig, file: string): Config {
     }
   }
   slots.sort((x, y) => x.ref.localeCompare(y.ref));
-  return { file, store, auditPath, accounts, slots, staff: parsed.staff };
+  return { file, store, auditPath, accounts, slots, staff: parsed.staff, alerts: parsed.alerts };
+}
+
+/** The store's file paths (local store directory, Vault TLS files and JWT file) resolved against the config's directory. */
+function absoluteStorePaths(store: StoreConfig, abs: (p: string) => string): StoreConfig {
+  if (store.provider === 'local') return { ...store, path: abs(store.path) };
+  if (store.provider !== 'vault') return store;
+  const out = { ...store };
+  if (store.tls) {
+    const tls = { ...store.tls };
+    for (const key of ['caCert', 'caPath', 'clientCert', 'clientKey'] as const) {
+      const value = tls[key];
+      if (value !== undefined) tls[key] = abs(value);
+    }
+    out.tls = tls;
+  }
+  if ((store.auth.method === 'kubernetes' || store.auth.method === 'jwt') && store.auth.tokenPath !== undefined) {
+    out.auth = { ...store.auth, tokenPath: abs(store.auth.tokenPath) };
+  }
+  return out;
 }
 
 /**
@@ -318,6 +340,10 @@ function checkWarnings(config: Config, parsed: ParsedConfig): ConfigIssue[] {
     const raw = parsed.bots[s.bot]?.subaccounts[s.sub];
     if (raw && raw.ips.length !== s.ips.length) warnings.push({ path: `${at}.ips`, message: 'lists an address twice' });
     if (raw && raw.scopes.length !== s.scopes.length) warnings.push({ path: `${at}.scopes`, message: 'lists a scope twice' });
+    // Below a minute every key is asked of its exchange that often: fine for a drill, a rate-limit risk in production.
+    if (configDurationMs(s.verify.every) < 60_000) {
+      warnings.push({ path: `${at}.verify.every`, message: `${s.verify.every} is under a minute: meant for tests and drills` });
+    }
     const key = `${s.account}\u0000${s.uid}`;
     const other = seen.get(key);
     if (other) warnings.push({ path: `${at}.uid`, message: `same sub-account as ${other}; their keys will be managed separately` });

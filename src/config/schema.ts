@@ -16,6 +16,7 @@ import { IANAZone, Settings } from 'luxon';
 // ~45 ms Intl initialisation that resolving the system locale costs (measured: keyctl exec's start-up budget).
 Settings.defaultLocale = 'en-US';
 import * as v from 'valibot';
+import { alertsSchema } from '../alerts/schema.js';
 import { ALL_SCOPES } from '../domain/scopes.js';
 import { WEEKDAYS } from '../domain/inventory.js';
 
@@ -202,6 +203,36 @@ export const memoryStoreSchema = strict({
   provider: v.literal('memory'),
 });
 
+/** TLS settings of the Vault store; paths are PEM files (a directory of them for `caPath`). */
+const vaultTls = v.pipe(
+  strict({
+    /** PEM bundle of the CAs that may sign Vault's certificate (replaces the system CAs). */
+    caCert: v.optional(nonEmpty),
+    /** Directory whose *.pem and *.crt files are the trusted CAs. */
+    caPath: v.optional(nonEmpty),
+    /** Client certificate (PEM) for Vault listeners that require one; needs clientKey. */
+    clientCert: v.optional(nonEmpty),
+    /** Unencrypted PEM private key of clientCert. */
+    clientKey: v.optional(nonEmpty),
+    /** Name to verify Vault's certificate against (and send as SNI) instead of the address's host. */
+    serverName: v.optional(nonEmpty),
+    /** Accept any certificate (no verification): a lab only. Default false. */
+    skipVerify: v.optional(v.boolean()),
+  }),
+  v.forward(
+    v.check((t) => t.clientKey !== undefined || t.clientCert === undefined, 'required when clientCert is set'),
+    ['clientKey'],
+  ),
+  v.forward(
+    v.check((t) => t.clientCert !== undefined || t.clientKey === undefined, 'required when clientKey is set'),
+    ['clientCert'],
+  ),
+  v.forward(
+    v.check((t) => t.caCert === undefined || t.caPath === undefined, 'set caCert or caPath, not both'),
+    ['caPath'],
+  ),
+);
+
 const vaultStore = strict({
   provider: v.literal('vault'),
   /** Vault address; VAULT_ADDR when omitted. */
@@ -215,9 +246,24 @@ const vaultStore = strict({
     tagged('method', [
       strict({ method: v.literal('token') }),
       strict({ method: v.literal('approle'), mount: v.optional(v.string(), 'approle') }),
+      /** Kubernetes auth: the pod's service account JWT, read from `tokenPath` at each login. */
+      strict({
+        method: v.literal('kubernetes'),
+        role: nonEmpty,
+        mount: v.optional(nonEmpty, 'kubernetes'),
+        tokenPath: v.optional(nonEmpty, '/var/run/secrets/kubernetes.io/serviceaccount/token'),
+      }),
+      /** JWT auth: a JWT read from `tokenPath` at each login, or KEYCTL_VAULT_JWT when no path is set. */
+      strict({ method: v.literal('jwt'), role: nonEmpty, mount: v.optional(nonEmpty, 'jwt'), tokenPath: v.optional(nonEmpty) }),
     ]),
     () => ({ method: 'token' as const }),
   ),
+  /**
+   * TLS to Vault. Each setting falls back to the Vault CLI's variable (VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT,
+   * VAULT_CLIENT_KEY, VAULT_TLS_SERVER_NAME, VAULT_SKIP_VERIFY) when omitted; files are read at connect
+   * (providers/vault/tls.ts). Verification is off only when `skipVerify: true` (or VAULT_SKIP_VERIFY=true|1) says so.
+   */
+  tls: v.optional(vaultTls),
 });
 
 /**
@@ -276,6 +322,9 @@ export const accountSchema = strict({
   custodians: v.optional(v.array(v.string()), () => []),
 });
 
+/** What a dangerous violation found by a verification makes keyctl do (verify.onViolation). */
+export const ON_VIOLATION = ['rotate', 'alert'] as const;
+
 export const subaccountSchema = strict({
   /** Name of an entry under `accounts`. */
   account: v.string(),
@@ -294,8 +343,16 @@ export const subaccountSchema = strict({
     () => ({ every: 'P30D', grace: 'PT15M' }),
   ),
   verify: v.optional(
-    strict({ every: v.optional(period('a key verified every 0s would be checked at its exchange without pause'), 'PT1H') }),
-    () => ({ every: 'PT1H' }),
+    strict({
+      /** How often the daemon (and `keyctl verify --due`) re-checks the key at its exchange; seconds are allowed. */
+      every: v.optional(period('a key verified every 0s would be checked at its exchange without pause'), 'PT1H'),
+      /**
+       * What a verification that finds a dangerous violation does: `rotate` replaces the key at once, with no grace
+       * (assisted exchanges: an alert with the steps); `alert` only tells a human.
+       */
+      onViolation: v.optional(oneOf(ON_VIOLATION), 'rotate'),
+    }),
+    () => ({ every: 'PT1H', onViolation: 'rotate' as const }),
   ),
 });
 
@@ -320,10 +377,13 @@ export const configSchema = strict({
   accounts: v.optional(named('Account', accountSchema), () => ({})),
   bots: v.optional(named('Bot', botSchema), () => ({})),
   staff: v.optional(v.array(nonEmpty), () => []),
+  /** Where the daemon's alerts go: channel name to channel (docs/alerts.md). */
+  alerts: v.optional(alertsSchema, () => ({})),
 });
 
 export type ParsedConfig = v.InferOutput<typeof configSchema>;
 export type StoreConfig = v.InferOutput<typeof storeSchema>;
 export type LocalStoreConfig = v.InferOutput<typeof localStoreSchema>;
 export type VaultStoreConfig = v.InferOutput<typeof vaultStore>;
+export type VaultTlsConfig = v.InferOutput<typeof vaultTls>;
 export type AwsStoreConfig = v.InferOutput<typeof awsStoreSchema>;

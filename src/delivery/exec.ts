@@ -24,7 +24,15 @@ export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP
 /** After one of these the bot is stopping: a rotation seen meanwhile does not restart it. */
 const STOPPING_SIGNALS = new Set<NodeJS.Signals>(['SIGINT', 'SIGTERM', 'SIGQUIT']);
 /** keyctl's own store credentials never reach the bot: with them it could read every key in the store. */
-export const STRIPPED_ENV = ['KEYCTL_MASTER_KEY', 'KEYCTL_PASSPHRASE', 'KEYCTL_TOKEN', 'VAULT_TOKEN', 'VAULT_SECRET_ID'];
+export const STRIPPED_ENV = [
+  'KEYCTL_MASTER_KEY',
+  'KEYCTL_PASSPHRASE',
+  'KEYCTL_TOKEN',
+  'VAULT_TOKEN',
+  'VAULT_SECRET_ID',
+  'KEYCTL_VAULT_JWT',
+  'VAULT_CLIENT_KEY',
+];
 /**
  * With the AWS store, keyctl's AWS credentials in the environment can read every key in the store: they are not the
  * bot's to inherit. A bot that needs AWS gets a role or profile of its own (instance role, AWS_PROFILE).

@@ -9,6 +9,7 @@
  * its own authorization, and keyctl checks it was created by sys/wrapping/wrap before unwrapping. AWS — the config
  * and IAM rights on the `<prefix>_wrap/*` secrets.
  */
+import type { VaultTlsConfig } from '../config/schema.js';
 import { ProviderError } from '../errors.js';
 
 export async function unwrapToken(provider: string, storeToken: string, o: { env: NodeJS.ProcessEnv; config?: string }): Promise<string> {
@@ -49,15 +50,17 @@ export async function unwrapToken(provider: string, storeToken: string, o: { env
 async function unwrapVault(
   token: string,
   env: NodeJS.ProcessEnv,
-  storeConfig: () => Promise<{ provider: string; address?: string; namespace?: string }>,
+  storeConfig: () => Promise<{ provider: string; address?: string; namespace?: string; tls?: VaultTlsConfig }>,
 ): Promise<string> {
   let address = env.VAULT_ADDR;
   let namespace = env.VAULT_NAMESPACE;
+  let tlsConfig: VaultTlsConfig | undefined;
   if (!address) {
     const s = await storeConfig();
     if (s.provider === 'vault') {
       address = s.address;
       namespace = namespace ?? s.namespace;
+      tlsConfig = s.tls;
     }
   }
   if (!address) {
@@ -65,10 +68,13 @@ async function unwrapVault(
       hint: 'Set VAULT_ADDR (or KEYCTL_CONFIG pointing at a config with store.address).',
     });
   }
-  const [{ VaultHttp }, { unwrapChecked, WRAP_PATH }] = await Promise.all([
+  const [{ VaultHttp }, { unwrapChecked, WRAP_PATH }, { resolveVaultTls }] = await Promise.all([
     import('../../providers/vault/http.js'),
     import('../../providers/vault/index.js'),
+    import('../../providers/vault/tls.js'),
   ]);
-  const http = await VaultHttp.create({ address, ...(namespace ? { namespace } : {}) });
+  // A Vault behind a private CA: the store's CA (or VAULT_CACERT / VAULT_CAPATH), verified as keyctl verifies it.
+  const tls = await resolveVaultTls(tlsConfig, env);
+  const http = await VaultHttp.create({ address, tls, ...(namespace ? { namespace } : {}) });
   return unwrapChecked(http, token, WRAP_PATH, (data) => (typeof data?.value === 'string' ? data.value : null));
 }

@@ -14,6 +14,7 @@ import type { Kv } from '../../providers/vault/kv.js';
 import { vaultStoreSchema } from '../../src/config/schema.js';
 import { coordinationContract } from './coordination-suite.js';
 import { providerContract } from './provider-suite.js';
+import { vaultFencingSuite } from './vault-fencing-suite.js';
 
 const address = process.env.KEYCTL_IT_VAULT_ADDR;
 const token = process.env.KEYCTL_IT_VAULT_TOKEN;
@@ -54,4 +55,11 @@ describe.skipIf(!enabled)('real Vault (skipped unless KEYCTL_IT_VAULT_ADDR and K
     },
     { ttlMs: 2000 },
   );
+
+  vaultFencingSuite('vault (real server)', () => ({
+    address: address!,
+    token: token!,
+    mount: process.env.KEYCTL_IT_VAULT_MOUNT ?? 'secret',
+    prefix,
+  }));
 });

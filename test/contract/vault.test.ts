@@ -4,6 +4,7 @@ import { createStore } from '../../providers/vault/index.js';
 import { vaultStoreSchema } from '../../src/config/schema.js';
 import { FakeVault } from '../fakes/vault-server.js';
 import { providerContract } from './provider-suite.js';
+import { vaultFencingSuite } from './vault-fencing-suite.js';
 
 let clock = Date.parse('2026-01-01T00:00:00Z');
 let vault: FakeVault;
@@ -25,3 +26,5 @@ providerContract('vault (API double)', async () => {
     },
   };
 });
+
+vaultFencingSuite('vault (API double)', () => ({ address: vault.url, token: vault.rootToken, mount: 'secret', prefix: 'keyctl' }));

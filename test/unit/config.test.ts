@@ -59,6 +59,20 @@ describe('config', () => {
     expect(config.slots[0]?.rotate).toEqual({ every: 'P30D', grace: 'PT15M' });
   });
 
+  it("resolves the Vault store's TLS files and JWT file against the config's directory, as the local store's path", () => {
+    const store = `store:
+  provider: vault
+  address: https://vault.example.invalid:8200
+  auth: { method: jwt, role: keyctl, tokenPath: ./run/jwt }
+  tls: { caCert: ca.pem, clientCert: /abs/client.pem, clientKey: ../keys/client-key.pem }
+`;
+    const { config } = parseConfig(store + base, '/etc/keyctl/keyctl.yaml');
+    expect(config.store).toMatchObject({
+      auth: { method: 'jwt', tokenPath: '/etc/keyctl/run/jwt' },
+      tls: { caCert: '/etc/keyctl/ca.pem', clientCert: '/abs/client.pem', clientKey: '/etc/keys/client-key.pem' },
+    });
+  });
+
   it('reports every problem at once, each with its dotted path', () => {
     const err = problems(`
 store: { provider: local, path: ./s, colour: blue }

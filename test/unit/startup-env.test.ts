@@ -163,7 +163,8 @@ describe('takeStartupEnv', () => {
   });
 
   it('names every credential exec strips, and the key file path', () => {
-    expect(SCRUBBED_ENV).toEqual(expect.arrayContaining([...storeCredentialEnv('aws'), 'KEYCTL_MASTER_KEY_FILE']));
+    expect(SCRUBBED_ENV).toEqual(expect.arrayContaining([...storeCredentialEnv('aws'), 'KEYCTL_MASTER_KEY_FILE', 'VAULT_CLIENT_KEY']));
+    expect(storeCredentialEnv('vault')).toContain('KEYCTL_VAULT_JWT');
     expect(EXEC_UNSCRUBBED_ENV).toBe(UNSCRUBBED_ENV);
   });
 });

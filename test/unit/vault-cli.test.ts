@@ -72,7 +72,10 @@ describe('keyctl vault policy', () => {
     const out = JSON.parse(c.stdout()) as { name: string; policy: string };
     expect(out.name).toBe('keyctl-bot-alpha');
     const rules = parsePolicy(out.policy);
-    expect(rules.map((r) => [r.pattern, [...r.capabilities]])).toEqual([['secret/data/keyctl/bots/alpha/*', ['read']]]);
+    expect(rules.map((r) => [r.pattern, [...r.capabilities]])).toEqual([
+      ['secret/data/keyctl/bots/alpha/*', ['read']],
+      ['secret/data/keyctl/_stages/bots/alpha/*', ['read']],
+    ]);
   });
 
   it('an unknown bot is a usage error listing the known ones', async () => {
@@ -93,6 +96,8 @@ describe('the generated policy in Vault (ACL enforced by the double)', () => {
     const rules = [parsePolicy(botPolicy({ mount: 'secret', prefix: 'keyctl', bot: 'alpha' }))];
     expect([...capabilitiesFor(rules, 'secret/data/keyctl/bots/alpha/s1')]).toEqual(['read']);
     expect(capabilitiesFor(rules, 'secret/data/keyctl/bots/alphabet/s1').size).toBe(0);
+    expect([...capabilitiesFor(rules, 'secret/data/keyctl/_stages/bots/alpha/s1')]).toEqual(['read']);
+    expect(capabilitiesFor(rules, 'secret/data/keyctl/_stages/bots/alphabet/s1').size).toBe(0);
     expect(capabilitiesFor(rules, 'secret/metadata/keyctl/bots/alpha/s1').size).toBe(0);
     expect(capabilitiesFor(rules, 'secret/data/keyctl/keyctl/audit-key').size).toBe(0);
     expect(matches('secret/data/+/x', 'secret/data/a/x')).toBe(true);
@@ -137,10 +142,15 @@ describe('the generated policy in Vault (ACL enforced by the double)', () => {
     const current = await readStageWithDataAccess(kv, 'keyctl/bots/alpha/s1');
     expect(current.secret.apiKey).toBe('FAKE-alpha-1');
     expect(current.version).not.toBe(v2.version);
+    // The same through the authoritative stage record, which the policy also lets it read.
+    const viaRecord = await readStageWithDataAccess(kv, 'keyctl/bots/alpha/s1', 'CURRENT', 'keyctl/_stages/bots/alpha/s1');
+    expect(viaRecord).toEqual(current);
     for (const other of ['keyctl/bots/beta/s1', 'keyctl/bots/alphabet/s1', 'keyctl/keyctl/audit-key']) {
       const err = await failure(readStageWithDataAccess(kv, other));
       expect(err.code).toBe('VAULT_DENIED');
     }
+    const err = await failure(readStageWithDataAccess(kv, 'keyctl/bots/beta/s1', 'CURRENT', 'keyctl/_stages/bots/beta/s1'));
+    expect(err.code).toBe('VAULT_DENIED');
     // No metadata or list access either: the bot cannot enumerate slots.
     await expect(http.call({ method: 'LIST', path: 'secret/metadata/keyctl/bots' })).rejects.toBeInstanceOf(VaultApiError);
     await expect(

@@ -22,6 +22,12 @@ export const run: CommandRun = async (ctx) => {
       `config   ${status.config}`,
       `store    ${status.store.provider} at ${where}: ${status.store.ok ? 'ok' : `NOT OK (${status.store.error?.code})`}`,
     ];
+    if (status.store.settings)
+      lines.push(
+        `         ${Object.entries(status.store.settings)
+          .map(([k, v]) => `${k} ${String(v)}`)
+          .join(', ')}`,
+      );
     if (status.store.error)
       lines.push(`         ${status.store.error.message}${status.store.error.hint ? `\n         ${status.store.error.hint}` : ''}`);
     if (status.store.ok) {
