@@ -21,7 +21,7 @@ import { configDurationMs } from './duration.js';
 import { inWindow, nextWindowStart, openAtOrAfter, type RotationWindow } from './window.js';
 
 /** The part of a slot's config that schedules read. */
-export type ScheduledSlot = Pick<Slot, 'ref' | 'rotate' | 'verify'>;
+export type ScheduledSlot = Pick<Slot, 'ref' | 'rotate'> & { verify: Pick<Slot['verify'], 'every'> };
 
 /** What is known of a slot's past. Times are ISO-8601. */
 export interface SlotHistory {

@@ -5,6 +5,7 @@
 import { DateTime } from 'luxon';
 import { dueForRotation } from '../../schedules/due.js';
 import type { Slot } from '../domain/inventory.js';
+import { keyState } from '../domain/key-state.js';
 import { storePath } from '../domain/refs.js';
 import type { RotationEngine, RotationOutcome } from '../rotation/engine.js';
 import type { AppDeps } from './deps.js';
@@ -72,9 +73,14 @@ export function rotateDue(deps: RotateDeps, input: Omit<RotateInput, 'mode'> = {
 
 const REASONS: Record<RotateMode, string> = { manual: 'manual', force: 'forced', due: 'schedule' };
 
-/** Due by the slot's schedule, counting from when its CURRENT key was created. */
+/**
+ * Due by the slot's schedule, counting from when its CURRENT key was created; or at once, whatever the schedule and
+ * window, when that key was stored flagged (`key import --accept-violations`): a key known to be unsafe is replaced
+ * at the first chance.
+ */
 async function isDue(deps: Pick<AppDeps, 'store'>, slot: Slot, now: DateTime): Promise<boolean> {
   const info = await deps.store.describe(storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub }));
   const current = info?.versions.find((v) => v.id === info.stages.CURRENT);
+  if (current && keyState(slot.ref, current.meta, undefined).flagged.length > 0) return true;
   return dueForRotation(slot, { lastRotation: current?.createdAt ?? null }, now);
 }

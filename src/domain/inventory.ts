@@ -44,7 +44,8 @@ export interface Slot {
   custodians: string[];
   /** ISO-8601 durations. */
   rotate: { every: string; grace: string; window?: RotationWindow };
-  verify: { every: string };
+  /** `onViolation`: what a dangerous violation found by a verification makes keyctl do (config schema ON_VIOLATION). */
+  verify: { every: string; onViolation: 'rotate' | 'alert' };
 }
 
 export interface Inventory {

@@ -327,6 +327,19 @@ describe('keyctl verify against the exchange sandbox', () => {
     });
   });
 
+  it('--due re-checks only the slots whose last check did not pass or is older than verify.every', async () => {
+    const run = await cli(['verify', '--due', '--json']);
+    outputs.push(run);
+    const refs = (JSON.parse(run.stdout) as { results: Array<{ ref: string }> }).results.map((r) => r.ref);
+    // Refused minutes ago: stays due until a check passes. Passed minutes ago (verify.every PT1H): not due.
+    expect(refs).toContain('binance-bot/withdraw');
+    expect(refs).not.toContain('bybit-bot/clean');
+    expect(refs.some((r) => r.startsWith('@'))).toBe(false);
+    const mixed = await cli(['verify', '--due', 'bybit-bot/clean']);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toContain('--due picks the slots itself');
+  });
+
   it('never prints a secret', () => {
     for (const run of outputs) for (const s of secrets) expect(`${run.stdout}${run.stderr}`).not.toContain(s);
   });

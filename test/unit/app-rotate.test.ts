@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createRotationEngine } from '../../src/app/engine.js';
 import { rotate, rotateDue, type SlotRotation } from '../../src/app/rotate.js';
 import { fingerprint } from '../../src/domain/credentials.js';
+import { violationFlags } from '../../src/domain/key-state.js';
 import { selectSlots } from '../../src/domain/resolve.js';
 import { ExchangeError } from '../../src/errors.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
@@ -148,6 +149,26 @@ describe('rotateDue', () => {
       ['alpha/arb2', 'manual'],
       ['alpha/arb1', 'schedule'],
       ['beta/mm', 'schedule'],
+    ]);
+  });
+
+  it('replaces a key stored flagged (--accept-violations) at once, long before its schedule', async () => {
+    const now = Date.parse('2025-01-01T00:00:00Z');
+    w = await appWorld({ sandbox: true, now: () => now });
+    const path = 'bots/alpha/arb1';
+    const current = await w.deps.store.read(path, { stage: 'CURRENT' });
+    await w.deps.store.write(path, {
+      secret: current.secret,
+      meta: { ...current.version.meta, flags: violationFlags(['NOT_IP_LOCKED']) },
+      stage: 'CURRENT',
+      expect: current.version.id,
+    });
+    const result = await rotateDue(engineOf(w));
+    expect(result.failures).toEqual([]);
+    expect(result.results.map((r) => [r.ref, r.status])).toEqual([
+      ['alpha/arb1', 'rotated'],
+      ['alpha/arb2', 'nothing-to-do'],
+      ['beta/mm', 'nothing-to-do'],
     ]);
   });
 });

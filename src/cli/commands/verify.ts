@@ -3,28 +3,34 @@
  * the application layer (src/app/verify.ts); this renders the results. Exit 3 on a violation, else the exit code of
  * the first key that could not be checked.
  */
-import { verifyKeys, type VerifyResult } from '../../app/verify.js';
+import { verifyDue, verifyKeys, type VerifyResult } from '../../app/verify.js';
 import { resolveKey } from '../../domain/resolve.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
 import { progressLines } from '../render.js';
 import { table } from '../output.js';
 import type { CommandRun } from '../types.js';
 
 export type { VerifyResult };
 
-export const run: CommandRun = async (ctx, args) => {
+export const run: CommandRun = async (ctx, args, opts) => {
+  const due = opts.due === true;
+  if (due && args.length > 0) {
+    throw new UsageError('DUE_WITH_REFS', '--due picks the slots itself: name no refs with it.', {
+      hint: 'Run `keyctl verify --due` alone, or `keyctl verify <ref...>` without --due.',
+    });
+  }
   const explicit = args.length > 0;
   const keys = explicit ? args.map((a) => resolveKey(ctx.config(), a)) : undefined;
   const deps = { ...(await ctx.base()), secrets: ctx.redactor };
   const progress = progressLines<VerifyResult>(ctx.out, 'verifying', (_ref, r) => line(r));
   let results: VerifyResult[];
   try {
-    results = await verifyKeys(deps, { ...(keys ? { keys } : {}), progress });
+    results = due ? await verifyDue(deps, { progress }) : await verifyKeys(deps, { ...(keys ? { keys } : {}), progress });
   } finally {
     progress.end();
   }
 
-  ctx.out.result({ results }, () => human(results, explicit));
+  ctx.out.result({ results }, () => human(results, explicit, due));
   if (results.some((r) => r.violations.length > 0)) return ExitCode.POLICY;
   const failed = results.find((r) => r.error);
   return failed?.error ? failed.error.exitCode : ExitCode.OK;
@@ -38,8 +44,9 @@ function line(r: VerifyResult): string {
   return `${key}: VIOLATION ${r.violations.map((v) => v.code).join(', ')}`;
 }
 
-function human(results: VerifyResult[], explicit: boolean): string {
+function human(results: VerifyResult[], explicit: boolean, due: boolean): string {
   if (results.length === 0) {
+    if (due) return 'No verification is due.';
     return explicit ? 'Nothing to verify.' : 'No stored keys to verify yet: import keys with `keyctl key import <ref>`.';
   }
   const rows = results.map((r) => [

@@ -12,6 +12,12 @@ export const specs: CommandSpec[] = [
       4: 'the store cannot be opened',
       5: 'an exchange could not be asked (after retries)',
     },
+    options: [
+      [
+        '--due',
+        'only slots whose verification is due by verify.every (what cron runs between daemon-less checks); a slot whose last check failed stays due',
+      ],
+    ],
     help: [
       'refs are bot/subaccount (a bot key) or @account (an account master key); without refs, every account master key',
       'and every configured slot that has a CURRENT key in the store is verified.',
