@@ -23,6 +23,7 @@ export const ALERT_EVENTS = [
   'leadership.lost',
   'alert.test',
   'alert.suppressed',
+  'config.invalid',
 ] as const;
 
 export type AlertEvent = (typeof ALERT_EVENTS)[number];
@@ -47,6 +48,7 @@ export const DEFAULT_SEVERITY: Readonly<Record<AlertEvent, Severity>> = {
   'leadership.lost': 'warning',
   'alert.test': 'info',
   'alert.suppressed': 'warning',
+  'config.invalid': 'warning',
 };
 
 export interface Alert {

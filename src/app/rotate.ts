@@ -27,6 +27,8 @@ export interface RotateInput {
   mode: RotateMode;
   /** Grace period of the key being replaced (ms); default each slot's rotate.grace. */
   graceMs?: number;
+  /** Why, for the audit trail (rotation.started); default by mode: manual, forced, schedule. */
+  reason?: string;
   progress?: ProgressListener<SlotRotation>;
 }
 
@@ -53,7 +55,7 @@ export async function rotate(deps: RotateDeps, input: RotateInput): Promise<Rota
         start,
         ...(input.graceMs !== undefined ? { graceMs: input.graceMs } : {}),
         revokeNow: input.mode === 'force',
-        reason: REASONS[input.mode],
+        reason: input.reason ?? REASONS[input.mode],
       });
       results.push(outcome);
       input.progress?.finished?.(slot.ref, { ok: true, outcome });

@@ -46,6 +46,13 @@ export function auditInputOf(event: KeyctlEvent): AuditInput | null {
       };
     case 'key.imported':
       return importInput(event);
+    case 'alert.delivery':
+      return {
+        command: 'alert',
+        ...(event.ref ? { ref: event.ref } : {}),
+        outcome: 'failed',
+        detail: { channel: event.channel, event: event.event, outcome: event.outcome, error: event.error ?? 'INTERNAL' },
+      };
     case 'offboard':
       return {
         command: 'offboard',

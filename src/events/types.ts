@@ -177,6 +177,17 @@ export interface LeaseLost extends EventBase {
   code: string;
 }
 
+/** An alert that did not reach a channel (failed after its retries, or dropped by the rate limit): audited. */
+export interface AlertDelivery extends EventBase {
+  type: 'alert.delivery';
+  channel: string;
+  /** The alert's event name (`violation.found`, ...). */
+  event: string;
+  outcome: 'failed' | 'rate-limited';
+  /** The delivery error's code (ALERT_HTTP_STATUS, ALERT_TIMEOUT, ...). */
+  error?: string;
+}
+
 export type KeyctlEvent =
   | RotationStarted
   | RotationStep
@@ -190,7 +201,8 @@ export type KeyctlEvent =
   | OffboardDone
   | KillDone
   | LeaseGained
-  | LeaseLost;
+  | LeaseLost
+  | AlertDelivery;
 
 export type EventType = KeyctlEvent['type'];
 

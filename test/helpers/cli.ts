@@ -46,7 +46,16 @@ export function runNode(args: string[], options: { env: NodeJS.ProcessEnv; cwd?:
   return runProcess(process.execPath, args, options);
 }
 
-export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string; cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  options: {
+    env?: NodeJS.ProcessEnv;
+    stdin?: string;
+    cwd?: string;
+    /** Sends `signal` once stdout matches `when` (a long-running command such as the daemon). */
+    signalWhen?: { when: RegExp; signal: NodeJS.Signals };
+  } = {},
+): Promise<CliResult> {
   assertBuilt();
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd,
@@ -56,7 +65,14 @@ export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv;
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  let signalled = false;
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    if (options.signalWhen && !signalled && options.signalWhen.when.test(stdout)) {
+      signalled = true;
+      child.kill(options.signalWhen.signal);
+    }
+  });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdin.end(options.stdin ?? '');
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));

@@ -65,7 +65,10 @@ export interface World {
   /** The bot keys imported at set-up, by slot name. */
   botKeys: Record<string, SeededKey>;
   env: NodeJS.ProcessEnv;
-  cli(args: string[], options?: { stdin?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult>;
+  cli(
+    args: string[],
+    options?: { stdin?: string; env?: NodeJS.ProcessEnv; signalWhen?: { when: RegExp; signal: NodeJS.Signals } },
+  ): Promise<CliResult>;
   /** Every key alive at the sandbox for a sub-account. */
   keysAt(sub: string): Promise<Array<{ apiKey: string; label?: string; ips?: string[] | null }>>;
   close(): Promise<void>;
@@ -118,10 +121,14 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
   // every command under test then runs as a real child process.
   const masterKey = Buffer.alloc(32, 0x5a).toString('base64');
   const env: NodeJS.ProcessEnv = { KEYCTL_EXCHANGE_BACKOFF_MS: '20', KEYCTL_MASTER_KEY: masterKey, ...options.env };
-  const cli = (args: string[], o: { stdin?: string; env?: NodeJS.ProcessEnv } = {}) =>
+  const cli = (
+    args: string[],
+    o: { stdin?: string; env?: NodeJS.ProcessEnv; signalWhen?: { when: RegExp; signal: NodeJS.Signals } } = {},
+  ) =>
     runCli(['--config', join(dir, 'keyctl.yaml'), ...args], {
       env: { ...env, ...o.env },
       ...(o.stdin !== undefined ? { stdin: o.stdin } : {}),
+      ...(o.signalWhen ? { signalWhen: o.signalWhen } : {}),
     });
   const store = await createStore({ provider: 'local', path: join(dir, 'store') }, { env: { KEYCTL_MASTER_KEY: masterKey } });
   await store.init();

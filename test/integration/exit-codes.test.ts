@@ -174,6 +174,16 @@ const scenarios: Record<string, Record<number, Scenario>> = {
     2: async (check) => check(await (await world()).cli(['issue', 'alpha/arb1', '--ttl', '2h', '--json']), 'INVALID_TTL'),
     4: async (check) => check(await (await world()).cli(['issue', 'alpha/arb1', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
   },
+  daemon: {
+    0: async (check) => {
+      const w = await world();
+      check(
+        await w.cli(['daemon', '--interval', '1s', '--lease', '3s'], { signalWhen: { when: /"msg":"cycle done"/, signal: 'SIGTERM' } }),
+      );
+    },
+    2: async (check) => check(await (await world()).cli(['daemon', '--interval', 'soon', '--json']), 'INVALID_DURATION'),
+    4: async (check) => check(await (await world()).cli(['daemon', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
+  },
   rotate: {
     0: async (check) => check(await (await world()).cli(['rotate', 'alpha'])),
     2: async (check) => check(await (await world()).cli(['rotate', 'nosuchbot', '--json']), 'UNKNOWN_BOT'),

@@ -2,6 +2,28 @@ import type { CommandSpec } from '../types.js';
 
 export const specs: CommandSpec[] = [
   {
+    name: 'daemon',
+    summary: 'run until stopped: rotate when due, re-verify every key, replace drifted keys, alert a human',
+    options: [
+      ['--listen <host:port>', 'serve /healthz, /readyz and /metrics (Prometheus) on this address, e.g. 127.0.0.1:9464'],
+      ['--interval <duration>', 'time between cycles: ISO-8601 (PT30S) or 30s, 5m', '30s'],
+      ['--lease <duration>', 'leadership lease: how long a dead leader holds the others back (at least twice --interval)', '60s'],
+    ],
+    exits: {
+      0: 'stopped by SIGTERM or SIGINT after finishing its cycle and releasing the lead',
+      2: 'a bad --interval, --lease or --listen',
+      4: 'the store cannot be opened',
+    },
+    help: [
+      'Each cycle (leader only; daemons sharing a store elect one through its coordination lease): finish interrupted',
+      'rotations and rotate what is due (a key stored flagged at once), verify what is due by verify.every, and replace a',
+      "key found dangerous (WITHDRAW_ENABLED, NOT_IP_LOCKED, ...) at once with no grace when the slot's verify.onViolation",
+      'is rotate. Alerts (config alerts:) go out once when a condition opens and once when it resolves.',
+      'Logs: JSON lines on stdout (KEYCTL_LOG_LEVEL=debug|info|warn). docs/daemon.md.',
+    ].join('\n'),
+    load: () => import('../commands/daemon.js'),
+  },
+  {
     name: 'rotate',
     summary: "replace slots' keys with fresh trade-only, IP-locked keys (crash-safe; re-running is always safe)",
     args: ['[refs...]'],

@@ -1,0 +1,169 @@
+/**
+ * `keyctl daemon [--listen host:port] [--interval D] [--lease D]`: the guardian (src/daemon/run.ts). Runs until SIGTERM
+ * or SIGINT, then finishes the current cycle, releases the lead and exits 0. SIGHUP re-reads the config: a valid one
+ * replaces the running one (store, alerts and all) between cycles; an invalid one is refused, logged and alerted, and
+ * the running config stays. Logs are JSON lines on stdout.
+ */
+import { hostname } from 'node:os';
+import { parseDuration } from '../../../schedules/duration.js';
+import { AlertDispatcher } from '../../alerts/dispatcher.js';
+import { makeAlert } from '../../alerts/types.js';
+import { loadConfig } from '../../config/load.js';
+import { AlertConditions } from '../../daemon/conditions.js';
+import { jsonLogger } from '../../daemon/log.js';
+import { runDaemon } from '../../daemon/run.js';
+import type { Logger } from '../../events/types.js';
+import { KeyctlError, UsageError } from '../../errors.js';
+import { KeyctlMetrics } from '../../observability/metrics.js';
+import { CliContext } from '../context.js';
+import type { CommandRun } from '../types.js';
+
+const DEFAULT_INTERVAL_MS = 30_000;
+const DEFAULT_LEASE_MS = 60_000;
+
+export const run: CommandRun = async (ctx, _args, opts) => {
+  const intervalMs = typeof opts.interval === 'string' ? parseDuration(opts.interval, '--interval') : DEFAULT_INTERVAL_MS;
+  const leaseTtlMs = typeof opts.lease === 'string' ? parseDuration(opts.lease, '--lease') : DEFAULT_LEASE_MS;
+  if (intervalMs < 1000) {
+    throw new UsageError('INTERVAL_TOO_SHORT', `--interval ${String(opts.interval)} is under a second.`, { hint: 'Use 1s or more.' });
+  }
+  if (leaseTtlMs < 2 * intervalMs) {
+    throw new UsageError('LEASE_TOO_SHORT', `--lease must be at least twice --interval, or the lead changes hands between ticks.`, {
+      hint: `For --interval ${String(opts.interval ?? '30s')}, use --lease ${Math.ceil((2 * intervalMs) / 1000)}s or more.`,
+    });
+  }
+  const logger = jsonLogger(ctx.io.stdout, ctx.env.KEYCTL_LOG_LEVEL || 'info');
+  // One registry for the process: a reload keeps the counters.
+  const metrics = new KeyctlMetrics({ defaultMetrics: true });
+  const settings = { intervalMs, leaseTtlMs, listen: typeof opts.listen === 'string' ? opts.listen : undefined };
+
+  const stop = new AbortController();
+  let reload = new AbortController();
+  let dispatcher: AlertDispatcher | undefined;
+  const onStop = (signal: NodeJS.Signals) => {
+    logger.info('stopping', { signal });
+    stop.abort();
+  };
+  const onReload = () => {
+    try {
+      loadConfig(ctx.configPath);
+    } catch (err) {
+      const code = err instanceof KeyctlError ? err.code : 'INTERNAL';
+      logger.error('config reload refused: the running config stays', { code, file: ctx.configPath });
+      void dispatcher?.send(
+        makeAlert({
+          event: 'config.invalid',
+          codes: [code],
+          summary: `keyctl daemon refused to reload ${ctx.configPath} (${code}); it keeps running on the previous config. Run \`keyctl status\` on the file to see why.`,
+        }),
+      );
+      return;
+    }
+    logger.info('reloading the config');
+    reload.abort();
+  };
+  // `on`, not `once`: signal-exit (proper-lockfile's) re-raises a signal that no other listener is left to handle,
+  // which would kill the daemon mid-cycle instead of letting it finish and release its lead.
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onReload);
+  let current = ctx;
+  try {
+    for (;;) {
+      reload = new AbortController();
+      // Either signal ends this run: stop for good, or reload (its own controller, aborted by SIGHUP).
+      const run = reload;
+      const onAbort = () => run.abort();
+      stop.signal.addEventListener('abort', onAbort, { once: true });
+      const built = await serve(current, settings, metrics, logger, run.signal, (d) => (dispatcher = d)).finally(() =>
+        stop.signal.removeEventListener('abort', onAbort),
+      );
+      if (stop.signal.aborted || !built) break;
+      // A fresh context reads the file again and opens the store anew; the old one is closed.
+      if (current !== ctx) await current.close().catch(() => undefined);
+      current = new CliContext(ctx.io, 'daemon', { json: ctx.json, config: ctx.configPath });
+    }
+  } finally {
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGHUP', onReload);
+    if (current !== ctx) await current.close().catch(() => undefined);
+  }
+};
+
+/** Builds everything from one config and runs the loop until `signal`; true when it ran (false: nothing to restart). */
+async function serve(
+  ctx: CliContext,
+  settings: { intervalMs: number; leaseTtlMs: number; listen: string | undefined },
+  metrics: KeyctlMetrics,
+  logger: Logger,
+  signal: AbortSignal,
+  onDispatcher: (d: AlertDispatcher) => void,
+): Promise<boolean> {
+  const config = ctx.config();
+  const app = await ctx.app();
+  const engine = await ctx.engine();
+  const events = await ctx.events();
+  const detachMetrics = metrics.attach(events);
+  const store = app.store;
+  const dispatcher = new AlertDispatcher(config.alerts, {
+    // env:NAME from keyctl's own environment copy; store:path from the CURRENT version's `value` field.
+    resolveSecret: async (ref) => {
+      if (ref.startsWith('env:')) {
+        const value = ctx.env[ref.slice(4)];
+        if (!value) throw new UsageError('ALERT_SECRET_MISSING', `${ref} is not set.`, { hint: `Set ${ref.slice(4)} for the daemon.` });
+        return value;
+      }
+      const version = await store.read(ref.slice('store:'.length), { stage: 'CURRENT' });
+      const value = version.secret.value;
+      if (!value) throw new UsageError('ALERT_SECRET_MISSING', `${ref} holds no "value" field.`);
+      ctx.redactor.add(value);
+      return value;
+    },
+    onResult: (r) => {
+      if (r.outcome === 'filtered') return;
+      metrics.alertResult(r.channel, r.outcome);
+      if (r.outcome === 'sent') return;
+      logger.warn('alert not delivered', {
+        channel: r.channel,
+        event: r.alert.event,
+        ref: r.alert.ref,
+        outcome: r.outcome,
+        code: r.error?.code,
+      });
+      void events
+        .emit({
+          type: 'alert.delivery',
+          channel: r.channel,
+          event: r.alert.event,
+          outcome: r.outcome,
+          ...(r.alert.ref ? { ref: r.alert.ref } : {}),
+          ...(r.error ? { error: r.error.code } : {}),
+        })
+        .catch(() => undefined);
+    },
+    baseDir: config.file.replace(/[^/]*$/, ''),
+  });
+  onDispatcher(dispatcher);
+  metrics.declareAlertChannels(Object.keys(config.alerts));
+  const detachAlerts = new AlertConditions(app.coordination, dispatcher, logger).attach(events);
+  try {
+    await runDaemon(
+      { ...app, engine },
+      {
+        owner: `${hostname()}:${process.pid}`,
+        intervalMs: settings.intervalMs,
+        leaseTtlMs: settings.leaseTtlMs,
+        ...(settings.listen ? { listen: settings.listen } : {}),
+        signal,
+        logger,
+        metrics,
+      },
+    );
+  } finally {
+    detachAlerts();
+    detachMetrics();
+    await dispatcher.close();
+  }
+  return true;
+}

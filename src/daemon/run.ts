@@ -1,0 +1,131 @@
+/**
+ * `keyctl daemon`: the guardian's loop. Each tick it takes or keeps the leadership lease; the leader runs a cycle
+ * (src/daemon/cycle.ts) while a timer keeps its lease alive, the others stand by. Stopping (the signal aborts): the
+ * current cycle finishes (every step of it is journaled, so even a kill mid-step is resumed by the next leader), the
+ * lease is released so a standby takes over at once, and the server closes.
+ */
+import type { CoordinationStore } from '../../providers/coordination.js';
+import { buildSchedule } from '../app/schedule.js';
+import type { EventSink, Logger } from '../events/types.js';
+import { KeyctlError } from '../errors.js';
+import type { KeyctlMetrics } from '../observability/metrics.js';
+import { runCycle, type CycleDeps, type CycleReport } from './cycle.js';
+import { LEADER_LEASE, Leadership } from './leader.js';
+import { startServer, type DaemonServer, type HealthState } from './server.js';
+
+export interface DaemonDeps extends CycleDeps {
+  coordination: CoordinationStore;
+  events: EventSink;
+}
+
+export interface DaemonOptions {
+  /** This daemon's name in the lease (host:pid). */
+  owner: string;
+  /** Time between ticks. */
+  intervalMs: number;
+  /** Leadership lease TTL: how long a SIGKILLed leader blocks the others. */
+  leaseTtlMs: number;
+  listen?: string;
+  signal: AbortSignal;
+  logger: Logger;
+  metrics: KeyctlMetrics;
+  /** Told the server's URL once it listens. */
+  onListening?: (url: string) => void;
+  /** Told each cycle's report (tests). */
+  onCycle?: (report: CycleReport) => void;
+  now?: () => number;
+}
+
+export async function runDaemon(deps: DaemonDeps, options: DaemonOptions): Promise<void> {
+  const now = options.now ?? Date.now;
+  const { logger, metrics } = options;
+  const leadership = new Leadership(deps.coordination, { owner: options.owner, ttlMs: options.leaseTtlMs });
+  const health: HealthState = { lastBeat: now(), staleAfterMs: Math.max(3 * options.intervalMs, 60_000), storeOk: false, leader: false };
+  let server: DaemonServer | undefined;
+  if (options.listen) {
+    server = await startServer(options.listen, () => health, { text: () => metrics.metricsText(), contentType: metrics.contentType }, now);
+    options.onListening?.(server.url);
+    logger.info('listening', { url: server.url });
+  }
+  logger.info('daemon started', { owner: options.owner, intervalMs: options.intervalMs, leaseTtlMs: options.leaseTtlMs });
+  try {
+    while (!options.signal.aborted) {
+      health.lastBeat = now();
+      const step = await leadership.step();
+      health.leader = step.leader;
+      health.storeOk = !step.error;
+      metrics.setLeader(step.leader);
+      if (step.error) logger.warn('the coordination store did not answer; standing by', { code: step.error.code });
+      if (step.gained) logger.info('leading', step.previousOwner ? { tookOverFrom: step.previousOwner } : {});
+      if (step.lost) {
+        logger.warn('lost the lead', { reason: step.reason });
+        await deps.events
+          .emit({ type: 'lease.lost', name: LEADER_LEASE, owner: options.owner, fence: step.lostFence ?? 0, code: step.reason ?? 'LOCKED' })
+          .catch(() => undefined);
+      }
+      if (step.leader) await leaderCycle(deps, leadership, options, health);
+      await sleep(options.intervalMs, options.signal);
+    }
+  } finally {
+    await leadership.release();
+    metrics.setLeader(false);
+    await server?.close();
+    logger.info('daemon stopped', { owner: options.owner });
+  }
+}
+
+/** One cycle while keeping the lease alive (a cycle may outlast the TTL: rotations wait for propagation). */
+async function leaderCycle(deps: DaemonDeps, leadership: Leadership, options: DaemonOptions, health: HealthState): Promise<void> {
+  const { logger } = options;
+  let renewing = Promise.resolve();
+  const keepAlive = setInterval(
+    () => {
+      renewing = renewing
+        .then(async () => {
+          const step = await leadership.step();
+          health.lastBeat = (options.now ?? Date.now)();
+          if (!step.leader) logger.warn('lost the lead during a cycle; the cycle finishes under per-slot leases', { reason: step.reason });
+        })
+        .catch(() => undefined);
+    },
+    Math.max(1000, Math.floor(options.leaseTtlMs / 3)),
+  );
+  try {
+    const report = await runCycle(deps);
+    health.storeOk = true;
+    for (const s of await buildSchedule(deps)) {
+      options.metrics.setSchedule(s.ref, { lastRotation: s.lastRotation, nextRotation: s.nextRotation });
+    }
+    options.metrics.retainRefs(deps.inventory.slots.map((s) => s.ref));
+    logger.info('cycle done', {
+      rotated: report.rotation.results.filter((r) => r.status === 'rotated').map((r) => r.ref),
+      verified: report.verified.length,
+      violations: report.verified.filter((r) => r.violations.length > 0).map((r) => r.ref),
+      replaced: report.replaced,
+      alertedOnly: report.alertedOnly,
+      failures: report.failures.map((f) => ({ ref: f.ref, code: f.code })),
+    });
+    options.onCycle?.(report);
+  } catch (err) {
+    // A store that fails the whole cycle (rotateDue refuses to go on without it): not ready; the next tick retries.
+    if (!(err instanceof KeyctlError)) throw err;
+    health.storeOk = false;
+    logger.error('cycle failed', { code: err.code, message: err.message });
+  } finally {
+    clearInterval(keepAlive);
+    await renewing;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

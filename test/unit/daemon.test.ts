@@ -1,0 +1,114 @@
+/**
+ * The daemon's parts on their own: leadership on the coordination store's clock, alert conditions that alert once per
+ * condition (and not again after a failover), and the --listen parser. The processes together: test/integration/
+ * daemon.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { MemoryCoordination } from '../../providers/memory/coordination.js';
+import type { Alert } from '../../src/alerts/index.js';
+import { AlertConditions } from '../../src/daemon/conditions.js';
+import { Leadership } from '../../src/daemon/leader.js';
+import { parseListen } from '../../src/daemon/server.js';
+import { silentLogger } from '../../src/events/logger.js';
+import type { KeyctlEvent } from '../../src/events/types.js';
+import { ProviderError } from '../../src/errors.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+describe('leadership', () => {
+  it('one leader; the other stands by until the lease lapses by the store clock, then takes over', async () => {
+    let now = T0;
+    const store = new MemoryCoordination({ now: () => now });
+    const a = new Leadership(store, { owner: 'host-a:1', ttlMs: 3000 });
+    const b = new Leadership(store, { owner: 'host-b:2', ttlMs: 3000 });
+    expect(await a.step()).toMatchObject({ leader: true, gained: true });
+    expect(await b.step()).toMatchObject({ leader: false, gained: false, lost: false });
+    now += 2000;
+    expect(await a.step()).toMatchObject({ leader: true, gained: false }); // renewed
+    now += 2500;
+    expect((await b.step()).leader).toBe(false); // renewed 2.5 s ago: still a's
+    now += 4000; // a stalled past its lease
+    const taken = await b.step();
+    expect(taken).toMatchObject({ leader: true, gained: true, previousOwner: 'host-a:1' });
+    const lost = await a.step();
+    expect(lost).toMatchObject({ leader: false, lost: true });
+    expect(lost.reason).toBeDefined();
+  });
+
+  it('release hands the lead over at once', async () => {
+    const store = new MemoryCoordination({ now: () => T0 });
+    const a = new Leadership(store, { owner: 'a', ttlMs: 60_000 });
+    const b = new Leadership(store, { owner: 'b', ttlMs: 60_000 });
+    await a.step();
+    await a.release();
+    expect((await b.step()).leader).toBe(true);
+  });
+
+  it('a store that does not answer means standby, with the error to log', async () => {
+    const store = new MemoryCoordination({ now: () => T0 });
+    const a = new Leadership(store, { owner: 'a', ttlMs: 60_000 });
+    await a.step();
+    store.renew = () => Promise.reject(new ProviderError('STORE_UNAVAILABLE', 'down'));
+    const step = await a.step();
+    expect(step).toMatchObject({ leader: false, lost: true });
+    expect(step.error?.code).toBe('STORE_UNAVAILABLE');
+  });
+});
+
+describe('alert conditions', () => {
+  const event = (e: Partial<KeyctlEvent> & Pick<KeyctlEvent, 'type'>): KeyctlEvent =>
+    ({ time: new Date(T0).toISOString(), ...e }) as KeyctlEvent;
+  const violation = (codes: string[]) => event({ type: 'violation', ref: 'alpha/arb1', fingerprint: 'fp1', codes, source: 'verify' });
+  const ok = event({ type: 'verification.result', ref: 'alpha/arb1', fingerprint: 'fp2', outcome: 'ok', violations: [] });
+
+  it('alerts once per open condition, again when it changes, and once when it resolves', async () => {
+    const sent: Alert[] = [];
+    const c = new AlertConditions(new MemoryCoordination(), { send: async (a) => void sent.push(a) }, silentLogger);
+    await c.onEvent(violation(['WITHDRAW_ENABLED']));
+    await c.onEvent(violation(['WITHDRAW_ENABLED']));
+    expect(sent.map((a) => a.event)).toEqual(['violation.found']);
+    await c.onEvent(violation(['WITHDRAW_ENABLED', 'NOT_IP_LOCKED']));
+    expect(sent).toHaveLength(2);
+    await c.onEvent(ok);
+    await c.onEvent(ok);
+    expect(sent.map((a) => [a.event, a.resolved ?? false])).toEqual([
+      ['violation.found', false],
+      ['violation.found', false],
+      ['violation.resolved', true],
+    ]);
+    expect(sent[2]!.dedupKey).toBe(sent[1]!.dedupKey);
+  });
+
+  it('a new leader on the same store neither repeats an open alert nor drops its resolution', async () => {
+    const store = new MemoryCoordination();
+    const sent: string[] = [];
+    const sink = { send: async (a: Alert) => void sent.push(`${a.event}`) };
+    await new AlertConditions(store, sink, silentLogger).onEvent(violation(['TRANSFER_ENABLED']));
+    const successor = new AlertConditions(store, sink, silentLogger);
+    await successor.onEvent(violation(['TRANSFER_ENABLED']));
+    await successor.onEvent(ok);
+    expect(sent).toEqual(['violation.found', 'violation.resolved']);
+  });
+
+  it('a stopped rotation alerts once until a rotation of the slot finishes', async () => {
+    const sent: string[] = [];
+    const c = new AlertConditions(new MemoryCoordination(), { send: async (a) => void sent.push(a.event) }, silentLogger);
+    const failed = event({ type: 'rotation.failed', ref: 'alpha/arb1', code: 'EXCHANGE_UNAVAILABLE', message: 'down' });
+    await c.onEvent(failed);
+    await c.onEvent(failed);
+    await c.onEvent(event({ type: 'rotation.done', ref: 'alpha/arb1', status: 'rotated', previousRevoked: true, resumed: true }));
+    await c.onEvent(failed);
+    expect(sent).toEqual(['rotation.failed', 'rotation.failed']);
+  });
+});
+
+describe('--listen', () => {
+  it('reads host:port, [v6]:port and :port, and refuses the rest', () => {
+    expect(parseListen('127.0.0.1:9464')).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(parseListen('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    expect(parseListen(':9464')).toEqual({ host: '0.0.0.0', port: 9464 });
+    for (const bad of ['9464', 'localhost', '1.2.3.4:70000', '[::1]', 'a:b:c']) {
+      expect(() => parseListen(bad), bad).toThrow(/not host:port/);
+    }
+  });
+});
