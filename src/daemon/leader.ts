@@ -53,15 +53,13 @@ export class Leadership {
         : await this.coordination.acquire(LEADER_LEASE, this.options.owner, this.options.ttlMs);
     } catch (err) {
       if (!(err instanceof KeyctlError)) throw err;
+      if (err.code !== 'LOCKED' && err.code !== 'FENCED') {
+        // Unknown whether the lease still holds: do not act this tick, but keep it, so the next renewal (if the
+        // store is back within the TTL) carries on without waiting out our own lease.
+        return { leader: false, lost: false, gained: false, error: err };
+      }
       this.held = undefined;
-      const standby = err.code === 'LOCKED' || err.code === 'FENCED';
-      return {
-        leader: false,
-        lost: was !== undefined,
-        gained: false,
-        ...(was ? { reason: err.code, lostFence: was.fence } : {}),
-        ...(standby ? {} : { error: err }),
-      };
+      return { leader: false, lost: was !== undefined, gained: false, ...(was ? { reason: err.code, lostFence: was.fence } : {}) };
     }
     const taken = this.held;
     return {

@@ -33,13 +33,36 @@ export interface DaemonOptions {
   onListening?: (url: string) => void;
   /** Told each cycle's report (tests). */
   onCycle?: (report: CycleReport) => void;
+  /**
+   * Told when a process-wide condition opens or closes: the store stops (or starts again) answering, the audit chain
+   * stops verifying. Called on changes only, never once per tick.
+   */
+  onCondition?: (condition: DaemonCondition, open: boolean, code?: string) => void;
+  /** How often the leader checks the audit chain (default 10 minutes; the first cycle always does). */
+  auditCheckMs?: number;
   now?: () => number;
+}
+
+export type DaemonCondition = 'store.unreachable' | 'audit.broken';
+
+/** Remembers which conditions are open, and tells `onCondition` of changes only. */
+class Conditions {
+  private readonly open = new Set<DaemonCondition>();
+  constructor(private readonly notify: DaemonOptions['onCondition']) {}
+  set(condition: DaemonCondition, isOpen: boolean, code?: string): void {
+    if (isOpen === this.open.has(condition)) return;
+    if (isOpen) this.open.add(condition);
+    else this.open.delete(condition);
+    this.notify?.(condition, isOpen, code);
+  }
 }
 
 export async function runDaemon(deps: DaemonDeps, options: DaemonOptions): Promise<void> {
   const now = options.now ?? Date.now;
   const { logger, metrics } = options;
   const leadership = new Leadership(deps.coordination, { owner: options.owner, ttlMs: options.leaseTtlMs });
+  const conditions = new Conditions(options.onCondition);
+  const audit = { checkedAt: -Infinity, everyMs: options.auditCheckMs ?? 600_000 };
   const health: HealthState = { lastBeat: now(), staleAfterMs: Math.max(3 * options.intervalMs, 60_000), storeOk: false, leader: false };
   let server: DaemonServer | undefined;
   if (options.listen) {
@@ -56,6 +79,7 @@ export async function runDaemon(deps: DaemonDeps, options: DaemonOptions): Promi
       health.storeOk = !step.error;
       metrics.setLeader(step.leader);
       if (step.error) logger.warn('the coordination store did not answer; standing by', { code: step.error.code });
+      conditions.set('store.unreachable', Boolean(step.error), step.error?.code);
       if (step.gained) logger.info('leading', step.previousOwner ? { tookOverFrom: step.previousOwner } : {});
       if (step.lost) {
         logger.warn('lost the lead', { reason: step.reason });
@@ -63,7 +87,7 @@ export async function runDaemon(deps: DaemonDeps, options: DaemonOptions): Promi
           .emit({ type: 'lease.lost', name: LEADER_LEASE, owner: options.owner, fence: step.lostFence ?? 0, code: step.reason ?? 'LOCKED' })
           .catch(() => undefined);
       }
-      if (step.leader) await leaderCycle(deps, leadership, options, health);
+      if (step.leader) await leaderCycle(deps, leadership, options, health, conditions, audit);
       await sleep(options.intervalMs, options.signal);
     }
   } finally {
@@ -75,7 +99,14 @@ export async function runDaemon(deps: DaemonDeps, options: DaemonOptions): Promi
 }
 
 /** One cycle while keeping the lease alive (a cycle may outlast the TTL: rotations wait for propagation). */
-async function leaderCycle(deps: DaemonDeps, leadership: Leadership, options: DaemonOptions, health: HealthState): Promise<void> {
+async function leaderCycle(
+  deps: DaemonDeps,
+  leadership: Leadership,
+  options: DaemonOptions,
+  health: HealthState,
+  conditions: Conditions,
+  audit: { checkedAt: number; everyMs: number },
+): Promise<void> {
   const { logger } = options;
   let renewing = Promise.resolve();
   const keepAlive = setInterval(
@@ -105,11 +136,20 @@ async function leaderCycle(deps: DaemonDeps, leadership: Leadership, options: Da
       alertedOnly: report.alertedOnly,
       failures: report.failures.map((f) => ({ ref: f.ref, code: f.code })),
     });
+    conditions.set('store.unreachable', false);
+    const at = (options.now ?? Date.now)();
+    if (at - audit.checkedAt >= audit.everyMs) {
+      audit.checkedAt = at;
+      const chain = await deps.audit.verify();
+      conditions.set('audit.broken', !chain.ok, chain.ok ? undefined : 'AUDIT_CHAIN_BROKEN');
+      if (!chain.ok) logger.error('the audit chain does not verify: run keyctl audit verify', {});
+    }
     options.onCycle?.(report);
   } catch (err) {
     // A store that fails the whole cycle (rotateDue refuses to go on without it): not ready; the next tick retries.
     if (!(err instanceof KeyctlError)) throw err;
     health.storeOk = false;
+    conditions.set('store.unreachable', true, err.code);
     logger.error('cycle failed', { code: err.code, message: err.message });
   } finally {
     clearInterval(keepAlive);

@@ -9,6 +9,10 @@ import type { Alert } from '../../src/alerts/index.js';
 import { AlertConditions } from '../../src/daemon/conditions.js';
 import { Leadership } from '../../src/daemon/leader.js';
 import { parseListen } from '../../src/daemon/server.js';
+import { runDaemon } from '../../src/daemon/run.js';
+import { createRotationEngine } from '../../src/app/engine.js';
+import { KeyctlMetrics } from '../../src/observability/metrics.js';
+import { appWorld } from './app-world.js';
 import { silentLogger } from '../../src/events/logger.js';
 import type { KeyctlEvent } from '../../src/events/types.js';
 import { ProviderError } from '../../src/errors.js';
@@ -44,14 +48,17 @@ describe('leadership', () => {
     expect((await b.step()).leader).toBe(true);
   });
 
-  it('a store that does not answer means standby, with the error to log', async () => {
+  it('a store that does not answer means no action this tick, and the lead carries on once it answers again', async () => {
     const store = new MemoryCoordination({ now: () => T0 });
+    const renew = store.renew.bind(store);
     const a = new Leadership(store, { owner: 'a', ttlMs: 60_000 });
     await a.step();
     store.renew = () => Promise.reject(new ProviderError('STORE_UNAVAILABLE', 'down'));
     const step = await a.step();
-    expect(step).toMatchObject({ leader: false, lost: true });
+    expect(step).toMatchObject({ leader: false, lost: false });
     expect(step.error?.code).toBe('STORE_UNAVAILABLE');
+    store.renew = renew;
+    expect(await a.step()).toMatchObject({ leader: true, gained: false });
   });
 });
 
@@ -111,4 +118,51 @@ describe('--listen', () => {
       expect(() => parseListen(bad), bad).toThrow(/not host:port/);
     }
   });
+});
+
+describe('the daemon loop', () => {
+  it('alerts once when the store stops answering and once when it is back; and when the audit chain breaks', async () => {
+    const w = await appWorld({ sandbox: true });
+    try {
+      const coordination = w.deps.coordination;
+      let down = false;
+      const flaky = Object.create(coordination) as typeof coordination;
+      flaky.acquire = (...a) => (down ? Promise.reject(new ProviderError('STORE_UNAVAILABLE', 'down')) : coordination.acquire(...a));
+      flaky.renew = (...a) => (down ? Promise.reject(new ProviderError('STORE_UNAVAILABLE', 'down')) : coordination.renew(...a));
+      let chainOk = true;
+      const audit = { ...w.deps.audit, verify: async () => ({ ...(await w.deps.audit.verify()), ok: chainOk }) };
+      const seen: string[] = [];
+      const stop = new AbortController();
+      let ticks = 0;
+      const deps = { ...w.deps, coordination: flaky, audit, engine: createRotationEngine(w.deps, { owner: 'test:1' }) };
+      const running = runDaemon(deps, {
+        owner: 'test:1',
+        intervalMs: 5,
+        leaseTtlMs: 60_000,
+        auditCheckMs: 0,
+        signal: stop.signal,
+        logger: silentLogger,
+        metrics: new KeyctlMetrics(),
+        onCondition: (c, open, code) => seen.push(`${c} ${open ? 'open' : 'closed'}${code ? ` ${code}` : ''}`),
+        onCycle: () => {
+          ticks += 1;
+          if (ticks === 2) {
+            // The lease renewals of the next ticks fail, for a while (ticks without the store run no cycle).
+            down = true;
+            setTimeout(() => (down = false), 100);
+          }
+          if (ticks === 3) chainOk = false;
+          if (ticks === 5) stop.abort();
+        },
+      });
+      await running;
+      expect(seen).toEqual([
+        'store.unreachable open STORE_UNAVAILABLE',
+        'store.unreachable closed',
+        'audit.broken open AUDIT_CHAIN_BROKEN',
+      ]);
+    } finally {
+      await w.close();
+    }
+  }, 30_000);
 });

@@ -7,16 +7,22 @@
 import { hostname } from 'node:os';
 import { parseDuration } from '../../../schedules/duration.js';
 import { AlertDispatcher } from '../../alerts/dispatcher.js';
-import { makeAlert } from '../../alerts/types.js';
+import { makeAlert, resolutionOf, type Alert } from '../../alerts/types.js';
 import { loadConfig } from '../../config/load.js';
 import { AlertConditions } from '../../daemon/conditions.js';
 import { jsonLogger } from '../../daemon/log.js';
-import { runDaemon } from '../../daemon/run.js';
+import { runDaemon, type DaemonCondition } from '../../daemon/run.js';
 import type { Logger } from '../../events/types.js';
 import { KeyctlError, UsageError } from '../../errors.js';
 import { KeyctlMetrics } from '../../observability/metrics.js';
 import { CliContext } from '../context.js';
 import type { CommandRun } from '../types.js';
+
+const CONDITION_SUMMARY: Record<DaemonCondition, (code?: string) => string> = {
+  'store.unreachable': (code) =>
+    `keyctl daemon cannot reach its store (${code ?? 'error'}): no key is rotated or verified until it answers again.`,
+  'audit.broken': () => 'The audit chain does not verify: an entry was changed or removed. Run `keyctl audit verify`.',
+};
 
 const DEFAULT_INTERVAL_MS = 30_000;
 const DEFAULT_LEASE_MS = 60_000;
@@ -147,6 +153,20 @@ async function serve(
   onDispatcher(dispatcher);
   metrics.declareAlertChannels(Object.keys(config.alerts));
   const detachAlerts = new AlertConditions(app.coordination, dispatcher, logger).attach(events);
+  // Process-wide conditions: one alert when they open, its resolution when they close (kept in memory: the store
+  // that would keep them may be the thing that is down).
+  const opened = new Map<string, Alert>();
+  const onCondition = (condition: DaemonCondition, open: boolean, code?: string) => {
+    if (open) {
+      const alert = makeAlert({ event: condition, codes: code ? [code] : [], summary: CONDITION_SUMMARY[condition](code) });
+      opened.set(condition, alert);
+      void dispatcher.send(alert);
+    } else {
+      const trigger = opened.get(condition);
+      opened.delete(condition);
+      if (trigger) void dispatcher.send(resolutionOf(trigger, `Resolved: ${trigger.summary}`, new Date().toISOString()));
+    }
+  };
   try {
     await runDaemon(
       { ...app, engine },
@@ -158,6 +178,7 @@ async function serve(
         signal,
         logger,
         metrics,
+        onCondition,
       },
     );
   } finally {
