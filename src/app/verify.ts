@@ -9,6 +9,8 @@ import { fingerprint } from '../domain/fingerprint.js';
 import type { Violation } from '../domain/policy.js';
 import { remedy, type RemedyTarget } from '../domain/remedy.js';
 import { managedKeys, slotKeyOf, type ManagedKey } from '../domain/resolve.js';
+import { lastVerifications } from '../audit/verifications.js';
+import { configDurationMs } from '../../schedules/duration.js';
 import { InternalError, KeyctlError, MissingKeyError, NotFoundError } from '../errors.js';
 import { checkKey, type CheckKeyResult } from './check-key.js';
 import type { AppDeps } from './deps.js';
@@ -71,12 +73,39 @@ export async function verifyKeys(deps: VerifyDeps, input: VerifyInput = {}): Pro
   return results;
 }
 
-/** The slots whose verification is due by their schedule (last verification from the audit log), verified. */
+/**
+ * The keys whose verification is due, verified: slots by their schedule (last verification from the audit log), and
+ * account master keys by their account's `verify.every` the same way (never verified, a check that did not pass, a key
+ * stored since the last check, or the period over).
+ */
 export async function verifyDue(deps: VerifyDeps & Pick<AppDeps, 'audit'>, input: Omit<VerifyInput, 'keys'> = {}): Promise<VerifyResult[]> {
   const schedule = await buildSchedule(deps);
   const due = new Set(schedule.filter((s) => s.verificationDue).map((s) => s.ref));
-  const keys = deps.inventory.slots.filter((s) => due.has(s.ref)).map((s) => slotKeyOf(deps.inventory, s));
-  return verifyKeys(deps, { ...input, keys });
+  const slots = deps.inventory.slots.filter((s) => due.has(s.ref)).map((s) => slotKeyOf(deps.inventory, s));
+  return verifyKeys(deps, { ...input, keys: [...(await mastersDue(deps)), ...slots] });
+}
+
+async function mastersDue(deps: VerifyDeps & Pick<AppDeps, 'audit'>): Promise<ManagedKey[]> {
+  const masters = managedKeys(deps.inventory).filter((k): k is Extract<ManagedKey, { kind: 'account' }> => k.kind === 'account');
+  const verified = await lastVerifications(deps.audit, new Set(masters.map((k) => k.ref)));
+  const now = deps.now();
+  const out: ManagedKey[] = [];
+  for (const k of masters) {
+    const info = await deps.store.describe(k.path);
+    const current = info?.versions.find((v) => v.id === info.stages.CURRENT);
+    if (!current) continue; // no master key stored: nothing to verify (assisted rotation)
+    const last = verified.get(k.ref);
+    const checked = last ? Date.parse(last.time) : NaN;
+    if (
+      !last ||
+      last.outcome !== 'ok' ||
+      !(checked >= Date.parse(current.createdAt)) ||
+      checked + configDurationMs(k.account.verify.every) <= now
+    ) {
+      out.push(k);
+    }
+  }
+  return out;
 }
 
 async function verifyOne(deps: VerifyDeps, target: ManagedKey): Promise<VerifyResult> {

@@ -320,6 +320,11 @@ export const accountSchema = strict({
   uid: v.optional(nonEmpty),
   /** Staff who can see this account's master key. */
   custodians: v.optional(v.array(v.string()), () => []),
+  /** How often the daemon re-verifies the master key (a master key is replaced by hand: drift is alerted). */
+  verify: v.optional(
+    strict({ every: v.optional(period('a key verified every 0s would be checked at its exchange without pause'), 'PT1H') }),
+    () => ({ every: 'PT1H' }),
+  ),
 });
 
 /** What a dangerous violation found by a verification makes keyctl do (verify.onViolation). */

@@ -27,6 +27,8 @@ export interface Account {
   uid?: string;
   /** Staff who can see the master key. */
   custodians: string[];
+  /** How often the daemon re-verifies the master key (ISO-8601). */
+  verify: { every: string };
 }
 
 /** One credential a bot uses: `bot/sub`. */

@@ -69,16 +69,19 @@ describe('verifyKeys', () => {
 });
 
 describe('verifyDue', () => {
-  it('verifies only the slots whose last verification is older than their verify.every', async () => {
+  it('verifies only the keys whose last verification is older than their verify.every, master keys included', async () => {
     let now = Date.parse('2025-01-01T00:00:00Z');
     w = await appWorld({ sandbox: true, now: () => now });
     await verifyKeys(w.deps, { keys: [resolveKey(w.deps.inventory, 'alpha/arb1')] });
     now += HOUR / 2;
-    // arb1 was verified half an hour ago (every PT1H); arb2 and mm never.
+    // arb1 was verified half an hour ago (every PT1H); the master key, arb2 and mm never.
     const results = await verifyDue(w.deps);
-    expect(results.map((r) => r.ref)).toEqual(['alpha/arb2', 'beta/mm']);
+    expect(results.map((r) => r.ref)).toEqual(['@main', 'alpha/arb2', 'beta/mm']);
     // Three quarters of an hour later only arb1's hour is up.
     now += (3 * HOUR) / 4;
     expect((await verifyDue(w.deps)).map((r) => r.ref)).toEqual(['alpha/arb1']);
+    // An hour later every key's hour is up again.
+    now += HOUR;
+    expect((await verifyDue(w.deps)).map((r) => r.ref)).toEqual(['@main', 'alpha/arb1', 'alpha/arb2', 'beta/mm']);
   });
 });
