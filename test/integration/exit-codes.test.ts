@@ -14,6 +14,7 @@ import { createCoordination, createStore, docFileName } from '../../providers/lo
 import { BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
 import { FakeVault } from '../fakes/vault-server.js';
+import { webhookReceiver } from '../helpers/alert-receivers.js';
 
 const WRONG_MASTER_KEY = Buffer.alloc(32, 0x11).toString('base64');
 const SAFE_BOT = { Spot: ['SpotTrade'] };
@@ -173,6 +174,31 @@ const scenarios: Record<string, Record<number, Scenario>> = {
     0: async (check) => check(await (await world()).cli(['issue', 'alpha/arb1'])),
     2: async (check) => check(await (await world()).cli(['issue', 'alpha/arb1', '--ttl', '2h', '--json']), 'INVALID_TTL'),
     4: async (check) => check(await (await world()).cli(['issue', 'alpha/arb1', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
+  },
+  'alert test': {
+    0: async (check) => {
+      const w = await world();
+      const hook = await webhookReceiver();
+      try {
+        appendFileSync(join(w.dir, 'keyctl.yaml'), `alerts:\n  ops: { type: webhook, url: "${hook.url}" }\n`);
+        const r = await w.cli(['alert', 'test', '--json']);
+        check(r);
+        expect(hook.valid).toHaveLength(1);
+      } finally {
+        await hook.close();
+      }
+    },
+    2: async (check) => check(await (await world()).cli(['alert', 'test', '--json']), 'NO_ALERT_CHANNELS'),
+    4: async (check) => {
+      const w = await world();
+      appendFileSync(join(w.dir, 'keyctl.yaml'), 'alerts:\n  ops: { type: webhook, url: "http://127.0.0.1:1/hook" }\n');
+      const r = await w.cli(['alert', 'test', 'ops', '--json']);
+      check(r);
+      expect(r.json<{ results: Array<{ outcome: string; error: { code: string } }> }>().results[0]).toMatchObject({
+        outcome: 'failed',
+        error: { code: 'ALERT_NETWORK' },
+      });
+    },
   },
   daemon: {
     0: async (check) => {

@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import { parseDuration } from '../../../schedules/duration.js';
 import { AlertDispatcher } from '../../alerts/dispatcher.js';
+import { alertSecretResolver } from '../../app/alert-secrets.js';
 import { makeAlert, resolutionOf, type Alert } from '../../alerts/types.js';
 import { loadConfig } from '../../config/load.js';
 import { AlertConditions } from '../../daemon/conditions.js';
@@ -113,19 +114,7 @@ async function serve(
   const detachMetrics = metrics.attach(events);
   const store = app.store;
   const dispatcher = new AlertDispatcher(config.alerts, {
-    // env:NAME from keyctl's own environment copy; store:path from the CURRENT version's `value` field.
-    resolveSecret: async (ref) => {
-      if (ref.startsWith('env:')) {
-        const value = ctx.env[ref.slice(4)];
-        if (!value) throw new UsageError('ALERT_SECRET_MISSING', `${ref} is not set.`, { hint: `Set ${ref.slice(4)} for the daemon.` });
-        return value;
-      }
-      const version = await store.read(ref.slice('store:'.length), { stage: 'CURRENT' });
-      const value = version.secret.value;
-      if (!value) throw new UsageError('ALERT_SECRET_MISSING', `${ref} holds no "value" field.`);
-      ctx.redactor.add(value);
-      return value;
-    },
+    resolveSecret: alertSecretResolver(store, ctx.env, (value) => ctx.redactor.add(value)),
     onResult: (r) => {
       if (r.outcome === 'filtered') return;
       metrics.alertResult(r.channel, r.outcome);

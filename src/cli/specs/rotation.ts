@@ -46,6 +46,18 @@ export const specs: CommandSpec[] = [
     load: () => import('../commands/rotate.js'),
   },
   {
+    name: 'alert test',
+    summary: 'send a test alert to one alert channel, or to every one, whatever their filters',
+    args: ['[channel]'],
+    exits: {
+      0: 'every channel took the test alert',
+      2: 'no alert channels in the config, or an unknown channel',
+      4: 'a channel did not take it (the table says why: its credential, its URL, its answer)',
+    },
+    help: 'Channels are declared under alerts: in the config (docs/alerts.md). Credentials are resolved as the daemon resolves them.',
+    load: () => import('../commands/alert-test.js'),
+  },
+  {
     name: 'revoke',
     summary: "delete a slot's keys at the exchange now and mark them revoked",
     args: ['<ref>'],
