@@ -129,6 +129,12 @@ describe('keyctl daemon', () => {
     expect((await fetch(`${urlB}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${urlA}/metrics`)).text();
     expect(metrics).toMatch(/^keyctl_leader [01]$/m);
+    // The leader's metrics: its exchange calls, its alert deliveries, the verification of the replaced slot.
+    const leaderUrl = said(a, 'leading') ? urlA : urlB;
+    const led = await (await fetch(`${leaderUrl}/metrics`)).text();
+    expect(led).toMatch(/^keyctl_exchange_request_duration_seconds_count\{exchange="bybit",operation="inspect"\} [1-9]/m);
+    expect(led).toMatch(/^keyctl_alerts_total\{channel="ops",outcome="sent"\} [1-9]/m);
+    expect(led).toMatch(/^keyctl_verification_ok\{ref="alpha\/arb1"\} 1$/m);
 
     a.child.kill('SIGTERM');
     b.child.kill('SIGTERM');

@@ -8,6 +8,9 @@ import { hostname } from 'node:os';
 import { parseDuration } from '../../../schedules/duration.js';
 import { AlertDispatcher } from '../../alerts/dispatcher.js';
 import { alertSecretResolver } from '../../app/alert-secrets.js';
+import { createRotationEngine } from '../../app/engine.js';
+import { leaseMsFromEnv, propagationWaitMsFromEnv } from '../../app/env.js';
+import { instrumentAdapter } from '../../daemon/instrument.js';
 import { makeAlert, resolutionOf, type Alert } from '../../alerts/types.js';
 import { loadConfig } from '../../config/load.js';
 import { AlertConditions } from '../../daemon/conditions.js';
@@ -108,8 +111,18 @@ async function serve(
   onDispatcher: (d: AlertDispatcher) => void,
 ): Promise<boolean> {
   const config = ctx.config();
-  const app = await ctx.app();
-  const engine = await ctx.engine();
+  const base = await ctx.app();
+  // Exchange calls timed for /metrics. No assisted I/O: nobody is at a terminal, so an assisted rotation stops with
+  // ASSISTED_KEY_REQUIRED and its steps, which becomes a rotation.failed alert.
+  const app = { ...base, adapter: async (exchange: string) => instrumentAdapter(await base.adapter(exchange), exchange, metrics) };
+  const leaseMs = leaseMsFromEnv(ctx.env);
+  const propagationWaitMs = propagationWaitMsFromEnv(ctx.env);
+  const engine = createRotationEngine(app, {
+    owner: `${hostname()}:${process.pid}`,
+    ...(leaseMs !== undefined ? { leaseMs } : {}),
+    ...(propagationWaitMs !== undefined ? { propagationWaitMs } : {}),
+    env: ctx.env,
+  });
   const events = await ctx.events();
   const detachMetrics = metrics.attach(events);
   const store = app.store;
