@@ -14,64 +14,8 @@
  * that file will import this one, so this one must not import it (no cycles).
  */
 import * as v from 'valibot';
+import { mapping, oneOf, strict, tagged } from '../config/schema-kit.js';
 import { ALERT_EVENTS, SEVERITIES } from './types.js';
-
-/**
- * valibot's object and variant schemas take an array for an object; a list where a mapping belongs is a mistake, so
- * it is refused, worded like any other wrong type (as src/config/schema.ts does).
- */
-function mapping<S extends v.GenericSchema>(schema: S): S {
-  type Run = S['~run'];
-  const run: Run = schema['~run'];
-  const guarded: Run = function (this: S, dataset, config) {
-    if (!Array.isArray(dataset.value)) return run.call(this, dataset, config);
-    const issue: v.BaseIssue<unknown> = {
-      kind: 'schema',
-      type: this.type,
-      input: dataset.value,
-      expected: this.expects,
-      received: 'Array',
-      message: 'Invalid input: expected object, received array',
-    };
-    return { typed: false, value: dataset.value, issues: [issue] } as ReturnType<Run>;
-  };
-  (schema as { '~run': Run })['~run'] = guarded;
-  return schema;
-}
-
-/** A strict object: an unknown field is an error (a typo such as `minSeverty` must not be ignored). */
-function strict<const E extends v.ObjectEntries>(entries: E) {
-  return mapping(
-    v.strictObject(entries, (issue) => {
-      const at = issue.path?.at(-1);
-      if (issue.type === 'strict_object' && issue.expected === 'never' && at?.origin === 'key') {
-        const unknown = Object.keys(at.input as object).filter((k) => !Object.prototype.hasOwnProperty.call(entries, k));
-        return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`;
-      }
-      if (at?.origin === 'key') return 'required';
-      return issue.message;
-    }),
-  );
-}
-
-/** A union told apart by `type`; an unknown or missing `type` is reported on that field. */
-function tagged<const O extends v.VariantOptions<'type'>>(options: O) {
-  const values = options
-    .map((o) => `'${String((o as unknown as { entries: { type: { literal: string } } }).entries.type.literal)}'`)
-    .join(' | ');
-  return mapping(
-    v.variant('type', options, (issue) => {
-      const at = issue.path?.at(-1);
-      if (!at) return issue.message;
-      const missing = !Object.prototype.hasOwnProperty.call(at.input, 'type');
-      return missing ? `required, one of ${values}` : `Invalid discriminator value. Expected ${values}`;
-    }),
-  );
-}
-
-function oneOf<const T extends readonly [string, ...string[]]>(options: T) {
-  return v.picklist(options, `Invalid option: expected one of ${options.map((o) => `"${o}"`).join('|')}`);
-}
 
 const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
@@ -259,7 +203,7 @@ function emailRule(field: 'user' | 'requireTLS', ok: (c: v.InferOutput<typeof em
 }
 
 function channelVariant() {
-  return tagged([webhookChannelSchema, slackChannelSchema, telegramChannelSchema, pagerdutyChannelSchema, emailChannelSchema]);
+  return tagged('type', [webhookChannelSchema, slackChannelSchema, telegramChannelSchema, pagerdutyChannelSchema, emailChannelSchema]);
 }
 
 /** One channel. A variant's options must be plain objects, so the e-mail rules across fields are checked here. */
