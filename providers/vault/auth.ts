@@ -12,6 +12,7 @@ import { KeyctlError, ProviderError } from '../../src/errors.js';
 import type { VaultStoreConfig } from '../../src/config/schema.js';
 import { VaultApiError, type VaultAuthBlock, type VaultHttp } from './http.js';
 import { mapVaultError } from './errors.js';
+import { unreadable } from './tls.js';
 
 export interface TokenInfo {
   /** Seconds left; 0 for a token that never expires (root). */
@@ -127,15 +128,7 @@ async function readJwt(auth: JwtAuth, env: NodeJS.ProcessEnv): Promise<string> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    const problem =
-      code === 'ENOENT'
-        ? 'does not exist'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'is not readable by this user'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : `cannot be read (${typeof code === 'string' ? code : 'error'})`;
+    const problem = unreadable(err);
     throw new ProviderError(
       'VAULT_JWT_FILE',
       `The ${auth.method === 'kubernetes' ? 'service account token' : 'JWT'} file ${file} ${problem}.`,

@@ -119,17 +119,17 @@ async function readPem(src: Source, what: string, file = src.value): Promise<str
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    const problem =
-      code === 'ENOENT'
-        ? 'does not exist'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'is not readable by this user'
-          : code === 'EISDIR'
-            ? 'is a directory, not a file'
-            : `cannot be read (${typeof code === 'string' ? code : 'error'})`;
-    throw fileError(src, file, problem, `Point ${src.setting} at the PEM ${what} file, readable by the user keyctl runs as.`);
+    throw fileError(src, file, unreadable(err), `Point ${src.setting} at the PEM ${what} file, readable by the user keyctl runs as.`);
   }
+}
+
+/** Why a file could not be read, in words for an error message (never its contents). */
+export function unreadable(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ENOENT') return 'does not exist';
+  if (code === 'EACCES' || code === 'EPERM') return 'is not readable by this user';
+  if (code === 'EISDIR') return 'is a directory, not a file';
+  return `cannot be read (${typeof code === 'string' ? code : 'error'})`;
 }
 
 function certificatesIn(src: Source, file: string, text: string): string[] {
