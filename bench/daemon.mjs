@@ -6,13 +6,15 @@
 // store holding every key as CURRENT. Every measurement runs on a fresh copy of that store, so each starts with N
 // slots that were never verified (all due).
 //
-// 1. Cron: `keyctl verify --due --json`, one process: wall, CPU (user+sys) and peak RSS.
+// 1. Cron: `keyctl verify --due --json`, one process: wall, CPU (user+sys) and peak RSS. Also `keyctl rotate --due
+//    --json` (nothing due), since each daemon cycle does that too: cron's hour is both commands.
 // 2. Daemon: `keyctl daemon --interval 5s --lease 30s --listen 127.0.0.1:0`: from spawn to the first `cycle done`
 //    (verified = N, the full pass), then an idle window (BENCH_IDLE_S, default 60) in which nothing is due: CPU per
 //    idle minute and per tick, RSS over the window. Then SIGTERM, which must exit 0.
 // 3. One hour of each, extrapolated from the measured parts (the daemon: one full pass + 60 idle minutes).
 //
-// BENCH_REPS (default 1: a 1,000-slot pass is long) repeats 1 and 2 alternately and reports medians.
+// BENCH_REPS (default 1: a 1,000-slot pass is long) repeats 1 and 2 alternately and reports medians. Every process
+// runs a copy of dist/ taken at the start, so a rebuild during the run cannot mix two builds.
 // Results go to bench/results/daemon.json and bench/results/daemon.md, and the table is printed.
 import { spawn } from 'node:child_process';
 import {

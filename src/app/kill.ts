@@ -1,9 +1,11 @@
 /**
- * The emergency stop: every key of the given bots (or of every bot) revoked at once, in parallel; a rotation holding
- * a slot's lease does not stop it. Each key's revocation is a `key.revoked` event (from the engine); the whole kill is
+ * The emergency stop: every slot of the given bots (or of every bot) paused (no key handed out or created until
+ * `keyctl resume`), then every key revoked at once, in parallel; a rotation holding a slot's lease does not stop it. Each key's revocation is a `key.revoked` event (from the engine); the whole kill is
  * one `kill` event.
  */
+import { pause, unpause } from '../delivery/pause.js';
 import { botSlots } from '../domain/resolve.js';
+import { storePath } from '../domain/refs.js';
 import type { Slot } from '../domain/inventory.js';
 import type { RevokeOutcome } from '../rotation/engine.js';
 import type { AppDeps } from './deps.js';
@@ -12,12 +14,14 @@ import type { Failure, ProgressListener } from './progress.js';
 import { revoke } from './revoke.js';
 import type { RotateDeps } from './rotate.js';
 
-export type KillDeps = Pick<AppDeps, 'inventory' | 'events'> & Pick<RotateDeps, 'engine'>;
+export type KillDeps = Pick<AppDeps, 'inventory' | 'events' | 'coordination'> & Pick<RotateDeps, 'engine'>;
 
 export interface KillInput {
   /** The bots to kill (each must be declared: UNKNOWN_BOT), or every declared bot. */
   bots: readonly string[] | 'all';
   reason: string;
+  /** Who kills, for the pause record. */
+  actor: string;
   progress?: ProgressListener<SlotKill>;
 }
 
@@ -46,6 +50,12 @@ export async function killBots(deps: KillDeps, input: KillInput): Promise<KillRe
     slots.map(async (slot) => {
       input.progress?.started?.(slot.ref);
       try {
+        // Paused first: from here no exec, issue or rotation hands out or creates a key for the slot.
+        await pause(deps.coordination, storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub }), {
+          reason: input.reason,
+          by: input.actor,
+        });
+        await deps.events.emit({ type: 'slot.pause', ref: slot.ref, action: 'paused', reason: input.reason });
         const outcome = await revoke(deps, { slot, reason: input.reason, emergency: true });
         results.push(outcome);
         for (const f of outcome.failed) failures.push({ ref: slot.ref, code: f.code, message: `${f.fingerprint}: ${f.message}` });
@@ -71,4 +81,23 @@ export async function killBots(deps: KillDeps, input: KillInput): Promise<KillRe
     failed: failures.length,
   });
   return { slots: slots.map((s) => s.ref), results, failures, revoked };
+}
+
+export interface ResumeInput {
+  bots: readonly string[] | 'all';
+  reason: string;
+}
+
+/** Lifts the pause of every slot of the bots (audited per slot); returns the slots that were paused. */
+export async function resumeBots(deps: Pick<AppDeps, 'inventory' | 'events' | 'coordination'>, input: ResumeInput): Promise<string[]> {
+  const slots: Slot[] =
+    input.bots === 'all' ? [...deps.inventory.slots] : [...new Set(input.bots)].flatMap((b) => botSlots(deps.inventory, b));
+  const resumed: string[] = [];
+  for (const slot of slots) {
+    const lifted = await unpause(deps.coordination, storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub }));
+    if (!lifted) continue;
+    resumed.push(slot.ref);
+    await deps.events.emit({ type: 'slot.pause', ref: slot.ref, action: 'resumed', reason: input.reason });
+  }
+  return resumed;
 }

@@ -46,6 +46,8 @@ export function auditInputOf(event: KeyctlEvent): AuditInput | null {
       };
     case 'key.imported':
       return importInput(event);
+    case 'slot.pause':
+      return { command: event.action === 'paused' ? 'pause' : 'resume', ref: event.ref, outcome: 'ok', detail: { reason: event.reason } };
     case 'alert.delivery':
       return {
         command: 'alert',

@@ -177,6 +177,14 @@ export interface LeaseLost extends EventBase {
   code: string;
 }
 
+/** A slot was paused (keyctl kill) or resumed (keyctl resume). */
+export interface SlotPaused extends EventBase {
+  type: 'slot.pause';
+  ref: string;
+  action: 'paused' | 'resumed';
+  reason: string;
+}
+
 /** An alert that did not reach a channel (failed after its retries, or dropped by the rate limit): audited. */
 export interface AlertDelivery extends EventBase {
   type: 'alert.delivery';
@@ -202,7 +210,8 @@ export type KeyctlEvent =
   | KillDone
   | LeaseGained
   | LeaseLost
-  | AlertDelivery;
+  | AlertDelivery
+  | SlotPaused;
 
 export type EventType = KeyctlEvent['type'];
 

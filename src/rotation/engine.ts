@@ -27,6 +27,7 @@ import { isKeyRejected, mayBeIpRefusal } from '../exchanges/ccxt.js';
 import { failpoint } from './failpoints.js';
 import { adoptLegacyJournal, clearJournal, readJournal, writeJournal, type JournalEntry, type JournalHandle } from './journal.js';
 import { readConsumers } from '../delivery/handover.js';
+import { assertNotPaused } from '../delivery/pause.js';
 
 /** Lease on a slot while it rotates; renewed by a heartbeat every third of it, so a killed run frees the slot soon. */
 export const LEASE_MS = 30_000;
@@ -178,6 +179,8 @@ export class RotationEngine {
     }
     const stop = this.heartbeat(run);
     try {
+      // A paused slot (keyctl kill) gets no new key: nothing is started or resumed until keyctl resume.
+      await assertNotPaused(this.deps.coordination, slot.ref, run.path);
       const outcome = await this.drive(run, options);
       await this.emit({
         type: 'rotation.done',
@@ -802,7 +805,9 @@ function assistedInstructions(run: SlotRun, e: JournalEntry, why: string): strin
 
 /** Everything that stops a rotation part-way is exit 6: the journal makes a re-run safe. */
 function asIncomplete(err: unknown, ref: string): unknown {
-  if (!(err instanceof KeyctlError) || err instanceof RotationIncompleteError || err.exitCode === 2) return err;
+  // A paused slot is no incomplete rotation: re-running will not help until keyctl resume.
+  if (!(err instanceof KeyctlError) || err instanceof RotationIncompleteError || err.exitCode === 2 || err.code === 'SLOT_PAUSED')
+    return err;
   return new RotationIncompleteError(err.code, `Rotation of ${ref} stopped: ${err.message}`, {
     cause: err,
     ...(err.details ? { details: err.details } : {}),

@@ -160,6 +160,13 @@ const scenarios: Record<string, Record<number, Scenario>> = {
       expect((await w.cli(['exec', 'alpha/arb1', '--', process.execPath, '-e', 'process.exit(7)'])).code).toBe(7);
     },
     2: async (check) => check(await (await world()).cli(['exec', 'alpha/arb1', '--json']), 'COMMAND_REQUIRED'),
+    3: async (check) => {
+      const w = await world();
+      expect((await w.cli(['kill', 'alpha', '--reason', 'drill'])).code).toBe(0);
+      const r = await w.cli(['exec', 'alpha/arb1', '--json', '--', process.execPath, '-e', 'console.log("bot started")']);
+      expect(r.stdout).not.toContain('bot started');
+      check(r, 'SLOT_PAUSED');
+    },
     4: async (check) =>
       check(await (await world()).cli(['exec', 'alpha/arb1', '--json', '--', process.execPath, '-e', '0'], wrongKey), 'WRONG_MASTER_KEY'),
     5: async (check) => {
@@ -173,6 +180,11 @@ const scenarios: Record<string, Record<number, Scenario>> = {
   issue: {
     0: async (check) => check(await (await world()).cli(['issue', 'alpha/arb1'])),
     2: async (check) => check(await (await world()).cli(['issue', 'alpha/arb1', '--ttl', '2h', '--json']), 'INVALID_TTL'),
+    3: async (check) => {
+      const w = await world();
+      expect((await w.cli(['kill', 'alpha', '--reason', 'drill'])).code).toBe(0);
+      check(await w.cli(['issue', 'alpha/arb1', '--json']), 'SLOT_PAUSED');
+    },
     4: async (check) => check(await (await world()).cli(['issue', 'alpha/arb1', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
   },
   'alert test': {
@@ -262,6 +274,20 @@ const scenarios: Record<string, Record<number, Scenario>> = {
       await w.sandbox.admin.addFault({ exchange: 'bybit', path: '/v5/user/delete-sub-api', kind: '5xx' });
       check(await w.cli(['kill', 'alpha']));
     },
+  },
+  resume: {
+    0: async (check) => {
+      const w = await world();
+      expect((await w.cli(['kill', 'alpha', '--reason', 'drill'])).code).toBe(0);
+      const r = await w.cli(['resume', 'alpha', '--reason', 'drill over', '--json']);
+      check(r);
+      expect(r.json<{ resumed: string[] }>().resumed).toEqual(['alpha/arb1', 'alpha/arb2']);
+      // The next rotation creates a fresh key.
+      expect((await w.cli(['rotate', 'alpha/arb1'])).code).toBe(0);
+      expect(await w.keysAt(w.subs.arb1!)).toHaveLength(1);
+    },
+    2: async (check) => check(await (await world()).cli(['resume', 'alpha', '--json']), 'REASON_REQUIRED'),
+    4: async (check) => check(await (await world()).cli(['resume', 'alpha', '--reason', 'x', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
   },
   schedule: {
     0: async (check) => check(await (await world()).cli(['schedule'])),

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRotationEngine } from '../../src/app/engine.js';
-import { killBots, type SlotKill } from '../../src/app/kill.js';
+import { killBots, resumeBots, type SlotKill } from '../../src/app/kill.js';
 import { fingerprint } from '../../src/domain/credentials.js';
 import { appWorld, liveKeys, type AppWorld } from './app-world.js';
 
@@ -16,7 +16,12 @@ describe('killBots', () => {
   it('revokes every key of the bot at the exchange and in the store, leaves other bots alone, and emits one kill event', async () => {
     w = await appWorld({ sandbox: true });
     const planned: string[][] = [];
-    const result = await killBots(depsOf(w), { bots: ['alpha'], reason: 'incident', progress: { planned: (r) => planned.push([...r]) } });
+    const result = await killBots(depsOf(w), {
+      bots: ['alpha'],
+      reason: 'incident',
+      actor: 'alice',
+      progress: { planned: (r) => planned.push([...r]) },
+    });
     expect(planned).toEqual([['alpha/arb1', 'alpha/arb2']]);
     expect(result).toMatchObject({ slots: ['alpha/arb1', 'alpha/arb2'], failures: [], revoked: 2 });
     expect(result.results.map((r) => [r.ref, r.revoked])).toEqual([
@@ -45,6 +50,7 @@ describe('killBots', () => {
     const result = await killBots(depsOf(w), {
       bots: 'all',
       reason: 'incident',
+      actor: 'alice',
       progress: { finished: (ref, r: SlotKill) => finished.push([ref, r.ok && r.outcome.failed.length === 0]) },
     });
     expect(result.slots).toEqual(['alpha/arb1', 'alpha/arb2', 'beta/mm']);
@@ -58,8 +64,34 @@ describe('killBots', () => {
 
   it('an unknown bot is UNKNOWN_BOT before anything is revoked', async () => {
     w = await appWorld({ sandbox: true });
-    await expect(killBots(depsOf(w), { bots: ['alpha', 'gamma'], reason: 'x' })).rejects.toMatchObject({ code: 'UNKNOWN_BOT' });
+    await expect(killBots(depsOf(w), { bots: ['alpha', 'gamma'], reason: 'x', actor: 'alice' })).rejects.toMatchObject({
+      code: 'UNKNOWN_BOT',
+    });
     expect(await liveKeys(w, 'arb1')).toHaveLength(1);
     expect(w.recorder.events).toEqual([]);
+  });
+});
+
+describe('the pause a kill leaves', () => {
+  it('refuses rotation of a killed bot until resume; the next rotation then creates a fresh key; both are audited', async () => {
+    w = await appWorld({ sandbox: true });
+    const deps = depsOf(w);
+    await killBots(deps, { bots: ['alpha'], reason: 'incident', actor: 'alice' });
+    const slot = w.deps.inventory.slots.find((s) => s.ref === 'alpha/arb1')!;
+    await expect(deps.engine.rotate(slot, { start: true, reason: 'manual' })).rejects.toMatchObject({ code: 'SLOT_PAUSED', exitCode: 3 });
+    expect(await liveKeys(w, 'arb1')).toEqual([]);
+    // Another bot is not paused.
+    const mm = w.deps.inventory.slots.find((s) => s.ref === 'beta/mm')!;
+    await expect(deps.engine.rotate(mm, { start: true, reason: 'manual', graceMs: 0 })).resolves.toMatchObject({ status: 'rotated' });
+
+    expect(await resumeBots(w.deps, { bots: ['alpha'], reason: 'incident closed' })).toEqual(['alpha/arb1', 'alpha/arb2']);
+    expect(await resumeBots(w.deps, { bots: ['alpha'], reason: 'again' })).toEqual([]);
+    const fresh = await deps.engine.rotate(slot, { start: true, reason: 'manual', graceMs: 0 });
+    expect(fresh.status).toBe('rotated');
+    expect(await liveKeys(w, 'arb1')).toHaveLength(1);
+    expect(w.recorder.entries.filter((e) => e.ref === 'alpha/arb1' && ['pause', 'resume'].includes(e.command))).toEqual([
+      expect.objectContaining({ command: 'pause', outcome: 'ok', detail: { reason: 'incident' } }),
+      expect.objectContaining({ command: 'resume', outcome: 'ok', detail: { reason: 'incident closed' } }),
+    ]);
   });
 });

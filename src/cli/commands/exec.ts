@@ -2,6 +2,7 @@ import { ExchangeError, KeyctlError, UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import type { CommandRun } from '../types.js';
 import { describeCurrent, readCurrent, type CurrentCredentials } from '../../delivery/current.js';
+import { assertNotPaused } from '../../delivery/pause.js';
 import { resolveSlot, type SlotKey } from '../../domain/resolve.js';
 import { callOptionsFromEnv } from '../../app/env.js';
 import {
@@ -59,6 +60,8 @@ export const run: CommandRun = async (ctx, args, opts) => {
   if (!botIsAnotherUser(runAs)) assertOwnEnvironClean(ctx.env, stripped);
   const slot = resolveSlot(config, refText ?? '');
   const store = await ctx.store();
+  // A paused slot (keyctl kill) hands out no key until keyctl resume.
+  await assertNotPaused(await ctx.coordination(), slot.ref, slot.path);
   const creds = await readCurrent(store, slot);
   ctx.redactor.add(creds.apiKey, creds.secret, creds.password);
 

@@ -1,6 +1,7 @@
 import { UsageError } from '../../errors.js';
 import type { CommandRun } from '../types.js';
 import { readCurrent } from '../../delivery/current.js';
+import { assertNotPaused } from '../../delivery/pause.js';
 import { resolveSlot } from '../../domain/resolve.js';
 import { DEFAULT_TOKEN_TTL_MS, encodePayload, formatToken, MAX_TOKEN_TTL_MS } from '../../delivery/token.js';
 
@@ -18,6 +19,8 @@ export const run: CommandRun = async (ctx, args, opts) => {
   }
   const slot = resolveSlot(ctx.config(), args[0] ?? '');
   const store = await ctx.store();
+  // A paused slot (keyctl kill) hands out no key until keyctl resume.
+  await assertNotPaused(await ctx.coordination(), slot.ref, slot.path);
   const { version: _version, ...creds } = await readCurrent(store, slot);
   ctx.redactor.add(creds.apiKey, creds.secret, creds.password);
 

@@ -17,7 +17,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
   );
   let result;
   try {
-    result = await killBots(deps, { bots: bot ? [bot] : 'all', reason: String(opts.reason), progress });
+    result = await killBots(deps, { bots: bot ? [bot] : 'all', reason: String(opts.reason), actor: ctx.actor, progress });
   } finally {
     progress.end();
   }
@@ -29,6 +29,9 @@ export const run: CommandRun = async (ctx, args, opts) => {
     ];
     for (const f of failures) lines.push(`  ${f.ref}: COULD NOT revoke: ${f.message}`);
     if (failures.length) lines.push(`Delete them in the exchange's web UI now, then run keyctl kill again to confirm.`);
+    lines.push(
+      `Paused: no exec, issue or rotation for ${opts.all ? 'any bot' : bot} until \`keyctl resume ${opts.all ? '--all' : bot} --reason <why>\`.`,
+    );
     return lines.join('\n');
   });
   return failures.length ? ExitCode.EXCHANGE : ExitCode.OK;

@@ -11,6 +11,7 @@ export const specs: CommandSpec[] = [
       2:
         'no command after --, bad options, unknown ref, the slot has no CURRENT key, a store credential could not be hidden from the bot (STORE_CREDENTIAL_EXPOSED), ' +
         'or --user names an unknown user or group (UNKNOWN_USER, UNKNOWN_GROUP), root (USER_IS_ROOT, GROUP_IS_ROOT), or keyctl may not switch users (CANNOT_SWITCH_USER); the bot was not started',
+      3: 'the slot is paused by keyctl kill (SLOT_PAUSED) until keyctl resume; the bot was not started',
       4: 'the store cannot be opened',
       5: '--preflight: the exchange refused the key from this host; the bot was not started',
     },
@@ -49,6 +50,7 @@ export const specs: CommandSpec[] = [
     exits: {
       0: 'printed the token',
       2: 'bad --ttl, unknown ref, or the slot has no CURRENT key',
+      3: 'the slot is paused by keyctl kill (SLOT_PAUSED) until keyctl resume',
       4: 'the store cannot be opened or cannot wrap',
     },
     options: [['--ttl <duration>', 'how long the token stays valid: 90s, 15m, PT1H (at most 1h)', '60s']],

@@ -89,7 +89,7 @@ export const specs: CommandSpec[] = [
     summary: 'emergency stop: revoke every key of a bot (or of every bot) at its exchanges, in parallel',
     args: ['[bot]'],
     exits: {
-      0: 'every key of the bot(s) is revoked',
+      0: 'every key of the bot(s) is revoked and its slots are paused until keyctl resume',
       2: 'no bot and no --all, both, or an unknown bot',
       4: 'the store cannot be opened',
       5: "a key could not be revoked: delete it in the exchange's web UI now, then re-run",
@@ -99,5 +99,21 @@ export const specs: CommandSpec[] = [
       ['--reason <text>', 'why, for the audit trail', 'kill switch'],
     ],
     load: () => import('../commands/kill.js'),
+  },
+  {
+    name: 'resume',
+    summary: 'lift the pause keyctl kill set on a bot (or every bot): exec, issue and rotation work again',
+    args: ['[bot]'],
+    exits: {
+      0: 'the pause is lifted (or there was none)',
+      2: 'no bot and no --all, both, an unknown bot, or no --reason',
+      4: 'the store cannot be opened',
+    },
+    options: [
+      ['--all', 'every bot'],
+      ['--reason <text>', 'why the bot may trade again, for the audit trail'],
+    ],
+    help: 'The killed keys stay revoked: run keyctl rotate <bot> afterwards to create fresh ones.',
+    load: () => import('../commands/resume.js'),
   },
 ];
