@@ -8,6 +8,7 @@ import type { Slot } from '../domain/inventory.js';
 import { keyState } from '../domain/key-state.js';
 import { storePath } from '../domain/refs.js';
 import type { RotationEngine, RotationOutcome } from '../rotation/engine.js';
+import { hasPendingRotation } from '../rotation/journal.js';
 import type { AppDeps } from './deps.js';
 import { failureOf } from './failure.js';
 import type { Failure, ProgressListener } from './progress.js';
@@ -19,7 +20,7 @@ import type { Failure, ProgressListener } from './progress.js';
  */
 export type RotateMode = 'manual' | 'force' | 'due';
 
-export type RotateDeps = Pick<AppDeps, 'inventory' | 'store' | 'now'> & { engine: RotationEngine };
+export type RotateDeps = Pick<AppDeps, 'inventory' | 'store' | 'now' | 'coordination'> & { engine: RotationEngine };
 
 export interface RotateInput {
   /** The slots to rotate (domain/resolve.ts `selectSlots`); default every declared slot. */
@@ -50,6 +51,20 @@ export async function rotate(deps: RotateDeps, input: RotateInput): Promise<Rota
     input.progress?.started?.(slot.ref);
     // Outside the per-slot catch: a store that cannot describe a slot fails the whole run (exit 4), as it always did.
     const start = input.mode === 'due' ? await isDue(deps, slot, now) : true;
+    if (!start && !(await hasPendingRotation(deps.store, deps.coordination, storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub })))) {
+      // Neither due nor unfinished: nothing the engine would do, so no lease is taken for it.
+      const outcome: RotationOutcome = {
+        ref: slot.ref,
+        status: 'nothing-to-do',
+        previousRevoked: false,
+        orphansDeleted: 0,
+        orphansKept: [],
+        resumed: false,
+      };
+      results.push(outcome);
+      input.progress?.finished?.(slot.ref, { ok: true, outcome });
+      continue;
+    }
     try {
       const outcome = await deps.engine.rotate(slot, {
         start,

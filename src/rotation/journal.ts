@@ -77,6 +77,16 @@ export function legacyJournalPath(slotPath: string): string {
 }
 
 /**
+ * Whether a slot has rotation work to finish (a journal, or one keyctl 0.1 left in the secret store), read without
+ * taking the slot's lease: `rotate --due` and the daemon skip a slot that is neither due nor unfinished at the cost of
+ * two reads instead of a lease round-trip.
+ */
+export async function hasPendingRotation(store: SecretStore, coordination: CoordinationStore, slotPath: string): Promise<boolean> {
+  if (await coordination.read(journalKey(slotPath))) return true;
+  return (await store.describe(legacyJournalPath(slotPath))) !== null;
+}
+
+/**
  * Moves a journal that keyctl 0.1 left in the secret store into the coordination store, then deletes the old one.
  * Without this, a rotation interrupted or inside its grace period when keyctl was upgraded would be forgotten, and its
  * PREVIOUS key never revoked. Call it holding the slot's lease, before reading the journal. A crash between the two
