@@ -509,8 +509,8 @@ const md = [
   '',
   `What it means: the daemon's first cycle does the work of \`rotate --due\` and \`verify --due\` in one process, at ` +
     `${r2(x.passCpuDaemonToRotateAndVerifyDue)}× their CPU. Its idle cycles are not cheap: with nothing due, a cycle ` +
-    `still looks at every slot (the rotation check takes and releases each slot's lease in the store's coordination ` +
-    `files, then the schedule is rebuilt from the store and the audit log), ${r1(idle.cpuMsPerSlotPerTick)} ms of CPU ` +
+    `still looks at every slot (the rotation check reads each slot's journal and CURRENT version, no lease since ` +
+    `cd1deb6, then the schedule is rebuilt from the store and the audit log), ${r1(idle.cpuMsPerSlotPerTick)} ms of CPU ` +
     `per slot, so the idle cost grows with the number of slots and with the tick rate, and at ${fmtN} slots a cycle ` +
     `takes ${r1(idle.cycleWorkS)} s of work` +
     (idle.cycleWorkS > INTERVAL_S ? `, longer than the ${INTERVAL_S} s sleep between cycles. ` : ` between ${INTERVAL_S} s sleeps. `) +
