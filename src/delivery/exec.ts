@@ -43,6 +43,8 @@ export const AWS_STORE_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS
 export function storeCredentialEnv(provider: string): string[] {
   return provider === 'aws' ? [...STRIPPED_ENV, ...AWS_STORE_ENV] : STRIPPED_ENV;
 }
+/** How long a bot stopped by a pause may take to exit on SIGTERM before it is killed. */
+export const PAUSE_KILL_AFTER_MS = 10_000;
 /** Default poll interval of the rotation watch. */
 export const DEFAULT_WATCH_MS = 10_000;
 /** How long exec waits for the bot's output to drain after it exited (a grandchild may hold the pipes). */
@@ -68,6 +70,8 @@ export interface ExecOptions {
   readCurrent: () => Promise<BotCredentials & { version: string }>;
   /** Polls the slot's CURRENT version id without reading secrets. */
   describeCurrent: () => Promise<{ version: string } | null>;
+  /** Whether the slot is paused (keyctl kill): the watch then stops the bot for good. */
+  isPaused?: () => Promise<boolean>;
   command: string;
   args: string[];
   /** Pipe mode: the fd (>= 3) the bot reads its credentials from. Undefined: environment mode. */
@@ -207,6 +211,8 @@ class Supervisor {
   private finished = false;
   private registry: Promise<void> = Promise.resolve();
   private watchBusy = false;
+  /** The bot was stopped because the slot was paused. */
+  private paused = false;
   private masks: MaskStream[] = [];
 
   constructor(private readonly o: ExecOptions) {
@@ -240,7 +246,7 @@ class Supervisor {
       if (registered) this.registry = registered;
       await o.before;
       for (const s of FORWARDED_SIGNALS) process.on(s, forward);
-      if (o.fd !== undefined || o.restartOnRotate) {
+      if (o.fd !== undefined || o.restartOnRotate || o.isPaused) {
         timer = setInterval(() => void this.watch(), o.watchMs);
         // The watch must never keep exec alive once the bot is gone.
         timer.unref();
@@ -251,7 +257,8 @@ class Supervisor {
           this.restarting = false;
           continue;
         }
-        const exitCode = code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1);
+        // Stopped because the slot was paused: exec says so (exit 3), whatever the bot answered to SIGTERM.
+        const exitCode = this.paused ? 3 : (code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1));
         return { exitCode, signal, delivered: [...this.delivered] };
       }
     } finally {
@@ -377,11 +384,34 @@ class Supervisor {
     });
   }
 
+  /**
+   * The slot was paused (keyctl kill): the bot stops and is not restarted. SIGTERM first, so it can cancel what it
+   * can; SIGKILL if it is still running after PAUSE_KILL_AFTER_MS.
+   */
+  private stopPaused(): void {
+    this.stopping = true;
+    this.paused = true;
+    this.o.events.warn(
+      `the slot was paused (keyctl kill): stopping the bot (SIGTERM, SIGKILL after ${PAUSE_KILL_AFTER_MS / 1000} s); it will not be restarted.`,
+    );
+    const child = this.child;
+    child?.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }, PAUSE_KILL_AFTER_MS);
+    timer.unref();
+  }
+
   /** One poll of the slot: on a new CURRENT key, hand it to the bot. */
   private async watch(): Promise<void> {
     if (this.watchBusy || this.finished || this.restarting || this.stopping) return;
     this.watchBusy = true;
     try {
+      if (this.o.isPaused && (await this.o.isPaused()) && !this.finished && !this.stopping) {
+        this.stopPaused();
+        return;
+      }
+      if (this.o.fd === undefined && !this.o.restartOnRotate) return;
       const now = await this.o.describeCurrent();
       if (!now || now.version === this.current.version || this.finished) return;
       const next = await this.o.readCurrent();

@@ -229,4 +229,24 @@ describe('rotation hand-over', () => {
     ).toEqual([oldFp, newFp]);
     expect(await consumers()).toEqual({});
   });
+
+  // Last in the file: the kill revokes alpha's keys and pauses it for good.
+  it('keyctl kill stops a running exec bot within one watch period, exec exits 3, and a new exec is refused until resume', async () => {
+    const bot = keyctl(['exec', 'alpha/arb2', '--', node, fixture('bot.mjs')], { KEYCTL_WATCH_MS: '200', WAIT: '1' });
+    onTestFinished(async () => {
+      if (bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill('SIGKILL');
+      await bot.done;
+    });
+    await bot.waitFor('"event":"start"');
+    const killed = await w.cli(['kill', 'alpha', '--reason', 'drill']);
+    expect(killed.code, killed.stderr).toBe(0);
+    const started = Date.now();
+    const { code, stderr } = await bot.done;
+    expect(code).toBe(3);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(stderr).toContain('the slot was paused');
+    const again = await w.cli(['exec', 'alpha/arb2', '--', node, '-e', 'console.log("bot started")']);
+    expect(again.code).toBe(3);
+    expect(again.stdout).not.toContain('bot started');
+  });
 });

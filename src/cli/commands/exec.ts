@@ -2,7 +2,7 @@ import { ExchangeError, KeyctlError, UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import type { CommandRun } from '../types.js';
 import { describeCurrent, readCurrent, type CurrentCredentials } from '../../delivery/current.js';
-import { assertNotPaused } from '../../delivery/pause.js';
+import { assertNotPaused, readPause } from '../../delivery/pause.js';
 import { resolveSlot, type SlotKey } from '../../domain/resolve.js';
 import { callOptionsFromEnv } from '../../app/env.js';
 import {
@@ -61,7 +61,8 @@ export const run: CommandRun = async (ctx, args, opts) => {
   const slot = resolveSlot(config, refText ?? '');
   const store = await ctx.store();
   // A paused slot (keyctl kill) hands out no key until keyctl resume.
-  await assertNotPaused(await ctx.coordination(), slot.ref, slot.path);
+  const coordination = await ctx.coordination();
+  await assertNotPaused(coordination, slot.ref, slot.path);
   const creds = await readCurrent(store, slot);
   ctx.redactor.add(creds.apiKey, creds.secret, creds.password);
 
@@ -76,7 +77,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
       detail: { mode, preflight: Boolean(opts.preflight), mask, ...(runAs ? { user: runAs.name, uid: runAs.uid, gid: runAs.gid } : {}) },
     }),
     store,
-    coordination: await ctx.coordination(),
+    coordination,
     slotPath: slot.path,
     initial: creds,
     readCurrent: async () => {
@@ -85,6 +86,8 @@ export const run: CommandRun = async (ctx, args, opts) => {
       return next;
     },
     describeCurrent: () => describeCurrent(store, slot.path),
+    // A kill anywhere (this host or another sharing the store) stops the bot within one watch period.
+    isPaused: async () => (await readPause(coordination, slot.path)) !== null,
     command,
     args: commandArgs,
     ...(fd !== undefined ? { fd } : {}),
