@@ -4,7 +4,15 @@
  */
 import { ExitCode, KeyctlError } from '../errors.js';
 import type { FaultKind } from './faults.js';
-import type { NativePermissions, SandboxExchange, SandboxKeyView } from './state.js';
+import type {
+  NativePermissions,
+  OrderMarket,
+  PositionMarket,
+  SandboxExchange,
+  SandboxKeyView,
+  SandboxOrder,
+  SandboxPosition,
+} from './state.js';
 
 /** The admin endpoint refused a call or is switched off. */
 export class SandboxAdminError extends KeyctlError {
@@ -60,11 +68,49 @@ export interface FaultInput {
   times?: number;
 }
 
+function filterQuery(filter: { exchange?: SandboxExchange; owner?: string }): string {
+  const q = new URLSearchParams();
+  if (filter.exchange) q.set('exchange', filter.exchange);
+  if (filter.owner) q.set('owner', filter.owner);
+  const qs = q.toString();
+  return qs ? `?${qs}` : '';
+}
+
 export interface SubaccountInfo {
   exchange: SandboxExchange;
   parentUid: string;
   id: string;
   uid: string;
+}
+
+/** An open order to seed. */
+export interface SeedOrderInput {
+  exchange: SandboxExchange;
+  /** Main uid or sub-account id, as for keys. */
+  owner: string;
+  /** The exchange's own instrument id: bybit `BTCUSDT`, okx `BTC-USDT-SWAP`, binance `BTCUSDT`, kucoin `XBTUSDTM`. */
+  symbol: string;
+  side: 'buy' | 'sell';
+  market: OrderMarket;
+  /** In the exchange's unit (contracts where it counts contracts). */
+  qty: string | number;
+  /** Absent: a market order (`type` defaults to limit when a price is given). */
+  price?: string | number;
+  type?: 'limit' | 'market';
+  clientId?: string;
+  reduceOnly?: boolean;
+}
+
+/** A position to seed; it replaces the account's position in that symbol (one-way mode). */
+export interface SeedPositionInput {
+  exchange: SandboxExchange;
+  owner: string;
+  symbol: string;
+  side: 'long' | 'short';
+  size: string | number;
+  market: PositionMarket;
+  /** Shown as the entry (and mark) price; the sandbox has no prices otherwise. */
+  entryPrice?: string | number;
 }
 
 export class SandboxAdmin {
@@ -89,12 +135,25 @@ export class SandboxAdmin {
   }
 
   async listKeys(filter: { exchange?: SandboxExchange; owner?: string } = {}): Promise<SandboxKeyView[]> {
-    const q = new URLSearchParams();
-    if (filter.exchange) q.set('exchange', filter.exchange);
-    if (filter.owner) q.set('owner', filter.owner);
-    const qs = q.toString();
-    const res = await this.call<{ keys: SandboxKeyView[] }>('GET', `/keys${qs ? `?${qs}` : ''}`);
+    const res = await this.call<{ keys: SandboxKeyView[] }>('GET', `/keys${filterQuery(filter)}`);
     return res.keys;
+  }
+
+  /** Seeds an open order (it rests until cancelled; the sandbox fills nothing). Returns it with its exchange id. */
+  seedOrder(input: SeedOrderInput): Promise<SandboxOrder> {
+    return this.call('POST', '/orders', input);
+  }
+
+  seedPosition(input: SeedPositionInput): Promise<SandboxPosition> {
+    return this.call('POST', '/positions', input);
+  }
+
+  async listOrders(filter: { exchange?: SandboxExchange; owner?: string } = {}): Promise<SandboxOrder[]> {
+    return (await this.call<{ orders: SandboxOrder[] }>('GET', `/orders${filterQuery(filter)}`)).orders;
+  }
+
+  async listPositions(filter: { exchange?: SandboxExchange; owner?: string } = {}): Promise<SandboxPosition[]> {
+    return (await this.call<{ positions: SandboxPosition[] }>('GET', `/positions${filterQuery(filter)}`)).positions;
   }
 
   async addFault(fault: FaultInput): Promise<string> {

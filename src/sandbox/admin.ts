@@ -1,6 +1,6 @@
 /**
- * The admin endpoint's routes (`/_admin/...`): seed accounts, sub-accounts and keys; tamper with a key; inject faults;
- * set the client address; reset. JSON in, JSON out. Seeding may create states the exchange itself would refuse
+ * The admin endpoint's routes (`/_admin/...`): seed accounts, sub-accounts, keys, open orders and positions; tamper
+ * with a key; inject faults; set the client address; reset. JSON in, JSON out. Seeding may create states the exchange itself would refuse
  * (withdraw on a master key, say): rehearsing those is the point.
  */
 import { isIP } from 'node:net';
@@ -11,11 +11,16 @@ import {
   isSandboxExchange,
   keyView,
   newPassphrase,
+  ORDER_MARKETS,
+  POSITION_MARKETS,
   SANDBOX_EXCHANGES,
+  type OrderMarket,
+  type PositionMarket,
   type SandboxAccount,
   type SandboxExchange,
   type SandboxState,
 } from './state.js';
+import { decNorm, isDecimal, isPositiveDecimal, newOrderId } from './trading/common.js';
 
 export interface AdminDeps {
   state: SandboxState;
@@ -41,6 +46,25 @@ function ipList(v: unknown): string[] | string {
 function isoOrError(v: unknown): string | undefined {
   return typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? new Date(v).toISOString() : undefined;
 }
+
+/** A decimal given as a string or a plain number. */
+function decimal(v: unknown): string | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The account an order or position belongs to: a sub-account by its id, or a main account by its uid. */
+function ownerOf(state: SandboxState, exchange: SandboxExchange, body: Record<string, unknown>): SandboxAccount | string {
+  const ownerId = str(body.owner);
+  if (!ownerId) return 'owner is required (main uid or sub-account id)';
+  return (
+    state.subAccount(exchange, ownerId) ??
+    state.mainAccount(exchange, ownerId) ??
+    `no main account or sub-account ${ownerId} on ${exchange}; create it first`
+  );
+}
+
+const ownerKey = (a: SandboxAccount): string => (a.parentUid === undefined ? a.uid : a.id);
 
 function mainAccount(state: SandboxState, exchange: SandboxExchange, uid: string): SandboxAccount {
   return state.mainAccount(exchange, uid) ?? state.addAccount({ exchange, uid, id: uid });
@@ -148,6 +172,75 @@ export function handleAdmin(deps: AdminDeps, method: string, path: string, query
     if (exchange !== undefined && !isSandboxExchange(exchange)) return bad('unknown exchange');
     const owner = query.get('owner') || undefined;
     return json(200, { keys: state.keys({ exchange, owner }).map(keyView) });
+  }
+
+  if (route === 'POST /orders') {
+    const exchange = body.exchange;
+    if (!isSandboxExchange(exchange)) return unknownExchange();
+    const owner = ownerOf(state, exchange, body);
+    if (typeof owner === 'string') return bad(owner);
+    if (typeof body.symbol !== 'string' || body.symbol === '') return bad("symbol is required (the exchange's own id)");
+    if (body.side !== 'buy' && body.side !== 'sell') return bad('side must be buy or sell');
+    if (!(ORDER_MARKETS as readonly unknown[]).includes(body.market)) return bad(`market must be one of ${ORDER_MARKETS.join(', ')}`);
+    const qty = decimal(body.qty);
+    if (!isPositiveDecimal(qty)) return bad('qty must be a positive decimal');
+    let price: string | undefined;
+    if (body.price !== undefined && body.price !== null) {
+      price = decimal(body.price);
+      if (!isDecimal(price)) return bad('price must be a decimal');
+    }
+    const type = body.type ?? (price === undefined ? 'market' : 'limit');
+    if (type !== 'limit' && type !== 'market') return bad('type must be limit or market');
+    if (type === 'limit' && price === undefined) return bad('a limit order needs a price');
+    const order = state.addOrder({
+      exchange,
+      owner: ownerKey(owner),
+      id: newOrderId(exchange, state),
+      ...(typeof body.clientId === 'string' && body.clientId !== '' ? { clientId: body.clientId } : {}),
+      symbol: body.symbol,
+      side: body.side,
+      type,
+      price: price === undefined ? null : decNorm(price),
+      qty: decNorm(qty),
+      market: body.market as OrderMarket,
+      ...(body.reduceOnly === true ? { reduceOnly: true } : {}),
+      createdAt: new Date().toISOString(),
+    });
+    return json(200, order);
+  }
+
+  if (route === 'POST /positions') {
+    const exchange = body.exchange;
+    if (!isSandboxExchange(exchange)) return unknownExchange();
+    const owner = ownerOf(state, exchange, body);
+    if (typeof owner === 'string') return bad(owner);
+    if (typeof body.symbol !== 'string' || body.symbol === '') return bad("symbol is required (the exchange's own id)");
+    if (body.side !== 'long' && body.side !== 'short') return bad('side must be long or short');
+    if (!(POSITION_MARKETS as readonly unknown[]).includes(body.market)) return bad(`market must be one of ${POSITION_MARKETS.join(', ')}`);
+    const size = decimal(body.size);
+    if (!isPositiveDecimal(size)) return bad('size must be a positive decimal');
+    const entryPrice = body.entryPrice === undefined ? undefined : decimal(body.entryPrice);
+    if (body.entryPrice !== undefined && !isDecimal(entryPrice)) return bad('entryPrice must be a decimal');
+    const position = state.setPosition({
+      exchange,
+      owner: ownerKey(owner),
+      symbol: body.symbol,
+      side: body.side,
+      size: decNorm(size),
+      market: body.market as PositionMarket,
+      ...(entryPrice !== undefined ? { entryPrice: decNorm(entryPrice) } : {}),
+      createdAt: new Date().toISOString(),
+    });
+    return json(200, position);
+  }
+
+  if (route === 'GET /orders' || route === 'GET /positions') {
+    const exchange = query.get('exchange') || undefined;
+    if (exchange !== undefined && !isSandboxExchange(exchange)) return bad('unknown exchange');
+    const owner = query.get('owner') || undefined;
+    return route === 'GET /orders'
+      ? json(200, { orders: state.orders({ exchange, owner }) })
+      : json(200, { positions: state.positions({ exchange, owner }) });
   }
 
   if (route === 'POST /faults') {

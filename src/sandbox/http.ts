@@ -17,6 +17,12 @@ export interface SandboxRequest {
   /** The body exactly as sent. */
   rawBody: string;
   headers: IncomingHttpHeaders;
+  /**
+   * Routes the sandbox adds to the emulator's own: the order and position endpoints (src/sandbox/trading). `dispatch`
+   * authenticates them with the emulator's own check, exactly like its key endpoints; an emulator route of the same
+   * name wins.
+   */
+  extraRoutes?: Record<string, (key: SandboxKey) => Reply>;
 }
 
 export interface Reply {
@@ -109,7 +115,7 @@ export function dispatch(
   notFound: (route: string) => Reply,
 ): Reply {
   const route = `${req.method} ${req.path}`;
-  const handler = routes[route];
+  const handler = routes[route] ?? req.extraRoutes?.[route];
   if (!handler) return notFound(route);
   const auth = authenticate();
   return 'reply' in auth ? auth.reply : handler(auth.key);

@@ -1,7 +1,8 @@
 /**
  * The exchange sandbox: one local HTTP server that speaks several exchanges' key endpoints under a path prefix each
  * (`/bybit`, `/okx`, `/binance`, `/kucoin`), verifying signatures as the exchanges do. Each exchange's emulator lives
- * with its adapter (`src/exchanges/<id>/sandbox.ts`) and comes from the registry. See docs/sandbox.md.
+ * with its adapter (`src/exchanges/<id>/sandbox.ts`) and comes from the registry; the order and position endpoints
+ * the sandbox adds to each live in `src/sandbox/trading/`. See docs/sandbox.md.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import { SandboxAdmin } from './admin-client.js';
 import { FaultTable } from './faults.js';
 import type { EmulatorContext, Reply, SandboxRequest } from './http.js';
 import { isSandboxExchange, SandboxState } from './state.js';
+import { TRADING } from './trading/index.js';
 
 export interface SandboxOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -136,6 +138,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     if (body === undefined) return { status: 400, body: { error: 'malformed JSON body' } };
     const params: Record<string, unknown> = { ...Object.fromEntries(new URLSearchParams(rawQuery)), ...body };
     const sreq: SandboxRequest = { method, path, rawQuery, params, rawBody, headers: req.headers };
+    // The order and position endpoints (src/sandbox/trading), authenticated by the emulator like its own.
+    sreq.extraRoutes = TRADING[exchange](sreq, ctx);
     const before = new Set(state.keys({ exchange }));
     const reply = emulator.handle(sreq, ctx);
     const delay = faults.propagationMs(exchange);

@@ -1,6 +1,7 @@
 /**
- * The sandbox's whole world: main accounts, sub-accounts and API keys of the emulated exchanges. Kept in memory and,
- * when a file is given, saved after every change (atomically, mode 0600: it holds the fake secrets the sandbox issued).
+ * The sandbox's whole world: main accounts, sub-accounts and API keys of the emulated exchanges, and each account's
+ * open orders and positions (src/sandbox/trading). Kept in memory and, when a file is given, saved after every change
+ * (atomically, mode 0600: it holds the fake secrets the sandbox issued).
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
@@ -76,16 +77,66 @@ export interface SandboxKeyView {
   expiresAt: string | null;
 }
 
+/** Where an order rests: spot, margin (spot on borrowed funds), linear or inverse contracts, options. */
+export const ORDER_MARKETS = ['spot', 'margin', 'linear', 'inverse', 'option'] as const;
+export type OrderMarket = (typeof ORDER_MARKETS)[number];
+/** Positions exist on contracts only. */
+export const POSITION_MARKETS = ['linear', 'inverse'] as const;
+export type PositionMarket = (typeof POSITION_MARKETS)[number];
+
+/**
+ * An open (resting) order of one account: a main account (`owner` = its uid) or a sub-account (`owner` = its id), as
+ * for keys. `symbol` is the exchange's own instrument id (bybit `BTCUSDT`, okx `BTC-USDT-SWAP`, binance `BTCUSDT`,
+ * kucoin `BTC-USDT` / `XBTUSDTM`); `qty` and `price` are decimal strings in the exchange's unit (contracts where the
+ * exchange counts contracts). The sandbox never fills a resting order.
+ */
+export interface SandboxOrder {
+  exchange: SandboxExchange;
+  owner: string;
+  /** The exchange's order id, in its format (bybit UUID, okx / binance digits, kucoin 24 hex digits). */
+  id: string;
+  clientId?: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  type: 'limit' | 'market';
+  /** null for a market order. */
+  price: string | null;
+  qty: string;
+  market: OrderMarket;
+  reduceOnly?: boolean;
+  /** ISO time. */
+  createdAt: string;
+}
+
+/**
+ * A contract position (one-way / net mode: at most one per account and symbol). `size` is positive; `side` says which
+ * way. `entryPrice` is informative only (the sandbox has no prices).
+ */
+export interface SandboxPosition {
+  exchange: SandboxExchange;
+  owner: string;
+  symbol: string;
+  side: 'long' | 'short';
+  size: string;
+  market: PositionMarket;
+  entryPrice?: string;
+  /** ISO time. */
+  createdAt: string;
+}
+
 export interface SandboxStateData {
   version: 1;
   clientIp: string;
   nextId: number;
   accounts: SandboxAccount[];
   keys: SandboxKey[];
+  /** Absent in state files written before orders existed: read as empty. */
+  orders: SandboxOrder[];
+  positions: SandboxPosition[];
 }
 
 export function emptyState(clientIp = '127.0.0.1'): SandboxStateData {
-  return { version: 1, clientIp, nextId: 1, accounts: [], keys: [] };
+  return { version: 1, clientIp, nextId: 1, accounts: [], keys: [], orders: [], positions: [] };
 }
 
 export function keyView(k: SandboxKey): SandboxKeyView {
@@ -181,6 +232,8 @@ export class SandboxState {
         nextId: typeof parsed.nextId === 'number' ? parsed.nextId : 1,
         accounts: parsed.accounts,
         keys: parsed.keys,
+        orders: Array.isArray(parsed.orders) ? parsed.orders : [],
+        positions: Array.isArray(parsed.positions) ? parsed.positions : [],
       };
     }
     return new SandboxState(data, file);
@@ -305,6 +358,52 @@ export class SandboxState {
 
   deleteKey(k: SandboxKey): void {
     this.data.keys = this.data.keys.filter((x) => x !== k);
+    this.save();
+  }
+
+  // Orders and positions ---------------------------------------------------------------------------------------
+
+  orders(filter: { exchange?: SandboxExchange; owner?: string } = {}): SandboxOrder[] {
+    return this.data.orders.filter(
+      (o) => (filter.exchange === undefined || o.exchange === filter.exchange) && (filter.owner === undefined || o.owner === filter.owner),
+    );
+  }
+
+  addOrder(o: SandboxOrder): SandboxOrder {
+    this.data.orders.push(o);
+    this.save();
+    return o;
+  }
+
+  /** Removes these orders (cancelled); returns them. */
+  removeOrders(gone: readonly SandboxOrder[]): SandboxOrder[] {
+    if (gone.length === 0) return [];
+    const set = new Set(gone);
+    this.data.orders = this.data.orders.filter((o) => !set.has(o));
+    this.save();
+    return [...gone];
+  }
+
+  positions(filter: { exchange?: SandboxExchange; owner?: string } = {}): SandboxPosition[] {
+    return this.data.positions.filter(
+      (p) => (filter.exchange === undefined || p.exchange === filter.exchange) && (filter.owner === undefined || p.owner === filter.owner),
+    );
+  }
+
+  position(exchange: SandboxExchange, owner: string, symbol: string): SandboxPosition | undefined {
+    return this.data.positions.find((p) => p.exchange === exchange && p.owner === owner && p.symbol === symbol);
+  }
+
+  /** Sets the account's position in `symbol` (one-way mode: replaces any other). */
+  setPosition(p: SandboxPosition): SandboxPosition {
+    this.data.positions = this.data.positions.filter((x) => !(x.exchange === p.exchange && x.owner === p.owner && x.symbol === p.symbol));
+    this.data.positions.push(p);
+    this.save();
+    return p;
+  }
+
+  removePosition(p: SandboxPosition): void {
+    this.data.positions = this.data.positions.filter((x) => x !== p);
     this.save();
   }
 

@@ -1,0 +1,18 @@
+/**
+ * The order and position endpoints the sandbox adds to each exchange emulator (docs/sandbox.md, "Orders and
+ * positions"). They reach the emulator through `SandboxRequest.extraRoutes`, so the emulator authenticates them exactly
+ * like its key endpoints (signature, timestamp, passphrase, IP allowlist, expiry).
+ */
+import type { SandboxExchange } from '../state.js';
+import { binanceTrading } from './binance.js';
+import { bybitTrading } from './bybit.js';
+import type { TradingRoutes } from './common.js';
+import { kucoinTrading } from './kucoin.js';
+import { okxTrading } from './okx.js';
+
+export const TRADING: Record<SandboxExchange, TradingRoutes> = {
+  bybit: bybitTrading,
+  okx: okxTrading,
+  binance: binanceTrading,
+  kucoin: kucoinTrading,
+};
