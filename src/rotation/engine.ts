@@ -216,6 +216,43 @@ export class RotationEngine {
       if (!(options.emergency && err instanceof RotationIncompleteError && err.code === 'ROTATION_IN_PROGRESS')) throw err;
       run = await this.open(slot, { skipLock: true });
     }
+    const outcome = await this.revokePass(run, options);
+    if (run.lease.token) return outcome;
+    // A rotation held the lease during that pass: it may have created a key since. It stops before promoting on a
+    // paused slot (drive), so wait for it to let go, then revoke again under the lease: the kill never reports done
+    // while a key it could not account for may be alive.
+    const second = await this.revokeAfterRotation(slot, options);
+    if (!second) {
+      outcome.failed.push({
+        fingerprint: 'rotation-in-flight',
+        code: 'ROTATION_STILL_RUNNING',
+        message: `A rotation of ${slot.ref} still holds its lease ${Math.round(this.leaseMs / 1000)} s after the kill: a key it created may be alive. Run the kill again.`,
+      });
+      return outcome;
+    }
+    outcome.revoked.push(...second.revoked);
+    outcome.failed.push(...second.failed);
+    outcome.orphansDeleted += second.orphansDeleted;
+    outcome.orphansKept.push(...second.orphansKept);
+    return outcome;
+  }
+
+  /** Waits (up to one lease period, by which a crashed holder's lease has expired) for the slot's lease, then revokes. */
+  private async revokeAfterRotation(slot: Slot, options: { reason: string }): Promise<RevokeOutcome | null> {
+    const deadline = performance.now() + this.leaseMs + 5_000;
+    for (;;) {
+      try {
+        return await this.revokePass(await this.open(slot), options);
+      } catch (err) {
+        if (!(err instanceof RotationIncompleteError && err.code === 'ROTATION_IN_PROGRESS')) throw err;
+        if (performance.now() > deadline) return null;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  private async revokePass(run: SlotRun, options: { reason: string }): Promise<RevokeOutcome> {
+    const { slot } = run;
     const outcome: RevokeOutcome = { ref: slot.ref, revoked: [], failed: [], orphansDeleted: 0, orphansKept: [] };
     const stop = this.heartbeat(run);
     try {
@@ -305,6 +342,9 @@ export class RotationEngine {
       j = await this.createAndStore(run, j);
     }
     if (j.entry.step === 'stored') j = await this.test(run, j);
+    // A kill during this rotation paused the slot: the new key must never go live. Stop here; the kill revokes it (and
+    // every other key of the slot) once this run has let go of the lease.
+    if (j.entry.step === 'verified') await assertNotPaused(this.deps.coordination, run.slot.ref, run.path);
     if (j.entry.step === 'verified') j = await this.promote(run, j, options.graceMs ?? graceOf(run.slot));
     outcome.status = 'rotated';
     outcome.newFingerprint = j.entry.newFingerprint;

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRotationEngine } from '../../src/app/engine.js';
 import { killBots, resumeBots, type SlotKill } from '../../src/app/kill.js';
+import { pause } from '../../src/delivery/pause.js';
 import { fingerprint } from '../../src/domain/credentials.js';
-import { appWorld, liveKeys, type AppWorld } from './app-world.js';
+import { appWorld, CLIENT_IP, liveKeys, type AppWorld } from './app-world.js';
 
 let w: AppWorld | undefined;
 afterEach(async () => {
@@ -93,5 +94,69 @@ describe('the pause a kill leaves', () => {
       expect.objectContaining({ command: 'pause', outcome: 'ok', detail: { reason: 'incident' } }),
       expect.objectContaining({ command: 'resume', outcome: 'ok', detail: { reason: 'incident closed' } }),
     ]);
+  });
+});
+
+describe('a kill during a rotation', () => {
+  it('waits for the rotation holding the lease to let go, then revokes the key it created: no key of the bot is left alive', async () => {
+    w = await appWorld({ sandbox: true });
+    const deps = depsOf(w);
+    // A rotation of alpha/arb1 holds the slot's lease (another process, by the store's clock).
+    const held = await w.deps.coordination.acquire('rotate/bots/alpha/arb1', 'rotator:1', 30_000);
+    const killing = killBots(deps, { bots: ['alpha'], reason: 'incident', actor: 'alice' });
+    // The kill's first pass revokes the key it can see...
+    await until(async () => !(await liveKeys(w!, 'arb1')).includes(w!.keys.arb1!.apiKey));
+    // ...while the rotation creates and stores its new key, then stops on the pause and lets go of the lease.
+    const created = await w.sandbox!.admin.createKey({
+      exchange: 'bybit',
+      owner: w.subs.arb1!,
+      permissions: { Spot: ['SpotTrade'] },
+      ips: [CLIENT_IP],
+      label: 'keyctl-0123456789ab',
+    });
+    await w.deps.store.write('bots/alpha/arb1', {
+      secret: { apiKey: created.apiKey, secret: created.secret },
+      meta: { fingerprint: fingerprint(created.apiKey), source: 'rotation', rotationId: '0123456789ab' },
+      stage: 'PENDING',
+      expect: null,
+    });
+    await w.deps.coordination.release(held);
+    const result = await killing;
+    expect(result.failures).toEqual([]);
+    expect(await liveKeys(w, 'arb1')).toEqual([]);
+    expect(result.results.find((r) => r.ref === 'alpha/arb1')?.revoked).toContain(fingerprint(created.apiKey));
+  }, 60_000);
+});
+
+async function until(cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('a rotation that finds its slot paused', () => {
+  it('never promotes the key it made: it stops before promotion with SLOT_PAUSED, CURRENT unchanged', async () => {
+    w = await appWorld({ sandbox: true });
+    const world = w;
+    const before = (await world.store.describe('bots/alpha/arb1'))!.stages.CURRENT;
+    // The kill's pause lands while the rotation tests its new key.
+    const adapter = async (exchange: string) => {
+      const real = await world.deps.adapter(exchange);
+      const wrapped = Object.create(real) as typeof real;
+      wrapped.inspect = async (request) => {
+        if (request.role === 'bot') await pause(world.deps.coordination, 'bots/alpha/arb1', { reason: 'incident', by: 'alice' });
+        return real.inspect(request);
+      };
+      return wrapped;
+    };
+    const deps = { ...world.deps, adapter };
+    const engine = createRotationEngine(deps, { owner: 'test:1' });
+    const slot = world.deps.inventory.slots.find((s) => s.ref === 'alpha/arb1')!;
+    await expect(engine.rotate(slot, { start: true, reason: 'manual', graceMs: 0 })).rejects.toMatchObject({ code: 'SLOT_PAUSED' });
+    const info = await world.store.describe('bots/alpha/arb1');
+    expect(info?.stages.CURRENT).toBe(before);
+    expect(info?.stages.PENDING).toBeDefined();
   });
 });
