@@ -46,6 +46,32 @@ export function auditInputOf(event: KeyctlEvent): AuditInput | null {
       };
     case 'key.imported':
       return importInput(event);
+    case 'kill.drill':
+      return {
+        command: 'kill.drill',
+        outcome: 'ok',
+        detail: {
+          bots: event.all ? '*' : event.bots.join(','),
+          reason: event.reason,
+          orders: event.orders,
+          positions: event.positions,
+          keys: event.keys,
+        },
+      };
+    case 'kill.trading':
+      return {
+        command: 'kill.trading',
+        ref: event.ref,
+        outcome: event.problems.length > 0 ? 'failed' : 'ok',
+        detail: {
+          ordersFound: event.ordersFound,
+          cancelled: event.cancelled,
+          positionsFound: event.positionsFound,
+          closed: event.closed,
+          problems: event.problems.join(','),
+          ...(event.skipped ? { skipped: event.skipped } : {}),
+        },
+      };
     case 'slot.pause':
       return { command: event.action === 'paused' ? 'pause' : 'resume', ref: event.ref, outcome: 'ok', detail: { reason: event.reason } };
     case 'alert.delivery':

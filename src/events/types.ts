@@ -185,6 +185,31 @@ export interface SlotPaused extends EventBase {
   reason: string;
 }
 
+/** A kill's trading steps on one slot: orders found and cancelled, positions found and closed (with the bot's key). */
+export interface KillTrading extends EventBase {
+  type: 'kill.trading';
+  ref: string;
+  ordersFound: number;
+  cancelled: number;
+  positionsFound: number;
+  closed: number;
+  /** Codes of what could not be done or confirmed. */
+  problems: string[];
+  /** Why nothing was tried. */
+  skipped?: string;
+}
+
+/** A kill drill (--dry-run): what a kill would have done, with nothing changed. */
+export interface KillDrill extends EventBase {
+  type: 'kill.drill';
+  bots: string[];
+  all: boolean;
+  reason: string;
+  orders: number;
+  positions: number;
+  keys: number;
+}
+
 /** An alert that did not reach a channel (failed after its retries, or dropped by the rate limit): audited. */
 export interface AlertDelivery extends EventBase {
   type: 'alert.delivery';
@@ -211,7 +236,9 @@ export type KeyctlEvent =
   | LeaseGained
   | LeaseLost
   | AlertDelivery
-  | SlotPaused;
+  | SlotPaused
+  | KillTrading
+  | KillDrill;
 
 export type EventType = KeyctlEvent['type'];
 

@@ -176,4 +176,51 @@ export interface ExchangeAdapter {
 
   /** One harmless signed read (a balance query) that proves the key works from here. */
   ping(request: PingRequest): Promise<void>;
+
+  /**
+   * What a kill needs at the exchange, done with the bot's own key: its open orders and positions, cancelled and
+   * closed. Absent on an exchange keyctl cannot trade on (the kill then says what to check by hand).
+   */
+  trading?: TradingApi;
+}
+
+/** The market types a bot's scopes allow it to trade in, as the kill asks about them. */
+export type TradingMarket = 'spot' | 'margin' | 'linear' | 'inverse' | 'option';
+
+export interface TradingRequest extends CallOptions {
+  account: ExchangeAccount;
+  /** The bot's own key: a kill cancels with it, so it can only touch the bot's own sub-account. */
+  key: Credentials;
+  /** The markets to look in (from the slot's scopes). */
+  markets: readonly TradingMarket[];
+}
+
+export interface OpenOrder {
+  /** The exchange's order id. */
+  id: string;
+  /** The exchange's own symbol (BTCUSDT, BTC-USDT-SWAP). */
+  symbol: string;
+  market: TradingMarket;
+  side: 'buy' | 'sell';
+  /** Quantity left, as the exchange wrote it (a decimal string). */
+  qty: string;
+}
+
+export interface OpenPosition {
+  symbol: string;
+  market: 'linear' | 'inverse' | 'option';
+  side: 'long' | 'short';
+  /** Size, as the exchange wrote it (a decimal string, positive). */
+  size: string;
+}
+
+export interface TradingApi {
+  /** Every open order of the key's account in `markets`. Answers are parsed against their documented shape. */
+  listOrders(request: TradingRequest): Promise<OpenOrder[]>;
+  /** Cancels every order given (by market and symbol as the exchange needs); resolves when the exchange accepted. */
+  cancelOrders(request: TradingRequest, orders: readonly OpenOrder[]): Promise<void>;
+  /** Every open derivative position of the key's account in `markets`. */
+  listPositions(request: TradingRequest): Promise<OpenPosition[]>;
+  /** Closes one position with a reduce-only market order of its size. */
+  closePosition(request: TradingRequest, position: OpenPosition): Promise<void>;
 }

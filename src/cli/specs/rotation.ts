@@ -97,7 +97,15 @@ export const specs: CommandSpec[] = [
     options: [
       ['--all', 'every bot'],
       ['--reason <text>', 'why, for the audit trail', 'kill switch'],
+      ['--flatten', "also close the bots' open derivative positions with reduce-only market orders (spot balances stay)"],
+      ['--keep-orders', "leave open orders in place (by default every open order is cancelled with the bot's own key)"],
+      ['--dry-run', 'a drill: list, from the live exchange, the orders, positions and keys a kill would touch; change nothing'],
     ],
+    help: [
+      'In order, per slot and in parallel across slots: pause (no exec, issue or rotation until keyctl resume), cancel',
+      "open orders with the bot's own key, close positions (--flatten), revoke every key, report. Bots under keyctl exec",
+      'stop at their next watch. docs/runbooks/kill.md.',
+    ].join('\n'),
     load: () => import('../commands/kill.js'),
   },
   {
