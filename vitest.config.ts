@@ -8,6 +8,9 @@ import { defineConfig } from 'vitest/config';
 // `slow` and `faults` run the built keyctl (dist/): their globalSetup fails the run at once when dist/ is missing or
 // older than the sources (test/helpers/dist.ts), instead of testing old code. `npm test` and `test:faults` build first.
 const builtDist = ['test/helpers/dist-setup.ts'];
+// `long`: suites that run many real processes for a long time (daemons with leader failover, a day of AWS leases),
+// behind `npm run test:long`, which CI runs after `npm test` so that `npm test` stays near six minutes.
+const LONG = ['test/integration/daemon.test.ts', 'test/contract/aws-longrun.slow.test.ts'];
 
 export default defineConfig({
   test: {
@@ -27,12 +30,13 @@ export default defineConfig({
         test: {
           name: 'slow',
           include: ['test/integration/**/*.test.ts', 'test/contract/**/*.slow.test.ts', 'test/faults/**/*.test.ts'],
-          exclude: ['test/faults/rotation-*.test.ts', 'test/integration/package.test.ts'],
+          exclude: ['test/faults/rotation-*.test.ts', 'test/integration/package.test.ts', ...LONG],
           globalSetup: builtDist,
         },
       },
       { extends: true, test: { name: 'package', include: ['test/integration/package.test.ts'], globalSetup: builtDist } },
       { extends: true, test: { name: 'faults', include: ['test/faults/rotation-*.test.ts'], globalSetup: builtDist } },
+      { extends: true, test: { name: 'long', include: LONG, globalSetup: builtDist } },
     ],
   },
 });

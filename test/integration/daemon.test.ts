@@ -91,11 +91,13 @@ afterAll(async () => {
 });
 
 describe('keyctl daemon', () => {
-  it('two daemons, one leader: drift at the exchange is alerted once and the key replaced once; SIGTERM stops both', async () => {
+  it('three daemons, one leader: drift at the exchange is alerted once and the key replaced once; SIGTERM stops all', async () => {
     const a = startDaemon();
     const b = startDaemon();
-    const [urlA, urlB] = await Promise.all([urlOf(a), urlOf(b)]);
-    await until('a leader', () => said(a, 'leading') ?? said(b, 'leading'));
+    const c = startDaemon();
+    const [urlA, urlB] = await Promise.all([urlOf(a), urlOf(b), urlOf(c)]);
+    await until('a leader', () => said(a, 'leading') ?? said(b, 'leading') ?? said(c, 'leading'));
+    expect([a, b, c].filter((d) => said(d, 'leading'))).toHaveLength(1);
     const [arb1] = await w.keysAt(w.subs.arb1!);
     expect(arb1).toBeDefined();
 
@@ -130,16 +132,16 @@ describe('keyctl daemon', () => {
     const metrics = await (await fetch(`${urlA}/metrics`)).text();
     expect(metrics).toMatch(/^keyctl_leader [01]$/m);
     // The leader's metrics: its exchange calls, its alert deliveries, the verification of the replaced slot.
-    const leaderUrl = said(a, 'leading') ? urlA : urlB;
+    const leader = [a, b, c].find((d) => said(d, 'leading'))!;
+    const leaderUrl = await urlOf(leader);
     const led = await (await fetch(`${leaderUrl}/metrics`)).text();
     expect(led).toMatch(/^keyctl_exchange_request_duration_seconds_count\{exchange="bybit",operation="inspect"\} [1-9]/m);
     expect(led).toMatch(/^keyctl_alerts_total\{channel="ops",outcome="sent"\} [1-9]/m);
     expect(led).toMatch(/^keyctl_verification_ok\{ref="alpha\/arb1"\} 1$/m);
 
-    a.child.kill('SIGTERM');
-    b.child.kill('SIGTERM');
-    const codes = await Promise.all([a.exited, b.exited]);
-    expect(codes, a.stdout() + b.stdout()).toEqual([0, 0]);
+    for (const d of [a, b, c]) d.child.kill('SIGTERM');
+    const codes = await Promise.all([a.exited, b.exited, c.exited]);
+    expect(codes, a.stdout() + b.stdout() + c.stdout()).toEqual([0, 0, 0]);
     expect(said(a, 'daemon stopped')).toBeDefined();
   }, 90_000);
 
