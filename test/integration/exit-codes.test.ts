@@ -225,6 +225,11 @@ const scenarios: Record<string, Record<number, Scenario>> = {
   rotate: {
     0: async (check) => check(await (await world()).cli(['rotate', 'alpha'])),
     2: async (check) => check(await (await world()).cli(['rotate', 'nosuchbot', '--json']), 'UNKNOWN_BOT'),
+    3: async (check) => {
+      const w = await world();
+      expect((await w.cli(['kill', 'alpha', '--reason', 'drill'])).code).toBe(0);
+      check(await w.cli(['rotate', 'alpha']));
+    },
     4: async (check) => check(await (await world()).cli(['rotate', 'alpha/arb1', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
     6: async (check) => {
       const w = await world();

@@ -49,6 +49,12 @@ export const run: CommandRun = async (ctx, args, opts) => {
     ctx.out.info(`${failures.length} slot(s) not finished: the store refused a record (see the hint above).`);
     return ExitCode.PROVIDER;
   }
+  const paused = failures.filter((f) => f.code === 'SLOT_PAUSED');
+  if (paused.length > 0 && paused.length === failures.length) {
+    // Re-running would not help either: keyctl kill paused them, and only keyctl resume lifts that.
+    ctx.out.info(`${paused.length} slot(s) paused by keyctl kill: not rotated. keyctl resume <bot> --reason <why> first.`);
+    return ExitCode.POLICY;
+  }
   if (failures.length > 0) {
     ctx.out.info(`${failures.length} slot(s) not finished. Nothing was lost: re-run the same command to finish them.`);
     return ExitCode.ROTATION_INCOMPLETE;

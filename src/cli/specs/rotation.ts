@@ -30,6 +30,7 @@ export const specs: CommandSpec[] = [
     exits: {
       0: 'every slot rotated, finished or had nothing to do',
       2: 'an unknown ref or bot, or a bad --grace',
+      3: 'every slot that did not rotate is paused by keyctl kill (SLOT_PAUSED: keyctl resume first), or a key keyctl made is alive and keyctl cannot delete it (delete it by hand)',
       4: 'the store cannot be opened, or refused a record as damaged, rolled back or removed (STORE_ROLLBACK)',
       6: 'a rotation stopped part-way: nothing was lost, re-run the same command',
     },
