@@ -80,9 +80,13 @@ export async function killTrading(deps: KillTradingDeps, slot: Slot, options: Tr
     await step(outcome, 'positions', async () => {
       outcome.positions = await trading.listPositions(request);
       if (options.dryRun) return;
-      for (const position of outcome.positions) await trading.closePosition(request, position);
+      // Every position gets its close, even after one fails (an option the exchange will not close by market order):
+      // the listing below says what is still open.
+      const errors: unknown[] = [];
+      for (const position of outcome.positions) await trading.closePosition(request, position).catch((err: unknown) => errors.push(err));
       const left = await trading.listPositions(request);
       outcome.closed = outcome.positions.length - left.length;
+      if (left.length > 0 && errors[0] instanceof KeyctlError) throw errors[0];
       if (left.length > 0) throw new ExchangeError('POSITIONS_LEFT', `${left.length} position(s) still open after closing.`);
     });
   }

@@ -36,6 +36,7 @@ import type {
   PingRequest,
 } from '../types.js';
 import { binance } from './descriptor.js';
+import { binanceTrading } from './trading.js';
 
 /** apiRestrictions flag (when true) -> normalized scopes. */
 export const BINANCE_FLAGS: Record<string, Scope[]> = {
@@ -252,6 +253,7 @@ export function applyBinanceIpRestriction(inspection: KeyInspection, answer: unk
 export const adapter: ExchangeAdapter = {
   id: binance.id,
   capabilities,
+  trading: binanceTrading,
 
   async inspect(request: InspectRequest): Promise<KeyInspection> {
     const client = await createClient(request.account, request.key, request);

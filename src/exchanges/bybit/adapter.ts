@@ -39,6 +39,7 @@ import type {
   PingRequest,
 } from '../types.js';
 import { bybit } from './descriptor.js';
+import { bybitTrading } from './trading.js';
 
 /** Native permission (group, name) -> normalized scopes. */
 export const BYBIT_PERMISSIONS: Record<string, Record<string, Scope[]>> = {
@@ -246,6 +247,7 @@ function resultOf(response: unknown): Record<string, unknown> {
 export const adapter: ExchangeAdapter = {
   id: bybit.id,
   capabilities,
+  trading: bybitTrading,
 
   async inspect(request: InspectRequest): Promise<KeyInspection> {
     const client = await createClient(request.account, request.key, request);

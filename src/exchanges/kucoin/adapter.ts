@@ -40,6 +40,7 @@ import type {
   PingRequest,
 } from '../types.js';
 import { kucoin } from './descriptor.js';
+import { kucoinTrading } from './trading.js';
 
 export const KUCOIN_PERMISSIONS: Record<string, Scope[]> = {
   General: ['read'],
@@ -216,6 +217,7 @@ function cannotDelete(
 export const adapter: ExchangeAdapter = {
   id: kucoin.id,
   capabilities,
+  trading: kucoinTrading,
 
   async inspect(request: InspectRequest): Promise<KeyInspection> {
     const client = await createClient(request.account, request.key, request);

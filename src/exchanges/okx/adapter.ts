@@ -37,6 +37,7 @@ import type {
   PingRequest,
 } from '../types.js';
 import { okx } from './descriptor.js';
+import { okxTrading } from './trading.js';
 
 export const OKX_PERMISSIONS: Record<string, Scope[]> = {
   read_only: ['read'],
@@ -169,6 +170,7 @@ function parseListing(response: unknown): ListedKey[] {
 export const adapter: ExchangeAdapter = {
   id: okx.id,
   capabilities,
+  trading: okxTrading,
 
   async inspect(request: InspectRequest): Promise<KeyInspection> {
     const client = await createClient(request.account, request.key, request);
