@@ -14,33 +14,14 @@
  * trade permission (PERMISSION_DENIED).
  */
 import * as v from 'valibot';
+import { decimal, everyOne, isZero, minus, nonEmpty, signedDecimal } from '../trading-kit.js';
 import { ExchangeError, KeyctlError } from '../../errors.js';
 import { createClient, type ExchangeClient } from '../ccxt.js';
 import { badAnswer, parseAnswer, repeats } from '../normalize.js';
 import type { OpenOrder, OpenPosition, TradingApi, TradingMarket, TradingRequest } from '../types.js';
 
-const DECIMAL = /^\d+(\.\d+)?$/;
-const SIGNED = /^-?\d+(\.\d+)?$/;
-const decimal = v.pipe(v.string(), v.regex(DECIMAL, 'a decimal'));
-const signedDecimal = v.pipe(v.string(), v.regex(SIGNED, 'a decimal'));
-const nonEmpty = v.pipe(v.string(), v.minLength(1));
 // Order ids are JSON numbers: one beyond 2^53 would arrive rounded, so it would name another order.
 const orderId = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
-const isZero = (d: string): boolean => !/[1-9]/.test(d);
-
-/** a - b for two plain decimals (Binance writes quantities as decimal strings); undefined when negative. */
-function minus(a: string, b: string): string | undefined {
-  const digits = Math.max((a.split('.')[1] ?? '').length, (b.split('.')[1] ?? '').length);
-  const scaled = (s: string) => {
-    const [i = '0', f = ''] = s.split('.');
-    return BigInt(i + f.padEnd(digits, '0'));
-  };
-  const d = scaled(a) - scaled(b);
-  if (d < 0n) return undefined;
-  const s = d.toString().padStart(digits + 1, '0');
-  const frac = digits > 0 ? s.slice(s.length - digits).replace(/0+$/, '') : '';
-  return `${s.slice(0, s.length - digits)}${frac ? `.${frac}` : ''}`;
-}
 
 /**
  * An open order as the spot, margin and futures listings show it: `symbol`, `orderId`, `side` BUY/SELL, `origQty` and
@@ -269,19 +250,6 @@ async function told(err: unknown, read: () => Promise<unknown>, action: string):
       hint: "This key cannot trade (read-only, or without Spot & Margin or Futures trading): cancel and close in Binance's web UI.",
     },
   );
-}
-
-/** Runs every task, even after one fails (a kill cancels all it can), then throws the first failure. */
-async function everyOne(tasks: Array<() => Promise<void>>): Promise<void> {
-  const failures: unknown[] = [];
-  for (const task of tasks) {
-    try {
-      await task();
-    } catch (err) {
-      failures.push(err);
-    }
-  }
-  if (failures.length > 0) throw failures[0];
 }
 
 export const binanceTrading: TradingApi = {

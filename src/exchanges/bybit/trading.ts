@@ -9,6 +9,7 @@
  * (PERMISSION_DENIED through the descriptor).
  */
 import * as v from 'valibot';
+import { decimal, everyOne, isZero, nonEmpty } from '../trading-kit.js';
 import { ExchangeError } from '../../errors.js';
 import { createClient, type ExchangeClient } from '../ccxt.js';
 import { badAnswer, obj, parseAnswer, repeats } from '../normalize.js';
@@ -20,11 +21,6 @@ type Category = 'spot' | 'linear' | 'inverse' | 'option';
 const LINEAR_SETTLE_COINS = ['USDT', 'USDC'] as const;
 /** Most pages keyctl reads of one listing before it calls the answer unreadable (50 orders or 200 positions a page). */
 const MAX_PAGES = 50;
-
-const DECIMAL = /^\d+(\.\d+)?$/;
-const decimal = v.pipe(v.string(), v.regex(DECIMAL, 'a decimal'));
-const nonEmpty = v.pipe(v.string(), v.minLength(1));
-const isZero = (d: string): boolean => !/[1-9]/.test(d);
 
 /**
  * Get Open & Closed Orders, `GET /v5/order/realtime` (https://bybit-exchange.github.io/docs/v5/order/open-order):
@@ -180,19 +176,6 @@ async function readPositions(client: ExchangeClient, category: 'linear' | 'inver
     const r = parseBybitPositions(resultOf(answer), category);
     return { list: r.positions, nextPageCursor: r.nextPageCursor };
   });
-}
-
-/** Runs every task, even after one fails (a kill cancels all it can), then throws the first failure. */
-async function everyOne(tasks: Array<() => Promise<void>>): Promise<void> {
-  const failures: unknown[] = [];
-  for (const task of tasks) {
-    try {
-      await task();
-    } catch (err) {
-      failures.push(err);
-    }
-  }
-  if (failures.length > 0) throw failures[0];
 }
 
 export const bybitTrading: TradingApi = {

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as v from 'valibot';
+import { decimal, everyOne, isZero, minus, nonEmpty } from '../trading-kit.js';
 import { createClient, type ExchangeClient } from '../ccxt.js';
 import { badAnswer, obj, parseAnswer, repeats } from '../normalize.js';
 import type { OpenOrder, OpenPosition, TradingApi, TradingMarket, TradingRequest } from '../types.js';
@@ -22,33 +23,15 @@ const MARGIN_TYPES: readonly MarginType[] = ['MARGIN_TRADE', 'MARGIN_ISOLATED_TR
 const PAGE_SIZE = 1000;
 const MAX_PAGES = 50;
 
-const DECIMAL = /^\d+(\.\d+)?$/;
-const decimal = v.pipe(v.string(), v.regex(DECIMAL, 'a decimal'));
-const nonEmpty = v.pipe(v.string(), v.minLength(1));
 /** A size KuCoin writes as a JSON number or a decimal string ("filledSize": 1, "filledSize": "0"). */
 const size = v.union([v.pipe(v.number(), v.finite(), v.minValue(0)), decimal]);
 const signedSize = v.union([v.pipe(v.number(), v.finite()), v.pipe(v.string(), v.regex(/^-?\d+(\.\d+)?$/, 'a decimal'))]);
-const isZero = (d: string): boolean => !/[1-9]/.test(d);
 
 /** A size as a plain decimal string; a number JavaScript writes otherwise (`1e-7`) is an answer keyctl cannot read. */
 function plain(value: number | string, endpoint: string, field: string): string {
   const s = String(value);
   if (!/^-?\d+(\.\d+)?$/.test(s)) badAnswer('kucoin', endpoint, `${field}: expected a plain decimal`);
   return s;
-}
-
-/** a - b for two plain decimals; undefined when negative. */
-function minus(a: string, b: string): string | undefined {
-  const digits = Math.max((a.split('.')[1] ?? '').length, (b.split('.')[1] ?? '').length);
-  const scaled = (s: string) => {
-    const [i = '0', f = ''] = s.split('.');
-    return BigInt(i + f.padEnd(digits, '0'));
-  };
-  const d = scaled(a) - scaled(b);
-  if (d < 0n) return undefined;
-  const s = d.toString().padStart(digits + 1, '0');
-  const frac = digits > 0 ? s.slice(s.length - digits).replace(/0+$/, '') : '';
-  return `${s.slice(0, s.length - digits)}${frac ? `.${frac}` : ''}`;
 }
 
 /**
@@ -182,19 +165,6 @@ async function marginSymbols(client: ExchangeClient, tradeType: MarginType): Pro
 /** "success": the documented answer of both HF cancel-all-by-symbol endpoints. */
 function checkSuccess(data: unknown, endpoint: string): void {
   parseAnswer(v.literal('success'), data, 'kucoin', endpoint);
-}
-
-/** Runs every task, even after one fails (a kill cancels all it can), then throws the first failure. */
-async function everyOne(tasks: Array<() => Promise<void>>): Promise<void> {
-  const failures: unknown[] = [];
-  for (const task of tasks) {
-    try {
-      await task();
-    } catch (err) {
-      failures.push(err);
-    }
-  }
-  if (failures.length > 0) throw failures[0];
 }
 
 export const kucoinTrading: TradingApi = {

@@ -10,6 +10,7 @@
  * type; a key without it gets 50120 (PERMISSION_DENIED through the descriptor).
  */
 import * as v from 'valibot';
+import { decimal, everyOne, isZero, minus, nonEmpty, signedDecimal } from '../trading-kit.js';
 import { ExchangeError, KeyctlError } from '../../errors.js';
 import { createClient, type CallSpec, type ExchangeClient } from '../ccxt.js';
 import { badAnswer, obj, ownEntry, parseAnswer, repeats } from '../normalize.js';
@@ -23,27 +24,6 @@ const MAX_BATCH = 20;
 /** orders-pending: `limit` "The maximum is 100; The default is 100". */
 const PAGE = 100;
 const MAX_PAGES = 50;
-
-const DECIMAL = /^\d+(\.\d+)?$/;
-const SIGNED = /^-?\d+(\.\d+)?$/;
-const decimal = v.pipe(v.string(), v.regex(DECIMAL, 'a decimal'));
-const signedDecimal = v.pipe(v.string(), v.regex(SIGNED, 'a decimal'));
-const nonEmpty = v.pipe(v.string(), v.minLength(1));
-const isZero = (d: string): boolean => !/[1-9]/.test(d);
-
-/** a - b for two plain decimals (OKX writes sizes as decimal strings); undefined when negative. */
-function minus(a: string, b: string): string | undefined {
-  const digits = Math.max((a.split('.')[1] ?? '').length, (b.split('.')[1] ?? '').length);
-  const scaled = (s: string) => {
-    const [i = '0', f = ''] = s.split('.');
-    return BigInt(i + f.padEnd(digits, '0'));
-  };
-  const d = scaled(a) - scaled(b);
-  if (d < 0n) return undefined;
-  const s = d.toString().padStart(digits + 1, '0');
-  const frac = digits > 0 ? s.slice(s.length - digits).replace(/0+$/, '') : '';
-  return `${s.slice(0, s.length - digits)}${frac ? `.${frac}` : ''}`;
-}
 
 /**
  * Get order list, `GET /api/v5/trade/orders-pending` (https://www.okx.com/docs-v5/en/#order-book-trading-trade-get-order-list):
@@ -226,19 +206,6 @@ export function parseOkxPositions(answer: unknown): LivePosition[] {
 async function readPositions(client: ExchangeClient, params: Record<string, unknown>): Promise<LivePosition[]> {
   const answer = await client.call('privateGetAccountPositions', params, { action: 'listing positions' });
   return parseOkxPositions(answer);
-}
-
-/** Runs every task, even after one fails (a kill cancels all it can), then throws the first failure. */
-async function everyOne(tasks: Array<() => Promise<void>>): Promise<void> {
-  const failures: unknown[] = [];
-  for (const task of tasks) {
-    try {
-      await task();
-    } catch (err) {
-      failures.push(err);
-    }
-  }
-  if (failures.length > 0) throw failures[0];
 }
 
 export const okxTrading: TradingApi = {
