@@ -171,6 +171,13 @@ export interface ExchangeAdapter {
   /** Deletes a sub-account key; it stops authenticating at once. */
   deleteKey(request: DeleteKeyRequest): Promise<void>;
 
+  /**
+   * Switches a sub-account key to read-only (`keyctl kill --read-only`): it keeps authenticating, so a desk can still
+   * watch the account, but can no longer trade. Present only where the exchange allows it by API (Bybit). The kill
+   * confirms it by inspecting the key again; an exchange answer that does not say so is a failure.
+   */
+  makeReadOnly?(request: DeleteKeyRequest): Promise<void>;
+
   /** The sub-account's keys, without secrets. */
   listKeys(request: ListKeysRequest): Promise<ListedKey[]>;
 

@@ -2,8 +2,8 @@
  * Bybit's documented rules, end to end: the real adapter and real ccxt against the Bybit sandbox (started in-process,
  * as test/contract/exchange-suite.ts does). Each case is a rule from Bybit's v5 documentation that the shared suite does
  * not reach: unified trading accounts and their automatic Derivatives permission, the permissions of a read-only key,
- * the listing's `readOnly` boolean, the 90-day life of every key without an IP binding, and page cursors that reach the
- * sandbox's exact signature check only if they travel unchanged.
+ * the listing's `readOnly` boolean, the 90-day life of every key without an IP binding, page cursors that reach the
+ * sandbox's exact signature check only if they travel unchanged, and switching a key to read-only (a read-only kill).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { evaluateKey, type ViolationCode } from '../../src/domain/policy.js';
@@ -147,6 +147,101 @@ describe('bybit: documented rules through the adapter, real ccxt and the sandbox
       // query-api agrees with the listing.
       expect((await inspect(sub, ro)).scopes).toEqual(['read']);
       expect((await inspect(sub, rw)).readOnly).toBe(false);
+    });
+  });
+
+  describe('switching a key to read-only (https://bybit-exchange.github.io/docs/v5/user/modify-sub-apikey)', () => {
+    const TRADER = { Spot: ['SpotTrade'], ContractTrade: ['Order', 'Position'], Options: ['OptionsTrade'] };
+    const TRADER_SCOPES: DeclarableScope[] = ['spot:trade', 'futures:trade', 'options:trade'];
+    const makeReadOnly = (master: Credentials, sub: string, key: Credentials) =>
+      adapter.makeReadOnly!({ ...CALL, account, master, subaccount: sub, apiKey: key.apiKey });
+    const tradingRequest = (key: Credentials) => ({ ...CALL, account, key, markets: ['linear' as const] });
+
+    it.each([
+      ['a classic account', false],
+      ['a unified trading account', true],
+    ])('on %s: the key still authenticates and reads, inspects as read-only without a trade scope, and cannot trade', async (_n, uta) => {
+      const tree = await newTree(uta);
+      const sub = await tree.newSub();
+      const key = await seed(sub, TRADER, { ips: [CLIENT_IP, '198.51.100.0/24'] });
+      const before = await inspect(sub, key);
+      expect(before.scopes).toEqual(expect.arrayContaining(['spot:trade', 'futures:trade', 'options:trade']));
+      await sandbox.admin.seedPosition({ exchange: 'bybit', owner: sub, symbol: 'BTCUSDT', side: 'long', size: '0.5', market: 'linear' });
+
+      await makeReadOnly(tree.master, sub, key);
+
+      const after = await inspect(sub, key);
+      expect(after.readOnly).toBe(true);
+      expect(after.scopes).toEqual(['read']);
+      expect(after.native).toMatchObject({ readOnly: 1, permissions: TRADER });
+      // The allowlist is kept: update-sub-api unbinds a key whose ips are not sent.
+      expect(after.ips).toEqual(before.ips);
+      expect((await sandbox.admin.listKeys({ exchange: 'bybit', owner: sub }))[0]).toMatchObject({ readOnly: true });
+      // The policy: a trading slot's key is now short of its scopes; a read-only slot would take it.
+      expect(
+        evaluateKey(after, { kind: 'bot', scopes: TRADER_SCOPES, ips: [CLIENT_IP, '198.51.100.0/24'], subaccount: sub }).map((v) => v.code),
+      ).toContain('MISSING_SCOPE');
+      await adapter.ping({ ...CALL, account, key });
+      // It reads its positions, but closing one is an order: 10005, PERMISSION_DENIED.
+      const positions = await adapter.trading!.listPositions(tradingRequest(key));
+      expect(positions).toHaveLength(1);
+      await expect(adapter.trading!.closePosition(tradingRequest(key), positions[0]!)).rejects.toMatchObject({
+        code: 'PERMISSION_DENIED',
+        details: { exchangeCode: '10005' },
+      });
+      expect(await sandbox.admin.listPositions({ exchange: 'bybit', owner: sub })).toHaveLength(1);
+      // Again: nothing changes, and it still says so.
+      await makeReadOnly(tree.master, sub, key);
+      expect((await inspect(sub, key)).readOnly).toBe(true);
+    });
+
+    it('keeps an unbound key unbound', async () => {
+      const tree = await newTree(false);
+      const sub = await tree.newSub();
+      const key = await seed(sub, TRADER, { ips: [] });
+      await makeReadOnly(tree.master, sub, key);
+      const after = await inspect(sub, key);
+      expect(after).toMatchObject({ readOnly: true, ips: 'unrestricted', scopes: ['read'] });
+    });
+
+    it('is refused to a caller that is not the master of that sub-account, and for a key of another sub-account', async () => {
+      const tree = await newTree(false);
+      const sub = await tree.newSub();
+      const key = await seed(sub, TRADER);
+      // The bot key as caller: Bybit refuses its listing of sub keys (10005).
+      await expect(makeReadOnly(key, sub, key)).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+      // Another main account's master: its sub-account listing of this sub is refused (10001).
+      const other = await newTree(false);
+      await expect(makeReadOnly(other.master, sub, key)).rejects.toMatchObject({ code: 'EXCHANGE_REFUSED' });
+      // The right master, but the key declared under another of its sub-accounts.
+      const sibling = await tree.newSub();
+      await expect(makeReadOnly(tree.master, sibling, key)).rejects.toMatchObject({ code: 'EXCHANGE_REFUSED' });
+      const view = await inspect(sub, key);
+      expect(view.readOnly).toBe(false);
+      expect(view.scopes).toContain('spot:trade');
+    });
+
+    it.each([
+      ['readOnly 0', (r: Record<string, unknown>) => ({ ...r, readOnly: 0 })],
+      ['no ips', (r: Record<string, unknown>) => ({ ...r, ips: undefined })],
+      ['the allowlist dropped', (r: Record<string, unknown>) => ({ ...r, ips: ['*'] })],
+      ['another key', (r: Record<string, unknown>) => ({ ...r, apiKey: 'FAKEFAKEFAKEFAKE01' })],
+    ])('fails closed on an answer with %s that reaches the adapter through real ccxt', async (_n, doctor) => {
+      const tree = await newTree(false);
+      const sub = await tree.newSub();
+      const key = await seed(sub, TRADER);
+      const handle = emulator.handle.bind(emulator);
+      const spy = vi.spyOn(emulator, 'handle').mockImplementation((req, ctx) => {
+        const reply = handle(req, ctx);
+        if (req.path !== '/v5/user/update-sub-api') return reply;
+        const body = reply.body as Record<string, unknown>;
+        return { ...reply, body: { ...body, result: doctor(body.result as Record<string, unknown>) } };
+      });
+      try {
+        await expect(makeReadOnly(tree.master, sub, key)).rejects.toMatchObject({ code: 'EXCHANGE_BAD_RESPONSE' });
+      } finally {
+        spy.mockRestore();
+      }
     });
   });
 

@@ -541,4 +541,141 @@ describe('bybit: create-sub-api and the sub-apikeys listing through the real ada
   });
 });
 
+describe('bybit: update-sub-api (make read-only) through the real adapter', () => {
+  // Modify Sub API Key (https://bybit-exchange.github.io/docs/v5/user/modify-sub-apikey): the master lists the
+  // sub-account's keys for the key's allowlist, then sends it back with readOnly 1 ("don't pass ips ... means no bind").
+  let calls: Array<{ method: string; params: Record<string, unknown> }> = [];
+  let updated: (params: Record<string, unknown>) => unknown = () => undefined;
+  let listed: unknown[] = [];
+  beforeEach(() => {
+    calls = [];
+    vi.mocked(createClient).mockImplementation(async () => ({
+      exchange: 'bybit',
+      call: async (method: string, params: Record<string, unknown> = {}) => {
+        calls.push({ method, params: structuredClone(params) });
+        if (method === 'privateGetV5UserSubApikeys') return structuredClone(ok({ result: listed, nextPageCursor: '' }));
+        if (method === 'privatePostV5UserUpdateSubApi') return structuredClone(updated(params));
+        throw new Error(`unexpected ${method}`);
+      },
+      request: async () => {
+        throw new Error('unexpected request');
+      },
+    }));
+  });
+  const ok = (result: unknown) => ({ retCode: 0, retMsg: 'OK', result, retExtInfo: {}, time: NOW });
+  const KEY = 'FAKE-bybit-bot-0001';
+  const PERMS = { Spot: ['SpotTrade'], ContractTrade: ['Order', 'Position'], Wallet: [] };
+  const listing = (apiKey: string, ips: unknown) => ({
+    id: '1',
+    ...(ips !== undefined ? { ips } : {}),
+    apiKey,
+    note: 'keyctl-alpha-arb1-rot-01',
+    status: 1,
+    expiredAt: '',
+    createdAt: '2025-05-01T08:00:00Z',
+    type: 1,
+    permissions: PERMS,
+    secret: '******',
+    readOnly: true,
+    deadlineDay: -1,
+    flag: 'hmac',
+  });
+  /** The documented answer: the key as it now is, read-only, its allowlist as sent. */
+  const documented = (params: Record<string, unknown>): Answer => ({
+    id: '16651472',
+    note: 'keyctl-alpha-arb1-rot-01',
+    apiKey: params.apikey,
+    readOnly: 1,
+    secret: '',
+    permissions: { ...PERMS, Options: [], Derivatives: [], CopyTrading: [], BlockTrade: [], Exchange: [], NFT: [] },
+    ips: String(params.ips).split(','),
+  });
+  const makeReadOnly = (apiKey = KEY) =>
+    bybitAdapter.makeReadOnly!({
+      account: ACCOUNT,
+      master: MASTER_CREDS,
+      subaccount: '24600001',
+      apiKey,
+      label: 'keyctl-alpha-arb1-rot-01',
+    });
+
+  it('lists the key with the master key, then sends readOnly 1 with its allowlist as listed, and no permissions', async () => {
+    listed = [listing('FAKE-other', ['198.51.100.1']), listing(KEY, ['203.0.113.10', '203.0.113.11'])];
+    updated = (params) => ok(documented(params));
+    await makeReadOnly();
+    expect(calls).toEqual([
+      { method: 'privateGetV5UserSubApikeys', params: expect.objectContaining({ subMemberId: '24600001' }) as unknown },
+      { method: 'privatePostV5UserUpdateSubApi', params: { apikey: KEY, readOnly: 1, ips: '203.0.113.10,203.0.113.11' } },
+    ]);
+    expect(vi.mocked(createClient).mock.calls.every(([, creds]) => creds === MASTER_CREDS)).toBe(true);
+  });
+
+  it('keeps an unbound key unbound ("*"), and refuses a listing without ips rather than unbinding the key', async () => {
+    listed = [listing(KEY, ['*'])];
+    updated = (params) => ok(documented(params));
+    await makeReadOnly();
+    expect(calls.at(-1)?.params.ips).toBe('*');
+    calls = [];
+    listed = [listing(KEY, undefined)];
+    expect((await caught(makeReadOnly())).code).toBe('EXCHANGE_BAD_RESPONSE');
+    expect(calls.map((c) => c.method)).toEqual(['privateGetV5UserSubApikeys']);
+  });
+
+  it('refuses a key the declared sub-account does not list, without changing anything', async () => {
+    listed = [listing('FAKE-other', ['198.51.100.1'])];
+    const err = await caught(makeReadOnly());
+    expect(err.code).toBe('EXCHANGE_REFUSED');
+    expect(err.message).toContain('sub-account 24600001');
+    // Named by fingerprint and label, never by the API key.
+    expect(err.message).not.toContain(KEY);
+    expect(err.message).toContain('keyctl-alpha-arb1-rot-01');
+    expect(calls.map((c) => c.method)).toEqual(['privateGetV5UserSubApikeys']);
+  });
+
+  it.each([
+    ['readOnly 0', (p: Record<string, unknown>) => ok({ ...documented(p), readOnly: 0 })],
+    ['readOnly "1"', (p: Record<string, unknown>) => ok({ ...documented(p), readOnly: '1' })],
+    ['readOnly true', (p: Record<string, unknown>) => ok({ ...documented(p), readOnly: true })],
+    ['readOnly missing', (p: Record<string, unknown>) => ok(without(documented(p), 'readOnly'))],
+    ['another key', (p: Record<string, unknown>) => ok({ ...documented(p), apiKey: 'FAKE-bybit-bot-0002' })],
+    ['apiKey missing', (p: Record<string, unknown>) => ok(without(documented(p), 'apiKey'))],
+    ['the allowlist dropped', (p: Record<string, unknown>) => ok({ ...documented(p), ips: ['*'] })],
+    ['the allowlist changed', (p: Record<string, unknown>) => ok({ ...documented(p), ips: ['203.0.113.10'] })],
+    ['ips missing', (p: Record<string, unknown>) => ok(without(documented(p), 'ips'))],
+    ['ips as a string', (p: Record<string, unknown>) => ok({ ...documented(p), ips: String(p.ips) })],
+    ['ips not addresses', (p: Record<string, unknown>) => ok({ ...documented(p), ips: ['anywhere'] })],
+    ['permissions null', (p: Record<string, unknown>) => ok({ ...documented(p), permissions: null })],
+    ['result missing', () => ({ retCode: 0, retMsg: 'OK', retExtInfo: {}, time: NOW })],
+    ['result null', () => ({ retCode: 0, retMsg: 'OK', result: null, retExtInfo: {}, time: NOW })],
+    ['retCode not 0', (p: Record<string, unknown>) => ({ ...ok(documented(p)), retCode: 10001 })],
+    ['retCode missing', (p: Record<string, unknown>) => without(ok(documented(p)), 'retCode')],
+    ['no answer', () => undefined],
+  ])('an answer with %s is EXCHANGE_BAD_RESPONSE, never a key made read-only', async (_name, answer) => {
+    listed = [listing(KEY, ['203.0.113.10', '203.0.113.11'])];
+    updated = answer;
+    const err = await caught(makeReadOnly());
+    expect(err.code).toBe('EXCHANGE_BAD_RESPONSE');
+    expect(err.message).not.toContain(KEY);
+  });
+
+  it('takes the allowlist in any order and spelling Bybit gives it back, and no fuzzed answer passes that is not read-only', async () => {
+    listed = [listing(KEY, ['203.0.113.10', '203.0.113.11'])];
+    updated = (p) => ok({ ...documented(p), ips: ['203.0.113.11', ' 203.0.113.10'] });
+    await makeReadOnly();
+    const base = documented({ apikey: KEY, ips: '203.0.113.10,203.0.113.11' });
+    const quiet: string[] = [];
+    const mutated = [...fieldMutations(base), ...sameTypeMutations(base)];
+    expect(mutated.length).toBeGreaterThan(80);
+    for (const m of mutated) {
+      updated = () => ok(m.answer);
+      const got = await makeReadOnly().catch((err: unknown) => err);
+      const a = m.answer as Answer;
+      const fine = a.readOnly === 1 && a.apiKey === KEY && JSON.stringify(a.ips) === JSON.stringify(base.ips);
+      if (got === undefined && !fine) quiet.push(m.name);
+      if (got !== undefined && (got as { code?: string }).code !== 'EXCHANGE_BAD_RESPONSE') quiet.push(`${m.name}: ${String(got)}`);
+    }
+    expect(quiet).toEqual([]);
+  });
+});
+
 const without = (answer: Answer, field: string): Answer => Object.fromEntries(Object.entries(answer).filter(([k]) => k !== field));

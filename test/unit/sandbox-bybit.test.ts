@@ -293,6 +293,125 @@ describe('sandbox: bybit v5 through real ccxt', () => {
     expect(byKey.get(ro.apiKey)).toBe(false);
   });
 
+  // Modify Sub API Key, POST /v5/user/update-sub-api (https://bybit-exchange.github.io/docs/v5/user/modify-sub-apikey).
+  describe('update-sub-api: switching a sub key to read-only', () => {
+    /** A limit order: the sandbox rests it (no order book), so it tells "may trade" from "refused" without a fill. */
+    const order = (creds: Creds) =>
+      call(client('bybit', sb.url, creds), 'privatePostV5OrderCreate', {
+        category: 'spot',
+        symbol: 'BTCUSDT',
+        side: 'Buy',
+        orderType: 'Limit',
+        qty: '0.01',
+        price: '10000',
+      });
+
+    it('makes the key read-only with its allowlist and permissions kept: it still reads, it can no longer trade', async () => {
+      expect((await order(bot)).retCode).toBe(0);
+      const updated = resultOf(
+        await call(client('bybit', sb.url, master), 'privatePostV5UserUpdateSubApi', {
+          apikey: bot.apiKey,
+          readOnly: 1,
+          ips: '10.0.0.0/24',
+        }),
+      );
+      expect(updated).toMatchObject({ apiKey: bot.apiKey, readOnly: 1, secret: '', ips: ['10.0.0.0/24'], note: 'FAKE-bot' });
+      expect(permsOf(updated).Spot).toEqual(['SpotTrade']);
+      // query-api says so, with the permission groups unchanged: Bybit documents no change to them.
+      const r = resultOf(await call(client('bybit', sb.url, bot), 'privateGetV5UserQueryApi'));
+      expect(r).toMatchObject({ readOnly: 1, ips: ['10.0.0.0/24'] });
+      expect(permsOf(r).Spot).toEqual(['SpotTrade']);
+      // 10005 "Permission denied, please check your API key permissions." (https://bybit-exchange.github.io/docs/v5/error)
+      const refused = await errorOf(order(bot));
+      expect(refused.error).toBeInstanceOf(ccxt.PermissionDenied);
+      expect(refused.error.message).toContain('"retCode":10005');
+      expect((await call(client('bybit', sb.url, bot), 'privateGetV5AccountWalletBalance', { accountType: 'UNIFIED' })).retCode).toBe(0);
+      // The admin API and the listing (readOnly false = read only there) agree.
+      const [view] = (await sb.admin.listKeys({ exchange: 'bybit', owner: SUB })).filter((k) => k.apiKey === bot.apiKey);
+      expect(view).toMatchObject({ readOnly: true, ips: ['10.0.0.0/24'] });
+      const listed = await call(client('bybit', sb.url, master), 'privateGetV5UserSubApikeys', { subMemberId: SUB });
+      expect((resultOf(listed).result as Array<Record<string, unknown>>)[0]).toMatchObject({ apiKey: bot.apiKey, readOnly: false });
+    });
+
+    it('unbinds the key when ips is not sent ("don\'t pass ips or pass with * means no bind"), and replaces permissions only when sent', async () => {
+      const updated = resultOf(
+        await call(client('bybit', sb.url, master), 'privatePostV5UserUpdateSubApi', { apikey: bot.apiKey, readOnly: 1 }),
+      );
+      expect(updated.ips).toEqual(['*']);
+      expect((await sb.admin.listKeys({ exchange: 'bybit', owner: SUB }))[0]!.ips).toEqual([]);
+      const changed = resultOf(
+        await call(client('bybit', sb.url, master), 'privatePostV5UserUpdateSubApi', {
+          apikey: bot.apiKey,
+          readOnly: 1,
+          ips: '10.0.0.5',
+          permissions: { Exchange: ['ExchangeHistory'] },
+        }),
+      );
+      expect(permsOf(changed)).toMatchObject({ Spot: [], Exchange: ['ExchangeHistory'] });
+      expect(changed.ips).toEqual(['10.0.0.5']);
+      // readOnly left out is "0 (default): Read and Write".
+      expect(
+        resultOf(await call(client('bybit', sb.url, master), 'privatePostV5UserUpdateSubApi', { apikey: bot.apiKey, ips: '10.0.0.5' }))
+          .readOnly,
+      ).toBe(0);
+    });
+
+    it('lets only the master of the sub-account modify its keys, and only a sub key with a transfer permission itself', async () => {
+      const update = (creds: Creds, params: Record<string, unknown>) =>
+        errorOf(call(client('bybit', sb.url, creds), 'privatePostV5UserUpdateSubApi', { readOnly: 1, ips: '10.0.0.5', ...params }));
+      // The bot key itself: no transfer permission (10005), with or without naming a key.
+      for (const params of [{ apikey: bot.apiKey }, {}]) {
+        const own = await update(bot, params);
+        expect(own.error).toBeInstanceOf(ccxt.PermissionDenied);
+        expect(own.error.message).toContain('"retCode":10005');
+      }
+      // A master of another main account, and this master naming a master key or none: 10001.
+      await sb.admin.createAccount('bybit', '999000');
+      const other = await sb.admin.createKey({
+        exchange: 'bybit',
+        owner: '999000',
+        master: true,
+        permissions: { Wallet: ['AccountTransfer'] },
+      });
+      expect((await update(other, { apikey: bot.apiKey })).error.message).toContain('"retCode":10001');
+      expect((await update(master, { apikey: master.apiKey })).error.message).toContain('"retCode":10001');
+      expect((await update(master, {})).error.message).toContain('"retCode":10001');
+      expect((await update(master, { apikey: bot.apiKey, readOnly: 2 })).error.message).toContain('"retCode":10001');
+      // A read-only master manages nothing.
+      await sb.admin.tamper(master.apiKey, { readOnly: true });
+      expect((await update(master, { apikey: bot.apiKey })).error.message).toContain('"retCode":10005');
+      expect((await sb.admin.listKeys({ exchange: 'bybit', owner: SUB }))[0]).toMatchObject({ readOnly: false, ips: ['10.0.0.0/24'] });
+      // A sub key with a transfer permission modifies itself, and must not name a key.
+      const mover = await sb.admin.createKey({
+        exchange: 'bybit',
+        owner: SUB,
+        permissions: { Wallet: ['AccountTransfer'] },
+        ips: ['10.0.0.5'],
+      });
+      expect((await update(mover, { apikey: mover.apiKey })).error.message).toContain('"retCode":10001');
+      const self = await call(client('bybit', sb.url, mover), 'privatePostV5UserUpdateSubApi', { readOnly: 1, ips: '10.0.0.5' });
+      expect(resultOf(self)).toMatchObject({ apiKey: mover.apiKey, readOnly: 1 });
+    });
+
+    it('refuses a forged signature (10004) and a sub key holding Withdraw', async () => {
+      const forged = await errorOf(
+        call(client('bybit', sb.url, { ...master, secret: 'FAKE-other-secret' }), 'privatePostV5UserUpdateSubApi', {
+          apikey: bot.apiKey,
+          readOnly: 1,
+        }),
+      );
+      expect(forged.error.message).toContain('"retCode":10004');
+      const w = await errorOf(
+        call(client('bybit', sb.url, master), 'privatePostV5UserUpdateSubApi', {
+          apikey: bot.apiKey,
+          permissions: { Wallet: ['Withdraw'] },
+        }),
+      );
+      expect(w.error.message).toContain('"retCode":10001');
+      expect((await sb.admin.listKeys({ exchange: 'bybit', owner: SUB }))[0]).toMatchObject({ readOnly: false, ips: ['10.0.0.0/24'] });
+    });
+  });
+
   describe('the 90-day validity of keys without an IP binding', () => {
     afterEach(() => {
       vi.useRealTimers();

@@ -1,13 +1,14 @@
 /**
- * Bybit v5. Inspect: GET /v5/user/query-api (any key, about itself). Create / delete / list: master-key endpoints
- * /v5/user/create-sub-api, /v5/user/delete-sub-api, /v5/user/sub-apikeys. Harmless signed call: wallet balance.
+ * Bybit v5. Inspect: GET /v5/user/query-api (any key, about itself). Create / delete / list / make read-only:
+ * master-key endpoints /v5/user/create-sub-api, /v5/user/delete-sub-api, /v5/user/sub-apikeys,
+ * /v5/user/update-sub-api. Harmless signed call: wallet balance.
  *
  * Native permissions are `{group: [names]}`, e.g. `{"Spot":["SpotTrade"],"Wallet":["AccountTransfer"]}`. Every key can
  * read. A master key can manage sub-account keys when it is read-write and holds a Wallet transfer (or withdraw)
  * permission, which is why a Bybit master key needs `transfer`.
  */
 import * as v from 'valibot';
-import { createClient } from '../ccxt.js';
+import { createClient, type ExchangeClient } from '../ccxt.js';
 import { capabilitiesOf } from '../descriptor.js';
 import {
   assertCreatable,
@@ -25,6 +26,8 @@ import {
   toIso,
   unknownScope,
 } from '../normalize.js';
+import { ExchangeError } from '../../errors.js';
+import { fingerprint } from '../../domain/fingerprint.js';
 import type { DeclarableScope, Scope } from '../../domain/scopes.js';
 import type {
   CreateKeyRequest,
@@ -130,6 +133,22 @@ const listSchema = v.looseObject({ result: v.array(listedKeySchema), nextPageCur
 // create-sub-api's answer: `apiKey` and `secret` strings (https://bybit-exchange.github.io/docs/v5/user/create-subuid-apikey).
 // A number is not a key keyctl could store as Bybit gave it.
 const createdSchema = v.looseObject({ apiKey: v.pipe(v.string(), v.minLength(1)), secret: v.pipe(v.string(), v.minLength(1)) });
+
+/**
+ * update-sub-api's answer (https://bybit-exchange.github.io/docs/v5/user/modify-sub-apikey): `retCode` 0 and a
+ * `result` with `apiKey`, `readOnly` 0 or 1, `permissions` and `ips` (the allowlist as it now is). These say whether the
+ * switch happened and left the allowlist alone, so each is required; the rest (`id`, `note`, `secret` "") is not read.
+ * (ccxt already throws on a retCode other than 0; the schema says it again, so nothing else reads as done.)
+ */
+const updatedSchema = v.looseObject({
+  retCode: v.literal(0),
+  result: v.looseObject({
+    apiKey: v.pipe(v.string(), v.minLength(1)),
+    readOnly: v.picklist([0, 1]),
+    permissions: permissionsSchema,
+    ips: v.array(v.string()),
+  }),
+});
 
 /** Every entry of an IP list is an address, a CIDR block or `*`; anything else is an answer keyctl cannot judge. */
 function checkedIps(ips: string[] | undefined, endpoint: string): string[] | undefined {
@@ -244,6 +263,82 @@ function resultOf(response: unknown): Record<string, unknown> {
   return obj(obj(response).result);
 }
 
+/** One key of a sub-account listing, with its IP list as Bybit wrote it (update-sub-api is sent that list back). */
+interface ListedSubKey {
+  key: ListedKey;
+  rawIps: string[] | undefined;
+}
+
+/** Every key of a sub-account, read page by page with the master key (GET /v5/user/sub-apikeys). */
+async function listSubKeys(client: ExchangeClient, subaccount: string): Promise<ListedSubKey[]> {
+  const keys: ListedSubKey[] = [];
+  let cursor: string | undefined;
+  const seen = new Set<string>();
+  // Bybit pages by cursor, 20 keys a page. The cursor is an opaque token, sent back exactly as received ("Use the
+  // nextPageCursor token from the response", https://bybit-exchange.github.io/docs/v5/user/list-sub-apikeys): ccxt
+  // puts it in the query unencoded and signs that same string, so a token with `=`, `/` or `%2B` arrives unchanged.
+  for (let page = 0; ; page++) {
+    // A listing that does not end would hide keys from the orphan sweep: an error, never a truncated list.
+    if (page === 50) badAnswer('bybit', 'sub-apikeys', 'nextPageCursor: the listing did not end after 50 pages');
+    const params: Record<string, unknown> = { subMemberId: subaccount, limit: 20, ...(cursor ? { cursor } : {}) };
+    const answer = resultOf(await client.call('privateGetV5UserSubApikeys', params, { action: 'listing sub-account keys' }));
+    // A list keyctl cannot read would hide keys from the orphan sweep: an error, never an empty list.
+    const r = parseAnswer(listSchema, answer, 'bybit', 'sub-apikeys');
+    const items = r.result;
+    const rawItems = Array.isArray(answer.result) ? (answer.result as unknown[]) : [];
+    items.forEach((k, i) => {
+      const createdAt = toIso(k.createdAt, { exchange: 'bybit', endpoint: 'sub-apikeys', field: 'createdAt' });
+      const permissions = checkedPermissions(obj(rawItems[i]).permissions, k.permissions, 'sub-apikeys');
+      keys.push({
+        rawIps: k.ips,
+        key: {
+          apiKey: k.apiKey,
+          ...(k.note ? { label: k.note } : {}),
+          // `readOnly: false` is the read-only key (see listedKeySchema). The listing has no `uta`, so a UTA key's
+          // DerivativesTrade marker reads as futures:trade here: more scopes, never fewer (no verdict reads a listing).
+          scopes: bybitScopes(permissions, { readOnly: k.readOnly === false }),
+          ips: parseIps(checkedIps(k.ips, 'sub-apikeys')),
+          ...(createdAt ? { createdAt } : {}),
+        },
+      });
+    });
+    // The same key twice (on one page or across pages): a listing that contradicts itself may be hiding another.
+    if (repeats(keys.map((k) => k.key.apiKey)) > 0) badAnswer('bybit', 'sub-apikeys', 'apiKey: a key listed twice');
+    cursor = r.nextPageCursor;
+    if (!cursor) break;
+    // An empty page that still points at a next one: the listing did not end, and what follows would be unread.
+    if (items.length === 0) badAnswer('bybit', 'sub-apikeys', 'nextPageCursor: an empty page that is not the last');
+    if (seen.has(cursor)) badAnswer('bybit', 'sub-apikeys', 'nextPageCursor: a cursor came back twice');
+    seen.add(cursor);
+  }
+  return keys;
+}
+
+/** The key is not in the declared sub-account's listing: gone, or another sub-account's. Nothing was changed. */
+function notListed(request: DeleteKeyRequest): ExchangeError {
+  const fp = fingerprint(request.apiKey);
+  return new ExchangeError(
+    'EXCHANGE_REFUSED',
+    `bybit lists no key ${fp}${request.label ? ` (label ${request.label})` : ''} in sub-account ${request.subaccount}: it was not switched to read-only.`,
+    {
+      hint: `The key is already deleted, or belongs to another sub-account than the one declared. Check API Management of sub-account ${request.subaccount} in Bybit's web UI; delete the key there if it is alive.`,
+      details: { exchange: 'bybit', endpoint: 'sub-apikeys', fingerprint: fp, subaccount: request.subaccount },
+    },
+  );
+}
+
+/**
+ * update-sub-api answered, but not that the key is now read-only with its allowlist unchanged: the kill must not count
+ * it as done. EXCHANGE_BAD_RESPONSE, as any answer keyctl cannot take at its word.
+ */
+function notReadOnly(request: DeleteKeyRequest, problem: string): never {
+  const fp = fingerprint(request.apiKey);
+  throw new ExchangeError('EXCHANGE_BAD_RESPONSE', `bybit answered update-sub-api for key ${fp}, but ${problem}.`, {
+    hint: `Check the key in API Management of sub-account ${request.subaccount} in Bybit's web UI: set it to read-only with its IP allowlist, or delete it.`,
+    details: { exchange: 'bybit', endpoint: 'update-sub-api', fingerprint: fp, subaccount: request.subaccount },
+  });
+}
+
 export const adapter: ExchangeAdapter = {
   id: bybit.id,
   capabilities,
@@ -282,44 +377,31 @@ export const adapter: ExchangeAdapter = {
 
   async listKeys(request: ListKeysRequest): Promise<ListedKey[]> {
     const client = await createClient(request.account, request.master, request);
-    const keys: ListedKey[] = [];
-    let cursor: string | undefined;
-    const seen = new Set<string>();
-    // Bybit pages by cursor, 20 keys a page. The cursor is an opaque token, sent back exactly as received ("Use the
-    // nextPageCursor token from the response", https://bybit-exchange.github.io/docs/v5/user/list-sub-apikeys): ccxt
-    // puts it in the query unencoded and signs that same string, so a token with `=`, `/` or `%2B` arrives unchanged.
-    for (let page = 0; ; page++) {
-      // A listing that does not end would hide keys from the orphan sweep: an error, never a truncated list.
-      if (page === 50) badAnswer('bybit', 'sub-apikeys', 'nextPageCursor: the listing did not end after 50 pages');
-      const params: Record<string, unknown> = { subMemberId: request.subaccount, limit: 20, ...(cursor ? { cursor } : {}) };
-      const answer = resultOf(await client.call('privateGetV5UserSubApikeys', params, { action: 'listing sub-account keys' }));
-      // A list keyctl cannot read would hide keys from the orphan sweep: an error, never an empty list.
-      const r = parseAnswer(listSchema, answer, 'bybit', 'sub-apikeys');
-      const items = r.result;
-      const rawItems = Array.isArray(answer.result) ? (answer.result as unknown[]) : [];
-      items.forEach((k, i) => {
-        const createdAt = toIso(k.createdAt, { exchange: 'bybit', endpoint: 'sub-apikeys', field: 'createdAt' });
-        const permissions = checkedPermissions(obj(rawItems[i]).permissions, k.permissions, 'sub-apikeys');
-        keys.push({
-          apiKey: k.apiKey,
-          ...(k.note ? { label: k.note } : {}),
-          // `readOnly: false` is the read-only key (see listedKeySchema). The listing has no `uta`, so a UTA key's
-          // DerivativesTrade marker reads as futures:trade here: more scopes, never fewer (no verdict reads a listing).
-          scopes: bybitScopes(permissions, { readOnly: k.readOnly === false }),
-          ips: parseIps(checkedIps(k.ips, 'sub-apikeys')),
-          ...(createdAt ? { createdAt } : {}),
-        });
-      });
-      // The same key twice (on one page or across pages): a listing that contradicts itself may be hiding another.
-      if (repeats(keys.map((k) => k.apiKey)) > 0) badAnswer('bybit', 'sub-apikeys', 'apiKey: a key listed twice');
-      cursor = r.nextPageCursor;
-      if (!cursor) break;
-      // An empty page that still points at a next one: the listing did not end, and what follows would be unread.
-      if (items.length === 0) badAnswer('bybit', 'sub-apikeys', 'nextPageCursor: an empty page that is not the last');
-      if (seen.has(cursor)) badAnswer('bybit', 'sub-apikeys', 'nextPageCursor: a cursor came back twice');
-      seen.add(cursor);
-    }
-    return keys;
+    return (await listSubKeys(client, request.subaccount)).map((k) => k.key);
+  },
+
+  async makeReadOnly(request: DeleteKeyRequest): Promise<void> {
+    const client = await createClient(request.account, request.master, request);
+    // "don't pass ips or pass with "*" means no bind" (https://bybit-exchange.github.io/docs/v5/user/modify-sub-apikey):
+    // a call without `ips` would unbind the key, so its allowlist is read first and sent back as Bybit listed it. The
+    // listing is of the declared sub-account, so a key of another one is refused here, before anything changes.
+    const listed = (await listSubKeys(client, request.subaccount)).find((k) => k.key.apiKey === request.apiKey);
+    if (!listed) throw notListed(request);
+    if (listed.rawIps === undefined) badAnswer('bybit', 'sub-apikeys', 'ips: absent, so keyctl cannot keep the allowlist of the key');
+    const ips = listed.key.ips === 'unrestricted' ? '*' : listed.rawIps.map((ip) => ip.trim()).join(',');
+    // `permissions` is not sent ("Don't send this param if you don't want to change the permission"): on a read-only
+    // key the trade groups say what it may still read (INERT_WHEN_READ_ONLY), which is what a read-only kill keeps.
+    const response = await client.call(
+      'privatePostV5UserUpdateSubApi',
+      { apikey: request.apiKey, readOnly: 1, ips },
+      { action: 'switching a sub-account key to read-only' },
+    );
+    const r = parseAnswer(updatedSchema, response, 'bybit', 'update-sub-api').result;
+    if (r.apiKey !== request.apiKey) notReadOnly(request, 'the answer is about another key');
+    if (r.readOnly !== 1) notReadOnly(request, 'the answer says readOnly 0: the key can still trade');
+    const before = listed.key.ips;
+    const after = parseIps(checkedIps(r.ips, 'update-sub-api'));
+    if (JSON.stringify(after) !== JSON.stringify(before)) notReadOnly(request, "the key's IP allowlist is not what it was");
   },
 
   async ping(request: PingRequest): Promise<void> {

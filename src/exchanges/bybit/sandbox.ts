@@ -1,6 +1,6 @@
 /**
- * Bybit v5 emulator: key inspection, a wallet-balance call, and sub-account key create / delete / list, signed the v5
- * way (X-BAPI-* headers, hex HMAC-SHA256 over timestamp + apiKey + recvWindow + query|body).
+ * Bybit v5 emulator: key inspection, a wallet-balance call, and sub-account key create / modify / delete / list, signed
+ * the v5 way (X-BAPI-* headers, hex HMAC-SHA256 over timestamp + apiKey + recvWindow + query|body).
  * Every answer is HTTP 200 with `retCode`, as Bybit does.
  *
  * Account mode: Bybit has no admin flag for it here, so an account tree (a main account and its sub-accounts) is a
@@ -53,6 +53,13 @@ const SUB_ALLOWED: Record<string, string[]> = {
 
 /** A master key needs one of these to manage sub-account keys. */
 const MASTER_WALLET = ['AccountTransfer', 'SubMemberTransfer', 'Withdraw'];
+
+/**
+ * A sub key needs one of these to modify itself: "sub API key: "Account Transfer", "Sub Member Transfer""
+ * (https://bybit-exchange.github.io/docs/v5/user/modify-sub-apikey); SubMemberTransferList is that permission's name in
+ * a sub key's Wallet group.
+ */
+const SUB_SELF_WALLET = ['AccountTransfer', 'SubMemberTransfer', 'SubMemberTransferList'];
 
 const DAY = 86_400_000;
 
@@ -296,6 +303,54 @@ function deleteSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
 }
 
 /**
+ * Modify Sub API Key, `POST /v5/user/update-sub-api` (https://bybit-exchange.github.io/docs/v5/user/modify-sub-apikey).
+ * A master key that may manage sub keys names the key (`apikey`: "You must pass this param when you use master account
+ * manage sub account api key settings"), and only a key of its own sub-accounts; a sub key with a transfer permission
+ * modifies itself and must not name a key ("apikey param cannot be passed, otherwise throwing an error"). A read-only
+ * key modifies nothing. Each field is optional: `readOnly` 0 or 1 (absent: 0, "0 (default)"), `permissions` replaced
+ * when sent ("Don't send this param if you don't want to change the permission"), and `ips` always set: "don't pass ips
+ * or pass with "*" means no bind", so a call without them unbinds the key. Answers the key as it now is.
+ */
+function updateSubApi(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorContext): Reply {
+  const apikey = param(req, 'apikey');
+  let target: SandboxKey;
+  if (caller.master) {
+    if (!canManageSubKeys(caller)) return denied(ctx);
+    if (!apikey) return reply(ctx, 10001, 'apikey can not be empty');
+    const named = ctx.state.key('bybit', apikey);
+    if (!named || named.master || named.mainUid !== caller.mainUid) return reply(ctx, 10001, 'API key does not exist.');
+    target = named;
+  } else {
+    if (caller.readOnly || !(perms(caller).Wallet ?? []).some((p) => SUB_SELF_WALLET.includes(p))) return denied(ctx);
+    if (apikey !== undefined) return reply(ctx, 10001, 'apikey must be omitted when a sub-account key modifies itself');
+    target = caller;
+  }
+  const readOnlyRaw = param(req, 'readOnly') ?? '0';
+  if (readOnlyRaw !== '0' && readOnlyRaw !== '1') return reply(ctx, 10001, 'readOnly must be 0 or 1');
+  const uta = isUta(ctx, target.mainUid);
+  let permissions: BybitPerms | undefined;
+  if (req.params.permissions !== undefined) {
+    const p = subPermissions(req.params.permissions, uta);
+    if (typeof p === 'string') return reply(ctx, 10001, p);
+    permissions = p;
+  }
+  target.readOnly = readOnlyRaw === '1';
+  target.ips = ipsParam(req.params.ips);
+  delete target.ipsChange;
+  if (permissions) target.permissions = permissions;
+  ctx.state.changed();
+  return ok(ctx, {
+    id: target.keyId,
+    note: target.label,
+    apiKey: target.apiKey,
+    readOnly: target.readOnly ? 1 : 0,
+    secret: '',
+    permissions: fullPermissions(perms(target), uta),
+    ips: ipsOut(target),
+  });
+}
+
+/**
  * The sub-apikeys page cursor. Bybit's tokens are opaque and come percent-encoded, to be sent back as they are (clients
  * put them in the query unencoded). The sandbox's token holds characters that only survive an exact round trip: raw
  * `=` and `/`, and `%2B` / `%25`, which the query decodes to `+` / `%`. A client that decodes the token before sending
@@ -371,6 +426,7 @@ export const emulator: ExchangeEmulator = {
         'GET /v5/user/query-api': (k) => queryApi(k, ctx),
         'GET /v5/account/wallet-balance': () => walletBalance(req, ctx),
         'POST /v5/user/create-sub-api': (k) => createSubApi(req, k, ctx),
+        'POST /v5/user/update-sub-api': (k) => updateSubApi(req, k, ctx),
         'POST /v5/user/delete-sub-api': (k) => deleteSubApi(req, k, ctx),
         'GET /v5/user/sub-apikeys': (k) => subApiKeys(req, k, ctx),
       },
