@@ -30,9 +30,12 @@ export interface Lease {
   fence: number;
   /** ISO-8601 expiry, by the store's clock. */
   expiresAt: string;
-  /** True when this lease took over an expired one; the caller should resume the previous holder's work. */
+  /**
+   * True when this lease took over one still marked held: an expired one (acquire; the caller should resume the
+   * previous holder's work) or, from {@link CoordinationStore.seize}, a live one.
+   */
   tookOver: boolean;
-  /** The owner whose expired lease was taken over, when `tookOver`. */
+  /** The owner whose lease was taken over, when `tookOver`. */
   previousOwner?: string;
 }
 
@@ -75,6 +78,14 @@ export interface CoordinationStore {
    * otherwise. Two concurrent callers: exactly one wins.
    */
   acquire(name: string, owner: string, ttlMs: number): Promise<Lease>;
+
+  /**
+   * Takes the lease `name` whoever holds it, expired or not: the kill switch breaks a rotation's lease instead of
+   * waiting for it. The fence strictly increases as for a takeover, so from this call on the previous holder's renew
+   * fails (LockedError) and its fenced writes fail (FencedError). `tookOver` is true, with `previousOwner`, when someone
+   * held it. Only for callers that must win at once; everyone else uses {@link acquire}.
+   */
+  seize(name: string, owner: string, ttlMs: number): Promise<Lease>;
 
   /** Extends a held lease (same fence). Throws LockedError when the lease was lost (expired and taken over). */
   renew(lease: Lease, ttlMs: number): Promise<Lease>;

@@ -4,9 +4,9 @@
  *
  * - **Leases**: one item per name (`pk` = `lease|<prefix>`) holding `held`, `owner`, `token`, `fence`, `expiresAt` and
  *   `rev`, a random value replaced by every write. Acquire reads the item, decides, and writes conditioned on `rev`
- *   being what it read (or on the item not existing), so of concurrent acquirers exactly one wins. Renew and release
- *   are conditioned on holding (`held`, `fence`, `token`). The fence strictly increases on every new holder and
- *   survives release, because the item stays.
+ *   being what it read (or on the item not existing), so of concurrent acquirers exactly one wins; seize (the kill
+ *   switch) is the same write without the holder check. Renew and release are conditioned on holding (`held`,
+ *   `fence`, `token`). The fence strictly increases on every new holder and survives release, because the item stays.
  * - **Records**: one item per key (`pk` = `record|<prefix>`) holding the JSON value, a random `revision` and
  *   `updatedAt`. Writes and deletes are TransactWriteItems: the record's condition (revision or absence) and, for a
  *   fenced call, a ConditionCheck that the lease's fence is not newer than the writer's, in one transaction, so a
@@ -94,13 +94,22 @@ export class DynamoCoordination implements CoordinationStore {
 
   // ---- leases ----
 
-  async acquire(name: string, owner: string, ttlMs: number): Promise<Lease> {
+  acquire(name: string, owner: string, ttlMs: number): Promise<Lease> {
+    return this.take(name, owner, ttlMs, false);
+  }
+
+  /** As acquire without the holder check: the conditional write on `rev` still makes one of racing seizers win. */
+  seize(name: string, owner: string, ttlMs: number): Promise<Lease> {
+    return this.take(name, owner, ttlMs, true);
+  }
+
+  private async take(name: string, owner: string, ttlMs: number, force: boolean): Promise<Lease> {
     assertTtl(ttlMs);
     return this.guard('PutItem', async () => {
       for (let attempt = 0; attempt < ACQUIRE_ATTEMPTS; attempt++) {
         const current = await this.readLease(name);
         const now = this.clock();
-        if (current?.held && current.expiresAt > now) throw lockedBy(name, current.owner, current.expiresAt);
+        if (!force && current?.held && current.expiresAt > now) throw lockedBy(name, current.owner, current.expiresAt);
         const next: LeaseItem = {
           held: true,
           owner,

@@ -69,6 +69,11 @@ export interface StoreLease {
 export interface LeaseBackend {
   /** Takes the lease, or throws LockedError naming the holder. Two concurrent callers: exactly one wins. */
   lock(name: string, owner: string, ttlMs: number): Promise<StoreLease>;
+  /**
+   * Takes the lease whoever holds it, with a real fence greater than any issued (CoordinationStore.seize). Optional:
+   * without it, and without a real fence, a broken holder could not be told apart, so seize is refused.
+   */
+  seize?(name: string, owner: string, ttlMs: number): Promise<StoreLease>;
   /** Extends a held lease; LockedError when it was lost. */
   renew(lease: StoreLease, ttlMs: number): Promise<StoreLease>;
   /** Releases a held lease; a lost lease is left alone. */
@@ -116,6 +121,24 @@ export class SecretBackedCoordination implements CoordinationStore {
   async acquire(name: string, owner: string, ttlMs: number): Promise<Lease> {
     const lease = await this.leases.lock(name, owner, ttlMs);
     return { ...lease, fence: lease.fence ?? fenceOf(lease.expiresAt) };
+  }
+
+  /**
+   * Only through a backend that seizes with a real fence: the fence derived from the expiry (fenceOf) need not grow
+   * when a lease is broken before it expired, and then the broken holder could go on writing.
+   */
+  async seize(name: string, owner: string, ttlMs: number): Promise<Lease> {
+    const unsupported = () =>
+      new ProviderError('LEASE_SEIZE_UNSUPPORTED', `The lease "${name}" cannot be broken on this store's legacy coordination.`, {
+        hint: 'Run `keyctl init` to move the store to its own coordination backing (for AWS, the DynamoDB table), then re-run.',
+      });
+    if (!this.leases.seize) throw unsupported();
+    const lease = await this.leases.seize(name, owner, ttlMs);
+    if (lease.fence === undefined) {
+      await this.leases.unlock(lease);
+      throw unsupported();
+    }
+    return { ...lease, fence: lease.fence };
   }
 
   async renew(lease: Lease, ttlMs: number): Promise<Lease> {

@@ -67,12 +67,21 @@ export abstract class TransactionalCoordination implements CoordinationStore {
     return this.clock();
   }
 
-  async acquire(name: string, owner: string, ttlMs: number): Promise<Lease> {
+  acquire(name: string, owner: string, ttlMs: number): Promise<Lease> {
+    return this.take(name, owner, ttlMs, false);
+  }
+
+  seize(name: string, owner: string, ttlMs: number): Promise<Lease> {
+    return this.take(name, owner, ttlMs, true);
+  }
+
+  /** Acquire, or (force) seize: one transaction reads the lease and writes the next holder with the next fence. */
+  private async take(name: string, owner: string, ttlMs: number, force: boolean): Promise<Lease> {
     assertTtl(ttlMs);
     return this.transaction(async (tx) => {
       const current = await tx.lease(name);
       const now = this.clock();
-      if (current?.held && current.expiresAt > now) throw lockedBy(name, current.owner, current.expiresAt);
+      if (!force && current?.held && current.expiresAt > now) throw lockedBy(name, current.owner, current.expiresAt);
       const tookOver = current?.held === true;
       const state: LeaseState = {
         name,

@@ -22,7 +22,7 @@
  * delete, and version numbers, hence revisions, must never restart.
  */
 import { randomBytes } from 'node:crypto';
-import { ConflictError, ProviderError } from '../../src/errors.js';
+import { ConflictError, LockedError, ProviderError } from '../../src/errors.js';
 import type {
   CoordinationRecord,
   CoordinationStore,
@@ -108,6 +108,42 @@ export class VaultCoordination implements CoordinationStore {
       tookOver,
       ...(tookOver ? { previousOwner: rec.owner } : {}),
     };
+  }
+
+  /**
+   * Takes the lease whoever holds it: the next fence, written with cas on the version just read. A lost cas race (the
+   * holder's renewal, another seizer) is read again and retried: the write that lands is the one that decides.
+   */
+  async seize(name: string, owner: string, ttlMs: number): Promise<Lease> {
+    assertTtl(ttlMs);
+    const path = this.leasePath(name);
+    for (let i = 0; i < CAS_RETRIES; i++) {
+      const cur = await this.kv.read(path);
+      const rec = cur ? parseLease(cur, path) : null;
+      const next: LeaseData = {
+        held: true,
+        name,
+        owner,
+        token: randomBytes(18).toString('base64url'),
+        fence: (rec?.fence ?? 0) + 1,
+        ttlMs,
+      };
+      const written = await this.kv.writeStamped(path, encodeLease(next), cur?.version ?? 0);
+      if (written === 'conflict') continue;
+      const tookOver = rec?.held === true;
+      return {
+        name,
+        owner,
+        token: next.token,
+        fence: next.fence,
+        expiresAt: new Date(serverTime(written.created_time, path) + ttlMs).toISOString(),
+        tookOver,
+        ...(tookOver ? { previousOwner: rec.owner } : {}),
+      };
+    }
+    throw new LockedError(`The lease on "${name}" kept changing while it was being seized.`, {
+      hint: 'Other keyctl processes are taking it at the same moment. Re-run the command.',
+    });
   }
 
   async renew(lease: Lease, ttlMs: number): Promise<Lease> {

@@ -8,7 +8,10 @@ import type { RevokeOutcome, RotationEngine } from '../rotation/engine.js';
 export interface RevokeInput {
   slot: Slot;
   reason: string;
-  /** Go ahead even while a rotation holds the slot's lease (kill). */
+  /**
+   * keyctl kill: seize the slot's lease even from a rotation in flight, never wait for it (RotationEngine.revoke).
+   * Without it, a held lease is ROTATION_IN_PROGRESS.
+   */
   emergency?: boolean;
 }
 

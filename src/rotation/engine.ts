@@ -38,6 +38,11 @@ export const LABEL_PREFIX = 'keyctl-';
  */
 export const PROPAGATION_WAIT_MS = 20_000;
 const PROPAGATION_POLL_MS = [250, 500, 1_000, 2_000, 4_000];
+/**
+ * Most passes of a revoke: one that acts and one that finds nothing left, plus room for a rotation whose lease a kill
+ * seized to store the key it was creating. More than that means something keeps creating keys: a failure.
+ */
+export const REVOKE_PASSES = 4;
 
 /** Reads a new key from a human, for assisted rotation (exchanges without a key API, or no master key stored). */
 export interface AssistedIo {
@@ -124,6 +129,18 @@ export interface OrphanKept {
   hint?: string;
 }
 
+/** What one revoke pass did (see RotationEngine.revokePass). */
+interface RevokePass {
+  revoked: string[];
+  /** Final failures. */
+  failed: RevokeOutcome['failed'];
+  /** Orphans the exchange would not delete. */
+  kept: OrphanKept[];
+  orphansDeleted: number;
+  /** A version changed under the pass: look again. */
+  raced: boolean;
+}
+
 type StepFields = Omit<Extract<EventInput, { type: 'rotation.step' }>, 'type' | 'ref' | 'rotationId' | 'time'>;
 
 /** `{ fingerprint }` when there is one (events omit absent fields rather than carrying undefined). */
@@ -206,96 +223,141 @@ export class RotationEngine {
   /**
    * Revokes every key of a slot now: each staged version is deleted at the exchange (or, assisted, confirmed dead)
    * and its material dropped; labelled orphans are swept; any rotation journal is closed. The bot is left without a
-   * key, which is the point. With `emergency`, a rotation holding the slot's lease does not stop it.
+   * key, which is the point.
+   *
+   * With `emergency` (keyctl kill) a rotation holding the slot's lease neither stops nor delays it: the lease is seized
+   * (CoordinationStore.seize), and its new fence refuses the rotation's later journal writes. That rotation never
+   * promotes and deletes a key it created but could not journal; what it stored before is revoked here.
+   *
+   * Passes repeat until one finds nothing left (no live version in the store, no labelled key at the exchange that the
+   * store does not hold), since a rotation caught mid-step may still store the key it had just created. A key that
+   * could not be revoked, an orphan the exchange would not delete, or a slot still changing after REVOKE_PASSES passes
+   * is in `failed`: nobody reports success while a key it could not account for may be alive.
    */
   async revoke(slot: Slot, options: { reason: string; emergency?: boolean }): Promise<RevokeOutcome> {
-    let run: SlotRun;
-    try {
-      run = await this.open(slot);
-    } catch (err) {
-      if (!(options.emergency && err instanceof RotationIncompleteError && err.code === 'ROTATION_IN_PROGRESS')) throw err;
-      run = await this.open(slot, { skipLock: true });
-    }
-    const outcome = await this.revokePass(run, options);
-    if (run.lease.token) return outcome;
-    // A rotation held the lease during that pass: it may have created a key since. It stops before promoting on a
-    // paused slot (drive), so wait for it to let go, then revoke again under the lease: the kill never reports done
-    // while a key it could not account for may be alive.
-    const second = await this.revokeAfterRotation(slot, options);
-    if (!second) {
-      outcome.failed.push({
-        fingerprint: 'rotation-in-flight',
-        code: 'ROTATION_STILL_RUNNING',
-        message: `A rotation of ${slot.ref} still holds its lease ${Math.round(this.leaseMs / 1000)} s after the kill: a key it created may be alive. Run the kill again.`,
-      });
-      return outcome;
-    }
-    outcome.revoked.push(...second.revoked);
-    outcome.failed.push(...second.failed);
-    outcome.orphansDeleted += second.orphansDeleted;
-    outcome.orphansKept.push(...second.orphansKept);
-    return outcome;
-  }
-
-  /** Waits (up to one lease period, by which a crashed holder's lease has expired) for the slot's lease, then revokes. */
-  private async revokeAfterRotation(slot: Slot, options: { reason: string }): Promise<RevokeOutcome | null> {
-    const deadline = performance.now() + this.leaseMs + 5_000;
-    for (;;) {
-      try {
-        return await this.revokePass(await this.open(slot), options);
-      } catch (err) {
-        if (!(err instanceof RotationIncompleteError && err.code === 'ROTATION_IN_PROGRESS')) throw err;
-        if (performance.now() > deadline) return null;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  }
-
-  private async revokePass(run: SlotRun, options: { reason: string }): Promise<RevokeOutcome> {
-    const { slot } = run;
-    const outcome: RevokeOutcome = { ref: slot.ref, revoked: [], failed: [], orphansDeleted: 0, orphansKept: [] };
+    const run = await this.open(slot, options.emergency ? { seize: true } : {});
     const stop = this.heartbeat(run);
+    const outcome: RevokeOutcome = { ref: slot.ref, revoked: [], failed: [], orphansDeleted: 0, orphansKept: [] };
     try {
-      const { store } = this.deps;
-      const info = await store.describe(run.path);
-      for (const v of info?.versions ?? []) {
-        if (v.destroyed) continue;
-        const fp = v.meta.fingerprint ?? v.id;
-        try {
-          const key = await this.readVersion(run.path, v.id);
-          await this.revokeAtExchange(run, key, fp);
-          const now = await store.describe(run.path);
-          for (const stage of now?.versions.find((x) => x.id === v.id)?.stages ?? []) {
-            await store.moveStage(run.path, { stage, to: null, expect: v.id });
+      for (let pass = 1; ; pass++) {
+        const p = await this.revokePass(run, options);
+        outcome.revoked.push(...p.revoked);
+        outcome.orphansDeleted += p.orphansDeleted;
+        if (p.failed.length > 0 || p.kept.length > 0) {
+          // Final for this run (a retryable exchange error was already retried by the call): another pass would only
+          // meet them again.
+          outcome.failed.push(...p.failed);
+          outcome.orphansKept.push(...p.kept);
+          for (const k of p.kept) {
+            outcome.failed.push({
+              fingerprint: k.fingerprint,
+              code: k.code,
+              message: `the orphaned key ${k.label} is still alive: the exchange would not delete it (${k.message})`,
+            });
           }
-          await store.destroy(run.path, v.id);
-          outcome.revoked.push(fp);
-          await this.emit({ type: 'key.revoked', ref: run.slot.ref, fingerprint: fp, outcome: 'ok', reason: options.reason });
-        } catch (err) {
-          const e = err instanceof KeyctlError ? err : undefined;
-          outcome.failed.push({ fingerprint: fp, code: e?.code ?? 'INTERNAL', message: e?.message ?? 'unexpected error' });
-          await this.emit({
-            type: 'key.revoked',
-            ref: run.slot.ref,
-            fingerprint: fp,
-            outcome: 'failed',
-            reason: options.reason,
-            error: e?.code ?? 'INTERNAL',
-          }).catch(() => undefined);
+          break;
         }
-      }
-      try {
-        ({ deleted: outcome.orphansDeleted, kept: outcome.orphansKept } = await this.sweep(run));
-      } catch (err) {
-        const e = err instanceof KeyctlError ? err : undefined;
-        outcome.failed.push({ fingerprint: 'orphan-sweep', code: e?.code ?? 'INTERNAL', message: e?.message ?? 'unexpected error' });
+        if (!p.raced && p.revoked.length === 0 && p.orphansDeleted === 0) break; // a pass that found nothing: done
+        if (pass >= REVOKE_PASSES) {
+          outcome.failed.push({
+            fingerprint: 'slot',
+            code: 'REVOKE_UNSETTLED',
+            message: `keys of ${slot.ref} kept appearing in the store or at the exchange through ${pass} passes; one may be alive. Run the command again.`,
+          });
+          break;
+        }
       }
       if (outcome.failed.length === 0) await clearJournal(this.deps.coordination, run.path, run.lease);
       return outcome;
     } finally {
       stop();
-      if (run.lease.token) await this.deps.coordination.release(run.lease).catch(() => undefined);
+      await this.deps.coordination.release(run.lease).catch(() => undefined);
     }
+  }
+
+  /**
+   * The daemon's periodic sweep outside rotations: deletes the slot's labelled keys the store does not hold (a key
+   * created by a process that died before it journalled, a delete that failed at the exchange). Under the slot's
+   * lease, so it never races a rotation that is about to store the key it just created; a held lease means a rotation
+   * runs now, and that rotation sweeps at its end: null.
+   */
+  async sweepOrphans(slot: Slot): Promise<{ deleted: number; kept: OrphanKept[] } | null> {
+    let run: SlotRun;
+    try {
+      run = await this.open(slot);
+    } catch (err) {
+      if (err instanceof RotationIncompleteError && err.code === 'ROTATION_IN_PROGRESS') return null;
+      throw err;
+    }
+    const stop = this.heartbeat(run);
+    try {
+      return await this.sweep(run);
+    } finally {
+      stop();
+      await this.deps.coordination.release(run.lease).catch(() => undefined);
+    }
+  }
+
+  /**
+   * One pass over the slot: every live version revoked, then the orphan sweep. A version a concurrent writer changed
+   * under this pass (a stage moved, material dropped) is `raced`, not failed: the next pass looks at it again.
+   */
+  private async revokePass(run: SlotRun, options: { reason: string }): Promise<RevokePass> {
+    const pass: RevokePass = { revoked: [], failed: [], kept: [], orphansDeleted: 0, raced: false };
+    const { store } = this.deps;
+    const info = await store.describe(run.path);
+    for (const v of info?.versions ?? []) {
+      if (v.destroyed) continue;
+      const fp = v.meta.fingerprint ?? v.id;
+      try {
+        const key = await this.readVersion(run.path, v.id);
+        await this.revokeAtExchange(run, key, fp);
+        const now = await store.describe(run.path);
+        for (const stage of now?.versions.find((x) => x.id === v.id)?.stages ?? []) {
+          await store.moveStage(run.path, { stage, to: null, expect: v.id });
+        }
+        await store.destroy(run.path, v.id);
+        pass.revoked.push(fp);
+        await this.emit({ type: 'key.revoked', ref: run.slot.ref, fingerprint: fp, outcome: 'ok', reason: options.reason });
+      } catch (err) {
+        if (await this.lostRace(run, v.id, err)) {
+          pass.raced = true;
+          continue;
+        }
+        const e = err instanceof KeyctlError ? err : undefined;
+        pass.failed.push({ fingerprint: fp, code: e?.code ?? 'INTERNAL', message: e?.message ?? 'unexpected error' });
+        await this.emit({
+          type: 'key.revoked',
+          ref: run.slot.ref,
+          fingerprint: fp,
+          outcome: 'failed',
+          reason: options.reason,
+          error: e?.code ?? 'INTERNAL',
+        }).catch(() => undefined);
+      }
+    }
+    try {
+      ({ deleted: pass.orphansDeleted, kept: pass.kept } = await this.sweep(run));
+    } catch (err) {
+      const e = err instanceof KeyctlError ? err : undefined;
+      pass.failed.push({ fingerprint: 'orphan-sweep', code: e?.code ?? 'INTERNAL', message: e?.message ?? 'unexpected error' });
+    }
+    return pass;
+  }
+
+  /**
+   * Whether revoking `version` failed because another writer changed it meanwhile (a rotation whose lease was just
+   * seized moving a stage, or discarding its own new version): a stage compare-and-set lost, or the version's material
+   * dropped or gone. The engine deletes a key at the exchange before it drops its material, so a version destroyed by
+   * someone else is accounted for; the next pass sees whatever else changed.
+   */
+  private async lostRace(run: SlotRun, version: string, err: unknown): Promise<boolean> {
+    if (err instanceof ConflictError) return true;
+    if (!(err instanceof KeyctlError) || (err.code !== 'NOT_FOUND' && err.code !== 'DESTROYED')) return false;
+    const info = await this.deps.store.describe(run.path).catch(() => undefined);
+    if (info === undefined) return false;
+    const v = info?.versions.find((x) => x.id === version);
+    return !v || v.destroyed;
   }
 
   private async drive(run: SlotRun, options: RotateOptions): Promise<RotationOutcome> {
@@ -330,21 +392,31 @@ export class RotationEngine {
       j = null;
     }
 
+    if (j && (j.entry.step === 'stored' || j.entry.step === 'verified') && !(await this.isLive(run, j.entry.newVersion))) {
+      // The new key this journal names was discarded or revoked since (a kill that could not finish, a run that deleted
+      // its key after a journal write whose reply was lost): nothing is left to finish. Its deletion is in the audit log.
+      this.deps.logger?.warn('rotation journal names a key that is gone; closing it', {
+        ref: run.slot.ref,
+        rotationId: j.entry.rotationId,
+      });
+      await clearJournal(this.deps.coordination, run.path, run.lease);
+      j = null;
+    }
     if (j) outcome.resumed = true;
     else if (options.start) j = await this.begin(run, options.reason);
     else return outcome;
 
     outcome.rotationId = j.entry.rotationId;
     if (j.entry.step === 'started') {
+      // The sweep deletes labelled keys the store does not hold: a run whose lease was broken must not sweep away the
+      // key a newer run has just created.
+      await this.holdSlot(run);
       const swept = await this.sweep(run);
       outcome.orphansDeleted += swept.deleted;
       outcome.orphansKept.push(...swept.kept);
       j = await this.createAndStore(run, j);
     }
     if (j.entry.step === 'stored') j = await this.test(run, j);
-    // A kill during this rotation paused the slot: the new key must never go live. Stop here; the kill revokes it (and
-    // every other key of the slot) once this run has let go of the lease.
-    if (j.entry.step === 'verified') await assertNotPaused(this.deps.coordination, run.slot.ref, run.path);
     if (j.entry.step === 'verified') j = await this.promote(run, j, options.graceMs ?? graceOf(run.slot));
     outcome.status = 'rotated';
     outcome.newFingerprint = j.entry.newFingerprint;
@@ -359,41 +431,50 @@ export class RotationEngine {
     return outcome;
   }
 
-  /** Takes the slot's lease and gathers what every step needs. */
-  private async open(slot: Slot, options: { skipLock?: boolean } = {}): Promise<SlotRun> {
+  /**
+   * Takes the slot's lease and gathers what every step needs. `seize` (keyctl kill) takes it even from a live holder
+   * (CoordinationStore.seize): the takeover is an event naming whose lease was broken.
+   */
+  private async open(slot: Slot, options: { seize?: boolean } = {}): Promise<SlotRun> {
     const accountConfig = accountOf(this.deps.inventory, slot);
     const path = storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub });
     // Load the adapter (and with it ccxt, a second of compiling) before taking the lease, so the lease's heartbeat is
     // never starved by module loading.
     const adapter = await this.deps.adapter(accountConfig.exchange);
     const account = exchangeAccount(accountConfig);
-    let lease: Lease = {
-      name: `rotate/${path}`,
-      owner: this.deps.owner,
-      token: '',
-      fence: 0,
-      expiresAt: new Date(0).toISOString(),
-      tookOver: false,
-    };
+    const { coordination } = this.deps;
+    let lease: Lease;
     try {
-      if (!options.skipLock) {
-        lease = await this.deps.coordination.acquire(`rotate/${path}`, this.deps.owner, this.leaseMs);
-        await this.emit({
-          type: 'lease.gained',
-          ref: slot.ref,
-          name: lease.name,
-          owner: lease.owner,
-          fence: lease.fence,
-          tookOver: lease.tookOver,
-          ...(lease.previousOwner ? { previousOwner: lease.previousOwner } : {}),
-        });
-      }
+      lease = options.seize
+        ? await coordination.seize(`rotate/${path}`, this.deps.owner, this.leaseMs)
+        : await coordination.acquire(`rotate/${path}`, this.deps.owner, this.leaseMs);
     } catch (err) {
       if (err instanceof LockedError) {
         throw new RotationIncompleteError('ROTATION_IN_PROGRESS', `Another keyctl is rotating ${slot.ref} right now. ${err.message}`, {
           cause: err,
         });
       }
+      throw err;
+    }
+    if (options.seize && lease.tookOver) {
+      this.deps.logger?.warn('lease seized: the rotation holding it stops at its next step', {
+        ref: slot.ref,
+        previousOwner: lease.previousOwner ?? 'unknown',
+        fence: lease.fence,
+      });
+    }
+    try {
+      await this.emit({
+        type: 'lease.gained',
+        ref: slot.ref,
+        name: lease.name,
+        owner: lease.owner,
+        fence: lease.fence,
+        tookOver: lease.tookOver,
+        ...(lease.previousOwner ? { previousOwner: lease.previousOwner } : {}),
+      });
+    } catch (err) {
+      await coordination.release(lease).catch(() => undefined);
       throw err;
     }
     failpoint('rotate.after-lock', this.deps.env);
@@ -459,6 +540,8 @@ export class RotationEngine {
       });
     }
 
+    // Nothing is created for a slot a kill paused, or by a run whose lease was broken while it stalled.
+    await this.holdSlot(run);
     let created: Credentials;
     if (e.mode === 'automatic') {
       const { slot } = run;
@@ -488,7 +571,9 @@ export class RotationEngine {
         },
         stage: 'PENDING',
         expect: null,
-        idempotencyKey: `rotation-${e.rotationId}-pending-version`,
+        // Per rotation and key: a retried write of this key finds its version; a key created after this one was
+        // discarded (its journal write failed, the run is re-run) is a new version.
+        idempotencyKey: `rotation-${e.rotationId}-pending-${fp}`,
       }));
     } catch (err) {
       // The store refused the new key: it must not stay alive untracked. The journal still says "started", so if this
@@ -498,7 +583,12 @@ export class RotationEngine {
     }
     failpoint('rotate.after-store', this.deps.env);
     await this.step(run, e, { step: 'created', outcome: 'ok', fingerprint: fp, version: newVersion });
-    return this.advance(run, j, { step: 'stored', newVersion, newFingerprint: fp });
+    // Until the journal names it, only this run knows the new key is its own. A journal write that fails (FENCED: a kill
+    // seized the lease; or the coordination store failed) leaves no one to finish or undo it, so it is deleted here,
+    // at the exchange and in the store. A kill that saw it stored revoked it already; deleting twice is harmless.
+    return this.advance(run, j, { step: 'stored', newVersion, newFingerprint: fp }, () =>
+      this.discardVersion(run, newVersion, 'its journal write failed'),
+    );
   }
 
   private async readAssistedKey(run: SlotRun, e: JournalEntry): Promise<Credentials> {
@@ -596,6 +686,9 @@ export class RotationEngine {
   private async promote(run: SlotRun, j: JournalHandle, graceMs: number): Promise<JournalHandle> {
     const { store } = this.deps;
     const e = j.entry;
+    // A kill during this rotation paused the slot and seized its lease: the new key must never go live. Stop here; the
+    // kill revokes it with every other key of the slot.
+    await this.holdSlot(run);
     const info = await store.describe(run.path);
     if (info?.stages.CURRENT !== e.newVersion) {
       try {
@@ -788,10 +881,50 @@ export class RotationEngine {
     return held;
   }
 
-  private async advance(run: SlotRun, j: JournalHandle, change: Partial<JournalEntry>): Promise<JournalHandle> {
-    const next = await writeJournal(this.deps.coordination, run.path, { ...j.entry, ...change }, j.version, run.lease);
+  /** Writes the journal's next step (fenced by the run's lease); `undo` runs when that write fails, then the error goes on. */
+  private async advance(run: SlotRun, j: JournalHandle, change: Partial<JournalEntry>, undo?: () => Promise<void>): Promise<JournalHandle> {
+    let next: JournalHandle;
+    try {
+      next = await writeJournal(this.deps.coordination, run.path, { ...j.entry, ...change }, j.version, run.lease);
+    } catch (err) {
+      if (undo) {
+        await undo().catch((cleanup: unknown) =>
+          this.deps.logger?.warn('could not undo a step whose journal write failed', {
+            ref: run.slot.ref,
+            code: cleanup instanceof KeyctlError ? cleanup.code : 'INTERNAL',
+          }),
+        );
+      }
+      throw err;
+    }
     if (run.lease.token) run.lease = await this.deps.coordination.renew(run.lease, this.leaseMs);
     return next;
+  }
+
+  /**
+   * Stops this run unless the slot may still change hands to a new key: not paused (keyctl kill pauses first) and the
+   * run's lease still its own (a renewal; a kill seizes it without waiting). Called before each step a broken holder
+   * must not take: sweeping, creating a key, promoting one.
+   */
+  private async holdSlot(run: SlotRun): Promise<void> {
+    await assertNotPaused(this.deps.coordination, run.slot.ref, run.path);
+    if (!run.lease.token) return;
+    try {
+      run.lease = await this.deps.coordination.renew(run.lease, this.leaseMs);
+    } catch (err) {
+      if (!(err instanceof LockedError)) throw err;
+      throw new RotationIncompleteError('LEASE_LOST', `This run lost the lease on ${run.slot.ref}, so it stops here.`, {
+        cause: err,
+        hint: 'A keyctl kill seized it, or another run took over after this one stalled past its lease. Nothing was lost: after a kill, keyctl resume and the next rotation create a fresh key; otherwise the run that took over finishes this rotation.',
+      });
+    }
+  }
+
+  /** Whether `version` exists in the slot with its material. */
+  private async isLive(run: SlotRun, version: string | undefined): Promise<boolean> {
+    if (!version) return false;
+    const v = (await this.deps.store.describe(run.path))?.versions.find((x) => x.id === version);
+    return v !== undefined && !v.destroyed;
   }
 
   private async readVersion(path: string, version: string): Promise<Credentials> {

@@ -211,6 +211,89 @@ export function coordinationContract(name: string, open: () => Promise<Coordinat
       });
     });
 
+    describe('seize (the kill switch breaks a lease)', () => {
+      it('takes a live lease at once with a greater fence: the holder can no longer renew, write or release it', async () => {
+        const name = k('rotate/bots/a/seized');
+        const key = k('journal/a/seized');
+        const held = await c.acquire(name, 'host-a', ttl * 30);
+        const rec = await c.write(key, { step: 'started' }, { expect: null, fence: held });
+        // Not expired: acquire is refused, seize is not.
+        expect((await caught(peer.acquire(name, 'host-b', ttl))).code).toBe('LOCKED');
+        const seized = await peer.seize(name, 'killer', ttl * 30);
+        expect(seized).toMatchObject({ name, owner: 'killer', tookOver: true, previousOwner: 'host-a' });
+        expect(seized.fence).toBeGreaterThan(held.fence);
+        expect(seized.token).not.toBe(held.token);
+
+        const renewErr = await caught(c.renew(held, ttl * 30));
+        expect(renewErr).toBeInstanceOf(LockedError);
+        // The record is untouched since host-a wrote it: only the fence stops host-a.
+        expect((await caught(c.write(key, { step: 'stored' }, { expect: rec.revision, fence: held }))).code).toBe('FENCED');
+        expect((await caught(c.delete(key, { fence: held }))).code).toBe('FENCED');
+        expect((await peer.read(key))?.value).toEqual({ step: 'started' });
+        await c.release(held); // a no-op: the lease is the seizer's
+        const err = await caught(c.acquire(name, 'host-c', ttl));
+        expect(err.code).toBe('LOCKED');
+        expect(err.message).toContain('killer');
+
+        // The seizer holds it like any lease: renews, writes and deletes under its fence, releases.
+        const renewed = await peer.renew(seized, ttl * 30);
+        expect(renewed.fence).toBe(seized.fence);
+        await peer.delete(key, { expect: rec.revision, fence: renewed });
+        expect(await c.read(key)).toBeNull();
+        await peer.release(renewed);
+        const next = await c.acquire(name, 'host-c', ttl);
+        expect(next.fence).toBeGreaterThan(seized.fence);
+        await c.release(next);
+      });
+
+      it('of a free or released lease is an acquire (tookOver false), and never reuses a fence', async () => {
+        const name = k('rotate/bots/a/free');
+        const first = await c.seize(name, 'killer-1', ttl);
+        expect(first).toMatchObject({ owner: 'killer-1', tookOver: false });
+        expect(first.previousOwner).toBeUndefined();
+        await c.release(first);
+        const second = await peer.acquire(name, 'host-a', ttl);
+        expect(second.fence).toBeGreaterThan(first.fence);
+        await peer.release(second);
+        const third = await peer.seize(name, 'killer-2', ttl);
+        expect(third).toMatchObject({ tookOver: false });
+        expect(third.fence).toBeGreaterThan(second.fence);
+        await peer.release(third);
+      });
+
+      it('of an expired lease says whose it was, like a takeover', async () => {
+        const name = k('rotate/bots/a/expired');
+        const first = await c.acquire(name, 'host-a', ttl);
+        await expire();
+        const seized = await peer.seize(name, 'killer', ttl * 30);
+        expect(seized).toMatchObject({ tookOver: true, previousOwner: 'host-a' });
+        expect(seized.fence).toBeGreaterThan(first.fence);
+        await peer.release(seized);
+      });
+
+      it(`${racers} concurrent seizers: distinct fences, and only the last one holds the lease`, async () => {
+        const name = k('seize-race');
+        const held = await c.acquire(name, 'host-a', 60_000);
+        const stores = [c, peer];
+        const results = await Promise.allSettled(
+          Array.from({ length: racers }, (_, i) => stores[i % 2]!.seize(name, `killer-${i}`, 60_000)),
+        );
+        const won = results.filter((r): r is PromiseFulfilledResult<Lease> => r.status === 'fulfilled').map((r) => r.value);
+        expect(won.length).toBeGreaterThan(0);
+        // A seizer that kept losing the store's compare-and-set says so; it never gets a lease that is not its own.
+        for (const r of results) if (r.status === 'rejected') expect((r.reason as KeyctlError).code).toBe('LOCKED');
+        const fences = won.map((l) => l.fence);
+        expect(new Set(fences).size).toBe(fences.length);
+        for (const f of fences) expect(f).toBeGreaterThan(held.fence);
+        const last = won.reduce((a, b) => (b.fence > a.fence ? b : a));
+        for (const lease of [held, ...won]) {
+          if (lease === last) continue;
+          expect((await caught(c.renew(lease, 60_000))).code, `renew of fence ${lease.fence}`).toBe('LOCKED');
+        }
+        await c.release(await c.renew(last, 60_000));
+      });
+    });
+
     describe('fencing', () => {
       it("a broken holder's fenced write is refused though the new holder has not written yet", async () => {
         const name = k('rotate/slot');

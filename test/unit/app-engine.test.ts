@@ -6,7 +6,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createRotationEngine } from '../../src/app/engine.js';
 import { fingerprint, type Credentials } from '../../src/domain/credentials.js';
 import type { ExchangeAdapter, KeyInspection } from '../../src/exchanges/types.js';
-import { appWorld, CLIENT_IP, type AppWorld } from './app-world.js';
+import { MemoryCoordination } from '../../providers/memory/coordination.js';
+import { MemoryStore } from '../../providers/memory/index.js';
+import type { CoordinationRecord, RecordValue, RecordWriteOptions } from '../../providers/coordination.js';
+import { ProviderError } from '../../src/errors.js';
+import { appWorld, CLIENT_IP, liveKeys, type AppWorld } from './app-world.js';
 
 let w: AppWorld | undefined;
 afterEach(async () => {
@@ -81,5 +85,48 @@ describe('createRotationEngine', () => {
     const engine = createRotationEngine(w.deps, { owner: 'host-a:42', leaseMs: 5000 });
     await engine.rotate(w.deps.inventory.slots[0]!, { start: false, reason: 'manual' });
     expect(w.recorder.of('lease.gained')).toEqual([expect.objectContaining({ name: 'rotate/bots/alpha/arb1', owner: 'host-a:42' })]);
+  });
+});
+
+/** Memory coordination whose journal write of step `failStep` fails (the store down at that moment) while `failing`. */
+class FailingJournal extends MemoryCoordination {
+  failing = true;
+  constructor(private readonly failStep: string) {
+    super();
+  }
+
+  override async write<T extends RecordValue>(key: string, value: T, options: RecordWriteOptions): Promise<CoordinationRecord<T>> {
+    const step = (value as { step?: unknown } | null)?.step;
+    if (this.failing && key.startsWith('journal/') && step === this.failStep) {
+      throw new ProviderError('STORE_UNAVAILABLE', 'The coordination store did not answer.');
+    }
+    return super.write(key, value, options);
+  }
+}
+
+describe('a rotation whose journal write fails after it created its key', () => {
+  it('deletes the key at the exchange and in the store; the re-run then rotates cleanly', async () => {
+    const coordination = new FailingJournal('stored');
+    w = await appWorld({ sandbox: true, backing: async () => ({ store: new MemoryStore(), coordination }) });
+    const engine = createRotationEngine(w.deps, { owner: 'test:1' });
+    const slot = w.deps.inventory.slots.find((s) => s.ref === 'alpha/arb1')!;
+    const old = w.keys.arb1!.apiKey;
+    await expect(engine.rotate(slot, { start: true, reason: 'manual', graceMs: 0 })).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      exitCode: 6,
+    });
+    // Nobody else knew of the key: the journal never named it. It is gone at the exchange, its version destroyed.
+    expect(await liveKeys(w, 'arb1')).toEqual([old]);
+    const info = await w.store.describe('bots/alpha/arb1');
+    expect(info?.versions.filter((v) => !v.destroyed).map((v) => v.stages)).toEqual([['CURRENT']]);
+    expect(info?.stages.PENDING).toBeUndefined();
+    expect(w.recorder.of('rotation.step').map((e) => e.step)).toEqual(['created', 'discarded']);
+
+    coordination.failing = false;
+    const again = await engine.rotate(slot, { start: true, reason: 'manual', graceMs: 0 });
+    expect(again).toMatchObject({ status: 'rotated', resumed: true, previousRevoked: true });
+    const live = await liveKeys(w, 'arb1');
+    expect(live).toHaveLength(1);
+    expect(fingerprint(live[0]!)).toBe(again.newFingerprint);
   });
 });

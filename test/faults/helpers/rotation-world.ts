@@ -3,6 +3,8 @@
  * throttled (the fault files run their cases concurrently on a 2-core machine), an in-process view of the slot as the
  * store and the sandbox see it, and the invariants every fault test asserts once the re-run has finished.
  */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { createCoordination, createStore } from '../../../providers/local/index.js';
@@ -14,7 +16,8 @@ import { fromSecretFields } from '../../../src/domain/credentials.js';
 import { checkKey } from '../../../src/app/check-key.js';
 import { getAdapter } from '../../../src/exchanges/registry.js';
 import { readJournal, type JournalEntry } from '../../../src/rotation/journal.js';
-import type { CliResult } from '../../helpers/cli.js';
+import { stoppedMarker, type Failpoint } from '../../../src/rotation/failpoints.js';
+import { assertBuilt, BIN, type CliResult } from '../../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World, type WorldOptions } from '../../helpers/world.js';
 
 export const REF = 'alpha/arb1';
@@ -225,4 +228,78 @@ export async function assertInvariants(w: World): Promise<string> {
   // The other slot was never touched.
   expect((await w.keysAt(w.subs.arb2!)).map((k) => k.apiKey)).toEqual([w.botKeys.arb2!.apiKey]);
   return current.apiKey;
+}
+
+/** A keyctl child process stopped at a failpoint (`KEYCTL_FAILPOINT=<name>:stop`, src/rotation/failpoints.ts). */
+export interface StoppedRun {
+  pid: number;
+  /** SIGCONT: the run goes on from its failpoint. */
+  resume(): void;
+  /** SIGKILL, as a crash at the failpoint would end it (also the clean-up of a run a failed test left stopped). */
+  kill(): void;
+  /** Whether the process has ended. */
+  ended(): boolean;
+  /** The run's end: exit code and output. */
+  result: Promise<CliResult>;
+}
+
+/**
+ * Starts `keyctl <args>` with `KEYCTL_FAILPOINT=<failpoint>:stop` and resolves once the process has stopped there: its
+ * marker line is on stderr and (on Linux) /proc says it is stopped. Rejects if it ends before. Counts against the
+ * child limit only until it stops: a stopped process costs no CPU, and the commands raced against it need their turn.
+ */
+export function startStopped(w: World, args: string[], failpoint: Failpoint, env: NodeJS.ProcessEnv = {}): Promise<StoppedRun> {
+  assertBuilt();
+  return throttled(async () => {
+    const child = spawn(process.execPath, [BIN, '--config', join(w.dir, 'keyctl.yaml'), ...args], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        KEYCTL_ACTOR: 'test-runner',
+        ...w.env,
+        ...env,
+        KEYCTL_FAILPOINT: `${failpoint}:stop`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let done = false;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const result = new Promise<CliResult>((resolve) =>
+      child.on('close', (code) => {
+        done = true;
+        resolve({ code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });
+      }),
+    );
+    const marker = stoppedMarker(failpoint);
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes(marker)) resolve();
+      });
+      void result.then((r) => reject(new Error(`keyctl ${args.join(' ')} ended (${r.code}) before ${failpoint}: ${r.stderr}`)));
+    });
+    await untilStopped(child.pid!);
+    return {
+      pid: child.pid!,
+      resume: () => void child.kill('SIGCONT'),
+      kill: () => void (done || child.kill('SIGKILL')),
+      ended: () => done,
+      result,
+    };
+  });
+}
+
+/** Waits until /proc says `pid` is stopped (state T); where there is no /proc, the marker line has to do. */
+async function untilStopped(pid: number): Promise<void> {
+  const file = `/proc/${pid}/stat`;
+  if (!existsSync(file)) return;
+  for (let waited = 0; waited < 10_000; waited += 10) {
+    // The state follows the command name in parentheses, which may itself hold spaces.
+    const stat = readFileSync(file, 'utf8');
+    if (/^[Tt]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '')) return;
+    await sleep(10);
+  }
+  throw new Error(`process ${pid} wrote its failpoint marker but did not stop`);
 }
