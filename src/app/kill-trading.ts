@@ -13,6 +13,7 @@ import { accountOf } from '../domain/resolve.js';
 import { storePath } from '../domain/refs.js';
 import type { DeclarableScope } from '../domain/scopes.js';
 import { ExchangeError, KeyctlError, NotFoundError } from '../errors.js';
+import { isKeyRejected } from '../exchanges/ccxt.js';
 import { exchangeAccount, type OpenOrder, type OpenPosition, type TradingMarket, type TradingRequest } from '../exchanges/types.js';
 import type { AppDeps } from './deps.js';
 
@@ -35,6 +36,11 @@ export interface TradingOutcome {
   problems: Array<{ step: 'orders' | 'positions'; code: string; message: string }>;
   /** Why nothing was tried (no key, an exchange keyctl cannot trade on). */
   skipped?: string;
+  /**
+   * The reason as a code: `options` (--keep-orders without --flatten: nothing asked), `exchange` (keyctl cannot trade
+   * there), `no-key` (the slot holds no CURRENT key to act with: revoked by an earlier kill, or never imported).
+   */
+  skippedBecause?: 'options' | 'exchange' | 'no-key';
 }
 
 const MARKETS: Partial<Record<DeclarableScope, TradingMarket[]>> = {
@@ -51,18 +57,28 @@ export function marketsOf(scopes: readonly DeclarableScope[]): TradingMarket[] {
 
 export async function killTrading(deps: KillTradingDeps, slot: Slot, options: TradingOptions): Promise<TradingOutcome> {
   const outcome: TradingOutcome = { orders: [], cancelled: 0, positions: [], closed: 0, problems: [] };
-  if (options.keepOrders && !options.flatten) return { ...outcome, skipped: '--keep-orders and no --flatten' };
+  if (options.keepOrders && !options.flatten) return { ...outcome, skipped: '--keep-orders and no --flatten', skippedBecause: 'options' };
   const account = accountOf(deps.inventory, slot);
   const adapter = await deps.adapter(account.exchange);
   if (!adapter.trading)
-    return { ...outcome, skipped: `keyctl cannot trade on ${account.exchange}: check orders and positions in its web UI` };
+    return {
+      ...outcome,
+      skipped: `keyctl cannot trade on ${account.exchange}: check orders and positions in its web UI`,
+      skippedBecause: 'exchange',
+    };
   let key;
   try {
     key = credentialsFrom((await deps.store.read(storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub }), { stage: 'CURRENT' })).secret);
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
   }
-  if (!key) return { ...outcome, skipped: 'no CURRENT key to act with (already revoked?): check orders and positions in the web UI' };
+  if (!key) {
+    return {
+      ...outcome,
+      skipped: 'no CURRENT key to act with (already revoked?): check orders and positions in the web UI',
+      skippedBecause: 'no-key',
+    };
+  }
   const trading = adapter.trading;
   const request: TradingRequest = { account: exchangeAccount(account), key, markets: marketsOf(slot.scopes), ...deps.call };
 
@@ -93,12 +109,23 @@ export async function killTrading(deps: KillTradingDeps, slot: Slot, options: Tr
   return outcome;
 }
 
-/** Runs one step; a failure is recorded (the kill goes on to revoke), never thrown. */
+/**
+ * Runs one step; a failure is recorded (the kill goes on to revoke), never thrown. A key the exchange says does not
+ * exist (deleted in its web UI after an assisted kill asked for it) has nothing left to act with: like no key at all.
+ */
 async function step(outcome: TradingOutcome, name: 'orders' | 'positions', fn: () => Promise<void>): Promise<void> {
+  if (outcome.skippedBecause === 'no-key') return;
   try {
     await fn();
   } catch (err) {
     if (!(err instanceof KeyctlError)) throw err;
+    const rejected: boolean = isKeyRejected(err as unknown);
+    if (rejected) {
+      outcome.skipped = 'the key no longer works at the exchange (deleted?): check orders and positions in the web UI';
+      outcome.skippedBecause = 'no-key';
+      outcome.problems = [];
+      return;
+    }
     outcome.problems.push({ step: name, code: err.code, message: err.message });
   }
 }

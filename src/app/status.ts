@@ -3,6 +3,8 @@
  * flagged, or their last verification found a violation), and whether the audit chain verifies. A store that cannot
  * be opened or answered is part of the result, not an error.
  */
+import { lastKills } from '../audit/kills.js';
+import type { AuditEntry } from '../audit/types.js';
 import { lastVerifications } from '../audit/verifications.js';
 import { keyState, type KeyState } from '../domain/key-state.js';
 import { managedKeys } from '../domain/resolve.js';
@@ -16,6 +18,27 @@ export interface StatusDeps extends Pick<AppDeps, 'inventory'> {
   auditPath: string;
   /** Opens the store and the audit log (a KeyctlError here is reported as the store's state). */
   open(): Promise<Pick<AppDeps, 'store' | 'audit'>>;
+  /** Clock (ms since the epoch), for the age of the last drill. Default Date.now. */
+  now?: () => number;
+}
+
+/** A kill drill older than this (or none) earns a hint: monthly drills are what operators are told to do. */
+export const DRILL_DUE_DAYS = 30;
+
+/** One bot's kill switch, from the audit log. */
+export interface BotKillState {
+  bot: string;
+  lastDrill: KillRecord | null;
+  lastKill: (KillRecord & { outcome: 'ok' | 'failed'; failed: number }) | null;
+  /** Set when the last drill is older than DRILL_DUE_DAYS, or there was none: what to run. */
+  hint?: string;
+}
+
+export interface KillRecord {
+  /** ISO time of the audit entry. */
+  at: string;
+  actor: string;
+  reason: string;
 }
 
 export interface Status {
@@ -36,6 +59,8 @@ export interface Status {
     unsafe: Array<Pick<KeyState, 'ref' | 'fingerprint' | 'unsafe'> & { hint: string }>;
   };
   audit: { path: string; entries: number | null; ok: boolean | null };
+  /** Per declared bot, its last kill drill and last kill (empty when the store could not be opened). */
+  kills: BotKillState[];
 }
 
 export async function status(deps: StatusDeps): Promise<Status> {
@@ -45,6 +70,7 @@ export async function status(deps: StatusDeps): Promise<Status> {
     store: { provider: deps.where.provider, location: deps.where.location, ok: false },
     keys: { declared: 0, withCurrent: 0, withPending: 0, missing: [], unsafe: [] },
     audit: { path: deps.auditPath, entries: null, ok: null },
+    kills: [],
   };
   try {
     const { store, audit } = await deps.open();
@@ -70,6 +96,7 @@ export async function status(deps: StatusDeps): Promise<Status> {
         result.keys.unsafe.push({ ref: k.ref, fingerprint: state.fingerprint, unsafe: state.unsafe, hint });
       }
     }
+    result.kills = await killStates(audit, [...new Set(inventory.slots.map((s) => s.bot))], (deps.now ?? Date.now)());
     const report = await audit.verify();
     result.audit.entries = report.entries;
     result.audit.ok = report.ok;
@@ -80,4 +107,26 @@ export async function status(deps: StatusDeps): Promise<Status> {
     result.store.error = { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
   }
   return result;
+}
+
+async function killStates(audit: Pick<AppDeps['audit'], 'tail'>, bots: string[], now: number): Promise<BotKillState[]> {
+  const found = await lastKills(audit, new Set(bots));
+  const record = (e: AuditEntry): KillRecord => ({ at: e.time, actor: e.actor, reason: String(e.detail?.reason ?? '') });
+  return bots.map((bot) => {
+    const { kill, drill } = found.get(bot) ?? {};
+    const state: BotKillState = {
+      bot,
+      lastDrill: drill ? record(drill) : null,
+      lastKill: kill
+        ? { ...record(kill), outcome: kill.outcome === 'ok' ? 'ok' : 'failed', failed: Number(kill.detail?.failed ?? 0) }
+        : null,
+    };
+    const age = drill ? now - Date.parse(drill.time) : Infinity;
+    // An unreadable time counts as no drill (fail closed: the hint shows).
+    if (!(age <= DRILL_DUE_DAYS * 86_400_000)) {
+      const when = Number.isFinite(age) ? `last drilled ${Math.floor(age / 86_400_000)} days ago` : 'no kill drill on record';
+      state.hint = `${when}: keyctl kill ${bot} --dry-run --reason "monthly drill"`;
+    }
+    return state;
+  });
 }

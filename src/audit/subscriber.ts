@@ -72,6 +72,21 @@ export function auditInputOf(event: KeyctlEvent): AuditInput | null {
           ...(event.skipped ? { skipped: event.skipped } : {}),
         },
       };
+    case 'kill.stop':
+      return {
+        command: 'kill.stop',
+        ref: event.ref,
+        outcome: event.outcome,
+        detail: { stopped: event.stopped, exited: event.exited, told: event.told, unconfirmed: event.unconfirmed },
+      };
+    case 'kill.read-only':
+      return {
+        command: 'kill.read-only',
+        ref: event.ref,
+        fingerprint: event.fingerprint,
+        outcome: event.outcome,
+        detail: event.outcome === 'ok' ? { state: event.state ?? 'read-only' } : { error: event.error ?? 'INTERNAL' },
+      };
     case 'slot.pause':
       return { command: event.action === 'paused' ? 'pause' : 'resume', ref: event.ref, outcome: 'ok', detail: { reason: event.reason } };
     case 'alert.delivery':
@@ -81,18 +96,47 @@ export function auditInputOf(event: KeyctlEvent): AuditInput | null {
         outcome: 'failed',
         detail: { channel: event.channel, event: event.event, outcome: event.outcome, error: event.error ?? 'INTERNAL' },
       };
+    case 'alert.secret':
+      return {
+        command: 'alert secret',
+        outcome: 'ok',
+        fingerprint: event.fingerprint,
+        detail: { path: event.path, replaced: event.replaced },
+      };
+    case 'kill':
+      // The kill as a whole (its steps are entries of their own): what `status` reads as a bot's last kill.
+      return {
+        command: 'kill',
+        outcome: event.failed ? 'failed' : 'ok',
+        detail: { bots: event.all ? '*' : event.bots.join(','), reason: event.reason, revoked: event.revoked, failed: event.failed },
+      };
+    case 'rotation.stuck':
+      return {
+        command: 'rotate.stuck',
+        ref: event.ref,
+        outcome: 'failed',
+        detail: { rotationId: event.rotationId, step: event.step, since: event.since },
+      };
     case 'offboard':
       return {
         command: 'offboard',
         outcome: event.failed ? 'failed' : 'ok',
         detail: { staff: event.staff, rotated: event.rotated, failed: event.failed, masterKeys: event.masterKeys.join(',') },
       };
+    case 'lease.gained':
+      // A lease taken from another holder (a kill breaking a rotation's lease, a dead holder replaced) is audited:
+      // it is the moment one process's work was cut off by another's.
+      if (!event.tookOver) return null;
+      return {
+        command: 'lease.takeover',
+        ...(event.ref ? { ref: event.ref } : {}),
+        outcome: 'ok',
+        detail: { name: event.name, previousOwner: event.previousOwner ?? null, fence: event.fence },
+      };
     // Outcomes and signals, not steps: what they say is already in the entries of the steps that led to them.
     case 'rotation.done':
     case 'rotation.failed':
     case 'violation':
-    case 'kill':
-    case 'lease.gained':
     case 'lease.lost':
       return null;
     default:

@@ -1,7 +1,9 @@
 /**
  * The supervisor behind `keyctl exec`: starts the bot with its credentials (in its environment, or on an inherited
  * socket on fd N), masks them in its output, forwards signals, follows rotations (a credentials message on the socket,
- * or a restart with the new environment), keeps the hand-over registry up to date, and ends with the bot's exit code.
+ * or a restart with the new environment), keeps the hand-over registry up to date, stops the bot for good when its
+ * slot is paused (at its watch, or at once when `keyctl kill` on this host asks: src/delivery/supervisors.ts), and ends
+ * with the bot's exit code.
  *
  * Nothing heavy is imported here: exec's start-up time is the bot's start-up time.
  */
@@ -16,8 +18,12 @@ import type { CoordinationStore } from '../../providers/coordination.js';
 import type { SecretStore } from '../../providers/types.js';
 import { confirmConsumer, registerConsumer, removeConsumer, thisHost, type Consumer } from './handover.js';
 import { maskNeedles, MaskStream } from './mask.js';
+import { readPause, type PauseRecord } from './pause.js';
 import { credentialsEnv, decodeMessage, encodeMessage, envNames, LineSplitter, type BotCredentials } from './protocol.js';
+import { listenForStop, PAUSE_KILL_AFTER_MS, type StopListener } from './supervisors.js';
 import { cannotSwitchUser, runAsEnv, type RunAs } from './user.js';
+
+export { PAUSE_KILL_AFTER_MS } from './supervisors.js';
 
 /** Signals exec passes on to the bot. */
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -43,8 +49,6 @@ export const AWS_STORE_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS
 export function storeCredentialEnv(provider: string): string[] {
   return provider === 'aws' ? [...STRIPPED_ENV, ...AWS_STORE_ENV] : STRIPPED_ENV;
 }
-/** How long a bot stopped by a pause may take to exit on SIGTERM before it is killed. */
-export const PAUSE_KILL_AFTER_MS = 10_000;
 /** Default poll interval of the rotation watch. */
 export const DEFAULT_WATCH_MS = 10_000;
 /** How long exec waits for the bot's output to drain after it exited (a grandchild may hold the pipes). */
@@ -72,6 +76,11 @@ export interface ExecOptions {
   describeCurrent: () => Promise<{ version: string } | null>;
   /** Whether the slot is paused (keyctl kill): the watch then stops the bot for good. */
   isPaused?: () => Promise<boolean>;
+  /**
+   * With `isPaused`: listen for `keyctl kill` on this host (src/delivery/supervisors.ts), so a kill stops the bot at
+   * once instead of at the next watch, and hears that it exited. Default true.
+   */
+  wake?: boolean;
   command: string;
   args: string[];
   /** Pipe mode: the fd (>= 3) the bot reads its credentials from. Undefined: environment mode. */
@@ -213,11 +222,24 @@ class Supervisor {
   private watchBusy = false;
   /** The bot was stopped because the slot was paused. */
   private paused = false;
+  /** The pause a kill's request found (once seen, the bot is stopping for good). */
+  private pauseSeen: PauseRecord | null = null;
+  private pauseRead: Promise<PauseRecord | null> | undefined;
+  private pauseReread: Promise<PauseRecord | null> | undefined;
+  private lastBotPid: number | null = null;
   private masks: MaskStream[] = [];
+  /** Resolved once the bot has exited for good: what a kill waiting on the wake-up channel is told. */
+  private readonly exited: {
+    promise: Promise<{ botPid: number | null; code: number | null; signal: string | null }>;
+    resolve: (v: { botPid: number | null; code: number | null; signal: string | null }) => void;
+  };
 
   constructor(private readonly o: ExecOptions) {
     this.current = o.initial;
     this.consumer = { host: thisHost(), pid: process.pid, startedAt: new Date().toISOString(), mode: o.fd === undefined ? 'env' : 'fd' };
+    let resolve!: (v: { botPid: number | null; code: number | null; signal: string | null }) => void;
+    const promise = new Promise<{ botPid: number | null; code: number | null; signal: string | null }>((r) => (resolve = r));
+    this.exited = { promise, resolve };
   }
 
   async run(): Promise<ExecResult> {
@@ -239,7 +261,24 @@ class Supervisor {
       if (STOPPING_SIGNALS.has(signal)) this.stopping = true;
       this.child?.kill(signal);
     };
+    // Alongside the bot's start, never before it: a kill on this host reaches this supervisor at once from here on.
+    const listening: Promise<StopListener | undefined> | undefined =
+      o.isPaused && o.wake !== false
+        ? listenForStop({
+            env: o.env,
+            execId: this.execId,
+            slotPath: o.slotPath,
+            startedAt: this.consumer.startedAt,
+            handler: { requestStop: () => this.requestStop(), stopped: this.exited.promise },
+          }).catch((err: unknown) => {
+            o.events.warn(
+              `no wake-up channel for keyctl kill on this host (${err instanceof Error ? err.message : 'error'}); a kill stops the bot at the next watch instead.`,
+            );
+            return undefined;
+          })
+        : undefined;
     let timer: NodeJS.Timeout | undefined;
+    let last: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
     try {
       // The bot starts without waiting for the registry write (it costs start-up time, and the bot got CURRENT anyway);
       // later registry updates queue behind the registration, so an early ack never overtakes it.
@@ -252,7 +291,10 @@ class Supervisor {
         timer.unref();
       }
       for (;;) {
+        // A kill came before the bot (re)started: it is not started again.
+        if (this.paused) return { exitCode: 3, signal: null, delivered: [...this.delivered] };
         const { code, signal } = await this.start(this.current);
+        last = { code, signal };
         if (this.restarting && !this.stopping) {
           this.restarting = false;
           continue;
@@ -263,8 +305,10 @@ class Supervisor {
       }
     } finally {
       this.finished = true;
+      this.exited.resolve({ botPid: this.lastBotPid, ...last });
       if (timer) clearInterval(timer);
       for (const s of FORWARDED_SIGNALS) process.off(s, forward);
+      await (await listening)?.close();
       if (o.register !== false) {
         await registered;
         await this.registry.catch(() => undefined);
@@ -295,6 +339,7 @@ class Supervisor {
       throw err;
     }
     this.child = child;
+    this.lastBotPid = child.pid ?? null;
     this.delivered.push(creds.fingerprint);
     if (o.fd === undefined && this.delivered.length > 1) {
       // A restarted bot uses the new key from its first instruction: that is its confirmation.
@@ -389,17 +434,51 @@ class Supervisor {
    * can; SIGKILL if it is still running after PAUSE_KILL_AFTER_MS.
    */
   private stopPaused(): void {
+    if (this.paused) return;
+    // Already stopping (the operator's SIGTERM, forwarded): no second SIGTERM, but the SIGKILL deadline still holds.
+    const alreadyStopping = this.stopping;
     this.stopping = true;
     this.paused = true;
     this.o.events.warn(
       `the slot was paused (keyctl kill): stopping the bot (SIGTERM, SIGKILL after ${PAUSE_KILL_AFTER_MS / 1000} s); it will not be restarted.`,
     );
     const child = this.child;
-    child?.kill('SIGTERM');
+    if (!alreadyStopping) child?.kill('SIGTERM');
     const timer = setTimeout(() => {
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }, PAUSE_KILL_AFTER_MS);
     timer.unref();
+  }
+
+  /**
+   * A kill on this host asks (src/delivery/supervisors.ts): the pause is read again now, from this supervisor's own
+   * store, and only a pause found there stops the bot. The request itself proves nothing.
+   */
+  private async requestStop(): Promise<{ pause: PauseRecord | null; botPid: number | null }> {
+    const pause = this.pauseSeen ?? (await this.freshPause());
+    if (pause) {
+      this.pauseSeen = pause;
+      if (!this.finished) this.stopPaused();
+    }
+    return { pause, botPid: this.child?.pid ?? this.lastBotPid };
+  }
+
+  /**
+   * Reads the pause; requests that arrive during a read share the next one (never the one already under way, which may
+   * have read before their kill wrote the pause). However many requests come, at most two reads are in flight.
+   */
+  private freshPause(): Promise<PauseRecord | null> {
+    if (!this.pauseRead) {
+      this.pauseRead = readPause(this.o.coordination, this.o.slotPath).finally(() => (this.pauseRead = undefined));
+      return this.pauseRead;
+    }
+    this.pauseReread ??= this.pauseRead
+      .catch(() => null)
+      .then(() => {
+        this.pauseReread = undefined;
+        return this.freshPause();
+      });
+    return this.pauseReread;
   }
 
   /** One poll of the slot: on a new CURRENT key, hand it to the bot. */

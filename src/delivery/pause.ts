@@ -4,15 +4,33 @@
  * keyctl process sharing the store (other hosts, the daemon) sees it. Light on purpose: `keyctl exec` reads it before a
  * bot starts.
  */
+import { randomUUID } from 'node:crypto';
 import type { CoordinationStore } from '../../providers/coordination.js';
 import { ExitCode, KeyctlError } from '../errors.js';
 
-export interface PauseRecord {
-  [key: string]: string;
+// A type, not an interface: it must be assignable to the coordination store's record value.
+export type PauseRecord = {
   reason: string;
   /** Who paused it (the actor), and when (ISO, the store's clock). */
   by: string;
   at: string;
+  /**
+   * Random, set when the pause is written: a supervisor woken by `keyctl kill` names the pause it saw, and the kill
+   * counts its confirmation only when it is this store's pause (another store on the host may have a slot of that name).
+   * Absent in records written before it existed.
+   */
+  id?: string;
+  /**
+   * What an earlier kill of the slot could not confirm, comma-separated (`orders`, `positions`): a re-run whose key is
+   * already revoked can no longer check them, and says so instead of reporting them done. Absent: nothing left.
+   */
+  left?: string;
+};
+
+/** Whether two reads of a pause are the same pause (the id where both have one, else who and when). */
+export function samePause(a: Pick<PauseRecord, 'id' | 'at' | 'by'>, b: Pick<PauseRecord, 'id' | 'at' | 'by'>): boolean {
+  if (a.id !== undefined || b.id !== undefined) return a.id === b.id;
+  return a.at === b.at && a.by === b.by;
 }
 
 /** `bots/alpha/arb1` -> `pause/alpha/arb1`. */
@@ -45,14 +63,53 @@ export async function pause(
   slotPath: string,
   input: { reason: string; by: string },
 ): Promise<PauseRecord> {
+  return (await ensurePaused(coordination, slotPath, input)).record;
+}
+
+/** {@link pause}, saying whether this call set it (`created`) or found it set (a re-run of a kill). */
+export async function ensurePaused(
+  coordination: Pick<CoordinationStore, 'read' | 'write' | 'now'>,
+  slotPath: string,
+  input: { reason: string; by: string },
+): Promise<{ record: PauseRecord; created: boolean }> {
   const key = pauseKey(slotPath);
   for (;;) {
     const existing = await coordination.read<PauseRecord>(key);
-    if (existing) return existing.value;
-    const record: PauseRecord = { reason: input.reason, by: input.by, at: new Date(await coordination.now()).toISOString() };
+    if (existing) return { record: existing.value, created: false };
+    const record: PauseRecord = {
+      reason: input.reason,
+      by: input.by,
+      at: new Date(await coordination.now()).toISOString(),
+      id: randomUUID(),
+    };
     try {
       await coordination.write(key, record, { expect: null });
-      return record;
+      return { record, created: true };
+    } catch (err) {
+      if (!(err instanceof KeyctlError && err.code === 'CONFLICT')) throw err;
+    }
+  }
+}
+
+/**
+ * Changes a pause record in place (compare-and-set, retried on conflict); `change` returns the new record, or null for
+ * no change. Returns the record as it is now, or null when the slot is not paused (then nothing is written: a resume
+ * won, and the pause stays lifted).
+ */
+export async function updatePause(
+  coordination: Pick<CoordinationStore, 'read' | 'write'>,
+  slotPath: string,
+  change: (current: PauseRecord) => PauseRecord | null,
+): Promise<PauseRecord | null> {
+  const key = pauseKey(slotPath);
+  for (;;) {
+    const existing = await coordination.read<PauseRecord>(key);
+    if (!existing) return null;
+    const next = change({ ...existing.value });
+    if (next === null) return existing.value;
+    try {
+      await coordination.write(key, next, { expect: existing.revision });
+      return next;
     } catch (err) {
       if (!(err instanceof KeyctlError && err.code === 'CONFLICT')) throw err;
     }

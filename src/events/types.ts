@@ -71,6 +71,20 @@ export interface RotationFailed extends EventBase {
   message: string;
 }
 
+/**
+ * A rotation has been unfinished for longer than the daemon allows (`--stuck-after`): an assisted key nobody entered,
+ * an exchange that keeps refusing. Raised once per rotation by the daemon.
+ */
+export interface RotationStuck extends EventBase {
+  type: 'rotation.stuck';
+  ref: string;
+  rotationId: string;
+  /** The journal's last step (started, stored, verified, promoted). */
+  step: string;
+  /** Since when (ISO): the rotation's start, or for a promoted one the end of its grace period. */
+  since: string;
+}
+
 /** A key keyctl labelled but no longer holds was deleted at the exchange (orphan sweep). */
 export interface KeySwept extends EventBase {
   type: 'key.swept';
@@ -199,6 +213,32 @@ export interface KillTrading extends EventBase {
   skipped?: string;
 }
 
+/** A kill's bot stop on one slot: how the slot's bots under `keyctl exec` took it (src/delivery/supervisors.ts). */
+export interface KillStop extends EventBase {
+  type: 'kill.stop';
+  ref: string;
+  /** `failed` when a bot on this host could not be confirmed stopped. */
+  outcome: 'ok' | 'failed';
+  /** Confirmed stopped by their supervisor on this host. */
+  stopped: number;
+  /** Their supervisor had already ended. */
+  exited: number;
+  /** On other hosts: they stop at their next watch. */
+  told: number;
+  unconfirmed: number;
+}
+
+/** One key switched to read-only by `kill --read-only` (or found dead), or a failed attempt. */
+export interface KillReadOnly extends EventBase {
+  type: 'kill.read-only';
+  ref: string;
+  fingerprint: string;
+  outcome: 'ok' | 'failed';
+  /** `read-only`: confirmed by inspecting it; `dead`: the exchange no longer knows the key. */
+  state?: string;
+  error?: string;
+}
+
 /** A kill drill (--dry-run): what a kill would have done, with nothing changed. */
 export interface KillDrill extends EventBase {
   type: 'kill.drill';
@@ -221,11 +261,21 @@ export interface AlertDelivery extends EventBase {
   error?: string;
 }
 
+/** An alert channel credential was stored (`keyctl alert secret`): its path and fingerprint, never the value. */
+export interface AlertSecretStored extends EventBase {
+  type: 'alert.secret';
+  path: string;
+  fingerprint: string;
+  /** Fingerprint of the value it replaced (now dropped), or null. */
+  replaced: string | null;
+}
+
 export type KeyctlEvent =
   | RotationStarted
   | RotationStep
   | RotationDone
   | RotationFailed
+  | RotationStuck
   | KeySwept
   | KeyRevoked
   | VerificationResult
@@ -236,8 +286,11 @@ export type KeyctlEvent =
   | LeaseGained
   | LeaseLost
   | AlertDelivery
+  | AlertSecretStored
   | SlotPaused
   | KillTrading
+  | KillStop
+  | KillReadOnly
   | KillDrill;
 
 export type EventType = KeyctlEvent['type'];

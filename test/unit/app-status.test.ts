@@ -38,6 +38,51 @@ describe('status', () => {
     expect(result.audit).toEqual({ path: '/tmp/audit.log', entries: 1, ok: true });
   });
 
+  it("shows each bot's last kill drill and last kill from the audit log, with a hint when the drill is over 30 days old", async () => {
+    const now = Date.parse('2030-03-01T00:00:00Z');
+    w = await appWorld({ now: () => now });
+    const day = (d: string) => `2030-${d}T12:00:00.000Z`;
+    const drill = (bots: string[], time: string) =>
+      w!.deps.events.emit({ type: 'kill.drill', bots, all: false, reason: 'monthly drill', orders: 0, positions: 0, keys: 2, time });
+    await drill(['alpha'], day('01-01'));
+    await drill(['beta'], day('01-10'));
+    await drill(['beta'], day('02-20'));
+    await w.deps.events.emit({
+      type: 'kill',
+      bots: ['alpha', 'beta'],
+      all: true,
+      reason: 'incident 7',
+      revoked: 3,
+      failed: 1,
+      time: day('02-25'),
+    });
+    await w.deps.events.emit({ type: 'kill', bots: ['beta'], all: false, reason: 'incident 8', revoked: 1, failed: 0, time: day('02-26') });
+    const result = await status({ inventory: w.deps.inventory, where, auditPath: 'x', open: async () => w!.deps, now: () => now });
+    expect(result.kills).toEqual([
+      {
+        bot: 'alpha',
+        lastDrill: { at: day('01-01'), actor: 'test', reason: 'monthly drill' },
+        lastKill: { at: day('02-25'), actor: 'test', reason: 'incident 7', outcome: 'failed', failed: 1 },
+        hint: 'last drilled 58 days ago: keyctl kill alpha --dry-run --reason "monthly drill"',
+      },
+      {
+        bot: 'beta',
+        lastDrill: { at: day('02-20'), actor: 'test', reason: 'monthly drill' },
+        lastKill: { at: day('02-26'), actor: 'test', reason: 'incident 8', outcome: 'ok', failed: 0 },
+      },
+    ]);
+  });
+
+  it('a bot never drilled gets the hint; a stale drill does not make status fail', async () => {
+    w = await appWorld();
+    const result = await status({ inventory: w.deps.inventory, where, auditPath: 'x', open: async () => w!.deps });
+    expect(result.kills.map((k) => [k.bot, k.lastDrill, k.lastKill, k.hint])).toEqual([
+      ['alpha', null, null, 'no kill drill on record: keyctl kill alpha --dry-run --reason "monthly drill"'],
+      ['beta', null, null, 'no kill drill on record: keyctl kill beta --dry-run --reason "monthly drill"'],
+    ]);
+    expect(result.keys.unsafe).toEqual([]);
+  });
+
   it('a store that cannot be opened is reported, not thrown', async () => {
     w = await appWorld();
     const result = await status({

@@ -146,8 +146,34 @@ const cases: Array<[string, KeyctlEvent, AuditInput | null]> = [
   ['rotation.done', { type: 'rotation.done', time, ref, status: 'rotated', previousRevoked: true, resumed: false, rotationId }, null],
   ['rotation.failed', { type: 'rotation.failed', time, ref, code: 'RATE_LIMITED', message: 'slow down' }, null],
   ['violation', { type: 'violation', time, ref, fingerprint: 'fp-1', codes: ['WITHDRAW_ENABLED'], source: 'verify' }, null],
-  ['kill', { type: 'kill', time, bots: ['alpha'], all: false, reason: 'incident', revoked: 2, failed: 0 }, null],
   ['lease.gained', { type: 'lease.gained', time, name: 'rotate/bots/alpha/arb1', owner: 'h:1', fence: 3, tookOver: false }, null],
+  // A lease taken from another holder cut that holder's work off: audited.
+  [
+    'lease.gained by takeover',
+    { type: 'lease.gained', time, ref, name: 'rotate/bots/alpha/arb1', owner: 'h:2', fence: 4, tookOver: true, previousOwner: 'h:1' },
+    { command: 'lease.takeover', ref, outcome: 'ok', detail: { name: 'rotate/bots/alpha/arb1', previousOwner: 'h:1', fence: 4 } },
+  ],
+  // The kill as a whole (what `status` shows as a bot's last kill), beside its steps' entries.
+  [
+    'kill',
+    { type: 'kill', time, bots: ['alpha'], all: false, reason: 'incident', revoked: 2, failed: 0 },
+    { command: 'kill', outcome: 'ok', detail: { bots: 'alpha', reason: 'incident', revoked: 2, failed: 0 } },
+  ],
+  [
+    'kill --all with a failure',
+    { type: 'kill', time, bots: ['alpha', 'beta'], all: true, reason: 'incident', revoked: 2, failed: 1 },
+    { command: 'kill', outcome: 'failed', detail: { bots: '*', reason: 'incident', revoked: 2, failed: 1 } },
+  ],
+  [
+    'rotation.stuck',
+    { type: 'rotation.stuck', time, ref, rotationId, step: 'stored', since: time },
+    { command: 'rotate.stuck', ref, outcome: 'failed', detail: { rotationId, step: 'stored', since: time } },
+  ],
+  [
+    'alert.secret',
+    { type: 'alert.secret', time, path: 'alerts/slack-url', fingerprint: 'fp-9', replaced: null },
+    { command: 'alert secret', outcome: 'ok', fingerprint: 'fp-9', detail: { path: 'alerts/slack-url', replaced: null } },
+  ],
   ['lease.lost', { type: 'lease.lost', time, name: 'rotate/bots/alpha/arb1', owner: 'h:1', fence: 3, code: 'LOCKED' }, null],
 ];
 
@@ -171,6 +197,8 @@ describe('audit subscriber', () => {
       'kill',
       'lease.gained',
       'lease.lost',
+      'rotation.stuck',
+      'alert.secret',
     ];
     expect(new Set(cases.map(([, e]) => e.type))).toEqual(new Set(all));
   });
@@ -193,7 +221,7 @@ describe('audit subscriber', () => {
       { durable: true },
     );
     await bus.emit({ type: 'key.revoked', ref, fingerprint: 'fp-1', outcome: 'ok', reason: 'leaked' });
-    await bus.emit({ type: 'kill', bots: ['alpha'], all: false, reason: 'incident', revoked: 1, failed: 0 });
+    await bus.emit({ type: 'rotation.done', ref, status: 'rotated', previousRevoked: true, resumed: false });
     expect(appended).toEqual([{ command: 'revoke', ref, fingerprint: 'fp-1', outcome: 'ok', detail: { reason: 'leaked' }, actor: 'ops' }]);
     fail = true;
     await expect(bus.emit({ type: 'key.revoked', ref, fingerprint: 'fp-1', outcome: 'ok', reason: 'leaked' })).rejects.toThrow('disk full');

@@ -17,7 +17,7 @@ export const run: CommandRun = async (ctx, args, opts) => {
   ctx.out.result({ resumed }, () =>
     resumed.length === 0
       ? `Nothing was paused for ${opts.all ? 'any bot' : bot}.`
-      : `Resumed ${resumed.join(', ')}. Its keys were revoked: \`keyctl rotate ${opts.all ? '' : bot}\` creates fresh ones.`.replace(
+      : `Resumed ${resumed.join(', ')}. Its keys were revoked (or, after kill --read-only, can only read): \`keyctl rotate ${opts.all ? '' : bot} --force\` creates fresh ones.`.replace(
           '  ',
           ' ',
         ),

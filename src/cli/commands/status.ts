@@ -4,8 +4,8 @@ import type { CommandRun } from '../types.js';
 
 /**
  * A one-screen overview (src/app/status.ts): config, store health, which declared keys are present, which are known
- * to be unsafe, and the audit log's state. Exit 3 when a key is unsafe or the audit chain is broken, 4 when the store
- * cannot be opened.
+ * to be unsafe, each bot's last kill drill and last kill, and the audit log's state. Exit 3 when a key is unsafe or
+ * the audit chain is broken, 4 when the store cannot be opened.
  */
 export const run: CommandRun = async (ctx) => {
   const config = ctx.config();
@@ -38,10 +38,24 @@ export const run: CommandRun = async (ctx) => {
         lines.push(`         missing: ${status.keys.missing.join(', ')} (import with: keyctl key import <ref> < key.json)`);
       for (const u of status.keys.unsafe)
         lines.push(`UNSAFE   ${u.ref} (key ${u.fingerprint ?? '?'}): ${u.unsafe}`, `         hint: ${u.hint}`);
+      for (const k of status.kills) {
+        const drill = k.lastDrill ? `last drill ${day(k.lastDrill.at)}` : 'never drilled';
+        const kill = k.lastKill
+          ? `last kill ${day(k.lastKill.at)} by ${k.lastKill.actor}${k.lastKill.outcome === 'ok' ? '' : ` (NOT COMPLETE: ${k.lastKill.failed} thing(s) not done)`}: ${k.lastKill.reason}`
+          : 'never killed';
+        lines.push(`kill     ${k.bot}: ${drill}; ${kill}`);
+        if (k.hint) lines.push(`         hint: ${k.hint}`);
+      }
       lines.push(`audit    ${status.audit.entries} entries, chain ${status.audit.ok ? 'verifies' : 'BROKEN: run keyctl audit verify'}`);
     }
     return lines.join('\n');
   });
   if (!status.store.ok) return ExitCode.PROVIDER;
+  // A drill overdue is a hint, not a failure: status exits on what is unsafe now.
   return status.audit.ok === false || status.keys.unsafe.length > 0 ? ExitCode.POLICY : ExitCode.OK;
 };
+
+/** `2025-06-01T12:00:00.000Z` -> `2025-06-01 12:00Z`. */
+function day(iso: string): string {
+  return iso.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, 'Z');
+}

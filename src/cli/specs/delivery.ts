@@ -11,7 +11,7 @@ export const specs: CommandSpec[] = [
       2:
         'no command after --, bad options, unknown ref, the slot has no CURRENT key, a store credential could not be hidden from the bot (STORE_CREDENTIAL_EXPOSED), ' +
         'or --user names an unknown user or group (UNKNOWN_USER, UNKNOWN_GROUP), root (USER_IS_ROOT, GROUP_IS_ROOT), or keyctl may not switch users (CANNOT_SWITCH_USER); the bot was not started',
-      3: 'the slot is paused by keyctl kill (SLOT_PAUSED) until keyctl resume: the bot was not started, or was stopped (SIGTERM, then SIGKILL) within one watch period of the kill',
+      3: 'the slot is paused by keyctl kill (SLOT_PAUSED) until keyctl resume: the bot was not started, or was stopped (SIGTERM, then SIGKILL) at once by a kill on this host, or within one watch period of a kill elsewhere',
       4: 'the store cannot be opened',
       5: '--preflight: the exchange refused the key from this host; the bot was not started',
     },
