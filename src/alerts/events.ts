@@ -76,6 +76,21 @@ export function alertFromEvent(event: KeyctlEvent, options: FromEventOptions = {
         },
         at,
       );
+    case 'rotation.stuck':
+      return makeAlert(
+        {
+          event: 'rotation.stuck',
+          ref: event.ref,
+          codes: [`STEP_${event.step.toUpperCase()}`],
+          summary:
+            `Rotation ${event.rotationId} of ${event.ref} has been unfinished (step ${event.step}) since ${event.since}. ` +
+            `Run \`keyctl rotate ${event.ref}\` to see why; \`keyctl status\` shows the slot.`,
+          // One incident per rotation: a later one that sticks again is a new one.
+          dedupKey: `rotation.stuck:${event.ref}:${event.rotationId}`,
+          time: event.time,
+        },
+        at,
+      );
     case 'kill':
       return makeAlert(
         {

@@ -219,7 +219,7 @@ export const accountSchema = strict({
 });
 
 /** What a dangerous violation found by a verification makes keyctl do (verify.onViolation). */
-export const ON_VIOLATION = ['rotate', 'alert'] as const;
+export const ON_VIOLATION = ['rotate', 'alert', 'kill'] as const;
 
 export const subaccountSchema = strict({
   /** Name of an entry under `accounts`. */
@@ -244,7 +244,8 @@ export const subaccountSchema = strict({
       every: v.optional(period('a key verified every 0s would be checked at its exchange without pause'), 'PT1H'),
       /**
        * What a verification that finds a dangerous violation does: `rotate` replaces the key at once, with no grace
-       * (assisted exchanges: an alert with the steps); `alert` only tells a human.
+       * (assisted exchanges: an alert with the steps); `alert` only tells a human; `kill` stops the slot's whole bot as
+       * `keyctl kill <bot>` does (paused, orders cancelled, keys revoked; positions left open) until `keyctl resume`.
        */
       onViolation: v.optional(oneOf(ON_VIOLATION), 'rotate'),
     }),

@@ -48,9 +48,17 @@ export class AlertConditions {
           );
         return;
       case 'rotation.done':
-        // A finished rotation closes a stopped one (no alert: the replacement speaks for itself in the audit log).
+        // A finished rotation closes a stopped one (no alert: the replacement speaks for itself in the audit log),
+        // and resolves a stuck one (whoever was paged for it hears that it is over).
         await this.close(event.ref, 'rotation');
+        if (event.status !== 'nothing-to-do')
+          await this.resolve(event.ref, 'stuck', `The rotation of ${event.ref} finished (${event.status}).`, event.time);
         return;
+      case 'rotation.stuck': {
+        const alert = alertFromEvent(event, { leaderLease: LEADER_LEASE });
+        if (alert) await this.open(event.ref, 'stuck', alert);
+        return;
+      }
       case 'violation':
       case 'rotation.failed': {
         const alert = alertFromEvent(event, { leaderLease: LEADER_LEASE });

@@ -38,6 +38,13 @@ export interface DaemonOptions {
    * stops verifying. Called on changes only, never once per tick.
    */
   onCondition?: (condition: DaemonCondition, open: boolean, code?: string) => void;
+  /** A rotation unfinished this long raises `rotation.stuck` (default one hour). */
+  stuckAfterMs?: number;
+  /**
+   * How often the leader sweeps every slot for orphaned keyctl-labelled keys (default a day). The last sweep's time is
+   * kept in the coordination store (`daemon/sweep`), so a new leader does not sweep again at once.
+   */
+  sweepEveryMs?: number;
   /** How often the leader checks the audit chain (default 10 minutes; the first cycle always does). */
   auditCheckMs?: number;
   now?: () => number;
@@ -63,6 +70,8 @@ export async function runDaemon(deps: DaemonDeps, options: DaemonOptions): Promi
   const leadership = new Leadership(deps.coordination, { owner: options.owner, ttlMs: options.leaseTtlMs });
   const conditions = new Conditions(options.onCondition);
   const audit = { checkedAt: -Infinity, everyMs: options.auditCheckMs ?? 600_000 };
+  // Rotations already reported stuck by this process (a new leader may report one again: the alert is deduplicated).
+  const stuckSeen = new Set<string>();
   const health: HealthState = { lastBeat: now(), staleAfterMs: Math.max(3 * options.intervalMs, 60_000), storeOk: false, leader: false };
   let server: DaemonServer | undefined;
   if (options.listen) {
@@ -87,7 +96,7 @@ export async function runDaemon(deps: DaemonDeps, options: DaemonOptions): Promi
           .emit({ type: 'lease.lost', name: LEADER_LEASE, owner: options.owner, fence: step.lostFence ?? 0, code: step.reason ?? 'LOCKED' })
           .catch(() => undefined);
       }
-      if (step.leader) await leaderCycle(deps, leadership, options, health, conditions, audit);
+      if (step.leader) await leaderCycle(deps, leadership, options, health, conditions, audit, stuckSeen);
       await sleep(options.intervalMs, options.signal);
     }
   } finally {
@@ -106,6 +115,7 @@ async function leaderCycle(
   health: HealthState,
   conditions: Conditions,
   audit: { checkedAt: number; everyMs: number },
+  stuckSeen: Set<string>,
 ): Promise<void> {
   const { logger } = options;
   let renewing = Promise.resolve();
@@ -122,7 +132,9 @@ async function leaderCycle(
     Math.max(1000, Math.floor(options.leaseTtlMs / 3)),
   );
   try {
-    const report = await runCycle(deps);
+    const sweep = await sweepDue(deps.coordination, options);
+    const report = await runCycle(deps, { stuckAfterMs: options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS, stuckSeen, sweep: sweep.due });
+    if (sweep.due) await sweep.done();
     health.storeOk = true;
     for (const s of await buildSchedule(deps)) {
       options.metrics.setSchedule(s.ref, { lastRotation: s.lastRotation, nextRotation: s.nextRotation });
@@ -133,7 +145,10 @@ async function leaderCycle(
       verified: report.verified.length,
       violations: report.verified.filter((r) => r.violations.length > 0).map((r) => r.ref),
       replaced: report.replaced,
+      killed: report.killed,
       alertedOnly: report.alertedOnly,
+      stuck: report.stuck,
+      ...(report.swept ? { swept: report.swept } : {}),
       failures: report.failures.map((f) => ({ ref: f.ref, code: f.code })),
     });
     conditions.set('store.unreachable', false);
@@ -155,6 +170,31 @@ async function leaderCycle(
     clearInterval(keepAlive);
     await renewing;
   }
+}
+
+const DEFAULT_STUCK_AFTER_MS = 3_600_000;
+const DEFAULT_SWEEP_EVERY_MS = 86_400_000;
+const SWEEP_RECORD = 'daemon/sweep';
+
+/** Whether the periodic orphan sweep is due, and how to record that it ran. */
+async function sweepDue(
+  coordination: CoordinationStore,
+  options: Pick<DaemonOptions, 'sweepEveryMs'>,
+): Promise<{ due: boolean; done: () => Promise<void> }> {
+  const every = options.sweepEveryMs ?? DEFAULT_SWEEP_EVERY_MS;
+  const last = await coordination.read<{ at: string }>(SWEEP_RECORD);
+  const now = await coordination.now();
+  const at = last ? Date.parse(last.value.at) : NaN;
+  // A record keyctl cannot read as a time: sweep (doing it once too often costs a listing per slot, nothing more).
+  const due = !(at + every > now);
+  return {
+    due,
+    done: async () => {
+      await coordination
+        .write(SWEEP_RECORD, { at: new Date(await coordination.now()).toISOString() }, { expect: last?.revision ?? null })
+        .catch(() => undefined); // another leader recorded its own sweep: as good
+    },
+  };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

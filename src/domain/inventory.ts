@@ -47,7 +47,7 @@ export interface Slot {
   /** ISO-8601 durations. */
   rotate: { every: string; grace: string; window?: RotationWindow };
   /** `onViolation`: what a dangerous violation found by a verification makes keyctl do (config schema ON_VIOLATION). */
-  verify: { every: string; onViolation: 'rotate' | 'alert' };
+  verify: { every: string; onViolation: 'rotate' | 'alert' | 'kill' };
 }
 
 export interface Inventory {

@@ -187,6 +187,20 @@ const scenarios: Record<string, Record<number, Scenario>> = {
     },
     4: async (check) => check(await (await world()).cli(['issue', 'alpha/arb1', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
   },
+  'alert secret': {
+    0: async (check) => {
+      const w = await world();
+      const r = await w.cli(['alert', 'secret', 'alerts/slack-url', '--json'], {
+        stdin: 'https://hooks.slack.invalid/services/FAKE/0001\n',
+      });
+      check(r);
+      expect(r.stdout).not.toContain('FAKE/0001');
+    },
+    2: async (check) =>
+      check(await (await world()).cli(['alert', 'secret', 'bots/alpha/arb1', '--json'], { stdin: 'x' }), 'ALERT_SECRET_PATH'),
+    4: async (check) =>
+      check(await (await world()).cli(['alert', 'secret', 'alerts/x', '--json'], { ...wrongKey, stdin: 'x' }), 'WRONG_MASTER_KEY'),
+  },
   'alert test': {
     0: async (check) => {
       const w = await world();
@@ -276,8 +290,19 @@ const scenarios: Record<string, Record<number, Scenario>> = {
     4: async (check) => check(await (await world()).cli(['kill', 'alpha', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
     5: async (check) => {
       const w = await world();
+      await w.sandbox.admin.addFault({ exchange: 'bybit', path: '/v5/order/realtime', kind: '5xx' });
+      const r = await w.cli(['kill', 'alpha', '--dry-run']);
+      expect(r.stdout).toContain('A KILL WOULD FAIL HERE');
+      check(r);
+    },
+    6: async (check) => {
+      const w = await world();
       await w.sandbox.admin.addFault({ exchange: 'bybit', path: '/v5/user/delete-sub-api', kind: '5xx' });
       check(await w.cli(['kill', 'alpha']));
+      // Re-running continues where it stopped: the keys it could not delete are deleted now.
+      await w.sandbox.admin.clearFaults();
+      expect((await w.cli(['kill', 'alpha'])).code).toBe(0);
+      expect(await w.keysAt(w.subs.arb1!)).toEqual([]);
     },
   },
   resume: {

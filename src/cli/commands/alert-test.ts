@@ -2,6 +2,7 @@
  * `keyctl alert test [channel]`: sends an `alert.test` alert to one channel (or every one), whatever its filters, and
  * reports each delivery. Exit 0 when every channel took it, 4 when one did not, 2 for an unknown channel or none.
  */
+import { dirname } from 'node:path';
 import { AlertDispatcher } from '../../alerts/dispatcher.js';
 import { alertSecretResolver } from '../../app/alert-secrets.js';
 import { ExitCode, UsageError } from '../../errors.js';
@@ -25,7 +26,7 @@ export const run: CommandRun = async (ctx, args) => {
   const store = needsStore ? await ctx.store() : { read: () => Promise.reject(new Error('no store')) };
   const dispatcher = new AlertDispatcher(config.alerts, {
     resolveSecret: alertSecretResolver(store, ctx.env, (value) => ctx.redactor.add(value)),
-    baseDir: config.file.replace(/[^/]*$/, ''),
+    baseDir: dirname(config.file),
     scheduleNotices: false,
     // A person is waiting at the terminal: one retry, not the daemon's patience.
     retries: 1,

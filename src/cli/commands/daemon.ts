@@ -5,6 +5,7 @@
  * the running config stays. Logs are JSON lines on stdout.
  */
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { parseDuration } from '../../../schedules/duration.js';
 import { AlertDispatcher } from '../../alerts/dispatcher.js';
 import { alertSecretResolver } from '../../app/alert-secrets.js';
@@ -28,12 +29,22 @@ const CONDITION_SUMMARY: Record<DaemonCondition, (code?: string) => string> = {
   'audit.broken': () => 'The audit chain does not verify: an entry was changed or removed. Run `keyctl audit verify`.',
 };
 
+interface Settings {
+  intervalMs: number;
+  leaseTtlMs: number;
+  listen: string | undefined;
+  stuckAfterMs?: number;
+  sweepEveryMs?: number;
+}
+
 const DEFAULT_INTERVAL_MS = 30_000;
 const DEFAULT_LEASE_MS = 60_000;
 
 export const run: CommandRun = async (ctx, _args, opts) => {
   const intervalMs = typeof opts.interval === 'string' ? parseDuration(opts.interval, '--interval') : DEFAULT_INTERVAL_MS;
   const leaseTtlMs = typeof opts.lease === 'string' ? parseDuration(opts.lease, '--lease') : DEFAULT_LEASE_MS;
+  const stuckAfterMs = typeof opts.stuckAfter === 'string' ? parseDuration(opts.stuckAfter, '--stuck-after') : undefined;
+  const sweepEveryMs = typeof opts.sweepEvery === 'string' ? parseDuration(opts.sweepEvery, '--sweep-every') : undefined;
   if (intervalMs < 1000) {
     throw new UsageError('INTERVAL_TOO_SHORT', `--interval ${String(opts.interval)} is under a second.`, { hint: 'Use 1s or more.' });
   }
@@ -45,7 +56,13 @@ export const run: CommandRun = async (ctx, _args, opts) => {
   const logger = jsonLogger(ctx.io.stdout, ctx.env.KEYCTL_LOG_LEVEL || 'info');
   // One registry for the process: a reload keeps the counters.
   const metrics = new KeyctlMetrics({ defaultMetrics: true });
-  const settings = { intervalMs, leaseTtlMs, listen: typeof opts.listen === 'string' ? opts.listen : undefined };
+  const settings: Settings = {
+    intervalMs,
+    leaseTtlMs,
+    listen: typeof opts.listen === 'string' ? opts.listen : undefined,
+    ...(stuckAfterMs !== undefined ? { stuckAfterMs } : {}),
+    ...(sweepEveryMs !== undefined ? { sweepEveryMs } : {}),
+  };
 
   const stop = new AbortController();
   let reload = new AbortController();
@@ -104,7 +121,7 @@ export const run: CommandRun = async (ctx, _args, opts) => {
 /** Builds everything from one config and runs the loop until `signal`; true when it ran (false: nothing to restart). */
 async function serve(
   ctx: CliContext,
-  settings: { intervalMs: number; leaseTtlMs: number; listen: string | undefined },
+  settings: Settings,
   metrics: KeyctlMetrics,
   logger: Logger,
   signal: AbortSignal,
@@ -150,7 +167,7 @@ async function serve(
         })
         .catch(() => undefined);
     },
-    baseDir: config.file.replace(/[^/]*$/, ''),
+    baseDir: dirname(config.file),
   });
   onDispatcher(dispatcher);
   metrics.declareAlertChannels(Object.keys(config.alerts));
@@ -171,12 +188,22 @@ async function serve(
   };
   try {
     await runDaemon(
-      { ...app, engine },
+      {
+        ...app,
+        engine,
+        // An automatic kill (verify.onViolation: kill) stops this host's exec'd bots at once, as keyctl kill does.
+        stopBots: async (slotPath, pause) => {
+          const { stopSupervisors } = await import('../../delivery/supervisors.js');
+          return stopSupervisors({ coordination: app.coordination, slotPath, pause, env: ctx.env });
+        },
+      },
       {
         owner: `${hostname()}:${process.pid}`,
         intervalMs: settings.intervalMs,
         leaseTtlMs: settings.leaseTtlMs,
         ...(settings.listen ? { listen: settings.listen } : {}),
+        ...(settings.stuckAfterMs !== undefined ? { stuckAfterMs: settings.stuckAfterMs } : {}),
+        ...(settings.sweepEveryMs !== undefined ? { sweepEveryMs: settings.sweepEveryMs } : {}),
         signal,
         logger,
         metrics,
