@@ -20,7 +20,7 @@ import { GENESIS, entryMac, headMac, macEquals, parseEntryLine, type ParsedEntry
 import { readLinesBackward, readLinesForward } from './lines.js';
 import { processRedactor } from './redact.js';
 import type { AuditEntry, AuditInput, AuditLog, AuditVerifyReport } from './types.js';
-import { analyseChain, unacknowledgedAnchorLosses, type HeadState, type LineRecord } from './verify.js';
+import { analyseChain, endProblems, unacknowledgedAnchorLosses, type HeadState, type LineRecord } from './verify.js';
 
 /** Recorded when an append finds the head anchor unusable; verify reports it until acknowledged. */
 export const ANCHOR_LOST_COMMAND = 'audit.anchor-lost';
@@ -163,9 +163,53 @@ class FileAuditLog implements AuditLog {
 
   async verify(): Promise<AuditVerifyReport> {
     const key = this.requireKey('verify');
+    const head = await this.readHead(key);
+    // An intact log is checked in one pass holding nothing per line (constant memory at any size); only a log that
+    // is not a clean chain is read again, keeping what each line is, to name every problem where it is.
+    const clean = await this.scanClean(key, head);
+    if (clean) return clean;
     const { records, totalLines, entries } = await this.scan(key);
-    const problems = analyseChain(records, await this.readHead(key), totalLines);
+    const problems = analyseChain(records, head, totalLines);
     return { ok: problems.length === 0, entries, problems };
+  }
+
+  /**
+   * The one-pass check: every line a genuine entry, seqs 1, 2, 3... each linking to the one before. Null at the first
+   * line that is anything else (the full analysis then says what it is).
+   */
+  private async scanClean(key: Buffer, head: HeadState): Promise<AuditVerifyReport | null> {
+    let last = 0;
+    let prevMac = GENESIS;
+    let totalLines = 0;
+    let headEntry: { seq: number; line: number; mac: string } | undefined;
+    let ackThrough = 0;
+    const anchorLosses: Array<{ seq: number; line: number; anchorLost: string }> = [];
+    try {
+      for await (const { line, text } of readLinesForward(this.path)) {
+        totalLines = line;
+        const parsed = parseEntryLine(text);
+        if (!parsed.ok) return null;
+        const { entry, raw } = parsed.value;
+        if (entry.seq !== last + 1 || entry.prev !== prevMac || !macEquals(entryMac(key, raw), entry.mac)) return null;
+        last = entry.seq;
+        prevMac = entry.mac;
+        if (head.state === 'ok' && entry.seq === head.seq) headEntry = { seq: entry.seq, line, mac: entry.mac };
+        const mark = marks(parsed.value);
+        if (mark.anchorLost !== undefined) anchorLosses.push({ seq: entry.seq, line, anchorLost: mark.anchorLost });
+        if (mark.ackThrough !== undefined) ackThrough = Math.max(ackThrough, mark.ackThrough);
+      }
+    } catch (err) {
+      throw this.ioError(err, 'read');
+    }
+    const problems = endProblems({
+      anchorLosses: anchorLosses.filter((r) => r.seq > ackThrough),
+      head,
+      last,
+      macOf: (seq) => (seq === headEntry?.seq ? headEntry : undefined),
+      totalLines,
+      empty: totalLines === 0,
+    });
+    return { ok: problems.length === 0, entries: last, problems };
   }
 
   /** What every line of the log is, streaming the file. */

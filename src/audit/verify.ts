@@ -167,7 +167,37 @@ export function analyseChain(records: LineRecord[], head: HeadState, totalLines:
     });
   });
 
-  for (const r of unacknowledgedAnchorLosses(records)) {
+  problems.push(
+    ...endProblems({
+      anchorLosses: unacknowledgedAnchorLosses(records),
+      head,
+      last: expect - 1,
+      macOf: (seq) => accepted.get(seq),
+      totalLines,
+      empty: records.length === 0,
+    }),
+  );
+  return problems;
+}
+
+export interface ChainEnd {
+  /** Genuine anchor-loss entries no acknowledgement covers. */
+  anchorLosses: ReadonlyArray<Pick<EntryRecord, 'seq' | 'line' | 'anchorLost'>>;
+  head: HeadState;
+  /** The last seq the chain accepted (0: none). */
+  last: number;
+  /** The line and MAC standing for `seq` in the chain (the head anchor's entry is compared with it). */
+  macOf: (seq: number) => { line: number; mac: string } | undefined;
+  totalLines: number;
+  /** The log has no line at all. */
+  empty: boolean;
+}
+
+/** What the end of the log says: anchor losses nobody acknowledged, and the head anchor against the last entry. */
+export function endProblems(end: ChainEnd): AuditProblem[] {
+  const problems: AuditProblem[] = [];
+  const { head, last } = end;
+  for (const r of end.anchorLosses) {
     problems.push({
       seq: r.seq,
       line: r.line,
@@ -177,12 +207,10 @@ export function analyseChain(records: LineRecord[], head: HeadState, totalLines:
         `the end before entry ${r.seq} cannot be ruled out. Investigate, then run keyctl audit ack --reason "...".`,
     });
   }
-
-  const last = expect - 1;
-  const after = totalLines + 1;
+  const after = end.totalLines + 1;
   switch (head.state) {
     case 'missing':
-      if (records.length > 0) {
+      if (!end.empty) {
         problems.push({
           seq: null,
           line: after,
@@ -207,7 +235,7 @@ export function analyseChain(records: LineRecord[], head: HeadState, totalLines:
         });
         break;
       }
-      const at = accepted.get(head.seq);
+      const at = end.macOf(head.seq);
       if (at && at.mac !== head.mac) {
         problems.push({ seq: head.seq, line: at.line, kind: 'edited', message: `Entry ${head.seq} does not match the head anchor.` });
       }
