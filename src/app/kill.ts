@@ -25,6 +25,7 @@ import { failureOf } from './failure.js';
 import type { Failure, ProgressListener } from './progress.js';
 import { revoke } from './revoke.js';
 import type { RotateDeps } from './rotate.js';
+import { failpoint } from '../rotation/failpoints.js';
 
 export type KillDeps = Pick<AppDeps, 'inventory' | 'events' | 'coordination'> &
   Pick<RotateDeps, 'engine'> &
@@ -218,6 +219,7 @@ async function killSlot(deps: KillDeps, slot: Slot, input: KillInput, options: T
   // pause of the first run and keeps it (and its memory of what is left).
   const { record: paused, created } = await ensurePaused(deps.coordination, path, { reason: input.reason, by: input.actor });
   if (created) await deps.events.emit({ type: 'slot.pause', ref: slot.ref, action: 'paused', reason: input.reason });
+  failpoint('kill.after-pause');
 
   // 2. The bots under keyctl exec: before any order is cancelled, so none places a new one.
   if (deps.stopBots) {
@@ -527,6 +529,7 @@ export async function resumeBots(deps: Pick<AppDeps, 'inventory' | 'events' | 'c
   for (const slot of slots) {
     const lifted = await unpause(deps.coordination, slotPath(slot));
     if (!lifted) continue;
+    failpoint('resume.after-unpause');
     resumed.push(slot.ref);
     await deps.events.emit({ type: 'slot.pause', ref: slot.ref, action: 'resumed', reason: input.reason });
   }

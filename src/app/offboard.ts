@@ -4,6 +4,7 @@
  * whole offboarding is one `offboard` event (the audit log records it).
  */
 import { staffMember } from '../domain/resolve.js';
+import { failpoint } from '../rotation/failpoints.js';
 import type { RotationOutcome } from '../rotation/engine.js';
 import type { AppDeps } from './deps.js';
 import { failureOf } from './failure.js';
@@ -49,6 +50,7 @@ export async function offboard(deps: OffboardDeps, input: OffboardInput): Promis
       });
       rotated.push(outcome);
       input.progress?.finished?.(slot.ref, { ok: true, outcome });
+      failpoint('offboard.after-slot');
     } catch (err) {
       const failure = failureOf(slot.ref, err);
       failures.push(failure);

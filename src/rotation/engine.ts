@@ -241,6 +241,7 @@ export class RotationEngine {
     try {
       for (let pass = 1; ; pass++) {
         const p = await this.revokePass(run, options);
+        failpoint('revoke.after-pass', this.deps.env);
         outcome.revoked.push(...p.revoked);
         outcome.orphansDeleted += p.orphansDeleted;
         if (p.failed.length > 0 || p.kept.length > 0) {
@@ -306,16 +307,19 @@ export class RotationEngine {
     const pass: RevokePass = { revoked: [], failed: [], kept: [], orphansDeleted: 0, raced: false };
     const { store } = this.deps;
     const info = await store.describe(run.path);
+    failpoint('revoke.after-describe', this.deps.env);
     for (const v of info?.versions ?? []) {
       if (v.destroyed) continue;
       const fp = v.meta.fingerprint ?? v.id;
       try {
         const key = await this.readVersion(run.path, v.id);
         await this.revokeAtExchange(run, key, fp);
+        failpoint('revoke.after-exchange', this.deps.env);
         const now = await store.describe(run.path);
         for (const stage of now?.versions.find((x) => x.id === v.id)?.stages ?? []) {
           await store.moveStage(run.path, { stage, to: null, expect: v.id });
         }
+        failpoint('store.destroy', this.deps.env);
         await store.destroy(run.path, v.id);
         pass.revoked.push(fp);
         await this.emit({ type: 'key.revoked', ref: run.slot.ref, fingerprint: fp, outcome: 'ok', reason: options.reason });
@@ -533,6 +537,13 @@ export class RotationEngine {
     const pendingId = info?.stages.PENDING;
     const pending = pendingId ? info?.versions.find((v) => v.id === pendingId) : undefined;
     if (pending && pending.meta.rotationId === e.rotationId) {
+      // The run that stored it died before it recorded the creation: record it now, so the audit log has every key.
+      await this.step(run, e, {
+        step: 'created',
+        outcome: 'ok',
+        ...(pending.meta.fingerprint ? { fingerprint: pending.meta.fingerprint } : {}),
+        version: pending.id,
+      });
       return this.advance(run, j, {
         step: 'stored',
         newVersion: pending.id,
@@ -561,6 +572,7 @@ export class RotationEngine {
     const fp = fingerprint(created.apiKey);
     let newVersion: string;
     try {
+      failpoint('store.write-pending', this.deps.env);
       ({ version: newVersion } = await store.write(run.path, {
         secret: toSecretFields(created),
         meta: {
@@ -692,6 +704,7 @@ export class RotationEngine {
     const info = await store.describe(run.path);
     if (info?.stages.CURRENT !== e.newVersion) {
       try {
+        failpoint('store.promote', this.deps.env);
         await store.moveStage(run.path, { stage: 'CURRENT', to: e.newVersion!, expect: e.oldVersion ?? null });
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
@@ -730,11 +743,17 @@ export class RotationEngine {
     if (e.oldVersion) {
       const info = await store.describe(run.path);
       const old = info?.versions.find((v) => v.id === e.oldVersion);
+      if (old?.destroyed) {
+        // The run that dropped its material died before it recorded the revocation: record it now. (A crash between
+        // this entry and the journal's clearing records it twice, which beats never.)
+        await this.step(run, e, { step: 'revoked-previous', outcome: 'ok', ...fp(old.meta.fingerprint) });
+      }
       if (old && !old.destroyed) {
         const key = await this.readVersion(run.path, old.id);
         await this.revokeAtExchange(run, key, old.meta.fingerprint ?? old.id);
         failpoint('rotate.after-revoke-exchange', this.deps.env);
         if (info?.stages.PREVIOUS === old.id) await store.moveStage(run.path, { stage: 'PREVIOUS', to: null, expect: old.id });
+        failpoint('store.destroy', this.deps.env);
         await store.destroy(run.path, old.id);
         failpoint('rotate.after-revoke-store', this.deps.env);
         await this.step(run, e, { step: 'revoked-previous', outcome: 'ok', ...fp(old.meta.fingerprint) });
@@ -805,6 +824,7 @@ export class RotationEngine {
       const key = await this.readVersion(run.path, version);
       if (run.master && run.adapter.capabilities.delete) {
         await this.revokeAtExchange(run, key, v.meta.fingerprint ?? version);
+        failpoint('discard.after-exchange', this.deps.env);
       } else if (await this.stillAuthenticates(run, key).catch(() => true)) {
         this.deps.assisted?.instruct(
           `The new key ${v.meta.fingerprint} for ${run.slot.ref} was not accepted (${why}). Delete it in ${run.account.exchange}'s web UI.`,
@@ -812,6 +832,7 @@ export class RotationEngine {
       }
     }
     if (info?.stages.PENDING === version) await store.moveStage(run.path, { stage: 'PENDING', to: null, expect: version });
+    failpoint('store.destroy', this.deps.env);
     await store.destroy(run.path, version);
     await this.step(
       run,
@@ -830,6 +851,7 @@ export class RotationEngine {
     const kept: OrphanKept[] = [];
     if (!run.master || !run.adapter.capabilities.list || !run.adapter.capabilities.delete) return { deleted: 0, kept };
     const listed = await run.adapter.listKeys({ account: run.account, master: run.master, subaccount: run.slot.uid, ...this.deps.call });
+    failpoint('sweep.after-list', this.deps.env);
     const held = await this.heldApiKeys(run.path);
     let deleted = 0;
     for (const k of listed) {
@@ -865,6 +887,7 @@ export class RotationEngine {
         this.deps.logger?.warn('orphaned key could not be deleted', { ref: run.slot.ref, fingerprint: fingerprintOf, code: err.code });
         continue;
       }
+      failpoint('sweep.after-delete', this.deps.env);
       deleted += 1;
       await this.emit({ type: 'key.swept', ref: run.slot.ref, fingerprint: fingerprintOf, label: k.label, outcome: 'ok' });
     }
@@ -885,6 +908,7 @@ export class RotationEngine {
   private async advance(run: SlotRun, j: JournalHandle, change: Partial<JournalEntry>, undo?: () => Promise<void>): Promise<JournalHandle> {
     let next: JournalHandle;
     try {
+      failpoint('store.journal', this.deps.env);
       next = await writeJournal(this.deps.coordination, run.path, { ...j.entry, ...change }, j.version, run.lease);
     } catch (err) {
       if (undo) {
