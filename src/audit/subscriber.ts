@@ -133,6 +133,25 @@ export function auditInputOf(event: KeyctlEvent): AuditInput | null {
         outcome: 'ok',
         detail: { name: event.name, previousOwner: event.previousOwner ?? null, fence: event.fence },
       };
+    case 'attestation':
+      // The claimed name is `by`; the entry's actor is who ran the command (they may differ, and both are kept).
+      return {
+        command: 'attest',
+        outcome: 'ok',
+        detail: { item: event.item, bot: event.bot, by: event.by, note: event.note ?? null },
+      };
+    case 'alert.test':
+      return {
+        command: 'alert test',
+        outcome: event.outcome === 'sent' ? 'ok' : 'failed',
+        detail: { channel: event.channel, ...(event.outcome === 'failed' ? { error: event.error ?? 'INTERNAL' } : {}) },
+      };
+    case 'due.run':
+      return {
+        command: 'due.run',
+        outcome: event.failed > 0 ? 'failed' : 'ok',
+        detail: { runner: event.runner, due: event.due, failed: event.failed },
+      };
     // Outcomes and signals, not steps: what they say is already in the entries of the steps that led to them.
     case 'rotation.done':
     case 'rotation.failed':

@@ -270,6 +270,41 @@ export interface AlertSecretStored extends EventBase {
   replaced: string | null;
 }
 
+/**
+ * A staff member vouched for a checklist item only a person can check at the exchange or on the host (`keyctl
+ * attest`), for one bot. `by` is the staff member who vouches; the audit entry's actor is whoever ran the command.
+ */
+export interface Attestation extends EventBase {
+  type: 'attestation';
+  /** The checklist item's id (kebab-case). */
+  item: string;
+  bot: string;
+  by: string;
+  note?: string;
+}
+
+/** One channel's delivery of `keyctl alert test`: what the checklist reads as "alerting was tested". */
+export interface AlertTested extends EventBase {
+  type: 'alert.test';
+  channel: string;
+  outcome: 'sent' | 'failed';
+  /** The delivery error's code (failed). */
+  error?: string;
+}
+
+/**
+ * A scheduled run happened (`rotate --due`, `verify --due`, a daemon cycle), whether or not anything was due: the
+ * checklist's proof that the schedule is being kept, which the entries of the work it did cannot give when there was none.
+ */
+export interface DueRun extends EventBase {
+  type: 'due.run';
+  runner: 'rotate' | 'verify' | 'daemon';
+  /** Keys or slots it found due. */
+  due: number;
+  /** Of those, how many it could not finish. */
+  failed: number;
+}
+
 export type KeyctlEvent =
   | RotationStarted
   | RotationStep
@@ -291,7 +326,10 @@ export type KeyctlEvent =
   | KillTrading
   | KillStop
   | KillReadOnly
-  | KillDrill;
+  | KillDrill
+  | Attestation
+  | AlertTested
+  | DueRun;
 
 export type EventType = KeyctlEvent['type'];
 

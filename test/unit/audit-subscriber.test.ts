@@ -174,6 +174,36 @@ const cases: Array<[string, KeyctlEvent, AuditInput | null]> = [
     { type: 'alert.secret', time, path: 'alerts/slack-url', fingerprint: 'fp-9', replaced: null },
     { command: 'alert secret', outcome: 'ok', fingerprint: 'fp-9', detail: { path: 'alerts/slack-url', replaced: null } },
   ],
+  [
+    'attestation',
+    { type: 'attestation', time, item: 'exchange-2fa', bot: 'alpha', by: 'alice', note: 'hardware key' },
+    { command: 'attest', outcome: 'ok', detail: { item: 'exchange-2fa', bot: 'alpha', by: 'alice', note: 'hardware key' } },
+  ],
+  [
+    'attestation without a note',
+    { type: 'attestation', time, item: 'host-hardened', bot: 'beta', by: 'bob' },
+    { command: 'attest', outcome: 'ok', detail: { item: 'host-hardened', bot: 'beta', by: 'bob', note: null } },
+  ],
+  [
+    'alert.test sent',
+    { type: 'alert.test', time, channel: 'ops', outcome: 'sent' },
+    { command: 'alert test', outcome: 'ok', detail: { channel: 'ops' } },
+  ],
+  [
+    'alert.test failed',
+    { type: 'alert.test', time, channel: 'ops', outcome: 'failed', error: 'ALERT_NETWORK' },
+    { command: 'alert test', outcome: 'failed', detail: { channel: 'ops', error: 'ALERT_NETWORK' } },
+  ],
+  [
+    'due.run nothing due',
+    { type: 'due.run', time, runner: 'verify', due: 0, failed: 0 },
+    { command: 'due.run', outcome: 'ok', detail: { runner: 'verify', due: 0, failed: 0 } },
+  ],
+  [
+    'due.run with a failure',
+    { type: 'due.run', time, runner: 'rotate', due: 3, failed: 1 },
+    { command: 'due.run', outcome: 'failed', detail: { runner: 'rotate', due: 3, failed: 1 } },
+  ],
   ['lease.lost', { type: 'lease.lost', time, name: 'rotate/bots/alpha/arb1', owner: 'h:1', fence: 3, code: 'LOCKED' }, null],
 ];
 
@@ -199,6 +229,9 @@ describe('audit subscriber', () => {
       'lease.lost',
       'rotation.stuck',
       'alert.secret',
+      'attestation',
+      'alert.test',
+      'due.run',
     ];
     expect(new Set(cases.map(([, e]) => e.type))).toEqual(new Set(all));
   });
