@@ -3,8 +3,8 @@
  * (`prev`), under the audit key from the store. A small head anchor beside the log (`<log>.head`, itself HMAC'd)
  * records the last entry written, so entries cut from the end are detected too.
  *
- * Appends from several processes are serialised by an advisory lock (proper-lockfile) held across
- * read-last-entry + append + fsync + head update; the file is opened O_APPEND and created 0600 (its directory 0700).
+ * Appends from several processes are serialised by an advisory lock (`<log>.append.lock`, the local store's FileLock)
+ * held across read-last-entry + append + fsync + head update; the file is opened O_APPEND and created 0600 (its directory 0700).
  * A head anchor that is missing, unreadable, forged or does not match the log is never silently replaced: the append
  * first records an `audit.anchor-lost` entry, which verify reports until an operator acknowledges it (`audit.ack`).
  * No audit file is opened through a symbolic link, and the directory must be ours and not writable by others.
@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import lockfile from 'proper-lockfile';
+import { FileLock, removeDeadLockTemps, type HeldLock } from '../../providers/local/lock.js';
 import { InternalError, KeyctlError, LockedError, ProviderError } from '../errors.js';
 import { GENESIS, entryMac, headMac, macEquals, parseEntryLine, type ParsedEntry } from './chain.js';
 import { readLinesBackward, readLinesForward } from './lines.js';
@@ -56,12 +56,21 @@ interface HeadFile {
   hmac: string;
 }
 
-// Lock acquisition: many short retries with jitter, since an append holds the lock for one fsync or two.
-const LOCK_RETRIES = { retries: 200, factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true };
+/**
+ * The append lock: FileLock (providers/local/lock.ts), not proper-lockfile, whose import alone cost `keyctl exec` tens
+ * of ms before its bot could start. A holder on this host that died is taken over at once, any other once its heartbeat
+ * is LOCK_STALE_MS old; a waiter gives up after LOCK_TIMEOUT_MS (kept above the staleness, so a stale lock is always
+ * broken first). Its own name, so a lock directory left by an older keyctl (proper-lockfile's `<log>.lock`) is never
+ * mistaken for it.
+ */
+export const APPEND_LOCK_SUFFIX = '.append.lock';
 const LOCK_STALE_MS = 10_000;
+const LOCK_TIMEOUT_MS = 30_000;
 
 class FileAuditLog implements AuditLog {
   private readonly headPath: string;
+  private readonly appendLock: FileLock;
+  private lockTempsCleaned = false;
 
   constructor(
     private readonly path: string,
@@ -69,6 +78,7 @@ class FileAuditLog implements AuditLog {
     private readonly now: () => number,
   ) {
     this.headPath = `${path}.head`;
+    this.appendLock = new FileLock(`${path}${APPEND_LOCK_SUFFIX}`, { staleMs: LOCK_STALE_MS, timeoutMs: LOCK_TIMEOUT_MS });
   }
 
   async append(input: AuditInput & { actor: string }): Promise<AuditEntry> {
@@ -99,13 +109,13 @@ class FileAuditLog implements AuditLog {
   ): Promise<AuditEntry[]> {
     const key = this.requireKey('append to');
     await this.checkDir();
-    const release = await this.lock();
+    const lock = await this.lock();
     try {
-      return await this.writeLocked(actor, inputs, key);
+      return await this.writeLocked(actor, inputs, key, lock);
     } catch (err) {
       throw this.ioError(err, 'append to');
     } finally {
-      await release().catch(() => undefined);
+      await lock.release().catch(() => undefined);
     }
   }
 
@@ -113,6 +123,7 @@ class FileAuditLog implements AuditLog {
     actor: string,
     inputs: (key: Buffer, lostSeq: number | undefined) => AuditInput[] | Promise<AuditInput[]>,
     key: Buffer,
+    lock: HeldLock,
   ): Promise<AuditEntry[]> {
     const fh = await open(this.path, LOG_FLAGS, 0o600);
     try {
@@ -151,6 +162,8 @@ class FileAuditLog implements AuditLog {
       if (entries.length === 0) return entries;
       // A crash mid-append can leave a partial last line; start on a fresh line so only that one reads as malformed.
       const text = `${endsWithNewline ? '' : '\n'}${entries.map((e) => `${JSON.stringify(e)}\n`).join('')}`;
+      // Stalled past the lock's staleness (another appender may have taken it over): abandoned rather than forking the chain.
+      lock.assertHeld();
       await fh.write(text);
       await fh.sync();
       const newest = entries.at(-1)!;
@@ -417,25 +430,25 @@ class FileAuditLog implements AuditLog {
     });
   }
 
-  private async lock(): Promise<() => Promise<void>> {
+  private async lock(): Promise<HeldLock> {
+    let held: HeldLock;
     try {
-      return await lockfile.lock(this.path, {
-        realpath: false, // the log may not exist yet
-        stale: LOCK_STALE_MS,
-        retries: LOCK_RETRIES,
-        // The default throws from a timer and kills the process. A lock lost mid-append can at worst fork the
-        // chain, which verify reports; that beats crashing in the middle of a rotation.
-        onCompromised: () => undefined,
-      });
+      held = await this.appendLock.acquire();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
+      if (err instanceof KeyctlError && err.code === 'STORE_BUSY') {
         throw new LockedError(`The audit log ${this.path} stayed locked by another keyctl process.`, {
-          hint: 'Retry in a moment. If no other keyctl is running, remove the stale lock directory ' + `${this.path}.lock.`,
+          hint: `Retry in a moment. If no other keyctl is running, remove the stale lock file ${this.path}${APPEND_LOCK_SUFFIX}.`,
           cause: err,
         });
       }
       throw this.ioError(err, 'lock');
     }
+    if (!this.lockTempsCleaned) {
+      // The lock's own temp files left by a process that died while taking it (never a live one's).
+      this.lockTempsCleaned = true;
+      await removeDeadLockTemps(dirname(this.path)).catch(() => undefined);
+    }
+    return held;
   }
 
   private notAFile(path: string): KeyctlError {

@@ -1,64 +1,38 @@
-import { hostname, userInfo } from 'node:os';
-import type { Readable, Writable } from 'node:stream';
-import { loadConfig, resolveConfigPath, type Config } from '../config/load.js';
+import { hostname } from 'node:os';
+import { loadConfig, type Config } from '../config/load.js';
+import { resolveConfigPath } from '../config/path.js';
+import type { StoreConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
-import { processRedactor, type Redactor } from '../audit/redact.js';
-import type { AuditEntry, AuditInput, AuditLog } from '../audit/types.js';
-import type { SecretStore } from '../../providers/types.js';
-import type { CoordinationStore } from '../../providers/coordination.js';
 import type { AppDeps } from '../app/deps.js';
 import { callOptionsFromEnv, leaseMsFromEnv, propagationWaitMsFromEnv } from '../app/env.js';
 import { parseCredentials, type Credentials } from '../domain/credentials.js';
 import type { EventBus } from '../events/bus.js';
 import type { RotationEngine } from '../rotation/engine.js';
+import { BaseContext, type CliIo } from './base-context.js';
 import { Output } from './output.js';
 
-export interface CliIo {
-  stdin: Readable & { isTTY?: boolean };
-  stdout: Writable;
-  stderr: Writable & { isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
+export type { CliIo } from './base-context.js';
 
 /**
  * What a command gets: output, config, store and audit log, each loaded on first use so a command pays only for
- * what it touches.
+ * what it touches. The store, coordination store and audit log come from BaseContext (base-context.ts).
  */
-export class CliContext {
+export class CliContext extends BaseContext {
   readonly out: Output;
-  readonly redactor: Redactor = processRedactor;
-  readonly configPath: string;
   private loaded: Config | undefined;
-  private opened: SecretStore | undefined;
-  private coordinated: CoordinationStore | undefined;
-  private auditLog: AuditLog | undefined;
   private bus: EventBus | undefined;
   private deps: Omit<AppDeps, 'coordination'> | undefined;
   private stdinUsed = false;
 
-  constructor(
-    readonly io: CliIo,
-    readonly command: string,
-    options: { json: boolean; config?: string },
-  ) {
+  constructor(io: CliIo, command: string, options: { json: boolean; config?: string }) {
+    super(io, command, resolveConfigPath(options.config, io.env, io.cwd));
     // Live progress only on a real terminal: never escape codes into a pipe, a file or a dumb terminal.
     const terminal = io.stderr.isTTY && io.env.TERM !== 'dumb' ? io.stderr : undefined;
     this.out = new Output(options.json, io.stdout, io.stderr, this.redactor, terminal);
-    this.configPath = resolveConfigPath(options.config, io.env, io.cwd);
   }
 
   get json(): boolean {
     return this.out.json;
-  }
-
-  get env(): NodeJS.ProcessEnv {
-    return this.io.env;
-  }
-
-  /** Who is acting, for the audit trail. */
-  get actor(): string {
-    return this.io.env.KEYCTL_ACTOR || safeUser();
   }
 
   config(): Config {
@@ -70,36 +44,12 @@ export class CliContext {
     return this.loaded;
   }
 
-  async store(): Promise<SecretStore> {
-    if (!this.opened) {
-      const { openStore } = await import('../../providers/registry.js');
-      this.opened = await openStore(this.config().store, {
-        env: this.io.env,
-        promptSecret: this.canPrompt() ? (q) => this.prompt(q) : undefined,
-      });
-    }
-    return this.opened;
+  protected override storeConfig(): StoreConfig {
+    return this.execView?.store ?? this.config().store;
   }
 
-  /** The coordination store that goes with the secret store (leases, journals, the hand-over registry). */
-  async coordination(): Promise<CoordinationStore> {
-    if (!this.coordinated) {
-      const { openCoordination } = await import('../../providers/registry.js');
-      this.coordinated = await openCoordination(this.config().store, await this.store(), { env: this.io.env });
-    }
-    return this.coordinated;
-  }
-
-  async audit(): Promise<AuditLog> {
-    if (!this.auditLog) {
-      const [{ openAuditLog }, { loadAuditKey }] = await Promise.all([import('../audit/log.js'), import('../audit/key.js')]);
-      const store = await this.store();
-      const log = openAuditLog({ path: this.config().auditPath, key: await loadAuditKey(store) });
-      // Redemptions the store could not audit itself (local tokens: the bot holds no audit key) are recorded now.
-      await store.settleWraps?.((s) => log.append({ ...s, detail: flatDetail(s.detail), actor: 'token-redeemer' }).then(() => undefined));
-      this.auditLog = log;
-    }
-    return this.auditLog;
+  protected override auditPath(): string {
+    return this.execView?.auditPath ?? this.config().auditPath;
   }
 
   /**
@@ -179,11 +129,6 @@ export class CliContext {
     return key;
   }
 
-  /** Appends an audit entry for this command. */
-  async record(input: Omit<AuditInput, 'command'> & { command?: string }): Promise<AuditEntry> {
-    return (await this.audit()).append({ command: this.command, ...input, actor: this.actor });
-  }
-
   /** Reads all of stdin (secrets arrive only this way or through a prompt). */
   async readStdin(what: string): Promise<string> {
     if (this.io.stdin.isTTY) {
@@ -195,35 +140,4 @@ export class CliContext {
     for await (const chunk of this.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
     return Buffer.concat(chunks).toString('utf8');
   }
-
-  canPrompt(): boolean {
-    return Boolean(this.io.stdin.isTTY && this.io.stderr.isTTY);
-  }
-
-  async prompt(question: string): Promise<string> {
-    const { default: password } = await import('@inquirer/password');
-    return password({ message: question, mask: true }, { input: this.io.stdin, output: this.io.stderr });
-  }
-
-  async close(): Promise<void> {
-    await this.coordinated?.close();
-    await this.opened?.close();
-  }
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return `uid-${process.getuid?.() ?? 'unknown'}`;
-  }
-}
-
-/** Audit details are flat: anything but a string, number, boolean or null is dropped. */
-function flatDetail(detail: Record<string, unknown>): Record<string, string | number | boolean | null> {
-  const flat: Record<string, string | number | boolean | null> = {};
-  for (const [k, v] of Object.entries(detail)) {
-    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') flat[k] = v;
-  }
-  return flat;
 }

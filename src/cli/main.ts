@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_CODE_MEANINGS, ExitCode, toKeyctlError, UsageError, type KeyctlError } from '../errors.js';
 import { processRedactor } from '../audit/redact.js';
 import { CliContext, type CliIo } from './context.js';
+import { reportError } from './report.js';
 import { specs } from './specs/index.js';
 import { exitHelp, GLOBAL_OPTIONS, type CommandSpec } from './types.js';
 
@@ -136,18 +137,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         e = new UsageError('COMMAND_REQUIRED', 'No command given.', { hint: 'Run keyctl --help for every command.' });
       } else e = parserError(err, parse.command);
     } else e = toKeyctlError(err);
-    const redact = (text: string) => (ctx?.redactor ?? processRedactor).apply(text);
-    if (json || ctx?.json) {
-      io.stdout.write(redact(`${JSON.stringify({ error: e.toJSON() }, null, 2)}\n`));
-    } else {
-      io.stderr.write(redact(`keyctl: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`));
-    }
-    // Internal errors are bugs: with KEYCTL_DEBUG the stack helps a report (still redacted).
-    if (io.env.KEYCTL_DEBUG && e.exitCode === ExitCode.INTERNAL) {
-      const cause = e.cause instanceof Error ? e.cause : e;
-      io.stderr.write(redact(`${cause.stack ?? String(cause)}\n`));
-    }
-    return e.exitCode;
+    return reportError(e, io, json || Boolean(ctx?.json), ctx?.redactor ?? processRedactor);
   } finally {
     await ctx?.close().catch(() => undefined);
   }

@@ -27,10 +27,7 @@ export interface LoadResult {
   warnings: ConfigIssue[];
 }
 
-/** Which file to read: --config, then KEYCTL_CONFIG, then ./keyctl.yaml. */
-export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
-  return resolve(cwd, flag ?? env.KEYCTL_CONFIG ?? 'keyctl.yaml');
-}
+export { resolveConfigPath } from './path.js';
 
 export function loadConfig(file: string): LoadResult {
   let text: string;

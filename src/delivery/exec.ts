@@ -5,7 +5,8 @@
  * slot is paused (at its watch, or at once when `keyctl kill` on this host asks: src/delivery/supervisors.ts), and ends
  * with the bot's exit code.
  *
- * Nothing heavy is imported here: exec's start-up time is the bot's start-up time.
+ * Nothing heavy is imported here: exec's start-up time is the bot's start-up time. What is only needed once the bot
+ * runs (the wake-up channel for `keyctl kill`, node:net) is loaded after it started.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -13,17 +14,19 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { UsageError } from '../errors.js';
+import { MissingKeyError, NotFoundError, ProviderError, UsageError } from '../errors.js';
+import { fingerprint } from '../domain/fingerprint.js';
+import type { SlotKey } from '../domain/resolve.js';
 import type { CoordinationStore } from '../../providers/coordination.js';
 import type { SecretStore } from '../../providers/types.js';
-import { confirmConsumer, registerConsumer, removeConsumer, thisHost, type Consumer } from './handover.js';
+import { confirmConsumer, PAUSE_KILL_AFTER_MS, procStartOf, registerConsumer, thisHost, type Consumer } from './handover.js';
 import { maskNeedles, MaskStream } from './mask.js';
 import { readPause, type PauseRecord } from './pause.js';
 import { credentialsEnv, decodeMessage, encodeMessage, envNames, LineSplitter, type BotCredentials } from './protocol.js';
-import { listenForStop, PAUSE_KILL_AFTER_MS, type StopListener } from './supervisors.js';
-import { cannotSwitchUser, runAsEnv, type RunAs } from './user.js';
+import type { StopListener } from './supervisors.js';
+import type { RunAs } from './user.js';
 
-export { PAUSE_KILL_AFTER_MS } from './supervisors.js';
+export { PAUSE_KILL_AFTER_MS } from './handover.js';
 
 /** Signals exec passes on to the bot. */
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -149,6 +152,65 @@ export function childEnv(
   return { ...env, ...extra };
 }
 
+/** The key exec hands a bot: its slot's CURRENT version, with the store version id it came from. */
+export type StartKey = BotCredentials & { version: string };
+
+/**
+ * The slot's CURRENT key, as src/delivery/current.ts `readCurrent` reads it (same errors, same fields), with
+ * KEYCTL_ROTATES_AT worked out without the schedule library where the slot has no rotation window: creation time +
+ * `rotate.every` (`rotateEveryMs`, from the config), which is all the schedule does then. With a window, the schedule
+ * library works it out (schedules/due.ts).
+ */
+export async function readStartKey(store: SecretStore, slot: SlotKey, rotateEveryMs: number): Promise<StartKey> {
+  let v;
+  try {
+    v = await store.read(slot.path, { stage: 'CURRENT' });
+  } catch (err) {
+    if (err instanceof NotFoundError) {
+      throw new MissingKeyError(`${slot.ref} has no CURRENT key in the store.`, {
+        hint: `Import one with \`keyctl key import ${slot.ref} < key.json\`, or finish a rotation with \`keyctl rotate ${slot.ref}\`.`,
+      });
+    }
+    throw err;
+  }
+  const { apiKey, secret, passphrase } = v.secret;
+  if (!apiKey || !secret) {
+    throw new ProviderError('INVALID_STORED_KEY', `The CURRENT version of ${slot.ref} lacks apiKey or secret.`, {
+      hint: `Re-import the key with \`keyctl key import ${slot.ref}\`.`,
+    });
+  }
+  const rotatesAt = await rotatesAtOf(slot, v.version.createdAt, rotateEveryMs);
+  return {
+    ref: slot.ref,
+    apiKey,
+    secret,
+    ...(passphrase ? { password: passphrase } : {}),
+    fingerprint: v.version.meta.fingerprint || fingerprint(apiKey),
+    ...(rotatesAt ? { rotatesAt } : {}),
+    version: v.version.id,
+  };
+}
+
+/** An ISO time with its zone (`Z` or `+hh:mm`): the only kind read here without the schedule library. */
+const ZONED_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** schedules/due.ts `nextRotation` as ISO-8601 UTC (milliseconds only when not zero), or undefined. */
+export async function rotatesAtOf(slot: SlotKey, createdAt: string, rotateEveryMs: number): Promise<string | undefined> {
+  const created = ZONED_ISO.test(createdAt) ? Date.parse(createdAt) : NaN;
+  const at = created + rotateEveryMs;
+  if (!slot.slot.rotate.window && Number.isFinite(at) && at >= 0 && at < Date.UTC(10_000, 0, 1)) {
+    return new Date(at).toISOString().replace(/\.000Z$/, 'Z');
+  }
+  try {
+    const [{ Settings }, { nextRotation }] = await Promise.all([import('luxon'), import('../../schedules/due.js')]);
+    // As the config schema sets it: formats nothing in the user's locale, and spares luxon resolving it.
+    Settings.defaultLocale = 'en-US';
+    return nextRotation(slot.slot, createdAt)?.toUTC().toISO({ suppressMilliseconds: true }) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs the bot under supervision until it exits for good. */
 export async function runSupervised(o: ExecOptions): Promise<ExecResult> {
   if (!botIsAnotherUser(o.runAs)) assertOwnEnvironClean(o.env, o.stripped ?? STRIPPED_ENV);
@@ -228,6 +290,8 @@ class Supervisor {
   private pauseReread: Promise<PauseRecord | null> | undefined;
   private lastBotPid: number | null = null;
   private masks: MaskStream[] = [];
+  /** src/delivery/user.ts, loaded only for `--user`. */
+  private user: typeof import('./user.js') | undefined;
   /** Resolved once the bot has exited for good: what a kill waiting on the wake-up channel is told. */
   private readonly exited: {
     promise: Promise<{ botPid: number | null; code: number | null; signal: string | null }>;
@@ -236,7 +300,14 @@ class Supervisor {
 
   constructor(private readonly o: ExecOptions) {
     this.current = o.initial;
-    this.consumer = { host: thisHost(), pid: process.pid, startedAt: new Date().toISOString(), mode: o.fd === undefined ? 'env' : 'fd' };
+    const procStart = procStartOf(process.pid);
+    this.consumer = {
+      host: thisHost(),
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      mode: o.fd === undefined ? 'env' : 'fd',
+      ...(procStart === null ? {} : { procStart }),
+    };
     let resolve!: (v: { botPid: number | null; code: number | null; signal: string | null }) => void;
     const promise = new Promise<{ botPid: number | null; code: number | null; signal: string | null }>((r) => (resolve = r));
     this.exited = { promise, resolve };
@@ -261,28 +332,38 @@ class Supervisor {
       if (STOPPING_SIGNALS.has(signal)) this.stopping = true;
       this.child?.kill(signal);
     };
-    // Alongside the bot's start, never before it: a kill on this host reaches this supervisor at once from here on.
-    const listening: Promise<StopListener | undefined> | undefined =
-      o.isPaused && o.wake !== false
-        ? listenForStop({
-            env: o.env,
-            execId: this.execId,
-            slotPath: o.slotPath,
-            startedAt: this.consumer.startedAt,
-            handler: { requestStop: () => this.requestStop(), stopped: this.exited.promise },
-          }).catch((err: unknown) => {
-            o.events.warn(
-              `no wake-up channel for keyctl kill on this host (${err instanceof Error ? err.message : 'error'}); a kill stops the bot at the next watch instead.`,
-            );
-            return undefined;
-          })
-        : undefined;
+    // Once the bot has started, not before (it costs the bot's start-up time): a kill on this host reaches this
+    // supervisor at once from then on; until then, and without it, at the next watch.
+    let listening: Promise<StopListener | undefined> | undefined;
+    // Its module is fetched now, while the audit entry is being written (time spent waiting on the disk).
+    const supervisors = o.isPaused && o.wake !== false ? import('./supervisors.js') : undefined;
+    supervisors?.catch(() => undefined);
+    const listen = () =>
+      (listening ??= supervisors
+        ? supervisors
+            .then(({ listenForStop }) =>
+              listenForStop({
+                env: o.env,
+                execId: this.execId,
+                slotPath: o.slotPath,
+                startedAt: this.consumer.startedAt,
+                handler: { requestStop: () => this.requestStop(), stopped: this.exited.promise },
+              }),
+            )
+            .catch((err: unknown) => {
+              o.events.warn(
+                `no wake-up channel for keyctl kill on this host (${err instanceof Error ? err.message : 'error'}); a kill stops the bot at the next watch instead.`,
+              );
+              return undefined;
+            })
+        : undefined);
     let timer: NodeJS.Timeout | undefined;
     let last: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
     try {
       // The bot starts without waiting for the registry write (it costs start-up time, and the bot got CURRENT anyway);
       // later registry updates queue behind the registration, so an early ack never overtakes it.
       if (registered) this.registry = registered;
+      if (o.runAs) this.user = await import('./user.js');
       await o.before;
       for (const s of FORWARDED_SIGNALS) process.on(s, forward);
       if (o.fd !== undefined || o.restartOnRotate || o.isPaused) {
@@ -293,7 +374,9 @@ class Supervisor {
       for (;;) {
         // A kill came before the bot (re)started: it is not started again.
         if (this.paused) return { exitCode: 3, signal: null, delivered: [...this.delivered] };
-        const { code, signal } = await this.start(this.current);
+        const running = this.start(this.current);
+        listen();
+        const { code, signal } = await running;
         last = { code, signal };
         if (this.restarting && !this.stopping) {
           this.restarting = false;
@@ -309,10 +392,11 @@ class Supervisor {
       if (timer) clearInterval(timer);
       for (const s of FORWARDED_SIGNALS) process.off(s, forward);
       await (await listening)?.close();
+      // Registry writes under way finish; the entry itself stays, and counts as gone once this process has ended
+      // (handover.ts): removing it here would hold up exec's exit by a locked, synced store write.
       if (o.register !== false) {
         await registered;
         await this.registry.catch(() => undefined);
-        await removeConsumer(o.coordination, o.slotPath, this.execId).catch(() => undefined);
       }
     }
   }
@@ -328,14 +412,14 @@ class Supervisor {
       for (let i = 3; i < o.fd; i++) stdio.push('ignore');
       stdio.push('pipe');
     }
-    const env = childEnv(o.env, o.envPrefix, o.runAs ? { ...extra, ...runAsEnv(o.runAs) } : extra, o.stripped);
+    const env = childEnv(o.env, o.envPrefix, o.runAs ? { ...extra, ...this.user!.runAsEnv(o.runAs) } : extra, o.stripped);
     let child: ChildProcess;
     try {
       // With uid/gid set, libuv also clears the supplementary groups (setgroups(0)): the bot has its one group only.
       child = spawn(o.command, o.args, { stdio, env, shell: false, ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}) });
     } catch (err) {
       // EPERM is thrown at once: keyctl may not switch to that user (checked up front too; this catches what that missed).
-      if (o.runAs && (err as NodeJS.ErrnoException).code === 'EPERM') throw cannotSwitchUser(o.runAs);
+      if (o.runAs && (err as NodeJS.ErrnoException).code === 'EPERM') throw this.user!.cannotSwitchUser(o.runAs);
       throw err;
     }
     this.child = child;

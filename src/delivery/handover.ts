@@ -5,7 +5,13 @@
  *
  * Kept in the coordination store, at `handover/<bot>/<sub>`: one record per slot, written with compare-and-set on its
  * revision, so concurrent execs on several hosts never lose each other's entries.
+ *
+ * An exec does not remove its entry when its bot exits (that store write would hold up exec's exit, which is the end of
+ * a bot's run): an entry of this host whose exec process is gone counts as gone. Readers here skip it, and the next
+ * registration for the slot on the host drops it. An entry of a gone exec on another host stays until an exec there
+ * registers again; until then it only makes the rotation engine wait out the grace period (the safe direction).
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ConflictError, ProviderError } from '../errors.js';
 import type { CoordinationStore, RecordValue } from '../../providers/coordination.js';
@@ -22,7 +28,18 @@ export interface Consumer {
   ackedAt: string | null;
   /** How the consumer gets its key: `env` (restarted on rotation) or `fd` (hand-over on the pipe). */
   mode?: 'env' | 'fd';
+  /**
+   * The kernel's start time of `pid` (/proc/<pid>/stat, field 22), so a pid reused by another process after exec ended
+   * is not taken for it. Absent where there is no /proc, and in entries written before it existed.
+   */
+  procStart?: string;
 }
+
+/**
+ * How long a bot stopped by a pause (keyctl kill) may take to exit on SIGTERM before its supervisor kills it. Here, not
+ * in supervisors.ts, because exec loads that module (and node:net) only once its bot has started.
+ */
+export const PAUSE_KILL_AFTER_MS = 10_000;
 
 /** execId -> consumer. */
 export type Consumers = Record<string, Consumer>;
@@ -36,9 +53,12 @@ export function handoverKey(slotPath: string): string {
   return `handover/${parts[1]}/${parts[2]}`;
 }
 
-/** The registered consumers of a slot (empty when none). Read by the rotation engine. */
+/**
+ * The registered consumers of a slot (empty when none), without entries of this host whose exec has ended. Read by the
+ * rotation engine and by `keyctl kill`.
+ */
 export async function readConsumers(store: CoordinationStore, slotPath: string): Promise<Consumers> {
-  return (await readRegistry(store, handoverKey(slotPath))).consumers;
+  return dropDead((await readRegistry(store, handoverKey(slotPath))).consumers);
 }
 
 /** Adds (or replaces) `execId`. Also drops entries of this host whose process is gone (a killed exec's leftovers). */
@@ -122,6 +142,7 @@ function parseConsumers(text: string | undefined): Consumers {
         fingerprint: typeof c.fingerprint === 'string' ? c.fingerprint : null,
         ackedAt: typeof c.ackedAt === 'string' ? c.ackedAt : null,
         ...(c.mode === 'env' || c.mode === 'fd' ? { mode: c.mode } : {}),
+        ...(typeof c.procStart === 'string' ? { procStart: c.procStart } : {}),
       };
     }
     return out;
@@ -131,21 +152,36 @@ function parseConsumers(text: string | undefined): Consumers {
   }
 }
 
-/** Entries of this host whose process no longer exists. Other hosts' entries are left to their own execs. */
+/** Without the entries of this host whose exec process is gone. Other hosts' entries are left to their own execs. */
 function dropDead(all: Consumers, host = hostname()): Consumers {
   const out: Consumers = {};
-  for (const [id, c] of Object.entries(all)) if (c.host !== host || alive(c.pid)) out[id] = c;
+  for (const [id, c] of Object.entries(all)) if (c.host !== host || alive(c.pid, c.procStart)) out[id] = c;
   return out;
 }
 
-function alive(pid: number): boolean {
+/** Whether `pid` runs, and is the process that registered (same kernel start time) where the entry says which. */
+function alive(pid: number, procStart: string | undefined): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  if (procStart === undefined) return true;
+  const now = procStartOf(pid);
+  return now === null || now === procStart;
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or null where /proc cannot tell. */
+export function procStartOf(pid: number): string | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+  return text.slice(text.lastIndexOf(')') + 2).split(' ')[19] ?? null;
 }
 
 /** This machine's name, as consumers record it. */

@@ -21,20 +21,22 @@
  * A bot running as keyctl's own user can still forge files here, as it can forge everything else of that user's
  * (docs/threat-model.md): run bots under `exec --user`.
  *
- * Only node built-ins: `exec` loads this, and its start-up time is the bot's.
+ * Only node built-ins: `exec` loads this once its bot has started (so node:net never delays the bot).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Socket } from 'node:net';
-import { hostname, tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { CoordinationStore } from '../../providers/coordination.js';
-import { readConsumers, removeConsumer } from './handover.js';
+import { PAUSE_KILL_AFTER_MS, readConsumers, removeConsumer } from './handover.js';
 import { samePause, type PauseRecord } from './pause.js';
+import { InsecureDir, registryBases, runtimeDir, scanBases } from './runtime-dir.js';
 
-/** How long a bot stopped by a pause may take to exit on SIGTERM before it is killed. */
-export const PAUSE_KILL_AFTER_MS = 10_000;
+export { registryBases, scanBases } from './runtime-dir.js';
+
+export { PAUSE_KILL_AFTER_MS } from './handover.js';
 /** How long a kill waits for this host's supervisors to confirm: the SIGKILL deadline and a margin. */
 export const STOP_WAIT_MS = PAUSE_KILL_AFTER_MS + 5_000;
 /** A connection must send its request within this time. */
@@ -70,59 +72,6 @@ export type SupervisorReply =
   | { type: 'error'; code: string }
   | { type: 'stopping'; pause: Pick<PauseRecord, 'id' | 'at' | 'by'>; botPid: number | null }
   | { type: 'stopped'; botPid: number | null; code: number | null; signal: string | null };
-
-// ---------------------------------------------------------------------------------------------------------------
-// The runtime directory.
-
-function uid(): number | undefined {
-  return process.geteuid?.();
-}
-
-/**
- * Where a supervisor registers, in order of preference: KEYCTL_RUNTIME_DIR (set it alike for the bots' units and
- * wherever kill runs when a unit has a private /tmp), XDG_RUNTIME_DIR, the temporary directory. Each holds a
- * `keyctl-<uid>` directory.
- */
-export function registryBases(env: NodeJS.ProcessEnv): string[] {
-  // The temporary directory as the given environment names it (os.tmpdir() reads this process's own).
-  return unique([env.KEYCTL_RUNTIME_DIR, env.XDG_RUNTIME_DIR, env.TMPDIR || env.TMP || env.TEMP || tmpdir()]);
-}
-
-/** Where a kill looks: every base a supervisor of this user may have chosen, whatever environment it ran with. */
-export function scanBases(env: NodeJS.ProcessEnv): string[] {
-  const id = uid();
-  return unique([...registryBases(env), ...(id === undefined ? [] : [`/run/user/${id}`]), '/tmp']);
-}
-
-function unique(dirs: Array<string | undefined>): string[] {
-  return [...new Set(dirs.filter((d): d is string => typeof d === 'string' && d !== '' && isAbsolute(d)))];
-}
-
-class InsecureDir extends Error {}
-
-/**
- * `<base>/keyctl-<uid>`, created 0700 when `create`, and refused unless it is a real directory (not a symlink) that
- * this user owns and nobody else may enter, inside a base that others cannot rename it out of.
- */
-async function runtimeDir(base: string, create: boolean): Promise<string> {
-  const me = uid();
-  if (me === undefined) throw new InsecureDir('no user ids on this platform');
-  const b = await stat(base);
-  if (!b.isDirectory()) throw new InsecureDir(`${base} is not a directory`);
-  // Writable by others without the sticky bit: they could swap our directory for theirs.
-  if ((b.mode & 0o022) !== 0 && (b.mode & 0o1000) === 0) throw new InsecureDir(`${base} is writable by others`);
-  const dir = join(base, `keyctl-${me}`);
-  if (create) {
-    await mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-  }
-  const d = await lstat(dir);
-  if (!d.isDirectory()) throw new InsecureDir(`${dir} is not a directory`);
-  if (d.uid !== me) throw new InsecureDir(`${dir} belongs to uid ${d.uid}`);
-  if ((d.mode & 0o077) !== 0) throw new InsecureDir(`${dir} is open to other users (mode ${(d.mode & 0o777).toString(8)})`);
-  return dir;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Processes.
@@ -205,7 +154,7 @@ export async function listenForStop(input: {
   const problems: string[] = [];
   for (const base of registryBases(input.env)) {
     try {
-      const d = await runtimeDir(base, true);
+      const d = runtimeDir(base, true);
       if (join(d, `${id}.sock`).length > MAX_SOCKET_PATH) throw new InsecureDir(`${d} is too long a path for a socket`);
       dir = d;
       break;
@@ -381,7 +330,7 @@ export async function findSupervisors(env: NodeJS.ProcessEnv): Promise<Found[]> 
   for (const base of scanBases(env)) {
     let dir: string;
     try {
-      dir = await runtimeDir(base, false);
+      dir = runtimeDir(base, false);
     } catch {
       continue; // absent, or not safe to trust: nothing of ours is there
     }
@@ -417,7 +366,7 @@ async function readRegistrations(dir: string): Promise<Found[]> {
 async function readRegistration(path: string): Promise<Registration | null> {
   try {
     const st = await lstat(path);
-    if (!st.isFile() || st.uid !== uid()) return null;
+    if (!st.isFile() || st.uid !== process.geteuid?.()) return null;
     const raw = JSON.parse(await readSmall(path, MAX_REGISTRATION_BYTES)) as Partial<Registration>;
     if (
       raw.v !== 1 ||

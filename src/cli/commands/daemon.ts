@@ -89,8 +89,8 @@ export const run: CommandRun = async (ctx, _args, opts) => {
     logger.info('reloading the config');
     reload.abort();
   };
-  // `on`, not `once`: signal-exit (proper-lockfile's) re-raises a signal that no other listener is left to handle,
-  // which would kill the daemon mid-cycle instead of letting it finish and release its lead.
+  // `on`, not `once`: a second signal during shutdown must not fall through to Node's default (exit at once), which
+  // would kill the daemon mid-cycle instead of letting it finish and release its lead.
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onReload);

@@ -1,27 +1,47 @@
 import { ExchangeError, KeyctlError, UsageError } from '../../errors.js';
-import type { CliContext } from '../context.js';
-import type { CommandRun } from '../types.js';
-import { describeCurrent, readCurrent, type CurrentCredentials } from '../../delivery/current.js';
-import { assertNotPaused, readPause } from '../../delivery/pause.js';
-import { resolveSlot, type SlotKey } from '../../domain/resolve.js';
-import { callOptionsFromEnv } from '../../app/env.js';
+import type { CliIo } from '../context.js';
+import type { ExecConfig } from '../exec-config.js';
+import type { Redactor } from '../../audit/redact.js';
+import type { AuditEntry, AuditInput, AuditLog } from '../../audit/types.js';
+import type { SecretStore } from '../../../providers/types.js';
+import type { CoordinationStore } from '../../../providers/coordination.js';
+import { PausedError, readPause } from '../../delivery/pause.js';
+import type { SlotKey } from '../../domain/resolve.js';
 import {
   assertOwnEnvironClean,
   botIsAnotherUser,
   DEFAULT_WATCH_MS,
   parseFd,
   parseSignal,
+  readStartKey,
   runSupervised,
   storeCredentialEnv,
+  type StartKey,
 } from '../../delivery/exec.js';
 import { assertEnvPrefix, DEFAULT_ENV_PREFIX } from '../../delivery/protocol.js';
-import { prepareRunAs } from '../../delivery/user.js';
+
+/**
+ * What exec needs of its command context. The CLI's CliContext has it; so has the lean context `keyctl exec` starts
+ * with (src/cli/exec-fast.ts), which loads neither the argument parser, the other commands nor the config stack.
+ */
+export interface ExecContext {
+  readonly io: CliIo;
+  readonly env: NodeJS.ProcessEnv;
+  readonly redactor: Redactor;
+  readonly out: { info(text: string): void; warn(text: string): void };
+  /** exec's view of the config for `ref` (cached: src/cli/exec-config.ts); its warnings are printed. */
+  execConfig(ref: string): Promise<ExecConfig>;
+  store(): Promise<SecretStore>;
+  coordination(): Promise<CoordinationStore>;
+  audit(): Promise<AuditLog>;
+  record(input: Omit<AuditInput, 'command'> & { command?: string }): Promise<AuditEntry>;
+}
 
 /**
  * Starts a bot with its slot's CURRENT key, in its environment or on an inherited socket (--fd), never in argv or a
  * file; masks the key in its output; follows rotations; exits with the bot's exit code. See docs/delivery.md.
  */
-export const run: CommandRun = async (ctx, args, opts) => {
+export const run = async (ctx: ExecContext, args: string[], opts: Record<string, unknown>): Promise<number> => {
   const [refText, command, ...commandArgs] = args;
   if (!command) {
     throw new UsageError('COMMAND_REQUIRED', 'exec needs the bot\'s command after "--".', {
@@ -49,22 +69,32 @@ export const run: CommandRun = async (ctx, args, opts) => {
     });
   }
   // Before the store is opened: an unknown user, root, or a keyctl that may not switch users never gets a key read.
-  const runAs = opts.user === undefined ? undefined : prepareRunAs(opts.user, opts.group);
+  const runAs = opts.user === undefined ? undefined : (await import('../../delivery/user.js')).prepareRunAs(opts.user, opts.group);
   const watchMs = Number(ctx.env.KEYCTL_WATCH_MS ?? DEFAULT_WATCH_MS);
   const mode = fd === undefined ? 'env' : 'fd';
 
-  const config = ctx.config();
+  const config = await ctx.execConfig(refText ?? '');
   const stripped = storeCredentialEnv(config.store.provider);
   // Before anything is read or audited: a bot must not start where it could read a store credential from this process.
   // A bot under another uid cannot read this process's /proc entries at all.
   if (!botIsAnotherUser(runAs)) assertOwnEnvironClean(ctx.env, stripped);
-  const slot = resolveSlot(config, refText ?? '');
+  const slot = config.slot();
+  const rotateEveryMs = config.rotateEveryMs();
   const store = await ctx.store();
-  // A paused slot (keyctl kill) hands out no key until keyctl resume.
   const coordination = await ctx.coordination();
-  await assertNotPaused(coordination, slot.ref, slot.path);
-  const creds = await readCurrent(store, slot);
+  // Three reads at once: the pause (a paused slot hands out no key until keyctl resume), the key, and the audit key. An
+  // entry is written only once all three are in; their errors are reported in that order.
+  const [paused, key, audit] = await Promise.allSettled([
+    readPause(coordination, slot.path),
+    readStartKey(store, slot, rotateEveryMs),
+    ctx.audit(),
+  ]);
+  if (paused.status === 'rejected') throw paused.reason;
+  if (paused.value) throw new PausedError(slot.ref, paused.value);
+  if (key.status === 'rejected') throw key.reason;
+  const creds = key.value;
   ctx.redactor.add(creds.apiKey, creds.secret, creds.password);
+  if (audit.status === 'rejected') throw audit.reason;
 
   if (opts.preflight) await preflight(ctx, slot, creds, mode);
 
@@ -81,11 +111,14 @@ export const run: CommandRun = async (ctx, args, opts) => {
     slotPath: slot.path,
     initial: creds,
     readCurrent: async () => {
-      const next = await readCurrent(store, slot);
+      const next = await readStartKey(store, slot, rotateEveryMs);
       ctx.redactor.add(next.apiKey, next.secret, next.password);
       return next;
     },
-    describeCurrent: () => describeCurrent(store, slot.path),
+    describeCurrent: async () => {
+      const { describeCurrent } = await import('../../delivery/current.js');
+      return describeCurrent(store, slot.path);
+    },
     // A kill anywhere (this host or another sharing the store) stops the bot within one watch period.
     isPaused: async () => (await readPause(coordination, slot.path)) !== null,
     command,
@@ -125,11 +158,12 @@ export const run: CommandRun = async (ctx, args, opts) => {
  * One signed read with the key, from this host, before the bot starts: a key the exchange refuses here (wrong IP, revoked,
  * expired) fails now, with a reason, instead of inside the bot. ccxt loads only in this case.
  */
-async function preflight(ctx: CliContext, slot: SlotKey, creds: CurrentCredentials, mode: string): Promise<void> {
-  const [{ getAdapter }, { exchangeAccount }, { isIpRefusal, isKeyRefusal }] = await Promise.all([
+async function preflight(ctx: ExecContext, slot: SlotKey, creds: StartKey, mode: string): Promise<void> {
+  const [{ getAdapter }, { exchangeAccount }, { isIpRefusal, isKeyRefusal }, { callOptionsFromEnv }] = await Promise.all([
     import('../../exchanges/registry.js'),
     import('../../exchanges/types.js'),
     import('../../exchanges/ccxt.js'),
+    import('../../app/env.js'),
   ]);
   const { account } = slot;
   try {

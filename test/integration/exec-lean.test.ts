@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeWorld, type World } from '../helpers/world.js';
+import { assertBuilt, BIN, runProcess } from '../helpers/cli.js';
+
+let w: World;
+let runtime: string;
+let register: string;
+
+beforeAll(async () => {
+  w = await makeWorld();
+  runtime = mkdtempSync(join(tmpdir(), 'keyctl-lean-'));
+  // Logs every module keyctl's process loads (the hooks run beside it; the bot is not affected).
+  const hooks = join(runtime, 'hooks.mjs');
+  writeFileSync(
+    hooks,
+    'export async function load(url, context, next) {\n  process.stderr.write(`LOADED ${url}\\n`);\n  return next(url, context);\n}\n',
+  );
+  register = join(runtime, 'register.mjs');
+  writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+});
+afterAll(async () => {
+  await w?.close();
+  rmSync(runtime, { recursive: true, force: true });
+});
+
+/** keyctl exec with the module logger; the bot prints its key's fingerprint. */
+async function exec() {
+  assertBuilt();
+  const r = await runProcess(
+    process.execPath,
+    [
+      '--import',
+      register,
+      BIN,
+      '--config',
+      join(w.dir, 'keyctl.yaml'),
+      'exec',
+      'alpha/arb1',
+      '--',
+      process.execPath,
+      '-e',
+      'process.stdout.write(process.env.KEYCTL_FINGERPRINT ?? "none")',
+    ],
+    { env: { ...w.env, HOME: process.env.HOME, KEYCTL_RUNTIME_DIR: runtime, KEYCTL_ACTOR: 'test-runner' }, cwd: w.dir },
+  );
+  const loaded = [...r.stderr.matchAll(/^LOADED (.+)$/gm)].map((m) => m[1]!);
+  return { ...r, loaded };
+}
+
+describe('keyctl exec loads only what a bot waits for', () => {
+  it('from its second start on: no argument parser, no config stack, no table renderer, no ccxt or SDK', async () => {
+    const first = await exec();
+    expect(first.code, first.stderr).toBe(0);
+    const second = await exec();
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    expect(second.stdout).not.toBe('none');
+    // The modules are logged at all (else this test could not fail).
+    expect(second.loaded.some((u) => u.endsWith('/dist/src/cli/exec-fast.js'))).toBe(true);
+    const heavy = second.loaded.filter(
+      (u) =>
+        /node_modules\/(commander|cli-table3|js-yaml|valibot|luxon|ccxt|@aws-sdk|node-vault|proper-lockfile|pino|prom-client|nodemailer)\//.test(
+          u,
+        ) || /\/dist\/src\/(cli\/main|cli\/output|config\/load|config\/schema|exchanges\/.*)\.js$/.test(u),
+    );
+    expect(heavy).toEqual([]);
+    // The first start parsed the config (and cached what exec needs of it).
+    expect(first.loaded.some((u) => u.endsWith('/dist/src/config/load.js'))).toBe(true);
+  });
+});
