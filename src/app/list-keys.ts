@@ -7,6 +7,7 @@ import { lastVerifications } from '../audit/verifications.js';
 import { keyState, type KeyState } from '../domain/key-state.js';
 import { formatRef, refFromPath } from '../domain/refs.js';
 import { managedKeys } from '../domain/resolve.js';
+import { mapConcurrent, STORE_CONCURRENCY } from './concurrency.js';
 import type { AppDeps } from './deps.js';
 
 export interface KeyListing {
@@ -34,16 +35,23 @@ export async function listKeys(
   deps: Pick<AppDeps, 'inventory' | 'store'> & { audit: Pick<AppDeps['audit'], 'tail'> },
 ): Promise<KeyListing[]> {
   const { inventory, store } = deps;
-  const stored = new Set([...(await store.list('bots/')), ...(await store.list('accounts/'))]);
-  const found: Array<{ ref: string; kind: 'slot' | 'account'; declared: boolean; info: SecretInfo | null }> = [];
+  const [bots, accounts] = await Promise.all([store.list('bots/'), store.list('accounts/')]);
+  const stored = new Set([...bots, ...accounts]);
+  const wanted: Array<{ ref: string; kind: 'slot' | 'account'; declared: boolean; path: string }> = [];
   for (const k of managedKeys(inventory)) {
     stored.delete(k.path);
-    found.push({ ref: k.ref, kind: k.kind, declared: true, info: await store.describe(k.path) });
+    wanted.push({ ref: k.ref, kind: k.kind, declared: true, path: k.path });
   }
   for (const path of [...stored].sort()) {
     const ref = refFromPath(path);
-    if (ref) found.push({ ref: formatRef(ref), kind: ref.kind, declared: false, info: await store.describe(path) });
+    if (ref) wanted.push({ ref: formatRef(ref), kind: ref.kind, declared: false, path });
   }
+  // Described several at once: a network store answers each in tens of milliseconds, and thousands of slots add up.
+  const found: Array<{ ref: string; kind: 'slot' | 'account'; declared: boolean; info: SecretInfo | null }> = await mapConcurrent(
+    wanted,
+    STORE_CONCURRENCY,
+    async ({ path, ...w }) => ({ ...w, info: await store.describe(path) }),
+  );
   const verified = await lastVerifications(deps.audit, new Set(found.map((f) => f.ref)));
   return found.map((f) => toListed(f.ref, f.kind, f.declared, f.info, verified.get(f.ref)));
 }

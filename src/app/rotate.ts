@@ -1,6 +1,7 @@
 /**
  * Rotating slots: by hand (`keyctl rotate <ref>`), forced (`--force`), or on schedule (`keyctl rotate --due`, and the
- * daemon). One slot after another; a slot that fails is reported and the next one goes on.
+ * daemon). Several slots at once (each under its own lease), paced by each exchange's rate limit
+ * (src/exchanges/rate-limit.ts); results in the order of the slots. A slot that fails is reported and the others go on.
  */
 import { DateTime } from 'luxon';
 import { dueForRotation } from '../../schedules/due.js';
@@ -9,6 +10,7 @@ import { keyState } from '../domain/key-state.js';
 import { storePath } from '../domain/refs.js';
 import type { RotationEngine, RotationOutcome } from '../rotation/engine.js';
 import { hasPendingRotation } from '../rotation/journal.js';
+import { mapConcurrent, SLOT_CONCURRENCY } from './concurrency.js';
 import type { AppDeps } from './deps.js';
 import { failureOf } from './failure.js';
 import type { Failure, ProgressListener } from './progress.js';
@@ -31,6 +33,8 @@ export interface RotateInput {
   /** Why, for the audit trail (rotation.started); default by mode: manual, forced, schedule. */
   reason?: string;
   progress?: ProgressListener<SlotRotation>;
+  /** Slots rotated at once (default {@link SLOT_CONCURRENCY}); 1 rotates one after another. */
+  concurrency?: number;
 }
 
 /** One slot's rotation: its outcome, or why it did not finish. */
@@ -44,43 +48,49 @@ export interface RotateResult {
 export async function rotate(deps: RotateDeps, input: RotateInput): Promise<RotateResult> {
   const slots = input.slots ?? deps.inventory.slots;
   const now = DateTime.fromMillis(deps.now(), { zone: 'utc' });
+  input.progress?.planned?.(slots.map((s) => s.ref));
+  const done = await mapConcurrent(slots, input.concurrency ?? SLOT_CONCURRENCY, (slot) => rotateOne(deps, input, slot, now));
   const results: RotationOutcome[] = [];
   const failures: Failure[] = [];
-  input.progress?.planned?.(slots.map((s) => s.ref));
-  for (const slot of slots) {
-    input.progress?.started?.(slot.ref);
-    // Outside the per-slot catch: a store that cannot describe a slot fails the whole run (exit 4), as it always did.
-    const start = input.mode === 'due' ? await isDue(deps, slot, now) : true;
-    if (!start && !(await hasPendingRotation(deps.store, deps.coordination, storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub })))) {
-      // Neither due nor unfinished: nothing the engine would do, so no lease is taken for it.
-      const outcome: RotationOutcome = {
-        ref: slot.ref,
-        status: 'nothing-to-do',
-        previousRevoked: false,
-        orphansDeleted: 0,
-        orphansKept: [],
-        resumed: false,
-      };
-      results.push(outcome);
-      input.progress?.finished?.(slot.ref, { ok: true, outcome });
-      continue;
-    }
-    try {
-      const outcome = await deps.engine.rotate(slot, {
-        start,
-        ...(input.graceMs !== undefined ? { graceMs: input.graceMs } : {}),
-        revokeNow: input.mode === 'force',
-        reason: input.reason ?? REASONS[input.mode],
-      });
-      results.push(outcome);
-      input.progress?.finished?.(slot.ref, { ok: true, outcome });
-    } catch (err) {
-      const failure = failureOf(slot.ref, err);
-      failures.push(failure);
-      input.progress?.finished?.(slot.ref, { ok: false, failure });
-    }
+  for (const d of done) {
+    if (d.ok) results.push(d.outcome);
+    else failures.push(d.failure);
   }
   return { results, failures };
+}
+
+async function rotateOne(deps: RotateDeps, input: RotateInput, slot: Slot, now: DateTime): Promise<SlotRotation> {
+  input.progress?.started?.(slot.ref);
+  // Outside the per-slot catch: a store that cannot describe a slot fails the whole run (exit 4), as it always did.
+  // No other slot starts after that; those already started finish first (mapConcurrent).
+  const start = input.mode === 'due' ? await isDue(deps, slot, now) : true;
+  if (!start && !(await hasPendingRotation(deps.store, deps.coordination, storePath({ kind: 'slot', bot: slot.bot, sub: slot.sub })))) {
+    // Neither due nor unfinished: nothing the engine would do, so no lease is taken for it.
+    const outcome: RotationOutcome = {
+      ref: slot.ref,
+      status: 'nothing-to-do',
+      previousRevoked: false,
+      orphansDeleted: 0,
+      orphansKept: [],
+      resumed: false,
+    };
+    input.progress?.finished?.(slot.ref, { ok: true, outcome });
+    return { ok: true, outcome };
+  }
+  let done: SlotRotation;
+  try {
+    const outcome = await deps.engine.rotate(slot, {
+      start,
+      ...(input.graceMs !== undefined ? { graceMs: input.graceMs } : {}),
+      revokeNow: input.mode === 'force',
+      reason: input.reason ?? REASONS[input.mode],
+    });
+    done = { ok: true, outcome };
+  } catch (err) {
+    done = { ok: false, failure: failureOf(slot.ref, err) };
+  }
+  input.progress?.finished?.(slot.ref, done);
+  return done;
 }
 
 /** What cron and the daemon run: every slot (or those given) finishes pending work; due slots rotate. */

@@ -2,7 +2,8 @@
  * Verifying keys: each key's CURRENT version read from the store, asked of its exchange, judged by the key policy.
  * Every verification is an event (`verification.result`, which the audit log records; `violation` when the policy
  * found one). A key the exchange rejects is a KEY_REJECTED violation; a key that cannot be checked (not stored,
- * exchange unreachable, no inspection API) is a result with an error, and the next key goes on.
+ * exchange unreachable, no inspection API) is a result with an error, and the others go on. Several keys are checked at
+ * once, paced by each exchange's rate limit (src/exchanges/rate-limit.ts); results come in the order of the keys.
  */
 import { credentialsFrom, type Credentials } from '../domain/credentials.js';
 import { fingerprint } from '../domain/fingerprint.js';
@@ -13,6 +14,7 @@ import { lastVerifications } from '../audit/verifications.js';
 import { configDurationMs } from '../../schedules/duration.js';
 import { InternalError, KeyctlError, MissingKeyError, NotFoundError } from '../errors.js';
 import { checkKey, type CheckKeyResult } from './check-key.js';
+import { mapConcurrent, SLOT_CONCURRENCY, STORE_CONCURRENCY } from './concurrency.js';
 import type { AppDeps } from './deps.js';
 import type { ProgressListener } from './progress.js';
 import { buildSchedule } from './schedule.js';
@@ -41,16 +43,18 @@ export interface VerifyInput {
    */
   keys?: readonly ManagedKey[];
   progress?: ProgressListener<VerifyResult>;
+  /** Keys checked at once (default {@link SLOT_CONCURRENCY}); 1 checks one after another. */
+  concurrency?: number;
 }
 
 export async function verifyKeys(deps: VerifyDeps, input: VerifyInput = {}): Promise<VerifyResult[]> {
   const targets = input.keys ? dedupe(input.keys) : await withCurrentKey(deps, managedKeys(deps.inventory));
-  const results: VerifyResult[] = [];
   input.progress?.planned?.(targets.map((t) => t.ref));
-  for (const target of targets) {
+  // A bug (verifyOne rethrows what is not about one key) or an event that cannot be recorded stops the whole run, as
+  // before: no further key starts, and the error is thrown once the keys in flight are done.
+  return mapConcurrent(targets, input.concurrency ?? SLOT_CONCURRENCY, async (target) => {
     input.progress?.started?.(target.ref);
     const result = await verifyOne(deps, target);
-    results.push(result);
     await deps.events.emit({
       type: 'verification.result',
       ref: result.ref,
@@ -69,8 +73,8 @@ export async function verifyKeys(deps: VerifyDeps, input: VerifyInput = {}): Pro
       });
     }
     input.progress?.finished?.(target.ref, result);
-  }
-  return results;
+    return result;
+  });
 }
 
 /**
@@ -89,23 +93,20 @@ async function mastersDue(deps: VerifyDeps & Pick<AppDeps, 'audit'>): Promise<Ma
   const masters = managedKeys(deps.inventory).filter((k): k is Extract<ManagedKey, { kind: 'account' }> => k.kind === 'account');
   const verified = await lastVerifications(deps.audit, new Set(masters.map((k) => k.ref)));
   const now = deps.now();
-  const out: ManagedKey[] = [];
-  for (const k of masters) {
-    const info = await deps.store.describe(k.path);
+  const infos = await mapConcurrent(masters, STORE_CONCURRENCY, (k) => deps.store.describe(k.path));
+  return masters.filter((k, i) => {
+    const info = infos[i];
     const current = info?.versions.find((v) => v.id === info.stages.CURRENT);
-    if (!current) continue; // no master key stored: nothing to verify (assisted rotation)
+    if (!current) return false; // no master key stored: nothing to verify (assisted rotation)
     const last = verified.get(k.ref);
     const checked = last ? Date.parse(last.time) : NaN;
-    if (
+    return (
       !last ||
       last.outcome !== 'ok' ||
       !(checked >= Date.parse(current.createdAt)) ||
       checked + configDurationMs(k.account.verify.every) <= now
-    ) {
-      out.push(k);
-    }
-  }
-  return out;
+    );
+  });
 }
 
 async function verifyOne(deps: VerifyDeps, target: ManagedKey): Promise<VerifyResult> {
@@ -181,7 +182,6 @@ function dedupe(keys: readonly ManagedKey[]): ManagedKey[] {
 
 /** Every key that has a CURRENT version. */
 async function withCurrentKey(deps: Pick<AppDeps, 'store'>, keys: ManagedKey[]): Promise<ManagedKey[]> {
-  const out: ManagedKey[] = [];
-  for (const k of keys) if ((await deps.store.describe(k.path))?.stages.CURRENT) out.push(k);
-  return out;
+  const infos = await mapConcurrent(keys, STORE_CONCURRENCY, (k) => deps.store.describe(k.path));
+  return keys.filter((_, i) => infos[i]?.stages.CURRENT);
 }

@@ -21,6 +21,7 @@ import { named, oneOf, parseOptions, strict, tagged } from './schema-kit.js';
 export { parseOptions };
 import { alertsSchema } from '../alerts/schema.js';
 import { ALL_SCOPES } from '../domain/scopes.js';
+import { ENDPOINT_KINDS } from '../domain/rate-limit.js';
 import { WEEKDAYS } from '../domain/inventory.js';
 
 export type { RotationWindow } from '../domain/inventory.js';
@@ -57,6 +58,14 @@ const period = (why: string) =>
   );
 
 const clock = v.pipe(v.string(), v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time such as 02:00'));
+
+/** A rate: calls per second, fractions allowed (0.5 is one call every 2 s). */
+const callsPerSecond = v.pipe(
+  v.number(),
+  v.gtValue(0, 'must be more than 0 calls per second'),
+  v.maxValue(1000, 'must be at most 1000 calls per second'),
+);
+type EndpointLimits = { [K in (typeof ENDPOINT_KINDS)[number]]: v.OptionalSchema<typeof callsPerSecond, undefined> };
 
 /** When scheduled rotation may run: days of the week and a time range in a named zone. Outside it, due rotations wait. */
 export const windowSchema = v.pipe(
@@ -215,6 +224,17 @@ export const accountSchema = strict({
   verify: v.optional(
     strict({ every: v.optional(period('a key verified every 0s would be checked at its exchange without pause'), 'PT1H') }),
     () => ({ every: 'PT1H' }),
+  ),
+  /**
+   * Calls per second keyctl allows itself at this account, per key and endpoint, instead of the exchange's documented
+   * limits (docs/exchanges.md#rate-limits): `perSecond` for every endpoint, `endpoints.<kind>` for one kind (wins).
+   * Lower them when other tools share the account's keys; raise them only for limits the exchange granted the account.
+   */
+  rateLimit: v.optional(
+    strict({
+      perSecond: v.optional(callsPerSecond),
+      endpoints: v.optional(strict(Object.fromEntries(ENDPOINT_KINDS.map((k) => [k, v.optional(callsPerSecond)])) as EndpointLimits)),
+    }),
   ),
 });
 

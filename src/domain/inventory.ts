@@ -3,6 +3,7 @@
  * them. The config loader produces it (src/config/load.ts); the domain, the rotation engine and the application layer
  * read this, never the config file, so a daemon or an embedding program can hand them an inventory of its own.
  */
+import type { RateLimitSetting } from './rate-limit.js';
 import type { DeclarableScope } from './scopes.js';
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -29,6 +30,8 @@ export interface Account {
   custodians: string[];
   /** How often the daemon re-verifies the master key (ISO-8601). */
   verify: { every: string };
+  /** `accounts.<name>.rateLimit`: calls per second instead of the exchange's documented limits. */
+  rateLimit?: RateLimitSetting;
 }
 
 /** One credential a bot uses: `bot/sub`. */

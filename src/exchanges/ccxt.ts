@@ -11,11 +11,19 @@
  * - ccxt's error tree is mapped to keyctl ExchangeErrors in {@link mapExchangeError}. ccxt messages hold the request
  *   URL (with Binance's signature in the query string) and the response body: only the exchange's error code and a
  *   cleaned message are kept.
+ * - One ccxt instance per account, key and timeout is kept for the process ({@link createClient}): building one costs
+ *   tens of milliseconds of CPU, and work on many slots at once would otherwise build one per call. Requests to the
+ *   key endpoints wait for the process's rate limits (rate-limit.ts), which count each endpoint on its own as the
+ *   exchanges do; ccxt's throttle (one bucket per instance for every endpoint) paces only the others (orders and
+ *   positions).
  */
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { processRedactor } from '../audit/redact.js';
+import { fingerprint } from '../domain/fingerprint.js';
 import { ExchangeError, InternalError, KeyctlError, UsageError } from '../errors.js';
 import type { ErrorKind } from './descriptor.js';
+import { rateLimiters } from './rate-limit.js';
 import { exchangeDescriptor, requiresPassphrase } from './registry.js';
 import { withRetry } from './retry.js';
 import type { CallOptions, Credentials, ExchangeAccount } from './types.js';
@@ -24,9 +32,13 @@ import type { CallOptions, Credentials, ExchangeAccount } from './types.js';
 interface CcxtInstance {
   id: string;
   hostname?: string;
+  /** Milliseconds between two requests at cost 1, ccxt's unit for the endpoint costs below. */
+  rateLimit?: number;
   urls: { api?: unknown };
   options: Record<string, unknown>;
-  request(path: string, api: string, method: string, params: Record<string, unknown>): Promise<unknown>;
+  request(path: string, api: unknown, method: string, params: Record<string, unknown>, ...rest: unknown[]): Promise<unknown>;
+  calculateRateLimiterCost?(api: unknown, method: string, path: string, params: unknown, config: unknown): number;
+  throttle(cost?: number): Promise<unknown>;
   [method: string]: unknown;
 }
 
@@ -90,7 +102,9 @@ export interface ExchangeClient {
 }
 
 /**
- * Creates the ccxt instance for `account`, signed with `credentials`.
+ * The client for `account`, signed with `credentials`: its ccxt instance is built once per account, key and timeout
+ * and kept for the process (least recently used first out, dropped after {@link CLIENT_IDLE_MS} unused), so a key
+ * revoked at the exchange stays in memory at most that long.
  * Throws ExchangeError `UNKNOWN_EXCHANGE` when ccxt does not know the exchange id.
  */
 export async function createClient(account: ExchangeAccount, credentials: Credentials, options: CallOptions = {}): Promise<ExchangeClient> {
@@ -101,27 +115,7 @@ export async function createClient(account: ExchangeAccount, credentials: Creden
       hint: 'Import the key again with its passphrase: {"apiKey","secret","passphrase"} on stdin.',
     });
   }
-  const mod = await loadCcxt();
-  const Ctor = mod[account.exchange];
-  if (typeof Ctor !== 'function') {
-    throw new ExchangeError('UNKNOWN_EXCHANGE', `ccxt does not know an exchange called "${account.exchange}".`, {
-      hint: 'Use a ccxt exchange id in accounts.<name>.exchange, e.g. bybit, okx, binance or kucoin.',
-    });
-  }
-  const ex = new (Ctor as new (config: Record<string, unknown>) => CcxtInstance)({
-    apiKey: credentials.apiKey,
-    secret: credentials.secret,
-    ...(credentials.passphrase ? { password: credentials.passphrase } : {}),
-    enableRateLimit: true,
-    timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    options: { adjustForTimeDifference: false },
-  });
-  if (account.baseUrl) ex.urls.api = rewriteApiUrls(ex.urls.api, account.baseUrl, ex.hostname);
-  // Key management never needs market data or server time; make sure nothing fetches them behind our back.
-  for (const m of ['loadMarkets', 'fetchMarkets', 'fetchTime', 'loadTimeDifference', 'fetchCurrencies']) {
-    ex[m] = () =>
-      Promise.reject(new InternalError(`keyctl does not fetch ${m.replace(/^(load|fetch)/, '').toLowerCase()} from exchanges.`));
-  }
+  const ex = await instanceFor(account, credentials, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const retry = {
     attempts: options.attempts ?? DEFAULT_ATTEMPTS,
     baseDelayMs: options.backoffMs ?? DEFAULT_BACKOFF_MS,
@@ -161,6 +155,117 @@ export async function createClient(account: ExchangeAccount, credentials: Creden
       return run(spec, () => ex.request(path, api, httpMethod, params));
     },
   };
+}
+
+/** How many ccxt instances a process keeps, and how long one unused is kept. */
+export const CLIENT_CACHE_SIZE = 256;
+export const CLIENT_IDLE_MS = 10 * 60_000;
+
+interface CachedInstance {
+  instance: Promise<CcxtInstance>;
+  usedAt: number;
+}
+
+/** Map order is use order: the first entry is the least recently used. Keys are hashes, never credentials. */
+const instances = new Map<string, CachedInstance>();
+
+/** Drops every kept ccxt instance (tests; a process that wants no key material left in ccxt objects). */
+export function forgetClients(): void {
+  instances.clear();
+}
+
+/** How many ccxt instances the process keeps now. */
+export function keptClients(): number {
+  return instances.size;
+}
+
+function instanceFor(account: ExchangeAccount, credentials: Credentials, timeoutMs: number): Promise<CcxtInstance> {
+  const id = createHash('sha256')
+    .update(
+      [
+        account.exchange,
+        account.baseUrl ?? '',
+        account.name ?? '',
+        JSON.stringify(account.rateLimit ?? null),
+        credentials.apiKey,
+        credentials.secret,
+        credentials.passphrase ?? '',
+        String(timeoutMs),
+      ].join('\u0000'),
+    )
+    .digest('hex');
+  const now = Date.now();
+  for (const [k, v] of instances) {
+    if (now - v.usedAt < CLIENT_IDLE_MS) break;
+    instances.delete(k);
+  }
+  const kept = instances.get(id);
+  if (kept) {
+    instances.delete(id);
+    instances.set(id, { ...kept, usedAt: now });
+    return kept.instance;
+  }
+  const instance = buildInstance(account, credentials, timeoutMs);
+  instances.set(id, { instance, usedAt: now });
+  instance.catch(() => instances.delete(id));
+  if (instances.size > CLIENT_CACHE_SIZE) instances.delete(instances.keys().next().value!);
+  return instance;
+}
+
+async function buildInstance(account: ExchangeAccount, credentials: Credentials, timeoutMs: number): Promise<CcxtInstance> {
+  const mod = await loadCcxt();
+  const Ctor = mod[account.exchange];
+  if (typeof Ctor !== 'function') {
+    throw new ExchangeError('UNKNOWN_EXCHANGE', `ccxt does not know an exchange called "${account.exchange}".`, {
+      hint: 'Use a ccxt exchange id in accounts.<name>.exchange, e.g. bybit, okx, binance or kucoin.',
+    });
+  }
+  const ex = new (Ctor as new (config: Record<string, unknown>) => CcxtInstance)({
+    apiKey: credentials.apiKey,
+    secret: credentials.secret,
+    ...(credentials.passphrase ? { password: credentials.passphrase } : {}),
+    // request() below paces every call: ccxt's one bucket per instance would also hold a create back behind the
+    // listing before it, below what the exchange allows.
+    enableRateLimit: false,
+    timeout: timeoutMs,
+    options: { adjustForTimeDifference: false },
+  });
+  if (account.baseUrl) ex.urls.api = rewriteApiUrls(ex.urls.api, account.baseUrl, ex.hostname);
+  // Key management never needs market data or server time; make sure nothing fetches them behind our back.
+  for (const m of ['loadMarkets', 'fetchMarkets', 'fetchTime', 'loadTimeDifference', 'fetchCurrencies']) {
+    ex[m] = () =>
+      Promise.reject(new InternalError(`keyctl does not fetch ${m.replace(/^(load|fetch)/, '').toLowerCase()} from exchanges.`));
+  }
+  // Every implicit endpoint method and every generic request ends in request(): the one place to wait for the limit.
+  const request = ex.request.bind(ex);
+  const keyId = fingerprint(credentials.apiKey);
+  ex.request = async (path, api, method, params, ...rest) => {
+    const httpMethod = String(method).toUpperCase();
+    const gate = rateLimiters.gate({
+      exchange: account.exchange,
+      ...(account.name !== undefined ? { account: account.name } : {}),
+      ...(account.baseUrl !== undefined ? { baseUrl: account.baseUrl } : {}),
+      keyId,
+      endpoint: `${Array.isArray(api) ? api.join('/') : String(api)} ${httpMethod} ${path}`,
+      ...(account.rateLimit ? { setting: account.rateLimit } : {}),
+    });
+    if (!gate) {
+      // Not a key endpoint: ccxt's throttle, at the cost ccxt's table gives the endpoint, as its fetch2 would.
+      await ex.throttle(ex.calculateRateLimiterCost?.(api, httpMethod, path, params, rest[2] ?? {}) ?? 1);
+      return request(path, api, method, params, ...rest);
+    }
+    await gate.limiter.acquire(gate.weight);
+    try {
+      const answer = await request(path, api, method, params, ...rest);
+      gate.limiter.succeeded();
+      return answer;
+    } catch (err) {
+      // The account slows down on this endpoint; the call itself is repeated (after the pause) by createClient's retry.
+      if (mapExchangeError(err, account.exchange).code === 'RATE_LIMITED') gate.limiter.limited();
+      throw err;
+    }
+  };
+  return ex;
 }
 
 /** What the exchange said, reduced to its error code and a cleaned message. */

@@ -17,6 +17,7 @@ import type { Credentials } from '../domain/credentials.js';
 import type { Account } from '../domain/inventory.js';
 import type { KeyInspection } from '../domain/inspection.js';
 import type { DeclarableScope, Scope } from '../domain/scopes.js';
+import type { RateLimitSetting } from './rate-limit.js';
 
 export type { Credentials } from '../domain/credentials.js';
 export type { KeyInspection, KeyOwner } from '../domain/inspection.js';
@@ -31,6 +32,8 @@ export interface ExchangeAccount {
   baseUrl?: string;
   /** The main account's uid at the exchange, when the config declares it. */
   uid?: string;
+  /** `accounts.<name>.rateLimit`: replaces the documented limits of the account's calls (rate-limit.ts). */
+  rateLimit?: RateLimitSetting;
 }
 
 /** What an exchange call needs to know about an account the config declares. */
@@ -40,6 +43,7 @@ export function exchangeAccount(account: Account): ExchangeAccount {
     exchange: account.exchange,
     ...(account.baseUrl ? { baseUrl: account.baseUrl } : {}),
     ...(account.uid ? { uid: account.uid } : {}),
+    ...(account.rateLimit ? { rateLimit: account.rateLimit } : {}),
   };
 }
 

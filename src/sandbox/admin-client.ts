@@ -4,6 +4,7 @@
  */
 import { ExitCode, KeyctlError } from '../errors.js';
 import type { FaultKind } from './faults.js';
+import type { RateLimitSpec, RateLimitStats } from './rate-limit.js';
 import type {
   NativePermissions,
   OrderMarket,
@@ -65,6 +66,8 @@ export interface FaultInput {
   path: string;
   kind: FaultKind;
   ms?: number;
+  /** latency only: a random wait between `ms` and `maxMs`. */
+  maxMs?: number;
   times?: number;
 }
 
@@ -162,6 +165,24 @@ export class SandboxAdmin {
 
   async clearFaults(): Promise<void> {
     await this.call('DELETE', '/faults');
+  }
+
+  /**
+   * Enforces the exchange's rate limit from now on: at most `perSecond` requests per key and endpoint in any rolling
+   * `windowMs` (default 1000), the rest answered with the exchange's rate-limit error. Replaces the exchange's counts.
+   */
+  async setRateLimit(exchange: SandboxExchange, spec: RateLimitSpec): Promise<void> {
+    await this.call('POST', '/rate-limit', { exchange, ...spec });
+  }
+
+  /** Requests counted and refused per exchange with a rate limit set. */
+  rateLimitStats(): Promise<Partial<Record<SandboxExchange, RateLimitStats>>> {
+    return this.call('GET', '/rate-limit');
+  }
+
+  /** Removes every rate limit. */
+  async clearRateLimits(): Promise<void> {
+    await this.call('DELETE', '/rate-limit');
   }
 
   async setClientIp(ip: string): Promise<void> {

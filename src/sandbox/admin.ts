@@ -1,10 +1,11 @@
 /**
  * The admin endpoint's routes (`/_admin/...`): seed accounts, sub-accounts, keys, open orders and positions; tamper
- * with a key; inject faults; set the client address; reset. JSON in, JSON out. Seeding may create states the exchange itself would refuse
+ * with a key; inject faults; enforce a rate limit; set the client address; reset. JSON in, JSON out. Seeding may create states the exchange itself would refuse
  * (withdraw on a master key, say): rehearsing those is the point.
  */
 import { isIP } from 'node:net';
 import { parseFaultSpec, type FaultTable } from './faults.js';
+import { parseRateLimitSpec, type RateLimitTable } from './rate-limit.js';
 import { requiresPassphrase } from '../exchanges/registry.js';
 import { json, type ExchangeEmulator, type Reply } from './http.js';
 import {
@@ -25,6 +26,7 @@ import { decNorm, isDecimal, isPositiveDecimal, newOrderId } from './trading/com
 export interface AdminDeps {
   state: SandboxState;
   faults: FaultTable;
+  rateLimits: RateLimitTable;
   emulators: Record<SandboxExchange, ExchangeEmulator>;
 }
 
@@ -72,7 +74,7 @@ function mainAccount(state: SandboxState, exchange: SandboxExchange, uid: string
 
 /** Handles one admin request; `path` is relative to `/_admin`. */
 export function handleAdmin(deps: AdminDeps, method: string, path: string, query: URLSearchParams, body: Record<string, unknown>): Reply {
-  const { state, faults, emulators } = deps;
+  const { state, faults, rateLimits, emulators } = deps;
   const route = `${method} ${path}`;
 
   if (route === 'POST /accounts') {
@@ -254,6 +256,21 @@ export function handleAdmin(deps: AdminDeps, method: string, path: string, query
     return json(200, { ok: true });
   }
 
+  if (route === 'POST /rate-limit') {
+    if (!isSandboxExchange(body.exchange)) return unknownExchange();
+    const spec = parseRateLimitSpec(body);
+    if (typeof spec === 'string') return bad(spec);
+    rateLimits.set(body.exchange, spec);
+    return json(200, { ok: true });
+  }
+
+  if (route === 'GET /rate-limit') return json(200, rateLimits.stats());
+
+  if (route === 'DELETE /rate-limit') {
+    rateLimits.clear();
+    return json(200, { ok: true });
+  }
+
   if (route === 'POST /client-ip') {
     if (typeof body.ip !== 'string' || isIP(body.ip) === 0) return bad('ip must be an IPv4 or IPv6 address');
     state.clientIp = body.ip;
@@ -265,6 +282,7 @@ export function handleAdmin(deps: AdminDeps, method: string, path: string, query
   if (route === 'POST /reset') {
     state.reset();
     faults.clear();
+    rateLimits.clear();
     return json(200, { ok: true });
   }
 

@@ -1,8 +1,9 @@
 /**
- * Fault injection on a chosen exchange endpoint, optionally only the next N times: latency, a request that never gets
- * an answer, a 5xx, the exchange's own rate-limit error; the same loss or 5xx *after* the endpoint did its work (the
- * key was created or deleted, the client never learns it); and propagation delay (keys created, allowlists changed
- * while it is set take effect only `ms` later), which real exchanges show because their key stores are replicated.
+ * Fault injection on a chosen exchange endpoint, optionally only the next N times: latency (fixed, or random within a
+ * range), a request that never gets an answer, a 5xx, the exchange's own rate-limit error; the same loss or 5xx *after*
+ * the endpoint did its work (the key was created or deleted, the client never learns it); and propagation delay (keys
+ * created, allowlists changed while it is set take effect only `ms` later), which real exchanges show because their key
+ * stores are replicated. The exchange's own rate limit, counted per key and endpoint, is rate-limit.ts.
  */
 import { isSandboxExchange, type SandboxExchange } from './state.js';
 
@@ -18,6 +19,8 @@ export interface FaultSpec {
   kind: FaultKind;
   /** latency: the delay (default 1000 ms); propagation: how long a new key or allowlist takes to apply (required). */
   ms?: number;
+  /** latency only: each request waits a random time between `ms` and `maxMs` (uniform), as a network's jitter. */
+  maxMs?: number;
   /** How many matching requests it hits; unlimited when absent. */
   times?: number;
 }
@@ -29,14 +32,18 @@ interface ActiveFault extends FaultSpec {
 
 /** Validates an admin request body into a fault spec; returns an error message instead when it is malformed. */
 export function parseFaultSpec(body: Record<string, unknown>): FaultSpec | string {
-  const { exchange, method, path, kind, ms, times } = body;
+  const { exchange, method, path, kind, ms, maxMs, times } = body;
   if (!isSandboxExchange(exchange)) return 'exchange must be one of bybit, okx, binance, kucoin';
   if (typeof path !== 'string' || path === '') return 'path is required';
   if (typeof kind !== 'string' || !(FAULT_KINDS as readonly string[]).includes(kind)) {
     return `kind must be one of ${FAULT_KINDS.join(', ')}`;
   }
   if (method !== undefined && typeof method !== 'string') return 'method must be a string';
-  if (ms !== undefined && (typeof ms !== 'number' || ms < 0)) return 'ms must be a non-negative number';
+  if (ms !== undefined && (typeof ms !== 'number' || !(ms >= 0))) return 'ms must be a non-negative number';
+  if (maxMs !== undefined) {
+    if (kind !== 'latency') return 'maxMs is for a latency fault only';
+    if (typeof maxMs !== 'number' || !(maxMs >= (typeof ms === 'number' ? ms : 0))) return 'maxMs must be a number of at least ms';
+  }
   if (times !== undefined && (typeof times !== 'number' || !Number.isInteger(times) || times < 1)) {
     return 'times must be a positive integer';
   }
@@ -52,8 +59,15 @@ export function parseFaultSpec(body: Record<string, unknown>): FaultSpec | strin
     kind: kind as FaultKind,
     ...(method ? { method: method.toUpperCase() } : {}),
     ...(ms !== undefined ? { ms } : {}),
+    ...(typeof maxMs === 'number' ? { maxMs } : {}),
     ...(times !== undefined ? { times } : {}),
   };
+}
+
+/** How long a latency fault holds this request: `ms` (default 1000), or a uniform draw in [`ms`, `maxMs`]. */
+export function latencyOf(fault: Pick<FaultSpec, 'ms' | 'maxMs'>, random: () => number = Math.random): number {
+  const min = fault.ms ?? 1000;
+  return fault.maxMs === undefined ? min : min + random() * (fault.maxMs - min);
 }
 
 export class FaultTable {

@@ -9,8 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { loadEmulators } from '../exchanges/registry.js';
 import { handleAdmin } from './admin.js';
 import { SandboxAdmin } from './admin-client.js';
-import { FaultTable } from './faults.js';
+import { FaultTable, latencyOf } from './faults.js';
 import type { EmulatorContext, Reply, SandboxRequest } from './http.js';
+import { RateLimitTable } from './rate-limit.js';
 import { isSandboxExchange, SandboxState } from './state.js';
 import { TRADING } from './trading/index.js';
 
@@ -90,6 +91,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
 export async function startSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
   const state = SandboxState.open(options.stateFile, options.clientIp);
   const faults = new FaultTable();
+  const rateLimits = new RateLimitTable();
   const emulators = await loadEmulators();
   const log = options.log;
 
@@ -108,7 +110,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       const body = parseBody(rawBody, 'application/json');
       if (body === undefined) return { status: 400, body: { error: 'body is not JSON' } };
       return handleAdmin(
-        { state, faults, emulators },
+        { state, faults, rateLimits, emulators },
         method,
         fullPath.slice('/_admin'.length) || '/',
         new URLSearchParams(rawQuery),
@@ -129,8 +131,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       // Never answer; the client gives up. close() drops the socket.
       return undefined;
     }
-    if (fault?.kind === 'latency') await sleep(fault.ms ?? 1000);
+    if (fault?.kind === 'latency') await sleep(latencyOf(fault));
     const ctx: EmulatorContext = { state, clientIp: state.clientIp, now: Date.now() };
+    // Counted on arrival (after the latency), per key and endpoint, when a limit is set (rate-limit.ts).
+    if (rateLimits.refuse(exchange, method, path, req.headers, ctx.now)) return emulator.rateLimited(ctx);
     if (fault?.kind === '5xx') return { status: 503, body: 'Service Temporarily Unavailable' };
     if (fault?.kind === 'ratelimit') return emulator.rateLimited(ctx);
 

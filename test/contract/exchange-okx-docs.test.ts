@@ -18,7 +18,7 @@ import { evaluateKey } from '../../src/domain/policy.js';
 import { remedy } from '../../src/domain/remedy.js';
 import { resolveKey } from '../../src/domain/resolve.js';
 import { TRADE_SCOPES } from '../../src/domain/scopes.js';
-import { isKeyRejected } from '../../src/exchanges/ccxt.js';
+import { forgetClients, isKeyRejected } from '../../src/exchanges/ccxt.js';
 import { inspectKey } from '../../src/exchanges/inspect-key.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
 import type { CallOptions, Credentials, ExchangeAccount, ExchangeAdapter } from '../../src/exchanges/types.js';
@@ -153,6 +153,8 @@ describe('okx against its documentation (adapter + ccxt + sandbox)', () => {
         out.headers['OK-ACCESS-SIGN'] = createHmac('sha256', this.secret).update(prehash).digest('base64');
         return out;
       });
+      // Clients are kept per account and key (ccxt.ts); a kept one would not see the patched prototype.
+      forgetClients();
       try {
         const err = await failure(adapter.listKeys({ ...CALL, account, master, subaccount: ODD_SUB }));
         expect(err).toMatchObject({ code: 'KEY_REJECTED', details: { exchangeCode: '50113' } });
@@ -160,6 +162,7 @@ describe('okx against its documentation (adapter + ccxt + sandbox)', () => {
         await expect(adapter.listKeys({ ...CALL, account, master, subaccount: await newSub() })).resolves.toEqual([]);
       } finally {
         spy.mockRestore();
+        forgetClients();
       }
     });
   });

@@ -4,9 +4,11 @@ import { rotate, rotateDue, type SlotRotation } from '../../src/app/rotate.js';
 import { fingerprint } from '../../src/domain/credentials.js';
 import { violationFlags } from '../../src/domain/key-state.js';
 import { selectSlots } from '../../src/domain/resolve.js';
-import { ExchangeError } from '../../src/errors.js';
+import { ExchangeError, ProviderError } from '../../src/errors.js';
+import type { RotationEngine } from '../../src/rotation/engine.js';
+import type { SecretStore } from '../../providers/types.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
-import type { DeleteKeyRequest, ExchangeAdapter } from '../../src/exchanges/types.js';
+import type { CreateKeyRequest, DeleteKeyRequest, ExchangeAdapter } from '../../src/exchanges/types.js';
 import { appWorld, CLIENT_IP, liveKeys, type AppWorld } from './app-world.js';
 
 let w: AppWorld | undefined;
@@ -19,7 +21,7 @@ const engineOf = (world: AppWorld) => ({ ...world.deps, engine: createRotationEn
 const DAY = 86_400_000;
 
 describe('rotate', () => {
-  it('rotates the selected slots one after another, reports each, and emits the steps the audit log records', async () => {
+  it('rotates the selected slots, reports each as it starts and ends, and emits the steps the audit log records', async () => {
     w = await appWorld({ sandbox: true });
     const seen: string[] = [];
     const slots = selectSlots(w.deps.inventory, ['alpha']);
@@ -38,13 +40,17 @@ describe('rotate', () => {
       ['alpha/arb1', 'rotated', true],
       ['alpha/arb2', 'rotated', true],
     ]);
-    expect(seen).toEqual([
+    // Both at once: each slot starts before it finishes, the plan comes first; the order between slots is the run's.
+    expect(seen[0]).toBe('planned alpha/arb1,alpha/arb2');
+    expect([...seen].sort()).toEqual([
+      'finished alpha/arb1 rotated',
+      'finished alpha/arb2 rotated',
       'planned alpha/arb1,alpha/arb2',
       'started alpha/arb1',
-      'finished alpha/arb1 rotated',
       'started alpha/arb2',
-      'finished alpha/arb2 rotated',
     ]);
+    for (const ref of ['alpha/arb1', 'alpha/arb2'])
+      expect(seen.indexOf(`started ${ref}`)).toBeLessThan(seen.indexOf(`finished ${ref} rotated`));
     // The hand-made key is gone at the exchange; the one alive is the new CURRENT.
     const [live] = await liveKeys(w, 'arb1');
     expect(await liveKeys(w, 'arb1')).toHaveLength(1);
@@ -105,13 +111,80 @@ describe('rotate', () => {
     ]);
   });
 
-  it('a slot that fails is reported and the next one goes on', async () => {
+  it('a slot that fails is reported and the others go on', async () => {
+    w = await appWorld({ sandbox: true });
+    const bybit = await getAdapter('bybit');
+    // The exchange refuses arb1's create (and only that one) while the other slots rotate at the same time.
+    const adapter: ExchangeAdapter = Object.assign(Object.create(bybit) as ExchangeAdapter, {
+      createKey: (req: CreateKeyRequest) =>
+        req.subaccount === w!.subs.arb1
+          ? Promise.reject(new ExchangeError('EXCHANGE_REFUSED', 'FAKE refusal of the create'))
+          : bybit.createKey(req),
+    });
+    const deps = { ...w.deps, adapter: async () => adapter };
+    const result = await rotate(
+      { ...deps, engine: createRotationEngine(deps, { owner: 'test:1' }) },
+      { slots: selectSlots(w.deps.inventory, ['alpha', 'beta']), mode: 'manual', graceMs: 0 },
+    );
+    expect(result.failures).toEqual([expect.objectContaining({ ref: 'alpha/arb1', code: 'EXCHANGE_REFUSED' })]);
+    expect(result.results.map((r) => [r.ref, r.status])).toEqual([
+      ['alpha/arb2', 'rotated'],
+      ['beta/mm', 'rotated'],
+    ]);
+    expect(w.recorder.of('rotation.failed').map((e) => [e.ref, e.code])).toEqual([['alpha/arb1', 'EXCHANGE_REFUSED']]);
+    expect(await liveKeys(w, 'arb1')).toEqual([w.keys.arb1!.apiKey]);
+  });
+
+  it('a rate-limit answer is waited out and retried: the slot rotates', async () => {
     w = await appWorld({ sandbox: true });
     await w.sandbox!.admin.addFault({ exchange: 'bybit', path: '/v5/user/create-sub-api', kind: 'ratelimit', times: 1 });
-    const result = await rotate(engineOf(w), { slots: selectSlots(w.deps.inventory, ['alpha']), mode: 'manual', graceMs: 0 });
+    const deps = { ...w.deps, call: { ...w.deps.call, attempts: 3 } };
+    const result = await rotate(
+      { ...deps, engine: createRotationEngine(deps, { owner: 'test:1' }) },
+      { slots: selectSlots(w.deps.inventory, ['alpha/arb1']), mode: 'manual', graceMs: 0 },
+    );
+    expect(result.failures).toEqual([]);
+    expect(result.results.map((r) => [r.ref, r.status])).toEqual([['alpha/arb1', 'rotated']]);
+  });
+
+  it('with one attempt allowed (KEYCTL_EXCHANGE_ATTEMPTS=1) a rate-limit answer fails the slot, and only it', async () => {
+    w = await appWorld({ sandbox: true });
+    await w.sandbox!.admin.addFault({ exchange: 'bybit', path: '/v5/user/create-sub-api', kind: 'ratelimit', times: 1 });
+    const result = await rotate(engineOf(w), {
+      slots: selectSlots(w.deps.inventory, ['alpha']),
+      mode: 'manual',
+      graceMs: 0,
+      concurrency: 1,
+    });
     expect(result.failures).toEqual([expect.objectContaining({ ref: 'alpha/arb1', code: 'RATE_LIMITED' })]);
     expect(result.results.map((r) => r.ref)).toEqual(['alpha/arb2']);
-    expect(w.recorder.of('rotation.failed').map((e) => [e.ref, e.code])).toEqual([['alpha/arb1', 'RATE_LIMITED']]);
+  });
+
+  it('a store that cannot describe a slot fails the whole run: no slot starts after it, those started finish first', async () => {
+    w = await appWorld();
+    const seen: string[] = [];
+    const store = Object.assign(Object.create(w.store) as SecretStore, {
+      describe: async (path: string) => {
+        if (path === 'bots/alpha/arb2') throw new ProviderError('FAKE_STORE_DOWN', 'FAKE: the store is down');
+        if (path === 'bots/alpha/arb1') await new Promise((r) => setTimeout(r, 50));
+        return w!.store.describe(path);
+      },
+    });
+    const engine = { rotate: () => Promise.reject(new Error('nothing is due: the engine is not called')) } as unknown as RotationEngine;
+    const run = rotate(
+      { ...w.deps, store, engine },
+      {
+        mode: 'due',
+        concurrency: 2,
+        progress: { started: (ref) => seen.push(`started ${ref}`), finished: (ref) => seen.push(`finished ${ref}`) },
+      },
+    ).catch((err: unknown) => {
+      seen.push('rejected');
+      throw err;
+    });
+    await expect(run).rejects.toMatchObject({ code: 'FAKE_STORE_DOWN', exitCode: 4 });
+    // arb1 and arb2 started together; arb2 failed the run, arb1 finished before the run said so, beta/mm never started.
+    expect(seen).toEqual(['started alpha/arb1', 'started alpha/arb2', 'finished alpha/arb1', 'rejected']);
   });
 
   it('force revokes a key still in its grace period and starts a new rotation; manual waits for the grace period', async () => {
@@ -145,8 +218,10 @@ describe('rotateDue', () => {
       ['alpha/arb2', 'nothing-to-do'],
       ['beta/mm', 'rotated'],
     ]);
-    expect(w.recorder.of('rotation.started').map((e) => [e.ref, e.reason])).toEqual([
-      ['alpha/arb2', 'manual'],
+    const started = w.recorder.of('rotation.started').map((e) => [e.ref, e.reason]);
+    expect(started[0]).toEqual(['alpha/arb2', 'manual']);
+    // The due slots rotate at the same time: either may start first.
+    expect(started.slice(1).sort()).toEqual([
       ['alpha/arb1', 'schedule'],
       ['beta/mm', 'schedule'],
     ]);
