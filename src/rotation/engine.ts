@@ -852,10 +852,12 @@ export class RotationEngine {
     if (!run.master || !run.adapter.capabilities.list || !run.adapter.capabilities.delete) return { deleted: 0, kept };
     const listed = await run.adapter.listKeys({ account: run.account, master: run.master, subaccount: run.slot.uid, ...this.deps.call });
     failpoint('sweep.after-list', this.deps.env);
-    const held = await this.heldApiKeys(run.path);
+    // Read after the listing: a key listed was created before it, so its rotation's journal (written before the create)
+    // or, once that rotation finished, its store version (written before the journal is cleared) is seen here.
+    const { held, inFlight } = await this.keysOfSubaccount(run);
     let deleted = 0;
     for (const k of listed) {
-      if (!k.label?.startsWith(LABEL_PREFIX) || held.has(k.apiKey)) continue;
+      if (!k.label?.startsWith(LABEL_PREFIX) || held.has(k.apiKey) || inFlight.has(k.label)) continue;
       const fingerprintOf = fingerprint(k.apiKey);
       try {
         await run.adapter.deleteKey({
@@ -892,6 +894,28 @@ export class RotationEngine {
       await this.emit({ type: 'key.swept', ref: run.slot.ref, fingerprint: fingerprintOf, label: k.label, outcome: 'ok' });
     }
     return { deleted, kept };
+  }
+
+  /**
+   * What keyctl tracks under the run's sub-account: the keys stored for every slot on it (two slots, of one bot or two,
+   * may share a sub-account: the checklist flags it, the config allows it) and the labels of their rotations in flight,
+   * whose new key may be created but not yet stored. Matched by exchange and sub-account id, not by account name, so
+   * two account entries for one exchange account cannot sweep each other's keys; holding too much only spares a key.
+   */
+  private async keysOfSubaccount(run: SlotRun): Promise<{ held: Set<string>; inFlight: Set<string> }> {
+    const held = new Set<string>();
+    const inFlight = new Set<string>();
+    const { inventory, coordination } = this.deps;
+    for (const s of inventory.slots) {
+      if (s.ref === run.slot.ref || s.uid !== run.slot.uid || accountOf(inventory, s).exchange !== run.account.exchange) continue;
+      const path = storePath({ kind: 'slot', bot: s.bot, sub: s.sub });
+      const journal = await readJournal(coordination, path);
+      if (journal) inFlight.add(journal.entry.label);
+      for (const apiKey of await this.heldApiKeys(path)) held.add(apiKey);
+    }
+    // The run's own rotation is this run: its journal protects nothing.
+    for (const apiKey of await this.heldApiKeys(run.path)) held.add(apiKey);
+    return { held, inFlight };
   }
 
   private async heldApiKeys(path: string): Promise<Set<string>> {

@@ -9,6 +9,7 @@ import { openCoordination } from '../../providers/registry.js';
 import type { CoordinationStore } from '../../providers/coordination.js';
 import type { SecretStore } from '../../providers/types.js';
 import type { AppDeps } from '../../src/app/deps.js';
+import { latestOf } from '../../src/audit/latest.js';
 import { auditInputOf } from '../../src/audit/subscriber.js';
 import type { AuditEntry } from '../../src/audit/types.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -50,6 +51,8 @@ export class Recorder implements EventSink {
     return {
       tail: async (n: number) => this.entries.slice(-n),
       verify: async () => ({ ok: true, entries: this.entries.length, problems: [] }),
+      latest: async (commands: readonly string[]) => latestOf(this.entries, commands),
+      checkEnd: async () => ({ ok: true, entries: this.entries.length }),
     };
   }
 }
@@ -80,6 +83,8 @@ export interface AppWorldOptions {
   now?: () => number;
   /** rotate.grace of every slot. */
   grace?: string;
+  /** Slots put on another slot's sub-account (e.g. `{ arb2: 'arb1' }`: alpha/arb2 shares alpha/arb1's). */
+  shareSub?: Record<string, string>;
   /** Another store and coordination store than memory's (e.g. the AWS provider on moto). */
   backing?: () => Promise<{ store: SecretStore; coordination: CoordinationStore }>;
 }
@@ -94,6 +99,7 @@ export async function appWorld(options: AppWorldOptions = {}): Promise<AppWorld>
   if (sandbox) {
     const { uid } = await sandbox.admin.createAccount('bybit');
     for (const n of names) subs[n] = (await sandbox.admin.createSubaccount('bybit', uid)).id;
+    for (const [n, other] of Object.entries(options.shareSub ?? {})) subs[n] = subs[other]!;
     master = await sandbox.admin.createKey({
       exchange: 'bybit',
       owner: uid,
