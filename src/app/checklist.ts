@@ -103,7 +103,7 @@ export interface HostVerdicts {
 }
 
 export type ChecklistDeps = Pick<AppDeps, 'inventory' | 'store' | 'now'> & {
-  audit: Pick<AuditLog, 'tail' | 'verify'>;
+  audit: Pick<AuditLog, 'tail' | 'verify' | 'latest'>;
   /** The config's `checklist:` section; default {@link defaultChecklist}. */
   checklist?: ChecklistConfig;
   /** Names of the configured alert channels. */

@@ -26,5 +26,5 @@ export interface AppDeps {
   /** Network behaviour of exchange calls (timeouts, attempts, backoff). */
   call: CallOptions;
   /** The audit log, read: last verifications (schedule, status, verifyDue) and the chain check (status). */
-  audit: Pick<AuditLog, 'tail' | 'verify'>;
+  audit: Pick<AuditLog, 'tail' | 'verify' | 'latest' | 'checkEnd'>;
 }

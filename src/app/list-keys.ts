@@ -32,7 +32,7 @@ export interface KeyListing {
  * `audit verify` says whether to believe it.
  */
 export async function listKeys(
-  deps: Pick<AppDeps, 'inventory' | 'store'> & { audit: Pick<AppDeps['audit'], 'tail'> },
+  deps: Pick<AppDeps, 'inventory' | 'store'> & { audit: Pick<AppDeps['audit'], 'latest'> },
 ): Promise<KeyListing[]> {
   const { inventory, store } = deps;
   const [bots, accounts] = await Promise.all([store.list('bots/'), store.list('accounts/')]);

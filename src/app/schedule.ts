@@ -14,7 +14,7 @@ import { storePath } from '../domain/refs.js';
 import { mapConcurrent, STORE_CONCURRENCY } from './concurrency.js';
 import type { AppDeps } from './deps.js';
 
-export type ScheduleDeps = Pick<AppDeps, 'inventory' | 'store' | 'now'> & { audit: Pick<AuditLog, 'tail'> };
+export type ScheduleDeps = Pick<AppDeps, 'inventory' | 'store' | 'now'> & { audit: Pick<AuditLog, 'latest'> };
 
 /** Each declared slot's schedule at `deps.now()`, in inventory order. */
 export async function buildSchedule(deps: ScheduleDeps): Promise<SlotSchedule[]> {

@@ -1,6 +1,6 @@
 /**
  * A one-screen overview: the store's health, which declared keys are present, which are known to be unsafe (stored
- * flagged, or their last verification found a violation), and whether the audit chain verifies. A store that cannot
+ * flagged, or their last verification found a violation), and whether the end of the audit chain is intact. A store that cannot
  * be opened or answered is part of the result, not an error.
  */
 import { lastKills } from '../audit/kills.js';
@@ -58,7 +58,11 @@ export interface Status {
     missing: string[];
     unsafe: Array<Pick<KeyState, 'ref' | 'fingerprint' | 'unsafe'> & { hint: string }>;
   };
-  audit: { path: string; entries: number | null; ok: boolean | null };
+  /**
+   * The end of the chain only (AuditLog.checkEnd): `status` reads no more of the log than its end, so it stays quick
+   * at any length; `keyctl audit verify` checks every entry. `problem` says what is wrong when `ok` is false.
+   */
+  audit: { path: string; entries: number | null; ok: boolean | null; problem?: string };
   /** Per declared bot, its last kill drill and last kill (empty when the store could not be opened). */
   kills: BotKillState[];
 }
@@ -97,9 +101,10 @@ export async function status(deps: StatusDeps): Promise<Status> {
       }
     }
     result.kills = await killStates(audit, [...new Set(inventory.slots.map((s) => s.bot))], (deps.now ?? Date.now)());
-    const report = await audit.verify();
-    result.audit.entries = report.entries;
-    result.audit.ok = report.ok;
+    const end = await audit.checkEnd();
+    result.audit.entries = end.entries;
+    result.audit.ok = end.ok;
+    if (end.problem) result.audit.problem = end.problem;
   } catch (err) {
     if (!(err instanceof KeyctlError)) throw err;
     // Anything that fails after the store opened (a record refused as rolled back, say) leaves the store not ok.
@@ -109,7 +114,7 @@ export async function status(deps: StatusDeps): Promise<Status> {
   return result;
 }
 
-async function killStates(audit: Pick<AppDeps['audit'], 'tail'>, bots: string[], now: number): Promise<BotKillState[]> {
+async function killStates(audit: Pick<AppDeps['audit'], 'latest'>, bots: string[], now: number): Promise<BotKillState[]> {
   const found = await lastKills(audit, new Set(bots));
   const record = (e: AuditEntry): KillRecord => ({ at: e.time, actor: e.actor, reason: String(e.detail?.reason ?? '') });
   return bots.map((bot) => {

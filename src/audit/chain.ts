@@ -26,7 +26,7 @@ export function canonicalJson(value: unknown): string {
   return `{${members.join(',')}}`;
 }
 
-function hmacHex(key: Buffer, text: string): string {
+export function hmacHex(key: Buffer, text: string): string {
   return createHmac('sha256', key).update(text, 'utf8').digest('hex');
 }
 
@@ -67,6 +67,11 @@ export function parseEntryLine(line: string): ParseResult {
   } catch {
     return { ok: false, reason: 'not valid JSON', seq: null };
   }
+  return entryFromObject(raw);
+}
+
+/** The checks of {@link parseEntryLine} on a value already parsed (an entry kept elsewhere, e.g. the latest cache). */
+export function entryFromObject(raw: unknown): ParseResult {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, reason: 'not a JSON object', seq: null };
   const o = raw as Record<string, unknown>;
   const seq = Number.isSafeInteger(o.seq) && (o.seq as number) >= 1 ? (o.seq as number) : null;

@@ -12,11 +12,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FileLock, removeDeadLockTemps, type HeldLock } from '../../providers/local/lock.js';
 import { InternalError, KeyctlError, LockedError, ProviderError } from '../errors.js';
 import { GENESIS, entryMac, headMac, macEquals, parseEntryLine, type ParsedEntry } from './chain.js';
+import { isIndexed, latestOf, mergeLatest, parseLatestFile, serializeLatest, type LatestFile } from './latest.js';
 import { readLinesBackward, readLinesForward } from './lines.js';
 import { processRedactor } from './redact.js';
 import type { AuditEntry, AuditInput, AuditLog, AuditVerifyReport } from './types.js';
@@ -69,6 +70,9 @@ const LOCK_TIMEOUT_MS = 30_000;
 
 class FileAuditLog implements AuditLog {
   private readonly headPath: string;
+  private readonly latestPath: string;
+  /** latest()'s answer and the log's size it was read at (forgotten by this instance's own appends). */
+  private latestMemo: { size: number | null; entries: AuditEntry[] } | undefined;
   private readonly appendLock: FileLock;
   private lockTempsCleaned = false;
 
@@ -78,6 +82,7 @@ class FileAuditLog implements AuditLog {
     private readonly now: () => number,
   ) {
     this.headPath = `${path}.head`;
+    this.latestPath = `${path}.latest`;
     this.appendLock = new FileLock(`${path}${APPEND_LOCK_SUFFIX}`, { staleMs: LOCK_STALE_MS, timeoutMs: LOCK_TIMEOUT_MS });
   }
 
@@ -168,6 +173,9 @@ class FileAuditLog implements AuditLog {
       await fh.sync();
       const newest = entries.at(-1)!;
       await this.writeHead(newest.seq, newest.mac, key);
+      // A cache: losing this update (a crash now, an error) costs the next reader a short scan, never a wrong answer.
+      this.latestMemo = undefined;
+      if (entries.some(isIndexed)) await this.noteLatest(entries, key).catch(() => undefined);
       return entries;
     } finally {
       await fh.close();
@@ -283,6 +291,167 @@ class FileAuditLog implements AuditLog {
       return out.reverse();
     } finally {
       await fh.close();
+    }
+  }
+
+  /**
+   * The cheap check `status` runs instead of verify(): the log's last line is a genuine entry, the head anchor matches
+   * it (nothing cut from the end, nothing appended around keyctl), and no anchor loss waits for an acknowledgement.
+   * Reads the end of the log and the latest-entry cache only; an edit in the middle is verify's to find.
+   */
+  async checkEnd(): Promise<{ ok: boolean; entries: number; problem?: string }> {
+    const key = this.requireKey('check');
+    const head = await this.readHead(key);
+    let fh: FileHandle;
+    try {
+      fh = await open(this.path, READ_FLAGS);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.ioError(err, 'read');
+      return head.state === 'missing'
+        ? { ok: true, entries: 0 }
+        : { ok: false, entries: 0, problem: 'the log is missing but its anchor is not' };
+    }
+    let last: AuditEntry | undefined;
+    try {
+      const info = await fh.stat();
+      if (!info.isFile()) throw this.notAFile(this.path);
+      for await (const text of readLinesBackward(fh, info.size)) {
+        const parsed = parseEntryLine(text);
+        if (!parsed.ok || !macEquals(entryMac(key, parsed.value.raw), parsed.value.entry.mac)) {
+          return { ok: false, entries: 0, problem: 'its last line is not a genuine entry' };
+        }
+        last = parsed.value.entry;
+        break;
+      }
+    } catch (err) {
+      throw this.ioError(err, 'read');
+    } finally {
+      await fh.close();
+    }
+    const entries = last?.seq ?? 0;
+    if (head.state === 'ok' && head.seq > entries) return { ok: false, entries, problem: `entries after ${entries} were cut from its end` };
+    const lost = anchorLoss(head, last);
+    if (lost) return { ok: false, entries, problem: `its head anchor is ${lost.anchor}` };
+    const marked = await this.latest([ANCHOR_LOST_COMMAND, ACK_COMMAND]);
+    const lostAt = Math.max(0, ...marked.filter((e) => e.command === ANCHOR_LOST_COMMAND).map((e) => e.seq));
+    const ackedThrough = Math.max(0, ...marked.filter((e) => e.command === ACK_COMMAND).map((e) => Number(e.detail?.through ?? 0)));
+    if (lostAt > ackedThrough) return { ok: false, entries, problem: `an anchor loss (entry ${lostAt}) is not acknowledged` };
+    return { ok: true, entries };
+  }
+
+  /**
+   * The newest entry of each kind (latest.ts) among `commands`, oldest first: the `<log>.latest` cache plus the
+   * entries appended after it, read from the end of the log. With the key, an entry whose MAC does not verify counts
+   * for nothing (and a cache holding one is rebuilt from the log).
+   */
+  async latest(commands: readonly string[]): Promise<AuditEntry[]> {
+    const key = this.requireKey('read the latest entries of');
+    // One command (status) asks several times: the log's size tells whether anything was appended since.
+    const size = await this.logSize();
+    if (this.latestMemo?.size !== size) {
+      let cached = await this.readLatestFile(key);
+      let scan = await this.scanSince(cached?.through ?? 0, key);
+      if (scan.behind) {
+        // The cache is ahead of the log (cut, replaced): the log is the truth.
+        cached = null;
+        scan = await this.scanSince(0, key);
+      }
+      const merged = new Map<string, AuditEntry>();
+      mergeLatest(merged, cached?.latest ?? []);
+      mergeLatest(merged, scan.entries);
+      if (!cached || scan.read > 0) {
+        await this.writeLatestFile({ v: 1, through: scan.head, latest: [...merged.values()] }, key).catch(() => undefined);
+      }
+      this.latestMemo = { size, entries: [...merged.values()] };
+    }
+    return latestOf(this.latestMemo.entries, commands);
+  }
+
+  private async logSize(): Promise<number | null> {
+    try {
+      return (await lstat(this.path)).size;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Entries after seq `through`, newest first, read from the end; `behind` when the log ends before `through`. */
+  private async scanSince(through: number, key: Buffer): Promise<{ entries: AuditEntry[]; head: number; read: number; behind: boolean }> {
+    const entries: AuditEntry[] = [];
+    let head: number | undefined;
+    let read = 0;
+    let fh: FileHandle;
+    try {
+      fh = await open(this.path, READ_FLAGS);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries, head: 0, read, behind: through > 0 };
+      throw this.ioError(err, 'read');
+    }
+    try {
+      const info = await fh.stat();
+      if (!info.isFile()) throw this.notAFile(this.path);
+      for await (const text of readLinesBackward(fh, info.size)) {
+        const parsed = parseEntryLine(text);
+        if (!parsed.ok) continue;
+        if (!macEquals(entryMac(key, parsed.value.raw), parsed.value.entry.mac)) continue;
+        const { entry } = parsed.value;
+        head ??= entry.seq;
+        if (entry.seq <= through) break;
+        read += 1;
+        entries.push(entry);
+      }
+    } catch (err) {
+      throw this.ioError(err, 'read');
+    } finally {
+      await fh.close();
+    }
+    return { entries, head: head ?? 0, read, behind: (head ?? 0) < through };
+  }
+
+  /** Under the append lock: adds the entries just appended to the cache, if there is one to trust. */
+  private async noteLatest(appended: AuditEntry[], key: Buffer): Promise<void> {
+    const cached = await this.readLatestFile(key);
+    if (!cached) return; // the next reader builds it from the log
+    const merged = new Map<string, AuditEntry>();
+    mergeLatest(merged, cached.latest);
+    mergeLatest(merged, appended);
+    // `through` moves only over a gapless run: entries appended while the cache was not updated stay to be scanned.
+    const first = appended[0]!.seq;
+    const through = cached.through === first - 1 ? appended.at(-1)!.seq : cached.through;
+    await this.writeLatestFile({ v: 1, through, latest: [...merged.values()] }, key);
+  }
+
+  private async readLatestFile(key: Buffer): Promise<LatestFile | null> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.latestPath, READ_FLAGS);
+    } catch {
+      return null; // missing, or a link planted there (ELOOP): rebuilt from the log
+    }
+    try {
+      if (!(await fh.stat()).isFile()) return null;
+      return parseLatestFile(await fh.readFile('utf8'), key);
+    } catch {
+      return null;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Atomic replace as the head's, without fsync: after a crash the cache may be older, which readers catch up on. */
+  private async writeLatestFile(file: LatestFile, key: Buffer): Promise<void> {
+    const tmp = `${this.latestPath}.${randomBytes(8).toString('hex')}.tmp`;
+    const fh = await open(tmp, TEMP_FLAGS, 0o600);
+    try {
+      try {
+        await fh.writeFile(serializeLatest(file, key));
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.latestPath);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
     }
   }
 

@@ -59,4 +59,11 @@ export interface AuditLog {
   acknowledge(input: { reason: string; actor: string }): Promise<{ acknowledged: number[]; entry: AuditEntry | null }>;
   /** The last `n` entries, oldest first. */
   tail(n: number): Promise<AuditEntry[]>;
+  /**
+   * The newest entry of each kind (same command, ref and subject; src/audit/latest.ts) among `commands`, oldest first,
+   * without reading the whole log: for the commands in LATEST_COMMANDS only.
+   */
+  latest(commands: readonly string[]): Promise<AuditEntry[]>;
+  /** Checks the end of the chain only (last entry genuine, head anchor matching, no unacknowledged anchor loss). */
+  checkEnd(): Promise<{ ok: boolean; entries: number; problem?: string }>;
 }

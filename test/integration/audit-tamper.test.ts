@@ -69,11 +69,16 @@ describe('the head anchor is never silently replaced (real binary)', () => {
     // Still failing on every later run, until an operator acknowledges it with a reason.
     expect((await w.cli(['issue', 'alpha/arb1'])).code).toBe(0);
     expect((await w.cli(['audit', 'verify'])).code).toBe(3);
+    // status reads only the end of the log and its latest-entry cache, and still sees the loss waiting.
+    const status = await w.cli(['status']);
+    expect(status.code, status.stderr).toBe(3);
+    expect(status.stdout).toContain('BROKEN: an anchor loss (entry 7) is not acknowledged');
     expect((await w.cli(['audit', 'ack', '--json'])).code).toBe(2);
     const ack = await w.cli(['audit', 'ack', '--reason', 'compared with the shipped copy: entries 7-20 cut (INC-9)', '--json']);
     expect(ack.code, ack.stderr).toBe(0);
     expect(ack.json()).toEqual({ acknowledged: [7], seq: 10 });
     expect((await w.cli(['audit', 'verify'])).code).toBe(0);
+    expect((await w.cli(['status'])).code).toBe(0);
     const last = (await w.cli(['audit', 'tail', '-n', '1', '--json'])).json<{ entries: unknown[] }>().entries;
     expect(last).toEqual([
       expect.objectContaining({
@@ -82,6 +87,20 @@ describe('the head anchor is never silently replaced (real binary)', () => {
         detail: { through: 7, count: 1, reason: 'compared with the shipped copy: entries 7-20 cut (INC-9)' },
       }),
     ]);
+  });
+
+  it('entries cut from the end, no keyctl run since: status sees it from the head anchor alone (exit 3)', async () => {
+    const w = await world();
+    await seed(w, 5);
+    const lines = readFileSync(logOf(w), 'utf8').split('\n');
+    writeFileSync(logOf(w), `${lines.slice(0, 3).join('\n')}\n`);
+    const status = await w.cli(['status', '--json']);
+    expect(status.code, status.stderr).toBe(3);
+    expect(status.json<{ audit: unknown }>().audit).toMatchObject({
+      ok: false,
+      entries: 3,
+      problem: 'entries after 3 were cut from its end',
+    });
   });
 
   it('a deleted head: the next run records the loss and verify exits 3', async () => {

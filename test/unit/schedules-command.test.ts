@@ -3,6 +3,7 @@ import { DateTime } from 'luxon';
 import { describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from '../../providers/memory/index.js';
 import { Redactor } from '../../src/audit/redact.js';
+import { latestOf } from '../../src/audit/latest.js';
 import type { AuditEntry } from '../../src/audit/types.js';
 import { Output } from '../../src/cli/output.js';
 import type { CliContext } from '../../src/cli/context.js';
@@ -54,7 +55,7 @@ function entry(command: string, ref: string, time: number, outcome: AuditEntry['
 }
 
 function fakeAudit(entries: AuditEntry[]) {
-  return { tail: vi.fn(async (n: number) => entries.slice(-n)) };
+  return { latest: vi.fn(async (commands: readonly string[]) => latestOf(entries, commands)) };
 }
 
 async function storeWithKeys(keys: Array<[path: string, createdAt: number]>): Promise<MemoryStore> {
@@ -186,21 +187,21 @@ describe('buildSchedule', () => {
 });
 
 describe('lastVerifications', () => {
-  it('reads further back only while some slot is not found', async () => {
+  it("asks the log for its latest verify entries only, and keeps each ref's newest", async () => {
     const t = Date.parse('2025-01-01T00:00:00Z');
     const entries = [entry('verify', 'alpha/arb2', t)];
     for (let i = 0; i < 1500; i++) entries.push(entry('verify', 'alpha/arb1', t + i));
+    entries.push(entry('verify', 'beta/mm', t));
     const audit = fakeAudit(entries);
     const found = await lastVerifications(audit, new Set(['alpha/arb1', 'alpha/arb2']));
-    expect(audit.tail.mock.calls.map(([n]) => n)).toEqual([1000, 10_000]);
+    expect(audit.latest.mock.calls).toEqual([[['verify']]]);
     expect(found.get('alpha/arb1')?.time).toBe(new Date(t + 1499).toISOString());
     expect(found.get('alpha/arb2')?.time).toBe(new Date(t).toISOString());
+    expect(found.has('beta/mm')).toBe(false); // not asked for
   });
 
-  it('stops at the start of a short log', async () => {
+  it('finds nothing for a ref never verified', async () => {
     const audit = fakeAudit([entry('key import', 'alpha/arb1', 0)]);
-    const found = await lastVerifications(audit, new Set(['alpha/arb1']));
-    expect(found.size).toBe(0);
-    expect(audit.tail).toHaveBeenCalledTimes(1);
+    expect((await lastVerifications(audit, new Set(['alpha/arb1']))).size).toBe(0);
   });
 });

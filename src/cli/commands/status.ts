@@ -5,7 +5,7 @@ import type { CommandRun } from '../types.js';
 /**
  * A one-screen overview (src/app/status.ts): config, store health, which declared keys are present, which are known
  * to be unsafe, each bot's last kill drill and last kill, and the audit log's state. Exit 3 when a key is unsafe or
- * the audit chain is broken, 4 when the store cannot be opened.
+ * the end of the audit chain is broken, 4 when the store cannot be opened.
  */
 export const run: CommandRun = async (ctx) => {
   const config = ctx.config();
@@ -46,7 +46,11 @@ export const run: CommandRun = async (ctx) => {
         lines.push(`kill     ${k.bot}: ${drill}; ${kill}`);
         if (k.hint) lines.push(`         hint: ${k.hint}`);
       }
-      lines.push(`audit    ${status.audit.entries} entries, chain ${status.audit.ok ? 'verifies' : 'BROKEN: run keyctl audit verify'}`);
+      lines.push(
+        status.audit.ok
+          ? `audit    ${status.audit.entries} entries, end of the chain intact (keyctl audit verify checks every entry)`
+          : `audit    ${status.audit.entries} entries, BROKEN: ${status.audit.problem ?? 'the chain does not verify'}: run keyctl audit verify`,
+      );
     }
     return lines.join('\n');
   });

@@ -29,8 +29,8 @@ export const specs: CommandSpec[] = [
     name: 'status',
     summary: "show the config, the store, which keys are present and which are unsafe, and each bot's last kill drill and kill",
     exits: {
-      0: 'the store opens, the audit chain verifies and no stored key is flagged or failed its last verification (a kill drill overdue is a hint, not a failure)',
-      3: 'a key is flagged (--accept-violations) or its last verification found a violation, or the audit chain is broken',
+      0: 'the store opens, the end of the audit chain is intact and no stored key is flagged or failed its last verification (a kill drill overdue is a hint, not a failure)',
+      3: 'a key is flagged (--accept-violations) or its last verification found a violation, or the end of the audit chain is broken (keyctl audit verify checks every entry)',
       4: 'the store cannot be opened',
     },
     help: 'Per bot: the last kill drill (keyctl kill --dry-run) and the last kill, from the audit log, with a hint when the last drill is older than 30 days.',
