@@ -1,13 +1,13 @@
 import { listKeys } from '../../app/list-keys.js';
 import type { KeyState } from '../../domain/key-state.js';
-import { openAuditLog } from '../../audit/log.js';
 import { age, table } from '../output.js';
 import type { CommandRun } from '../types.js';
 
 /** Lists declared keys and anything else keyctl finds in the store (src/app/list-keys.ts); never secrets. */
 export const run: CommandRun = async (ctx) => {
   const config = ctx.config();
-  const entries = await listKeys({ inventory: config, store: await ctx.store(), audit: openAuditLog({ path: config.auditPath }) });
+  // With the audit key: each key's last verification comes from the log's latest-entry cache, which is HMAC'd.
+  const entries = await listKeys({ inventory: config, store: await ctx.store(), audit: await ctx.audit() });
 
   ctx.out.result({ keys: entries }, () => {
     const rows: Array<Array<string>> = [];
