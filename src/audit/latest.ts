@@ -27,6 +27,7 @@ export const LATEST_COMMANDS: ReadonlySet<string> = new Set([
   'attest',
   'alert test',
   'due.run',
+  'checklist',
   'audit.anchor-lost',
   'audit.ack',
 ]);
@@ -41,7 +42,7 @@ export interface LatestFile {
 /** What makes two entries the same kind: one latest entry is kept per key. */
 export function kindOf(entry: AuditEntry): string {
   const d = entry.detail ?? {};
-  return JSON.stringify([entry.command, entry.ref ?? null, d.bots ?? null, d.item ?? null, d.bot ?? null, d.channel ?? null]);
+  return JSON.stringify([entry.command, entry.ref ?? null, d.bots ?? null, d.item ?? null, d.bot ?? null, d.channel ?? null, d.runner ?? null]);
 }
 
 export function isIndexed(entry: AuditEntry): boolean {

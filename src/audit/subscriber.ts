@@ -152,6 +152,12 @@ export function auditInputOf(event: KeyctlEvent): AuditInput | null {
         outcome: event.failed > 0 ? 'failed' : 'ok',
         detail: { runner: event.runner, due: event.due, failed: event.failed },
       };
+    case 'checklist.verdict':
+      return {
+        command: 'checklist',
+        outcome: event.passed ? 'ok' : 'refused',
+        detail: { bot: event.bot, failing: event.failing.join(',') },
+      };
     // Outcomes and signals, not steps: what they say is already in the entries of the steps that led to them.
     case 'rotation.done':
     case 'rotation.failed':

@@ -34,6 +34,7 @@ const FLAGS: Record<string, [string, boolean]> = {
   '--no-mask': ['mask', false],
   '--preflight': ['preflight', true],
   '--restart-on-rotate': ['restartOnRotate', true],
+  '--strict': ['strict', true],
   '--json': ['json', true],
 };
 /** Options every command takes (GLOBAL_OPTIONS in types.ts): the only ones allowed before `exec`. */

@@ -305,6 +305,18 @@ export interface DueRun extends EventBase {
   failed: number;
 }
 
+/**
+ * `keyctl checklist`'s verdict on one bot, recorded so that `exec --strict` can refuse a bot whose last verdict failed
+ * or is old without running any check itself (no exchange call on a bot's start).
+ */
+export interface ChecklistVerdict extends EventBase {
+  type: 'checklist.verdict';
+  bot: string;
+  passed: boolean;
+  /** The ids of the required items that did not pass. */
+  failing: string[];
+}
+
 export type KeyctlEvent =
   | RotationStarted
   | RotationStep
@@ -329,7 +341,8 @@ export type KeyctlEvent =
   | KillDrill
   | Attestation
   | AlertTested
-  | DueRun;
+  | DueRun
+  | ChecklistVerdict;
 
 export type EventType = KeyctlEvent['type'];
 

@@ -162,6 +162,10 @@ const scenarios: Record<string, Record<number, Scenario>> = {
     2: async (check) => check(await (await world()).cli(['exec', 'alpha/arb1', '--json']), 'COMMAND_REQUIRED'),
     3: async (check) => {
       const w = await world();
+      // --strict with no checklist verdict on record: the go-live gate holds the bot back.
+      const gated = await w.cli(['exec', 'alpha/arb1', '--strict', '--json', '--', process.execPath, '-e', 'console.log("bot started")']);
+      expect(gated.stdout).not.toContain('bot started');
+      check(gated, 'CHECKLIST_NOT_PASSED');
       expect((await w.cli(['kill', 'alpha', '--reason', 'drill'])).code).toBe(0);
       const r = await w.cli(['exec', 'alpha/arb1', '--json', '--', process.execPath, '-e', 'console.log("bot started")']);
       expect(r.stdout).not.toContain('bot started');

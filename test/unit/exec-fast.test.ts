@@ -33,6 +33,7 @@ const TAKEN: string[][] = [
   ['--json', 'exec', 'alpha/arb1', '--', 'node'],
   ['exec', '--no-mask', 'alpha/arb1', '--', 'node', '--no-mask'],
   ['exec', '--preflight', '--restart-on-rotate', '--reload-signal', 'HUP', 'alpha/arb1', '--', 'node'],
+  ['exec', '--strict', 'alpha/arb1', '--', 'node', 'bot.mjs'],
   ['exec', '--env-prefix', 'BOT_', 'alpha/arb1', '--', 'node', '--', 'x'],
   ['exec', '--user', 'nobody', '--group', 'nogroup', 'alpha/arb1', '--', 'node'],
   ['exec', '--reload-signal=SIGUSR2', 'alpha/arb1', '--', 'node'],

@@ -95,6 +95,8 @@ export const run = async (ctx: ExecContext, args: string[], opts: Record<string,
   const creds = key.value;
   ctx.redactor.add(creds.apiKey, creds.secret, creds.password);
   if (audit.status === 'rejected') throw audit.reason;
+  // The go-live gate: before the key reaches anyone (the bot, the preflight's exchange call).
+  if (opts.strict) await (await import('../../delivery/strict.js')).assertChecklistPassed(audit.value, slot.slot.bot, Date.now());
 
   if (opts.preflight) await preflight(ctx, slot, creds, mode);
 

@@ -11,7 +11,9 @@ export const specs: CommandSpec[] = [
       2:
         'no command after --, bad options, unknown ref, the slot has no CURRENT key, a store credential could not be hidden from the bot (STORE_CREDENTIAL_EXPOSED), ' +
         'or --user names an unknown user or group (UNKNOWN_USER, UNKNOWN_GROUP), root (USER_IS_ROOT, GROUP_IS_ROOT), or keyctl may not switch users (CANNOT_SWITCH_USER); the bot was not started',
-      3: 'the slot is paused by keyctl kill (SLOT_PAUSED) until keyctl resume: the bot was not started, or was stopped (SIGTERM, then SIGKILL) at once by a kill on this host, or within one watch period of a kill elsewhere',
+      3:
+        'the slot is paused by keyctl kill (SLOT_PAUSED) until keyctl resume: the bot was not started, or was stopped (SIGTERM, then SIGKILL) at once by a kill on this host, or within one watch period of a kill elsewhere; ' +
+        "or --strict and the bot's last checklist verdict failed, is missing or is older than a day (CHECKLIST_NOT_PASSED): the bot was not started",
       4: 'the store cannot be opened',
       5: '--preflight: the exchange refused the key from this host; the bot was not started',
     },
@@ -23,6 +25,10 @@ export const specs: CommandSpec[] = [
       ['--env-prefix <prefix>', 'prefix of the environment variables', 'KEYCTL_'],
       ['--no-mask', "pass the bot's stdout and stderr through untouched (default: the key, secret and passphrase are masked)"],
       ['--preflight', 'make one signed read with the key from this host first; exit 5 without starting the bot if the exchange refuses it'],
+      [
+        '--strict',
+        "the go-live gate: start the bot only if its last `keyctl checklist` verdict passed within a day (read from the audit log; no check is run here)",
+      ],
       ['--restart-on-rotate', 'environment mode: when a rotation promotes a new key, signal the bot and start it again with the new key'],
       ['--reload-signal <signal>', 'the signal --restart-on-rotate sends', 'SIGTERM'],
       [
