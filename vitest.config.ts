@@ -14,6 +14,9 @@ const LONG = ['test/integration/daemon.test.ts', 'test/contract/aws-longrun.slow
 
 export default defineConfig({
   test: {
+    // Vitest's default is one worker less than the CPUs: one worker on the 2-core CI machine, where most slow files wait
+    // on the processes they start (keyctl, the sandbox, moto) rather than compute. Two keep `npm test` near six minutes.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [

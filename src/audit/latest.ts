@@ -42,7 +42,15 @@ export interface LatestFile {
 /** What makes two entries the same kind: one latest entry is kept per key. */
 export function kindOf(entry: AuditEntry): string {
   const d = entry.detail ?? {};
-  return JSON.stringify([entry.command, entry.ref ?? null, d.bots ?? null, d.item ?? null, d.bot ?? null, d.channel ?? null, d.runner ?? null]);
+  return JSON.stringify([
+    entry.command,
+    entry.ref ?? null,
+    d.bots ?? null,
+    d.item ?? null,
+    d.bot ?? null,
+    d.channel ?? null,
+    d.runner ?? null,
+  ]);
 }
 
 export function isIndexed(entry: AuditEntry): boolean {

@@ -27,7 +27,7 @@ export const specs: CommandSpec[] = [
       ['--preflight', 'make one signed read with the key from this host first; exit 5 without starting the bot if the exchange refuses it'],
       [
         '--strict',
-        "the go-live gate: start the bot only if its last `keyctl checklist` verdict passed within a day (read from the audit log; no check is run here)",
+        'the go-live gate: start the bot only if its last `keyctl checklist` verdict passed within a day (read from the audit log; no check is run here)',
       ],
       ['--restart-on-rotate', 'environment mode: when a rotation promotes a new key, signal the bot and start it again with the new key'],
       ['--reload-signal <signal>', 'the signal --restart-on-rotate sends', 'SIGTERM'],
