@@ -72,6 +72,8 @@ export const MONTHLY_MS = 30 * 86_400_000;
 /** A `rotate --due` run older than this is stale: a daily cron is what docs/schedules.md sets up. */
 const ROTATE_DUE_MAX_MS = 2 * 86_400_000;
 const HOUR_MS = 3_600_000;
+/** How far in the future an attestation's time may be (clocks of the hosts sharing a log differ a little). */
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 export interface ChecklistRow {
   id: string;
@@ -177,7 +179,7 @@ export async function checklist(deps: ChecklistDeps, input: { bot?: string } = {
     for (const item of items.filter((i) => i.scope === 'bot' && (!i.bots || i.bots.includes(bot)))) {
       const verdict =
         item.kind === 'attested'
-          ? attestedCheck(item, bot, attestations.get(`${item.id} ${bot}`), validMs, now)
+          ? attestedCheck(item, bot, attestations.get(`${item.id} ${bot}`), validMs, now, inventory.staff)
           : botCheck(item.id, bot, slots, deps, facts, now);
       rows.push({ ...row(item, bot, config), ...verdict });
     }
@@ -323,11 +325,24 @@ function combine(parts: Verdict[]): Verdict {
   return { status, evidence: parts.map((p) => p.evidence).join('; '), ...(fixes.length ? { fix: fixes.join('; ') } : {}) };
 }
 
-function attestedCheck(item: ChecklistItem, bot: string, entry: AuditEntry | undefined, validMs: number, now: number): Verdict {
+function attestedCheck(
+  item: ChecklistItem,
+  bot: string,
+  entry: AuditEntry | undefined,
+  validMs: number,
+  now: number,
+  staff: readonly string[],
+): Verdict {
   const fix = `keyctl attest ${item.id} ${bot} --by <staff> --note "<what you checked>"`;
   if (!entry) return { status: 'fail', evidence: 'never attested', fix };
   const age = ageMs(entry.time, now);
   const by = `attested by ${String(entry.detail?.by)} (run by ${entry.actor}) on ${day(entry.time)}`;
+  // Someone since removed from staff (offboarded) no longer vouches for anything: their word must be given again.
+  if (typeof entry.detail?.by !== 'string' || !staff.includes(entry.detail.by)) {
+    return { status: 'fail', evidence: `${by}, who is no longer listed under staff`, fix };
+  }
+  // A time in the future (a clock set back, an edited entry) proves nothing about now: fail closed.
+  if (age < -CLOCK_SKEW_MS) return { status: 'fail', evidence: `${by}: a time in the future`, fix };
   const note = typeof entry.detail?.note === 'string' ? `: ${entry.detail.note}` : '';
   if (age <= validMs) return { status: 'pass', evidence: `${by}${note}` };
   return { status: 'due', evidence: `${by}, older than ${days(validMs)}`, fix };

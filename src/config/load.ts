@@ -12,6 +12,7 @@ import { PARTIAL_ARN_SUFFIX } from '../domain/aws-names.js';
 import { configSchema, parseOptions, RESERVED_NAMES, type ParsedConfig, type StoreConfig } from './schema.js';
 import type { Account, Inventory, Slot } from '../domain/inventory.js';
 import type { AlertsConfig } from '../alerts/schema.js';
+import type { ChecklistConfig } from './checklist-schema.js';
 import { configDurationMs } from '../../schedules/duration.js';
 
 /** The config: the inventory it declares (accounts, slots, staff; `file` is the absolute path read), and where keyctl keeps things. */
@@ -20,6 +21,8 @@ export interface Config extends Inventory {
   auditPath: string;
   /** Alert channels by name (src/alerts/schema.ts); empty when none are configured. */
   alerts: AlertsConfig;
+  /** The go-live checklist section (src/config/checklist-schema.ts), defaults filled in. */
+  checklist: ChecklistConfig;
 }
 
 export interface LoadResult {
@@ -192,7 +195,7 @@ function normalize(parsed: ParsedConfig, file: string): Config {
     }
   }
   slots.sort((x, y) => x.ref.localeCompare(y.ref));
-  return { file, store, auditPath, accounts, slots, staff: parsed.staff, alerts: parsed.alerts };
+  return { file, store, auditPath, accounts, slots, staff: parsed.staff, alerts: parsed.alerts, checklist: parsed.checklist };
 }
 
 /** The store's file paths (local store directory, Vault TLS files and JWT file) resolved against the config's directory. */
@@ -278,6 +281,24 @@ function checkRules(output: unknown, raw: unknown, sound: (at: Location) => bool
       ) {
         if (configDurationMs(grace) >= configDurationMs(every)) problem([...at, 'rotate', 'grace'], 'must be shorter than rotate.every');
       }
+    }
+  }
+  // The checklist's bot names: a typo would silently leave a bot on the defaults. (Its item ids are checked when the
+  // checklist runs, against the built-in items, which live in src/app.)
+  const botsIn = field(raw, 'bots');
+  const bots = botsIn === undefined ? new Set<string>() : isMapping(botsIn) ? new Set(Object.keys(botsIn)) : undefined;
+  const checklist = field(output, 'checklist');
+  if (bots) {
+    for (const [bot] of entries(field(checklist, 'bots'))) {
+      if (sound(['checklist', 'bots', bot]) && !bots.has(bot)) problem(['checklist', 'bots', bot], `no bot "${bot}" under bots`);
+    }
+    for (const [id, item] of entries(field(checklist, 'items'))) {
+      const list = field(item, 'bots');
+      if (!Array.isArray(list)) continue;
+      list.forEach((b, i) => {
+        const at = ['checklist', 'items', id, 'bots', i];
+        if (typeof b === 'string' && sound(at) && !bots.has(b)) problem(at, `no bot "${b}" under bots`);
+      });
     }
   }
   return errors;

@@ -20,6 +20,7 @@ import { named, oneOf, parseOptions, strict, tagged } from './schema-kit.js';
 
 export { parseOptions };
 import { alertsSchema } from '../alerts/schema.js';
+import { checklistSchema } from './checklist-schema.js';
 import { ALL_SCOPES } from '../domain/scopes.js';
 import { ENDPOINT_KINDS } from '../domain/rate-limit.js';
 import { WEEKDAYS } from '../domain/inventory.js';
@@ -296,6 +297,8 @@ export const configSchema = strict({
   staff: v.optional(v.array(nonEmpty), () => []),
   /** Where the daemon's alerts go: channel name to channel (docs/alerts.md). */
   alerts: v.optional(alertsSchema, () => ({})),
+  /** The go-live checklist: items required per bot, operator items, how long an attestation counts (docs/go-live.md). */
+  checklist: v.optional(checklistSchema, () => ({})),
 });
 
 export type ParsedConfig = v.InferOutput<typeof configSchema>;

@@ -69,7 +69,8 @@ export async function runDaemon(deps: DaemonDeps, options: DaemonOptions): Promi
   const { logger, metrics } = options;
   const leadership = new Leadership(deps.coordination, { owner: options.owner, ttlMs: options.leaseTtlMs });
   const conditions = new Conditions(options.onCondition);
-  const audit = { checkedAt: -Infinity, everyMs: options.auditCheckMs ?? 600_000 };
+  // dueRunAt: when this process last recorded a `due.run` (at most hourly: a cycle every 30s would flood the log).
+  const audit = { checkedAt: -Infinity, everyMs: options.auditCheckMs ?? 600_000, dueRunAt: -Infinity };
   // Rotations already reported stuck by this process (a new leader may report one again: the alert is deduplicated).
   const stuckSeen = new Set<string>();
   const health: HealthState = { lastBeat: now(), staleAfterMs: Math.max(3 * options.intervalMs, 60_000), storeOk: false, leader: false };
@@ -114,7 +115,7 @@ async function leaderCycle(
   options: DaemonOptions,
   health: HealthState,
   conditions: Conditions,
-  audit: { checkedAt: number; everyMs: number },
+  audit: { checkedAt: number; everyMs: number; dueRunAt: number },
   stuckSeen: Set<string>,
 ): Promise<void> {
   const { logger } = options;
@@ -153,6 +154,12 @@ async function leaderCycle(
     });
     conditions.set('store.unreachable', false);
     const at = (options.now ?? Date.now)();
+    if (at - audit.dueRunAt >= DUE_RUN_EVERY_MS) {
+      // The go-live checklist's proof that the daemon keeps the schedule (src/app/checklist.ts `scheduler-ran`).
+      const due = report.rotation.results.filter((r) => r.status !== 'nothing-to-do').length + report.verified.length;
+      await deps.events.emit({ type: 'due.run', runner: 'daemon', due, failed: report.failures.length });
+      audit.dueRunAt = at;
+    }
     if (at - audit.checkedAt >= audit.everyMs) {
       audit.checkedAt = at;
       const chain = await deps.audit.verify();
@@ -173,6 +180,8 @@ async function leaderCycle(
 }
 
 const DEFAULT_STUCK_AFTER_MS = 3_600_000;
+/** How often the leader records a `due.run` entry (the checklist allows at least two hours between them). */
+export const DUE_RUN_EVERY_MS = 3_600_000;
 const DEFAULT_SWEEP_EVERY_MS = 86_400_000;
 const SWEEP_RECORD = 'daemon/sweep';
 

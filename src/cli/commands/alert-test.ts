@@ -1,6 +1,8 @@
 /**
  * `keyctl alert test [channel]`: sends an `alert.test` alert to one channel (or every one), whatever its filters, and
- * reports each delivery. Exit 0 when every channel took it, 4 when one did not, 2 for an unknown channel or none.
+ * reports each delivery, each recorded in the audit log (`alert test` entries: what `keyctl checklist` reads as
+ * "alerting was tested"). Exit 0 when every channel took it, 4 when one did not (or the store cannot be opened), 2 for
+ * an unknown channel or none.
  */
 import { dirname } from 'node:path';
 import { AlertDispatcher } from '../../alerts/dispatcher.js';
@@ -21,9 +23,10 @@ export const run: CommandRun = async (ctx, args) => {
   if (channel !== undefined && !names.includes(channel)) {
     throw new UsageError('UNKNOWN_CHANNEL', `No alert channel "${channel}".`, { hint: `Channels: ${names.join(', ')}.` });
   }
-  // A store is opened only when a credential lives there.
-  const needsStore = JSON.stringify(config.alerts).includes('"store:');
-  const store = needsStore ? await ctx.store() : { read: () => Promise.reject(new Error('no store')) };
+  // Each delivery is audited (the go-live checklist's evidence that alerting was tested), so the audit log, and with
+  // it the store, is opened before anything is sent: a test nobody can record is not run.
+  const events = await ctx.events();
+  const store = await ctx.store();
   const dispatcher = new AlertDispatcher(config.alerts, {
     resolveSecret: alertSecretResolver(store, ctx.env, (value) => ctx.redactor.add(value)),
     baseDir: dirname(config.file),
@@ -37,6 +40,14 @@ export const run: CommandRun = async (ctx, args) => {
     results = await dispatcher.test(channel);
   } finally {
     await dispatcher.close();
+  }
+  for (const r of results) {
+    await events.emit({
+      type: 'alert.test',
+      channel: r.channel,
+      outcome: r.outcome === 'sent' ? 'sent' : 'failed',
+      ...(r.outcome === 'sent' ? {} : { error: r.error?.code ?? 'ALERT_NOT_SENT' }),
+    });
   }
   const rows = results.map((r) => ({
     channel: r.channel,

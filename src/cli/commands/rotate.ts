@@ -27,6 +27,11 @@ export const run: CommandRun = async (ctx, args, opts) => {
     progress.end();
   }
   const { results, failures } = result;
+  if (mode === 'due') {
+    // Recorded even when nothing was due: the go-live checklist's proof that the cron job runs (src/app/checklist.ts).
+    const due = results.filter((r) => r.status !== 'nothing-to-do').length + failures.length;
+    await (await ctx.events()).emit({ type: 'due.run', runner: 'rotate', due, failed: failures.length });
+  }
 
   ctx.out.result({ results, failures }, () =>
     results.length

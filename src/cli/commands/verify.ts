@@ -30,6 +30,10 @@ export const run: CommandRun = async (ctx, args, opts) => {
     progress.end();
   }
 
+  if (due) {
+    // Recorded even when nothing was due: the go-live checklist's proof that the cron job runs (src/app/checklist.ts).
+    await deps.events.emit({ type: 'due.run', runner: 'verify', due: results.length, failed: results.filter((r) => r.error).length });
+  }
   ctx.out.result({ results }, () => human(results, explicit, due));
   if (results.some((r) => r.violations.length > 0)) return ExitCode.POLICY;
   const failed = results.find((r) => r.error);

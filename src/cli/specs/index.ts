@@ -12,6 +12,7 @@ import { specs as delivery } from './delivery.js';
 import { specs as aws } from './aws.js';
 import { specs as vault } from './vault.js';
 import { specs as completion } from './completion.js';
+import { specs as golive } from './golive.js';
 
 export const specs: CommandSpec[] = [
   ...core,
@@ -20,6 +21,7 @@ export const specs: CommandSpec[] = [
   ...rotation,
   ...schedule,
   ...audit,
+  ...golive,
   ...sandbox,
   ...aws,
   ...vault,

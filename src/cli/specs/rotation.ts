@@ -56,9 +56,9 @@ export const specs: CommandSpec[] = [
     exits: {
       0: 'every channel took the test alert',
       2: 'no alert channels in the config, or an unknown channel',
-      4: 'a channel did not take it (the table says why: its credential, its URL, its answer)',
+      4: 'a channel did not take it (the table says why: its credential, its URL, its answer), or the store cannot be opened (every test is audited)',
     },
-    help: 'Channels are declared under alerts: in the config (docs/alerts.md). Credentials are resolved as the daemon resolves them.',
+    help: 'Channels are declared under alerts: in the config (docs/alerts.md). Credentials are resolved as the daemon resolves them.\nEach delivery is recorded in the audit log: keyctl checklist wants one within 30 days per channel.',
     load: () => import('../commands/alert-test.js'),
   },
   {
