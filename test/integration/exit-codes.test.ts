@@ -15,6 +15,7 @@ import { BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
 import { FakeVault } from '../fakes/vault-server.js';
 import { webhookReceiver } from '../helpers/alert-receivers.js';
+import { attestAll, automatedReady } from '../helpers/go-live.js';
 
 const WRONG_MASTER_KEY = Buffer.alloc(32, 0x11).toString('base64');
 const SAFE_BOT = { Spot: ['SpotTrade'] };
@@ -434,6 +435,33 @@ const scenarios: Record<string, Record<number, Scenario>> = {
         await vault.close();
       }
     },
+  },
+  checklist: {
+    0: async (check) => {
+      const w = await world();
+      await automatedReady(w);
+      await attestAll(w);
+      check(await w.cli(['checklist', 'alpha']));
+    },
+    2: async (check) => check(await (await world()).cli(['checklist', 'gamma', '--json']), 'UNKNOWN_BOT'),
+    3: async (check) => {
+      const w = await world();
+      const r = await w.cli(['checklist', '--json']);
+      expect(r.json<{ rows: Array<{ id: string; status: string }> }>().rows.find((x) => x.id === 'exchange-2fa')?.status).toBe('fail');
+      check(r);
+    },
+    4: async (check) => check(await (await world()).cli(['checklist', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
+  },
+  attest: {
+    0: async (check) => check(await (await world()).cli(['attest', 'exchange-2fa', 'alpha', '--by', 'alice', '--note', 'hardware key'])),
+    2: async (check) => check(await (await world()).cli(['attest', 'exchange-2fa', '--by', 'mallory', '--json']), 'UNKNOWN_STAFF'),
+    4: async (check) =>
+      check(await (await world()).cli(['attest', 'exchange-2fa', '--by', 'alice', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
+  },
+  review: {
+    0: async (check) => check(await (await world()).cli(['review', '--since', '30d'])),
+    2: async (check) => check(await (await world()).cli(['review', '--since', 'soon', '--json']), 'INVALID_DURATION'),
+    4: async (check) => check(await (await world()).cli(['review', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
   },
   completion: {
     0: async (check) => check(await runCli(['completion', 'bash'])),
