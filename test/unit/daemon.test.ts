@@ -165,4 +165,36 @@ describe('the daemon loop', () => {
       await w.close();
     }
   }, 30_000);
+
+  it("records a due.run (the checklist's proof that the schedule is kept) on its first cycle, then at most hourly", async () => {
+    const w = await appWorld({ sandbox: true });
+    try {
+      let clock = Date.parse('2030-01-01T00:00:00Z');
+      const stop = new AbortController();
+      let ticks = 0;
+      const deps = { ...w.deps, engine: createRotationEngine(w.deps, { owner: 'test:1' }) };
+      await runDaemon(deps, {
+        owner: 'test:1',
+        intervalMs: 5,
+        leaseTtlMs: 60_000,
+        signal: stop.signal,
+        logger: silentLogger,
+        metrics: new KeyctlMetrics(),
+        now: () => clock,
+        onCycle: () => {
+          ticks += 1;
+          // Cycles at 0, 30 min, 59 min, 61 min: the first and the last record.
+          clock += ([30, 29, 2][ticks - 1] ?? 0) * 60_000;
+          if (ticks === 4) stop.abort();
+        },
+      });
+      const runs = w.recorder.of('due.run');
+      expect(runs.map((r) => r.runner)).toEqual(['daemon', 'daemon']);
+      expect(runs[0]).toMatchObject({ failed: 0 });
+      // The first cycle verified the four keys (never verified before): they count as due.
+      expect(runs[0]!.due).toBe(4);
+    } finally {
+      await w.close();
+    }
+  }, 30_000);
 });
