@@ -138,6 +138,10 @@ const SECRET_PAIR =
   /(?:^|[\s{,])["']?([A-Za-z_-]*(?:secret|password|passphrase|token|api[_-]?key|private[_-]?key|master[_-]?key|routing[_-]?key)[A-Za-z_-]*)["']?\s*:[ \t]+([^,}\s#][^,}#]*)/gi;
 const REFERENCE = /^["']?(env:|store:|\$\{)/;
 const NOT_A_SECRET_KEY = /(path|file)$/i;
+/** Values no secret takes: booleans, null, and empty strings (`automountServiceAccountToken: false`). */
+const NOT_A_SECRET_VALUE = /^(true|false|null|~|yes|no|on|off|""|'')$/i;
+/** One token, no spaces: in a comment, `secret: <one token>` is a pasted value, `secret: the store is Vault` is prose. */
+const ONE_TOKEN = /^["']?\S{8,}["']?$/;
 /** Shapes of secrets that are secrets wherever they appear. */
 const SHAPES: Array<[RegExp, string]> = [
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a PEM private key'],
@@ -163,9 +167,12 @@ export function configSecrets(file: string, text: string): HostVerdict {
   const hits: string[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
     const at = `line ${i + 1}`;
-    const named = [...line.matchAll(SECRET_PAIR)].find(
-      (m) => !NOT_A_SECRET_KEY.test(m[1]!) && !REFERENCE.test(m[2]!.trim()) && !/^["']{2}$/.test(m[2]!.trim()),
-    );
+    const comment = /^\s*#/.test(line);
+    const named = [...line.matchAll(SECRET_PAIR)].find((m) => {
+      const value = m[2]!.trim();
+      if (NOT_A_SECRET_KEY.test(m[1]!) || REFERENCE.test(value) || NOT_A_SECRET_VALUE.test(value)) return false;
+      return !comment || ONE_TOKEN.test(value);
+    });
     if (named) {
       hits.push(`${at}: ${named[1]} has a literal value`);
       return;

@@ -99,8 +99,11 @@ describe('configSecrets', () => {
     'staff: [alice]',
   ].join('\n');
 
-  it('passes a config whose secrets are all references', () => {
+  it('passes a config whose secrets are all references, and prose or booleans under secret-like names', () => {
     expect(configSecrets('/x/keyctl.yaml', clean)).toMatchObject({ status: 'pass' });
+    const prose =
+      '# Nothing in it is secret: the store is Vault, reached with the token: of the pod\nautomountServiceAccountToken: false\n';
+    expect(configSecrets('/x/keyctl.yaml', `${prose}${clean}`)).toMatchObject({ status: 'pass' });
   });
 
   it.each([
@@ -109,6 +112,7 @@ describe('configSecrets', () => {
       '  tg: { type: telegram, botToken: FAKE-not-a-reference }',
       'botToken has a literal value',
     ],
+    ['a secret pasted into a comment', '  # old secret: FAKEsecretFAKE', 'secret has a literal value'],
     ['a Slack webhook URL', '  # old: https://hooks.slack.com/services/T000/B000/FAKEFAKEFAKE', 'a Slack webhook URL'],
     ['a URL with a password', '  hook: { type: webhook, url: "https://user:FAKEpass@example.com/h" }', 'a URL with a password'],
     ['a PEM private key', '-----BEGIN RSA PRIVATE KEY-----', 'a PEM private key'],
