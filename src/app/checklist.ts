@@ -184,7 +184,9 @@ export async function checklist(deps: ChecklistDeps, input: { bot?: string } = {
       rows.push({ ...row(item, bot, config), ...verdict });
     }
   }
-  return { ok: rows.every((r) => !r.required || r.status === 'pass'), checkedAt: new Date(now).toISOString(), rows };
+  // No bot declared: nothing has been shown ready, so the gate stays shut (fail closed) however the setup rows look.
+  const ok = bots.length > 0 && rows.every((r) => !r.required || r.status === 'pass');
+  return { ok, checkedAt: new Date(now).toISOString(), rows };
 }
 
 function row(item: ChecklistItem, bot: string | null, config: ChecklistConfig) {

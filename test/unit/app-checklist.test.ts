@@ -113,6 +113,15 @@ describe('checklist', () => {
     expect(report.rows).toHaveLength(6 + 2 * 11);
   });
 
+  it('a setup with no bot declared does not pass, whatever its setup-wide rows say', async () => {
+    const world_ = await world();
+    await ready(world_);
+    const empty = { ...world_.deps.inventory, slots: [] };
+    const report = await checklist(deps(world_, { inventory: empty }));
+    expect(report.rows.every((r) => r.bot === null && r.status === 'pass')).toBe(true);
+    expect(report.ok).toBe(false);
+  });
+
   it('checklist <bot> covers that bot only; an unknown bot is a usage error', async () => {
     const world_ = await world();
     const report = await checklist(deps(world_), { bot: 'beta' });

@@ -69,6 +69,8 @@ function human(report: ChecklistReport): string {
   const fixes = failing.filter((r) => r.fix).map((r) => `  ${r.bot ?? '(setup)'} ${r.id}: ${r.fix}`);
   const verdict = report.ok
     ? `Every required item passes (checked ${report.checkedAt}).`
-    : `${required.length} required item(s) do not pass (checked ${report.checkedAt}): not ready for live capital.`;
+    : report.rows.some((r) => r.bot !== null)
+      ? `${required.length} required item(s) do not pass (checked ${report.checkedAt}): not ready for live capital.`
+      : 'No bot is declared under bots: in the config, so none is ready for live capital.';
   return [table(['bot', 'item', 'kind', 'status', 'evidence'], rows), verdict, ...(fixes.length ? ['To fix:', ...fixes] : [])].join('\n');
 }
