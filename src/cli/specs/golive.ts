@@ -9,7 +9,7 @@ export const specs: CommandSpec[] = [
     exits: {
       0: 'every required item passes for the bot (or every bot)',
       2: 'config invalid (the checklist: section names an unknown item), or an unknown bot',
-      3: 'a required item fails or is due: not ready for live capital (each row says how to fix it)',
+      3: 'a required item fails or is due, or no bot is declared: not ready for live capital (each row says how to fix it)',
       4: 'the store cannot be opened',
     },
     help: [
@@ -29,7 +29,7 @@ export const specs: CommandSpec[] = [
     ],
     exits: {
       0: 'recorded in the audit log for each bot the item applies to',
-      2: 'no --by, a name not listed under staff, an unknown or automated item, an unknown bot, or a bad --note',
+      2: 'no --by, a name not listed under staff, an unknown or automated item, an unknown bot or one the item does not apply to, or a bad --note',
       4: 'the store or the audit log cannot be opened',
     },
     help: [
