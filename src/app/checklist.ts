@@ -97,6 +97,18 @@ export interface ChecklistReport {
   rows: ChecklistRow[];
 }
 
+/**
+ * Each bot's verdict in a report: its own required rows and the setup-wide ones all pass. `keyctl checklist` records
+ * them (`checklist.verdict`, audited), and `exec --strict` starts a bot only on a recent passing one.
+ */
+export function botVerdicts(report: ChecklistReport): Array<{ bot: string; passed: boolean; failing: string[] }> {
+  const bots = [...new Set(report.rows.flatMap((r) => (r.bot === null ? [] : [r.bot])))];
+  return bots.map((bot) => {
+    const failing = report.rows.filter((r) => r.required && r.status !== 'pass' && (r.bot === bot || r.bot === null)).map((r) => r.id);
+    return { bot, passed: failing.length === 0, failing };
+  });
+}
+
 /** The file-system checks, done by the caller (src/app/checklist-host.ts) so this stays free of the host. */
 export interface HostVerdicts {
   storePermissions: HostVerdict;
@@ -224,47 +236,41 @@ async function gather(deps: ChecklistDeps): Promise<Facts> {
   const kills = await lastKills(deps.audit, new Set(deps.inventory.slots.map((s) => s.bot)));
   const alertTests = await latestEntries(
     deps.audit,
-    (e) => (e.command === 'alert test' && typeof e.detail?.channel === 'string' ? [e.detail.channel] : []),
+    'alert test',
+    (e) => (typeof e.detail?.channel === 'string' ? [e.detail.channel] : []),
     new Set(deps.alertChannels),
   );
   const dueRuns = await latestEntries(
     deps.audit,
-    (e) => (e.command === 'due.run' && typeof e.detail?.runner === 'string' ? [e.detail.runner] : []),
+    'due.run',
+    (e) => (typeof e.detail?.runner === 'string' ? [e.detail.runner] : []),
     new Set(['daemon', 'rotate', 'verify']),
   );
   const report = await deps.audit.verify();
   return { current, verified, schedule, kills, alertTests, dueRuns, chain: { ok: report.ok, entries: report.entries } };
 }
 
-/** How many audit entries to read back, growing until every wanted key is found or the log ends. */
-const TAIL_STEPS = [1_000, 10_000, 100_000];
-
-/** The latest entry for each key in `want` (`keysOf` says which keys an entry is for), reading back only as far as needed. */
+/**
+ * The latest `command` entry for each key in `want` (`keysOf` says which keys an entry is for), from the audit log's
+ * latest-entry cache (src/audit/latest.ts): never the whole log.
+ */
 async function latestEntries(
-  audit: Pick<AuditLog, 'tail'>,
+  audit: Pick<AuditLog, 'latest'>,
+  command: string,
   keysOf: (e: AuditEntry) => string[],
   want: ReadonlySet<string>,
 ): Promise<Map<string, AuditEntry>> {
   const found = new Map<string, AuditEntry>();
   if (want.size === 0) return found;
-  for (const n of TAIL_STEPS) {
-    const entries = await audit.tail(n);
-    found.clear();
-    // Oldest first, so a later entry overwrites an earlier one.
-    for (const e of entries) for (const k of keysOf(e)) if (want.has(k)) found.set(k, e);
-    if (found.size === want.size || entries.length < n) break;
-  }
+  // Oldest first, so a later entry overwrites an earlier one.
+  for (const e of await audit.latest([command])) for (const k of keysOf(e)) if (want.has(k)) found.set(k, e);
   return found;
 }
 
 /** Each (item, bot)'s latest `attest` entry, keyed `<item> <bot>`. */
-async function lastAttestations(audit: Pick<AuditLog, 'tail'>, items: ChecklistItem[], bots: string[]): Promise<Map<string, AuditEntry>> {
+async function lastAttestations(audit: Pick<AuditLog, 'latest'>, items: ChecklistItem[], bots: string[]): Promise<Map<string, AuditEntry>> {
   const want = new Set(items.filter((i) => i.kind === 'attested').flatMap((i) => bots.map((b) => `${i.id} ${b}`)));
-  return latestEntries(
-    audit,
-    (e) => (e.command === 'attest' && e.outcome === 'ok' ? [`${String(e.detail?.item)} ${String(e.detail?.bot)}`] : []),
-    want,
-  );
+  return latestEntries(audit, 'attest', (e) => (e.outcome === 'ok' ? [`${String(e.detail?.item)} ${String(e.detail?.bot)}`] : []), want);
 }
 
 /** One attested item for one bot: when it was last attested and until when that counts (null: never attested). */
@@ -279,7 +285,7 @@ export interface AttestationState {
 /** Every attested item of every bot (the review's "attestations coming due" reads it). */
 export async function attestationStates(deps: {
   inventory: Inventory;
-  audit: Pick<AuditLog, 'tail'>;
+  audit: Pick<AuditLog, 'latest'>;
   checklist?: ChecklistConfig;
 }): Promise<AttestationState[]> {
   const config = deps.checklist ?? defaultChecklist();

@@ -14,7 +14,7 @@ import { attestationStates, type AttestationState } from './checklist.js';
 
 export interface ReviewDeps {
   inventory: Inventory;
-  audit: Pick<AuditLog, 'tail'>;
+  audit: Pick<AuditLog, 'tail' | 'latest'>;
   now: () => number;
   checklist?: ChecklistConfig;
 }

@@ -26,6 +26,15 @@ describe('keyctl checklist, attest and review', () => {
         required: true,
       });
     }
+    // The verdict is recorded: exec --strict holds the bot back and names what failed.
+    const BOT = ['--', process.execPath, '-e', 'console.log("bot started")'];
+    const gated = await w.cli(['exec', 'alpha/arb1', '--strict', '--json', ...BOT]);
+    expect(gated.code).toBe(3);
+    expect(gated.stdout).not.toContain('bot started');
+    expect(gated.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+      code: 'CHECKLIST_NOT_PASSED',
+      message: expect.stringContaining('exchange-2fa'),
+    });
     // The world's hand-made keys hold transfer rights: once verified, keyctl says so.
     expect((await w.cli(['verify'])).code).toBe(3);
     const unsafe = (await w.cli(['checklist', '--json'])).json<ChecklistReport>();
@@ -47,6 +56,10 @@ describe('keyctl checklist, attest and review', () => {
     expect(done.code, done.stdout).toBe(0);
     const rows = done.json<ChecklistReport>().rows;
     expect(rows.every((r) => r.status === 'pass')).toBe(true);
+    // The passing verdict opens the go-live gate.
+    const started = await w.cli(['exec', 'alpha/arb1', '--strict', ...BOT]);
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout).toContain('bot started');
     expect(rows.find((r) => r.id === 'host-hardened')!.evidence).toMatch(/attested by alice \(run by .+\) on .*: checked at the exchange/);
     // The text form says the same, and no secret of the setup is in it.
     const text = await w.cli(['checklist']);

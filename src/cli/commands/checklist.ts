@@ -1,10 +1,10 @@
 /**
  * `keyctl checklist [bot]`: the go-live checklist (src/app/checklist.ts, docs/go-live.md), one row per item and bot.
- * Reads only what keyctl holds (store, audit log, config, the host's files): no exchange call. Exit 0 when every
- * required row passes, 3 otherwise.
+ * Reads only what keyctl holds (store, audit log, config, the host's files): no exchange call. Each bot's verdict is
+ * recorded in the audit log (what `exec --strict` reads). Exit 0 when every required row passes, 3 otherwise.
  */
 import { readFile } from 'node:fs/promises';
-import { checklist, type ChecklistReport, type HostVerdicts } from '../../app/checklist.js';
+import { botVerdicts, checklist, type ChecklistReport, type HostVerdicts } from '../../app/checklist.js';
 import { configSecrets, masterKeyPlacement, storePermissions, type HostVerdict } from '../../app/checklist-host.js';
 import type { Config } from '../../config/load.js';
 import { ExitCode } from '../../errors.js';
@@ -28,6 +28,9 @@ export const run: CommandRun = async (ctx, args) => {
     },
     bot === undefined ? {} : { bot },
   );
+  // Recorded (audited) per bot before the report is printed: `exec --strict` reads the last verdict.
+  const events = await ctx.events();
+  for (const v of botVerdicts(report)) await events.emit({ type: 'checklist.verdict', ...v });
   ctx.out.result(report, () => human(report));
   return report.ok ? ExitCode.OK : ExitCode.POLICY;
 };
