@@ -759,7 +759,28 @@ export class RotationEngine {
         await this.step(run, e, { step: 'revoked-previous', outcome: 'ok', ...fp(old.meta.fingerprint) });
       }
     }
+    await this.revokeRetired(run, e);
     await clearJournal(this.deps.coordination, run.path, run.lease);
+  }
+
+  /**
+   * Revokes the slot's retired keys: versions no stage points at whose material is kept. A key import pushes the key
+   * it replaces into PREVIOUS, and the next import or promotion pushes that one out of every stage, still alive at the
+   * exchange; nothing else would ever revoke it (and a store may prune a version no stage points at). They go with
+   * PREVIOUS, once its grace period is over.
+   */
+  private async revokeRetired(run: SlotRun, e: JournalEntry): Promise<void> {
+    const { store } = this.deps;
+    const info = await store.describe(run.path);
+    const staged = new Set(Object.values(info?.stages ?? {}));
+    for (const v of info?.versions ?? []) {
+      if (v.destroyed || staged.has(v.id) || v.id === e.newVersion) continue;
+      const key = await this.readVersion(run.path, v.id);
+      await this.revokeAtExchange(run, key, v.meta.fingerprint ?? v.id);
+      failpoint('store.destroy', this.deps.env);
+      await store.destroy(run.path, v.id);
+      await this.step(run, e, { step: 'revoked-previous', outcome: 'ok', ...fp(v.meta.fingerprint) });
+    }
   }
 
   /**
