@@ -841,6 +841,9 @@ export class RotationEngine {
     const info = await store.describe(run.path);
     const v = info?.versions.find((x) => x.id === version);
     if (!v) return;
+    // Unstaged first: a crash after the exchange delete must not leave a PENDING the next run would take for a key it
+    // can still test and promote. A version left without a stage is revoked (again, harmlessly) by the next revoke step.
+    if (info?.stages.PENDING === version) await store.moveStage(run.path, { stage: 'PENDING', to: null, expect: version });
     if (!v.destroyed) {
       const key = await this.readVersion(run.path, version);
       if (run.master && run.adapter.capabilities.delete) {
@@ -852,7 +855,6 @@ export class RotationEngine {
         );
       }
     }
-    if (info?.stages.PENDING === version) await store.moveStage(run.path, { stage: 'PENDING', to: null, expect: version });
     failpoint('store.destroy', this.deps.env);
     await store.destroy(run.path, version);
     await this.step(
