@@ -89,15 +89,29 @@ export class VaultCoordination implements CoordinationStore {
       const expiry = serverTime(cur!.created_time, path) + rec.ttlMs;
       if ((await this.now()) < expiry) throw lockedBy(name, rec.owner, expiry);
     }
-    const next: LeaseData = { held: true, name, owner, token: randomBytes(18).toString('base64url'), fence: (rec?.fence ?? 0) + 1, ttlMs };
-    const written = await this.kv.writeStamped(path, encodeLease(next), cur?.version ?? 0);
-    if (written === 'conflict') {
+    const taken = await this.take(path, name, owner, ttlMs, cur, rec);
+    if (taken === 'conflict') {
       // Somebody else wrote between our read and our write: they hold it now.
       const again = await this.kv.read(path);
       const holder = again ? parseLease(again, path) : null;
       const expiry = holder?.held ? serverTime(again!.created_time, path) + holder.ttlMs : 0;
       throw lockedBy(name, holder?.held ? holder.owner : 'another process', expiry);
     }
+    return taken;
+  }
+
+  /** Writes a new holder over what was read (cas on its version, next fence); 'conflict' when another write landed first. */
+  private async take(
+    path: string,
+    name: string,
+    owner: string,
+    ttlMs: number,
+    cur: KvRead | null,
+    rec: ReturnType<typeof parseLease> | null,
+  ): Promise<Lease | 'conflict'> {
+    const next: LeaseData = { held: true, name, owner, token: randomBytes(18).toString('base64url'), fence: (rec?.fence ?? 0) + 1, ttlMs };
+    const written = await this.kv.writeStamped(path, encodeLease(next), cur?.version ?? 0);
+    if (written === 'conflict') return 'conflict';
     const tookOver = rec?.held === true;
     return {
       name,
@@ -120,26 +134,8 @@ export class VaultCoordination implements CoordinationStore {
     for (let i = 0; i < CAS_RETRIES; i++) {
       const cur = await this.kv.read(path);
       const rec = cur ? parseLease(cur, path) : null;
-      const next: LeaseData = {
-        held: true,
-        name,
-        owner,
-        token: randomBytes(18).toString('base64url'),
-        fence: (rec?.fence ?? 0) + 1,
-        ttlMs,
-      };
-      const written = await this.kv.writeStamped(path, encodeLease(next), cur?.version ?? 0);
-      if (written === 'conflict') continue;
-      const tookOver = rec?.held === true;
-      return {
-        name,
-        owner,
-        token: next.token,
-        fence: next.fence,
-        expiresAt: new Date(serverTime(written.created_time, path) + ttlMs).toISOString(),
-        tookOver,
-        ...(tookOver ? { previousOwner: rec.owner } : {}),
-      };
+      const taken = await this.take(path, name, owner, ttlMs, cur, rec);
+      if (taken !== 'conflict') return taken;
     }
     throw new LockedError(`The lease on "${name}" kept changing while it was being seized.`, {
       hint: 'Other keyctl processes are taking it at the same moment. Re-run the command.',
