@@ -17,7 +17,7 @@ import { dirname } from 'node:path';
 import { FileLock, removeDeadLockTemps, type HeldLock } from '../../providers/local/lock.js';
 import { InternalError, KeyctlError, LockedError, ProviderError } from '../errors.js';
 import { GENESIS, entryMac, headMac, macEquals, parseEntryLine, type ParsedEntry } from './chain.js';
-import { isIndexed, latestOf, mergeLatest, parseLatestFile, serializeLatest, type LatestFile } from './latest.js';
+import { isIndexed, kindOf, latestOf, mergeLatest, parseLatestFile, serializeLatest, type LatestFile } from './latest.js';
 import { readLinesBackward, readLinesForward } from './lines.js';
 import { processRedactor } from './redact.js';
 import type { AuditEntry, AuditInput, AuditLog, AuditVerifyReport } from './types.js';
@@ -350,15 +350,16 @@ class FileAuditLog implements AuditLog {
     const size = await this.logSize();
     if (this.latestMemo?.size !== size) {
       let cached = await this.readLatestFile(key);
-      let scan = await this.scanSince(cached?.through ?? 0, key);
+      const merged = new Map<string, AuditEntry>();
+      let scan = await this.scanSince(cached?.through ?? 0, key, merged);
       if (scan.behind) {
         // The cache is ahead of the log (cut, replaced): the log is the truth.
         cached = null;
-        scan = await this.scanSince(0, key);
+        merged.clear();
+        scan = await this.scanSince(0, key, merged);
       }
-      const merged = new Map<string, AuditEntry>();
+      // What the scan found is newer than anything the cache holds (all at or before its `through`).
       mergeLatest(merged, cached?.latest ?? []);
-      mergeLatest(merged, scan.entries);
       if (!cached || scan.read > 0) {
         await this.writeLatestFile({ v: 1, through: scan.head, latest: [...merged.values()] }, key).catch(() => undefined);
       }
@@ -375,16 +376,24 @@ class FileAuditLog implements AuditLog {
     }
   }
 
-  /** Entries after seq `through`, newest first, read from the end; `behind` when the log ends before `through`. */
-  private async scanSince(through: number, key: Buffer): Promise<{ entries: AuditEntry[]; head: number; read: number; behind: boolean }> {
-    const entries: AuditEntry[] = [];
+  /**
+   * Reads back from the end of the log to seq `through`, adding to `into` the newest genuine entry of each indexed kind
+   * it meets (nothing else is kept: a rebuild over a million entries holds only the kinds). `behind` when the log ends
+   * before `through`. Only lines that matter are MAC-checked: the last genuine one (the head), the indexed ones, and the
+   * one that ends the scan, so no forged line can end it early.
+   */
+  private async scanSince(
+    through: number,
+    key: Buffer,
+    into: Map<string, AuditEntry>,
+  ): Promise<{ head: number; read: number; behind: boolean }> {
     let head: number | undefined;
     let read = 0;
     let fh: FileHandle;
     try {
       fh = await open(this.path, READ_FLAGS);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries, head: 0, read, behind: through > 0 };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { head: 0, read, behind: through > 0 };
       throw this.ioError(err, 'read');
     }
     try {
@@ -393,19 +402,24 @@ class FileAuditLog implements AuditLog {
       for await (const text of readLinesBackward(fh, info.size)) {
         const parsed = parseEntryLine(text);
         if (!parsed.ok) continue;
-        if (!macEquals(entryMac(key, parsed.value.raw), parsed.value.entry.mac)) continue;
-        const { entry } = parsed.value;
+        const { entry, raw } = parsed.value;
+        const indexed = isIndexed(entry);
+        const needed = head === undefined || indexed || entry.seq <= through;
+        if (needed && !macEquals(entryMac(key, raw), entry.mac)) continue;
         head ??= entry.seq;
         if (entry.seq <= through) break;
         read += 1;
-        entries.push(entry);
+        if (indexed) {
+          const kind = kindOf(entry);
+          if (!into.has(kind)) into.set(kind, entry); // newest first: the first one met is the latest
+        }
       }
     } catch (err) {
       throw this.ioError(err, 'read');
     } finally {
       await fh.close();
     }
-    return { entries, head: head ?? 0, read, behind: (head ?? 0) < through };
+    return { head: head ?? 0, read, behind: (head ?? 0) < through };
   }
 
   /** Under the append lock: adds the entries just appended to the cache, if there is one to trust. */
