@@ -10,7 +10,7 @@
 // With BENCH_BASELINE=<another checkout, built>, that build's `keyctl exec` runs in the same alternation (on a store
 // its own code creates), so a change is measured as a ratio against the build before it, not against a lone time.
 //
-// Results go to bench/results/startup.json and bench/results/startup.md, and the table is printed.
+// Results go to bench/results/startup.json and bench/results/startup.md (BENCH_NAME.* when set), and the table is printed.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -229,6 +229,8 @@ const md = [
   '',
 ].join('\n');
 mkdirSync(join(root, 'bench/results'), { recursive: true });
-writeFileSync(join(root, 'bench/results/startup.json'), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(join(root, 'bench/results/startup.md'), md);
+// BENCH_NAME names the result files, e.g. startup-node22 for `BENCH_NAME=startup-node22 .ci/with-node.sh 22 node bench/run.mjs`.
+const name = process.env.BENCH_NAME ?? 'startup';
+writeFileSync(join(root, `bench/results/${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(root, `bench/results/${name}.md`), md);
 process.stdout.write(md);
