@@ -10,6 +10,7 @@ import { expect } from 'vitest';
 import { createCoordination, createStore } from '../../../providers/local/index.js';
 import type { SecretStore, Stage } from '../../../providers/types.js';
 import { openAuditLog } from '../../../src/audit/log.js';
+import type { AuditEntry } from '../../../src/audit/types.js';
 import { loadAuditKey } from '../../../src/audit/key.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { fromSecretFields } from '../../../src/domain/credentials.js';
@@ -153,6 +154,84 @@ export async function keysAtSlot(w: World) {
   return w.keysAt(w.subs.arb1!);
 }
 
+/** The api keys of every live (not destroyed) version the store holds, over every slot of the world. */
+export async function heldEverywhere(w: World): Promise<Set<string>> {
+  return withStore(w, async (store) => {
+    const held = new Set<string>();
+    for (const path of ['bots/alpha/arb1', 'bots/alpha/arb2']) {
+      for (const v of (await store.describe(path))?.versions ?? []) {
+        if (!v.destroyed) held.add(fromSecretFields((await store.read(path, { version: v.id })).secret).apiKey);
+      }
+    }
+    return held;
+  });
+}
+
+/**
+ * Labels of the keyctl-labelled keys alive at the sandbox under the master's main account or ANY of its sub-accounts
+ * (each world has a sandbox of its own) that the store does not hold: a key created under the wrong sub-account by
+ * mistake is found too, not only one in the slot's sub-account.
+ */
+export async function untrackedLabelledEverywhere(w: World): Promise<string[]> {
+  const held = await heldEverywhere(w);
+  const everywhere = await w.sandbox.admin.listKeys({ exchange: w.profile.exchange });
+  return everywhere
+    .filter((k) => k.label?.startsWith('keyctl-') && !held.has(k.apiKey))
+    .map((k) => `${k.label} (owner ${k.owner})`)
+    .sort();
+}
+
+/** The audit commands a rotation (and a revoke) writes, counted per ref by {@link auditCounts}. */
+export const AUDITED = [
+  'rotate.start',
+  'rotate.create',
+  'rotate.test',
+  'rotate.promote',
+  'rotate.revoke',
+  'rotate.discard',
+  'rotate.sweep',
+  'revoke',
+] as const;
+export type AuditCounts = Record<(typeof AUDITED)[number], number>;
+
+/** What one uninterrupted rotation with no grace writes, each exactly once. */
+export const ONE_ROTATION: AuditCounts = {
+  'rotate.start': 1,
+  'rotate.create': 1,
+  'rotate.test': 1,
+  'rotate.promote': 1,
+  'rotate.revoke': 1,
+  'rotate.discard': 0,
+  'rotate.sweep': 0,
+  revoke: 0,
+};
+
+/** Every entry of the world's audit log (oldest first). */
+export async function auditEntries(w: World): Promise<AuditEntry[]> {
+  const config = loadConfig(join(w.dir, 'keyctl.yaml')).config;
+  return withStore(w, async (store) => openAuditLog({ path: config.auditPath, key: await loadAuditKey(store) }).tail(100_000));
+}
+
+/** How many entries of each {@link AUDITED} command the audit log holds for `ref`. */
+export async function auditCounts(w: World, ref = REF): Promise<AuditCounts> {
+  const entries = (await auditEntries(w)).filter((e) => e.ref === ref);
+  return Object.fromEntries(AUDITED.map((c) => [c, entries.filter((e) => e.command === c).length])) as AuditCounts;
+}
+
+/**
+ * Each fingerprint the log records a step for, at most once per step: a re-run that recorded a step the crashed run
+ * had already recorded shows up here (`rotate.create abcd1234 x2`).
+ */
+export async function auditDuplicates(w: World, ref = REF): Promise<string[]> {
+  const seen = new Map<string, number>();
+  for (const e of (await auditEntries(w)).filter((x) => x.ref === ref && x.fingerprint)) {
+    if (!(AUDITED as readonly string[]).includes(e.command)) continue;
+    const k = `${e.command} ${e.fingerprint} ${e.outcome}`;
+    seen.set(k, (seen.get(k) ?? 0) + 1);
+  }
+  return [...seen].filter(([, n]) => n > 1).map(([k, n]) => `${k} x${n}`);
+}
+
 /**
  * Loads the bybit adapter and ccxt (which the adapter imports lazily) into this process up front: the first in-process
  * check would otherwise block the event loop, and with it every in-process sandbox the CLI children are talking to,
@@ -163,17 +242,26 @@ export async function warmUp(): Promise<void> {
   await import('ccxt');
 }
 
+export interface InvariantOptions {
+  /**
+   * The audit entries the case must have left for the slot, per command ({@link auditCounts}): each step that happened
+   * recorded exactly once. Also checked whenever given: no step recorded twice for the same key.
+   */
+  audit?: AuditCounts;
+}
+
 /**
  * What every fault test asserts after the re-run:
  *  (a) exactly one CURRENT version, a new key (not the hand-made one the world started with), which passes the key
  *      policy when inspected at the sandbox with its own credentials, and whose harmless signed call succeeds;
- *  (b) every key alive at the sandbox for the sub-account is held by the store (so no keyctl-labelled orphan either);
+ *  (b) every key alive at the sandbox for the sub-account is held by the store, and no keyctl-labelled key the store
+ *      does not hold is alive under ANY sub-account of the master (or the main account);
  *  (c) grace 0s is over: the store holds one live version and the sandbox one key, the same one;
- *  (d) the audit chain verifies;
+ *  (d) the audit chain verifies, and (with `audit`) holds exactly the expected entries for the slot;
  *  (e) no rotation journal is left.
  * The other slot's key is untouched. Returns the CURRENT api key.
  */
-export async function assertInvariants(w: World): Promise<string> {
+export async function assertInvariants(w: World, options: InvariantOptions = {}): Promise<string> {
   const state = await slotState(w);
   const config = loadConfig(join(w.dir, 'keyctl.yaml')).config;
 
@@ -191,7 +279,7 @@ export async function assertInvariants(w: World): Promise<string> {
   expect(checked.violations, 'CURRENT passes the key policy at the sandbox').toEqual([]);
   const account = config.accounts.main!;
   await (
-    await getAdapter('bybit')
+    await getAdapter(w.profile.exchange)
   ).ping({ account: { name: account.name, exchange: account.exchange, baseUrl: account.baseUrl! }, key: credentials });
 
   // (b) nothing alive at the exchange that the store does not hold; labelled keys first, for a clearer failure.
@@ -203,6 +291,7 @@ export async function assertInvariants(w: World): Promise<string> {
     atSandbox.filter((k) => !held.has(k.apiKey)).map((k) => k.label),
     'untracked keys alive at the sandbox',
   ).toEqual([]);
+  expect(await untrackedLabelledEverywhere(w), 'keyctl-labelled keys alive under any account of the master, not in the store').toEqual([]);
 
   // (c) grace is over: one key at the exchange, the CURRENT one, IP-locked; nothing else live in the store.
   expect(
@@ -220,6 +309,10 @@ export async function assertInvariants(w: World): Promise<string> {
   const report = await withStore(w, async (store) => openAuditLog({ path: config.auditPath, key: await loadAuditKey(store) }).verify());
   expect(report.problems, 'audit chain problems').toEqual([]);
   expect(report.ok).toBe(true);
+  if (options.audit) {
+    expect(await auditCounts(w), 'audit entries for the slot').toEqual(options.audit);
+    expect(await auditDuplicates(w), 'steps recorded twice for the same key').toEqual([]);
+  }
 
   // (e) no journal left.
   expect(state.journal, 'journal entry').toBeNull();
@@ -292,7 +385,7 @@ export function startStopped(w: World, args: string[], failpoint: Failpoint, env
 }
 
 /** Waits until /proc says `pid` is stopped (state T); where there is no /proc, the marker line has to do. */
-async function untilStopped(pid: number): Promise<void> {
+export async function untilStopped(pid: number): Promise<void> {
   const file = `/proc/${pid}/stat`;
   if (!existsSync(file)) return;
   for (let waited = 0; waited < 10_000; waited += 10) {
