@@ -21,6 +21,13 @@ import { stoppedMarker, type Failpoint } from '../../../src/rotation/failpoints.
 import { assertBuilt, BIN, type CliResult } from '../../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World, type WorldOptions } from '../../helpers/world.js';
 
+declare module 'vitest' {
+  interface TaskMeta {
+    /** What a fault case ended in, for the table `npm run test:faults` prints (helpers/table-reporter.ts). */
+    faultOutcome?: string;
+  }
+}
+
 export const REF = 'alpha/arb1';
 export const SLOT_PATH = 'bots/alpha/arb1';
 /** Short lease so a killed run frees the slot in 1.5 s instead of 30 s. */
