@@ -9,7 +9,7 @@
  * cancelled and revoked, what was done stays done, and what an earlier run could not confirm and can no longer be
  * checked is said so (the pause record remembers it).
  */
-import { ensurePaused, samePause, unpause, updatePause, type PauseRecord } from '../delivery/pause.js';
+import { ensurePaused, readPause, samePause, unpause, updatePause, type PauseRecord } from '../delivery/pause.js';
 import type { BotStop } from '../delivery/supervisors.js';
 import { credentialsFrom, type Credentials } from '../domain/credentials.js';
 import type { Slot } from '../domain/inventory.js';
@@ -217,8 +217,19 @@ async function killSlot(deps: KillDeps, slot: Slot, input: KillInput, options: T
 
   // 1. Paused first: from here no exec, issue or rotation hands out or creates a key for the slot. A re-run finds the
   // pause of the first run and keeps it (and its memory of what is left).
-  const { record: paused, created } = await ensurePaused(deps.coordination, path, { reason: input.reason, by: input.actor });
-  if (created) await deps.events.emit({ type: 'slot.pause', ref: slot.ref, action: 'paused', reason: input.reason });
+  const ensured = await ensurePaused(deps.coordination, path, { reason: input.reason, by: input.actor });
+  let paused = ensured.record;
+  // Audited once: by the run that paused it, or, when that run died before its entry (the pause still says
+  // `unaudited`), by this re-run, with the pause's own reason.
+  if (ensured.created || paused.unaudited) {
+    await deps.events.emit({ type: 'slot.pause', ref: slot.ref, action: 'paused', reason: paused.reason });
+    paused =
+      (await updatePause(deps.coordination, path, (r) => {
+        if (!r.unaudited) return null;
+        delete r.unaudited;
+        return r;
+      })) ?? paused;
+  }
   failpoint('kill.after-pause');
 
   // 2. The bots under keyctl exec: before any order is cancelled, so none places a new one.
@@ -527,11 +538,14 @@ export async function resumeBots(deps: Pick<AppDeps, 'inventory' | 'events' | 'c
     input.bots === 'all' ? [...deps.inventory.slots] : [...new Set(input.bots)].flatMap((b) => botSlots(deps.inventory, b));
   const resumed: string[] = [];
   for (const slot of slots) {
-    const lifted = await unpause(deps.coordination, slotPath(slot));
-    if (!lifted) continue;
-    failpoint('resume.after-unpause');
-    resumed.push(slot.ref);
+    const path = slotPath(slot);
+    if (!(await readPause(deps.coordination, path))) continue;
+    // Audited before it is lifted: a resume that died in between is re-run and lifts it then (the entry may then be
+    // written twice, never not at all); lifted first, a crash would leave a resume no entry shows.
     await deps.events.emit({ type: 'slot.pause', ref: slot.ref, action: 'resumed', reason: input.reason });
+    const lifted = await unpause(deps.coordination, path);
+    failpoint('resume.after-unpause');
+    if (lifted) resumed.push(slot.ref);
   }
   return resumed;
 }

@@ -25,6 +25,11 @@ export type PauseRecord = {
    * already revoked can no longer check them, and says so instead of reporting them done. Absent: nothing left.
    */
   left?: string;
+  /**
+   * Set when the pause is written and cleared once its audit entry is: a kill that died between the two leaves it, and
+   * the next kill of the slot writes the entry then (a pause nobody audited would be a hole in the trail).
+   */
+  unaudited?: true;
 };
 
 /** Whether two reads of a pause are the same pause (the id where both have one, else who and when). */
@@ -81,6 +86,7 @@ export async function ensurePaused(
       by: input.by,
       at: new Date(await coordination.now()).toISOString(),
       id: randomUUID(),
+      unaudited: true,
     };
     try {
       await coordination.write(key, record, { expect: null });
