@@ -6,19 +6,20 @@
  * slot either has a new working CURRENT, or, after revoke and kill, no key alive at all), the audit chain verifies and
  * holds each step that happened once.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCoordination } from '../../providers/local/index.js';
 import { fingerprint, toSecretFields } from '../../src/domain/credentials.js';
-import { readPause } from '../../src/delivery/pause.js';
-import { PATH_FAILPOINTS, type AnyFailpoint } from '../../src/rotation/failpoints.js';
-import { readJournal } from '../../src/rotation/journal.js';
-import type { CliResult } from '../helpers/cli.js';
-import { CLIENT_IP, type World } from '../helpers/world.js';
+import { PATH_FAILPOINTS } from '../../src/rotation/failpoints.js';
+import type { World } from '../helpers/world.js';
 import {
+  again,
   assertInvariants,
+  assertRevoked,
   auditEntries,
   cli,
+  countOf,
+  crash,
+  plantKey,
+  SLOTS,
   faultWorld,
   LEASE_MS,
   ONE_ROTATION,
@@ -28,67 +29,10 @@ import {
   rotate,
   sleep,
   slotState,
-  untrackedLabelledEverywhere,
   warmUp,
   withStore,
   type AuditCounts,
 } from './helpers/rotation-world.js';
-
-const SLOTS = { arb1: 'bots/alpha/arb1', arb2: 'bots/alpha/arb2' } as const;
-
-/** Runs `keyctl <args>` again while a crashed run's lease still holds the slot (ROTATION_IN_PROGRESS), as cron would. */
-async function again(w: World, args: string[]): Promise<CliResult> {
-  for (let attempt = 1; ; attempt++) {
-    const r = await cli(w, args);
-    if (!(r.stdout + r.stderr).includes('ROTATION_IN_PROGRESS') || attempt >= 6) return r;
-    await sleep(LEASE_MS / 2);
-  }
-}
-
-/** A key planted at the sandbox under the slot's sub-account (passes the bybit policy for the slot). */
-function plantKey(w: World, label: string) {
-  return w.sandbox.admin.createKey({
-    exchange: w.profile.exchange,
-    owner: w.subs.arb1!,
-    permissions: { Spot: ['SpotTrade'] },
-    ips: [CLIENT_IP],
-    label,
-  });
-}
-
-/** Audit entries of `command` for `ref`. */
-async function countOf(w: World, command: string, ref: string): Promise<number> {
-  return (await auditEntries(w)).filter((e) => e.command === command && e.ref === ref).length;
-}
-
-/**
- * What revoke and kill must leave for a slot: no key alive at its sub-account, no live version in the store, no
- * journal; and, whole world: nothing labelled alive that the store does not hold, the audit chain verifies.
- */
-async function assertRevoked(w: World, subs: Array<keyof typeof SLOTS>, options: { paused: boolean }): Promise<void> {
-  for (const sub of subs) {
-    expect(
-      (await w.keysAt(w.subs[sub]!)).map((k) => k.label),
-      `keys of alpha/${sub} alive at the sandbox`,
-    ).toEqual([]);
-  }
-  expect(await untrackedLabelledEverywhere(w), 'untracked keyctl-labelled keys under the master').toEqual([]);
-  await withStore(w, async (store) => {
-    const coordination = await createCoordination({ provider: 'local', path: join(w.dir, 'store') }, store, {});
-    for (const sub of subs) {
-      const path = SLOTS[sub];
-      const live = (await store.describe(path))?.versions.filter((v) => !v.destroyed) ?? [];
-      expect(
-        live.map((v) => v.stages),
-        `live versions of ${path}`,
-      ).toEqual([]);
-      expect((await readPause(coordination, path)) !== null, `${path} paused`).toBe(options.paused);
-      expect((await readJournal(coordination, path))?.entry ?? null, `${path} journal`).toBeNull();
-    }
-  });
-  const verify = await cli(w, ['audit', 'verify']);
-  expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-}
 
 interface PathCase {
   failpoint: (typeof PATH_FAILPOINTS)[number];
@@ -101,12 +45,6 @@ const REVOKE = ['revoke', REF, '--reason', 'fault-test', '--json'];
 const KILL = ['kill', 'alpha', '--reason', 'fault-test', '--json'];
 const OFFBOARD = ['offboard', 'alice', '--reason', 'fault-test', '--json'];
 const RESUME = ['resume', 'alpha', '--reason', 'fault-test', '--json'];
-
-/** A crashed run: SIGKILLed at its failpoint (no exit code). */
-async function crash(w: World, args: string[], failpoint: AnyFailpoint | string): Promise<void> {
-  const r = await cli(w, args, { KEYCTL_FAILPOINT: failpoint });
-  expect(r.code, `${args.join(' ')} at ${failpoint}: ${r.stdout}${r.stderr}`).toBeNull();
-}
 
 const CASES: PathCase[] = [
   {

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { createCoordination, createStore } from '../../../providers/local/index.js';
+import { readPause } from '../../../src/delivery/pause.js';
 import type { SecretStore, Stage } from '../../../providers/types.js';
 import { openAuditLog } from '../../../src/audit/log.js';
 import type { AuditEntry } from '../../../src/audit/types.js';
@@ -404,4 +405,66 @@ export async function untilStopped(pid: number): Promise<void> {
     await sleep(10);
   }
   throw new Error(`process ${pid} wrote its failpoint marker but did not stop`);
+}
+
+export const SLOTS = { arb1: 'bots/alpha/arb1', arb2: 'bots/alpha/arb2' } as const;
+
+/** Runs `keyctl <args>` again while a crashed run's lease still holds the slot (ROTATION_IN_PROGRESS), as cron would. */
+export async function again(w: World, args: string[]): Promise<CliResult> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await cli(w, args);
+    if (!(r.stdout + r.stderr).includes('ROTATION_IN_PROGRESS') || attempt >= 6) return r;
+    await sleep(LEASE_MS / 2);
+  }
+}
+
+/** A key planted at the sandbox under the slot's sub-account (passes the bybit policy for the slot). */
+export function plantKey(w: World, label: string) {
+  return w.sandbox.admin.createKey({
+    exchange: w.profile.exchange,
+    owner: w.subs.arb1!,
+    permissions: { Spot: ['SpotTrade'] },
+    ips: [CLIENT_IP],
+    label,
+  });
+}
+
+/** Audit entries of `command` for `ref`. */
+export async function countOf(w: World, command: string, ref: string): Promise<number> {
+  return (await auditEntries(w)).filter((e) => e.command === command && e.ref === ref).length;
+}
+
+/**
+ * What revoke and kill must leave for a slot: no key alive at its sub-account, no live version in the store, no
+ * journal; and, whole world: nothing labelled alive that the store does not hold, the audit chain verifies.
+ */
+export async function assertRevoked(w: World, subs: Array<keyof typeof SLOTS>, options: { paused: boolean }): Promise<void> {
+  for (const sub of subs) {
+    expect(
+      (await w.keysAt(w.subs[sub]!)).map((k) => k.label),
+      `keys of alpha/${sub} alive at the sandbox`,
+    ).toEqual([]);
+  }
+  expect(await untrackedLabelledEverywhere(w), 'untracked keyctl-labelled keys under the master').toEqual([]);
+  await withStore(w, async (store) => {
+    const coordination = await createCoordination({ provider: 'local', path: join(w.dir, 'store') }, store, {});
+    for (const sub of subs) {
+      const path = SLOTS[sub];
+      const live = (await store.describe(path))?.versions.filter((v) => !v.destroyed) ?? [];
+      expect(
+        live.map((v) => v.stages),
+        `live versions of ${path}`,
+      ).toEqual([]);
+      expect((await readPause(coordination, path)) !== null, `${path} paused`).toBe(options.paused);
+      expect((await readJournal(coordination, path))?.entry ?? null, `${path} journal`).toBeNull();
+    }
+  });
+  const verify = await cli(w, ['audit', 'verify']);
+  expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+}
+
+/** A crashed run: SIGKILLed at its failpoint (no exit code). */
+export async function crash(w: World, args: string[], failpoint: string): Promise<void> {
+  const r = await cli(w, args, { KEYCTL_FAILPOINT: failpoint });
+  expect(r.code, `${args.join(' ')} at ${failpoint}: ${r.stdout}${r.stderr}`).toBeNull();
 }
