@@ -361,7 +361,8 @@ export function startStopped(w: World, args: string[], failpoint: Failpoint, env
         KEYCTL_ACTOR: 'test-runner',
         ...w.env,
         ...env,
-        KEYCTL_FAILPOINT: `${failpoint}:stop`,
+        // Failpoints of `env` stay in force after the stop (one run may stop at one place and die at a later one).
+        KEYCTL_FAILPOINT: [`${failpoint}:stop`, env.KEYCTL_FAILPOINT].filter(Boolean).join(','),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
