@@ -18,7 +18,7 @@ import { fromSecretFields } from '../../../src/domain/credentials.js';
 import { checkKey } from '../../../src/app/check-key.js';
 import { getAdapter } from '../../../src/exchanges/registry.js';
 import { readJournal, type JournalEntry } from '../../../src/rotation/journal.js';
-import { stoppedMarker, type Failpoint } from '../../../src/rotation/failpoints.js';
+import { stoppedMarker, type AnyFailpoint, type Failpoint } from '../../../src/rotation/failpoints.js';
 import { assertBuilt, BIN, type CliResult } from '../../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World, type WorldOptions } from '../../helpers/world.js';
 
@@ -468,4 +468,54 @@ export async function assertRevoked(w: World, subs: Array<keyof typeof SLOTS>, o
 export async function crash(w: World, args: string[], failpoint: string): Promise<void> {
   const r = await cli(w, args, { KEYCTL_FAILPOINT: failpoint });
   expect(r.code, `${args.join(' ')} at ${failpoint}: ${r.stdout}${r.stderr}`).toBeNull();
+}
+
+/**
+ * Runs `keyctl <args>` with `KEYCTL_FAILPOINT=<failpoint>:stop`, where the process stops each time it reaches the
+ * failpoint (a path run once per slot and per pass stops many times): at each stop `onStop(n)` (n = 1, 2, ...) runs
+ * while the process is stopped, then it is let go. Resolves with the run's end.
+ */
+export function runWithStops(
+  w: World,
+  args: string[],
+  failpoint: AnyFailpoint,
+  onStop: (n: number) => Promise<void>,
+): Promise<CliResult & { stops: number }> {
+  assertBuilt();
+  return throttled(async () => {
+    const child = spawn(process.execPath, [BIN, '--config', join(w.dir, 'keyctl.yaml'), ...args], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, KEYCTL_ACTOR: 'test-runner', ...w.env, KEYCTL_FAILPOINT: `${failpoint}:stop` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let stops = 0;
+    let handling = Promise.resolve();
+    let failure: unknown;
+    const marker = stoppedMarker(failpoint);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const seen = stderr.split(marker).length - 1;
+      while (stops < seen) {
+        const n = ++stops;
+        // One stop at a time: the process cannot reach the next before this one is let go.
+        handling = handling.then(async () => {
+          try {
+            await untilStopped(child.pid!);
+            await onStop(n);
+          } catch (err) {
+            failure ??= err;
+          } finally {
+            // Let go whatever happened: a process left stopped would never end.
+            child.kill('SIGCONT');
+          }
+        });
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    await handling;
+    if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
+    return { code, stdout, stderr, stops, json: <T>() => JSON.parse(stdout) as T };
+  });
 }
