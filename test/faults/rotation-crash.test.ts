@@ -131,9 +131,10 @@ describe('rotation killed at a step boundary, then re-run', () => {
     expect(Object.keys(EXPECTED).sort()).toEqual([...FAILPOINTS].sort());
   });
 
-  it.concurrent.each(FAILPOINTS)(
+  it.concurrent.for(FAILPOINTS)(
     'killed at %s: the re-run finishes the rotation and every invariant holds',
-    async (failpoint) => {
+    { timeout: 60_000 },
+    async (failpoint, { task }) => {
       const w = await faultWorld();
       worlds.push(w);
       const expected = EXPECTED[failpoint];
@@ -170,7 +171,7 @@ describe('rotation killed at a step boundary, then re-run', () => {
       // create of a stored key, the promotion, the revoke), and nothing twice. The key killed before it was stored is
       // recorded by the re-run's sweep that deleted it.
       await assertInvariants(w, { audit: { ...ONE_ROTATION, 'rotate.sweep': expected.orphansDeleted } });
+      task.meta.faultOutcome = `journal ${expected.journal ?? 'none'}; ${expected.rerunStatus}`;
     },
-    60_000,
   );
 });
