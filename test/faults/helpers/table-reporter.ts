@@ -31,7 +31,7 @@ export default class FaultTableReporter implements Reporter {
           state === 'passed' && test.options.fails ? 'known defect' : state === 'passed' ? 'PASS' : state === 'failed' ? 'FAIL' : state;
         rows.push({
           file: basename(module.moduleId).replace(/\.test\.ts$/, ''),
-          name: test.fullName,
+          name: test.name,
           outcome,
           detail: test.meta().faultOutcome ?? '',
           ms: test.diagnostic()?.duration ?? 0,
