@@ -10,7 +10,8 @@ import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import type { NativePermissions, SandboxExchange } from '../../src/sandbox/state.js';
 import type { SeededKey } from '../../src/sandbox/admin-client.js';
 import { runCli, type CliResult } from './cli.js';
-import { createStore } from '../../providers/local/index.js';
+import { createStore as createLocalStore } from '../../providers/local/index.js';
+import type { AwsStoreConfig, LocalStoreConfig } from '../../src/config/schema.js';
 import { ensureAuditKey } from '../../src/audit/key.js';
 import { fingerprint, toSecretFields } from '../../src/domain/credentials.js';
 
@@ -65,6 +66,8 @@ export interface World {
   /** The bot keys imported at set-up, by slot name. */
   botKeys: Record<string, SeededKey>;
   env: NodeJS.ProcessEnv;
+  /** The store the world's keyctl.yaml names (the local store in the world's directory unless `store` was given). */
+  storeConfig: LocalStoreConfig | AwsStoreConfig;
   cli(
     args: string[],
     options?: { stdin?: string; env?: NodeJS.ProcessEnv; signalWhen?: { when: RegExp; signal: NodeJS.Signals } },
@@ -81,6 +84,11 @@ export interface WorldOptions {
   grace?: string;
   /** Import the account's master key (default true); without it rotation is assisted. */
   importMaster?: boolean;
+  /**
+   * Keep the store in AWS Secrets Manager and DynamoDB at this endpoint (moto), under `prefix`, instead of the local
+   * store; the AWS credentials come from `env` (FAKE_AWS_ENV).
+   */
+  aws?: { endpoint: string; prefix: string; region: string };
 }
 
 export async function makeWorld(options: WorldOptions = {}): Promise<World> {
@@ -111,9 +119,15 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
   }
   const slot = (name: string, custodians: string[]) =>
     `      ${name}:\n        account: main\n        uid: "${subs[name]}"\n        scopes: [${profile.scopes.join(', ')}]\n        ips: [${CLIENT_IP}]\n        custodians: [${custodians.join(', ')}]\n        rotate: { every: P30D, grace: ${options.grace ?? 'PT15M'} }\n`;
+  const storeConfig: LocalStoreConfig | AwsStoreConfig = options.aws
+    ? { provider: 'aws', region: options.aws.region, endpoint: options.aws.endpoint, prefix: options.aws.prefix, table: 'keyctl' }
+    : { provider: 'local', path: join(dir, 'store') };
+  const storeLine = options.aws
+    ? `store: { provider: aws, region: ${options.aws.region}, endpoint: "${options.aws.endpoint}", prefix: ${options.aws.prefix} }\naudit: { path: ./audit.log }\n`
+    : 'store: { provider: local, path: ./store }\n';
   writeFileSync(
     join(dir, 'keyctl.yaml'),
-    `store: { provider: local, path: ./store }\naccounts:\n  main: { exchange: ${profile.exchange}, baseUrl: "${sandbox.url}/${profile.exchange}", custodians: [alice] }\n` +
+    `${storeLine}accounts:\n  main: { exchange: ${profile.exchange}, baseUrl: "${sandbox.url}/${profile.exchange}", custodians: [alice] }\n` +
       `bots:\n  alpha:\n    subaccounts:\n${slot('arb1', ['alice'])}${slot('arb2', ['bob'])}staff: [alice, bob]\n`,
   );
 
@@ -130,7 +144,10 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
       ...(o.stdin !== undefined ? { stdin: o.stdin } : {}),
       ...(o.signalWhen ? { signalWhen: o.signalWhen } : {}),
     });
-  const store = await createStore({ provider: 'local', path: join(dir, 'store') }, { env: { KEYCTL_MASTER_KEY: masterKey } });
+  const store =
+    storeConfig.provider === 'aws'
+      ? await (await import('../../providers/aws/index.js')).createStore(storeConfig, {})
+      : await createLocalStore(storeConfig, { env: { KEYCTL_MASTER_KEY: masterKey } });
   await store.init();
   await ensureAuditKey(store);
   const imports: Array<[string, SeededKey]> = [
@@ -157,6 +174,7 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
     master,
     botKeys,
     env,
+    storeConfig,
     cli,
     keysAt: async (sub) =>
       (await sandbox.admin.listKeys({ exchange: profile.exchange, owner: sub })).map(

@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { createCoordination, createStore } from '../../../providers/local/index.js';
+import type { CoordinationStore } from '../../../providers/coordination.js';
+import * as local from '../../../providers/local/index.js';
 import { readPause } from '../../../src/delivery/pause.js';
 import type { SecretStore, Stage } from '../../../providers/types.js';
 import { openAuditLog } from '../../../src/audit/log.js';
@@ -105,7 +106,17 @@ export function parseRotate(r: CliResult): RotateJson | undefined {
 
 /** Opens the world's store in this process (the CLI's children open it the same way). */
 export async function openStore(w: World): Promise<SecretStore> {
-  return createStore({ provider: 'local', path: join(w.dir, 'store') }, { env: { KEYCTL_MASTER_KEY: w.env.KEYCTL_MASTER_KEY } });
+  const config = w.storeConfig;
+  // The AWS SDK is loaded only by the worlds that use it.
+  if (config.provider === 'aws') return (await import('../../../providers/aws/index.js')).createStore(config, {});
+  return local.createStore(config, { env: { KEYCTL_MASTER_KEY: w.env.KEYCTL_MASTER_KEY } });
+}
+
+/** The coordination store (leases, journals, pauses) that goes with the world's store, as the CLI opens it. */
+export async function openCoordination(w: World, store: SecretStore): Promise<CoordinationStore> {
+  const config = w.storeConfig;
+  if (config.provider === 'aws') return (await import('../../../providers/aws/index.js')).createCoordination(config, store, {});
+  return local.createCoordination(config, store, {});
 }
 
 export async function withStore<T>(w: World, fn: (store: SecretStore) => Promise<T>): Promise<T> {
@@ -145,7 +156,7 @@ export async function slotState(w: World): Promise<SlotState> {
       live.push({ id: v.id, stages: v.stages, apiKey, ...(v.meta.rotationId ? { rotationId: v.meta.rotationId } : {}) });
     }
     // The journal lives in the store's coordination files, as the CLI keeps it.
-    const coordination = await createCoordination({ provider: 'local', path: join(w.dir, 'store') }, store, {});
+    const coordination = await openCoordination(w, store);
     const journal = (await readJournal(coordination, SLOT_PATH))?.entry ?? null;
     return {
       current: live.find((v) => v.stages.includes('CURRENT')),
@@ -448,7 +459,7 @@ export async function assertRevoked(w: World, subs: Array<keyof typeof SLOTS>, o
   }
   expect(await untrackedLabelledEverywhere(w), 'untracked keyctl-labelled keys under the master').toEqual([]);
   await withStore(w, async (store) => {
-    const coordination = await createCoordination({ provider: 'local', path: join(w.dir, 'store') }, store, {});
+    const coordination = await openCoordination(w, store);
     for (const sub of subs) {
       const path = SLOTS[sub];
       const live = (await store.describe(path))?.versions.filter((v) => !v.destroyed) ?? [];
