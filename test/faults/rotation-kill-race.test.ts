@@ -100,9 +100,10 @@ describe('keyctl kill during a rotation', () => {
     expect(Object.keys(ROTATION_ENDS).sort()).toEqual([...FAILPOINTS].sort());
   });
 
-  it.concurrent.each(FAILPOINTS)(
+  it.concurrent.for(FAILPOINTS)(
     'rotation stopped at %s: kill exits 0 at once, the rotation never promotes, no key of the bot is left alive',
-    async (failpoint) => {
+    { timeout: LEASE_MS },
+    async (failpoint, { task }) => {
       const w = await faultWorld({ env: { KEYCTL_LEASE_MS: String(LEASE_MS) } });
       worlds.push(w);
       const run = await startStopped(w, ['rotate', REF, '--grace', '0s', '--json'], failpoint);
@@ -125,8 +126,8 @@ describe('keyctl kill during a rotation', () => {
       expect(json?.failures.map((f) => [f.ref, f.code])).toEqual([[REF, expected.code]]);
 
       await assertKilled(w);
+      task.meta.faultOutcome = `kill 0 in ${(ms / 1000).toFixed(1)} s; rotation ${expected.code}`;
     },
-    LEASE_MS,
   );
 
   it(
