@@ -225,47 +225,38 @@ describe('a second crash during the recovery run, then a third run', () => {
       task.meta.faultOutcome = 'stale PENDING discarded, rotated';
     });
   });
-  /**
-   * Two defects of src/rotation/engine.ts this suite found (engine.ts is being changed elsewhere; the fixes are
-   * described in docs/rotation.md, "The fault suite"). Each `it.fails` states the behaviour keyctl should have and
-   * passes while it does not: once the engine is fixed, it fails, and must become a plain `it`.
-   */
-  describe('known engine defects (it.fails until src/rotation/engine.ts is fixed)', () => {
-    it.fails(
-      'after a crash inside the discard that follows a failed journal write, the re-run converges with no false test failure',
-      { timeout: 90_000 },
-      async ({ task }) => {
-        const w = await faultWorld({ env: { KEYCTL_PROPAGATION_WAIT_MS: '0' } });
-        worlds.push(w);
-        // The journal write after the store write fails; its undo deletes the new key at the exchange and dies there.
-        await crash(w, ROTATE, 'store.journal:fail,discard.after-exchange');
-        await sleep(LEASE_MS + 100);
-        const r = await rerun(w);
-        task.meta.faultOutcome = `re-run exit ${r.code} ${
-          parseRotate(r)
-            ?.failures.map((f) => f.code)
-            .join(',') ?? ''
-        }`;
-        // Today: the re-run adopts the half-discarded PENDING (journal "started", PENDING of this rotation: it looks like a
-        // crash after the store write), records its creation a second time, tests a key the exchange no longer knows
-        // (with the default propagation wait, 20 s of retries), fails it (ROTATION_TEST_FAILED, exit 6, a violation
-        // alert) and discards it; only a third run rotates.
-        expect(r.code, r.stdout + r.stderr).toBe(0);
-        await assertInvariants(w, { audit: { ...ONE_ROTATION, 'rotate.create': 2, 'rotate.discard': 1 } });
-      },
-    );
+  /** Two defects of src/rotation/engine.ts this suite found, fixed (docs/rotation.md, "The fault suite"). */
+  describe('found by this suite', () => {
+    it('after a crash inside the discard that follows a failed journal write, the re-run converges with no false test failure', async ({
+      task,
+    }) => {
+      const w = await faultWorld({ env: { KEYCTL_PROPAGATION_WAIT_MS: '0' } });
+      worlds.push(w);
+      // The journal write after the store write fails; its undo unstages the new key, deletes it at the exchange and
+      // dies there, before the version is destroyed.
+      await crash(w, ROTATE, 'store.journal:fail,discard.after-exchange');
+      await sleep(LEASE_MS + 100);
+      const r = await rerun(w);
+      task.meta.faultOutcome = `re-run exit ${r.code}`;
+      // Before the fix the re-run adopted the half-discarded PENDING, tested a key the exchange no longer knew and failed
+      // it (ROTATION_TEST_FAILED, exit 6). Now it creates a new key and rotates; the version left without a stage (its key
+      // gone already) is revoked with the old key: two creates, two revokes, and the crashed discard left no entry.
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      await assertInvariants(w, { audit: { ...ONE_ROTATION, 'rotate.create': 2, 'rotate.revoke': 2 } });
+    });
 
-    it.fails('a key imported by hand and then rotated away is revoked, not left alive with no stage', { timeout: 90_000 }, async () => {
+    it('a key imported by hand and then rotated away is revoked, not left alive with no stage', async ({ task }) => {
       const w = await faultWorld();
       worlds.push(w);
       const imported = await importable(w);
       const im = await w.cli(['key', 'import', REF, '--json'], { stdin: imported.json });
       expect(im.code, im.stdout + im.stderr).toBe(0);
       // The import made the hand-made key PREVIOUS; the rotation's promotion moves PREVIOUS onto the imported key, and
-      // the hand-made one keeps no stage: no journal names it, no revoke ever reaches it, and it stays alive.
+      // the hand-made one keeps no stage: the revoke step revokes it with PREVIOUS.
       const r = await rerun(w);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       await assertInvariants(w);
+      task.meta.faultOutcome = 'imported, rotated, both old keys revoked';
     });
   });
 
