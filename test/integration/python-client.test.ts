@@ -1,0 +1,196 @@
+/**
+ * The Python client (clients/python/keyctl_client.py) under the real, built keyctl, run by the machine's python3: a
+ * Python bot loads its key in pipe mode (`exec --fd 3`), environment mode (plain `exec`) and from a local-store token,
+ * deletes what it read from its environment, never shows the key in repr/str, and follows a rotation hand-over that
+ * keyctl sees acknowledged. The bot is test/fixtures/delivery/bot.py (the twin of bot.mjs).
+ */
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeWorld, type World } from '../helpers/world.js';
+import { secretForms } from '../helpers/scan.js';
+import { runProcess } from '../helpers/cli.js';
+import { fingerprint } from '../../src/domain/fingerprint.js';
+import { createCoordination, createStore } from '../../providers/local/index.js';
+import { readConsumers } from '../../src/delivery/handover.js';
+import { events, FIXTURES, startKeyctl } from './delivery-helpers.js';
+
+let w: World;
+let cfg: string;
+const BOT = ['python3', join(FIXTURES, 'bot.py')];
+// No .pyc files written into the repository by the bots these tests start.
+const PY = { PYTHONDONTWRITEBYTECODE: '1' };
+const keyctl = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  startKeyctl(['--config', cfg, ...args], { env: { ...w.env, ...PY, ...env }, cwd: w.dir });
+/** The Python bot alone, with only `env` (no master key, no config): how a token-mode bot runs. */
+const runBot = (env: NodeJS.ProcessEnv) =>
+  runProcess('python3', BOT.slice(1), { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...PY, ...env }, cwd: w.dir });
+const consumers = async () => {
+  const config = { provider: 'local' as const, path: join(w.dir, 'store') };
+  const store = await createStore(config, { env: w.env });
+  try {
+    return await readConsumers(await createCoordination(config, store, { env: w.env }), 'bots/alpha/arb1');
+  } finally {
+    await store.close();
+  }
+};
+const until = async (cond: () => Promise<boolean>, ms = 30_000) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+const expectNoSecret = (text: string, secret: string) => {
+  for (const form of secretForms(secret)) expect(text).not.toContain(form);
+};
+
+beforeAll(async () => {
+  w = await makeWorld();
+  cfg = join(w.dir, 'keyctl.yaml');
+});
+afterAll(async () => w?.close());
+
+describe('the Python client under keyctl exec', () => {
+  it('environment mode: loads the key, removes every KEYCTL_ variable it read, and repr/str show no secret', async () => {
+    const key = w.botKeys.arb1!;
+    const r = await keyctl(['exec', 'alpha/arb1', '--no-mask', '--', ...BOT]).done;
+    expect(r.code, r.stderr).toBe(0);
+    const start = events(r.stdout)[0]!;
+    expect(start).toMatchObject({
+      event: 'start',
+      source: 'env',
+      fingerprint: fingerprint(key.apiKey),
+      ref: 'alpha/arb1',
+      leftover: [],
+      masterKey: false,
+      secretLength: key.secret.length,
+      ccxtKeys: ['apiKey', 'secret'],
+      ccxtHasSecret: true,
+    });
+    expect(start.repr).toContain(fingerprint(key.apiKey));
+    expect(start.repr).toContain('[hidden]');
+    // --no-mask: nothing filtered the bot's output, so this is what the bot itself printed.
+    expectNoSecret(r.stdout, key.secret);
+    expectNoSecret(r.stdout, key.apiKey);
+  });
+
+  it('pipe mode (--fd 3): loads the key from the socket; KEYCTL_FD and KEYCTL_REF are gone afterwards', async () => {
+    const key = w.botKeys.arb1!;
+    const r = await keyctl(['exec', 'alpha/arb1', '--fd', '3', '--no-mask', '--', ...BOT]).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(events(r.stdout)[0]).toMatchObject({
+      event: 'start',
+      source: 'fd',
+      fingerprint: fingerprint(key.apiKey),
+      ref: 'alpha/arb1',
+      leftover: [],
+      secretLength: key.secret.length,
+    });
+    expectNoSecret(r.stdout, key.secret);
+  });
+
+  it('a Python bot that prints its secret under exec has it masked', async () => {
+    const key = w.botKeys.arb1!;
+    const r = await keyctl(['exec', 'alpha/arb1', '--fd', '3', '--', ...BOT], { PRINT_SECRET: '1' }).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('oops=[REDACTED]');
+    expectNoSecret(r.stdout + r.stderr, key.secret);
+  });
+
+  it('a local-store token: redeemed once with the token alone; the receipt it leaves is settled as a valid redemption', async () => {
+    const key = w.botKeys.arb1!;
+    const issued = await keyctl(['issue', 'alpha/arb1']).done;
+    expect(issued.code, issued.stderr).toBe(0);
+    const token = issued.stdout.trim();
+    const first = await runBot({ KEYCTL_TOKEN: token });
+    expect(first.code, first.stderr).toBe(0);
+    expect(events(first.stdout)[0]).toMatchObject({
+      event: 'start',
+      source: 'token',
+      fingerprint: fingerprint(key.apiKey),
+      ref: 'alpha/arb1',
+      leftover: [],
+      secretLength: key.secret.length,
+    });
+    expectNoSecret(first.stdout + first.stderr, key.secret);
+    // Single use: the second redemption fails with the one message for used, expired and unknown tokens.
+    const second = await runBot({ KEYCTL_TOKEN: token });
+    expect(second.code).toBe(3);
+    expect(events(second.stdout)[0]).toMatchObject({ event: 'error', code: 'WRAP_INVALID' });
+    expect(second.stdout).not.toContain(token.split('.').at(-1)!);
+    // The receipt's proof is an HMAC under a key derived from the token's: keyctl accepts it only if the Python client
+    // built it byte for byte as the protocol says.
+    expect((await keyctl(['audit', 'verify']).done).code).toBe(0);
+    const tail = await keyctl(['audit', 'tail', '--json']).done;
+    type Entry = { command: string; ref?: string; outcome: string; detail?: Record<string, unknown> };
+    const redeemed = (JSON.parse(tail.stdout) as { entries: Entry[] }).entries.filter((e) => e.command === 'token.redeem');
+    expect(redeemed.at(-1)).toMatchObject({ ref: 'alpha/arb1', outcome: 'ok', detail: { outcome: 'redeemed', proof: 'valid' } });
+  });
+
+  it('without the cryptography package a local token is refused before it is claimed, naming the package', async () => {
+    const issued = await keyctl(['issue', 'alpha/arb1']).done;
+    expect(issued.code, issued.stderr).toBe(0);
+    const tokensDir = join(w.dir, 'store', 'tokens');
+    const records = () => readdirSync(tokensDir).filter((n) => n.endsWith('.json'));
+    const before = records();
+    expect(before.length).toBeGreaterThan(0);
+    // `cryptography` made unimportable for this one run (a None entry in sys.modules makes its import fail).
+    const script = [
+      'import sys, json',
+      "sys.modules['cryptography'] = None",
+      `sys.path.insert(0, ${JSON.stringify(join(FIXTURES, '..', '..', '..', 'clients', 'python'))})`,
+      'import keyctl_client',
+      'try:',
+      '    keyctl_client.load_credentials()',
+      'except keyctl_client.KeyctlError as e:',
+      '    print(json.dumps({"code": e.code, "message": str(e)}))',
+    ].join('\n');
+    const r = await runProcess('python3', ['-c', script], {
+      env: { PATH: process.env.PATH, ...PY, KEYCTL_TOKEN: issued.stdout.trim() },
+      cwd: w.dir,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { code: string; message: string };
+    expect(out.code).toBe('MISSING_PACKAGE');
+    expect(out.message).toContain('cryptography');
+    // Not consumed: the record is still there, unclaimed.
+    expect(records()).toEqual(before);
+    for (const name of before) expect(existsSync(join(tokensDir, name.replace('.json', '.claimed')))).toBe(false);
+  });
+});
+
+describe('the Python client: rotation hand-over', () => {
+  it('after keyctl rotate, the Python bot under exec --fd 3 gets the new key on its pipe and acks it; the registry shows the ack', async () => {
+    const oldFp = fingerprint(w.botKeys.arb1!.apiKey);
+    const piped = keyctl(['exec', 'alpha/arb1', '--fd', '3', '--', ...BOT], { KEYCTL_WATCH_MS: '200', ROTATIONS: '1', LINGER_MS: '60000' });
+    onTestFinished(async () => {
+      if (piped.child.exitCode === null && piped.child.signalCode === null) piped.child.kill('SIGTERM');
+      await piped.done;
+    });
+    await piped.waitFor('"event": "start"');
+    expect(events(piped.stdout())[0]).toMatchObject({ source: 'fd', fingerprint: oldFp, leftover: [] });
+    // The first key is acked at once (ack="auto"): the registry records it.
+    await until(async () => Object.values(await consumers()).some((c) => c.fingerprint === oldFp && c.ackedAt !== null));
+
+    const rot = await w.cli(['rotate', 'alpha/arb1', '--json']);
+    expect(rot.code, rot.stderr).toBe(0);
+    await piped.waitFor('"event": "rotated"');
+    const rotated = events(piped.stdout()).find((e) => e.event === 'rotated')!;
+    const newFp = rotated.fingerprint as string;
+    expect(newFp).not.toBe(oldFp);
+    expect(rotated.secretLength).toBeGreaterThan(0);
+    expect(rotated.repr).toContain(newFp);
+    // keyctl saw the acknowledgement: the bot's entry now names the new key, confirmed.
+    await until(async () => {
+      const all = Object.values(await consumers());
+      return all.length === 1 && all[0]!.fingerprint === newFp && all[0]!.ackedAt !== null;
+    });
+    expect(piped.stderr()).toContain(`handed the rotated key ${newFp} to the bot`);
+
+    piped.child.kill('SIGTERM');
+    const done = await piped.done;
+    expect(done.code, done.stderr).toBe(0);
+    expect(events(done.stdout).map((e) => e.event)).toEqual(['start', 'rotated']);
+  });
+});
