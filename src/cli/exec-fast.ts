@@ -28,7 +28,11 @@ const VALUE_OPTIONS: Record<string, string> = {
   '--user': 'user',
   '--group': 'group',
   '--config': 'config',
+  '--env': 'env',
+  '--preset': 'preset',
 };
+/** Value options that may be repeated (specs/delivery.ts `repeatable`): their values are collected in a list. */
+const REPEATABLE = new Set(['--env']);
 /** exec's flags, by flag: the option key and the value it sets. */
 const FLAGS: Record<string, [string, boolean]> = {
   '--no-mask': ['mask', false],
@@ -65,13 +69,13 @@ export function execInvocation(argv: readonly string[]): ExecInvocation | null {
     }
     const eq = token.indexOf('=');
     const flag = eq < 0 ? token : token.slice(0, eq);
-    if (seen.has(flag) || (!exec && !GLOBAL.has(flag))) return null;
+    if ((seen.has(flag) && !REPEATABLE.has(flag)) || (!exec && !GLOBAL.has(flag))) return null;
     seen.add(flag);
     const key = VALUE_OPTIONS[flag];
     if (key !== undefined) {
       const value = eq < 0 ? argv[++i] : token.slice(eq + 1);
       if (value === undefined || i >= end || value === '' || value.startsWith('-')) return null;
-      opts[key] = value;
+      opts[key] = REPEATABLE.has(flag) ? [...((opts[key] as string[] | undefined) ?? []), value] : value;
       continue;
     }
     const set = FLAGS[flag];

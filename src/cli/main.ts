@@ -62,7 +62,8 @@ export function buildProgram(
     const cmd = configure(parent.command(words.at(-1)!), spec.name).description(spec.summary);
     for (const a of spec.args ?? []) cmd.argument(a);
     for (const [flags, description, def] of spec.options ?? []) {
-      if (def === undefined) cmd.option(flags, description);
+      if (spec.repeatable?.includes(flags)) cmd.option(flags, description, (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+      else if (def === undefined) cmd.option(flags, description);
       else cmd.option(flags, description, def);
     }
     for (const [flags, description] of GLOBAL_OPTIONS) cmd.option(flags, description);

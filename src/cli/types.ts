@@ -23,6 +23,8 @@ export interface CommandSpec {
    * produces every exit listed here, so the list is a promise.
    */
   exits: Partial<Record<ExitCode, string>>;
+  /** Options (by their flags, as in `options`) that may be given more than once: their values arrive as a list. */
+  repeatable?: string[];
   /** Accepts arguments after `--` (passed through untouched, e.g. `exec`). */
   passThrough?: boolean;
   /** Commands that need no config file (e.g. `sandbox`). */

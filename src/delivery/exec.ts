@@ -22,6 +22,7 @@ import type { SecretStore } from '../../providers/types.js';
 import { confirmConsumer, PAUSE_KILL_AFTER_MS, procStartOf, registerConsumer, thisHost, type Consumer } from './handover.js';
 import { maskNeedles, MaskStream } from './mask.js';
 import { readPause, type PauseRecord } from './pause.js';
+import { mappedEnv, type EnvMapping } from './env-map.js';
 import { credentialsEnv, decodeMessage, encodeMessage, envNames, LineSplitter, type BotCredentials } from './protocol.js';
 import type { StopListener } from './supervisors.js';
 import type { RunAs } from './user.js';
@@ -89,6 +90,8 @@ export interface ExecOptions {
   /** Pipe mode: the fd (>= 3) the bot reads its credentials from. Undefined: environment mode. */
   fd?: number;
   envPrefix: string;
+  /** Environment mode: `--env` / `--preset` (env-map.ts): the key under these names instead of `<prefix>API_KEY`, ... */
+  envMap?: readonly EnvMapping[];
   mask: boolean;
   /** Environment mode: restart the bot when a rotation promotes a new key. */
   restartOnRotate: boolean;
@@ -146,9 +149,11 @@ export function childEnv(
   prefix: string,
   extra: Record<string, string>,
   stripped: readonly string[] = STRIPPED_ENV,
+  mapped: readonly string[] = [],
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
-  for (const name of [...stripped, ...Object.values(envNames(prefix))]) delete env[name];
+  // Mapped names too: a value inherited from an outer exec (a passphrase this key lacks, say) must not reach the bot.
+  for (const name of [...stripped, ...Object.values(envNames(prefix)), ...mapped]) delete env[name];
   return { ...env, ...extra };
 }
 
@@ -406,13 +411,24 @@ class Supervisor {
     const o = this.o;
     this.secrets.push(creds.apiKey, creds.secret, ...(creds.password ? [creds.password] : []));
     const names = envNames(o.envPrefix);
-    const extra = o.fd === undefined ? credentialsEnv(creds, o.envPrefix) : { [names.fd]: String(o.fd), [names.ref]: creds.ref };
+    const extra =
+      o.fd !== undefined
+        ? { [names.fd]: String(o.fd), [names.ref]: creds.ref }
+        : o.envMap
+          ? mappedEnv(creds, o.envMap, o.envPrefix)
+          : credentialsEnv(creds, o.envPrefix);
     const stdio: StdioOptions = ['inherit', o.mask ? 'pipe' : 'inherit', o.mask ? 'pipe' : 'inherit'];
     if (o.fd !== undefined) {
       for (let i = 3; i < o.fd; i++) stdio.push('ignore');
       stdio.push('pipe');
     }
-    const env = childEnv(o.env, o.envPrefix, o.runAs ? { ...extra, ...this.user!.runAsEnv(o.runAs) } : extra, o.stripped);
+    const env = childEnv(
+      o.env,
+      o.envPrefix,
+      o.runAs ? { ...extra, ...this.user!.runAsEnv(o.runAs) } : extra,
+      o.stripped,
+      o.envMap?.map((m) => m.name),
+    );
     let child: ChildProcess;
     try {
       // With uid/gid set, libuv also clears the supplementary groups (setgroups(0)): the bot has its one group only.

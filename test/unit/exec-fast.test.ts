@@ -40,6 +40,12 @@ const TAKEN: string[][] = [
   ['exec', 'exec', '--', 'node'],
   ['--config', 'exec', 'exec', 'a/b', '--', 'exec'],
   ['exec', '@main', '--', 'node'],
+  // --env is repeatable (a list, in order); --preset takes one value.
+  ['exec', '--env', 'BOT_KEY=apiKey', 'alpha/arb1', '--', 'node'],
+  ['exec', '--env', 'BOT_KEY=apiKey', '--env=BOT_SECRET=secret', 'alpha/arb1', '--', 'node', '--env', 'X=y'],
+  ['exec', '--preset', 'freqtrade', 'alpha/arb1', '--', 'freqtrade', 'trade'],
+  ['exec', '--preset=jesse:BYBIT_USDT_PERPETUAL', '--env', 'P=password', 'alpha/arb1', '--', 'jesse', 'run'],
+  ['exec', '--preset', 'ccxt', '--fd', '3', 'alpha/arb1', '--', 'node'],
 ];
 
 // Command lines it leaves to the full CLI (help, errors, and the rarer forms).
@@ -66,6 +72,9 @@ const LEFT: string[][] = [
   ['exec', '-x', 'alpha/arb1', '--', 'node'],
   ['exec', 'alpha/arb1', '--unknown', '--', 'node'],
   ['status', '--', 'exec'],
+  ['exec', '--preset', 'freqtrade', '--preset', 'ccxt', 'alpha/arb1', '--', 'node'],
+  ['exec', '--env', 'alpha/arb1', '--', 'node'],
+  ['exec', '--env=', 'alpha/arb1', '--', 'node'],
 ];
 
 describe('keyctl exec: the lean command-line reader', () => {

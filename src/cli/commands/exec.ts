@@ -63,6 +63,16 @@ export const run = async (ctx: ExecContext, args: string[], opts: Record<string,
       },
     );
   }
+  const mapped = opts.env !== undefined || opts.preset !== undefined;
+  if (mapped && fd !== undefined) {
+    throw new UsageError(
+      'CONFLICTING_OPTIONS',
+      '--env and --preset are for the environment mode; with --fd the key never enters the environment.',
+      {
+        hint: 'Drop --fd to give the bot its key in the variables it reads, or drop --env/--preset and read the pipe.',
+      },
+    );
+  }
   if (opts.group !== undefined && opts.user === undefined) {
     throw new UsageError('CONFLICTING_OPTIONS', '--group is for --user: it names the group the bot runs in.', {
       hint: 'Add --user <user>, or drop --group.',
@@ -79,6 +89,15 @@ export const run = async (ctx: ExecContext, args: string[], opts: Record<string,
   // A bot under another uid cannot read this process's /proc entries at all.
   if (!botIsAnotherUser(runAs)) assertOwnEnvironClean(ctx.env, stripped);
   const slot = config.slot();
+  // Checked before the store is opened: a bad mapping never gets a key read. Loaded only when asked for.
+  const envMap = mapped
+    ? (await import('../../delivery/env-map.js')).resolveEnvMap({
+        env: opts.env,
+        preset: opts.preset,
+        exchange: slot.account.exchange,
+        prefix: envPrefix,
+      })
+    : undefined;
   const rotateEveryMs = config.rotateEveryMs();
   const store = await ctx.store();
   const coordination = await ctx.coordination();
@@ -106,7 +125,14 @@ export const run = async (ctx: ExecContext, args: string[], opts: Record<string,
       ref: slot.ref,
       fingerprint: creds.fingerprint,
       outcome: 'ok',
-      detail: { mode, preflight: Boolean(opts.preflight), mask, ...(runAs ? { user: runAs.name, uid: runAs.uid, gid: runAs.gid } : {}) },
+      detail: {
+        mode,
+        preflight: Boolean(opts.preflight),
+        mask,
+        // Names only, never values: which variables the bot got its key in.
+        ...(envMap ? { envNames: envMap.map((m) => m.name).join(',') } : {}),
+        ...(runAs ? { user: runAs.name, uid: runAs.uid, gid: runAs.gid } : {}),
+      },
     }),
     store,
     coordination,
@@ -127,6 +153,7 @@ export const run = async (ctx: ExecContext, args: string[], opts: Record<string,
     args: commandArgs,
     ...(fd !== undefined ? { fd } : {}),
     envPrefix,
+    ...(envMap ? { envMap } : {}),
     mask,
     restartOnRotate,
     reloadSignal,
