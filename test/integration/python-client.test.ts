@@ -41,6 +41,18 @@ const until = async (cond: () => Promise<boolean>, ms = 30_000) => {
     await new Promise((r) => setTimeout(r, 100));
   }
 };
+/**
+ * `keyctl rotate` until it promotes a new key: a rotate run while the last rotation's old key is still in its grace
+ * period only finishes that one (status revoked-previous).
+ */
+const rotate = async () => {
+  for (let i = 0; i < 3; i++) {
+    const rot = await w.cli(['rotate', 'alpha/arb1', '--json']);
+    expect(rot.code, rot.stderr).toBe(0);
+    if ((JSON.parse(rot.stdout) as { results: Array<{ status: string }> }).results[0]?.status !== 'revoked-previous') return;
+  }
+  throw new Error('keyctl rotate promoted no new key');
+};
 const expectNoSecret = (text: string, secret: string) => {
   for (const form of secretForms(secret)) expect(text).not.toContain(form);
 };
@@ -160,21 +172,72 @@ describe('the Python client under keyctl exec', () => {
   });
 });
 
+describe('the example bot (docs/examples/bot.py)', () => {
+  const EXAMPLE = ['python3', join(FIXTURES, '..', '..', '..', 'docs', 'examples', 'bot.py')];
+
+  it('makes one signed read against the sandbox (ccxt is not installed here: its standard-library signer) and prints the fingerprint, never the key', async () => {
+    const key = w.botKeys.arb1!;
+    const r = await keyctl(['exec', 'alpha/arb1', '--fd', '3', '--no-mask', '--', ...EXAMPLE], { BOT_BASE_URL: `${w.sandbox.url}/bybit` })
+      .done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`bot: bybit accepted key ${fingerprint(key.apiKey)} (from fd)`);
+    for (const f of [...secretForms(key.secret), key.apiKey]) expect(r.stdout + r.stderr).not.toContain(f);
+  });
+
+  it('a key the exchange refuses fails the bot (the signed read is real)', async () => {
+    // Signed with a wrong secret: the sandbox checks the HMAC, so the read fails and the bot exits non-zero.
+    const example = await runProcess(EXAMPLE[0]!, EXAMPLE.slice(1), {
+      env: {
+        ...PY,
+        KEYCTL_API_KEY: w.botKeys.arb1!.apiKey,
+        KEYCTL_SECRET: 'fake-wrong-secret-000000',
+        BOT_BASE_URL: `${w.sandbox.url}/bybit`,
+      },
+      cwd: w.dir,
+    });
+    expect(example.code).not.toBe(0);
+    expect(example.stderr).toContain('Signature for this request is not valid');
+    expect(example.stderr).not.toContain('fake-wrong-secret-000000');
+  });
+
+  it('switches to a rotated key after checking it against the sandbox, and keyctl sees the ack', async () => {
+    const piped = keyctl(['exec', 'alpha/arb1', '--fd', '3', '--no-mask', '--', ...EXAMPLE], {
+      KEYCTL_WATCH_MS: '200',
+      BOT_BASE_URL: `${w.sandbox.url}/bybit`,
+      BOT_RUN_MS: '60000',
+      BOT_TICK_MS: '200',
+    });
+    onTestFinished(async () => {
+      if (piped.child.exitCode === null && piped.child.signalCode === null) piped.child.kill('SIGTERM');
+      await piped.done;
+    });
+    await piped.waitFor('bot: bybit accepted key');
+    await rotate();
+    await piped.waitFor(/bot: switched to key \S+/);
+    const newFp = /bot: switched to key (\S+)/.exec(piped.stdout())![1]!;
+    await until(async () => Object.values(await consumers()).some((c) => c.fingerprint === newFp && c.ackedAt !== null));
+    piped.child.kill('SIGTERM');
+    const done = await piped.done;
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr).not.toContain('check failed');
+  });
+});
+
 describe('the Python client: rotation hand-over', () => {
   it('after keyctl rotate, the Python bot under exec --fd 3 gets the new key on its pipe and acks it; the registry shows the ack', async () => {
-    const oldFp = fingerprint(w.botKeys.arb1!.apiKey);
     const piped = keyctl(['exec', 'alpha/arb1', '--fd', '3', '--', ...BOT], { KEYCTL_WATCH_MS: '200', ROTATIONS: '1', LINGER_MS: '60000' });
     onTestFinished(async () => {
       if (piped.child.exitCode === null && piped.child.signalCode === null) piped.child.kill('SIGTERM');
       await piped.done;
     });
     await piped.waitFor('"event": "start"');
-    expect(events(piped.stdout())[0]).toMatchObject({ source: 'fd', fingerprint: oldFp, leftover: [] });
+    // The slot's CURRENT key (the example bot's test above rotated it once already).
+    const oldFp = events(piped.stdout())[0]!.fingerprint as string;
+    expect(events(piped.stdout())[0]).toMatchObject({ source: 'fd', leftover: [] });
     // The first key is acked at once (ack="auto"): the registry records it.
     await until(async () => Object.values(await consumers()).some((c) => c.fingerprint === oldFp && c.ackedAt !== null));
 
-    const rot = await w.cli(['rotate', 'alpha/arb1', '--json']);
-    expect(rot.code, rot.stderr).toBe(0);
+    await rotate();
     await piped.waitFor('"event": "rotated"');
     const rotated = events(piped.stdout()).find((e) => e.event === 'rotated')!;
     const newFp = rotated.fingerprint as string;
