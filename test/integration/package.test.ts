@@ -121,6 +121,9 @@ describe('the installed package', () => {
       'dist/src/sandbox/server.js',
       'docs/examples/bot.mjs',
       'docs/examples/keyctl.yaml',
+      // The Python client, beside the Python example bot that imports it from there.
+      'clients/python/keyctl_client.py',
+      'docs/examples/bot.py',
     ]) {
       expect(files, needed).toContain(needed);
     }
