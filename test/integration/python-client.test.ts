@@ -2,10 +2,13 @@
  * The Python client (clients/python/keyctl_client.py) under the real, built keyctl, run by the machine's python3: a
  * Python bot loads its key in pipe mode (`exec --fd 3`), environment mode (plain `exec`) and from a local-store token,
  * deletes what it read from its environment, never shows the key in repr/str, and follows a rotation hand-over that
- * keyctl sees acknowledged. The bot is test/fixtures/delivery/bot.py (the twin of bot.mjs).
+ * keyctl sees acknowledged. The bot is test/fixtures/delivery/bot.py (the twin of bot.mjs). Also: the example bot
+ * docs/examples/bot.py against the sandbox, and Vault tokens against a stand-in Vault (urllib, no Vault server needed).
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { existsSync, readdirSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { makeWorld, type World } from '../helpers/world.js';
 import { secretForms } from '../helpers/scan.js';
@@ -255,5 +258,99 @@ describe('the Python client: rotation hand-over', () => {
     const done = await piped.done;
     expect(done.code, done.stderr).toBe(0);
     expect(events(done.stdout).map((e) => e.event)).toEqual(['start', 'rotated']);
+  });
+});
+
+describe('the Python client: Vault tokens (urllib, against a stand-in Vault)', () => {
+  // What keyctl issue wraps (src/delivery/token.ts encodePayload), with obviously fake values.
+  const payload = JSON.stringify({
+    v: 1,
+    ref: 'alpha/arb1',
+    apiKey: 'fake-vault-api-key-0001',
+    secret: 'fake-vault-secret-0001',
+    fingerprint: 'fpvault0001',
+  });
+  const GOOD = 'hvs.fakewrappingtoken0001';
+  const SUBSTITUTED = 'hvs.fakenotawrappingtoken02';
+  const calls: Array<{ path: string; headers: IncomingHttpHeaders; body: string }> = [];
+  let used = false;
+  let addr = '';
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      calls.push({ path: req.url ?? '', headers: req.headers, body });
+      const send = (status: number, json: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      if (req.method !== 'POST') return send(405, { errors: ['method'] });
+      if (req.url === '/v1/sys/wrapping/lookup') {
+        const token = (JSON.parse(body || '{}') as { token?: string }).token;
+        if (token === GOOD && !used) return send(200, { data: { creation_path: 'sys/wrapping/wrap' } });
+        if (token === SUBSTITUTED) return send(200, { data: { creation_path: 'secret/data/bots/alpha/arb1' } });
+        return send(400, { errors: ['wrapping token is not valid or does not exist'] });
+      }
+      if (req.url === '/v1/sys/wrapping/unwrap') {
+        if (req.headers['x-vault-token'] === GOOD && !used) {
+          used = true;
+          return send(200, { data: { value: payload } });
+        }
+        return send(400, { errors: ['wrapping token is not valid or does not exist'] });
+      }
+      return send(404, { errors: [] });
+    });
+  });
+  beforeAll(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    addr = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => new Promise<void>((r) => server.close(() => r())));
+
+  const load = (env: NodeJS.ProcessEnv) =>
+    runProcess(
+      'python3',
+      [
+        '-c',
+        [
+          'import json, os, sys',
+          `sys.path.insert(0, ${JSON.stringify(join(FIXTURES, '..', '..', '..', 'clients', 'python'))})`,
+          'import keyctl_client',
+          'try:',
+          '    c = keyctl_client.load_credentials()',
+          '    print(json.dumps({"source": c.source, "fingerprint": c.fingerprint, "ref": c.ref, "ok": c.secret == "fake-vault-secret-0001", "left": "KEYCTL_TOKEN" in os.environ}))',
+          'except keyctl_client.KeyctlError as e:',
+          '    print(json.dumps({"code": e.code, "message": str(e), "left": "KEYCTL_TOKEN" in os.environ}))',
+        ].join('\n'),
+      ],
+      { env: { ...PY, ...env } },
+    );
+
+  it('unwraps once after checking the token came from sys/wrapping/wrap; a second use and a substituted token are refused', async () => {
+    const first = await load({ KEYCTL_TOKEN: `kct1.vault.${GOOD}`, VAULT_ADDR: addr, VAULT_NAMESPACE: 'team-a' });
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({ source: 'token', fingerprint: 'fpvault0001', ref: 'alpha/arb1', ok: true, left: false });
+    const [lookup, unwrap] = calls.splice(0);
+    // The lookup carries the token in its body only, never as the request's own authorization; the unwrap the reverse.
+    expect(lookup!.path).toBe('/v1/sys/wrapping/lookup');
+    expect(JSON.parse(lookup!.body)).toEqual({ token: GOOD });
+    expect(lookup!.headers['x-vault-token']).toBeUndefined();
+    expect(lookup!.headers['x-vault-namespace']).toBe('team-a');
+    expect(unwrap).toMatchObject({ path: '/v1/sys/wrapping/unwrap', body: '' });
+    expect(unwrap!.headers['x-vault-token']).toBe(GOOD);
+
+    const again = await load({ KEYCTL_TOKEN: `kct1.vault.${GOOD}`, VAULT_ADDR: addr });
+    expect(JSON.parse(again.stdout)).toMatchObject({ code: 'WRAP_INVALID' });
+    expect(again.stdout).not.toContain(GOOD);
+
+    calls.length = 0;
+    const substituted = await load({ KEYCTL_TOKEN: `kct1.vault.${SUBSTITUTED}`, VAULT_ADDR: addr });
+    expect(JSON.parse(substituted.stdout)).toMatchObject({ code: 'WRAP_ORIGIN_MISMATCH' });
+    // Refused unused: nothing but the lookup reached Vault.
+    expect(calls.map((c) => c.path)).toEqual(['/v1/sys/wrapping/lookup']);
+  });
+
+  it('without VAULT_ADDR: VAULT_ADDR_MISSING, and the token is still removed from the environment', async () => {
+    const r = await load({ KEYCTL_TOKEN: `kct1.vault.${GOOD}` });
+    expect(JSON.parse(r.stdout)).toMatchObject({ code: 'VAULT_ADDR_MISSING', left: false });
+    expect(r.stdout).not.toContain(GOOD);
   });
 });
