@@ -527,7 +527,7 @@ def _insecure(path: str, what: str, hint: str) -> KeyctlError:
 def _denied(path: str) -> KeyctlError:
     return KeyctlError(
         "TOKEN_STORE_DENIED",
-        f"This process (uid {os.getuid()}) cannot use {path}.",
+        f"This process (uid {os.getuid() if hasattr(os, 'getuid') else '?'}) cannot use {path}.",
         "Local-store tokens are redeemed by the user that owns the store (keyctl's user), on its host. For a bot under "
         "another user use `keyctl exec --user <name> --fd 3`.",
     )
@@ -636,6 +636,8 @@ def _check_dir(path: str, no_follow: bool) -> None:
         st = os.fstat(fd)
     finally:
         os.close(fd)
+    if not hasattr(os, "getuid"):
+        return  # no POSIX owner or mode to check (Windows), as the Node client
     uid = os.getuid()
     if st.st_uid != uid:
         raise _insecure(
@@ -791,7 +793,8 @@ def _redeem_local(store_token: str) -> str:
     _sync_dir(tokens_dir)
     if outcome != "redeemed" or value is None:
         raise _wrap_invalid()
-    return value.decode("utf-8")
+    # Not UTF-8: decoded with replacement characters, so the payload check below refuses it (as the Node client).
+    return value.decode("utf-8", errors="replace")
 
 
 def _write_receipt(tokens_dir: str, record: Dict[str, Any], k: bytes, outcome: str) -> None:
