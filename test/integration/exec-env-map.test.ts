@@ -104,3 +104,45 @@ describe('keyctl exec --preset / --env', () => {
     }
   });
 });
+
+describe('keyctl exec --preset with a key that has a passphrase (OKX)', () => {
+  let okx: World;
+  beforeAll(async () => {
+    okx = await makeWorld({ exchange: 'okx' });
+  });
+  afterAll(async () => okx?.close());
+
+  const runOkx = async (flags: string[], vars: Record<string, string>) => {
+    const key = okx.botKeys.arb1!;
+    expect(key.passphrase).toBeTruthy();
+    const script = `const e = process.env;
+      const names = Object.keys(e).filter((k) => /^(FREQTRADE__|OKX_|KEYCTL_(API_KEY|SECRET|PASSWORD)$)/.test(k)).sort();
+      console.log(JSON.stringify({ names, ok: e[e.KEY_VAR] === e.EXPECT_KEY && e[e.SECRET_VAR] === e.EXPECT_SECRET && e[e.PASS_VAR] === e.EXPECT_PASS }));
+      console.log('pass=' + e[e.PASS_VAR]);`;
+    const r = await startKeyctl(
+      ['--config', join(okx.dir, 'keyctl.yaml'), 'exec', 'alpha/arb1', ...flags, '--', process.execPath, '-e', script],
+      {
+        env: { ...okx.env, ...vars, EXPECT_KEY: key.apiKey, EXPECT_SECRET: key.secret, EXPECT_PASS: key.passphrase },
+        cwd: okx.dir,
+      },
+    ).done;
+    expect(r.code, r.stderr).toBe(0);
+    for (const form of secretForms(key.passphrase!)) expect(r.stdout + r.stderr).not.toContain(form);
+    expect(r.stdout).toContain('pass=[REDACTED]\n');
+    return JSON.parse(r.stdout.split('\n')[0]!) as { names: string[]; ok: boolean };
+  };
+
+  it("--preset freqtrade gives Freqtrade's three variables, the passphrase masked", async () => {
+    const out = await runOkx(['--preset', 'freqtrade'], {
+      KEY_VAR: 'FREQTRADE__EXCHANGE__KEY',
+      SECRET_VAR: 'FREQTRADE__EXCHANGE__SECRET',
+      PASS_VAR: 'FREQTRADE__EXCHANGE__PASSWORD',
+    });
+    expect(out).toEqual({ names: ['FREQTRADE__EXCHANGE__KEY', 'FREQTRADE__EXCHANGE__PASSWORD', 'FREQTRADE__EXCHANGE__SECRET'], ok: true });
+  });
+
+  it('--preset ccxt gives OKX_APIKEY, OKX_SECRET and OKX_PASSWORD', async () => {
+    const out = await runOkx(['--preset', 'ccxt'], { KEY_VAR: 'OKX_APIKEY', SECRET_VAR: 'OKX_SECRET', PASS_VAR: 'OKX_PASSWORD' });
+    expect(out).toEqual({ names: ['OKX_APIKEY', 'OKX_PASSWORD', 'OKX_SECRET'], ok: true });
+  });
+});
