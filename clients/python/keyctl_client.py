@@ -7,7 +7,8 @@ Standard library only (Python 3.9+). It reads, in this order (docs/delivery.md, 
 2. the environment (``KEYCTL_API_KEY``, ``KEYCTL_SECRET``, ... from plain ``keyctl exec``);
 3. a single-use token in ``KEYCTL_TOKEN`` (``keyctl issue``): the local store's token (AES-GCM through the
    ``cryptography`` package: the standard library has no AES-GCM, and this module never implements cryptography
-   itself) or a Vault response-wrapping token (``urllib``).
+   itself), a Vault response-wrapping token (``urllib``), or an AWS store's token (``boto3``, and PyYAML for the
+   config). A package that is missing is named in the error, before the token is used.
 
 Every variable it read is deleted from ``os.environ`` (``KEYCTL_TOKEN`` even when the token does not work), so a
 library that dumps the environment, or a child process the bot starts, does not get the key. The returned object's
@@ -453,19 +454,7 @@ def _from_token(token: str, env: MutableMapping[str, str]) -> Credentials:
             "TOKEN_NOT_PORTABLE", "A token from the memory store cannot leave the process that issued it.", "Use the local, Vault or AWS store, or keyctl exec."
         )
     elif provider == "aws":
-        try:
-            import boto3  # noqa: F401
-        except ImportError:
-            raise KeyctlError(
-                "MISSING_PACKAGE",
-                "The token was issued by an AWS store; unwrapping it needs the boto3 package, which is not importable.",
-                "Install boto3 (pip install boto3), or start the bot with `keyctl exec --fd 3`.",
-            ) from None
-        raise KeyctlError(
-            "TOKEN_PROVIDER_UNSUPPORTED",
-            "This Python client does not unwrap AWS-store tokens yet.",
-            "Start the bot with `keyctl exec <bot/sub> --fd 3` (or plain `keyctl exec`), or use the Node client for AWS tokens.",
-        )
+        value = _unwrap_aws(store_token, env)
     else:
         raise KeyctlError(
             "TOKEN_PROVIDER_UNSUPPORTED",
@@ -900,3 +889,141 @@ def _unwrap_vault(token: str, env: MutableMapping[str, str]) -> str:
     if not isinstance(value, str):
         raise _wrap_invalid()
     return value
+
+
+# AWS: wrapping is emulated with one secret per token, named after the token's SHA-256 (providers/aws/wraps.ts,
+# docs/aws.md "Wrap and unwrap"). The single-use gate is a guarded label move: AWSCURRENT moves from the value's
+# version to this unwrapper's own claim version, which succeeds exactly once.
+_AWS_WRAP_VALUE_VERSION = "keyctl-wrap-value-0000000000000000000000"
+_AWS_WRAP_CLAIM_PREFIX = "keyctl-wrap-claim-"
+_AWS_WRAP_CLAIM_LABEL = "keyctl-claim"
+_AWS_TAG_EXPIRES = "keyctl:expires-at"
+_AWS_GUARD_FAILURES = ("InvalidParameterException", "InvalidRequestException", "ValidationException")
+
+
+def _aws_store_config(env: MutableMapping[str, str]) -> Dict[str, Any]:
+    """The store section of keyctl's config (KEYCTL_CONFIG, else ./keyctl.yaml), as the Node client reads it."""
+    try:
+        import yaml  # type: ignore
+    except ImportError:
+        raise KeyctlError(
+            "MISSING_PACKAGE",
+            "An AWS-store token needs keyctl's config (region, prefix), and reading it needs the PyYAML package, which is not importable.",
+            "Install PyYAML (pip install pyyaml), or start the bot with `keyctl exec <bot/sub> --fd 3`.",
+        ) from None
+    path = env.get("KEYCTL_CONFIG") or "keyctl.yaml"
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as err:
+        raise KeyctlError(
+            "CONFIG_UNREADABLE",
+            f"Could not read keyctl's config {path} ({type(err).__name__}); an AWS-store token needs it.",
+            "Set KEYCTL_CONFIG to the config `keyctl issue` used.",
+        ) from None
+    store = raw.get("store") if isinstance(raw, dict) else None
+    if not isinstance(store, dict) or store.get("provider") != "aws":
+        raise KeyctlError(
+            "TOKEN_PROVIDER_MISMATCH",
+            f"The token was issued by an aws store, but {path} configures another store.",
+            "Point KEYCTL_CONFIG at the config keyctl issue used.",
+        )
+    if store.get("assumeRole") is not None:
+        raise KeyctlError(
+            "TOKEN_PROVIDER_UNSUPPORTED",
+            "This Python client does not assume the store's role (store.assumeRole) to unwrap a token.",
+            "Start the bot with `keyctl exec <bot/sub> --fd 3`, or use the Node client.",
+        )
+    if not isinstance(store.get("region"), str) or not store["region"]:
+        raise KeyctlError("CONFIG_INVALID", f"{path}: store.region is missing.", "Point KEYCTL_CONFIG at the config keyctl issue used.")
+    return store
+
+
+def _unwrap_aws(token: str, env: MutableMapping[str, str]) -> str:
+    try:
+        import boto3  # type: ignore
+        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore
+    except ImportError:
+        raise KeyctlError(
+            "MISSING_PACKAGE",
+            "The token was issued by an AWS store; unwrapping it needs the boto3 package, which is not importable. The token was not used.",
+            "Install boto3 (pip install boto3), or start the bot with `keyctl exec <bot/sub> --fd 3`.",
+        ) from None
+    if not token.startswith("kcw_") or len(token) > 256:
+        raise _wrap_invalid()
+    store = _aws_store_config(env)
+    kwargs: Dict[str, Any] = {"region_name": store["region"]}
+    if isinstance(store.get("endpoint"), str):
+        kwargs["endpoint_url"] = store["endpoint"]
+    prefix = store.get("prefix") if isinstance(store.get("prefix"), str) else "keyctl/"
+    name = f"{prefix}_wrap/{hashlib.sha256(token.encode('utf-8')).hexdigest()}"
+
+    def code_of(err: Exception) -> str:
+        return str(getattr(err, "response", {}).get("Error", {}).get("Code", "")) if isinstance(err, ClientError) else ""
+
+    def describe(sm: Any) -> Optional[Dict[str, Any]]:
+        try:
+            out = sm.describe_secret(SecretId=name)
+        except ClientError as err:
+            if code_of(err) == "ResourceNotFoundException":
+                return None
+            raise
+        return None if out.get("DeletedDate") else out
+
+    def force_delete(sm: Any) -> None:
+        try:
+            sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+        except ClientError as err:
+            if code_of(err) != "ResourceNotFoundException":
+                raise
+
+    try:
+        sm = boto3.client("secretsmanager", **kwargs)
+        info = describe(sm)
+        if info is None:
+            raise _wrap_invalid()
+        expires_text = next((t.get("Value") for t in info.get("Tags", []) if t.get("Key") == _AWS_TAG_EXPIRES), None)
+        expires = _iso_ms(expires_text) if isinstance(expires_text, str) else None
+        if expires is None or expires <= time.time() * 1000:
+            force_delete(sm)
+            raise _wrap_invalid()
+        claim = f"{_AWS_WRAP_CLAIM_PREFIX}{os.urandom(11).hex()}"
+        try:
+            # This unwrap's own claim version, under a side label (without one, PutSecretValue would move AWSCURRENT).
+            sm.put_secret_value(
+                SecretId=name,
+                SecretString=_js_json({"_keyctl": {"v": 1, "kind": "wrap-claimed"}}),
+                ClientRequestToken=claim,
+                VersionStages=[_AWS_WRAP_CLAIM_LABEL],
+            )
+            sm.update_secret_version_stage(
+                SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=claim, RemoveFromVersionId=_AWS_WRAP_VALUE_VERSION
+            )
+        except ClientError as err:
+            if code_of(err) not in _AWS_GUARD_FAILURES and code_of(err) != "ResourceNotFoundException":
+                raise
+            # The gate said no, or a retried move that had succeeded lost its reply: then AWSCURRENT is on this claim.
+            labels = describe(sm)
+            if not labels or "AWSCURRENT" not in labels.get("VersionIdsToStages", {}).get(claim, []):
+                raise _wrap_invalid() from None
+        # This caller alone won the claim: read the value (now AWSPREVIOUS), then remove the secret for good.
+        got = sm.get_secret_value(SecretId=name, VersionId=_AWS_WRAP_VALUE_VERSION, VersionStage="AWSPREVIOUS")
+        try:
+            force_delete(sm)
+        except (ClientError, BotoCoreError):
+            pass  # keyctl's sweep removes it after expiry
+    except KeyctlError:
+        raise
+    except (ClientError, BotoCoreError) as err:
+        raise KeyctlError(
+            "AWS_UNAVAILABLE",
+            f"AWS Secrets Manager could not unwrap the token ({code_of(err) or type(err).__name__}).",
+            "Check the bot's AWS credentials and its IAM rights on <prefix>_wrap/* (docs/delivery.md); the token may be used up.",
+        ) from None
+    try:
+        head = json.loads(got.get("SecretString") or "").get("_keyctl")
+    except (ValueError, AttributeError):
+        head = None
+    if not isinstance(head, dict) or head.get("v") != 1 or head.get("kind") != "wrap" or not isinstance(head.get("value"), str):
+        raise _wrap_invalid()
+    return head["value"]
