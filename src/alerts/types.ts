@@ -24,6 +24,7 @@ export const ALERT_EVENTS = [
   'alert.test',
   'alert.suppressed',
   'config.invalid',
+  'review.ready',
 ] as const;
 
 export type AlertEvent = (typeof ALERT_EVENTS)[number];
@@ -49,6 +50,8 @@ export const DEFAULT_SEVERITY: Readonly<Record<AlertEvent, Severity>> = {
   'alert.test': 'info',
   'alert.suppressed': 'warning',
   'config.invalid': 'warning',
+  // Warning, not info: a channel's default minSeverity (warning) lets the review through; PagerDuty takes it as a notice.
+  'review.ready': 'warning',
 };
 
 export interface Alert {

@@ -169,6 +169,25 @@ export async function review(deps: ReviewDeps, input: { sinceMs: number }): Prom
 }
 
 /** The review as Markdown, for a weekly report. */
+/**
+ * The review in one line, for an alert channel (the daemon's `--review-every`): the counts a person acts on, and the
+ * command that shows the rest. Refs and counts only, never a secret.
+ */
+export function reviewSummary(r: Review, period: string): string {
+  const parts = [
+    `${r.verificationsFailed.length} verification(s) failed`,
+    `${r.drift.filter((d) => d.fixed === null).length} drift not fixed`,
+    `${r.rotations.length} rotation(s)`,
+    `${r.rotationProblems.length} rotation problem(s)`,
+    `${r.kills.length} kill(s)`,
+    `${r.attestationsComingDue.length} attestation(s) due`,
+    `${r.expiring.length} key(s) nearing expiry`,
+    `${r.alertFailures.length} alert(s) not delivered`,
+    `${r.auditProblems.length} audit problem(s)`,
+  ];
+  return `keyctl review of the last ${period}: ${parts.join(', ')}. Details: keyctl review --since ${period}`;
+}
+
 export function reviewMarkdown(r: Review): string {
   const out: string[] = [
     `# keyctl review: ${r.since.slice(0, 10)} to ${r.until.slice(0, 10)}`,

@@ -5,7 +5,9 @@
  * lease is released so a standby takes over at once, and the server closes.
  */
 import type { CoordinationStore } from '../../providers/coordination.js';
+import { review, type Review } from '../app/review.js';
 import { buildSchedule } from '../app/schedule.js';
+import type { ChecklistConfig } from '../config/checklist-schema.js';
 import type { EventSink, Logger } from '../events/types.js';
 import { KeyctlError } from '../errors.js';
 import type { KeyctlMetrics } from '../observability/metrics.js';
@@ -45,6 +47,12 @@ export interface DaemonOptions {
    * kept in the coordination store (`daemon/sweep`), so a new leader does not sweep again at once.
    */
   sweepEveryMs?: number;
+  /**
+   * The scheduled review (`--review-every`): every `everyMs` the leader builds `keyctl review --since <period>` and
+   * hands it to `send` (the CLI sends it through the alert channels). Off when absent. The last one's time is kept in the
+   * coordination store (`daemon/review`), so a new leader does not send it again at once.
+   */
+  review?: { everyMs: number; period: string; checklist?: ChecklistConfig; send: (review: Review) => Promise<void> | void };
   /** How often the leader checks the audit chain (default 10 minutes; the first cycle always does). */
   auditCheckMs?: number;
   now?: () => number;
@@ -133,9 +141,10 @@ async function leaderCycle(
     Math.max(1000, Math.floor(options.leaseTtlMs / 3)),
   );
   try {
-    const sweep = await sweepDue(deps.coordination, options);
+    const sweep = await periodDue(deps.coordination, SWEEP_RECORD, options.sweepEveryMs ?? DEFAULT_SWEEP_EVERY_MS);
     const report = await runCycle(deps, { stuckAfterMs: options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS, stuckSeen, sweep: sweep.due });
     if (sweep.due) await sweep.done();
+    if (options.review) await scheduledReview(deps, options.review, options.now ?? Date.now);
     health.storeOk = true;
     for (const s of await buildSchedule(deps)) {
       options.metrics.setSchedule(s.ref, { lastRotation: s.lastRotation, nextRotation: s.nextRotation });
@@ -185,23 +194,40 @@ export const DUE_RUN_EVERY_MS = 3_600_000;
 const DEFAULT_SWEEP_EVERY_MS = 86_400_000;
 const SWEEP_RECORD = 'daemon/sweep';
 
-/** Whether the periodic orphan sweep is due, and how to record that it ran. */
-async function sweepDue(
+const REVIEW_RECORD = 'daemon/review';
+
+/** Sends the scheduled review when its period is over (recorded only once it was handed over). */
+async function scheduledReview(deps: DaemonDeps, schedule: NonNullable<DaemonOptions['review']>, now: () => number): Promise<void> {
+  const due = await periodDue(deps.coordination, REVIEW_RECORD, schedule.everyMs);
+  if (!due.due) return;
+  const result = await review(
+    { inventory: deps.inventory, audit: deps.audit, now, ...(schedule.checklist ? { checklist: schedule.checklist } : {}) },
+    { sinceMs: schedule.everyMs },
+  );
+  await schedule.send(result);
+  await due.done();
+}
+
+/**
+ * Whether a periodic task (the orphan sweep, the scheduled review) is due, by the time of its last run kept in the
+ * coordination store at `record`, and how to record that it ran.
+ */
+async function periodDue(
   coordination: CoordinationStore,
-  options: Pick<DaemonOptions, 'sweepEveryMs'>,
+  record: string,
+  everyMs: number,
 ): Promise<{ due: boolean; done: () => Promise<void> }> {
-  const every = options.sweepEveryMs ?? DEFAULT_SWEEP_EVERY_MS;
-  const last = await coordination.read<{ at: string }>(SWEEP_RECORD);
+  const last = await coordination.read<{ at: string }>(record);
   const now = await coordination.now();
   const at = last ? Date.parse(last.value.at) : NaN;
-  // A record keyctl cannot read as a time: sweep (doing it once too often costs a listing per slot, nothing more).
-  const due = !(at + every > now);
+  // A record keyctl cannot read as a time: due (doing it once too often costs one sweep or one review, nothing more).
+  const due = !(at + everyMs > now);
   return {
     due,
     done: async () => {
       await coordination
-        .write(SWEEP_RECORD, { at: new Date(await coordination.now()).toISOString() }, { expect: last?.revision ?? null })
-        .catch(() => undefined); // another leader recorded its own sweep: as good
+        .write(record, { at: new Date(await coordination.now()).toISOString() }, { expect: last?.revision ?? null })
+        .catch(() => undefined); // another leader recorded its own run: as good
     },
   };
 }

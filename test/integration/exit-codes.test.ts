@@ -238,7 +238,11 @@ const scenarios: Record<string, Record<number, Scenario>> = {
         await w.cli(['daemon', '--interval', '1s', '--lease', '3s'], { signalWhen: { when: /"msg":"cycle done"/, signal: 'SIGTERM' } }),
       );
     },
-    2: async (check) => check(await (await world()).cli(['daemon', '--interval', 'soon', '--json']), 'INVALID_DURATION'),
+    2: async (check) => {
+      const w = await world();
+      check(await w.cli(['daemon', '--review-every', '10m', '--json']), 'REVIEW_TOO_OFTEN');
+      check(await w.cli(['daemon', '--interval', 'soon', '--json']), 'INVALID_DURATION');
+    },
     4: async (check) => check(await (await world()).cli(['daemon', '--json'], wrongKey), 'WRONG_MASTER_KEY'),
   },
   rotate: {

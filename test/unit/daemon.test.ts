@@ -12,7 +12,8 @@ import { parseListen } from '../../src/daemon/server.js';
 import { runDaemon } from '../../src/daemon/run.js';
 import { createRotationEngine } from '../../src/app/engine.js';
 import { KeyctlMetrics } from '../../src/observability/metrics.js';
-import { appWorld } from './app-world.js';
+import { appWorld, UNSAFE_BOT } from './app-world.js';
+import { reviewSummary, type Review } from '../../src/app/review.js';
 import { silentLogger } from '../../src/events/logger.js';
 import type { KeyctlEvent } from '../../src/events/types.js';
 import { ProviderError } from '../../src/errors.js';
@@ -161,6 +162,49 @@ describe('the daemon loop', () => {
         'store.unreachable closed',
         'audit.broken open AUDIT_CHAIN_BROKEN',
       ]);
+    } finally {
+      await w.close();
+    }
+  }, 30_000);
+
+  it('sends the scheduled review once a period, not again from a new leader, and again once the period is over', async () => {
+    const w = await appWorld({ sandbox: true, permissions: { arb1: UNSAFE_BOT } });
+    try {
+      const sent: Review[] = [];
+      const WEEK = 7 * 86_400_000;
+      const daemon = async (owner: string, cycles: number) => {
+        const stop = new AbortController();
+        let ticks = 0;
+        await runDaemon(
+          { ...w.deps, engine: createRotationEngine(w.deps, { owner, propagationWaitMs: 0 }) },
+          {
+            owner,
+            intervalMs: 5,
+            leaseTtlMs: 60_000,
+            signal: stop.signal,
+            logger: silentLogger,
+            metrics: new KeyctlMetrics(),
+            review: { everyMs: WEEK, period: '7d', send: (r) => void sent.push(r) },
+            onCycle: () => {
+              ticks += 1;
+              if (ticks === cycles) stop.abort();
+            },
+          },
+        );
+      };
+      await daemon('host-a:1', 3);
+      expect(sent).toHaveLength(1);
+      // Built after the cycle's own verifications: the unsafe key is in it, and its one line says so.
+      expect(sent[0]!.verificationsFailed.map((i) => i.ref)).toContain('alpha/arb1');
+      expect(reviewSummary(sent[0]!, '7d')).toMatch(
+        /^keyctl review of the last 7d: 1 verification\(s\) failed, .*keyctl review --since 7d$/,
+      );
+      await daemon('host-b:2', 2); // a new leader within the week: the record says it was sent
+      expect(sent).toHaveLength(1);
+      const rec = await w.deps.coordination.read<{ at: string }>('daemon/review');
+      await w.deps.coordination.write('daemon/review', { at: new Date(Date.now() - WEEK - 1000).toISOString() }, { expect: rec!.revision });
+      await daemon('host-b:2', 1);
+      expect(sent).toHaveLength(2);
     } finally {
       await w.close();
     }

@@ -20,7 +20,7 @@ import { isRecord, originOf, parseJson, postJson, retryAfter, statusError } from
 import type { Alert, AlertEvent, Severity } from '../types.js';
 
 const MAX_SUMMARY = 1024;
-const NOTICES: ReadonlySet<AlertEvent> = new Set<AlertEvent>(['alert.test', 'alert.suppressed']);
+const NOTICES: ReadonlySet<AlertEvent> = new Set<AlertEvent>(['alert.test', 'alert.suppressed', 'review.ready']);
 const MAX_DEDUP_KEY = 255;
 
 const SEVERITY: Record<Severity, 'critical' | 'warning' | 'info'> = { critical: 'critical', warning: 'warning', info: 'info' };

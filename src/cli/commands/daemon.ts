@@ -13,6 +13,7 @@ import { createRotationEngine } from '../../app/engine.js';
 import { leaseMsFromEnv, propagationWaitMsFromEnv } from '../../app/env.js';
 import { instrumentAdapter } from '../../daemon/instrument.js';
 import { makeAlert, resolutionOf, type Alert } from '../../alerts/types.js';
+import { reviewSummary, type Review } from '../../app/review.js';
 import { loadConfig } from '../../config/load.js';
 import { AlertConditions } from '../../daemon/conditions.js';
 import { jsonLogger } from '../../daemon/log.js';
@@ -35,6 +36,8 @@ interface Settings {
   listen: string | undefined;
   stuckAfterMs?: number;
   sweepEveryMs?: number;
+  /** --review-every: the period, as given (the review's --since), and in ms. */
+  review?: { period: string; everyMs: number };
 }
 
 const DEFAULT_INTERVAL_MS = 30_000;
@@ -45,6 +48,12 @@ export const run: CommandRun = async (ctx, _args, opts) => {
   const leaseTtlMs = typeof opts.lease === 'string' ? parseDuration(opts.lease, '--lease') : DEFAULT_LEASE_MS;
   const stuckAfterMs = typeof opts.stuckAfter === 'string' ? parseDuration(opts.stuckAfter, '--stuck-after') : undefined;
   const sweepEveryMs = typeof opts.sweepEvery === 'string' ? parseDuration(opts.sweepEvery, '--sweep-every') : undefined;
+  const reviewEveryMs = typeof opts.reviewEvery === 'string' ? parseDuration(opts.reviewEvery, '--review-every') : undefined;
+  if (reviewEveryMs !== undefined && reviewEveryMs < 3_600_000) {
+    throw new UsageError('REVIEW_TOO_OFTEN', `--review-every ${String(opts.reviewEvery)} is under an hour.`, {
+      hint: 'A review summarises a period for a person: use 7d (weekly) or 30d (monthly).',
+    });
+  }
   if (intervalMs < 1000) {
     throw new UsageError('INTERVAL_TOO_SHORT', `--interval ${String(opts.interval)} is under a second.`, { hint: 'Use 1s or more.' });
   }
@@ -62,6 +71,7 @@ export const run: CommandRun = async (ctx, _args, opts) => {
     listen: typeof opts.listen === 'string' ? opts.listen : undefined,
     ...(stuckAfterMs !== undefined ? { stuckAfterMs } : {}),
     ...(sweepEveryMs !== undefined ? { sweepEveryMs } : {}),
+    ...(reviewEveryMs !== undefined ? { review: { period: String(opts.reviewEvery), everyMs: reviewEveryMs } } : {}),
   };
 
   const stop = new AbortController();
@@ -204,6 +214,19 @@ async function serve(
         ...(settings.listen ? { listen: settings.listen } : {}),
         ...(settings.stuckAfterMs !== undefined ? { stuckAfterMs: settings.stuckAfterMs } : {}),
         ...(settings.sweepEveryMs !== undefined ? { sweepEveryMs: settings.sweepEveryMs } : {}),
+        ...(settings.review
+          ? {
+              review: {
+                everyMs: settings.review.everyMs,
+                period: settings.review.period,
+                checklist: config.checklist,
+                // One line through every channel that takes review.ready: what needs a person, and the command for the rest.
+                send: async (r: Review) => {
+                  await dispatcher.send(makeAlert({ event: 'review.ready', summary: reviewSummary(r, settings.review!.period) }));
+                },
+              },
+            }
+          : {}),
         signal,
         logger,
         metrics,

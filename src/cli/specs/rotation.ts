@@ -10,10 +10,14 @@ export const specs: CommandSpec[] = [
       ['--lease <duration>', 'leadership lease: how long a dead leader holds the others back (at least twice --interval)', '60s'],
       ['--stuck-after <duration>', 'alert rotation.stuck for a rotation unfinished this long (a promoted one: past its grace)', '1h'],
       ['--sweep-every <duration>', 'how often every slot is swept for orphaned keyctl-labelled keys at its exchange', '24h'],
+      [
+        '--review-every <duration>',
+        'send `keyctl review` of each period (7d, 30d; at least 1h) through the alert channels as one review.ready line (default: off)',
+      ],
     ],
     exits: {
       0: 'stopped by SIGTERM or SIGINT after finishing its cycle and releasing the lead',
-      2: 'a bad --interval, --lease, --listen, --stuck-after or --sweep-every',
+      2: 'a bad --interval, --lease, --listen, --stuck-after, --sweep-every or --review-every (REVIEW_TOO_OFTEN: under an hour)',
       4: 'the store cannot be opened',
     },
     help: [
