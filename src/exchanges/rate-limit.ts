@@ -177,6 +177,7 @@ export class WindowLimiter {
   private readonly sent: Array<{ at: number; weight: number }> = [];
   private readonly queue: Array<{ weight: number; since: number; go: () => void }> = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private arriving: { weight: number; since: number; go: () => void } | undefined;
   private pausedUntil = 0;
   private share = 1;
   /** When the share last changed (a rate-limit answer, or a window's recovery). */
@@ -195,8 +196,12 @@ export class WindowLimiter {
   /** Resolves when a call of `weight` units may go; the call is counted from then. */
   acquire(weight = 1): Promise<void> {
     return new Promise((go) => {
-      this.queue.push({ weight, since: this.now(), go });
+      const entry = { weight, since: this.now(), go };
+      this.queue.push(entry);
+      // A call let through by the pump of its own arrival did not wait, even if the clock ticked in between.
+      this.arriving = entry;
       this.pump();
+      this.arriving = undefined;
     });
   }
 
@@ -269,7 +274,7 @@ export class WindowLimiter {
       }
       this.queue.shift();
       this.sent.push({ at: now, weight: head.weight });
-      if (now > head.since) {
+      if (head !== this.arriving && now > head.since) {
         this.waited += 1;
         this.waitedMs += now - head.since;
       }
