@@ -13,11 +13,22 @@ export interface CurrentCredentials extends BotCredentials {
   version: string;
 }
 
+/** The slot's CURRENT key as stored, checked: what every way of handing a bot its key starts from. */
+export interface StoredCurrent {
+  apiKey: string;
+  secret: string;
+  passphrase?: string;
+  fingerprint: string;
+  version: string;
+  createdAt: string;
+}
+
 /**
- * The slot's CURRENT key (resolve the slot with domain/resolve.ts `resolveSlot`: master keys are never handed to a
- * bot). Throws MissingKeyError (exit 2) with a hint when the slot holds none.
+ * Reads the slot's CURRENT version (resolve the slot with domain/resolve.ts `resolveSlot`: master keys are never
+ * handed to a bot). Throws MissingKeyError (exit 2) with a hint when the slot holds none, INVALID_STORED_KEY when the
+ * version lacks a key or secret. Loads nothing beyond the store (exec's start-up reads it too).
  */
-export async function readCurrent(store: SecretStore, slot: SlotKey): Promise<CurrentCredentials> {
+export async function readStoredCurrent(store: SecretStore, slot: SlotKey): Promise<StoredCurrent> {
   let v;
   try {
     v = await store.read(slot.path, { stage: 'CURRENT' });
@@ -35,15 +46,28 @@ export async function readCurrent(store: SecretStore, slot: SlotKey): Promise<Cu
       hint: `Re-import the key with \`keyctl key import ${slot.ref}\`.`,
     });
   }
-  const rotatesAt = await nextRotationOf(slot, v.version.createdAt);
   return {
-    ref: slot.ref,
     apiKey,
     secret,
-    ...(passphrase ? { password: passphrase } : {}),
+    ...(passphrase ? { passphrase } : {}),
     fingerprint: v.version.meta.fingerprint || fingerprint(apiKey),
-    ...(rotatesAt ? { rotatesAt } : {}),
     version: v.version.id,
+    createdAt: v.version.createdAt,
+  };
+}
+
+/** The slot's CURRENT key with the time of its next scheduled rotation. */
+export async function readCurrent(store: SecretStore, slot: SlotKey): Promise<CurrentCredentials> {
+  const c = await readStoredCurrent(store, slot);
+  const rotatesAt = await nextRotationOf(slot, c.createdAt);
+  return {
+    ref: slot.ref,
+    apiKey: c.apiKey,
+    secret: c.secret,
+    ...(c.passphrase ? { password: c.passphrase } : {}),
+    fingerprint: c.fingerprint,
+    ...(rotatesAt ? { rotatesAt } : {}),
+    version: c.version,
   };
 }
 

@@ -14,11 +14,11 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { MissingKeyError, NotFoundError, ProviderError, UsageError } from '../errors.js';
-import { fingerprint } from '../domain/fingerprint.js';
+import { UsageError } from '../errors.js';
 import type { SlotKey } from '../domain/resolve.js';
 import type { CoordinationStore } from '../../providers/coordination.js';
 import type { SecretStore } from '../../providers/types.js';
+import { readStoredCurrent } from './current.js';
 import { confirmConsumer, PAUSE_KILL_AFTER_MS, procStartOf, registerConsumer, thisHost, type Consumer } from './handover.js';
 import { maskNeedles, MaskStream } from './mask.js';
 import { readPause, type PauseRecord } from './pause.js';
@@ -167,32 +167,16 @@ export type StartKey = BotCredentials & { version: string };
  * library works it out (schedules/due.ts).
  */
 export async function readStartKey(store: SecretStore, slot: SlotKey, rotateEveryMs: number): Promise<StartKey> {
-  let v;
-  try {
-    v = await store.read(slot.path, { stage: 'CURRENT' });
-  } catch (err) {
-    if (err instanceof NotFoundError) {
-      throw new MissingKeyError(`${slot.ref} has no CURRENT key in the store.`, {
-        hint: `Import one with \`keyctl key import ${slot.ref} < key.json\`, or finish a rotation with \`keyctl rotate ${slot.ref}\`.`,
-      });
-    }
-    throw err;
-  }
-  const { apiKey, secret, passphrase } = v.secret;
-  if (!apiKey || !secret) {
-    throw new ProviderError('INVALID_STORED_KEY', `The CURRENT version of ${slot.ref} lacks apiKey or secret.`, {
-      hint: `Re-import the key with \`keyctl key import ${slot.ref}\`.`,
-    });
-  }
-  const rotatesAt = await rotatesAtOf(slot, v.version.createdAt, rotateEveryMs);
+  const c = await readStoredCurrent(store, slot);
+  const rotatesAt = await rotatesAtOf(slot, c.createdAt, rotateEveryMs);
   return {
     ref: slot.ref,
-    apiKey,
-    secret,
-    ...(passphrase ? { password: passphrase } : {}),
-    fingerprint: v.version.meta.fingerprint || fingerprint(apiKey),
+    apiKey: c.apiKey,
+    secret: c.secret,
+    ...(c.passphrase ? { password: c.passphrase } : {}),
+    fingerprint: c.fingerprint,
     ...(rotatesAt ? { rotatesAt } : {}),
-    version: v.version.id,
+    version: c.version,
   };
 }
 
