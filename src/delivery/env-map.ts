@@ -9,6 +9,7 @@
  */
 import { UsageError } from '../errors.js';
 import { envNames, type BotCredentials } from './protocol.js';
+import { storeCredentialEnv } from './store-env.js';
 
 /** What a mapped variable can carry, in the names of the pipe protocol and the Node client. */
 export const ENV_FIELDS = ['apiKey', 'secret', 'password', 'fingerprint', 'ref'] as const;
@@ -42,20 +43,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const JESSE_EXCHANGE = /^[A-Z][A-Z0-9_]{0,63}$/;
 const CCXT_ID = /^[a-z][a-z0-9]{0,39}$/;
 /** Variables with a meaning of their own to keyctl or its stores: a mapping must not set them. */
-const RESERVED = [
-  'KEYCTL_MASTER_KEY',
-  'KEYCTL_MASTER_KEY_FILE',
-  'KEYCTL_PASSPHRASE',
-  'KEYCTL_TOKEN',
-  'KEYCTL_CONFIG',
-  'VAULT_TOKEN',
-  'VAULT_SECRET_ID',
-  'KEYCTL_VAULT_JWT',
-  'VAULT_CLIENT_KEY',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-];
+const RESERVED = [...storeCredentialEnv('aws'), 'KEYCTL_MASTER_KEY_FILE', 'KEYCTL_CONFIG'];
 
 function presetMappings(preset: string, exchange: string): EnvMapping[] {
   if (preset === 'freqtrade') {

@@ -19,6 +19,7 @@ import type { SlotKey } from '../domain/resolve.js';
 import type { CoordinationStore } from '../../providers/coordination.js';
 import type { SecretStore } from '../../providers/types.js';
 import { readStoredCurrent } from './current.js';
+import { STRIPPED_ENV } from './store-env.js';
 import { confirmConsumer, PAUSE_KILL_AFTER_MS, procStartOf, registerConsumer, thisHost, type Consumer } from './handover.js';
 import { maskNeedles, MaskStream } from './mask.js';
 import { readPause, type PauseRecord } from './pause.js';
@@ -33,26 +34,7 @@ export { PAUSE_KILL_AFTER_MS } from './handover.js';
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 /** After one of these the bot is stopping: a rotation seen meanwhile does not restart it. */
 const STOPPING_SIGNALS = new Set<NodeJS.Signals>(['SIGINT', 'SIGTERM', 'SIGQUIT']);
-/** keyctl's own store credentials never reach the bot: with them it could read every key in the store. */
-export const STRIPPED_ENV = [
-  'KEYCTL_MASTER_KEY',
-  'KEYCTL_PASSPHRASE',
-  'KEYCTL_TOKEN',
-  'VAULT_TOKEN',
-  'VAULT_SECRET_ID',
-  'KEYCTL_VAULT_JWT',
-  'VAULT_CLIENT_KEY',
-];
-/**
- * With the AWS store, keyctl's AWS credentials in the environment can read every key in the store: they are not the
- * bot's to inherit. A bot that needs AWS gets a role or profile of its own (instance role, AWS_PROFILE).
- */
-export const AWS_STORE_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
-
-/** The environment variables that hold a provider's store credentials and never reach a bot. */
-export function storeCredentialEnv(provider: string): string[] {
-  return provider === 'aws' ? [...STRIPPED_ENV, ...AWS_STORE_ENV] : STRIPPED_ENV;
-}
+export { AWS_STORE_ENV, storeCredentialEnv, STRIPPED_ENV } from './store-env.js';
 /** Default poll interval of the rotation watch. */
 export const DEFAULT_WATCH_MS = 10_000;
 /** How long exec waits for the bot's output to drain after it exited (a grandchild may hold the pipes). */
