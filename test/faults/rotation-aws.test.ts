@@ -6,34 +6,10 @@
  * Skipped when moto is missing, unless CI=true (then it fails, so a CI image without moto cannot go green).
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { FAKE_AWS_ENV, skipWithoutMoto, startMoto, type MotoServer } from '../helpers/moto.js';
 import type { World } from '../helpers/world.js';
-import {
-  again,
-  assertInvariants,
-  assertRevoked,
-  cli,
-  countOf,
-  crash,
-  faultWorld,
-  LEASE_MS,
-  ONE_ROTATION,
-  parseRotate,
-  REF,
-  rerun,
-  sleep,
-  untrackedLabelledEverywhere,
-  warmUp,
-} from './helpers/rotation-world.js';
-
-const PER_STEP = [
-  'rotate.after-create',
-  'rotate.after-store',
-  'rotate.after-verify',
-  'rotate.after-promote',
-  'rotate.after-revoke-exchange',
-] as const;
+import { faultWorld, subsetCases, SUBSET_STEPS, warmUp } from './helpers/rotation-world.js';
 
 describe.skipIf(skipWithoutMoto)('the AWS store (moto): one failpoint per step', () => {
   let moto: MotoServer;
@@ -58,16 +34,9 @@ describe.skipIf(skipWithoutMoto)('the AWS store (moto): one failpoint per step',
     return w;
   }
 
-  it.concurrent.for(PER_STEP)('aws, killed at %s: the re-run converges', { timeout: 120_000 }, async (failpoint, { task }) => {
+  it.concurrent.for(SUBSET_STEPS)('aws, killed at %s: the re-run converges', { timeout: 120_000 }, async (failpoint, { task }) => {
     const w = await awsWorld();
-    await crash(w, ['rotate', REF, '--grace', '0s', '--json'], failpoint);
-    await sleep(LEASE_MS + 100);
-    const r = await rerun(w);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    const swept = failpoint === 'rotate.after-create' ? 1 : 0;
-    expect(parseRotate(r)!.results[0]).toMatchObject({ previousRevoked: true, orphansDeleted: swept });
-    await assertInvariants(w, { audit: { ...ONE_ROTATION, 'rotate.sweep': swept } });
-    task.meta.faultOutcome = `crash, ${parseRotate(r)!.results[0]!.status}`;
+    task.meta.faultOutcome = await subsetCases.crashAtStep(w, failpoint);
   });
 
   it.concurrent(
@@ -75,24 +44,12 @@ describe.skipIf(skipWithoutMoto)('the AWS store (moto): one failpoint per step',
     { timeout: 120_000 },
     async ({ task }) => {
       const w = await awsWorld();
-      const failed = await cli(w, ['rotate', REF, '--grace', '0s', '--json'], { KEYCTL_FAILPOINT: 'store.write-pending:fail' });
-      expect(failed.code, failed.stdout + failed.stderr).toBe(6);
-      expect(await untrackedLabelledEverywhere(w), 'right after the refused write').toEqual([]);
-      const r = await rerun(w);
-      expect(r.code, r.stdout + r.stderr).toBe(0);
-      await assertInvariants(w, { audit: ONE_ROTATION });
-      task.meta.faultOutcome = 'exit 6, nothing untracked, rotated';
+      task.meta.faultOutcome = await subsetCases.refusedPendingWrite(w);
     },
   );
 
   it.concurrent('aws, revoke killed at revoke.after-exchange: the re-run revokes what is left', { timeout: 120_000 }, async ({ task }) => {
     const w = await awsWorld();
-    const REVOKE = ['revoke', REF, '--reason', 'fault-test', '--json'];
-    await crash(w, REVOKE, 'revoke.after-exchange');
-    const r = await again(w, REVOKE);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    await assertRevoked(w, ['arb1'], { paused: false });
-    expect(await countOf(w, 'revoke', REF)).toBe(1);
-    task.meta.faultOutcome = 'crash, revoked';
+    task.meta.faultOutcome = await subsetCases.revokeCrash(w);
   });
 });

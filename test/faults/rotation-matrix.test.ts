@@ -11,9 +11,6 @@ import type { World } from '../helpers/world.js';
 import {
   again,
   assertInvariants,
-  assertRevoked,
-  cli,
-  countOf,
   crash,
   faultWorld,
   keysAtSlot,
@@ -24,18 +21,13 @@ import {
   rerun,
   sleep,
   slotState,
+  subsetCases,
+  SUBSET_STEPS,
   untrackedLabelledEverywhere,
   warmUp,
 } from './helpers/rotation-world.js';
 
 /** One failpoint per step of the rotation. */
-const PER_STEP = [
-  'rotate.after-create',
-  'rotate.after-store',
-  'rotate.after-verify',
-  'rotate.after-promote',
-  'rotate.after-revoke-exchange',
-] as const;
 
 /** The grace period of the grace cases: long enough for the checks made inside it, short for the suite. */
 const GRACE_MS = 4_000;
@@ -50,17 +42,10 @@ describe('OKX: one failpoint per step', () => {
     await Promise.all(worlds.map((w) => w.close()));
   });
 
-  it.concurrent.for(PER_STEP)('okx, killed at %s: the re-run converges', { timeout: 90_000 }, async (failpoint, { task }) => {
+  it.concurrent.for(SUBSET_STEPS)('okx, killed at %s: the re-run converges', { timeout: 90_000 }, async (failpoint, { task }) => {
     const w = await faultWorld({ exchange: 'okx' });
     worlds.push(w);
-    await crash(w, ['rotate', REF, '--grace', '0s', '--json'], failpoint);
-    await sleep(LEASE_MS + 100);
-    const r = await rerun(w);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    const swept = failpoint === 'rotate.after-create' ? 1 : 0;
-    expect(parseRotate(r)!.results[0]).toMatchObject({ previousRevoked: true, orphansDeleted: swept });
-    await assertInvariants(w, { audit: { ...ONE_ROTATION, 'rotate.sweep': swept } });
-    task.meta.faultOutcome = `crash, ${parseRotate(r)!.results[0]!.status}`;
+    task.meta.faultOutcome = await subsetCases.crashAtStep(w, failpoint);
   });
 
   it.concurrent(
@@ -69,26 +54,14 @@ describe('OKX: one failpoint per step', () => {
     async ({ task }) => {
       const w = await faultWorld({ exchange: 'okx' });
       worlds.push(w);
-      const failed = await cli(w, ['rotate', REF, '--grace', '0s', '--json'], { KEYCTL_FAILPOINT: 'store.write-pending:fail' });
-      expect(failed.code, failed.stdout + failed.stderr).toBe(6);
-      expect(await untrackedLabelledEverywhere(w), 'right after the refused write').toEqual([]);
-      const r = await rerun(w);
-      expect(r.code, r.stdout + r.stderr).toBe(0);
-      await assertInvariants(w, { audit: ONE_ROTATION });
-      task.meta.faultOutcome = 'exit 6, nothing untracked, rotated';
+      task.meta.faultOutcome = await subsetCases.refusedPendingWrite(w);
     },
   );
 
   it.concurrent('okx, revoke killed at revoke.after-exchange: the re-run revokes what is left', { timeout: 90_000 }, async ({ task }) => {
     const w = await faultWorld({ exchange: 'okx' });
     worlds.push(w);
-    const REVOKE = ['revoke', REF, '--reason', 'fault-test', '--json'];
-    await crash(w, REVOKE, 'revoke.after-exchange');
-    const r = await again(w, REVOKE);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    await assertRevoked(w, ['arb1'], { paused: false });
-    expect(await countOf(w, 'revoke', REF)).toBe(1);
-    task.meta.faultOutcome = 'crash, revoked';
+    task.meta.faultOutcome = await subsetCases.revokeCrash(w);
   });
 });
 
@@ -119,7 +92,7 @@ describe('with a grace period: the revoke comes in a later run', () => {
     expect(parseRotate(r)!.results[0]).toMatchObject({ status: 'revoked-previous', previousRevoked: true, revokeReason: 'grace-over' });
   }
 
-  it.concurrent.for(PER_STEP.filter((f) => !f.startsWith('rotate.after-revoke')))(
+  it.concurrent.for(SUBSET_STEPS.filter((f) => !f.startsWith('rotate.after-revoke')))(
     'grace 4 s, killed at %s: the re-run promotes and keeps the old key for the grace period, a later run revokes it',
     { timeout: 90_000 },
     async (failpoint, { task }) => {

@@ -530,3 +530,52 @@ export function runWithStops(
     return { code, stdout, stderr, stops, json: <T>() => JSON.parse(stdout) as T };
   });
 }
+
+/**
+ * The representative subset (one failpoint per step, a refused PENDING write, a crash inside revoke) that runs on other
+ * exchanges and stores than Bybit + the local store (rotation-matrix: OKX; rotation-aws: the AWS store). Each case
+ * returns its outcome for the fault table.
+ */
+export const SUBSET_STEPS = [
+  'rotate.after-create',
+  'rotate.after-store',
+  'rotate.after-verify',
+  'rotate.after-promote',
+  'rotate.after-revoke-exchange',
+] as const;
+
+export const subsetCases = {
+  /** Killed at `failpoint`: the re-run finishes the rotation, the orphan of `after-create` swept once. */
+  async crashAtStep(w: World, failpoint: string): Promise<string> {
+    await crash(w, ['rotate', REF, '--grace', '0s', '--json'], failpoint);
+    await sleep(LEASE_MS + 100);
+    const r = await rerun(w);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const swept = failpoint === 'rotate.after-create' ? 1 : 0;
+    expect(parseRotate(r)!.results[0]).toMatchObject({ previousRevoked: true, orphansDeleted: swept });
+    await assertInvariants(w, { audit: { ...ONE_ROTATION, 'rotate.sweep': swept } });
+    return `crash, ${parseRotate(r)!.results[0]!.status}`;
+  },
+
+  /** The store refuses the PENDING write: nothing untracked right after, and the re-run rotates. */
+  async refusedPendingWrite(w: World): Promise<string> {
+    const failed = await cli(w, ['rotate', REF, '--grace', '0s', '--json'], { KEYCTL_FAILPOINT: 'store.write-pending:fail' });
+    expect(failed.code, failed.stdout + failed.stderr).toBe(6);
+    expect(await untrackedLabelledEverywhere(w), 'right after the refused write').toEqual([]);
+    const r = await rerun(w);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await assertInvariants(w, { audit: ONE_ROTATION });
+    return 'exit 6, nothing untracked, rotated';
+  },
+
+  /** revoke killed after the exchange delete: the re-run revokes what is left, audited once. */
+  async revokeCrash(w: World): Promise<string> {
+    const REVOKE = ['revoke', REF, '--reason', 'fault-test', '--json'];
+    await crash(w, REVOKE, 'revoke.after-exchange');
+    const r = await again(w, REVOKE);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await assertRevoked(w, ['arb1'], { paused: false });
+    expect(await countOf(w, 'revoke', REF)).toBe(1);
+    return 'crash, revoked';
+  },
+};
