@@ -5,10 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';
 import { filesUnder, secretForms } from '../helpers/scan.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
-import { createCoordination, createStore } from '../../providers/local/index.js';
-import { readConsumers } from '../../src/delivery/handover.js';
 import { events, FIXTURES, startKeyctl } from './delivery-helpers.js';
 import { runNode } from '../helpers/cli.js';
+import { consumersOf, until } from '../helpers/consumers.js';
 
 let w: World;
 let cfg: string;
@@ -16,22 +15,7 @@ const node = process.execPath;
 const fixture = (name: string) => join(FIXTURES, name);
 const keyctl = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   startKeyctl(['--config', cfg, ...args], { env: { ...w.env, ...env }, cwd: w.dir });
-const consumers = async () => {
-  const config = { provider: 'local' as const, path: join(w.dir, 'store') };
-  const store = await createStore(config, { env: w.env });
-  try {
-    return await readConsumers(await createCoordination(config, store, { env: w.env }), 'bots/alpha/arb1');
-  } finally {
-    await store.close();
-  }
-};
-const until = async (cond: () => Promise<boolean>, ms = 30_000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+const consumers = () => consumersOf(w);
 
 beforeAll(async () => {
   w = await makeWorld();

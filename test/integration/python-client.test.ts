@@ -14,9 +14,8 @@ import { makeWorld, type World } from '../helpers/world.js';
 import { secretForms } from '../helpers/scan.js';
 import { runProcess } from '../helpers/cli.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
-import { createCoordination, createStore } from '../../providers/local/index.js';
-import { readConsumers } from '../../src/delivery/handover.js';
 import { events, FIXTURES, startKeyctl } from './delivery-helpers.js';
+import { consumersOf, until } from '../helpers/consumers.js';
 
 let w: World;
 let cfg: string;
@@ -28,22 +27,7 @@ const keyctl = (args: string[], env: NodeJS.ProcessEnv = {}) =>
 /** The Python bot alone, with only `env` (no master key, no config): how a token-mode bot runs. */
 const runBot = (env: NodeJS.ProcessEnv) =>
   runProcess('python3', BOT.slice(1), { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...PY, ...env }, cwd: w.dir });
-const consumers = async () => {
-  const config = { provider: 'local' as const, path: join(w.dir, 'store') };
-  const store = await createStore(config, { env: w.env });
-  try {
-    return await readConsumers(await createCoordination(config, store, { env: w.env }), 'bots/alpha/arb1');
-  } finally {
-    await store.close();
-  }
-};
-const until = async (cond: () => Promise<boolean>, ms = 30_000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+const consumers = () => consumersOf(w);
 /**
  * `keyctl rotate` until it promotes a new key: a rotate run while the last rotation's old key is still in its grace
  * period only finishes that one (status revoked-previous).
