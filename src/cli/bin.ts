@@ -3,7 +3,7 @@
  * The installed `keyctl` command (package.json `bin`). It checks the Node version before loading anything else, so an
  * old Node gets a sentence instead of a syntax error from deep inside a dependency.
  */
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,13 +64,29 @@ try {
 const argv = process.argv.slice(2);
 const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env, cwd: process.cwd() };
 // `keyctl exec` is in front of a bot's every start: a plain exec command line skips the full CLI (src/cli/exec-fast.ts).
-const fast = argv.includes('exec') ? await import('./exec-fast.js') : undefined;
-const invocation = fast?.execInvocation(argv);
-if (fast && invocation) {
-  process.exitCode = await fast.runExecFast(invocation, io);
+const invocation = argv.includes('exec') ? (await import('./exec-argv.js')).execInvocation(argv) : null;
+if (invocation) {
+  process.exitCode = await (await loadExecFast()).runExecFast(invocation, io);
 } else {
   const { main } = await import('./main.js');
   process.exitCode = await main(argv, io);
+}
+
+/**
+ * exec's path as one file (dist/src/cli/exec-bundle.js, made by `npm run build` after tsc). Without it (a build by tsc
+ * alone), or when it is older than the modules it was made from (tsc ran again since: it rewrites every file it emits),
+ * the modules load one by one: the same code as the sources, only slower.
+ */
+async function loadExecFast(): Promise<typeof import('./exec-fast.js')> {
+  const bundle = new URL('./exec-bundle.js', import.meta.url);
+  const modules = new URL('./exec-fast.js', import.meta.url);
+  let current = false;
+  try {
+    current = statSync(bundle).mtimeMs >= statSync(modules).mtimeMs;
+  } catch {
+    // No bundle.
+  }
+  return (await import(current ? bundle.href : modules.href)) as typeof import('./exec-fast.js');
 }
 
 /** Whether only this user can write the compile cache: see above. Anything it cannot tell counts as no. */

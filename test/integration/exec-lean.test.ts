@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorld, type World } from '../helpers/world.js';
 import { assertBuilt, BIN, runProcess } from '../helpers/cli.js';
+import { REPO } from '../helpers/dist.js';
 
 let w: World;
 let runtime: string;
@@ -27,15 +28,15 @@ afterAll(async () => {
   rmSync(runtime, { recursive: true, force: true });
 });
 
-/** keyctl exec with the module logger; the bot prints its key's fingerprint. */
-async function exec() {
+/** keyctl exec (of the build at `bin`) with the module logger; the bot prints its key's fingerprint. */
+async function exec(bin = BIN) {
   assertBuilt();
   const r = await runProcess(
     process.execPath,
     [
       '--import',
       register,
-      BIN,
+      bin,
       '--config',
       join(w.dir, 'keyctl.yaml'),
       'exec',
@@ -59,8 +60,17 @@ describe('keyctl exec loads only what a bot waits for', () => {
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toBe(first.stdout);
     expect(second.stdout).not.toBe('none');
-    // The modules are logged at all (else this test could not fail).
-    expect(second.loaded.some((u) => u.endsWith('/dist/src/cli/exec-fast.js'))).toBe(true);
+    // The modules are logged at all (else this test could not fail), and exec's path came from its bundle
+    // (deploy/build/exec-bundle.mjs), with the few modules it shares with lazily loaded ones beside it.
+    expect(second.loaded.some((u) => u.endsWith('/dist/src/cli/exec-bundle.js'))).toBe(true);
+    expect(second.loaded.filter((u) => u.endsWith('/dist/src/cli/exec-fast.js'))).toEqual([]);
+    const { inside, shared } = JSON.parse(readFileSync(join(REPO, 'dist/src/cli/exec-bundle.json'), 'utf8')) as {
+      inside: string[];
+      shared: string[];
+    };
+    const own = second.loaded.filter((u) => u.includes('/dist/')).map((u) => u.slice(u.indexOf('/dist/') + 6));
+    expect(own.filter((f) => inside.includes(f))).toEqual([]);
+    expect(own.length).toBeLessThanOrEqual(shared.length + 4);
     const heavy = second.loaded.filter(
       (u) =>
         /node_modules\/(commander|cli-table3|js-yaml|valibot|luxon|ccxt|@aws-sdk|node-vault|proper-lockfile|pino|prom-client|nodemailer)\//.test(
@@ -70,5 +80,24 @@ describe('keyctl exec loads only what a bot waits for', () => {
     expect(heavy).toEqual([]);
     // The first start parsed the config (and cached what exec needs of it).
     expect(first.loaded.some((u) => u.endsWith('/dist/src/config/load.js'))).toBe(true);
+  });
+
+  it('runs the same path module by module when the bundle is older than the build (tsc ran after npm run build)', async () => {
+    // A copy of the build, so the shared one is left alone; packages resolve through a link to node_modules.
+    const copy = mkdtempSync(join(tmpdir(), 'keyctl-lean-build-'));
+    try {
+      cpSync(join(REPO, 'dist'), join(copy, 'dist'), { recursive: true });
+      cpSync(join(REPO, 'package.json'), join(copy, 'package.json'));
+      symlinkSync(join(REPO, 'node_modules'), join(copy, 'node_modules'));
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(join(copy, 'dist/src/cli/exec-fast.js'), later, later);
+      const r = await exec(join(copy, 'dist/src/cli/bin.js'));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).not.toBe('none');
+      expect(r.loaded.some((u) => u.endsWith('/dist/src/cli/exec-fast.js'))).toBe(true);
+      expect(r.loaded.filter((u) => u.endsWith('/dist/src/cli/exec-bundle.js'))).toEqual([]);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { execInvocation } from '../../src/cli/exec-fast.js';
+import { execInvocation } from '../../src/cli/exec-argv.js';
 import { buildProgram } from '../../src/cli/main.js';
 
 /** What commander hands exec's command for `argv` (args and options), or why it refused. */
