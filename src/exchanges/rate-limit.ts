@@ -141,6 +141,27 @@ export const DOCUMENTED_LIMITS: Readonly<Record<string, ExchangeLimits>> = {
       'private GET accounts': { kind: 'ping', pool: 'management', weight: 5 },
     },
   },
+  // "Each endpoint with IP limits has an independent 500 every 10 second limit" (and the same per UID), HTTP 429 beyond
+  // it (https://www.mexc.com/api-docs/spot-v3/general-info). The sub-account key endpoints and the sub-account list weigh
+  // 1 (IP) (https://www.mexc.com/api-docs/spot-v3/subaccount-endpoints); Account Information weighs 10 (IP)
+  // (https://www.mexc.com/api-docs/spot-v3/spot-account-trade). Counted per address, one pool per endpoint.
+  mexc: {
+    source: 'https://www.mexc.com/api-docs/spot-v3/general-info',
+    pools: {
+      'sub-account-apiKey-create': { count: 500, windowMs: 10_000, scope: 'address' },
+      'sub-account-apiKey-delete': { count: 500, windowMs: 10_000, scope: 'address' },
+      'sub-account-apiKey-query': { count: 500, windowMs: 10_000, scope: 'address' },
+      'sub-account-list': { count: 500, windowMs: 10_000, scope: 'address' },
+      account: { count: 500, windowMs: 10_000, scope: 'address' },
+    },
+    endpoints: {
+      'spot/private POST sub-account/apiKey': { kind: 'create', pool: 'sub-account-apiKey-create' },
+      'spot/private DELETE sub-account/apiKey': { kind: 'delete', pool: 'sub-account-apiKey-delete' },
+      'spot/private GET sub-account/apiKey': { kind: 'list', pool: 'sub-account-apiKey-query' },
+      'spot/private GET sub-account/list': { kind: 'inspect', pool: 'sub-account-list' },
+      'spot/private GET account': { kind: 'ping', pool: 'account', weight: 10 },
+    },
+  },
 };
 
 /**

@@ -5,7 +5,7 @@
  * created, allowlists changed while it is set take effect only `ms` later), which real exchanges show because their key
  * stores are replicated. The exchange's own rate limit, counted per key and endpoint, is rate-limit.ts.
  */
-import { isSandboxExchange, type SandboxExchange } from './state.js';
+import { isSandboxExchange, SANDBOX_EXCHANGES, type SandboxExchange } from './state.js';
 
 export const FAULT_KINDS = ['latency', 'timeout', '5xx', 'ratelimit', 'after-timeout', 'after-5xx', 'propagation'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -33,7 +33,7 @@ interface ActiveFault extends FaultSpec {
 /** Validates an admin request body into a fault spec; returns an error message instead when it is malformed. */
 export function parseFaultSpec(body: Record<string, unknown>): FaultSpec | string {
   const { exchange, method, path, kind, ms, maxMs, times } = body;
-  if (!isSandboxExchange(exchange)) return 'exchange must be one of bybit, okx, binance, kucoin';
+  if (!isSandboxExchange(exchange)) return `exchange must be one of ${SANDBOX_EXCHANGES.join(', ')}`;
   if (typeof path !== 'string' || path === '') return 'path is required';
   if (typeof kind !== 'string' || !(FAULT_KINDS as readonly string[]).includes(kind)) {
     return `kind must be one of ${FAULT_KINDS.join(', ')}`;

@@ -17,6 +17,7 @@ const KEY_HEADER: Record<SandboxExchange, string> = {
   okx: 'ok-access-key',
   binance: 'x-mbx-apikey',
   kucoin: 'kc-api-key',
+  mexc: 'x-mexc-apikey',
 };
 
 export interface RateLimitSpec {

@@ -49,3 +49,20 @@ exchangeAdapterSuite({
   ipRefusalCode: '400006',
   inspectUsesMaster: false,
 });
+
+// MEXC tells a sub key's permissions only to the master (the sub-account key listing); the master manages sub keys with
+// SPOT_ACCOUNT_READ (https://www.mexc.com/api-docs/spot-v3/subaccount-endpoints).
+const MEXC_BOT = 'SPOT_ACCOUNT_READ,SPOT_DEAL_READ,SPOT_DEAL_WRITE,CONTRACT_ACCOUNT_READ,CONTRACT_DEAL_READ,CONTRACT_DEAL_WRITE';
+exchangeAdapterSuite({
+  exchange: 'mexc',
+  masterPermissions: 'SPOT_ACCOUNT_READ',
+  botScopes: ['spot:trade', 'futures:trade'],
+  botPermissions: MEXC_BOT,
+  excess: { declared: ['spot:trade'], permissions: MEXC_BOT },
+  unknownPermissions: `${MEXC_BOT},SPOT_EARN_WRITE`,
+  cannotExpress: {
+    expiry: 'MEXC documents no key expiry in its sub-account key listing (https://www.mexc.com/api-docs/spot-v3/subaccount-endpoints)',
+  },
+  ipRefusalCode: '700006',
+  inspectUsesMaster: true,
+});

@@ -72,6 +72,9 @@ export function newOrderId(exchange: SandboxExchange, state: SandboxState): stri
       return `6${state.nextNumber().padStart(17, '0')}`;
     case 'binance':
       return state.nextNumber();
+    case 'mexc':
+      // MEXC spot v3 order ids look like "C02__443776347957968896" (https://www.mexc.com/api-docs/spot-v3/spot-account-trade).
+      return `C02__${state.nextNumber().padStart(18, '4')}`;
   }
 }
 

@@ -8,6 +8,7 @@ import { binanceTrading } from './binance.js';
 import { bybitTrading } from './bybit.js';
 import type { TradingRoutes } from './common.js';
 import { kucoinTrading } from './kucoin.js';
+import { mexcTrading } from './mexc.js';
 import { okxTrading } from './okx.js';
 
 export const TRADING: Record<SandboxExchange, TradingRoutes> = {
@@ -15,4 +16,5 @@ export const TRADING: Record<SandboxExchange, TradingRoutes> = {
   okx: okxTrading,
   binance: binanceTrading,
   kucoin: kucoinTrading,
+  mexc: mexcTrading,
 };
