@@ -3,6 +3,8 @@ import { binanceFlagsFor, binanceScopes } from '../../src/exchanges/binance/adap
 import { bybitPermissionsFor, bybitScopes, capabilities as bybitCapabilities } from '../../src/exchanges/bybit/adapter.js';
 import { remedy } from '../../src/domain/remedy.js';
 import { kucoinPermissionFor, kucoinScopes } from '../../src/exchanges/kucoin/adapter.js';
+import { MEXC_PERMISSIONS, mexcPermissionsFor, mexcScopes } from '../../src/exchanges/mexc/adapter.js';
+import { MEXC_SUB_KEY_PERMISSIONS } from '../../src/exchanges/mexc/sandbox.js';
 import { okxPermFor, okxScopes } from '../../src/exchanges/okx/adapter.js';
 import { ExchangeError } from '../../src/errors.js';
 import type { DeclarableScope } from '../../src/domain/scopes.js';
@@ -182,5 +184,41 @@ describe('kucoin scope mapping', () => {
 
   it('refuses options trading, which KuCoin does not have', () => {
     expect(() => kucoinPermissionFor(['options:trade'])).toThrow(ExchangeError);
+  });
+});
+
+describe('mexc scope mapping', () => {
+  it('maps the account, deal, contract, transfer and withdraw permissions', () => {
+    expect(
+      mexcScopes(
+        'SPOT_ACCOUNT_READ,SPOT_DEAL_READ,SPOT_DEAL_WRITE,CONTRACT_ACCOUNT_READ,CONTRACT_DEAL_WRITE,SPOT_TRANSFER_WRITE,SPOT_WITHDRAW_WRITE',
+      ),
+    ).toEqual(['read', 'spot:trade', 'futures:trade', 'withdraw', 'transfer']);
+    // Rewriting a key's IP whitelist (POST /api/v3/apiKeyInfo) needs SPOT_ACCOUNT_WRITE: key management.
+    expect(mexcScopes('SPOT_ACCOUNT_READ,SPOT_ACCOUNT_WRITE')).toEqual(['read', 'keys:manage']);
+    expect(mexcScopes('CONTRACT_ACCOUNT_WRITE')).toEqual(['futures:trade']);
+  });
+
+  it('knows every permission a master may give a sub key, and withdraw is not among them', () => {
+    for (const p of MEXC_SUB_KEY_PERMISSIONS) expect(Object.hasOwn(MEXC_PERMISSIONS, p), p).toBe(true);
+    expect(MEXC_SUB_KEY_PERMISSIONS.flatMap((p) => MEXC_PERMISSIONS[p]!)).not.toContain('withdraw');
+  });
+
+  it('reports unknown permissions, prototype names included', () => {
+    expect(mexcScopes('SPOT_ACCOUNT_READ,SPOT_EARN_WRITE,constructor')).toEqual(['read', 'unknown:SPOT_EARN_WRITE', 'unknown:constructor']);
+  });
+
+  it('round-trips declared scopes', () => {
+    const declared: DeclarableScope[] = ['read', 'spot:trade', 'futures:trade'];
+    expect(mexcPermissionsFor(declared)).toBe(
+      'SPOT_ACCOUNT_READ,SPOT_DEAL_READ,SPOT_DEAL_WRITE,CONTRACT_ACCOUNT_READ,CONTRACT_DEAL_READ,CONTRACT_DEAL_WRITE',
+    );
+    expect(mexcScopes(mexcPermissionsFor(declared))).toEqual(declared);
+    expect(mexcScopes(mexcPermissionsFor(['read']))).toEqual(['read']);
+  });
+
+  it('refuses margin and options trading, which MEXC sub keys cannot be given', () => {
+    expect(() => mexcPermissionsFor(['margin:trade'])).toThrow(ExchangeError);
+    expect(() => mexcPermissionsFor(['options:trade'])).toThrow(ExchangeError);
   });
 });

@@ -14,6 +14,7 @@ import {
 import { applyBinanceIpRestriction, capabilities as binanceCaps, parseBinanceRestrictions } from '../../src/exchanges/binance/adapter.js';
 import { capabilities as bybitCaps, parseBybitKey } from '../../src/exchanges/bybit/adapter.js';
 import { capabilities as kucoinCaps, parseKucoinKey } from '../../src/exchanges/kucoin/adapter.js';
+import { capabilities as mexcCaps, parseMexcListedKey, parseMexcMaster } from '../../src/exchanges/mexc/adapter.js';
 import { capabilities as okxCaps, parseOkxConfig } from '../../src/exchanges/okx/adapter.js';
 import type { KeyInspection } from '../../src/exchanges/types.js';
 
@@ -24,6 +25,9 @@ const fixture = (exchange: string, name: string): Record<string, unknown> =>
 const bybit = (name: string) => parseBybitKey(fixture('bybit', name).result, NOW);
 const okx = (name: string) => parseOkxConfig((fixture('okx', name).data as unknown[])[0]);
 const kucoin = (name: string) => parseKucoinKey(fixture('kucoin', name).data);
+/** One key of a MEXC sub-account key listing (the master's answer), as if listed in `subaccount`. */
+const mexc = (name: string, index: number, subaccount = 'alphaarb1') =>
+  parseMexcListedKey((fixture('mexc', name).subAccount as unknown[])[index], subaccount);
 const binanceBot = (restrictions: string, ipAnswer?: string) => {
   const base = parseBinanceRestrictions(fixture('binance', restrictions), 'bot');
   return ipAnswer ? applyBinanceIpRestriction(base, fixture('binance', ipAnswer), BINANCE_SUB) : base;
@@ -235,6 +239,44 @@ const cases: Case[] = [
     inspection: () => kucoin('user-api-key-master-clean'),
     target: master('kucoin', kucoinCaps.masterScopes),
     expected: [],
+  },
+  // MEXC: bot keys as the master's sub-account key listing shows them; master keys from Account Information.
+  {
+    name: 'mexc doc example (other sub, foreign IPs, SPOT_ACCOUNT_WRITE)',
+    inspection: () => mexc('sub-account-apikey-doc-example', 0, 'mexc1'),
+    target: bot('alphaarb1'),
+    expected: ['EXCESS_SCOPE', 'IP_MISMATCH', 'MISSING_SCOPE', 'WRONG_ACCOUNT'],
+  },
+  { name: 'mexc clean sub key', inspection: () => mexc('sub-account-apikey-list', 0), target: bot('alphaarb1'), expected: [] },
+  {
+    name: 'mexc sub key with transfer, earn, no futures, no IP',
+    inspection: () => mexc('sub-account-apikey-list', 1),
+    target: bot('alphaarb1'),
+    expected: ['MISSING_SCOPE', 'NOT_IP_LOCKED', 'TRANSFER_ENABLED', 'UNKNOWN_PERMISSION'],
+  },
+  {
+    name: 'mexc sub key with SPOT_WITHDRAW_WRITE',
+    inspection: () => mexc('sub-account-apikey-list', 2),
+    target: bot('alphaarb1'),
+    expected: ['WITHDRAW_ENABLED'],
+  },
+  {
+    name: 'mexc doc account example as master (canTrade, canWithdraw)',
+    inspection: () => parseMexcMaster(fixture('mexc', 'account-doc-example'), true),
+    target: master('mexc', mexcCaps.masterScopes),
+    expected: ['EXCESS_SCOPE', 'WITHDRAW_ENABLED'],
+  },
+  {
+    name: 'mexc clean master key',
+    inspection: () => parseMexcMaster({ ...fixture('mexc', 'account-doc-example'), canTrade: false, canWithdraw: false }, true),
+    target: master('mexc', mexcCaps.masterScopes),
+    expected: [],
+  },
+  {
+    name: 'mexc key that may not list sub-accounts, as master',
+    inspection: () => parseMexcMaster({ ...fixture('mexc', 'account-doc-example'), canTrade: false, canWithdraw: false }, false),
+    target: master('mexc', mexcCaps.masterScopes),
+    expected: ['MISSING_SCOPE'],
   },
 ];
 

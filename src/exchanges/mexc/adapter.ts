@@ -171,6 +171,29 @@ export function parseMexcListedKey(entry: unknown, subaccount: string): KeyInspe
   };
 }
 
+/**
+ * A master key's KeyInspection from its Account Information answer and whether it may list sub-accounts (`manages`).
+ * MEXC tells a key nothing else about itself: the account's `canTrade` / `canWithdraw` read fail-closed (true = the key
+ * holds it). MEXC documents no way to read a key's own IP whitelist: `restricted` says only that the key works from
+ * here; whether other addresses may use it too cannot be read (docs/exchanges.md, MEXC).
+ */
+export function parseMexcMaster(accountAnswer: unknown, manages: boolean): KeyInspection {
+  const account = parseAnswer(accountSchema, accountAnswer, 'mexc', 'account');
+  const scopes = new Set<Scope>(['read']);
+  if (manages) scopes.add('keys:manage');
+  if (account.canTrade) scopes.add('spot:trade');
+  if (account.canWithdraw) scopes.add('withdraw');
+  const sorted = sortScopes(scopes);
+  return {
+    scopes: sorted,
+    native: { canTrade: account.canTrade, canWithdraw: account.canWithdraw, subAccountList: manages },
+    ips: 'restricted',
+    readOnly: !sorted.some((s) => s !== 'read' && s !== 'keys:manage'),
+    // Only a main account's key may list sub-accounts; without that answer the key's owner is unknown.
+    owner: manages ? { isMaster: true } : {},
+  };
+}
+
 /** The master's sub-account names, every page (Query Sub-account List). */
 async function subAccountNames(client: ExchangeClient): Promise<string[]> {
   const names: string[] = [];
@@ -191,12 +214,7 @@ export const adapter: ExchangeAdapter = {
   async inspect(request: InspectRequest): Promise<KeyInspection> {
     const client = await createClient(request.account, request.key, request);
     // The key's own signed call first: a wrong secret, a deleted key or a refused address is the key's own answer.
-    const account = parseAnswer(
-      accountSchema,
-      await client.call('spotPrivateGetAccount', {}, { action: 'inspecting the key' }),
-      'mexc',
-      'account',
-    );
+    const account = await client.call('spotPrivateGetAccount', {}, { action: 'inspecting the key' });
     if (request.role === 'master') {
       let manages = true;
       try {
@@ -215,22 +233,9 @@ export const adapter: ExchangeAdapter = {
         if (!(err instanceof KeyctlError && err.code === 'PERMISSION_DENIED')) throw err;
         manages = false;
       }
-      const scopes = new Set<Scope>(['read']);
-      if (manages) scopes.add('keys:manage');
-      // MEXC tells a key nothing else about itself: the account's trade and withdraw flags read fail-closed.
-      if (account.canTrade) scopes.add('spot:trade');
-      if (account.canWithdraw) scopes.add('withdraw');
-      const sorted = sortScopes(scopes);
-      return {
-        scopes: sorted,
-        native: { canTrade: account.canTrade, canWithdraw: account.canWithdraw, subAccountList: manages },
-        // MEXC documents no way to read a key's own IP whitelist. The key may only be verified from an address keyctl
-        // runs from; whether other addresses are allowed too cannot be read (docs/exchanges.md, MEXC).
-        ips: 'restricted',
-        readOnly: !sorted.some((s) => s !== 'read' && s !== 'keys:manage'),
-        owner: manages ? { isMaster: true } : {},
-      };
+      return parseMexcMaster(account, manages);
     }
+    parseAnswer(accountSchema, account, 'mexc', 'account');
     if (!request.master || !request.subaccount) {
       throw new ExchangeError(
         'MASTER_KEY_REQUIRED',
