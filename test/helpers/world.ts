@@ -53,6 +53,12 @@ export const PROFILES: Record<SandboxExchange, ExchangeProfile> = {
     scopes: ['read', 'spot:trade'],
     unsafeBotPermissions: 'General,Spot',
   },
+  mexc: {
+    exchange: 'mexc',
+    masterPermissions: 'SPOT_ACCOUNT_READ',
+    scopes: ['read', 'spot:trade'],
+    unsafeBotPermissions: 'SPOT_ACCOUNT_READ,SPOT_DEAL_READ,SPOT_DEAL_WRITE,SPOT_TRANSFER_WRITE',
+  },
 };
 
 export interface World {

@@ -68,6 +68,15 @@ const PROFILES: Record<SandboxExchange, Profile> = {
     clean: 'General,Spot,Futures',
     excess: { scopes: ['spot:trade', 'futures:trade'], permissions: 'General,Spot,Futures,Margin' },
   },
+  mexc: {
+    master: 'SPOT_ACCOUNT_READ',
+    scopes: ['spot:trade', 'futures:trade'],
+    clean: 'SPOT_ACCOUNT_READ,SPOT_DEAL_READ,SPOT_DEAL_WRITE,CONTRACT_ACCOUNT_READ,CONTRACT_DEAL_READ,CONTRACT_DEAL_WRITE',
+    excess: {
+      scopes: ['spot:trade'],
+      permissions: 'SPOT_ACCOUNT_READ,SPOT_DEAL_READ,SPOT_DEAL_WRITE,CONTRACT_ACCOUNT_READ,CONTRACT_DEAL_READ,CONTRACT_DEAL_WRITE',
+    },
+  },
 };
 const EXCHANGES = Object.keys(PROFILES) as SandboxExchange[];
 
@@ -212,7 +221,13 @@ describe('keyctl verify against the exchange sandbox', () => {
   });
 
   it("reports a key refused from this address as KEY_REJECTED, saying the allowlist does not include keyctl's address and what to do", async () => {
-    const IP_CODES: Record<SandboxExchange, string | undefined> = { bybit: '10010', okx: '50110', kucoin: '400006', binance: undefined };
+    const IP_CODES: Record<SandboxExchange, string | undefined> = {
+      bybit: '10010',
+      okx: '50110',
+      kucoin: '400006',
+      binance: undefined,
+      mexc: '700006',
+    };
     await sandbox.admin.setClientIp(FOREIGN_IP);
     try {
       const run = await cli(['verify', ...EXCHANGES.map((e) => `${e}-bot/clean`), '--json']);
