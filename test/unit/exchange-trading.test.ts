@@ -11,6 +11,7 @@ import * as ccxtModule from '../../src/exchanges/ccxt.js';
 import { adapter as binanceAdapter } from '../../src/exchanges/binance/adapter.js';
 import { adapter as bybitAdapter } from '../../src/exchanges/bybit/adapter.js';
 import { adapter as kucoinAdapter } from '../../src/exchanges/kucoin/adapter.js';
+import { adapter as mexcAdapter } from '../../src/exchanges/mexc/adapter.js';
 import { adapter as okxAdapter } from '../../src/exchanges/okx/adapter.js';
 import type { ExchangeClient } from '../../src/exchanges/ccxt.js';
 import type { OpenOrder, OpenPosition, TradingApi, TradingMarket, TradingRequest } from '../../src/exchanges/types.js';
@@ -904,8 +905,99 @@ describe('kucoin trading', () => {
   });
 });
 
+describe('mexc trading (spot)', () => {
+  const MAIN = '73000000';
+  const SUB = 'mexckillsub1';
+  const OTHER = 'mexckillsub2';
+  const trading = mexcAdapter.trading!;
+  let bot: Creds;
+  let reader: Creds;
+
+  beforeEach(async () => {
+    await sb.admin.createAccount('mexc', MAIN);
+    await sb.admin.createSubaccount('mexc', MAIN, SUB);
+    await sb.admin.createSubaccount('mexc', MAIN, OTHER);
+    bot = await sb.admin.createKey({
+      exchange: 'mexc',
+      owner: SUB,
+      permissions: 'SPOT_ACCOUNT_READ,SPOT_DEAL_READ,SPOT_DEAL_WRITE',
+      ips: [CLIENT_IP],
+    });
+    reader = await sb.admin.createKey({ exchange: 'mexc', owner: SUB, permissions: 'SPOT_ACCOUNT_READ,SPOT_DEAL_READ', ips: [CLIENT_IP] });
+  });
+
+  async function seed() {
+    const seedOrder = (symbol: string, qty: string, owner = SUB) =>
+      sb.admin.seedOrder({ exchange: 'mexc', owner, symbol, side: 'sell', market: 'spot', qty, price: '70000' });
+    return {
+      btc: await seedOrder('BTCUSDT', '0.001'),
+      eth: await seedOrder('ETHUSDT', '0.5'),
+      theirs: await seedOrder('BTCUSDT', '1', OTHER),
+    };
+  }
+
+  it("lists and cancels spot orders with the bot's own key; another sub-account's order stays; spot has no positions", async () => {
+    const s = await seed();
+    const request = requestFor('mexc', bot, ['spot']);
+    const orders = await trading.listOrders(request);
+    expect(byId(orders)).toEqual(
+      byId([
+        { id: s.btc.id, symbol: 'BTCUSDT', market: 'spot', side: 'sell', qty: '0.001' },
+        { id: s.eth.id, symbol: 'ETHUSDT', market: 'spot', side: 'sell', qty: '0.5' },
+      ]),
+    );
+    await trading.cancelOrders(request, orders);
+    expect(await sb.admin.listOrders({ exchange: 'mexc', owner: SUB })).toEqual([]);
+    expect((await sb.admin.listOrders({ exchange: 'mexc', owner: OTHER })).map((o) => o.id)).toEqual([s.theirs.id]);
+    expect(await trading.listPositions(request)).toEqual([]);
+  });
+
+  it('futures are a CAPABILITY_GAP (another API keyctl does not drive), never "no orders"', async () => {
+    await seed();
+    for (const markets of [['spot', 'linear'], ['linear'], ['margin']] as TradingMarket[][]) {
+      expect((await caught(trading.listOrders(requestFor('mexc', bot, markets)))).code).toBe('CAPABILITY_GAP');
+      expect((await caught(trading.listPositions(requestFor('mexc', bot, markets)))).code).toBe('CAPABILITY_GAP');
+    }
+  });
+
+  it('a key without SPOT_DEAL_WRITE cannot cancel: PERMISSION_DENIED (700007)', async () => {
+    await seed();
+    const request = requestFor('mexc', reader, ['spot']);
+    const orders = await trading.listOrders(request);
+    expect(orders).toHaveLength(2);
+    const err = await caught(trading.cancelOrders(request, orders));
+    expect(err.code).toBe('PERMISSION_DENIED');
+    expect(err.details?.exchangeCode).toBe('700007');
+    expect(await sb.admin.listOrders({ exchange: 'mexc', owner: SUB })).toHaveLength(2);
+  });
+
+  it('answers of another shape are EXCHANGE_BAD_RESPONSE, never an empty list', async () => {
+    await seed();
+    const request = requestFor('mexc', bot, ['spot']);
+    await expectBadAnswers(
+      'spotPrivateGetOpenOrders',
+      {
+        'not a list': replaceWith({ orders: [] }),
+        'orderId as a number': (a) => (a[0].orderId = 7),
+        'side lower-case': (a) => (a[0].side = 'sell'),
+        'origQty missing': (a) => delete a[0].origQty,
+        'more filled than ordered': (a) => (a[0].executedQty = '5'),
+        'an order listed twice': (a) => a.push(a[0]),
+      },
+      () => trading.listOrders(request),
+    );
+    const orders = await trading.listOrders(request);
+    await expectBadAnswers(
+      'spotPrivateDeleteOpenOrders',
+      { 'not a list': replaceWith({ code: 200 }), 'an order of another symbol': (a) => (a[0].symbol = 'XRPUSDT') },
+      () => trading.cancelOrders(request, orders),
+      seed,
+    );
+  });
+});
+
 describe('every automatic exchange offers trading', () => {
-  it.each([bybitAdapter, okxAdapter, binanceAdapter, kucoinAdapter])('$id', (adapter) => {
+  it.each([bybitAdapter, okxAdapter, binanceAdapter, kucoinAdapter, mexcAdapter])('$id', (adapter) => {
     const trading: TradingApi | undefined = adapter.trading;
     expect(trading).toBeDefined();
   });
