@@ -10,7 +10,7 @@ export interface KeyOwner {
   uid?: string;
   /**
    * The sub-account the key belongs to, in the form the config uses (bybit uid, okx name, binance email, kucoin
-   * name). `null` means the adapter asked the exchange (through the master key) and the key is NOT in the declared
+   * name, mexc name). `null` means the adapter asked the exchange (through the master key) and the key is NOT in the declared
    * sub-account.
    */
   subaccount?: string | null;

@@ -30,7 +30,7 @@ export class SandboxAdminError extends KeyctlError {
 
 export interface SeedKeyInput {
   exchange: SandboxExchange;
-  /** Main uid for a master key, or the sub-account id (bybit uid, okx name, binance email, kucoin subName). */
+  /** Main uid for a master key, or the sub-account id (bybit uid, okx name, binance email, kucoin subName, mexc subAccount name). */
   owner: string;
   master?: boolean;
   /** The exchange's native form (see SANDBOX-CONTRACT.md). */
@@ -124,7 +124,7 @@ export class SandboxAdmin {
     return this.call('POST', '/accounts', { exchange, ...(uid !== undefined ? { uid } : {}) });
   }
 
-  /** `id` is the exchange's handle (bybit numeric uid, okx name, binance email, kucoin subName); generated if absent. */
+  /** `id` is the exchange's handle (bybit numeric uid, okx name, binance email, kucoin subName, mexc subAccount name); generated if absent. */
   createSubaccount(exchange: SandboxExchange, parentUid: string, id?: string): Promise<SubaccountInfo> {
     return this.call('POST', '/subaccounts', { exchange, parentUid, ...(id !== undefined ? { id } : {}) });
   }
