@@ -32,6 +32,7 @@ describe('keyctl sandbox', () => {
       okx: `${info.url}/okx`,
       binance: `${info.url}/binance`,
       kucoin: `${info.url}/kucoin`,
+      mexc: `${info.url}/mexc`,
     });
     const res = await fetch(`${info.url}/_admin/client-ip`);
     expect(await res.json()).toEqual({ ip: '10.9.8.7' });
