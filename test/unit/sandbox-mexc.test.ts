@@ -155,6 +155,28 @@ describe('sandbox: mexc through real ccxt', () => {
     expect(await call(client('mexc', sb.url, bot), 'spotPrivateGetAccount')).toMatchObject({ accountType: 'SPOT' });
   });
 
+  it('shows tampering in the master listing (withdraw, dropped allowlist); faults', async () => {
+    await sb.admin.tamper(bot.apiKey, { withdraw: true, ips: null });
+    const listing = await call(client('mexc', sb.url, master), 'spotPrivateGetSubAccountApiKey', { subAccount: SUB });
+    expect(listing.subAccount).toMatchObject([{ apiKey: bot.apiKey, permissions: `${BOT_PERMS},SPOT_WITHDRAW_WRITE`, ip: '' }]);
+    // Every listed entry has exactly the documented fields.
+    expect(Object.keys((listing.subAccount as Array<Record<string, unknown>>)[0]!).sort()).toEqual([
+      'apiKey',
+      'createTime',
+      'ip',
+      'note',
+      'permissions',
+    ]);
+
+    await sb.admin.addFault({ exchange: 'mexc', path: '/api/v3/account', kind: 'ratelimit', times: 1 });
+    const rl = await errorOf(call(client('mexc', sb.url, bot), 'spotPrivateGetAccount'));
+    expect(rl.error).toBeInstanceOf(ccxt.RateLimitExceeded);
+    expect(rl.error.message).toContain('"code":429');
+    await sb.admin.addFault({ exchange: 'mexc', path: '/api/v3/account', kind: 'timeout', times: 1 });
+    const to = await errorOf(call(client('mexc', sb.url, bot, { timeout: 300 }), 'spotPrivateGetAccount'));
+    expect(to.error).toBeInstanceOf(ccxt.RequestTimeout);
+  });
+
   it('creates, lists and deletes a sub key through ccxt in MEXC shapes; the deleted key stops at once (10072)', async () => {
     const ex = client('mexc', sb.url, master);
     const created = await call(ex, 'spotPrivatePostSubAccountApiKey', {
