@@ -116,6 +116,8 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   const key = ctx.state.usableKey('mexc', apiKey, ctx.now);
   // 10072 "Api key info invalid": an unknown or deleted key.
   if (!key) return { reply: fail(400, 10072, 'Api key info invalid') };
+  // An expired key: ccxt notes MEXC gives it the bad-signature answer ("same message for expired API keys").
+  if (isExpired(key, ctx.now)) return { reply: invalidSignature() };
   const form = header(req, 'content-type')?.includes('application/x-www-form-urlencoded') ?? false;
   const query = withoutSignature(req.rawQuery);
   // A JSON body is signed as sent; only a query or form body can carry `signature`.
@@ -135,8 +137,6 @@ function authenticate(req: SandboxRequest, ctx: EmulatorContext): Authed {
   }
   // "The signature is support lowercase only": an uppercase hex signature does not match.
   if (!safeEqual(hmac(key.secret, query.payload + body.payload, 'hex'), signatures[0]!)) return { reply: invalidSignature() };
-  // ccxt: "same message for expired API keys".
-  if (isExpired(key, ctx.now)) return { reply: invalidSignature() };
   if (!ipAllowed(effectiveIps(key, ctx.now), ctx.clientIp)) {
     return { reply: fail(400, 700006, `IP [${ctx.clientIp}] not in the ip white list`) };
   }
@@ -258,7 +258,10 @@ function deleteSubKey(req: SandboxRequest, caller: SandboxKey, ctx: EmulatorCont
   return json(200, { subAccount: sub.id });
 }
 
-/** MEXC keys: "mx0" and 15 more letters and digits; secrets: 32 hex digits. */
+/**
+ * MEXC keys look like the docs' examples: "mx0" and 15 more letters and digits ("apikey": "mx0npKfh57kEEVmyLa",
+ * https://www.mexc.com/api-docs/spot-v3/spot-account-trade, APIKey info); secrets here are 32 hex digits.
+ */
 function newCredentials(): { apiKey: string; secret: string } {
   return {
     apiKey: `mx0${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x').slice(0, 15)}`,
