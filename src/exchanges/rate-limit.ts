@@ -8,7 +8,7 @@
  *   only the kill switch calls) are left to ccxt's own throttle and cost table (ccxt.ts), per account and key.
  * - Pools are per account, per key that signs the call and per endpoint (or per shared pool, KuCoin's management
  *   pool), because exchanges count per UID and endpoint; a master key's calls are the account's. A few pools are per
- *   address (Binance's IP weight), shared by every key.
+ *   address (Binance's IP weight, MEXC's per-endpoint IP limits), shared by every key.
  * - `accounts.<name>.rateLimit` replaces the documented figures (calls per second) for the whole account or one kind of
  *   endpoint.
  * - A rate-limit answer ({@link WindowLimiter.limited}) pauses the pool and halves what it lets through; each quiet
