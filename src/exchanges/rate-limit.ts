@@ -162,6 +162,29 @@ export const DOCUMENTED_LIMITS: Readonly<Record<string, ExchangeLimits>> = {
       'spot/private GET account': { kind: 'ping', pool: 'account', weight: 10 },
     },
   },
+  // Per UID and endpoint, per second, as each endpoint's page gives it: Create Virtual Subaccount Apikey 5/s
+  // (https://www.bitget.com/api-doc/common/vsubaccount/Create-Virtual-Subaccount-ApiKey), Get Subaccount Apikey List
+  // 5/s (.../Get-Virtual-Subaccount-ApiKey-List), Delete Sub-account API Key 10/s
+  // (https://www.bitget.com/api-doc/uta/account/sub-account/SubAccount-API-Delete), Get Account Information 1/s
+  // (https://www.bitget.com/api-doc/spot/account/Get-Account-Info); Get Account Assets 10/s, the figure ccxt 4.5.84
+  // encodes (cost 2 at 50 ms). Beyond its limit Bitget answers 429.
+  bitget: {
+    source: 'https://www.bitget.com/api-doc/common/vsubaccount/Create-Virtual-Subaccount-ApiKey',
+    pools: {
+      'create-virtual-subaccount-apikey': perSecondPool(5),
+      'virtual-subaccount-apikey-list': perSecondPool(5),
+      'delete-sub-api': perSecondPool(10),
+      'account-info': perSecondPool(1),
+      'account-assets': perSecondPool(10),
+    },
+    endpoints: {
+      'private/user POST v2/user/create-virtual-subaccount-apikey': { kind: 'create', pool: 'create-virtual-subaccount-apikey' },
+      'private/user GET v2/user/virtual-subaccount-apikey-list': { kind: 'list', pool: 'virtual-subaccount-apikey-list' },
+      'private/uta POST v3/user/delete-sub-api': { kind: 'delete', pool: 'delete-sub-api' },
+      'private/spot GET v2/spot/account/info': { kind: 'inspect', pool: 'account-info' },
+      'private/spot GET v2/spot/account/assets': { kind: 'ping', pool: 'account-assets' },
+    },
+  },
 };
 
 /**

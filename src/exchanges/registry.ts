@@ -21,7 +21,7 @@ import type { ExchangeEmulator } from '../sandbox/http.js';
 import type { ExchangeAdapter } from './types.js';
 
 /** Every exchange keyctl knows, in the order messages list them: automatic first, then assisted. */
-const ALL = [bybit, okx, binance, kucoin, mexc, coinbase, kraken, gate, bitget, htx] as const;
+const ALL = [bybit, okx, binance, kucoin, mexc, bitget, coinbase, kraken, gate, htx] as const;
 
 export const EXCHANGES: readonly ExchangeDescriptor[] = ALL;
 

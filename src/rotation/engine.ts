@@ -794,22 +794,28 @@ export class RotationEngine {
         return;
       } catch (err) {
         if (err instanceof KeyctlError && err.retryable) throw err;
-        if (await this.stillAuthenticates(run, key)) throw err;
-        return;
+        if (!(await this.stillAuthenticates(run, key))) return;
+        // An exchange whose delete exists only for some accounts (Bitget: unified accounts) answers CAPABILITY_GAP for
+        // the others: that live key is revoked by hand, as on an assisted exchange.
+        if (!(err instanceof KeyctlError && err.code === 'CAPABILITY_GAP')) throw err;
+        this.assistedRevokePending(run, label, err.message);
       }
     }
-    if (await this.stillAuthenticates(run, key)) {
-      this.deps.assisted?.instruct(
-        `Delete the key ${label} of ${run.slot.ref} in ${run.account.exchange}'s web UI now, then re-run this command.`,
-      );
-      throw new RotationIncompleteError(
-        'ASSISTED_REVOKE_PENDING',
-        `The old key ${label} of ${run.slot.ref} still authenticates at ${run.account.exchange}.`,
-        {
-          hint: `keyctl cannot delete it (${run.master ? 'no key API' : 'no master key stored'}). Delete it in the exchange's web UI, then re-run: keyctl rotate ${run.slot.ref}`,
-        },
-      );
-    }
+    if (await this.stillAuthenticates(run, key)) this.assistedRevokePending(run, label, run.master ? 'no key API' : 'no master key stored');
+  }
+
+  /** The old key still works and keyctl cannot delete it: ask the operator to, and stop until it is gone. */
+  private assistedRevokePending(run: Pick<SlotRun, 'slot' | 'account'>, label: string, why: string): never {
+    this.deps.assisted?.instruct(
+      `Delete the key ${label} of ${run.slot.ref} in ${run.account.exchange}'s web UI now, then re-run this command.`,
+    );
+    throw new RotationIncompleteError(
+      'ASSISTED_REVOKE_PENDING',
+      `The old key ${label} of ${run.slot.ref} still authenticates at ${run.account.exchange}.`,
+      {
+        hint: `keyctl cannot delete it (${why}). Delete it in the exchange's web UI, then re-run: keyctl rotate ${run.slot.ref}`,
+      },
+    );
   }
 
   private async stillAuthenticates(run: Pick<SlotRun, 'slot' | 'account' | 'adapter' | 'master'>, key: Credentials): Promise<boolean> {

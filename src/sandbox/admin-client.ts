@@ -120,8 +120,13 @@ export class SandboxAdmin {
   /** @param url the sandbox's root URL, no trailing slash. */
   constructor(readonly url: string) {}
 
-  createAccount(exchange: SandboxExchange, uid?: string): Promise<{ exchange: SandboxExchange; uid: string }> {
-    return this.call('POST', '/accounts', { exchange, ...(uid !== undefined ? { uid } : {}) });
+  /** `accountMode` (Bitget): `classic` for a main account whose sub-account keys cannot be deleted by API. */
+  createAccount(
+    exchange: SandboxExchange,
+    uid?: string,
+    options: { accountMode?: 'classic' | 'unified' } = {},
+  ): Promise<{ exchange: SandboxExchange; uid: string }> {
+    return this.call('POST', '/accounts', { exchange, ...(uid !== undefined ? { uid } : {}), ...options });
   }
 
   /** `id` is the exchange's handle (bybit numeric uid, okx name, binance email, kucoin subName, mexc subAccount name); generated if absent. */

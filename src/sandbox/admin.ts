@@ -81,8 +81,15 @@ export function handleAdmin(deps: AdminDeps, method: string, path: string, query
     if (!isSandboxExchange(body.exchange)) return unknownExchange();
     const uid = str(body.uid) ?? state.nextNumber();
     if (!/^\d+$/.test(uid)) return bad('uid must be numeric');
+    if (body.accountMode !== undefined && body.accountMode !== 'classic' && body.accountMode !== 'unified') {
+      return bad('accountMode must be classic or unified');
+    }
     const a = mainAccount(state, body.exchange, uid);
-    return json(200, { exchange: a.exchange, uid: a.uid });
+    if (body.accountMode !== undefined) {
+      a.accountMode = body.accountMode;
+      state.changed();
+    }
+    return json(200, { exchange: a.exchange, uid: a.uid, ...(a.accountMode ? { accountMode: a.accountMode } : {}) });
   }
 
   if (route === 'POST /subaccounts') {

@@ -18,6 +18,7 @@ const KEY_HEADER: Record<SandboxExchange, string> = {
   binance: 'x-mbx-apikey',
   kucoin: 'kc-api-key',
   mexc: 'x-mexc-apikey',
+  bitget: 'access-key',
 };
 
 export interface RateLimitSpec {

@@ -31,6 +31,8 @@ export interface SandboxAccount {
   /** The exchange's handle for a sub-account: bybit uid, okx subAcct name, binance email, kucoin subName. */
   id: string;
   parentUid?: string;
+  /** Bitget: a main account in classic mode (its sub-account keys cannot be deleted by API); absent is unified. */
+  accountMode?: 'classic' | 'unified';
 }
 
 export interface SandboxKey {

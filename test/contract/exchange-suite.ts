@@ -23,7 +23,7 @@ export interface ExchangeSuiteSpec {
   /** Native permissions with one the adapter cannot know. */
   unknownPermissions: NativePermissions;
   /** States the exchange cannot express, with the reason. */
-  cannotExpress?: Partial<Record<'expiry', string>>;
+  cannotExpress?: Partial<Record<'expiry' | 'createdAt', string>>;
   /** The exchange's code for "this address is not in the key's IP allowlist"; undefined when it has none (binance -2015). */
   ipRefusalCode?: string;
   /** The adapter asks the master key about a bot key during inspection (okx ownership, binance IP list). */
@@ -82,7 +82,7 @@ export function exchangeAdapterSuite(spec: ExchangeSuiteSpec): void {
       const c = adapter.capabilities;
       expect(c.inspect).toBe(true);
       expect(c.rotation).toBe(c.create && c.delete ? 'automatic' : 'assisted');
-      expect(c.passphrase).toBe(spec.exchange === 'okx' || spec.exchange === 'kucoin');
+      expect(c.passphrase).toBe(spec.exchange === 'okx' || spec.exchange === 'kucoin' || spec.exchange === 'bitget');
       expect(c.masterScopes).toContain('keys:manage');
     });
 
@@ -102,7 +102,8 @@ export function exchangeAdapterSuite(spec: ExchangeSuiteSpec): void {
       expect(inspection.readOnly).toBe(false);
       expect(inspection.owner.isMaster).toBe(false);
       for (const s of spec.botScopes) expect(inspection.scopes).toContain(s);
-      expect(inspection.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      if (spec.cannotExpress?.createdAt === undefined) expect(inspection.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      else expect(inspection.createdAt).toBeUndefined();
       expect(await botCodes(sub, key)).toEqual([]);
     });
 

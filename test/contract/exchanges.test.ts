@@ -66,3 +66,21 @@ exchangeAdapterSuite({
   ipRefusalCode: '700006',
   inspectUsesMaster: true,
 });
+
+// Bitget: authorities of Get Account Information (https://www.bitget.com/api-doc/spot/account/Get-Account-Info).
+const BITGET_BOT = 'stor,stow,coor,cpor,coow,cpow';
+exchangeAdapterSuite({
+  exchange: 'bitget',
+  masterPermissions: 'stor,chor,chow',
+  botScopes: ['spot:trade', 'futures:trade'],
+  botPermissions: BITGET_BOT,
+  excess: { declared: ['spot:trade'], permissions: BITGET_BOT },
+  unknownPermissions: `${BITGET_BOT},ttow`,
+  cannotExpress: {
+    expiry: 'Bitget documents no key expiry (https://www.bitget.com/api-doc/spot/account/Get-Account-Info)',
+    createdAt:
+      'Bitget returns no key creation time: regisTime is the account registration, and the key listing has none (https://www.bitget.com/api-doc/common/vsubaccount/Get-Virtual-Subaccount-ApiKey-List)',
+  },
+  ipRefusalCode: '40018',
+  inspectUsesMaster: false,
+});

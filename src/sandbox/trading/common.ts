@@ -75,6 +75,9 @@ export function newOrderId(exchange: SandboxExchange, state: SandboxState): stri
     case 'mexc':
       // MEXC spot v3 order ids look like "C02__443776347957968896" (https://www.mexc.com/api-docs/spot-v3/spot-account-trade).
       return `C02__${state.nextNumber().padStart(18, '4')}`;
+    case 'bitget':
+      // Bitget order ids are 19-digit strings.
+      return `1${state.nextNumber().padStart(18, '0')}`;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import type { SandboxExchange } from '../state.js';
 import { binanceTrading } from './binance.js';
+import { bitgetTrading } from './bitget.js';
 import { bybitTrading } from './bybit.js';
 import type { TradingRoutes } from './common.js';
 import { kucoinTrading } from './kucoin.js';
@@ -17,4 +18,5 @@ export const TRADING: Record<SandboxExchange, TradingRoutes> = {
   binance: binanceTrading,
   kucoin: kucoinTrading,
   mexc: mexcTrading,
+  bitget: bitgetTrading,
 };
