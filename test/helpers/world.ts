@@ -10,6 +10,7 @@ import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import type { NativePermissions, SandboxExchange } from '../../src/sandbox/state.js';
 import type { SeededKey } from '../../src/sandbox/admin-client.js';
 import { runCli, type CliResult } from './cli.js';
+import { requiresPassphrase } from '../../src/exchanges/registry.js';
 import { createStore as createLocalStore } from '../../providers/local/index.js';
 import type { AwsStoreConfig, LocalStoreConfig } from '../../src/config/schema.js';
 import { ensureAuditKey } from '../../src/audit/key.js';
@@ -59,6 +60,13 @@ export const PROFILES: Record<SandboxExchange, ExchangeProfile> = {
     scopes: ['read', 'spot:trade'],
     unsafeBotPermissions: 'SPOT_ACCOUNT_READ,SPOT_DEAL_READ,SPOT_DEAL_WRITE,SPOT_TRANSFER_WRITE',
   },
+  bitget: {
+    exchange: 'bitget',
+    // Get Account Information's authorities: `chow` manages sub-accounts; `wtow` is wallet transfer.
+    masterPermissions: 'stor,chor,chow',
+    scopes: ['read', 'spot:trade'],
+    unsafeBotPermissions: 'stor,stow,wtow',
+  },
 };
 
 export interface World {
@@ -95,13 +103,19 @@ export interface WorldOptions {
    * store; the AWS credentials come from `env` (FAKE_AWS_ENV).
    */
   aws?: { endpoint: string; prefix: string; region: string };
+  /** Bitget: the main account's mode (a classic account's sub-account keys cannot be deleted by API). */
+  accountMode?: 'classic' | 'unified';
 }
 
 export async function makeWorld(options: WorldOptions = {}): Promise<World> {
   const profile = PROFILES[options.exchange ?? 'bybit'];
   const dir = mkdtempSync(join(tmpdir(), `keyctl-world-${profile.exchange}-`));
   const sandbox = await startSandbox({ admin: true, clientIp: CLIENT_IP });
-  const { uid: mainUid } = await sandbox.admin.createAccount(profile.exchange);
+  const { uid: mainUid } = await sandbox.admin.createAccount(
+    profile.exchange,
+    undefined,
+    options.accountMode ? { accountMode: options.accountMode } : {},
+  );
   const subs: Record<string, string> = {};
   for (const name of ['arb1', 'arb2']) subs[name] = (await sandbox.admin.createSubaccount(profile.exchange, mainUid)).id;
   const master = await sandbox.admin.createKey({
@@ -110,7 +124,7 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
     master: true,
     permissions: profile.masterPermissions,
     ips: [CLIENT_IP],
-    ...(profile.exchange === 'okx' || profile.exchange === 'kucoin' ? { passphrase: 'FAKE-Pass-0001!' } : {}),
+    ...(requiresPassphrase(profile.exchange) ? { passphrase: 'FAKE-Pass-0001!' } : {}),
   });
   const botKeys: Record<string, SeededKey> = {};
   for (const name of ['arb1', 'arb2']) {
@@ -120,7 +134,7 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
       permissions: profile.unsafeBotPermissions,
       ips: [CLIENT_IP],
       label: 'made-by-hand',
-      ...(profile.exchange === 'okx' || profile.exchange === 'kucoin' ? { passphrase: `FAKE-Pass-${name}-1!` } : {}),
+      ...(requiresPassphrase(profile.exchange) ? { passphrase: `FAKE-Pass-${name}-1!` } : {}),
     });
   }
   const slot = (name: string, custodians: string[]) =>

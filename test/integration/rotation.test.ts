@@ -18,7 +18,7 @@ describe('rotation through the CLI', () => {
   let w: World;
   afterEach(async () => w?.close());
 
-  it.each(['bybit', 'okx', 'kucoin', 'binance', 'mexc'] as const)(
+  it.each(['bybit', 'okx', 'kucoin', 'binance', 'mexc', 'bitget'] as const)(
     '%s: rotate --grace 0s leaves exactly one key at the exchange, trade-only and IP-locked, and it is CURRENT',
     async (exchange) => {
       w = await makeWorld({ exchange });
@@ -46,6 +46,42 @@ describe('rotation through the CLI', () => {
       expect((await w.cli(['audit', 'verify'])).code).toBe(0);
     },
   );
+
+  it('bitget classic account: the new key is created and promoted, the old one is reported live to delete by hand (assisted revoke)', async () => {
+    w = await makeWorld({ exchange: 'bitget', accountMode: 'classic' });
+    const old = w.botKeys.arb1!;
+    const first = await w.cli(['rotate', 'alpha/arb1', '--grace', '0s', '--json']);
+    // Bitget deletes sub-account keys by API only on unified accounts: the rotation stops with exit 6, never
+    // forgetting a key that still works.
+    expect(first.code, first.stdout + first.stderr).toBe(6);
+    const failure = first.json<{ failures: Array<{ code: string; message: string; hint: string }> }>().failures[0]!;
+    expect(failure.code).toBe('ASSISTED_REVOKE_PENDING');
+    expect(failure.message).toContain(`The old key ${fingerprint(old.apiKey)} of alpha/arb1 still authenticates at bitget.`);
+    expect(failure.hint).toContain('Bitget deletes sub-account keys by API only for unified accounts');
+    expect(first.stderr).toContain(`Delete the key ${fingerprint(old.apiKey)} of alpha/arb1 in bitget's web UI now`);
+    const live = await w.keysAt(w.subs.arb1!);
+    expect(live.map((k) => k.apiKey)).toContain(old.apiKey);
+    expect(live).toHaveLength(2);
+    let versions = await stages(w, 'alpha/arb1');
+    expect(versions.find((v) => v.fingerprint === fingerprint(old.apiKey))).toMatchObject({ destroyed: false });
+
+    // The operator deletes it in Bitget's UI (here: through the sandbox); the re-run confirms it is gone and finishes.
+    await w.sandbox.admin.tamper(old.apiKey, { expiresAt: new Date(Date.now() - 60_000).toISOString() });
+    const second = await w.cli(['rotate', 'alpha/arb1', '--json']);
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    versions = await stages(w, 'alpha/arb1');
+    expect(versions.find((v) => v.fingerprint === fingerprint(old.apiKey))).toMatchObject({ destroyed: true, stages: [] });
+  });
+
+  it('bitget classic account: kill names the key it cannot delete and exits 6 until it is gone', async () => {
+    w = await makeWorld({ exchange: 'bitget', accountMode: 'classic' });
+    const r = await w.cli(['kill', 'alpha', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(6);
+    const failures = r.json<{ failures: Array<{ code: string; message: string }> }>().failures;
+    expect(failures.map((f) => f.code)).toContain('ASSISTED_REVOKE_PENDING');
+    expect(failures.find((f) => f.code === 'ASSISTED_REVOKE_PENDING')?.message).toContain(fingerprint(w.botKeys.arb1!.apiKey));
+    expect((await w.keysAt(w.subs.arb1!)).map((k) => k.apiKey)).toEqual([w.botKeys.arb1!.apiKey]);
+  });
 
   it('with a grace period the old key lives on until a later run revokes it', async () => {
     w = await makeWorld();

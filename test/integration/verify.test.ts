@@ -77,6 +77,12 @@ const PROFILES: Record<SandboxExchange, Profile> = {
       permissions: 'SPOT_ACCOUNT_READ,SPOT_DEAL_READ,SPOT_DEAL_WRITE,CONTRACT_ACCOUNT_READ,CONTRACT_DEAL_READ,CONTRACT_DEAL_WRITE',
     },
   },
+  bitget: {
+    master: 'stor,chor,chow',
+    scopes: ['spot:trade', 'futures:trade'],
+    clean: 'stor,stow,coor,cpor,coow,cpow',
+    excess: { scopes: ['spot:trade', 'futures:trade'], permissions: 'stor,stow,coor,cpor,coow,cpow,smor,smow' },
+  },
 };
 const EXCHANGES = Object.keys(PROFILES) as SandboxExchange[];
 
@@ -227,6 +233,7 @@ describe('keyctl verify against the exchange sandbox', () => {
       kucoin: '400006',
       binance: undefined,
       mexc: '700006',
+      bitget: '40018',
     };
     await sandbox.admin.setClientIp(FOREIGN_IP);
     try {
