@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { binanceFlagsFor, binanceScopes } from '../../src/exchanges/binance/adapter.js';
+import {
+  bitgetPermListFor,
+  bitgetPermScopes,
+  bitgetScopes,
+  parseBitgetInfo,
+  parseBitgetListing,
+} from '../../src/exchanges/bitget/adapter.js';
 import { bybitPermissionsFor, bybitScopes, capabilities as bybitCapabilities } from '../../src/exchanges/bybit/adapter.js';
 import { remedy } from '../../src/domain/remedy.js';
 import { kucoinPermissionFor, kucoinScopes } from '../../src/exchanges/kucoin/adapter.js';
@@ -220,5 +228,94 @@ describe('mexc scope mapping', () => {
   it('refuses margin and options trading, which MEXC sub keys cannot be given', () => {
     expect(() => mexcPermissionsFor(['margin:trade'])).toThrow(ExchangeError);
     expect(() => mexcPermissionsFor(['options:trade'])).toThrow(ExchangeError);
+  });
+});
+
+describe('bitget scope mapping', () => {
+  const fixture = (name: string): Record<string, unknown> =>
+    JSON.parse(readFileSync(new URL(`../fixtures/exchanges/bitget/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
+
+  it("maps Get Account Information's authorities: read-only codes, trading, transfer, withdrawal, sub-account management", () => {
+    expect(bitgetScopes(['stor', 'coor', 'cpor', 'smor', 'taxr', 'chor'])).toEqual(['read']);
+    expect(bitgetScopes(['stow', 'smow', 'coow', 'cpow', 'wtow', 'wwow', 'chow'])).toEqual([
+      'spot:trade',
+      'margin:trade',
+      'futures:trade',
+      'withdraw',
+      'transfer',
+      'keys:manage',
+    ]);
+  });
+
+  it('reports authorities it does not know, and the legacy `trade` whose markets are not said, as unknown', () => {
+    expect(bitgetScopes(['readonly', 'trade', 'ttow', 'p2p', 'pllw'])).toEqual([
+      'read',
+      'unknown:p2p',
+      'unknown:pllw',
+      'unknown:trade',
+      'unknown:ttow',
+    ]);
+    expect(bitgetScopes(['constructor', '__proto__'])).toEqual(['unknown:__proto__', 'unknown:constructor']);
+  });
+
+  it("maps a listing's permList, and round-trips declared scopes through the create permList", () => {
+    expect(bitgetPermScopes(['read', 'spot_trade', 'margin_trade', 'contract_trade', 'wallet_transfer', 'wallet_withdraw'])).toEqual([
+      'read',
+      'spot:trade',
+      'margin:trade',
+      'futures:trade',
+      'withdraw',
+      'transfer',
+    ]);
+    expect(bitgetPermScopes(['contract_order', 'contract_position', 'copytrading_trade'])).toEqual([
+      'futures:trade',
+      'unknown:copytrading_trade',
+    ]);
+    const declared: DeclarableScope[] = ['spot:trade', 'margin:trade', 'futures:trade'];
+    expect(bitgetPermListFor(declared)).toEqual(['spot_trade', 'margin_trade', 'contract_trade']);
+    expect(bitgetPermScopes(bitgetPermListFor(declared))).toEqual(declared);
+    expect(bitgetPermListFor(['read'])).toEqual(['read']);
+  });
+
+  it('refuses options trading, which Bitget does not have', () => {
+    expect(() => bitgetPermListFor(['spot:trade', 'options:trade'])).toThrow(ExchangeError);
+  });
+
+  it('reads the documented listing, keyctl labels and all', () => {
+    expect(parseBitgetListing(fixture('virtual-subaccount-apikey-list'), '6200000001')).toEqual([
+      {
+        apiKey: 'bg_FAKE0000000000000000000000000001',
+        label: 'keyctl-0123456789ab',
+        scopes: ['spot:trade', 'futures:trade'],
+        ips: ['203.0.113.10'],
+      },
+      {
+        apiKey: 'bg_FAKE0000000000000000000000000002',
+        label: 'made-by-hand',
+        scopes: ['spot:trade', 'margin:trade', 'withdraw', 'unknown:copytrading_trade'],
+        ips: 'unrestricted',
+      },
+    ]);
+    // A listing that answers for another sub-account cannot say what this one holds.
+    expect(() => parseBitgetListing(fixture('virtual-subaccount-apikey-list'), '6200000002')).toThrow(/subAccountUid/);
+  });
+
+  it('fails closed on answers of another shape: never fewer permissions, never a wider or narrower allowlist', () => {
+    const info = fixture('account-info-sub-clean').data as Record<string, unknown>;
+    const bad = (patch: Record<string, unknown>) => () => parseBitgetInfo({ ...info, ...patch });
+    expect(bad({ authorities: 'stor,stow' })).toThrow(expect.objectContaining({ code: 'EXCHANGE_BAD_RESPONSE' }));
+    expect(bad({ authorities: [] })).toThrow(expect.objectContaining({ code: 'EXCHANGE_BAD_RESPONSE' }));
+    expect(bad({ authorities: ['stor', 'stor'] })).toThrow(expect.objectContaining({ code: 'EXCHANGE_BAD_RESPONSE' }));
+    expect(bad({ authorities: ['stow', 'spot trade'] })).toThrow(expect.objectContaining({ code: 'EXCHANGE_BAD_RESPONSE' }));
+    expect(bad({ ips: ['203.0.113.10'] })).toThrow(expect.objectContaining({ code: 'EXCHANGE_BAD_RESPONSE' }));
+    expect(bad({ ips: '203.0.113.10,somewhere' })).toThrow(expect.objectContaining({ code: 'EXCHANGE_BAD_RESPONSE' }));
+    expect(bad({ userId: undefined })).toThrow(expect.objectContaining({ code: 'EXCHANGE_BAD_RESPONSE' }));
+    expect(bad({ parentId: 'main' })).toThrow(expect.objectContaining({ code: 'EXCHANGE_BAD_RESPONSE' }));
+    expect(parseBitgetInfo(info)).toMatchObject({
+      readOnly: false,
+      owner: { uid: '6200000001', isMaster: false, subaccount: '6200000001' },
+    });
+    expect(parseBitgetInfo({ ...info, authorities: ['stor', 'coor'] }).readOnly).toBe(true);
+    expect(parseBitgetInfo({ ...info, authorities: ['stor', 'ttow'] }).readOnly).toBe(false);
   });
 });

@@ -12,6 +12,7 @@ import {
   type ViolationCode,
 } from '../../src/domain/policy.js';
 import { applyBinanceIpRestriction, capabilities as binanceCaps, parseBinanceRestrictions } from '../../src/exchanges/binance/adapter.js';
+import { capabilities as bitgetCaps, parseBitgetInfo } from '../../src/exchanges/bitget/adapter.js';
 import { capabilities as bybitCaps, parseBybitKey } from '../../src/exchanges/bybit/adapter.js';
 import { capabilities as kucoinCaps, parseKucoinKey } from '../../src/exchanges/kucoin/adapter.js';
 import { capabilities as mexcCaps, parseMexcListedKey, parseMexcMaster } from '../../src/exchanges/mexc/adapter.js';
@@ -28,6 +29,7 @@ const kucoin = (name: string) => parseKucoinKey(fixture('kucoin', name).data);
 /** One key of a MEXC sub-account key listing (the master's answer), as if listed in `subaccount`. */
 const mexc = (name: string, index: number, subaccount = 'alphaarb1') =>
   parseMexcListedKey((fixture('mexc', name).subAccount as unknown[])[index], subaccount);
+const bitget = (name: string) => parseBitgetInfo(fixture('bitget', name).data);
 const binanceBot = (restrictions: string, ipAnswer?: string) => {
   const base = parseBinanceRestrictions(fixture('binance', restrictions), 'bot');
   return ipAnswer ? applyBinanceIpRestriction(base, fixture('binance', ipAnswer), BINANCE_SUB) : base;
@@ -277,6 +279,26 @@ const cases: Case[] = [
     inspection: () => parseMexcMaster({ ...fixture('mexc', 'account-doc-example'), canTrade: false, canWithdraw: false }, false),
     target: master('mexc', mexcCaps.masterScopes),
     expected: ['MISSING_SCOPE'],
+  },
+  // Bitget
+  {
+    name: 'bitget doc example (legacy trade/readonly authorities, foreign IP, other sub)',
+    inspection: () => bitget('account-info-doc-example'),
+    target: bot('6200000001'),
+    expected: ['IP_MISMATCH', 'MISSING_SCOPE', 'UNKNOWN_PERMISSION', 'WRONG_ACCOUNT'],
+  },
+  { name: 'bitget clean sub key', inspection: () => bitget('account-info-sub-clean'), target: bot('6200000001'), expected: [] },
+  {
+    name: 'bitget sub key with withdrawal, transfer, copy trading, no IP',
+    inspection: () => bitget('account-info-sub-withdraw-transfer'),
+    target: bot('6200000001'),
+    expected: ['NOT_IP_LOCKED', 'TRANSFER_ENABLED', 'UNKNOWN_PERMISSION', 'WITHDRAW_ENABLED'],
+  },
+  {
+    name: 'bitget clean master key',
+    inspection: () => bitget('account-info-master-clean'),
+    target: master('bitget', bitgetCaps.masterScopes),
+    expected: [],
   },
 ];
 
