@@ -3,7 +3,7 @@ import type { CommandSpec } from '../types.js';
 export const specs: CommandSpec[] = [
   {
     name: 'sandbox',
-    summary: 'run the local exchange sandbox (Bybit, OKX, Binance, KuCoin key endpoints) for tests and drills',
+    summary: 'run the local exchange sandbox (the key endpoints of every exchange it emulates) for tests and drills',
     exits: {
       0: 'stopped by SIGINT or SIGTERM, state saved',
       2: 'bad --port or --client-ip, the port is taken, or --state is not sandbox state',
