@@ -1,7 +1,8 @@
 /**
  * The representative subset of the fault matrix beyond Bybit with no grace period (which rotation-crash,
  * rotation-store-faults and rotation-path-faults cover in full): one failpoint per step (create, store, test, promote,
- * revoke, plus a refused store write and a crash inside a revoke) on OKX, and the rotate steps with a grace period,
+ * revoke, plus a refused store write and a crash inside a revoke) on OKX, a crash after the create and after the
+ * exchange delete on Bitget (orphan found by label, v3 delete), and the rotate steps with a grace period,
  * where the revoke happens in a later run than the promotion. Each case then converges with every invariant and each
  * step audited once. A propagation delay (new keys unknown to the exchange for a while) joins two crash cases.
  */
@@ -63,6 +64,28 @@ describe('OKX: one failpoint per step', () => {
     worlds.push(w);
     task.meta.faultOutcome = await subsetCases.revokeCrash(w);
   });
+});
+
+describe('Bitget: a crash after the create and after the exchange delete', () => {
+  const worlds: World[] = [];
+  beforeAll(async () => {
+    await warmUp();
+    await getAdapter('bitget');
+  });
+  afterAll(async () => {
+    await Promise.all(worlds.map((w) => w.close()));
+  });
+
+  // After the create: the orphan is found by its label in Bitget's key listing and deleted through the v3 delete.
+  it.concurrent.for(['rotate.after-create', 'rotate.after-revoke-exchange'] as const)(
+    'bitget, killed at %s: the re-run converges',
+    { timeout: 90_000 },
+    async (failpoint, { task }) => {
+      const w = await faultWorld({ exchange: 'bitget' });
+      worlds.push(w);
+      task.meta.faultOutcome = await subsetCases.crashAtStep(w, failpoint);
+    },
+  );
 });
 
 describe('with a grace period: the revoke comes in a later run', () => {
