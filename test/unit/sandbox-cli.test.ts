@@ -33,6 +33,7 @@ describe('keyctl sandbox', () => {
       binance: `${info.url}/binance`,
       kucoin: `${info.url}/kucoin`,
       mexc: `${info.url}/mexc`,
+      bitget: `${info.url}/bitget`,
     });
     const res = await fetch(`${info.url}/_admin/client-ip`);
     expect(await res.json()).toEqual({ ip: '10.9.8.7' });
