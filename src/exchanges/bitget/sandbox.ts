@@ -26,7 +26,11 @@ import {
 } from '../../sandbox/http.js';
 import { effectiveIps, ipAllowed, isExpired, type SandboxAccount, type SandboxKey } from '../../sandbox/state.js';
 
-/** "The request will be considered expired if the timestamp differs from the server time by more than 30 seconds." */
+/**
+ * The timestamp window. Bitget's signature page asks for a millisecond timestamp and answers 40008 "Request timestamp
+ * expired" beyond its window, but the pages at hand do not give the window's size: 30 s (as OKX, whose API Bitget's
+ * mirrors) is the sandbox's choice, **unconfirmed** (docs/sandbox.md).
+ */
 const WINDOW_MS = 30_000;
 /** Create Virtual Subaccount Apikey: `ipList` "Up to 30"; `label` "Length 20". */
 const MAX_IPS = 30;
@@ -82,7 +86,8 @@ function isReadOnly(authority: string): boolean {
 }
 
 /**
- * The string Bitget signs. The query string is signed as the parameters read, not percent-encoded (ccxt 4.5.84
+ * The string Bitget signs: the query string "in the request URL", its keys in ascending order (the client sends them
+ * sorted; ccxt does). It is signed as the parameters read, not percent-encoded (ccxt 4.5.84
  * bitget.js `sign()`: "bitget signs the raw (non-percent-encoded) query string"), so each part of the query as sent is
  * decoded first; a query that does not decode cannot match any signature.
  */
