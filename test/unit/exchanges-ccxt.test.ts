@@ -20,7 +20,7 @@ import { generatePassphrase } from '../../src/exchanges/passphrase.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
 import { withRetry } from '../../src/exchanges/retry.js';
 
-const EXCHANGES = ['bybit', 'okx', 'binance', 'kucoin'] as const;
+const EXCHANGES = ['bybit', 'okx', 'binance', 'kucoin', 'bitget'] as const;
 type Ctor = new (config?: Record<string, unknown>) => { urls: { api: unknown }; hostname?: string };
 const ccxtClass = (id: string) => (ccxt as unknown as Record<string, Ctor>)[id]!;
 
@@ -387,6 +387,19 @@ describe('passphrase generation', () => {
       expect(p).toMatch(/\d/);
       expect(p).toMatch(/[^A-Za-z0-9]/);
       expect(p).not.toMatch(/[\s#%&+=]/);
+      seen.add(p);
+    }
+    expect(seen.size).toBe(200);
+  });
+
+  it("without specials meets Bitget's rule (8-32 letters and digits) and is random", () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const p = generatePassphrase(24, { special: false });
+      expect(p).toMatch(/^[A-Za-z0-9]{24}$/);
+      expect(p).toMatch(/[a-z]/);
+      expect(p).toMatch(/[A-Z]/);
+      expect(p).toMatch(/\d/);
       seen.add(p);
     }
     expect(seen.size).toBe(200);
