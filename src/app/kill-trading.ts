@@ -80,10 +80,25 @@ export async function killTrading(deps: KillTradingDeps, slot: Slot, options: Tr
     };
   }
   const trading = adapter.trading;
-  const request: TradingRequest = { account: exchangeAccount(account), key, markets: marketsOf(slot.scopes), ...deps.call };
+  const wanted = marketsOf(slot.scopes);
+  // Markets the exchange's trading API does not cover (MEXC futures, Bitget spot margin) are reported, and the kill
+  // still acts in every market it can reach.
+  const markets = trading.markets ? wanted.filter((m) => trading.markets!.includes(m)) : wanted;
+  const unreachable = wanted.filter((m) => !markets.includes(m));
+  const request: TradingRequest = { account: exchangeAccount(account), key, markets, ...deps.call };
+  const gap = (name: 'orders' | 'positions') => {
+    if (unreachable.length === 0) return;
+    outcome.problems.push({
+      step: name,
+      code: 'CAPABILITY_GAP',
+      message: `keyctl does not act on ${account.exchange} ${unreachable.join(', ')} ${name}: check them in the exchange's web UI.`,
+    });
+  };
 
   if (!options.keepOrders) {
+    gap('orders');
     await step(outcome, 'orders', async () => {
+      if (markets.length === 0) return;
       outcome.orders = await trading.listOrders(request);
       if (options.dryRun || outcome.orders.length === 0) return;
       await trading.cancelOrders(request, outcome.orders);
@@ -93,7 +108,9 @@ export async function killTrading(deps: KillTradingDeps, slot: Slot, options: Tr
     });
   }
   if (options.flatten) {
+    gap('positions');
     await step(outcome, 'positions', async () => {
+      if (markets.length === 0) return;
       outcome.positions = await trading.listPositions(request);
       if (options.dryRun) return;
       // Every position gets its close, even after one fails (an option the exchange will not close by market order):

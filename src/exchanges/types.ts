@@ -226,6 +226,11 @@ export interface OpenPosition {
 }
 
 export interface TradingApi {
+  /**
+   * The markets keyctl can act in on this exchange; absent: every market. A kill of a slot that also trades elsewhere
+   * acts in these and reports the others as a CAPABILITY_GAP (to check by hand); requests name only these.
+   */
+  readonly markets?: readonly TradingMarket[];
   /** Every open order of the key's account in `markets`. Answers are parsed against their documented shape. */
   listOrders(request: TradingRequest): Promise<OpenOrder[]>;
   /** Cancels every order given (by market and symbol as the exchange needs); resolves when the exchange accepted. */

@@ -53,6 +53,32 @@ const order = (id: string, symbol = 'BTCUSDT'): OpenOrder => ({ id, symbol, mark
 const position: OpenPosition = { symbol: 'BTCUSDT', market: 'linear', side: 'long', size: '0.5' };
 
 describe('kill: orders and positions', () => {
+  it("acts in the markets the exchange's trading API covers and reports the others as CAPABILITY_GAP, never as none", async () => {
+    w = await appWorld({ sandbox: true, scopes: 'read, spot:trade, futures:trade' });
+    const arb1 = w.keys.arb1!.apiKey;
+    const books = { [arb1]: { orders: [order('1')], positions: [] } };
+    const { api, calls } = fakeTrading(books);
+    // Like MEXC: spot only (its futures are another API keyctl does not drive).
+    const spotOnly: TradingApi = { ...api, markets: ['spot'] };
+    const result = await killBots(withTrading(w, spotOnly), {
+      bots: ['alpha'],
+      reason: 'incident',
+      actor: 'alice',
+      trading: { flatten: true },
+    });
+    expect(books[arb1]!.orders).toEqual([]);
+    expect(calls).toContain('list-orders spot');
+    expect(calls.filter((c) => c.startsWith('list-orders') && c !== 'list-orders spot')).toEqual([]);
+    expect(result.trading['alpha/arb1']).toMatchObject({ cancelled: 1 });
+    expect(result.trading['alpha/arb1']!.problems).toEqual([
+      { step: 'orders', code: 'CAPABILITY_GAP', message: expect.stringContaining('linear, inverse orders') },
+      { step: 'positions', code: 'CAPABILITY_GAP', message: expect.stringContaining('linear, inverse positions') },
+    ]);
+    expect(result.failures.filter((f) => f.ref === 'alpha/arb1').map((f) => f.code)).toContain('CAPABILITY_GAP');
+    // The key is revoked all the same: the gap is reported, the kill goes on.
+    expect(await liveKeys(w, 'arb1')).toEqual([]);
+  });
+
   it("cancels with the bot's own key, flattens, confirms by listing again, then revokes; another bot is untouched", async () => {
     w = await appWorld({ sandbox: true });
     const arb1 = w.keys.arb1!.apiKey;

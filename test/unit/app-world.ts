@@ -83,6 +83,8 @@ export interface AppWorldOptions {
   now?: () => number;
   /** rotate.grace of every slot. */
   grace?: string;
+  /** The slots' declared scopes (YAML list body); default `read, spot:trade`. */
+  scopes?: string;
   /** Slots put on another slot's sub-account (e.g. `{ arb2: 'arb1' }`: alpha/arb2 shares alpha/arb1's). */
   shareSub?: Record<string, string>;
   /** Another store and coordination store than memory's (e.g. the AWS provider on moto). */
@@ -125,7 +127,7 @@ export async function appWorld(options: AppWorldOptions = {}): Promise<AppWorld>
   }
   const baseUrl = sandbox ? `, baseUrl: "${sandbox.url}/bybit"` : '';
   const slot = (name: string, custodian: string) =>
-    `      ${name}: { account: main, uid: "${subs[name]}", scopes: [read, spot:trade], ips: [${CLIENT_IP}], custodians: [${custodian}], rotate: { every: P30D, grace: ${options.grace ?? 'PT15M'} }, verify: { every: PT1H } }\n`;
+    `      ${name}: { account: main, uid: "${subs[name]}", scopes: [${options.scopes ?? 'read, spot:trade'}], ips: [${CLIENT_IP}], custodians: [${custodian}], rotate: { every: P30D, grace: ${options.grace ?? 'PT15M'} }, verify: { every: PT1H } }\n`;
   const yaml =
     `store: { provider: memory }\naccounts:\n  main: { exchange: bybit${baseUrl}, custodians: [alice] }\n` +
     `bots:\n  alpha:\n    subaccounts:\n${slot('arb1', 'alice')}${slot('arb2', 'bob')}  beta:\n    subaccounts:\n${slot('mm', 'alice')}` +

@@ -6,7 +6,8 @@
  * Spot: unfilled orders, cancelled per symbol (cancel-symbol-order). Futures ("mix"): product types USDT-FUTURES and
  * USDC-FUTURES (linear) and COIN-FUTURES (inverse); pending orders cancelled per product type (cancel-all-orders),
  * positions closed at market with close-positions (Bitget's "flash close", which is reduce-only by design). Spot margin
- * orders live on other endpoints keyctl does not call: a kill that must look there says so (CAPABILITY_GAP). Bitget has
+ * orders live on other endpoints keyctl does not call: `markets` leaves margin out, so a kill acts on the rest and
+ * reports margin as CAPABILITY_GAP (a request naming margin all the same is refused the same way). Bitget has
  * no options. A key without the trade permission gets 40014 (PERMISSION_DENIED through the descriptor).
  */
 import * as v from 'valibot';
@@ -141,6 +142,8 @@ function productTypeOf(symbol: string, market: 'linear' | 'inverse'): ProductTyp
 }
 
 export const bitgetTrading: TradingApi = {
+  markets: ['spot', 'linear', 'inverse'],
+
   async listOrders(request: TradingRequest): Promise<OpenOrder[]> {
     marginGap(request.markets);
     const client = await createClient(request.account, request.key, request);

@@ -4,7 +4,8 @@
  * shape is EXCHANGE_BAD_RESPONSE, never "no orders".
  *
  * Spot only. MEXC futures are another API with another signature (https://www.mexc.com/api-docs/futures/integration-guide)
- * that keyctl does not drive: a kill asked about futures orders or positions gets CAPABILITY_GAP (check by hand).
+ * that keyctl does not drive: `markets` says so, and the kill acts on spot and reports futures as CAPABILITY_GAP (check
+ * by hand). A request naming futures all the same is refused the same way.
  */
 import * as v from 'valibot';
 import { ExchangeError } from '../../errors.js';
@@ -48,6 +49,8 @@ export function parseMexcOpenOrders(answer: unknown): OpenOrder[] {
 }
 
 export const mexcTrading: TradingApi = {
+  markets: ['spot'],
+
   async listOrders(request: TradingRequest): Promise<OpenOrder[]> {
     if (request.markets.some((m) => m !== 'spot')) futuresGap('list orders');
     if (!request.markets.includes('spot')) return [];
