@@ -18,7 +18,7 @@ function forbid(layers, why) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'docs/examples/**/node_modules/**'] },
+  { ignores: ['dist/**', 'clients/*/dist/**', 'node_modules/**', 'coverage/**', 'docs/examples/**/node_modules/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -51,7 +51,7 @@ export default tseslint.config(
     // here; the layer rules below stop those from crossing layers. A cycle through a lazy `import()` is allowed: that
     // is how a table reaches the modules it lists without loading them (the exchange registry its adapters and
     // emulators, the command table its commands), and by the time it runs both modules have finished loading.
-    files: ['src/**/*.ts', 'providers/**/*.ts', 'schedules/**/*.ts'],
+    files: ['src/**/*.ts', 'providers/**/*.ts', 'schedules/**/*.ts', 'clients/node/src/**/*.ts'],
     plugins: { 'import-x': importX },
     settings: {
       'import-x/parsers': importX.flatConfigs.typescript.settings['import-x/parsers'],
@@ -95,7 +95,7 @@ export default tseslint.config(
           patterns: [
             forbid(
               ['cli', 'app', 'rotation', 'delivery', 'audit', 'events', 'config', 'exchanges', 'providers', 'sandbox', 'schedules'],
-              'The domain imports nothing but itself and src/errors.ts: config, exchanges and stores depend on it, not the reverse',
+              'The domain imports nothing but itself and the error types (@keyctl/client/errors): config, exchanges and stores depend on it, not the reverse',
             ),
           ],
         },
@@ -113,6 +113,24 @@ export default tseslint.config(
               ['cli', 'app', 'rotation', 'delivery', 'exchanges'],
               'Stores know nothing of exchanges or use cases: they keep secrets and coordination state',
             ),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The client package (clients/node) installs alone in a bot's project with no dependencies: it may import node
+    // built-ins and its own files only. keyctl (for Vault/AWS tokens) is an optional peer, reached by a computed import().
+    files: ['clients/node/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!node:|\\./|\\.\\./)|^(\\.\\./){2}',
+              message: '@keyctl/client has no dependencies and ships alone: import node built-ins and its own files only.',
+            },
           ],
         },
       ],

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Projects: `fast` (unit + in-process contract suites) for the inner loop; `slow` (CLI end to end, moto, the local
@@ -12,7 +13,17 @@ const builtDist = ['test/helpers/dist-setup.ts'];
 // behind `npm run test:long`, which CI runs after `npm test` so that `npm test` stays near six minutes.
 const LONG = ['test/integration/daemon.test.ts', 'test/contract/aws-longrun.slow.test.ts'];
 
+// The client package (clients/node) as source: keyctl imports it as `@keyctl/client[/x]`, which Node resolves to its
+// built dist/ through the workspace link; tests run in this process see the sources, so they need no client build.
+const CLIENT_SRC = fileURLToPath(new URL('./clients/node/src/', import.meta.url));
+
 export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@keyctl\/client$/, replacement: `${CLIENT_SRC}index.ts` },
+      { find: /^@keyctl\/client\/(.+)$/, replacement: `${CLIENT_SRC}$1.ts` },
+    ],
+  },
   test: {
     // Vitest's default is one worker less than the CPUs: one worker on the 2-core CI machine, where most slow files wait
     // on the processes they start (keyctl, the sandbox, moto) rather than compute. Two keep `npm test` near six minutes.

@@ -117,7 +117,7 @@ const started = Object.fromEntries(cases.map((c) => [c.id, stats(c.started)]));
 
 // loadCredentials() (environment mode, and token mode through the local store) against a direct provider read.
 const { loadCredentials } = await import(join(root, 'dist/src/index.js'));
-const { formatToken, encodePayload } = await import(join(root, 'dist/src/delivery/token.js'));
+const { formatToken, encodePayload } = await import(join(root, 'clients/node/dist/token.js'));
 async function timeMany(fn) {
   const xs = [];
   for (let i = 0; i < INNER; i++) {

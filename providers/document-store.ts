@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { ConflictError, NotFoundError, ProviderError, UsageError } from '../src/errors.js';
+import { ConflictError, NotFoundError, ProviderError, UsageError } from '@keyctl/client/errors';
 import {
   STAGES,
   type Capabilities,

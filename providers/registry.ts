@@ -2,7 +2,7 @@
  * Provider id -> lazy import. A provider's SDK (AWS, node-vault) is loaded only when that provider is configured, so
  * the credential-fetch path of a local-store user never pays for it.
  */
-import { UsageError } from '../src/errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import type { StoreConfig } from '../src/config/schema.js';
 import type { ProviderContext, SecretStore } from './types.js';
 import type { CoordinationStore } from './coordination.js';

@@ -8,7 +8,7 @@
  *
  * Every method below states its contract. The shared suite in test/contract/provider-suite.ts checks each one against
  * every provider. Leases and other coordination state are not here: see providers/coordination.ts.
- * Errors are KeyctlErrors from src/errors.ts: NotFoundError, ConflictError, or a ProviderError with a provider-specific
+ * Errors are KeyctlErrors from @keyctl/client/errors: NotFoundError, ConflictError, or a ProviderError with a provider-specific
  * code. No error message may contain a secret value.
  */
 

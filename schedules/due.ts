@@ -16,7 +16,7 @@
 import { DateTime } from 'luxon';
 import type { Slot } from '../src/domain/inventory.js';
 import type { AuditOutcome } from '../src/audit/types.js';
-import { InternalError } from '../src/errors.js';
+import { InternalError } from '@keyctl/client/errors';
 import { configDurationMs } from './duration.js';
 import { inWindow, nextWindowStart, openAtOrAfter, type RotationWindow } from './window.js';
 

@@ -7,7 +7,7 @@
  * config rules use to check `grace < every`, so "P1M" means exactly 30 days everywhere in keyctl.
  */
 import { Duration } from 'luxon';
-import { UsageError } from '../src/errors.js';
+import { UsageError } from '@keyctl/client/errors';
 
 /** The longest duration accepted (100 years): beyond it a schedule means nothing and date arithmetic overflows. */
 export const MAX_DURATION_MS = 100 * 365 * 86_400_000;

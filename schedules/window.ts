@@ -13,7 +13,7 @@
  */
 import { DateTime, IANAZone } from 'luxon';
 import { WEEKDAYS, type RotationWindow, type Weekday } from '../src/domain/inventory.js';
-import { InternalError } from '../src/errors.js';
+import { InternalError } from '@keyctl/client/errors';
 
 export type { RotationWindow, Weekday };
 

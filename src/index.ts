@@ -1,9 +1,24 @@
 /**
- * keyctl's library surface. For bots: `loadCredentials()` (docs/delivery.md). Kept tiny: importing it loads no
- * exchange library and no cloud SDK.
+ * keyctl's library surface. For bots: `loadCredentials()` (docs/delivery.md), from the client package @keyctl/client
+ * (clients/node), which keyctl bundles. Kept tiny: importing it loads no exchange library and no cloud SDK.
  */
-export { loadCredentials } from './delivery/client.js';
-export type { CredentialSource, LoadCredentialsOptions, LoadedCredentials, RotationListener } from './delivery/client.js';
-// What a bot receives (ccxt's field names); keyctl's own `Credentials` (src/domain/credentials.ts) is internal.
-export type { BotCredentials } from './delivery/protocol.js';
-export { KeyctlError } from './errors.js';
+import { loadCredentials as loadWith, type LoadCredentialsOptions, type LoadedCredentials, type TokenUnwrapper } from '@keyctl/client';
+
+export type {
+  BotCredentials,
+  CredentialSource,
+  LoadCredentialsOptions,
+  LoadedCredentials,
+  RotationListener,
+  TokenUnwrapper,
+} from '@keyctl/client';
+export { KeyctlError } from '@keyctl/client/errors';
+
+// keyctl's providers, loaded only to unwrap a Vault or AWS token: a bot importing keyctl needs no second package for them.
+const unwrapWithProviders: TokenUnwrapper = async (provider, storeToken, o) =>
+  (await import('./delivery/unwrap.js')).unwrapToken(provider, storeToken, o);
+
+/** The client's `loadCredentials`, with keyctl's own providers for tokens that are not the local store's. */
+export function loadCredentials(options: LoadCredentialsOptions = {}): Promise<LoadedCredentials> {
+  return loadWith({ unwrapToken: unwrapWithProviders, ...options });
+}

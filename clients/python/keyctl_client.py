@@ -14,7 +14,7 @@ Every variable it read is deleted from ``os.environ`` (``KEYCTL_TOKEN`` even whe
 library that dumps the environment, or a child process the bot starts, does not get the key. The returned object's
 ``repr`` and ``str`` show the ref and fingerprint, never the key.
 
-Mirrors src/delivery/client.ts and providers/local/tokens.ts; the error codes are the Node client's.
+Mirrors the Node client (clients/node/src/client.ts and local/tokens.ts); the error codes are the Node client's.
 """
 
 from __future__ import annotations
@@ -486,7 +486,7 @@ def _decode_payload(text: str) -> Credentials:
     return Credentials(ref, api_key, secret, fingerprint, s("password"), s("rotatesAt"), "token")
 
 
-# Local-store tokens: docs/delivery.md, "Local-store tokens: format and claim protocol" (providers/local/tokens.ts).
+# Local-store tokens: docs/delivery.md, "Local-store tokens: format and claim protocol" (clients/node/src/local/tokens.ts).
 _TOKENS_DIR = "tokens"
 _RECORD_FORMAT = "keyctl-token/1"
 _RECEIPT_FORMAT = "keyctl-token-receipt/1"

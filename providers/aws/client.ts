@@ -4,7 +4,7 @@
  * null. The SDK is not imported here (types only): everything goes through the narrow SecretsManagerApi.
  */
 import type * as SM from '@aws-sdk/client-secrets-manager';
-import { NotFoundError, ProviderError } from '../../src/errors.js';
+import { NotFoundError, ProviderError } from '@keyctl/client/errors';
 import type { Stage } from '../types.js';
 import type { SecretsManagerApi } from './api.js';
 import { awsErrorName, mapAwsError, withThrottleRetry, type RetryOptions } from './errors.js';

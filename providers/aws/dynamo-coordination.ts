@@ -26,7 +26,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type * as DDB from '@aws-sdk/client-dynamodb';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import type {
   CoordinationRecord,
   CoordinationStore,

@@ -7,7 +7,7 @@
  * keyctl's internal secrets (genesis placeholder, wraps, leases) hold only a `_keyctl` member.
  */
 import { createHash } from 'node:crypto';
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import type { SecretFields, VersionMeta } from '../types.js';
 
 export const ENVELOPE_KEY = '_keyctl';

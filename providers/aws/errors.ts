@@ -5,7 +5,7 @@
  * into a message. The one exception is AccessDenied, whose text names the principal and the missing action, which is
  * exactly what the operator needs and holds no secret value.
  */
-import { KeyctlError, NotFoundError, ProviderError } from '../../src/errors.js';
+import { KeyctlError, NotFoundError, ProviderError } from '@keyctl/client/errors';
 
 /** The bits of an SDK error keyctl looks at. */
 interface AwsLikeError {

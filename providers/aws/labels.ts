@@ -4,7 +4,7 @@
  * own rotation relies on it. Slots (providers/aws/versions.ts) and leases (providers/aws/leases.ts) both write a new
  * version under a transient label first, then move their real label onto it with this guard.
  */
-import { ConflictError } from '../../src/errors.js';
+import { ConflictError } from '@keyctl/client/errors';
 import type { Stage } from '../types.js';
 import type { AwsClient, Ref } from './client.js';
 import { awsErrorName } from './errors.js';

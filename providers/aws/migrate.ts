@@ -8,7 +8,7 @@
  * so a second run finds nothing to move and never brings back a record deleted from the table since. Leases are not
  * moved: they last seconds to minutes, and a stale one only delays the next rotation of its slot.
  */
-import { ConflictError, LockedError } from '../../src/errors.js';
+import { ConflictError, LockedError } from '@keyctl/client/errors';
 import type { CoordinationStore } from '../coordination.js';
 import { SecretBackedCoordination, type LeaseBackend } from '../coordination/secret-backed.js';
 import type { SecretStore } from '../types.js';

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as SM from '@aws-sdk/client-secrets-manager';
-import { ConflictError, NotFoundError, ProviderError, UsageError } from '../../src/errors.js';
+import { ConflictError, NotFoundError, ProviderError, UsageError } from '@keyctl/client/errors';
 import { assertValidIdempotencyKey, assertValidPath } from '../document-store.js';
 import {
   STAGES,

@@ -14,7 +14,7 @@
  * The SDK is not imported here (types only), like api.ts: index.ts builds the client lazily.
  */
 import type * as DDB from '@aws-sdk/client-dynamodb';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import { awsErrorName, mapAwsError, withThrottleRetry, type RetryOptions } from './errors.js';
 
 type Out<T> = Omit<T, '$metadata'>;

@@ -14,7 +14,7 @@
  * retains (about 100, a few hundred bytes each, far below DynamoDB's 400 KB item limit).
  */
 import type * as DDB from '@aws-sdk/client-dynamodb';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import type { VersionMeta } from '../types.js';
 import { mapAwsError, withThrottleRetry, type RetryOptions } from './errors.js';
 import { partition, type DynamoApi } from './table.js';

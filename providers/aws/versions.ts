@@ -3,7 +3,7 @@
  * attaching a stage to it under the contract's `expect` guard, and detaching a stage. Built on the guarded label moves
  * of providers/aws/labels.ts; docs/aws.md explains each emulation.
  */
-import { ConflictError, ProviderError } from '../../src/errors.js';
+import { ConflictError, ProviderError } from '@keyctl/client/errors';
 import type { Stage } from '../types.js';
 import { TAG_PATH, type AwsClient, type Ref } from './client.js';
 import { GENESIS_BODY } from './envelope.js';

@@ -4,7 +4,7 @@
  * the delete: DeleteSecret is asynchronous on AWS and succeeds twice on moto. docs/aws.md, "Wrap and unwrap".
  */
 import { randomBytes } from 'node:crypto';
-import { ProviderError, UsageError } from '../../src/errors.js';
+import { ProviderError, UsageError } from '@keyctl/client/errors';
 import { tokenKey } from '../document-store.js';
 import { tagValue, type AwsClient } from './client.js';
 import { decode, encode } from './envelope.js';

@@ -19,7 +19,7 @@
  * (when it keeps one, as AWS's does) and refuses a lower one. Each record also keeps the highest fence that wrote it.
  */
 import { createHash } from 'node:crypto';
-import { ConflictError, FencedError, NotFoundError, ProviderError } from '../../src/errors.js';
+import { ConflictError, FencedError, NotFoundError, ProviderError } from '@keyctl/client/errors';
 import type { SecretStore } from '../types.js';
 import type {
   CoordinationRecord,

@@ -8,7 +8,7 @@
  * write. A broken holder is refused even when the new holder has not written anything yet.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { ConflictError, FencedError, LockedError, UsageError } from '../../src/errors.js';
+import { ConflictError, FencedError, LockedError, UsageError } from '@keyctl/client/errors';
 import type {
   CoordinationRecord,
   CoordinationStore,

@@ -17,10 +17,10 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import type { RecordValue } from '../coordination.js';
 import { TransactionalCoordination, type CoordinationTx, type LeaseState, type RecordState } from '../coordination/transactional.js';
-import { isErrno, isNotAFile, readNoFollow, removeFile, removeStaleTemps, secureDir, writeAtomic } from './files.js';
+import { isErrno, isNotAFile, readNoFollow, removeFile, removeStaleTemps, secureDir, writeAtomic } from '@keyctl/client/local/files';
 import { FileLock, removeDeadLockTemps } from './lock.js';
 import type { StoreManifest } from './manifest.js';
 

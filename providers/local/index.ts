@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ProviderError, UsageError } from '../../src/errors.js';
+import { ProviderError, UsageError } from '@keyctl/client/errors';
 import type { LocalStoreConfig } from '../../src/config/schema.js';
 import { DocumentStore, type Doc, type DocUpdate, type SlotDoc, type StoredVersion } from '../document-store.js';
 import type { Capabilities, ProviderContext, RestoreChange, SecretStore, WrapLabel, WrapSettlement } from '../types.js';
@@ -28,8 +28,17 @@ import {
   type KeyringFile,
   type Protection,
   type Sealed,
-} from './crypto.js';
-import { createExclusive, isErrno, isNotAFile, readNoFollow, removeFile, removeStaleTemps, secureDir, writeAtomic } from './files.js';
+} from '@keyctl/client/local/crypto';
+import {
+  createExclusive,
+  isErrno,
+  isNotAFile,
+  readNoFollow,
+  removeFile,
+  removeStaleTemps,
+  secureDir,
+  writeAtomic,
+} from '@keyctl/client/local/files';
 import { FileLock, removeDeadLockTemps, type HeldLock } from './lock.js';
 import { LocalCoordination, coordinationFileGen } from './coordination.js';
 import { COVERED_DIRS, StoreManifest, deriveIntegrityKey } from './manifest.js';
@@ -43,7 +52,7 @@ export const PASSPHRASE_ENV = 'KEYCTL_PASSPHRASE';
 export const KEYRING_FILE = 'keyring.json';
 export const DOCS_DIR = 'docs';
 export const LOCK_FILE = 'store.lock';
-/** Where `keyctl issue` tokens live (providers/local/tokens.ts, which the client loads without this module). */
+/** Where `keyctl issue` tokens live (clients/node/src/local/tokens.ts, which the client loads without this module). */
 const TOKENS_DIR = 'tokens';
 /** keyctl 0.1 wrote format 1 (still read, as generation 0); format 2 carries the record's generation (manifest.ts). */
 const DOC_FORMAT_V1 = 'keyctl-doc/1';
@@ -181,12 +190,12 @@ export class LocalStore extends DocumentStore {
    */
   override async wrap(value: string, ttlMs: number, label?: WrapLabel): Promise<string> {
     const dataKey = await this.openDataKey();
-    const { issueLocalToken } = await import('./tokens.js');
+    const { issueLocalToken } = await import('@keyctl/client/local/tokens');
     return issueLocalToken({ storeDir: this.dir, dataKey, value, ttlMs, now: this.now(), ...(label ? { label } : {}) });
   }
 
   override async unwrap(token: string): Promise<string> {
-    const { redeemLocalToken } = await import('./tokens.js');
+    const { redeemLocalToken } = await import('@keyctl/client/local/tokens');
     return redeemLocalToken(token, { now: () => this.now() });
   }
 
@@ -197,7 +206,7 @@ export class LocalStore extends DocumentStore {
       throw err;
     });
     if (tokensDir === null) return 0;
-    const { settleLocalTokens } = await import('./tokens.js');
+    const { settleLocalTokens } = await import('@keyctl/client/local/tokens');
     return settleLocalTokens({ storeDir: this.dir, dataKey: await this.openDataKey(), now: this.now(), record });
   }
 

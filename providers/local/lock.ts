@@ -16,8 +16,8 @@ import { readlinkSync } from 'node:fs';
 import { link, lstat, mkdir, readdir, rmdir, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { ProviderError } from '../../src/errors.js';
-import { createFile, isErrno, isNotAFile, readNoFollow, removeFile, touchNoFollow } from './files.js';
+import { ProviderError } from '@keyctl/client/errors';
+import { createFile, isErrno, isNotAFile, readNoFollow, removeFile, touchNoFollow } from '@keyctl/client/local/files';
 
 export interface FileLockOptions {
   /** A holder whose heartbeat is older than this is presumed dead (used when liveness cannot be checked). */

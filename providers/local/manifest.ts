@@ -22,8 +22,8 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ProviderError } from '../../src/errors.js';
-import { isErrno, isNotAFile, readNoFollow, removeStaleTemps, writeAtomic } from './files.js';
+import { ProviderError } from '@keyctl/client/errors';
+import { isErrno, isNotAFile, readNoFollow, removeStaleTemps, writeAtomic } from '@keyctl/client/local/files';
 import { FileLock } from './lock.js';
 
 export const MANIFEST_FILE = 'manifest.json';

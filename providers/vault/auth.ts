@@ -8,7 +8,7 @@
  * an error, a log line or argv.
  */
 import { readFile } from 'node:fs/promises';
-import { KeyctlError, ProviderError } from '../../src/errors.js';
+import { KeyctlError, ProviderError } from '@keyctl/client/errors';
 import type { VaultStoreConfig } from '../../src/config/schema.js';
 import { VaultApiError, type VaultAuthBlock, type VaultHttp } from './http.js';
 import { mapVaultError } from './errors.js';

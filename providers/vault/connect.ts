@@ -2,7 +2,7 @@
  * Opening an authenticated Vault connection: address, namespace, TLS, login. The store and the `keyctl vault` admin
  * commands both go through here (via `connectVault` in index.ts).
  */
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import type { VaultStoreConfig } from '../../src/config/schema.js';
 import { login, reloginFor } from './auth.js';
 import { VaultHttp } from './http.js';

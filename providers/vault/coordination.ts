@@ -22,7 +22,7 @@
  * delete, and version numbers, hence revisions, must never restart.
  */
 import { randomBytes } from 'node:crypto';
-import { ConflictError, LockedError, ProviderError } from '../../src/errors.js';
+import { ConflictError, LockedError, ProviderError } from '@keyctl/client/errors';
 import type {
   CoordinationRecord,
   CoordinationStore,

@@ -2,7 +2,7 @@
  * One function maps every Vault failure to what the user sees: a ProviderError (exit 4) with a code and a hint that
  * says what to do. Messages name the Vault path and status only, never a request body or a token.
  */
-import { KeyctlError, ProviderError } from '../../src/errors.js';
+import { KeyctlError, ProviderError } from '@keyctl/client/errors';
 import { VaultApiError, type VaultHttp } from './http.js';
 
 export const HINT_SEALED = 'Unseal it (`vault operator unseal`, or wait for auto-unseal), then re-run; keyctl changed nothing.';

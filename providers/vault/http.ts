@@ -13,7 +13,7 @@
  * node-vault is imported lazily, so a local-store user never loads it.
  */
 import { Agent } from 'node:https';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import type { VaultTls } from './tls.js';
 
 export type VaultMethod = 'GET' | 'POST' | 'DELETE' | 'LIST';

@@ -12,7 +12,7 @@
  * docs/vault.md explains the design, the policies keyctl and bots need, and how to run the contract suite against a
  * real `vault server -dev`.
  */
-import { ConflictError, NotFoundError, ProviderError, UsageError } from '../../src/errors.js';
+import { ConflictError, NotFoundError, ProviderError, UsageError } from '@keyctl/client/errors';
 import type { VaultStoreConfig } from '../../src/config/schema.js';
 import { assertValidIdempotencyKey, assertValidPath } from '../document-store.js';
 import {

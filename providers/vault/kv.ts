@@ -2,7 +2,7 @@
  * Typed KV v2 operations (api-docs/secret/kv/kv-v2) over the facade. Paths here are relative to the mount; 404s become
  * `null`, a cas mismatch becomes `'conflict'`, every other failure a ProviderError from mapVaultError.
  */
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import { mapVaultError } from './errors.js';
 import { VaultApiError, type VaultHttp } from './http.js';
 

@@ -8,7 +8,7 @@
  * record is mirrored into the slot's custom_metadata too, which Vault returns with every data read, for readers
  * whose policy predates the record path.)
  */
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import { mapVaultError } from './errors.js';
 import type { VaultHttp } from './http.js';
 

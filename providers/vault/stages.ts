@@ -15,7 +15,7 @@
  * keys of at most 128 bytes and values of at most 512 bytes, none empty, all printable (path_metadata.go,
  * validateCustomMetadata; Go's len counts bytes): checked here, before any write.
  */
-import { ProviderError, UsageError } from '../../src/errors.js';
+import { ProviderError, UsageError } from '@keyctl/client/errors';
 import { STAGES, type Stage, type VersionMeta } from '../types.js';
 
 export const MAX_KEYS = 64;

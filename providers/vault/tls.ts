@@ -11,7 +11,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import type { VaultTlsConfig } from '../../src/config/schema.js';
 
 /** What the HTTPS agent gets: PEM text, never paths. */

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redactor } from '../audit/redact.js';
-import { KeyctlError } from '../errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { emailSecretRefs, sendEmail } from './channels/email.js';
 import { pagerdutySecretRefs, sendPagerDuty } from './channels/pagerduty.js';
 import { sendSlack, slackSecretRefs } from './channels/slack.js';

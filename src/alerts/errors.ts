@@ -6,7 +6,7 @@
  * from a URL's path or query (a Slack webhook path and a Telegram bot path are credentials), never by copying an
  * underlying error's message.
  */
-import { ExitCode, KeyctlError } from '../errors.js';
+import { ExitCode, KeyctlError } from '@keyctl/client/errors';
 
 export const AlertCode = {
   /** A credential reference (env:/store:) could not be resolved. */

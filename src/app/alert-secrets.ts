@@ -5,7 +5,7 @@
  */
 import type { SecretStore } from '../../providers/types.js';
 import { fingerprint } from '../domain/fingerprint.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import type { EventSink } from '../events/types.js';
 
 export function alertSecretResolver(

@@ -5,7 +5,7 @@
  */
 import { defaultChecklist, type ChecklistConfig } from '../config/checklist-schema.js';
 import { botSlots, staffMember } from '../domain/resolve.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import { configDurationMs } from '../../schedules/duration.js';
 import { checklistItems } from './checklist.js';
 import type { AppDeps } from './deps.js';

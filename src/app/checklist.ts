@@ -14,7 +14,7 @@ import { defaultChecklist, type ChecklistConfig } from '../config/checklist-sche
 import type { Inventory, Slot } from '../domain/inventory.js';
 import { keyState } from '../domain/key-state.js';
 import { botSlots, managedKeys } from '../domain/resolve.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import { configDurationMs } from '../../schedules/duration.js';
 import type { HostVerdict } from './checklist-host.js';
 import type { AppDeps } from './deps.js';

@@ -1,4 +1,4 @@
-import { KeyctlError } from '../errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import type { Failure } from './progress.js';
 
 /** A thrown error as one slot's failure. An unknown error's message is not copied: it might hold a secret. */

@@ -10,7 +10,7 @@ import { fingerprint, importIdempotencyKey, toSecretFields, type Credentials } f
 import { violationFlags } from '../domain/key-state.js';
 import type { Violation } from '../domain/policy.js';
 import type { ManagedKey } from '../domain/resolve.js';
-import { KeyctlError } from '../errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { remedy } from '../domain/remedy.js';
 import { checkKey, type CheckKeyDeps } from './check-key.js';
 import { remedyTarget } from './verify.js';

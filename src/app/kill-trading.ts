@@ -12,7 +12,7 @@ import type { Slot } from '../domain/inventory.js';
 import { accountOf } from '../domain/resolve.js';
 import { storePath } from '../domain/refs.js';
 import type { DeclarableScope } from '../domain/scopes.js';
-import { ExchangeError, KeyctlError, NotFoundError } from '../errors.js';
+import { ExchangeError, KeyctlError, NotFoundError } from '@keyctl/client/errors';
 import { isKeyRejected } from '../exchanges/ccxt.js';
 import { exchangeAccount, type OpenOrder, type OpenPosition, type TradingMarket, type TradingRequest } from '../exchanges/types.js';
 import type { AppDeps } from './deps.js';

@@ -15,7 +15,7 @@ import { credentialsFrom, type Credentials } from '../domain/credentials.js';
 import type { Slot } from '../domain/inventory.js';
 import { storePath } from '../domain/refs.js';
 import { accountOf, botSlots, readMasterKey } from '../domain/resolve.js';
-import { ExchangeError } from '../errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import { isKeyRejected } from '../exchanges/ccxt.js';
 import { exchangeAccount, type KeyInspection } from '../exchanges/types.js';
 import { LABEL_PREFIX, LEASE_MS, type RevokeOutcome } from '../rotation/engine.js';

@@ -1,5 +1,5 @@
 /** The `--reason` of an operator's decision that clears a finding (audit ack, store accept). */
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 
 const MAX_REASON = 500;
 

@@ -8,7 +8,7 @@ import type { AuditEntry } from '../audit/types.js';
 import { lastVerifications } from '../audit/verifications.js';
 import { keyState, type KeyState } from '../domain/key-state.js';
 import { managedKeys } from '../domain/resolve.js';
-import { KeyctlError } from '../errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import type { AppDeps } from './deps.js';
 
 export interface StatusDeps extends Pick<AppDeps, 'inventory'> {

@@ -3,7 +3,7 @@
  * accepts the record files as they are now, so keyctl stops refusing them as rolled back (docs/local-store.md). The
  * decision, its reason and every record it changed are audited.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import type { AuditEntry, AuditInput } from '../audit/types.js';
 import type { RestoreChange, SecretStore } from '../../providers/types.js';
 import { checkReason } from './reason.js';

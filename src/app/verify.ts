@@ -12,7 +12,7 @@ import { remedy, type RemedyTarget } from '../domain/remedy.js';
 import { managedKeys, slotKeyOf, type ManagedKey } from '../domain/resolve.js';
 import { lastVerifications } from '../audit/verifications.js';
 import { configDurationMs } from '../../schedules/duration.js';
-import { InternalError, KeyctlError, MissingKeyError, NotFoundError } from '../errors.js';
+import { InternalError, KeyctlError, MissingKeyError, NotFoundError } from '@keyctl/client/errors';
 import { checkKey, type CheckKeyResult } from './check-key.js';
 import { mapConcurrent, SLOT_CONCURRENCY, STORE_CONCURRENCY } from './concurrency.js';
 import type { AppDeps } from './deps.js';

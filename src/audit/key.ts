@@ -3,7 +3,7 @@
  * can open the store. `keyctl init` creates it; every other command reads it.
  */
 import { randomBytes } from 'node:crypto';
-import { ProviderError } from '../errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import type { SecretStore } from '../../providers/types.js';
 
 export const AUDIT_KEY_PATH = 'keyctl/audit-key';

@@ -15,7 +15,7 @@ import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FileLock, removeDeadLockTemps, type HeldLock } from '../../providers/local/lock.js';
-import { InternalError, KeyctlError, LockedError, ProviderError } from '../errors.js';
+import { InternalError, KeyctlError, LockedError, ProviderError } from '@keyctl/client/errors';
 import { GENESIS, entryMac, headMac, macEquals, parseEntryLine, type ParsedEntry } from './chain.js';
 import { isIndexed, kindOf, latestOf, mergeLatest, parseLatestFile, serializeLatest, type LatestFile } from './latest.js';
 import { readLinesBackward, readLinesForward } from './lines.js';

@@ -11,7 +11,7 @@ import { processRedactor, type Redactor } from '../audit/redact.js';
 import type { AuditEntry, AuditInput, AuditLog } from '../audit/types.js';
 import type { SecretStore } from '../../providers/types.js';
 import type { CoordinationStore } from '../../providers/coordination.js';
-import { InternalError } from '../errors.js';
+import { InternalError } from '@keyctl/client/errors';
 import { execConfig, type ExecConfig } from './exec-config.js';
 
 export interface CliIo {

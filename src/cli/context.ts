@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { loadConfig, type Config } from '../config/load.js';
 import { resolveConfigPath } from '../config/path.js';
 import type { StoreConfig } from '../config/schema.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import type { AppDeps } from '../app/deps.js';
 import { callOptionsFromEnv, leaseMsFromEnv, propagationWaitMsFromEnv } from '../app/env.js';
 import { parseCredentials, type Credentials } from '../domain/credentials.js';

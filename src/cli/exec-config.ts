@@ -21,7 +21,7 @@ import { rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StoreConfig } from '../config/schema.js';
 import type { SlotKey } from '../domain/resolve.js';
-import type { ConfigIssue } from '../errors.js';
+import type { ConfigIssue } from '@keyctl/client/errors';
 import { firstRuntimeDir } from '../delivery/runtime-dir.js';
 
 /** exec's view of the config. */

@@ -10,7 +10,7 @@
  * loading ~30 modules one by one cost a bot's every start ~40 ms.
  */
 import { resolveConfigPath } from '../config/path.js';
-import { toKeyctlError } from '../errors.js';
+import { toKeyctlError } from '@keyctl/client/errors';
 import { BaseContext, type CliIo, type Notices } from './base-context.js';
 import { run } from './commands/exec.js';
 import type { ExecInvocation } from './exec-argv.js';

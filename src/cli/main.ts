@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { EXIT_CODE_MEANINGS, ExitCode, toKeyctlError, UsageError, type KeyctlError } from '../errors.js';
+import { EXIT_CODE_MEANINGS, ExitCode, toKeyctlError, UsageError, type KeyctlError } from '@keyctl/client/errors';
 import { processRedactor } from '../audit/redact.js';
 import { CliContext, type CliIo } from './context.js';
 import { reportError } from './report.js';

@@ -4,7 +4,7 @@
  * error with KEYCTL_DEBUG. Returns the exit code.
  */
 import type { Redactor } from '../audit/redact.js';
-import { ExitCode, type KeyctlError } from '../errors.js';
+import { ExitCode, type KeyctlError } from '@keyctl/client/errors';
 import type { CliIo } from './base-context.js';
 
 export function reportError(e: KeyctlError, io: CliIo, json: boolean, redactor: Redactor): number {

@@ -11,7 +11,7 @@
  * Only node:fs and errors.ts (which imports nothing): this runs on every start, exec's included.
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync, constants as fsConstants } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 
 /**
  * Every variable that carries a store credential, or says where one is (a same-user bot that reads the key file's

@@ -1,5 +1,5 @@
 import type { CliContext } from './context.js';
-import type { ExitCode } from '../errors.js';
+import type { ExitCode } from '@keyctl/client/errors';
 
 /** What a command module exports. Returns the exit code (default 0). */
 export type CommandRun = (ctx: CliContext, args: string[], opts: Record<string, unknown>) => Promise<number | void>;

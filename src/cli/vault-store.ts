@@ -1,6 +1,6 @@
 import type { Config } from '../config/load.js';
 import type { VaultStoreConfig } from '../config/schema.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 
 /** The config's Vault store section (for `vault policy` and `vault approle`), or a UsageError when it is another store. */
 export function requireVaultStore(config: Config): VaultStoreConfig {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { CORE_SCHEMA, load as loadYaml, YAMLException } from 'js-yaml';
 import * as v from 'valibot';
-import { ConfigError, type ConfigIssue } from '../errors.js';
+import { ConfigError, type ConfigIssue } from '@keyctl/client/errors';
 import { PARTIAL_ARN_SUFFIX } from '../domain/aws-names.js';
 import { configSchema, parseOptions, RESERVED_NAMES, type ParsedConfig, type StoreConfig } from './schema.js';
 import type { Account, Inventory, Slot } from '../domain/inventory.js';

@@ -10,7 +10,7 @@ import type { CoordinationStore, CoordinationRecord } from '../../providers/coor
 import { alertFromEvent, resolutionOf, type Alert } from '../alerts/index.js';
 import type { EventBus } from '../events/bus.js';
 import type { KeyctlEvent, Logger } from '../events/types.js';
-import { KeyctlError } from '../errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { LEADER_LEASE } from './leader.js';
 
 export interface AlertSink {

@@ -3,7 +3,7 @@
  * wrapped, not changed, so the CLI pays nothing for it.
  */
 import type { ExchangeAdapter } from '../exchanges/types.js';
-import { KeyctlError } from '../errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 
 const MEASURED = ['inspect', 'createKey', 'deleteKey', 'listKeys', 'ping'] as const;
 

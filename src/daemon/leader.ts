@@ -5,7 +5,7 @@
  * down before its next cycle. A SIGKILLed leader's lease simply expires; a standby takes it over within one TTL.
  */
 import type { CoordinationStore, Lease } from '../../providers/coordination.js';
-import { KeyctlError } from '../errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 
 export const LEADER_LEASE = 'daemon/leader';
 

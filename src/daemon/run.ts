@@ -9,7 +9,7 @@ import { review, type Review } from '../app/review.js';
 import { buildSchedule } from '../app/schedule.js';
 import type { ChecklistConfig } from '../config/checklist-schema.js';
 import type { EventSink, Logger } from '../events/types.js';
-import { KeyctlError } from '../errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import type { KeyctlMetrics } from '../observability/metrics.js';
 import { runCycle, type CycleDeps, type CycleReport } from './cycle.js';
 import { LEADER_LEASE, Leadership } from './leader.js';

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 
 export interface HealthState {
   /** The loop's last heartbeat (ms since the epoch), and how old it may be before the daemon counts as stuck. */

@@ -4,9 +4,9 @@
  */
 import { fingerprint } from '../domain/fingerprint.js';
 import type { SlotKey } from '../domain/resolve.js';
-import { MissingKeyError, NotFoundError, ProviderError } from '../errors.js';
+import { MissingKeyError, NotFoundError, ProviderError } from '@keyctl/client/errors';
 import type { SecretStore } from '../../providers/types.js';
-import type { BotCredentials } from './protocol.js';
+import type { BotCredentials } from '@keyctl/client/protocol';
 
 export interface CurrentCredentials extends BotCredentials {
   /** Store version id of the key. */

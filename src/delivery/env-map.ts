@@ -7,8 +7,8 @@
  * stay, so the bot can still log which key it runs with. Environment mode only: with `--fd` the key never enters the
  * environment. Imports only the error types: the exec fast path loads it.
  */
-import { UsageError } from '../errors.js';
-import { envNames, type BotCredentials } from './protocol.js';
+import { UsageError } from '@keyctl/client/errors';
+import { envNames, type BotCredentials } from '@keyctl/client/protocol';
 import { storeCredentialEnv } from './store-env.js';
 
 /** What a mapped variable can carry, in the names of the pipe protocol and the Node client. */

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import type { SlotKey } from '../domain/resolve.js';
 import type { CoordinationStore } from '../../providers/coordination.js';
 import type { SecretStore } from '../../providers/types.js';
@@ -24,7 +24,7 @@ import { confirmConsumer, PAUSE_KILL_AFTER_MS, procStartOf, registerConsumer, th
 import { maskNeedles, MaskStream } from './mask.js';
 import { readPause, type PauseRecord } from './pause.js';
 import { mappedEnv, type EnvMapping } from './env-map.js';
-import { credentialsEnv, decodeMessage, encodeMessage, envNames, LineSplitter, type BotCredentials } from './protocol.js';
+import { credentialsEnv, decodeMessage, encodeMessage, envNames, LineSplitter, type BotCredentials } from '@keyctl/client/protocol';
 import type { StopListener } from './supervisors.js';
 import type { RunAs } from './user.js';
 

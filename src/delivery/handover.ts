@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { ConflictError, ProviderError } from '../errors.js';
+import { ConflictError, ProviderError } from '@keyctl/client/errors';
 import type { CoordinationStore, RecordValue } from '../../providers/coordination.js';
 
 /** One running consumer (one `keyctl exec`). Nothing here is secret. */

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { CoordinationStore } from '../../providers/coordination.js';
-import { ExitCode, KeyctlError } from '../errors.js';
+import { ExitCode, KeyctlError } from '@keyctl/client/errors';
 
 // A type, not an interface: it must be assignable to the coordination store's record value.
 export type PauseRecord = {

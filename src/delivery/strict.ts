@@ -4,7 +4,7 @@
  * cache, src/audit/latest.ts); it never runs a check itself, so no exchange is called on a bot's start.
  */
 import type { AuditLog } from '../audit/types.js';
-import { ExitCode, KeyctlError } from '../errors.js';
+import { ExitCode, KeyctlError } from '@keyctl/client/errors';
 
 /** How old a passing verdict may be. */
 export const STRICT_MAX_AGE_MS = 24 * 3_600_000;

@@ -1,20 +1,23 @@
 /**
- * Token mode of the client: unwraps a `keyctl issue` token through the provider that wrapped it. Loaded only for
- * tokens, so a bot in env or pipe mode never loads the config parser or a provider.
+ * keyctl's token unwrapper for the client (@keyctl/client, clients/node/src/unwrap.ts): a `keyctl issue` token of a
+ * Vault, AWS (or any configured) store, unwrapped through the provider that wrapped it. The client redeems local-store
+ * tokens itself and reaches this module (the `keyctl/unwrap` entry point) only for the others: through keyctl's own
+ * `loadCredentials`, or through the optional peer dependency `keyctl` beside a bare client. Loaded only for tokens,
+ * so a bot in env or pipe mode never loads the config parser or a provider.
  *
  * What a bot needs per provider (docs/delivery.md): local — the same host and user, and read/write on
  * `<store>/tokens`; no master key, no config: the token names the store directory and carries its own one-time key,
- * so it is redeemed here before (and without) any config is read, by the light providers/local/tokens.ts, never the
+ * so it is redeemed before (and without) any config is read, by the client's light local/tokens.ts, never the
  * whole store or the provider registry. Vault — only the address (VAULT_ADDR or store.address): the wrapping token is
  * its own authorization, and keyctl checks it was created by sys/wrapping/wrap before unwrapping. AWS — the config
  * and IAM rights on the `<prefix>_wrap/*` secrets.
  */
 import type { VaultTlsConfig } from '../config/schema.js';
-import { ProviderError } from '../errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 
 export async function unwrapToken(provider: string, storeToken: string, o: { env: NodeJS.ProcessEnv; config?: string }): Promise<string> {
   if (provider === 'local') {
-    const { redeemLocalToken } = await import('../../providers/local/tokens.js');
+    const { redeemLocalToken } = await import('@keyctl/client/local/tokens');
     return redeemLocalToken(storeToken);
   }
   const readConfig = async () => {

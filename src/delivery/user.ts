@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 
 /** Whom the bot runs as: what spawn needs (uid, gid) and what its environment says (HOME, USER, LOGNAME). */
 export interface RunAs {

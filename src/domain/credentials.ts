@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as v from 'valibot';
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import { fingerprint } from './fingerprint.js';
 
 export interface Credentials {

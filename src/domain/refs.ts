@@ -2,7 +2,7 @@
  * Refs name what a user acts on: `bot/sub` is a bot's slot, `@account` an exchange account's master key.
  * Each maps to one path in the secret store.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 
 export type Ref = { kind: 'slot'; bot: string; sub: string } | { kind: 'account'; account: string };
 

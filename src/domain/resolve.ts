@@ -13,7 +13,7 @@
  *
  * All are usage errors (exit 2).
  */
-import { NotFoundError, UsageError } from '../errors.js';
+import { NotFoundError, UsageError } from '@keyctl/client/errors';
 import { fromSecretFields, type Credentials } from './credentials.js';
 import type { Account, Inventory, Slot } from './inventory.js';
 import { formatRef, parseRef, storePath } from './refs.js';

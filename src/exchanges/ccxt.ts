@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { processRedactor } from '../audit/redact.js';
 import { fingerprint } from '../domain/fingerprint.js';
-import { ExchangeError, InternalError, KeyctlError, UsageError } from '../errors.js';
+import { ExchangeError, InternalError, KeyctlError, UsageError } from '@keyctl/client/errors';
 import type { ErrorKind } from './descriptor.js';
 import { rateLimiters } from './rate-limit.js';
 import { exchangeDescriptor, requiresPassphrase } from './registry.js';

@@ -5,7 +5,7 @@
  */
 import { fingerprint } from '../domain/fingerprint.js';
 import { badResponse, evaluateKey, keyRejected, type KeyTarget, type PolicyOptions, type Violation } from '../domain/policy.js';
-import { KeyctlError } from '../errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { isIpRefusal, isKeyRefusal, mayBeIpRefusal } from './ccxt.js';
 import type { CallOptions, Credentials, ExchangeAccount, ExchangeAdapter, KeyInspection } from './types.js';
 

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import * as v from 'valibot';
-import { ExchangeError, UsageError } from '../errors.js';
+import { ExchangeError, UsageError } from '@keyctl/client/errors';
 import { parseAllowlistEntry } from '../domain/policy.js';
 import { ALL_SCOPES, KNOWN_SCOPES, type Scope } from '../domain/scopes.js';
 import type { CreateKeyRequest } from './types.js';

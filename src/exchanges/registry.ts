@@ -5,7 +5,7 @@
  *
  * Reading this module loads descriptors only: adapters (and ccxt) and sandbox emulators are imported on first use.
  */
-import { ExchangeError } from '../errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import { binance } from './binance/descriptor.js';
 import { bitget } from './bitget/descriptor.js';
 import { bybit } from './bybit/descriptor.js';

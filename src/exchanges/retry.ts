@@ -1,4 +1,4 @@
-import { KeyctlError } from '../errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 
 export interface RetryOptions {
   /** Total attempts including the first. */

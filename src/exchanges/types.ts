@@ -4,7 +4,7 @@
  * permission model and keyctl's normalized scopes (src/domain/scopes.ts), both ways.
  *
  * Every method takes one request object and returns one response object, so fields can be added without breaking
- * callers. Errors are KeyctlErrors (src/errors.ts), mapped from ccxt's error tree in one place (ccxt.ts):
+ * callers. Errors are KeyctlErrors (clients/node/src/errors.ts, as @keyctl/client/errors), mapped from ccxt's error tree in one place (ccxt.ts):
  * `ExchangeError` with code KEY_REJECTED (the exchange does not accept the key: wrong key, wrong signature, expired;
  * Binance's -2015 also covers a wrong address and a missing permission), PERMISSION_DENIED (the key is valid but may not
  * do this, or the exchange banned this address), IP_NOT_ALLOWED (the call came from an address outside the key's IP

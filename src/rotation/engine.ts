@@ -17,7 +17,7 @@ import type { CoordinationStore, Lease } from '../../providers/coordination.js';
 import type { EventInput, EventSink, Logger } from '../events/types.js';
 import type { Inventory, Slot } from '../domain/inventory.js';
 import { accountOf, readMasterKey } from '../domain/resolve.js';
-import { ConflictError, ExchangeError, KeyctlError, LockedError, RotationIncompleteError } from '../errors.js';
+import { ConflictError, ExchangeError, KeyctlError, LockedError, RotationIncompleteError } from '@keyctl/client/errors';
 import { fingerprint, fromSecretFields, toSecretFields, type Credentials } from '../domain/credentials.js';
 import { storePath } from '../domain/refs.js';
 import { badResponse, evaluateKey, keyRejected, type Violation } from '../domain/policy.js';

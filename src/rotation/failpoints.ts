@@ -11,7 +11,7 @@
  * Several specs let one run stop at one place and die at a later one (`rotate.after-create:stop,rotate.after-store`).
  */
 import { writeSync } from 'node:fs';
-import { ProviderError } from '../errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 
 /** The rotate path's step boundaries (a crash there, then a re-run, is test/faults/rotation-crash.test.ts). */
 export const FAILPOINTS = [

@@ -7,7 +7,7 @@
  */
 import type { CoordinationStore, Lease, RecordValue } from '../../providers/coordination.js';
 import type { SecretStore } from '../../providers/types.js';
-import { NotFoundError, ProviderError } from '../errors.js';
+import { NotFoundError, ProviderError } from '@keyctl/client/errors';
 
 const STEPS = ['started', 'stored', 'verified', 'promoted'] as const;
 export type RotationStep = (typeof STEPS)[number];

@@ -2,7 +2,7 @@
  * A typed client for the sandbox's admin endpoint (`/_admin`), for tests and drills. The endpoint is off unless the
  * sandbox was started with `admin: true` / `--admin`.
  */
-import { ExitCode, KeyctlError } from '../errors.js';
+import { ExitCode, KeyctlError } from '@keyctl/client/errors';
 import type { FaultKind } from './faults.js';
 import type { RateLimitSpec, RateLimitStats } from './rate-limit.js';
 import type {

@@ -5,11 +5,12 @@
  * One check, used by the vitest globalSetup of the `slow` and `faults` projects (test/helpers/dist-setup.ts), by
  * `assertBuilt()` in test/helpers/cli.ts and by the unit tests that spawn the built code.
  *
- * Every source file that tsconfig.json compiles (its `include` directories) is compared with its own compiled
- * counterpart: the output must exist and be at least as new as the source. tsc (not incremental here) rewrites every
- * output on each build, so after `npm run build` all pass, and after a `git clone` the sources are older than the
- * build that follows. tsconfig.json and the files it extends count too (they change the output); package.json does not:
- * nothing in it but `type` changes what tsc emits, and counting it would demand a rebuild after every `npm install`.
+ * Every source file that tsconfig.json and the client package's clients/node/tsconfig.json compile (their `include`
+ * directories) is compared with its own compiled counterpart: the output must exist and be at least as new as the
+ * source. tsc (not incremental here) rewrites every output on each build, so after `npm run build` all pass, and after
+ * a `git clone` the sources are older than the build that follows. Each tsconfig and the files it extends count too
+ * (they change the output); package.json does not: nothing in it but `type` changes what tsc emits, and counting it
+ * would demand a rebuild after every `npm install`.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -71,16 +72,27 @@ const OUT_EXT: Record<string, string> = { '.ts': '.js', '.mts': '.mjs', '.cts': 
  * as new as its source and as the tsconfig files.
  */
 export function distProblems(root: string = REPO): string[] {
-  const tsconfig = join(root, 'tsconfig.json');
+  return PROJECTS.flatMap((project) => projectProblems(root, project));
+}
+
+/**
+ * The tsc projects `npm run build` compiles, in its order: the client package first (keyctl imports it, through
+ * node_modules/@keyctl/client, as built JS), then keyctl. Each is checked against its own outDir.
+ */
+const PROJECTS = ['clients/node/tsconfig.json', 'tsconfig.json'];
+
+function projectProblems(root: string, project: string): string[] {
+  const tsconfig = join(root, project);
+  const base = dirname(tsconfig);
   const config = readTsConfig(tsconfig);
-  const outDir = resolve(root, config.compilerOptions?.outDir ?? 'dist');
-  const rootDir = resolve(root, config.compilerOptions?.rootDir ?? '.');
+  const outDir = resolve(base, config.compilerOptions?.outDir ?? 'dist');
+  const rootDir = resolve(base, config.compilerOptions?.rootDir ?? '.');
   const rel = (p: string) => relative(root, p);
-  if (!existsSync(outDir)) return [`${rel(outDir)}/ does not exist: keyctl has not been built here`];
+  if (!existsSync(outDir)) return [`${rel(outDir)}/ does not exist: ${rel(tsconfig)} has not been built here`];
   const problems: string[] = [];
   let oldestOutput: { path: string; mtimeMs: number } | undefined;
   for (const dir of sourceDirs(config)) {
-    const abs = resolve(root, dir);
+    const abs = resolve(base, dir);
     if (!existsSync(abs)) continue;
     for (const source of walk(abs)) {
       const m = /(\.d)?(\.[mc]?ts)$/.exec(source);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { FAKE_AWS_ENV, skipWithoutMoto, startMoto, type MotoServer } from '../helpers/moto.js';
 import { runProcess } from '../helpers/cli.js';
 import { createStore } from '../../providers/aws/index.js';
-import { encodePayload, formatToken } from '../../src/delivery/token.js';
+import { encodePayload, formatToken } from '@keyctl/client/token';
 
 const REGION = 'us-east-1';
 const PREFIX = 'keyctl-py/';

@@ -246,7 +246,7 @@ describe('the Python client: rotation hand-over', () => {
 });
 
 describe('the Python client: Vault tokens (urllib, against a stand-in Vault)', () => {
-  // What keyctl issue wraps (src/delivery/token.ts encodePayload), with obviously fake values.
+  // What keyctl issue wraps (clients/node/src/token.ts encodePayload), with obviously fake values.
   const payload = JSON.stringify({
     v: 1,
     ref: 'alpha/arb1',

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Socket } from 'node:net';
-import { loadCredentials } from '../../src/delivery/client.js';
-import { encodeMessage } from '../../src/delivery/protocol.js';
-import { encodePayload, formatToken } from '../../src/delivery/token.js';
-import { issueLocalToken } from '../../providers/local/tokens.js';
+import { loadCredentials } from '../../src/index.js';
+import { encodeMessage } from '@keyctl/client/protocol';
+import { encodePayload, formatToken } from '@keyctl/client/token';
+import { issueLocalToken } from '@keyctl/client/local/tokens';
 import { assertBuilt } from '../helpers/cli.js';
 import { KeyctlError } from '../../src/errors.js';
 
@@ -172,7 +172,7 @@ describe('loadCredentials in a bot process (built dist)', () => {
     expect(JSON.parse(r.stdout).left).not.toContain('KEYCTL_TOKEN');
     // The light token module did the work; the config loader (and its YAML and schema libraries), the provider
     // registry and the full local store were never loaded.
-    expect(r.loaded.filter((u) => u.endsWith('/dist/providers/local/tokens.js'))).toHaveLength(1);
+    expect(r.loaded.filter((u) => u.endsWith('/clients/node/dist/local/tokens.js'))).toHaveLength(1);
     expect(r.loaded.filter((u) => LOCAL_TOKEN_NEVER.test(u))).toEqual([]);
     const again = await runBot(dir, tokenEnv);
     expect(again.code).not.toBe(0);

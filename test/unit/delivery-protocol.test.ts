@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { credentialsEnv, decodeMessage, encodeMessage, envNames, LineSplitter, assertEnvPrefix } from '../../src/delivery/protocol.js';
-import { decodePayload, encodePayload, formatToken, parseToken } from '../../src/delivery/token.js';
+import { credentialsEnv, decodeMessage, encodeMessage, envNames, LineSplitter, assertEnvPrefix } from '@keyctl/client/protocol';
+import { decodePayload, encodePayload, formatToken, parseToken } from '@keyctl/client/token';
 import { childEnv, parseFd, parseSignal, storeCredentialEnv } from '../../src/delivery/exec.js';
 import { KeyctlError } from '../../src/errors.js';
 

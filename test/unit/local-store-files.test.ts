@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DOCS_DIR, KEYRING_FILE, LOCK_FILE, LocalStore, docFileName, type LocalStoreOptions } from '../../providers/local/index.js';
 import { COORDINATION_DIR, COORDINATION_LOCK_FILE, LocalCoordination } from '../../providers/local/coordination.js';
-import { createFile, readNoFollow, removeStaleTemps, TEMP_PREFIX } from '../../providers/local/files.js';
+import { createFile, readNoFollow, removeStaleTemps, TEMP_PREFIX } from '@keyctl/client/local/files';
 import { caught } from '../helpers/caught.js';
 
 const FAKE_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');

@@ -11,7 +11,7 @@ import { DOCS_DIR, LocalStore, docFileName } from '../../providers/local/index.j
 import { COORDINATION_DIR, LocalCoordination } from '../../providers/local/coordination.js';
 import { MANIFEST_FILE, MANIFEST_LOCK_FILE, MANIFEST_TEMP_PREFIX } from '../../providers/local/manifest.js';
 import { FileLock } from '../../providers/local/lock.js';
-import { docAad, parseKeyring, seal, unwrapDataKey } from '../../providers/local/crypto.js';
+import { docAad, parseKeyring, seal, unwrapDataKey } from '@keyctl/client/local/crypto';
 import { caught } from '../helpers/caught.js';
 
 const FAKE_MASTER_KEY = Buffer.alloc(32, 0x33).toString('base64');
@@ -252,7 +252,7 @@ describe('local store: a store from before the manifest', () => {
     const keyring = parseKeyring(await readFile(join(dir, 'keyring.json'), 'utf8'))!;
     const dataKey = unwrapDataKey(keyring, Buffer.from(FAKE_MASTER_KEY, 'base64'));
     const current = JSON.parse(await readFile(slotFile(), 'utf8')) as { gen: number } & Record<string, string>;
-    const { open } = await import('../../providers/local/crypto.js');
+    const { open } = await import('@keyctl/client/local/crypto');
     const inner = open(dataKey, current as never, docAad(`slot/${PATH}`, current.gen));
     const legacy = JSON.stringify({ format: 'keyctl-doc/1', key: `slot/${PATH}`, ...seal(dataKey, inner, docAad(`slot/${PATH}`)) });
     await writeFile(slotFile(), legacy);

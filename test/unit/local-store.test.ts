@@ -12,7 +12,7 @@ import {
   generateMasterKey,
   type LocalStoreOptions,
 } from '../../providers/local/index.js';
-import { docAad, open, parseKeyring, seal, unwrapDataKey, type Sealed } from '../../providers/local/crypto.js';
+import { docAad, open, parseKeyring, seal, unwrapDataKey, type Sealed } from '@keyctl/client/local/crypto';
 import { LocalCoordination } from '../../providers/local/coordination.js';
 import { KeyctlError } from '../../src/errors.js';
 import { caught } from '../helpers/caught.js';

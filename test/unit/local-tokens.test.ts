@@ -1,5 +1,5 @@
 /**
- * Local-store tokens (providers/local/tokens.ts) on real directories: redeemed with the token alone (no data key, no
+ * Local-store tokens (clients/node/src/local/tokens.ts) on real directories: redeemed with the token alone (no data key, no
  * config), exactly once, never after expiry; a record restored from a backup replays only within its TTL and the replay
  * shows in the audit; receipts reach the audit through settleLocalTokens with a proof only the token's holder can make.
  */
@@ -9,8 +9,8 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, syml
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { issueLocalToken, redeemLocalToken, settleLocalTokens, TOKENS_DIR, type TokenSettlement } from '../../providers/local/tokens.js';
-import { seal } from '../../providers/local/crypto.js';
+import { issueLocalToken, redeemLocalToken, settleLocalTokens, TOKENS_DIR, type TokenSettlement } from '@keyctl/client/local/tokens';
+import { seal } from '@keyctl/client/local/crypto';
 import { caught } from '../helpers/caught.js';
 
 const DATA_KEY = Buffer.alloc(32, 0x5a);

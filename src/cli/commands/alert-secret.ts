@@ -4,7 +4,7 @@
  * holding it. Never from an argument or a flag: those end up in shell history and the process list.
  */
 import { storeAlertSecret } from '../../app/alert-secrets.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode } from '@keyctl/client/errors';
 import type { CommandRun } from '../types.js';
 
 export const run: CommandRun = async (ctx, args) => {

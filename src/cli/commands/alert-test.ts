@@ -7,7 +7,7 @@
 import { dirname } from 'node:path';
 import { AlertDispatcher } from '../../alerts/dispatcher.js';
 import { alertSecretResolver } from '../../app/alert-secrets.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError } from '@keyctl/client/errors';
 import { table } from '../output.js';
 import type { CommandRun } from '../types.js';
 

@@ -3,7 +3,7 @@
  * can check (src/app/attest.ts). Audited with the claimed name and the actor running the command.
  */
 import { attest } from '../../app/attest.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import type { CommandRun } from '../types.js';
 
 export const run: CommandRun = async (ctx, args, opts) => {

@@ -2,7 +2,7 @@
  * `keyctl audit tail [-n N]`: the last N entries. Needs no key and so never opens the store (no passphrase prompt);
  * it shows what the file says, and `audit verify` says whether to believe it.
  */
-import { UsageError } from '../../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import { openAuditLog } from '../../audit/log.js';
 import type { CommandRun } from '../types.js';
 import { table } from '../output.js';

@@ -2,7 +2,7 @@
  * `keyctl audit verify`: checks every entry's MAC, the chain and the head anchor. Reading the log is not an action,
  * so nothing is recorded. Tampering is a finding, not a crash: the report is printed and the exit code is 3.
  */
-import { ExitCode } from '../../errors.js';
+import { ExitCode } from '@keyctl/client/errors';
 import type { CommandRun } from '../types.js';
 import { table } from '../output.js';
 

@@ -5,7 +5,7 @@
  * - `--resource`: the resource policy to attach to each keyctl secret, denying every principal outside the account.
  * Reads the config only (no AWS call, no SDK): each policy is derived from the store's region, prefix, table and KMS key.
  */
-import { UsageError } from '../../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import { botSlots } from '../../domain/resolve.js';
 import { buildBotPolicy, buildOperatorPolicy, buildResourcePolicy, type GeneratedPolicy } from '../../../providers/aws/policy.js';
 import type { CommandRun } from '../types.js';

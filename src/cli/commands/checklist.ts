@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { botVerdicts, checklist, type ChecklistReport, type HostVerdicts } from '../../app/checklist.js';
 import { configSecrets, masterKeyPlacement, storePermissions, type HostVerdict } from '../../app/checklist-host.js';
 import type { Config } from '../../config/load.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode } from '@keyctl/client/errors';
 import { table } from '../output.js';
 import type { CommandRun } from '../types.js';
 

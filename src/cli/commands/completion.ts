@@ -1,5 +1,5 @@
 import type { Config } from '../../config/load.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import { completionScript, isShell, REF_KINDS, SHELLS, type RefKind } from '../completion/index.js';
 import { specs } from '../specs/index.js';
 import type { CliContext } from '../context.js';

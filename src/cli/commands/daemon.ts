@@ -19,7 +19,7 @@ import { AlertConditions } from '../../daemon/conditions.js';
 import { jsonLogger } from '../../daemon/log.js';
 import { runDaemon, type DaemonCondition } from '../../daemon/run.js';
 import type { Logger } from '../../events/types.js';
-import { KeyctlError, UsageError } from '../../errors.js';
+import { KeyctlError, UsageError } from '@keyctl/client/errors';
 import { KeyctlMetrics } from '../../observability/metrics.js';
 import { CliContext } from '../context.js';
 import type { CommandRun } from '../types.js';

@@ -1,4 +1,4 @@
-import { ExchangeError, KeyctlError, UsageError } from '../../errors.js';
+import { ExchangeError, KeyctlError, UsageError } from '@keyctl/client/errors';
 import type { CliIo } from '../context.js';
 import type { ExecConfig } from '../exec-config.js';
 import type { Redactor } from '../../audit/redact.js';
@@ -18,7 +18,7 @@ import {
   storeCredentialEnv,
   type StartKey,
 } from '../../delivery/exec.js';
-import { assertEnvPrefix, DEFAULT_ENV_PREFIX } from '../../delivery/protocol.js';
+import { assertEnvPrefix, DEFAULT_ENV_PREFIX } from '@keyctl/client/protocol';
 
 /**
  * What exec needs of its command context. The CLI's CliContext has it; so has the lean context `keyctl exec` starts

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import { ensureAuditKey } from '../../audit/key.js';
 import type { CommandRun } from '../types.js';
 

@@ -1,9 +1,9 @@
-import { UsageError } from '../../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import type { CommandRun } from '../types.js';
 import { readCurrent } from '../../delivery/current.js';
 import { assertNotPaused } from '../../delivery/pause.js';
 import { resolveSlot } from '../../domain/resolve.js';
-import { DEFAULT_TOKEN_TTL_MS, encodePayload, formatToken, MAX_TOKEN_TTL_MS } from '../../delivery/token.js';
+import { DEFAULT_TOKEN_TTL_MS, encodePayload, formatToken, MAX_TOKEN_TTL_MS } from '@keyctl/client/token';
 
 /**
  * Wraps the slot's CURRENT key in the store under a single-use token that expires after --ttl, and prints the token:

@@ -1,7 +1,7 @@
 import { importKey } from '../../app/import-key.js';
 import { parseCredentials } from '../../domain/credentials.js';
 import { resolveKey } from '../../domain/resolve.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode } from '@keyctl/client/errors';
 import type { CommandRun } from '../types.js';
 
 /**

@@ -2,7 +2,7 @@ import { killBots, type KillResult, type SlotKill } from '../../app/kill.js';
 import type { TradingOutcome } from '../../app/kill-trading.js';
 import { stopSupervisors, type BotStop } from '../../delivery/supervisors.js';
 import { botSlots } from '../../domain/resolve.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError } from '@keyctl/client/errors';
 import { describeRevoke, progressLines } from '../render.js';
 import type { CommandRun } from '../types.js';
 

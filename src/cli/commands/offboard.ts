@@ -1,7 +1,7 @@
 import { offboard } from '../../app/offboard.js';
 import type { SlotRotation } from '../../app/rotate.js';
 import { staffMember } from '../../domain/resolve.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode } from '@keyctl/client/errors';
 import { describeRotation, progressLines } from '../render.js';
 import type { CommandRun } from '../types.js';
 

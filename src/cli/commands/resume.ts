@@ -1,6 +1,6 @@
 import { resumeBots } from '../../app/kill.js';
 import { botSlots } from '../../domain/resolve.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import type { CommandRun } from '../types.js';
 
 /** `keyctl resume <bot> | --all --reason <text>`: lifts the pause keyctl kill set; the next rotation makes a fresh key. */

@@ -5,7 +5,7 @@
  */
 import { parseDuration } from '../../../schedules/duration.js';
 import { review, reviewMarkdown } from '../../app/review.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import type { CommandRun } from '../types.js';
 
 export const run: CommandRun = async (ctx, _args, opts) => {

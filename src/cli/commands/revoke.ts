@@ -1,6 +1,6 @@
 import { revoke } from '../../app/revoke.js';
 import { resolveSlot } from '../../domain/resolve.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError } from '@keyctl/client/errors';
 import { describeRevoke } from '../render.js';
 import type { CommandRun } from '../types.js';
 

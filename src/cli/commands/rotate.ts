@@ -1,7 +1,7 @@
 import { parseDuration } from '../../../schedules/duration.js';
 import { rotate, type SlotRotation } from '../../app/rotate.js';
 import { selectSlots } from '../../domain/resolve.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode } from '@keyctl/client/errors';
 import { describeOrphansKept, describeRotation, progressLines } from '../render.js';
 import { table } from '../output.js';
 import type { CommandRun } from '../types.js';

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { KeyctlError, UsageError } from '../../errors.js';
+import { KeyctlError, UsageError } from '@keyctl/client/errors';
 import type { CliContext } from '../context.js';
 import type { CommandRun } from '../types.js';
 

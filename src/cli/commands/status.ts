@@ -1,5 +1,5 @@
 import { status as statusOf } from '../../app/status.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode } from '@keyctl/client/errors';
 import type { CommandRun } from '../types.js';
 
 /**

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '@keyctl/client/errors';
 import type { CommandRun } from '../types.js';
 import { botSlots } from '../../domain/resolve.js';
 import { requireVaultStore } from '../vault-store.js';

@@ -5,7 +5,7 @@
  */
 import { verifyDue, verifyKeys, type VerifyResult } from '../../app/verify.js';
 import { resolveKey } from '../../domain/resolve.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError } from '@keyctl/client/errors';
 import { progressLines } from '../render.js';
 import { table } from '../output.js';
 import type { CommandRun } from '../types.js';

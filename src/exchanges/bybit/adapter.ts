@@ -26,7 +26,7 @@ import {
   toIso,
   unknownScope,
 } from '../normalize.js';
-import { ExchangeError } from '../../errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import { fingerprint } from '../../domain/fingerprint.js';
 import type { DeclarableScope, Scope } from '../../domain/scopes.js';
 import type {

@@ -10,7 +10,7 @@
  */
 import * as v from 'valibot';
 import { decimal, everyOne, isZero, nonEmpty } from '../trading-kit.js';
-import { ExchangeError } from '../../errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import { createClient, type ExchangeClient } from '../ccxt.js';
 import { badAnswer, obj, parseAnswer, repeats } from '../normalize.js';
 import type { OpenOrder, OpenPosition, TradingApi, TradingMarket, TradingRequest } from '../types.js';

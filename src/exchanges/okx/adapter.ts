@@ -22,7 +22,7 @@ import {
   toIso,
 } from '../normalize.js';
 import { generatePassphrase } from '../passphrase.js';
-import { ExchangeError, KeyctlError } from '../../errors.js';
+import { ExchangeError, KeyctlError } from '@keyctl/client/errors';
 import { TRADE_SCOPES, type DeclarableScope, type Scope } from '../../domain/scopes.js';
 import type {
   CreateKeyRequest,

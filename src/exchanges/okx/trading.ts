@@ -11,7 +11,7 @@
  */
 import * as v from 'valibot';
 import { decimal, everyOne, isZero, minus, nonEmpty, signedDecimal } from '../trading-kit.js';
-import { ExchangeError, KeyctlError } from '../../errors.js';
+import { ExchangeError, KeyctlError } from '@keyctl/client/errors';
 import { createClient, type CallSpec, type ExchangeClient } from '../ccxt.js';
 import { badAnswer, obj, ownEntry, parseAnswer, repeats } from '../normalize.js';
 import type { OpenOrder, OpenPosition, TradingApi, TradingMarket, TradingRequest } from '../types.js';

@@ -2,7 +2,7 @@
  * What keyctl hands a bot, and the wire format of the pipe between `keyctl exec --fd N` and the bot
  * (docs/delivery.md). Shared by exec and the client library, so it imports nothing but the error types.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from './errors.js';
 
 /** Credentials as a bot receives them: ccxt's names (`apiKey`, `secret`, `password`), plus what identifies the key. */
 export interface BotCredentials {

@@ -4,10 +4,10 @@
  * variables it read from `process.env`.
  *
  * Import cost matters (it runs in every bot, every start): this module imports only node built-ins and keyctl's tiny
- * protocol modules. A provider (and its SDK) loads only to unwrap a token of that provider.
+ * protocol modules. A provider (and its SDK) loads only to unwrap a token of that provider (./unwrap.ts).
  */
 import { Socket } from 'node:net';
-import { type KeyctlError, UsageError } from '../errors.js';
+import { type KeyctlError, UsageError } from './errors.js';
 import {
   assertEnvPrefix,
   decodeMessage,
@@ -18,6 +18,7 @@ import {
   type BotCredentials,
 } from './protocol.js';
 import { decodePayload, parseToken } from './token.js';
+import type { TokenUnwrapper } from './unwrap.js';
 
 /** A bot's exchange credentials, in ccxt's names. */
 
@@ -39,6 +40,11 @@ export interface LoadCredentialsOptions {
    * LoadedCredentials.ack}.
    */
   ack?: 'auto' | 'manual';
+  /**
+   * Token mode: how a token of a store other than the local one is unwrapped. Default: keyctl's own providers, from
+   * the optional peer dependency `keyctl` (`keyctl`'s re-export of this function passes them itself).
+   */
+  unwrapToken?: TokenUnwrapper;
 }
 
 /** A rotated key arriving on the pipe; `ack()` confirms the bot switched to it. */
@@ -144,7 +150,12 @@ function fromEnv(env: NodeJS.ProcessEnv, prefix: string): LoadedCredentials {
 async function fromToken(token: string, env: NodeJS.ProcessEnv, options: LoadCredentialsOptions): Promise<LoadedCredentials> {
   const { provider, storeToken } = parseToken(token);
   const { unwrapToken } = await import('./unwrap.js');
-  const value = await unwrapToken(provider, storeToken, { env, ...(options.config ? { config: options.config } : {}) });
+  const value = await unwrapToken(
+    provider,
+    storeToken,
+    { env, ...(options.config ? { config: options.config } : {}) },
+    options.unwrapToken,
+  );
   return handle(decodePayload(value), 'token');
 }
 

@@ -3,7 +3,7 @@
  * (`SecretStore.wrap`), behind a self-describing envelope `kct1.<provider>.<store token>` so the client knows which
  * provider unwraps it. Light on purpose: the client library imports this in every mode.
  */
-import { ProviderError, UsageError } from '../errors.js';
+import { ProviderError, UsageError } from './errors.js';
 import type { BotCredentials } from './protocol.js';
 
 const VERSION = 'kct1';

@@ -20,7 +20,7 @@ import { constants } from 'node:fs';
 import { lstat, open as openFile, readdir, rename } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { InternalError, ProviderError, UsageError } from '../../src/errors.js';
+import { InternalError, ProviderError, UsageError } from '../errors.js';
 import { KEY_BYTES, OpenFailed, isSealed, open, seal, type Sealed } from './crypto.js';
 import { NOT_A_FILE, createExclusive, isErrno, isNotAFile, removeFile, secureDir } from './files.js';
 
