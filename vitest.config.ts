@@ -12,6 +12,8 @@ const builtDist = ['test/helpers/dist-setup.ts'];
 // `long`: suites that run many real processes for a long time (daemons with leader failover, a day of AWS leases),
 // behind `npm run test:long`, which CI runs after `npm test` so that `npm test` stays near six minutes.
 const LONG = ['test/integration/daemon.test.ts', 'test/contract/aws-longrun.slow.test.ts'];
+// `package`: keyctl's tarball installed globally, and the Node client's tarball installed alone into an empty project.
+const PACKAGE = ['test/integration/package.test.ts', 'test/integration/package-client.test.ts'];
 
 // The client package (clients/node) as source: keyctl imports it as `@keyctl/client[/x]`, which Node resolves to its
 // built dist/ through the workspace link; tests run in this process see the sources, so they need no client build.
@@ -44,11 +46,11 @@ export default defineConfig({
         test: {
           name: 'slow',
           include: ['test/integration/**/*.test.ts', 'test/contract/**/*.slow.test.ts', 'test/faults/**/*.test.ts'],
-          exclude: ['test/faults/rotation-*.test.ts', 'test/integration/package.test.ts', ...LONG],
+          exclude: ['test/faults/rotation-*.test.ts', ...PACKAGE, ...LONG],
           globalSetup: builtDist,
         },
       },
-      { extends: true, test: { name: 'package', include: ['test/integration/package.test.ts'], globalSetup: builtDist } },
+      { extends: true, test: { name: 'package', include: PACKAGE, globalSetup: builtDist } },
       { extends: true, test: { name: 'faults', include: ['test/faults/rotation-*.test.ts'], globalSetup: builtDist } },
       { extends: true, test: { name: 'long', include: LONG, globalSetup: builtDist } },
     ],

@@ -124,6 +124,10 @@ describe('the installed package', () => {
       // The Python client, beside the Python example bot that imports it from there.
       'clients/python/keyctl_client.py',
       'docs/examples/bot.py',
+      // The Node client package, bundled (bundleDependencies): installing keyctl never fetches it from a registry.
+      'node_modules/@keyctl/client/package.json',
+      'node_modules/@keyctl/client/dist/index.js',
+      'node_modules/@keyctl/client/dist/index.d.ts',
     ]) {
       expect(files, needed).toContain(needed);
     }
