@@ -79,6 +79,26 @@ describe('loadCredentials (in process)', () => {
     expect(err.message).not.toContain('FAKE-not-a-token');
     expect(env.KEYCTL_TOKEN).toBeUndefined();
   });
+
+  it('a token of another store goes to the unwrapToken option (keyctl passes its providers there); a local one never does', async () => {
+    const asked: string[] = [];
+    const unwrapToken = async (provider: string, storeToken: string) => {
+      asked.push(`${provider}:${storeToken}`);
+      return encodePayload(creds);
+    };
+    const env: NodeJS.ProcessEnv = { KEYCTL_TOKEN: formatToken('vault', 'hvs.FAKE-wrap') };
+    const c = await loadCredentials({ env, unwrapToken });
+    expect(c).toMatchObject({ ...creds, source: 'token' });
+    expect(asked).toEqual(['vault:hvs.FAKE-wrap']);
+    expect(env).toEqual({});
+    // What the unwrapper returns is still checked: anything but keyctl's payload is refused.
+    const bad = loadCredentials({ env: { KEYCTL_TOKEN: formatToken('aws', 'FAKE') }, unwrapToken: async () => '{"v":1}' });
+    await expect(bad).rejects.toMatchObject({ code: 'TOKEN_PAYLOAD_INVALID' });
+    // A local-store token is the client's own: redeemed (here: refused, no such store) without asking the option.
+    const local = loadCredentials({ env: { KEYCTL_TOKEN: formatToken('local', 'FAKE-not-a-local-token') }, unwrapToken });
+    await expect(local).rejects.toBeInstanceOf(KeyctlError);
+    expect(asked).toEqual(['vault:hvs.FAKE-wrap']);
+  });
 });
 
 interface Run {
