@@ -178,6 +178,11 @@ describe('deploy/docker/Dockerfile', () => {
     for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.base.json', 'README.md', 'docs']) {
       expect(copied, file).toContain(file);
     }
+    // The client workspace (clients/node): its package.json before npm ci (which links it), its sources for the build;
+    // the install stage moves the client bundled in the tarball to where the lockfile links it.
+    expect(copied).toContain('clients/node/package.json');
+    expect(copied).toContain('clients');
+    expect(run).toMatch(/mv node_modules\/@keyctl\/client clients\/node/);
   });
 
   it('runs as the non-root uid 10001, with the store on a volume and a health check through node', () => {
