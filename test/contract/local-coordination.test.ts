@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COORDINATION_DIR, LocalCoordination } from '../../providers/local/coordination.js';
@@ -55,9 +55,16 @@ async function compileForChild(out: string): Promise<string> {
     if (seen.has(rel)) return;
     seen.add(rel);
     const source = await readFile(join(repo, rel), 'utf8');
-    const js = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-    }).outputText;
+    const js = ts
+      .transpileModule(source, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+      })
+      // The client package's modules (the error types, the store's file and crypto primitives) by relative path to
+      // their sources, transpiled beside the rest: the temp directory has no node_modules to resolve the package in.
+      .outputText.replace(/(from |import\()'@keyctl\/client(?:\/([^']+))?'/g, (_m, lead: string, sub: string | undefined) => {
+        const target = relative(dirname(rel), `clients/node/src/${sub ?? 'index'}.js`);
+        return `${lead}'${target.startsWith('.') ? target : `./${target}`}'`;
+      });
     await mkdir(dirname(join(out, rel)), { recursive: true });
     await writeFile(join(out, rel.replace(/\.ts$/, '.js')), js);
     for (const m of js.matchAll(/from '(\.[^']+)\.js'/g)) await visit(join(dirname(rel), `${m[1]}.ts`));

@@ -3,6 +3,9 @@
  * happened, a `hint` that says what to do next, and the process exit code the CLI uses for it.
  *
  * Messages and hints must never contain secret material: build them from refs, paths and fingerprints only.
+ *
+ * In the client package so that what `loadCredentials()` throws and what keyctl throws are the same classes (a bot's
+ * `instanceof KeyctlError` holds either way); keyctl imports them as `@keyctl/client/errors`.
  */
 
 /** Process exit codes, documented in the README. */

@@ -4,6 +4,9 @@
  * - the data key, under the key-encryption key (master key or scrypt(passphrase)), AAD binds the keyring's header;
  * - each slot version's secret fields, under the data key, AAD `keyctl:v1:<path>#<versionId>`;
  * - each whole document, under the data key, AAD `keyctl:v1:doc:<key>`.
+ *
+ * In the client package because a bot redeeming a local-store token (./tokens.ts) opens what the store sealed; the
+ * store (providers/local) imports it from here, so both sides run the same code.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 

@@ -5,6 +5,9 @@
  * Nothing here follows a symbolic link at a name keyctl writes or reads: files are opened with O_NOFOLLOW, new files
  * with O_CREAT|O_EXCL under random names, and rename/link/unlink act on the link itself. So a link planted in the
  * store can make a call fail, never redirect a write to another file of the user's.
+ *
+ * In the client package because a bot redeeming a local-store token (./tokens.ts) claims and writes files in the
+ * store's tokens directory; the store (providers/local) imports them from here.
  */
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
