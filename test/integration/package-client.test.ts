@@ -47,6 +47,17 @@ try {
 }
 `;
 
+interface Manifest {
+  version: string;
+  engines?: unknown;
+  dependencies?: Record<string, string>;
+  bundleDependencies?: string[];
+  workspaces?: string[];
+  peerDependencies?: unknown;
+  peerDependenciesMeta?: unknown;
+}
+const readManifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest;
+
 function installedFiles(dir: string): Array<{ path: string; size: number }> {
   const out: Array<{ path: string; size: number }> = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -100,6 +111,19 @@ describe('the Node client package installed alone', () => {
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is released with keyctl: one version, keyctl depends on it at that version and bundles it, and its only peer is keyctl (optional)', () => {
+    const root = readManifest(ROOT);
+    const client = readManifest(CLIENT_DIR);
+    expect(client.version).toBe(root.version);
+    expect(client.engines).toEqual(root.engines);
+    expect(root.dependencies?.['@keyctl/client']).toBe(root.version);
+    expect(root.bundleDependencies).toEqual(['@keyctl/client']);
+    expect(root.workspaces).toEqual(['clients/node']);
+    expect(client.dependencies).toBeUndefined();
+    expect(client.peerDependencies).toEqual({ keyctl: root.version });
+    expect(client.peerDependenciesMeta).toEqual({ keyctl: { optional: true } });
   });
 
   it('installs small, with nothing but itself: no ccxt, no AWS SDK, no node-vault', () => {
