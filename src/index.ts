@@ -20,5 +20,5 @@ const unwrapWithProviders: TokenUnwrapper = async (provider, storeToken, o) =>
 
 /** The client's `loadCredentials`, with keyctl's own providers for tokens that are not the local store's. */
 export function loadCredentials(options: LoadCredentialsOptions = {}): Promise<LoadedCredentials> {
-  return loadWith({ unwrapToken: unwrapWithProviders, ...options });
+  return loadWith({ ...options, unwrapToken: options.unwrapToken ?? unwrapWithProviders });
 }
