@@ -4,15 +4,9 @@
  */
 import { loadCredentials as loadWith, type LoadCredentialsOptions, type LoadedCredentials, type TokenUnwrapper } from '@keyctl/client';
 
-export type {
-  BotCredentials,
-  CredentialSource,
-  LoadCredentialsOptions,
-  LoadedCredentials,
-  RotationListener,
-  TokenUnwrapper,
-} from '@keyctl/client';
-export { KeyctlError } from '@keyctl/client/errors';
+// Everything the client exports (its types, KeyctlError and the error classes it throws); `loadCredentials` below, a
+// local export, takes the place of the client's own.
+export * from '@keyctl/client';
 
 // keyctl's providers, loaded only to unwrap a Vault or AWS token: a bot importing keyctl needs no second package for them.
 const unwrapWithProviders: TokenUnwrapper = async (provider, storeToken, o) =>
