@@ -12,7 +12,7 @@
  * The subscriber is not durable: the bus runs it detached, so a slow or failing channel never holds the engine.
  */
 import type { KeyctlEvent } from '../events/types.js';
-import { makeAlert, type Alert } from './types.js';
+import { conditionKey, makeAlert, type Alert } from './types.js';
 
 export interface FromEventOptions {
   /** Name of the daemon's leadership lease: losing it is `leadership.lost`. Other leases (rotations) raise nothing. */
@@ -53,14 +53,22 @@ export function alertFromEvent(event: KeyctlEvent, options: FromEventOptions = {
           at,
         );
       }
+      // Each unaccepted unverifiable check is its own condition (`UNVERIFIABLE:ip-lock`): a new gap alerts again, the
+      // same gap found again does not (the daemon's open conditions are keyed by dedupKey).
+      const gaps = (event.unverifiable ?? []).map((c) => `UNVERIFIABLE:${c}`);
       return makeAlert(
         {
           event: 'violation.found',
           ref: event.ref,
           fingerprint: event.fingerprint,
           codes,
-          summary: `${capital(key)} of ${event.ref} breaks the key policy: ${codes.join(', ')} (found by ${event.source}).`,
+          summary: `${capital(key)} of ${event.ref} breaks the key policy: ${codes.join(', ')}${
+            gaps.length > 0 ? ` (cannot verify: ${event.unverifiable!.join(', ')}; accept it in accounts.<name>.accept or fix it)` : ''
+          } (found by ${event.source}).`,
           time: event.time,
+          ...(gaps.length > 0
+            ? { dedupKey: conditionKey('violation.found', event.ref, [...codes.filter((c) => c !== 'UNVERIFIABLE'), ...gaps]) }
+            : {}),
         },
         at,
       );

@@ -49,7 +49,7 @@ export async function checkKey(deps: CheckKeyDeps, input: CheckKeyInput): Promis
     credentials: input.credentials,
     target,
     ...(master ? { master } : {}),
-    options: { ...deps.call, ...input.policy },
+    options: { ...deps.call, ...input.policy, ...(key.account.accept ? { accept: key.account.accept } : {}) },
   });
   return { ref: key.ref, ...check };
 }

@@ -29,6 +29,8 @@ export interface VerifyResult {
   error?: { code: string; message: string; hint?: string; exitCode: number };
   /** What to do about the violations: rotate, or change the slot's declared scopes where rotation cannot help. */
   hint?: string;
+  /** Checks the exchange cannot answer that the account accepts (`accounts.<name>.accept`): known gaps, shown. */
+  accepted?: string[];
 }
 
 export type VerifyDeps = Pick<AppDeps, 'inventory' | 'store' | 'adapter' | 'call' | 'events' | 'now'> & {
@@ -70,11 +72,18 @@ export async function verifyKeys(deps: VerifyDeps, input: VerifyInput = {}): Pro
         fingerprint: result.fingerprint,
         codes: result.violations.map((v) => v.code),
         source: 'verify',
+        ...unverifiableOf(result.violations),
       });
     }
     input.progress?.finished?.(target.ref, result);
     return result;
   });
+}
+
+/** The checks behind a result's UNVERIFIABLE violations, for the event (absent when there are none). */
+function unverifiableOf(violations: readonly Violation[]): { unverifiable?: string[] } {
+  const checks = violations.flatMap((v) => (v.code === 'UNVERIFIABLE' && v.check ? [v.check] : []));
+  return checks.length > 0 ? { unverifiable: checks } : {};
 }
 
 /**
@@ -121,6 +130,7 @@ async function verifyOne(deps: VerifyDeps, target: ManagedKey): Promise<VerifyRe
     fp = version.version.meta.fingerprint ?? fingerprint(credentials.apiKey);
     const checked = await checkKey(deps, { key: target, credentials, policy: { now: deps.now() } });
     const result: VerifyResult = { ref: target.ref, fingerprint: fp, ok: checked.violations.length === 0, violations: checked.violations };
+    if (checked.accepted) result.accepted = checked.accepted;
     const hint = await hintFor(deps, target, checked);
     if (hint) result.hint = hint;
     return result;

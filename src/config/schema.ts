@@ -22,6 +22,7 @@ export { parseOptions };
 import { alertsSchema } from '../alerts/schema.js';
 import { checklistSchema } from './checklist-schema.js';
 import { ALL_SCOPES } from '../domain/scopes.js';
+import { ACCEPTABLE_GAPS } from '../domain/inspection.js';
 import { ENDPOINT_KINDS } from '../domain/rate-limit.js';
 import { WEEKDAYS } from '../domain/inventory.js';
 
@@ -221,6 +222,12 @@ export const accountSchema = strict({
   uid: v.optional(nonEmpty),
   /** Staff who can see this account's master key. */
   custodians: v.optional(v.array(v.string()), () => []),
+  /**
+   * Policy checks this account's exchange cannot answer that are accepted as known gaps (`ip-lock-unverifiable`:
+   * the exchange does not report a key's IP allowlist; `owner-unverifiable`: nor its sub-account). Without it, each
+   * such check is an UNVERIFIABLE violation (verify exits 3); with it, verify passes and shows the accepted gap.
+   */
+  accept: v.optional(v.pipe(v.array(oneOf(ACCEPTABLE_GAPS)), v.minLength(1))),
   /** How often the daemon re-verifies the master key (a master key is replaced by hand: drift is alerted). */
   verify: v.optional(
     strict({ every: v.optional(period('a key verified every 0s would be checked at its exchange without pause'), 'PT1H') }),

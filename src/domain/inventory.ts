@@ -3,6 +3,7 @@
  * them. The config loader produces it (src/config/load.ts); the domain, the rotation engine and the application layer
  * read this, never the config file, so a daemon or an embedding program can hand them an inventory of its own.
  */
+import type { AcceptedGap } from './inspection.js';
 import type { RateLimitSetting } from './rate-limit.js';
 import type { DeclarableScope } from './scopes.js';
 
@@ -32,6 +33,8 @@ export interface Account {
   verify: { every: string };
   /** `accounts.<name>.rateLimit`: calls per second instead of the exchange's documented limits. */
   rateLimit?: RateLimitSetting;
+  /** `accounts.<name>.accept`: unverifiable checks accepted as known gaps (policy.ts). */
+  accept?: AcceptedGap[];
 }
 
 /** One credential a bot uses: `bot/sub`. */

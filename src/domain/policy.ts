@@ -12,7 +12,7 @@
  */
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import type { KeyInspection } from './inspection.js';
+import { UNVERIFIABLE_CHECKS, type AcceptedGap, type KeyInspection, type UnverifiableCheck } from './inspection.js';
 import { isTradeScope, type DeclarableScope, type Scope } from './scopes.js';
 
 /** Stable violation codes (part of the `--json` output contract). */
@@ -28,6 +28,7 @@ export const VIOLATION_CODES = [
   'KEY_REJECTED',
   'UNKNOWN_PERMISSION',
   'EXCHANGE_BAD_RESPONSE',
+  'UNVERIFIABLE',
 ] as const;
 export type ViolationCode = (typeof VIOLATION_CODES)[number];
 
@@ -37,7 +38,16 @@ export interface Violation {
   detail: string;
   /** EXCESS_SCOPE: the scopes held beyond what is allowed. */
   scopes?: string[];
+  /** UNVERIFIABLE: the policy check the exchange cannot answer. */
+  check?: UnverifiableCheck;
 }
+
+export { ACCEPTABLE_GAPS, type AcceptedGap } from './inspection.js';
+
+const GAP_DETAIL: Record<UnverifiableCheck, string> = {
+  'ip-lock': "The exchange does not report the key's IP allowlist, so keyctl cannot verify that the key is IP-locked.",
+  owner: 'The exchange does not report which account or sub-account the key belongs to, so keyctl cannot verify it.',
+};
 
 /** What a bot's slot declares. */
 export interface BotKeyTarget {
@@ -65,6 +75,23 @@ export interface PolicyOptions {
   now?: number;
   /** A key expiring within this window (ms) is flagged EXPIRING. Default 7 days. */
   expiryWarningMs?: number;
+  /** The account's accepted gaps (`accounts.<name>.accept`): these unverifiable checks are no violation. */
+  accept?: readonly AcceptedGap[];
+}
+
+/** The checks the exchange could not answer for this key (`ips: 'unreported'` implies `ip-lock`), in a stable order. */
+export function unverifiableChecks(inspection: KeyInspection): UnverifiableCheck[] {
+  const gaps = new Set(inspection.unverifiable ?? []);
+  if (inspection.ips === 'unreported') gaps.add('ip-lock');
+  return UNVERIFIABLE_CHECKS.filter((c) => gaps.has(c));
+}
+
+/** The gaps of this key that the account accepts (shown by verify instead of a violation). */
+export function acceptedGaps(inspection: KeyInspection, options: Pick<PolicyOptions, 'accept'> = {}): AcceptedGap[] {
+  const accepted = new Set<string>(options.accept ?? []);
+  return unverifiableChecks(inspection)
+    .map((c) => `${c}-unverifiable` as const)
+    .filter((g) => accepted.has(g));
 }
 
 export const DEFAULT_EXPIRY_WARNING_MS = 7 * 86_400_000;
@@ -75,6 +102,19 @@ const isUnknown = (s: Scope) => s.startsWith('unknown:');
 export function evaluateKey(inspection: KeyInspection, target: KeyTarget, options: PolicyOptions = {}): Violation[] {
   const v: Violation[] = [];
   const scopes = new Set(inspection.scopes);
+  const gaps = unverifiableChecks(inspection);
+  const accepted = new Set<string>(acceptedGaps(inspection, options));
+  // Never a silent pass: a check the exchange cannot answer is a violation until the account accepts the gap.
+  for (const check of gaps) {
+    if (accepted.has(`${check}-unverifiable`)) continue;
+    v.push({
+      code: 'UNVERIFIABLE',
+      check,
+      detail: `${GAP_DETAIL[check]} Accept the gap with \`accept: [${check}-unverifiable]\` on the account, or use another exchange.`,
+    });
+  }
+  const ipUnknown = gaps.includes('ip-lock');
+  const ownerUnknown = gaps.includes('owner');
   const who = target.kind === 'bot' ? 'This bot key' : 'This master key';
 
   if (scopes.has('withdraw')) v.push({ code: 'WITHDRAW_ENABLED', detail: `${who} can withdraw funds; no key kept by keyctl may.` });
@@ -94,8 +134,8 @@ export function evaluateKey(inspection: KeyInspection, target: KeyTarget, option
   }
 
   if (target.kind === 'bot') {
-    v.push(...botIps(inspection, target));
-    v.push(...botOwner(inspection, target));
+    if (!ipUnknown) v.push(...botIps(inspection, target));
+    if (!ownerUnknown) v.push(...botOwner(inspection, target));
     const trades = target.scopes.filter(isTradeScope);
     const lacking = trades.filter((s) => !scopes.has(s));
     if (trades.length > 0 && inspection.readOnly) {
@@ -105,13 +145,17 @@ export function evaluateKey(inspection: KeyInspection, target: KeyTarget, option
       v.push({ code: 'MISSING_SCOPE', detail: `The key lacks ${lacking.join(', ')}, which the slot declares.`, scopes: lacking });
     }
   } else {
-    if (inspection.ips === 'unrestricted')
+    if (ipUnknown) {
+      // Reported above as UNVERIFIABLE (or accepted): nothing to compare.
+    } else if (inspection.ips === 'unrestricted')
       v.push({ code: 'NOT_IP_LOCKED', detail: 'The master key works from any address; lock it to the addresses keyctl runs from.' });
     else if (Array.isArray(inspection.ips)) {
       const lock = lockProblem(inspection.ips, who);
       if (lock) v.push(lock);
     }
-    if (inspection.owner.isMaster === false)
+    if (ownerUnknown) {
+      // Reported above as UNVERIFIABLE (or accepted).
+    } else if (inspection.owner.isMaster === false)
       v.push({ code: 'WRONG_ACCOUNT', detail: 'This is a sub-account key, not a main-account (master) key.' });
     else if (target.uid && inspection.owner.uid && inspection.owner.uid !== target.uid) {
       v.push({ code: 'WRONG_ACCOUNT', detail: `The key belongs to account ${inspection.owner.uid}, not ${target.uid} as configured.` });
@@ -134,6 +178,8 @@ function botIps(inspection: KeyInspection, target: BotKeyTarget): Violation[] {
   if (inspection.ips === 'unrestricted')
     return [{ code: 'NOT_IP_LOCKED', detail: "The key works from any address; it must be locked to the bot's addresses." }];
   // A key outside the declared sub-account is WRONG_ACCOUNT; its unreadable allowlist is no separate finding.
+  // Unreported: evaluateKey reports the UNVERIFIABLE gap and does not call this; never read as a pass here either.
+  if (inspection.ips === 'unreported') return [];
   if (inspection.ips === 'restricted' && inspection.owner.subaccount === null) return [];
   if (inspection.ips === 'restricted') {
     return [

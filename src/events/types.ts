@@ -130,6 +130,8 @@ export interface ViolationFound extends EventBase {
   fingerprint: string | null;
   codes: string[];
   source: 'verify' | 'rotation-test' | 'import';
+  /** The checks behind UNVERIFIABLE codes (`ip-lock`): each unaccepted gap is its own alert condition. */
+  unverifiable?: string[];
 }
 
 /** A key was imported (`keyctl key import`): stored, refused for its violations, or not stored because the store failed. */

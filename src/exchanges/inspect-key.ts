@@ -4,7 +4,16 @@
  * the use case (which ref, which account, reading the master key) is src/app/check-key.ts.
  */
 import { fingerprint } from '../domain/fingerprint.js';
-import { badResponse, evaluateKey, keyRejected, type KeyTarget, type PolicyOptions, type Violation } from '../domain/policy.js';
+import {
+  acceptedGaps,
+  badResponse,
+  evaluateKey,
+  keyRejected,
+  type AcceptedGap,
+  type KeyTarget,
+  type PolicyOptions,
+  type Violation,
+} from '../domain/policy.js';
 import { KeyctlError } from '@keyctl/client/errors';
 import { isIpRefusal, isKeyRefusal, mayBeIpRefusal } from './ccxt.js';
 import type { CallOptions, Credentials, ExchangeAccount, ExchangeAdapter, KeyInspection } from './types.js';
@@ -26,6 +35,8 @@ export interface KeyCheck {
   violations: Violation[];
   /** What the exchange said; absent when it refused the key. */
   inspection?: KeyInspection;
+  /** Checks the exchange cannot answer that the account accepts (`accounts.<name>.accept`): shown, not violations. */
+  accepted?: AcceptedGap[];
   /**
    * Set when the exchange refused the key (the source of the KEY_REJECTED violation), so callers can word what to do:
    * a violation carries no hint, and an IP refusal needs a different remedy (run keyctl from an allowed address) than a
@@ -85,5 +96,11 @@ export async function inspectKey(input: InspectKeyInput): Promise<KeyCheck> {
     }
     throw err;
   }
-  return { fingerprint: fp, violations: evaluateKey(inspection, target, options), inspection };
+  const accepted = acceptedGaps(inspection, options);
+  return {
+    fingerprint: fp,
+    violations: evaluateKey(inspection, target, options),
+    inspection,
+    ...(accepted.length > 0 ? { accepted } : {}),
+  };
 }

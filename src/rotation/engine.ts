@@ -16,6 +16,7 @@ import type { SecretStore } from '../../providers/types.js';
 import type { CoordinationStore, Lease } from '../../providers/coordination.js';
 import type { EventInput, EventSink, Logger } from '../events/types.js';
 import type { Inventory, Slot } from '../domain/inventory.js';
+import type { AcceptedGap } from '../domain/inspection.js';
 import { accountOf, readMasterKey } from '../domain/resolve.js';
 import { ConflictError, ExchangeError, KeyctlError, LockedError, RotationIncompleteError } from '@keyctl/client/errors';
 import { fingerprint, fromSecretFields, toSecretFields, type Credentials } from '../domain/credentials.js';
@@ -638,7 +639,8 @@ export class RotationEngine {
         const violations = evaluateKey(
           inspection,
           { kind: 'bot', scopes: run.slot.scopes, ips: run.slot.ips, subaccount: run.slot.uid },
-          { now: this.now() },
+          // The account's accepted gaps (accounts.<name>.accept) hold for a new key as for the one verify checks.
+          { now: this.now(), ...acceptOf(this.deps.inventory, run.slot) },
         );
         if (violations.length === 0) await run.adapter.ping({ account: run.account, key, ...this.deps.call });
         return violations;
@@ -1062,4 +1064,10 @@ function asIncomplete(err: unknown, ref: string): unknown {
     cause: err,
     ...(err.details ? { details: err.details } : {}),
   });
+}
+
+/** `accept` of the slot's account, as policy options (absent when the account accepts nothing). */
+function acceptOf(inventory: Inventory, slot: Slot): { accept?: readonly AcceptedGap[] } {
+  const accept = accountOf(inventory, slot).accept;
+  return accept ? { accept } : {};
 }

@@ -44,8 +44,15 @@ export const run: CommandRun = async (ctx, args, opts) => {
 function line(r: VerifyResult): string {
   const key = `${r.ref}${r.fingerprint ? ` (key ${r.fingerprint})` : ''}`;
   if (r.error) return `${key}: NOT CHECKED: ${r.error.code}: ${r.error.message}`;
-  if (r.ok) return `${key}: ok`;
+  if (r.ok) return `${key}: ok${r.accepted ? ` (accepted gaps: ${r.accepted.join(', ')})` : ''}`;
   return `${key}: VIOLATION ${r.violations.map((v) => v.code).join(', ')}`;
+}
+
+/** A result's violations, then the gaps its account accepts (never hidden: a pass with a known blind spot). */
+function details(r: VerifyResult): string {
+  const lines = r.violations.map((v) => `${v.code}: ${v.detail}`);
+  if (r.accepted) lines.push(`accepted: ${r.accepted.join(', ')} (not checked: accounts.<name>.accept)`);
+  return lines.join('\n') || '-';
 }
 
 function human(results: VerifyResult[], explicit: boolean, due: boolean): string {
@@ -57,7 +64,7 @@ function human(results: VerifyResult[], explicit: boolean, due: boolean): string
     r.ref,
     r.fingerprint ?? '-',
     r.error ? 'ERROR' : r.ok ? 'ok' : 'VIOLATION',
-    r.error ? `${r.error.code}: ${r.error.message}` : r.violations.map((v) => `${v.code}: ${v.detail}`).join('\n') || '-',
+    r.error ? `${r.error.code}: ${r.error.message}` : details(r),
   ]);
   const bad = results.filter((r) => r.violations.length > 0).length;
   const failed = results.filter((r) => r.error).length;
