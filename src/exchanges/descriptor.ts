@@ -61,11 +61,20 @@ export interface AutomaticExchange extends DescriptorBase {
   readonly sandbox: () => Promise<ExchangeEmulator>;
 }
 
-/** An exchange whose keys a person creates in its web UI while keyctl prints the settings and reads the key. */
+/**
+ * An exchange whose keys a person creates in its web UI while keyctl prints the settings and reads the key. With
+ * `adapter` and `sandbox` it is *inspect-only*: rotation stays assisted (create, delete and list are capability gaps),
+ * but keyctl reads a key's permissions and pings it by API, and the sandbox emulates those endpoints. Without them,
+ * every call is a capability gap and its keys are reported as not checked.
+ */
 export interface AssistedExchange extends DescriptorBase {
   readonly rotation: 'assisted';
   /** Why keyctl cannot rotate this exchange's keys itself; part of every capability-gap message. */
   readonly why: string;
+  /** Inspect-only: the adapter whose `inspect` and `ping` work (build it on `assistedAdapter`). */
+  readonly adapter?: () => Promise<ExchangeAdapter>;
+  /** Inspect-only: the sandbox emulator of the permission endpoint and one harmless signed call. */
+  readonly sandbox?: () => Promise<ExchangeEmulator>;
 }
 
 export type ExchangeDescriptor = AutomaticExchange | AssistedExchange;
@@ -75,7 +84,7 @@ export function capabilitiesOf(d: ExchangeDescriptor): ExchangeCapabilities {
   const ops: ExchangeOperations =
     d.rotation === 'automatic'
       ? d.operations
-      : { inspect: false, create: false, delete: false, list: false, masterScopes: [], boundScopes: [] };
+      : { inspect: d.adapter !== undefined, create: false, delete: false, list: false, masterScopes: [], boundScopes: [] };
   return {
     inspect: ops.inspect,
     create: ops.create,

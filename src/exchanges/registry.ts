@@ -16,12 +16,13 @@ import { kraken } from './kraken/descriptor.js';
 import { kucoin } from './kucoin/descriptor.js';
 import { mexc } from './mexc/descriptor.js';
 import { okx } from './okx/descriptor.js';
-import type { AutomaticExchange, ExchangeDescriptor } from './descriptor.js';
+import { bitfinex } from './bitfinex/descriptor.js';
+import type { AssistedExchange, AutomaticExchange, ExchangeDescriptor } from './descriptor.js';
 import type { ExchangeEmulator } from '../sandbox/http.js';
 import type { ExchangeAdapter } from './types.js';
 
 /** Every exchange keyctl knows, in the order messages list them: automatic first, then assisted. */
-const ALL = [bybit, okx, binance, kucoin, mexc, bitget, coinbase, kraken, gate, htx] as const;
+const ALL = [bybit, okx, binance, kucoin, mexc, bitget, coinbase, kraken, bitfinex, gate, htx] as const;
 
 export const EXCHANGES: readonly ExchangeDescriptor[] = ALL;
 
@@ -41,28 +42,37 @@ export const ADAPTER_IDS: readonly string[] = EXCHANGES.filter(isAutomatic).map(
 /** Exchanges keyctl knows but rotates with a person's help (see each descriptor's `why`). */
 export const ASSISTED_IDS: readonly string[] = EXCHANGES.filter((d) => !isAutomatic(d)).map((d) => d.id);
 
+type Emulated = AutomaticExchange | (AssistedExchange & Required<Pick<AssistedExchange, 'adapter' | 'sandbox'>>);
+const isEmulated = (d: ExchangeDescriptor): d is Emulated => d.sandbox !== undefined;
+
+/** Assisted exchanges whose keys keyctl can still inspect by API (inspect-only: Coinbase, Kraken, Bitfinex). */
+export const INSPECT_ONLY_IDS: readonly string[] = EXCHANGES.filter((d) => !isAutomatic(d) && isEmulated(d)).map((d) => d.id);
+
 /** True when the exchange's keys carry a passphrase (ccxt's `password`); false for an exchange keyctl does not know. */
 export function requiresPassphrase(exchange: string): boolean {
   return exchangeDescriptor(exchange)?.passphrase ?? false;
 }
 
-/** The exchanges the sandbox emulates (also its URL prefixes): every automatic exchange. */
-export type SandboxExchange = Extract<(typeof ALL)[number], { rotation: 'automatic' }>['id'];
+/** The exchanges the sandbox emulates (also its URL prefixes): every automatic and every inspect-only exchange. */
+export type SandboxExchange = Extract<(typeof ALL)[number], { sandbox: unknown }>['id'];
 
-export const SANDBOX_IDS = ADAPTER_IDS as readonly SandboxExchange[];
+/** The sandbox exchanges keyctl rotates automatically (the ones whose sandbox also serves orders and key management). */
+export type AutomaticSandboxExchange = Extract<(typeof ALL)[number], { rotation: 'automatic' }>['id'];
+
+export const SANDBOX_IDS = EXCHANGES.filter(isEmulated).map((d) => d.id) as readonly SandboxExchange[];
 
 /** Loads every sandbox emulator, keyed by exchange id in registry order. */
 export async function loadEmulators(): Promise<Record<SandboxExchange, ExchangeEmulator>> {
-  const automatic = EXCHANGES.filter(isAutomatic);
-  const emulators = await Promise.all(automatic.map((d) => d.sandbox()));
-  return Object.fromEntries(automatic.map((d, i) => [d.id, emulators[i]!])) as Record<SandboxExchange, ExchangeEmulator>;
+  const emulated = EXCHANGES.filter(isEmulated);
+  const emulators = await Promise.all(emulated.map((d) => d.sandbox()));
+  return Object.fromEntries(emulated.map((d, i) => [d.id, emulators[i]!])) as Record<SandboxExchange, ExchangeEmulator>;
 }
 
 /** The adapter for a ccxt exchange id. Throws ExchangeError `UNSUPPORTED_EXCHANGE` for an exchange keyctl does not know. */
 export async function getAdapter(exchange: string): Promise<ExchangeAdapter> {
   const descriptor = exchangeDescriptor(exchange);
-  if (descriptor?.rotation === 'automatic') return descriptor.adapter();
-  if (descriptor) return (await import('./assisted.js')).assistedAdapter(descriptor);
+  if (descriptor?.adapter) return descriptor.adapter();
+  if (descriptor?.rotation === 'assisted') return (await import('./assisted.js')).assistedAdapter(descriptor);
   throw new ExchangeError('UNSUPPORTED_EXCHANGE', `keyctl has no adapter for the exchange "${exchange}".`, {
     hint: `Supported: ${ADAPTER_IDS.join(', ')} (automatic); ${ASSISTED_IDS.join(', ')} (assisted). See docs/exchanges.md.`,
   });

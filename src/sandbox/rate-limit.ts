@@ -19,6 +19,9 @@ const KEY_HEADER: Record<SandboxExchange, string> = {
   kucoin: 'kc-api-key',
   mexc: 'x-mexc-apikey',
   bitget: 'access-key',
+  // A CDP key's name travels inside the JWT, and the bearer token is new per request: the sandbox's rate limit counts
+  // each Coinbase request on its own (it never limits Coinbase).
+  coinbase: 'authorization',
 };
 
 export interface RateLimitSpec {

@@ -143,7 +143,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     const params: Record<string, unknown> = { ...Object.fromEntries(new URLSearchParams(rawQuery)), ...body };
     const sreq: SandboxRequest = { method, path, rawQuery, params, rawBody, headers: req.headers };
     // The order and position endpoints (src/sandbox/trading), authenticated by the emulator like its own.
-    sreq.extraRoutes = TRADING[exchange](sreq, ctx);
+    const trading = TRADING[exchange];
+    if (trading) sreq.extraRoutes = trading(sreq, ctx);
     const before = new Set(state.keys({ exchange }));
     const reply = emulator.handle(sreq, ctx);
     const delay = faults.propagationMs(exchange);

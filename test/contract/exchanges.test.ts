@@ -1,4 +1,5 @@
 import { exchangeAdapterSuite } from './exchange-suite.js';
+import { inspectOnlySuite } from './inspect-only-suite.js';
 
 const BYBIT_BOT = { Spot: ['SpotTrade'], ContractTrade: ['Order', 'Position'] };
 exchangeAdapterSuite({
@@ -83,4 +84,16 @@ exchangeAdapterSuite({
   },
   ipRefusalCode: '40018',
   inspectUsesMaster: false,
+});
+
+// Inspect-only exchanges (assisted rotation, keys read by API): test/contract/inspect-only-suite.ts.
+inspectOnlySuite({
+  exchange: 'coinbase',
+  botScopes: ['spot:trade', 'futures:trade'],
+  botPermissions: { can_view: true, can_trade: true },
+  excess: { declared: ['read'], permissions: { can_view: true, can_trade: true } },
+  unknownPermissions: { can_view: true, can_trade: true, can_stake: true },
+  // key_permissions reports no IP allowlist (https://docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-api/data-api/get-api-key-permissions).
+  gaps: ['ip-lock-unverifiable'],
+  reportsOwner: true,
 });

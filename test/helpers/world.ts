@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import type { NativePermissions, SandboxExchange } from '../../src/sandbox/state.js';
+import type { NativePermissions } from '../../src/sandbox/state.js';
+// The automatic exchanges; inspect-only ones (coinbase, ...) have their own end-to-end cases.
+import type { AutomaticSandboxExchange as SandboxExchange } from '../../src/exchanges/registry.js';
 import type { SeededKey } from '../../src/sandbox/admin-client.js';
 import { runCli, type CliResult } from './cli.js';
 import { requiresPassphrase } from '../../src/exchanges/registry.js';

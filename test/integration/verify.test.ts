@@ -13,7 +13,9 @@ import { main } from '../../src/cli/main.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { openStore } from '../../providers/registry.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import type { NativePermissions, SandboxExchange } from '../../src/sandbox/state.js';
+import type { NativePermissions } from '../../src/sandbox/state.js';
+// The automatic exchanges; inspect-only ones (coinbase, ...) have their own end-to-end cases.
+import type { AutomaticSandboxExchange as SandboxExchange } from '../../src/exchanges/registry.js';
 import type { VerifyResult } from '../../src/cli/commands/verify.js';
 
 // The command table gets `verify` from src/cli/specs/exchange.ts; until the lead lists it in specs/index.ts, add it here

@@ -9,6 +9,7 @@ import {
   EXCHANGES,
   exchangeDescriptor,
   getAdapter,
+  INSPECT_ONLY_IDS,
   loadEmulators,
   requiresPassphrase,
   SANDBOX_IDS,
@@ -24,7 +25,7 @@ describe('exchange registry', () => {
     const ids = EXCHANGES.map((d) => d.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ADAPTER_IDS).toEqual(['bybit', 'okx', 'binance', 'kucoin', 'mexc', 'bitget']);
-    expect(ASSISTED_IDS).toEqual(['coinbase', 'kraken', 'gate', 'htx']);
+    expect(ASSISTED_IDS).toEqual(['coinbase', 'kraken', 'bitfinex', 'gate', 'htx']);
     expect([...ADAPTER_IDS, ...ASSISTED_IDS]).toEqual(ids);
   });
 
@@ -36,6 +37,9 @@ describe('exchange registry', () => {
       expect(adapter.capabilities).toMatchObject({ inspect: true, create: true, delete: true, rotation: 'automatic' });
     } else {
       expect(d.why).not.toBe('');
+      // Inspect-only exchanges (an adapter and a sandbox) read keys by API; the others are capability gaps throughout.
+      expect(adapter.capabilities.inspect).toBe(INSPECT_ONLY_IDS.includes(id));
+      expect(adapter.capabilities).toMatchObject({ create: false, delete: false, list: false, rotation: 'assisted' });
       await expect(adapter.createKey({} as never)).rejects.toMatchObject({
         code: 'CAPABILITY_GAP',
         message: expect.stringContaining(d.why),
@@ -59,13 +63,14 @@ describe('exchange registry', () => {
     for (const d of EXCHANGES) expect(d.rateLimitMs, d.id).toBe(ccxtExchange(d.id).rateLimit);
   });
 
-  it('every automatic exchange has a sandbox emulator, served under its id', async () => {
-    expect(SANDBOX_IDS).toEqual(ADAPTER_IDS);
-    expect(SANDBOX_EXCHANGES).toEqual(ADAPTER_IDS);
+  it('every automatic and inspect-only exchange has a sandbox emulator, served under its id', async () => {
+    expect(INSPECT_ONLY_IDS).toEqual(['coinbase']);
+    expect(SANDBOX_IDS).toEqual([...ADAPTER_IDS, ...INSPECT_ONLY_IDS]);
+    expect(SANDBOX_EXCHANGES).toEqual(SANDBOX_IDS);
     const emulators = await loadEmulators();
-    expect(Object.keys(emulators)).toEqual(ADAPTER_IDS);
+    expect(Object.keys(emulators)).toEqual(SANDBOX_IDS);
     for (const [id, emulator] of Object.entries(emulators)) expect(emulator.id).toBe(id);
-    expectTypeOf<SandboxExchange>().toEqualTypeOf<'bybit' | 'okx' | 'binance' | 'kucoin' | 'mexc' | 'bitget'>();
+    expectTypeOf<SandboxExchange>().toEqualTypeOf<'bybit' | 'okx' | 'binance' | 'kucoin' | 'mexc' | 'bitget' | 'coinbase'>();
   });
 
   it('maps each IP-allowlist code from the descriptors', () => {
@@ -85,7 +90,7 @@ describe('exchange registry', () => {
       expect(err).toMatchObject({
         code: 'UNSUPPORTED_EXCHANGE',
         message: `keyctl has no adapter for the exchange "${id}".`,
-        hint: 'Supported: bybit, okx, binance, kucoin, mexc, bitget (automatic); coinbase, kraken, gate, htx (assisted). See docs/exchanges.md.',
+        hint: 'Supported: bybit, okx, binance, kucoin, mexc, bitget (automatic); coinbase, kraken, bitfinex, gate, htx (assisted). See docs/exchanges.md.',
       });
     }
   });

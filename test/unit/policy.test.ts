@@ -14,6 +14,7 @@ import {
 import { applyBinanceIpRestriction, capabilities as binanceCaps, parseBinanceRestrictions } from '../../src/exchanges/binance/adapter.js';
 import { capabilities as bitgetCaps, parseBitgetInfo } from '../../src/exchanges/bitget/adapter.js';
 import { capabilities as bybitCaps, parseBybitKey } from '../../src/exchanges/bybit/adapter.js';
+import { parseCoinbasePermissions } from '../../src/exchanges/coinbase/adapter.js';
 import { capabilities as kucoinCaps, parseKucoinKey } from '../../src/exchanges/kucoin/adapter.js';
 import { capabilities as mexcCaps, parseMexcListedKey, parseMexcMaster } from '../../src/exchanges/mexc/adapter.js';
 import { capabilities as okxCaps, parseOkxConfig } from '../../src/exchanges/okx/adapter.js';
@@ -65,6 +66,13 @@ interface Case {
 }
 
 const cases: Case[] = [
+  // Coinbase (inspect-only): key_permissions reports no IP allowlist, so the ip-lock check is UNVERIFIABLE.
+  {
+    name: 'coinbase trade key on its portfolio (IP allowlist not reported)',
+    inspection: () => parseCoinbasePermissions(fixture('coinbase', 'key-permissions-trade')),
+    target: bot('0b6f8b1e-fake-4c1d-9a55-000000000001'),
+    expected: ['UNVERIFIABLE'],
+  },
   // Bybit
   {
     name: 'bybit doc example (transfer, foreign IP, other sub, expired)',

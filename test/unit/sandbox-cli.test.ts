@@ -34,6 +34,7 @@ describe('keyctl sandbox', () => {
       kucoin: `${info.url}/kucoin`,
       mexc: `${info.url}/mexc`,
       bitget: `${info.url}/bitget`,
+      coinbase: `${info.url}/coinbase`,
     });
     const res = await fetch(`${info.url}/_admin/client-ip`);
     expect(await res.json()).toEqual({ ip: '10.9.8.7' });

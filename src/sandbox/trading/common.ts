@@ -78,6 +78,9 @@ export function newOrderId(exchange: SandboxExchange, state: SandboxState): stri
     case 'bitget':
       // Bitget order ids are 19-digit strings.
       return `1${state.nextNumber().padStart(18, '0')}`;
+    default:
+      // An exchange without sandbox trading routes (inspect-only) never gets here.
+      throw new Error(`The sandbox has no orders on ${exchange}.`);
   }
 }
 

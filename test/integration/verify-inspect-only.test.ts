@@ -1,0 +1,133 @@
+/**
+ * `keyctl verify` end to end for an inspect-only exchange (issue #19): main() against a local store and the sandbox
+ * speaking Coinbase Advanced Trade through real ccxt (CDP ES256 JWT). Coinbase does not report a key's IP allowlist, so
+ * a clean key is UNVERIFIABLE (exit 3) until the account accepts the gap (`accept: [ip-lock-unverifiable]`); then it
+ * passes (exit 0) and verify shows the accepted gap. A name keyctl does not know in `accept` is a config error.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import type { VerifyResult } from '../../src/cli/commands/verify.js';
+import { fingerprint } from '../../src/domain/fingerprint.js';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { openStore } from '../../providers/registry.js';
+import { captureIo } from '../helpers/io.js';
+
+// As in verify.test.ts: `verify` comes from src/cli/specs/exchange.ts until specs/index.ts lists it.
+vi.mock('../../src/cli/specs/index.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../src/cli/specs/index.js')>();
+  const { specs: exchange } = await import('../../src/cli/specs/exchange.js');
+  const names = new Set(original.specs.map((s) => s.name));
+  return { specs: [...original.specs, ...exchange.filter((s) => !names.has(s.name))] };
+});
+
+const CLIENT_IP = '203.0.113.7';
+
+describe('keyctl verify: a Coinbase key against the sandbox (UNVERIFIABLE ip-lock, then accepted)', () => {
+  let dir: string;
+  let sandbox: RunningSandbox;
+  let env: NodeJS.ProcessEnv;
+  let portfolio: string;
+  let secret: string;
+
+  const config = (accept: string) =>
+    writeFileSync(
+      join(dir, 'keyctl.yaml'),
+      `store: { provider: local, path: ./store }\n` +
+        `accounts:\n  cb-main: { exchange: coinbase, baseUrl: "${sandbox.url}/coinbase"${accept} }\n` +
+        `bots:\n  cb-bot:\n    subaccounts:\n      spot: { account: cb-main, uid: "${portfolio}", scopes: [spot:trade, futures:trade], ips: [${CLIENT_IP}] }\n`,
+    );
+  const cli = async (args: string[]) => {
+    const t = captureIo({ cwd: dir, env });
+    const code = await main(['--config', join(dir, 'keyctl.yaml'), ...args], t.io);
+    return { code, stdout: t.stdout(), stderr: t.stderr() };
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keyctl-verify-cb-'));
+    sandbox = await startSandbox({ admin: true, clientIp: CLIENT_IP });
+    env = {
+      KEYCTL_ACTOR: 'verify-test',
+      KEYCTL_EXCHANGE_TIMEOUT_MS: '3000',
+      KEYCTL_EXCHANGE_ATTEMPTS: '2',
+      KEYCTL_EXCHANGE_BACKOFF_MS: '10',
+    };
+    const { uid } = await sandbox.admin.createAccount('coinbase');
+    portfolio = (await sandbox.admin.createSubaccount('coinbase', uid)).id;
+    const key = await sandbox.admin.createKey({
+      exchange: 'coinbase',
+      owner: portfolio,
+      permissions: { can_view: true, can_trade: true },
+      ips: [CLIENT_IP],
+      label: 'FAKE-cb',
+    });
+    secret = key.secret;
+    config('');
+    const init = await cli(['init', '--json']);
+    expect(init.code, init.stderr).toBe(0);
+    env.KEYCTL_MASTER_KEY = (JSON.parse(init.stdout) as { masterKey: string }).masterKey;
+    const store = await openStore({ provider: 'local', path: join(dir, 'store') }, { env });
+    await store.write('bots/cb-bot/spot', {
+      secret: { apiKey: key.apiKey, secret: key.secret },
+      meta: { fingerprint: fingerprint(key.apiKey), source: 'test' },
+      stage: 'CURRENT',
+      expect: null,
+    });
+    await store.close();
+  });
+
+  afterAll(async () => {
+    await sandbox?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exits 3 with UNVERIFIABLE (ip-lock) while the account does not accept the gap', async () => {
+    config('');
+    const run = await cli(['verify', 'cb-bot/spot', '--json']);
+    expect(run.code, run.stderr).toBe(3);
+    const [r] = (JSON.parse(run.stdout) as { results: VerifyResult[] }).results;
+    expect(r).toMatchObject({ ref: 'cb-bot/spot', ok: false, violations: [{ code: 'UNVERIFIABLE', check: 'ip-lock' }] });
+    expect(r?.accepted).toBeUndefined();
+    const text = await cli(['verify', 'cb-bot/spot']);
+    expect(text.code).toBe(3);
+    expect(text.stdout).toContain('UNVERIFIABLE');
+    expect(text.stdout).toContain('ip-lock-unverifiable');
+    expect(`${run.stdout}${text.stdout}${text.stderr}`).not.toContain(secret.split('\n')[1]!);
+  });
+
+  it('exits 0 once the account accepts ip-lock-unverifiable, showing the accepted gap in JSON and text', async () => {
+    config(', accept: [ip-lock-unverifiable]');
+    const run = await cli(['verify', 'cb-bot/spot', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const [r] = (JSON.parse(run.stdout) as { results: VerifyResult[] }).results;
+    expect(r).toMatchObject({ ref: 'cb-bot/spot', ok: true, violations: [], accepted: ['ip-lock-unverifiable'] });
+    const text = await cli(['verify', 'cb-bot/spot']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('accepted: ip-lock-unverifiable');
+  });
+
+  it('still flags what Coinbase does report after the gap is accepted (withdraw via Transfer)', async () => {
+    config(', accept: [ip-lock-unverifiable]');
+    const [key] = await sandbox.admin.listKeys({ exchange: 'coinbase', owner: portfolio });
+    await sandbox.admin.tamper(key!.apiKey, { withdraw: true });
+    try {
+      const run = await cli(['verify', 'cb-bot/spot', '--json']);
+      expect(run.code).toBe(3);
+      const codes = (JSON.parse(run.stdout) as { results: VerifyResult[] }).results[0]?.violations.map((v) => v.code);
+      expect(codes).toEqual(['WITHDRAW_ENABLED', 'TRANSFER_ENABLED']);
+    } finally {
+      await sandbox.admin.tamper(key!.apiKey, { withdraw: false });
+    }
+  });
+
+  it('refuses an accept name keyctl does not know as a config error', async () => {
+    config(', accept: [ip-lock-unverifable]');
+    const run = await cli(['verify', 'cb-bot/spot']);
+    expect(run.code).not.toBe(0);
+    expect(run.code).not.toBe(3);
+    expect(run.stderr).toContain('accounts.cb-main.accept');
+    expect(run.stderr).toContain('"ip-lock-unverifiable"');
+  });
+});
