@@ -317,7 +317,10 @@ export function exchangeFeedback(message: string): ExchangeFeedback {
   if (status) out.httpStatus = Number(status[1]);
   const body = parseJsonTail(message);
   if (body) {
-    const code = body.retCode ?? body.code ?? body.label;
+    // Kraken answers `{"error":["EAPI:Invalid key"]}`, Coinbase `{"error":"PERMISSION_DENIED",...}`: the error string is
+    // their code when no numeric one is given.
+    const error = Array.isArray(body.error) ? (body.error as unknown[])[0] : body.error;
+    const code = body.retCode ?? body.code ?? body.label ?? (typeof error === 'string' && error !== '' ? error : undefined);
     const msg = body.retMsg ?? body.msg ?? body.message;
     if (code !== undefined && code !== null && code !== '') out.code = String(code);
     if (typeof msg === 'string' && msg) out.msg = clean(msg);

@@ -22,6 +22,7 @@ const KEY_HEADER: Record<SandboxExchange, string> = {
   // A CDP key's name travels inside the JWT, and the bearer token is new per request: the sandbox's rate limit counts
   // each Coinbase request on its own (it never limits Coinbase).
   coinbase: 'authorization',
+  kraken: 'api-key',
 };
 
 export interface RateLimitSpec {

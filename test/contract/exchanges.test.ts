@@ -97,3 +97,17 @@ inspectOnlySuite({
   gaps: ['ip-lock-unverifiable'],
   reportsOwner: true,
 });
+
+// Kraken's permission values, as the sandbox's admin API takes them (a comma list).
+const KRAKEN_BOT = 'query-funds,query-open-trades,query-closed-trades,modify-trades,close-trades';
+inspectOnlySuite({
+  exchange: 'kraken',
+  // Create & modify orders can open margin positions too, so a Kraken trading slot declares both.
+  botScopes: ['spot:trade', 'margin:trade'],
+  botPermissions: KRAKEN_BOT,
+  excess: { declared: ['read'], permissions: KRAKEN_BOT },
+  unknownPermissions: `${KRAKEN_BOT},fake-new-permission`,
+  // GetApiKeyInfo reports the allowlist, the expiry and the account (IIBAN): nothing is unverifiable.
+  gaps: [],
+  reportsOwner: true,
+});

@@ -15,6 +15,7 @@ import { applyBinanceIpRestriction, capabilities as binanceCaps, parseBinanceRes
 import { capabilities as bitgetCaps, parseBitgetInfo } from '../../src/exchanges/bitget/adapter.js';
 import { capabilities as bybitCaps, parseBybitKey } from '../../src/exchanges/bybit/adapter.js';
 import { parseCoinbasePermissions } from '../../src/exchanges/coinbase/adapter.js';
+import { parseKrakenKeyInfo } from '../../src/exchanges/kraken/adapter.js';
 import { capabilities as kucoinCaps, parseKucoinKey } from '../../src/exchanges/kucoin/adapter.js';
 import { capabilities as mexcCaps, parseMexcListedKey, parseMexcMaster } from '../../src/exchanges/mexc/adapter.js';
 import { capabilities as okxCaps, parseOkxConfig } from '../../src/exchanges/okx/adapter.js';
@@ -66,6 +67,19 @@ interface Case {
 }
 
 const cases: Case[] = [
+  // Kraken (inspect-only): GetApiKeyInfo reports permissions, the allowlist, the expiry and the account's IIBAN.
+  {
+    name: 'kraken clean trade key',
+    inspection: () => parseKrakenKeyInfo(fixture('kraken', 'get-api-key-info-trade')),
+    target: bot('AA88 FAKE WOAK NMOI', ['spot:trade', 'margin:trade']),
+    expected: [],
+  },
+  {
+    name: 'kraken doc example (withdraw, no allowlist, another account)',
+    inspection: () => parseKrakenKeyInfo(fixture('kraken', 'get-api-key-info-doc-example')),
+    target: bot('AA88 FAKE WOAK NMOI', ['spot:trade', 'margin:trade']),
+    expected: ['NOT_IP_LOCKED', 'WITHDRAW_ENABLED', 'WRONG_ACCOUNT'],
+  },
   // Coinbase (inspect-only): key_permissions reports no IP allowlist, so the ip-lock check is UNVERIFIABLE.
   {
     name: 'coinbase trade key on its portfolio (IP allowlist not reported)',

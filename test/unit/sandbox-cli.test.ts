@@ -35,6 +35,7 @@ describe('keyctl sandbox', () => {
       mexc: `${info.url}/mexc`,
       bitget: `${info.url}/bitget`,
       coinbase: `${info.url}/coinbase`,
+      kraken: `${info.url}/kraken`,
     });
     const res = await fetch(`${info.url}/_admin/client-ip`);
     expect(await res.json()).toEqual({ ip: '10.9.8.7' });
