@@ -23,6 +23,7 @@ const KEY_HEADER: Record<SandboxExchange, string> = {
   // each Coinbase request on its own (it never limits Coinbase).
   coinbase: 'authorization',
   kraken: 'api-key',
+  bitfinex: 'bfx-apikey',
 };
 
 export interface RateLimitSpec {

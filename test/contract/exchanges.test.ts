@@ -111,3 +111,16 @@ inspectOnlySuite({
   gaps: [],
   reportsOwner: true,
 });
+
+const BITFINEX_BOT = { orders: ['read', 'write'], positions: ['read', 'write'], wallets: ['read'], history: ['read'] };
+inspectOnlySuite({
+  exchange: 'bitfinex',
+  // An order on Bitfinex may be an exchange (spot), margin or derivatives order: a trading slot declares all three.
+  botScopes: ['spot:trade', 'margin:trade', 'futures:trade'],
+  botPermissions: BITFINEX_BOT,
+  excess: { declared: ['read'], permissions: BITFINEX_BOT },
+  unknownPermissions: { ...BITFINEX_BOT, eaas_brokerage: ['read', 'write'] },
+  // auth/r/permissions reports neither the IP restriction nor the owner (https://docs.bitfinex.com/reference/key-permissions).
+  gaps: ['ip-lock-unverifiable', 'owner-unverifiable'],
+  reportsOwner: false,
+});

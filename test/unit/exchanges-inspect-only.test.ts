@@ -1,11 +1,19 @@
 /**
- * The inspect-only adapters' parsers and permission tables (Kraken here; Coinbase in policy-unverifiable.test.ts), and
+ * The inspect-only adapters' parsers and permission tables (Kraken and Bitfinex here; Coinbase in
+ * policy-unverifiable.test.ts), and
  * how their error answers map: Kraken's `{"error":["EAPI:..."]}` and Coinbase's `{"error":"PERMISSION_DENIED"}` carry
  * the code in `error`.
  */
 import { readFileSync } from 'node:fs';
 import ccxt from 'ccxt';
 import { describe, expect, it } from 'vitest';
+import {
+  BITFINEX_SCOPES,
+  BITFINEX_WRITE,
+  bitfinexPermissionsFor,
+  bitfinexScopes,
+  parseBitfinexPermissions,
+} from '../../src/exchanges/bitfinex/adapter.js';
 import { exchangeFeedback, mapExchangeError } from '../../src/exchanges/ccxt.js';
 import { KRAKEN_PERMISSIONS, krakenPermissionsFor, krakenScopes, parseKrakenKeyInfo } from '../../src/exchanges/kraken/adapter.js';
 
@@ -78,5 +86,55 @@ describe('inspect-only error answers', () => {
     // Kraken names no separate answer for the IP allowlist: a rejected key, worded to name the address as a cause.
     expect(key.code).toBe('KEY_REJECTED');
     expect(key.message).toContain('allowlist');
+  });
+});
+
+describe('bitfinex: key permissions parsing', () => {
+  const trade = (): unknown =>
+    JSON.parse(readFileSync(new URL('../fixtures/exchanges/bitfinex/key-permissions-trade.json', import.meta.url), 'utf8')) as unknown;
+
+  it('reads scopes; the IP restriction and the owner are unverifiable', () => {
+    expect(parseBitfinexPermissions(trade())).toMatchObject({
+      scopes: ['read', 'spot:trade', 'margin:trade', 'futures:trade'],
+      ips: 'unreported',
+      readOnly: false,
+      owner: {},
+      unverifiable: ['owner'],
+    });
+  });
+
+  it('maps permissions both ways; write without a keyctl scope and unknown scopes are unknown:<name>', () => {
+    expect(
+      bitfinexScopes([
+        ['funding', 1, 1],
+        ['settings', 0, 1],
+        ['eaas_withdraw', 0, 1],
+        ['eaas_deposit', 0, 0],
+      ]),
+    ).toEqual(['read', 'unknown:eaas_withdraw', 'unknown:funding.write', 'unknown:settings.write']);
+    expect(
+      bitfinexScopes([
+        ['ui_withdraw', 0, 1],
+        ['wallets', 1, 1],
+      ]),
+    ).toEqual(['read', 'withdraw', 'transfer']);
+    expect(bitfinexScopes(bitfinexPermissionsFor(['spot:trade']))).toEqual(['read', 'spot:trade', 'margin:trade', 'futures:trade']);
+    expect(bitfinexScopes(bitfinexPermissionsFor(['read']))).toEqual(['read']);
+    expect(Object.keys(BITFINEX_WRITE).every((s) => BITFINEX_SCOPES.includes(s))).toBe(true);
+  });
+
+  it('refuses an answer not in the documented shape or listing a scope twice', () => {
+    for (const bad of [
+      [],
+      [['orders', 1, 2]],
+      [['orders', 1]],
+      { orders: [1, 1] },
+      [
+        ['orders', 1, 1],
+        ['orders', 0, 0],
+      ],
+    ]) {
+      expect(() => parseBitfinexPermissions(bad)).toThrow(expect.objectContaining({ code: 'EXCHANGE_BAD_RESPONSE' }));
+    }
   });
 });

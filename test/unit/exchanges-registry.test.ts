@@ -64,13 +64,13 @@ describe('exchange registry', () => {
   });
 
   it('every automatic and inspect-only exchange has a sandbox emulator, served under its id', async () => {
-    expect(INSPECT_ONLY_IDS).toEqual(['coinbase', 'kraken']);
+    expect(INSPECT_ONLY_IDS).toEqual(['coinbase', 'kraken', 'bitfinex']);
     expect(SANDBOX_IDS).toEqual([...ADAPTER_IDS, ...INSPECT_ONLY_IDS]);
     expect(SANDBOX_EXCHANGES).toEqual(SANDBOX_IDS);
     const emulators = await loadEmulators();
     expect(Object.keys(emulators)).toEqual(SANDBOX_IDS);
     for (const [id, emulator] of Object.entries(emulators)) expect(emulator.id).toBe(id);
-    expectTypeOf<SandboxExchange>().toEqualTypeOf<'bybit' | 'okx' | 'binance' | 'kucoin' | 'mexc' | 'bitget' | 'coinbase' | 'kraken'>();
+    expectTypeOf<SandboxExchange>().toEqualTypeOf<'bybit' | 'okx' | 'binance' | 'kucoin' | 'mexc' | 'bitget' | 'coinbase' | 'kraken' | 'bitfinex'>();
   });
 
   it('maps each IP-allowlist code from the descriptors', () => {

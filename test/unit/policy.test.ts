@@ -14,6 +14,7 @@ import {
 import { applyBinanceIpRestriction, capabilities as binanceCaps, parseBinanceRestrictions } from '../../src/exchanges/binance/adapter.js';
 import { capabilities as bitgetCaps, parseBitgetInfo } from '../../src/exchanges/bitget/adapter.js';
 import { capabilities as bybitCaps, parseBybitKey } from '../../src/exchanges/bybit/adapter.js';
+import { parseBitfinexPermissions } from '../../src/exchanges/bitfinex/adapter.js';
 import { parseCoinbasePermissions } from '../../src/exchanges/coinbase/adapter.js';
 import { parseKrakenKeyInfo } from '../../src/exchanges/kraken/adapter.js';
 import { capabilities as kucoinCaps, parseKucoinKey } from '../../src/exchanges/kucoin/adapter.js';
@@ -67,6 +68,19 @@ interface Case {
 }
 
 const cases: Case[] = [
+  // Bitfinex (inspect-only): auth/r/permissions reports neither the IP restriction nor the owner.
+  {
+    name: 'bitfinex trade key (IP restriction and owner not reported)',
+    inspection: () => parseBitfinexPermissions(fixture('bitfinex', 'key-permissions-trade') as unknown),
+    target: bot('sub1', ['spot:trade', 'margin:trade', 'futures:trade']),
+    expected: ['UNVERIFIABLE', 'UNVERIFIABLE'],
+  },
+  {
+    name: 'bitfinex key with withdraw, wallet transfers and margin funding',
+    inspection: () => parseBitfinexPermissions(fixture('bitfinex', 'key-permissions-withdraw-funding') as unknown),
+    target: bot('sub1', ['spot:trade', 'margin:trade', 'futures:trade']),
+    expected: ['TRANSFER_ENABLED', 'UNKNOWN_PERMISSION', 'UNVERIFIABLE', 'UNVERIFIABLE', 'WITHDRAW_ENABLED'],
+  },
   // Kraken (inspect-only): GetApiKeyInfo reports permissions, the allowlist, the expiry and the account's IIBAN.
   {
     name: 'kraken clean trade key',

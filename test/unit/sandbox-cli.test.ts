@@ -36,6 +36,7 @@ describe('keyctl sandbox', () => {
       bitget: `${info.url}/bitget`,
       coinbase: `${info.url}/coinbase`,
       kraken: `${info.url}/kraken`,
+      bitfinex: `${info.url}/bitfinex`,
     });
     const res = await fetch(`${info.url}/_admin/client-ip`);
     expect(await res.json()).toEqual({ ip: '10.9.8.7' });
