@@ -9,6 +9,11 @@ import { acceptedGaps, evaluateKey, unverifiableChecks, type KeyTarget } from '.
 import type { KeyInspection } from '../../src/domain/inspection.js';
 import { COINBASE_PERMISSIONS, coinbaseFlagsFor, parseCoinbasePermissions } from '../../src/exchanges/coinbase/adapter.js';
 import { alertFromEvent } from '../../src/alerts/events.js';
+import type { Alert } from '../../src/alerts/index.js';
+import { AlertConditions } from '../../src/daemon/conditions.js';
+import { silentLogger } from '../../src/events/logger.js';
+import type { KeyctlEvent } from '../../src/events/types.js';
+import { MemoryCoordination } from '../../providers/memory/coordination.js';
 
 const PORTFOLIO = '0b6f8b1e-fake-4c1d-9a55-000000000001';
 const fixture = (name: string): unknown =>
@@ -109,5 +114,43 @@ describe('policy: unverifiable checks and accepted gaps', () => {
     expect(event(['ip-lock'])?.dedupKey).toBe('violation:alpha/cb1:UNVERIFIABLE:ip-lock');
     expect(event(['ip-lock', 'owner'])?.dedupKey).toBe('violation:alpha/cb1:UNVERIFIABLE:ip-lock,UNVERIFIABLE:owner');
     expect(event(['ip-lock'])?.summary).toContain('cannot verify: ip-lock');
+  });
+
+  it('the daemon alerts once per unaccepted gap: not again for the same gap, again for a new one, resolved on a pass', async () => {
+    const sent: Alert[] = [];
+    const c = new AlertConditions(new MemoryCoordination(), { send: async (a) => void sent.push(a) }, silentLogger);
+    const time = '2026-01-01T00:00:00.000Z';
+    const found = (unverifiable: string[]) =>
+      ({
+        type: 'violation',
+        ref: 'alpha/bfx1',
+        fingerprint: 'fp',
+        codes: unverifiable.map(() => 'UNVERIFIABLE'),
+        source: 'verify',
+        unverifiable,
+        time,
+      }) as KeyctlEvent;
+    await c.onEvent(found(['ip-lock']));
+    await c.onEvent(found(['ip-lock']));
+    expect(sent).toHaveLength(1);
+    await c.onEvent(found(['ip-lock', 'owner']));
+    expect(sent.map((a) => a.dedupKey)).toEqual([
+      'violation:alpha/bfx1:UNVERIFIABLE:ip-lock',
+      'violation:alpha/bfx1:UNVERIFIABLE:ip-lock,UNVERIFIABLE:owner',
+    ]);
+    // The account accepts the gaps: the next verification passes and closes the condition.
+    await c.onEvent({
+      type: 'verification.result',
+      ref: 'alpha/bfx1',
+      fingerprint: 'fp',
+      outcome: 'ok',
+      violations: [],
+      time,
+    } as KeyctlEvent);
+    expect(sent.map((a) => [a.event, a.resolved ?? false])).toEqual([
+      ['violation.found', false],
+      ['violation.found', false],
+      ['violation.resolved', true],
+    ]);
   });
 });
