@@ -2,7 +2,8 @@
  * `keyctl verify` end to end for an inspect-only exchange (issue #19): main() against a local store and the sandbox
  * speaking Coinbase Advanced Trade through real ccxt (CDP ES256 JWT). Coinbase does not report a key's IP allowlist, so
  * a clean key is UNVERIFIABLE (exit 3) until the account accepts the gap (`accept: [ip-lock-unverifiable]`); then it
- * passes (exit 0) and verify shows the accepted gap. A name keyctl does not know in `accept` is a config error.
+ * passes (exit 0) and verify shows the accepted gap. A name keyctl does not know in `accept` is a config error. Assisted
+ * rotation tests the new key by API under the same rule.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,8 +40,8 @@ describe('keyctl verify: a Coinbase key against the sandbox (UNVERIFIABLE ip-loc
         `accounts:\n  cb-main: { exchange: coinbase, baseUrl: "${sandbox.url}/coinbase"${accept} }\n` +
         `bots:\n  cb-bot:\n    subaccounts:\n      spot: { account: cb-main, uid: "${portfolio}", scopes: [spot:trade, futures:trade], ips: [${CLIENT_IP}] }\n`,
     );
-  const cli = async (args: string[]) => {
-    const t = captureIo({ cwd: dir, env });
+  const cli = async (args: string[], stdin?: string) => {
+    const t = captureIo({ cwd: dir, env, ...(stdin !== undefined ? { stdin } : {}) });
     const code = await main(['--config', join(dir, 'keyctl.yaml'), ...args], t.io);
     return { code, stdout: t.stdout(), stderr: t.stderr() };
   };
@@ -129,5 +130,37 @@ describe('keyctl verify: a Coinbase key against the sandbox (UNVERIFIABLE ip-loc
     expect(run.code).not.toBe(3);
     expect(run.stderr).toContain('accounts.cb-main.accept');
     expect(run.stderr).toContain('"ip-lock-unverifiable"');
+  });
+
+  it('assisted rotation: a new key with the unaccepted gap fails its test; accepted, it is promoted and the old one confirmed dead', async () => {
+    const handMade = () =>
+      sandbox.admin.createKey({
+        exchange: 'coinbase',
+        owner: portfolio,
+        permissions: { can_view: true, can_trade: true },
+        ips: [CLIENT_IP],
+        label: 'FAKE-by-hand',
+      });
+    const [old] = await sandbox.admin.listKeys({ exchange: 'coinbase', owner: portfolio });
+    config('');
+    const refused = await cli(['rotate', 'cb-bot/spot', '--grace', '0s', '--json'], JSON.stringify(await handMade()));
+    expect(refused.code, refused.stdout).toBe(6);
+    expect(refused.stdout).toContain('ROTATION_TEST_FAILED');
+    expect(refused.stdout).toContain('UNVERIFIABLE');
+
+    config(', accept: [ip-lock-unverifiable]');
+    const fresh = await handMade();
+    const first = await cli(['rotate', 'cb-bot/spot', '--grace', '0s', '--json'], JSON.stringify(fresh));
+    // Tested (inspected and pinged through the sandbox) and promoted; the old key still authenticates until deleted by hand.
+    expect(first.code, first.stdout + first.stderr).toBe(6);
+    expect(first.stderr).toContain('Assisted rotation of cb-bot/spot');
+    expect((JSON.parse(first.stdout) as { failures: Array<{ code: string }> }).failures[0]?.code).toBe('ASSISTED_REVOKE_PENDING');
+    // The operator deletes the old key in the CDP portal (here: the sandbox expires it); the re-run confirms it is gone.
+    await sandbox.admin.tamper(old!.apiKey, { expiresAt: new Date(Date.now() - 60_000).toISOString() });
+    const second = await cli(['rotate', 'cb-bot/spot', '--json']);
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    const verify = await cli(['verify', 'cb-bot/spot', '--json']);
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toContain(fingerprint(fresh.apiKey));
   });
 });
