@@ -163,4 +163,21 @@ describe('keyctl verify: a Coinbase key against the sandbox (UNVERIFIABLE ip-loc
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain(fingerprint(fresh.apiKey));
   });
+
+  it('kill: no trading API, so it says to check orders by hand; the key is revoked by hand, confirmed dead by API', async () => {
+    config(', accept: [ip-lock-unverifiable]');
+    type Kill = { kills: Array<{ trading?: { skipped?: string } }>; failures: Array<{ code: string; hint?: string }> };
+    const first = await cli(['kill', 'cb-bot', '--json']);
+    expect(first.code, first.stderr).toBe(6);
+    const out = JSON.parse(first.stdout) as Kill;
+    expect(out.kills[0]?.trading?.skipped).toBe('keyctl cannot trade on coinbase: check orders and positions in its web UI');
+    expect(out.failures.map((f) => f.code)).toEqual(['ASSISTED_REVOKE_PENDING']);
+    expect(out.failures[0]?.hint).toContain("Delete exactly that key in coinbase's web UI");
+    // Deleted in the CDP portal (the sandbox expires every key of the portfolio): the same kill now finishes.
+    for (const k of await sandbox.admin.listKeys({ exchange: 'coinbase', owner: portfolio })) {
+      await sandbox.admin.tamper(k.apiKey, { expiresAt: new Date(Date.now() - 60_000).toISOString() });
+    }
+    const again = await cli(['kill', 'cb-bot', '--json']);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+  });
 });
