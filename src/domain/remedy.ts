@@ -23,8 +23,21 @@ export interface RemedyTarget {
 }
 
 /** The hint for a key with violations (empty list: no hint). */
-export function remedy(target: RemedyTarget, violations: readonly Violation[]): string | undefined {
-  if (violations.length === 0) return undefined;
+export function remedy(target: RemedyTarget, all: readonly Violation[]): string | undefined {
+  if (all.length === 0) return undefined;
+  // A check the exchange cannot answer is not fixed by a new key: the gap is accepted in the config, or the exchange changed.
+  const checks = [...new Set(all.flatMap((v) => (v.code === 'UNVERIFIABLE' && v.check ? [v.check] : [])))];
+  const gap =
+    checks.length > 0
+      ? `${target.exchange} does not report ${checks.join(' or ')}, and a new key would not change that: set it in the exchange's web UI, then accept the gap with \`accept: [${checks.map((c) => `${c}-unverifiable`).join(', ')}]\` on the account (docs/exchanges.md#unverifiable-checks-and-accepted-gaps).`
+      : undefined;
+  const violations = all.filter((v) => v.code !== 'UNVERIFIABLE');
+  if (violations.length === 0) return gap;
+  const rest = remedyOf(target, violations);
+  return gap && rest ? `${rest} ${gap}` : (rest ?? gap);
+}
+
+function remedyOf(target: RemedyTarget, violations: readonly Violation[]): string | undefined {
   if (target.kind === 'account') {
     return `Create a new master key at ${target.exchange} with only what keyctl needs (docs/exchanges.md), import it with keyctl key import ${target.ref}, then delete this one there (docs/runbooks/staff-departure.md).`;
   }

@@ -9,6 +9,7 @@ import { acceptedGaps, evaluateKey, unverifiableChecks, type KeyTarget } from '.
 import type { KeyInspection } from '../../src/domain/inspection.js';
 import { COINBASE_PERMISSIONS, coinbaseFlagsFor, parseCoinbasePermissions } from '../../src/exchanges/coinbase/adapter.js';
 import { alertFromEvent } from '../../src/alerts/events.js';
+import { remedy } from '../../src/domain/remedy.js';
 import type { Alert } from '../../src/alerts/index.js';
 import { AlertConditions } from '../../src/daemon/conditions.js';
 import { silentLogger } from '../../src/events/logger.js';
@@ -152,5 +153,16 @@ describe('policy: unverifiable checks and accepted gaps', () => {
       ['violation.found', false],
       ['violation.resolved', true],
     ]);
+  });
+
+  it("verify's hint for a gap says to accept it, not to rotate (a new key would have the same gap)", () => {
+    const target = { ref: 'alpha/cb1', kind: 'slot' as const, exchange: 'coinbase', scopes: ['spot:trade', 'futures:trade'] };
+    const gap = evaluateKey(parseCoinbasePermissions(fixture('key-permissions-trade')), bot);
+    const hint = remedy(target, gap);
+    expect(hint).toContain('accept: [ip-lock-unverifiable]');
+    expect(hint).not.toContain('keyctl rotate');
+    const both = remedy(target, evaluateKey(parseCoinbasePermissions(fixture('key-permissions-transfer')), bot));
+    expect(both).toContain('Run keyctl rotate alpha/cb1');
+    expect(both).toContain('accept: [ip-lock-unverifiable]');
   });
 });
