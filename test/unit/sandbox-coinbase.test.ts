@@ -1,6 +1,7 @@
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import ccxt from 'ccxt';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mapExchangeError } from '../../src/exchanges/ccxt.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import { call, client, errorOf, type Creds } from './sandbox-helpers.js';
 
@@ -87,6 +88,10 @@ describe('sandbox: coinbase through real ccxt (CDP ES256 JWT)', () => {
     await sb.admin.setClientIp('203.0.113.9');
     const ip = await errorOf(call(client('coinbase', sb.url, bot), 'v3PrivateGetBrokerageKeyPermissions'));
     expect(ip.error).toBeInstanceOf(ccxt.AuthenticationError);
+    // keyctl cannot tell this 401 from a bad key: KEY_REJECTED, worded to name the allowlist as a possible cause.
+    const mapped = mapExchangeError(ip.error, 'coinbase');
+    expect(mapped).toMatchObject({ code: 'KEY_REJECTED' });
+    expect(mapped.message).toContain('allowlist');
     await sb.admin.setClientIp('10.0.0.5');
     await sb.admin.tamper(bot.apiKey, { expiresAt: new Date(Date.now() - 1000).toISOString() });
     expect((await errorOf(call(client('coinbase', sb.url, bot), 'v3PrivateGetBrokerageKeyPermissions'))).error).toBeInstanceOf(

@@ -21,7 +21,8 @@ export const coinbase = {
     // code for it) a call from outside the key's IP allowlist: KEY_REJECTED, worded to name the allowlist as a cause.
     // Error ids: ccxt 4.5.84 coinbase.js `exceptions` (`unauthorized`, `PERMISSION_DENIED`, `rate_limit_exceeded`).
     codes: { unauthorized: 'KEY_REJECTED', PERMISSION_DENIED: 'PERMISSION_DENIED', rate_limit_exceeded: 'RATE_LIMITED' },
-    keyOrIp: { codes: ['unauthorized'], message: /^unauthorized/i },
+    // Its 401 is a plain-text body, so ccxt's message carries only the status line: matched by message.
+    keyOrIp: { codes: ['unauthorized'], message: /(^|\s)401 Unauthorized\b/ },
   },
   adapter: async (): Promise<ExchangeAdapter> => (await import('./adapter.js')).adapter,
   sandbox: async (): Promise<ExchangeEmulator> => (await import('./sandbox.js')).emulator,
