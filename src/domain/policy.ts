@@ -178,7 +178,7 @@ function botIps(inspection: KeyInspection, target: BotKeyTarget): Violation[] {
   if (inspection.ips === 'unrestricted')
     return [{ code: 'NOT_IP_LOCKED', detail: "The key works from any address; it must be locked to the bot's addresses." }];
   // A key outside the declared sub-account is WRONG_ACCOUNT; its unreadable allowlist is no separate finding.
-  // Unreported: evaluateKey reports the UNVERIFIABLE gap and does not call this; never read as a pass here either.
+  // Unreported: evaluateKey reports it as UNVERIFIABLE (unless accepted) and does not call this for it.
   if (inspection.ips === 'unreported') return [];
   if (inspection.ips === 'restricted' && inspection.owner.subaccount === null) return [];
   if (inspection.ips === 'restricted') {

@@ -7,6 +7,7 @@
  */
 import { ExchangeError } from '@keyctl/client/errors';
 import { binance } from './binance/descriptor.js';
+import { bitfinex } from './bitfinex/descriptor.js';
 import { bitget } from './bitget/descriptor.js';
 import { bybit } from './bybit/descriptor.js';
 import { coinbase } from './coinbase/descriptor.js';
@@ -16,7 +17,6 @@ import { kraken } from './kraken/descriptor.js';
 import { kucoin } from './kucoin/descriptor.js';
 import { mexc } from './mexc/descriptor.js';
 import { okx } from './okx/descriptor.js';
-import { bitfinex } from './bitfinex/descriptor.js';
 import type { AssistedExchange, AutomaticExchange, ExchangeDescriptor } from './descriptor.js';
 import type { ExchangeEmulator } from '../sandbox/http.js';
 import type { ExchangeAdapter } from './types.js';
