@@ -1,6 +1,7 @@
 /**
  * The one list of exchanges keyctl knows, and every per-exchange list derived from it. Adding an exchange: its folder
- * (`<id>/descriptor.ts`, plus `adapter.ts` and `sandbox.ts` when rotation is automatic) and its entry in EXCHANGES.
+ * (`<id>/descriptor.ts`, plus `adapter.ts` and `sandbox.ts` when rotation is automatic or the exchange is inspect-only)
+ * and its entry in EXCHANGES.
  * See docs/contributing/new-exchange.md.
  *
  * Reading this module loads descriptors only: adapters (and ccxt) and sandbox emulators are imported on first use.
