@@ -127,6 +127,28 @@ export const DOCUMENTED_LIMITS: Readonly<Record<string, ExchangeLimits>> = {
       'private GET account': { kind: 'ping', pool: 'api-v3', weight: 20 },
     },
   },
+  // Gate counts per user (UID) and endpoint group in 10 s windows
+  // (https://www.gate.io/docs/developers/apiv4/en/#frequency-limit-rule): the sub-account endpoints 80 per 10 s, the
+  // account endpoints (detail, main_keys) 150 per 10 s, spot reads 200 per 10 s, as ccxt 4.5.84's gate cost table
+  // encodes them (cost 2.5, 20/15 and 1 at 50 ms: "8r/s cost = 20 / 8 = 2.5").
+  gate: {
+    source: 'https://www.gate.io/docs/developers/apiv4/en/#frequency-limit-rule (figures as ccxt 4.5.84 encodes them)',
+    pools: {
+      'sub-account-keys': { count: 80, windowMs: 10_000, scope: 'key' },
+      account: { count: 150, windowMs: 10_000, scope: 'key' },
+      'spot-accounts': { count: 200, windowMs: 10_000, scope: 'key' },
+    },
+    endpoints: {
+      'private/subAccounts POST sub_accounts/{user_id}/keys': { kind: 'create', pool: 'sub-account-keys' },
+      'private/subAccounts PUT sub_accounts/{user_id}/keys/{key}': { kind: 'update', pool: 'sub-account-keys' },
+      'private/subAccounts DELETE sub_accounts/{user_id}/keys/{key}': { kind: 'delete', pool: 'sub-account-keys' },
+      'private/subAccounts GET sub_accounts/{user_id}/keys': { kind: 'list', pool: 'sub-account-keys' },
+      'private/subAccounts GET sub_accounts/{user_id}/keys/{key}': { kind: 'list', pool: 'sub-account-keys' },
+      'private/account GET detail': { kind: 'inspect', pool: 'account' },
+      'private/account GET main_keys': { kind: 'inspect', pool: 'account' },
+      'private/spot GET accounts': { kind: 'ping', pool: 'spot-accounts' },
+    },
+  },
   // One management pool per UID, 2,000 weight per 30 s at VIP0 (https://www.kucoin.com/docs-new/rate-limit); adding a
   // sub-account key weighs 20, deleting one 30, listing them and reading a key's own info 20, the account list 5
   // (https://kucoin.com/docs/rest/account/sub-account-api/create-sub-account-api, .../delete-sub-account-api).

@@ -23,7 +23,7 @@ import type { ExchangeEmulator } from '../sandbox/http.js';
 import type { ExchangeAdapter } from './types.js';
 
 /** Every exchange keyctl knows, in the order messages list them: automatic first, then assisted. */
-const ALL = [bybit, okx, binance, kucoin, mexc, bitget, coinbase, kraken, bitfinex, gate, htx] as const;
+const ALL = [bybit, okx, binance, kucoin, mexc, bitget, gate, coinbase, kraken, bitfinex, htx] as const;
 
 export const EXCHANGES: readonly ExchangeDescriptor[] = ALL;
 

@@ -24,6 +24,7 @@ const KEY_HEADER: Record<SandboxExchange, string> = {
   coinbase: 'authorization',
   kraken: 'api-key',
   bitfinex: 'bfx-apikey',
+  gate: 'key',
 };
 
 export interface RateLimitSpec {

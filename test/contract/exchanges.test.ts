@@ -124,3 +124,21 @@ inspectOnlySuite({
   gaps: ['ip-lock-unverifiable', 'owner-unverifiable'],
   reportsOwner: false,
 });
+
+// Gate: permission name -> read_only. `spot` is spot and margin in one permission; `account` read-write is what keyctl
+// asks of a master (the sub-account key endpoints need no documented permission, see src/exchanges/gate/descriptor.ts).
+const GATE_BOT = { spot: false, futures: false };
+exchangeAdapterSuite({
+  exchange: 'gate',
+  masterPermissions: { account: false },
+  botScopes: ['spot:trade', 'margin:trade', 'futures:trade'],
+  botPermissions: GATE_BOT,
+  excess: { declared: ['spot:trade', 'margin:trade'], permissions: GATE_BOT },
+  unknownPermissions: { ...GATE_BOT, staking: false },
+  cannotExpress: {
+    expiry:
+      'Gate reports no key expiry (a key without an IP whitelist lapses after 90 days, https://www.gate.io/help/guide/faq/17521, and keyctl never keeps one)',
+  },
+  ipRefusalCode: 'IP_FORBIDDEN',
+  inspectUsesMaster: true,
+});

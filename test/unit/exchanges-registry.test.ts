@@ -24,8 +24,8 @@ describe('exchange registry', () => {
   it('lists every exchange once, automatic ones first', () => {
     const ids = EXCHANGES.map((d) => d.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ADAPTER_IDS).toEqual(['bybit', 'okx', 'binance', 'kucoin', 'mexc', 'bitget']);
-    expect(ASSISTED_IDS).toEqual(['coinbase', 'kraken', 'bitfinex', 'gate', 'htx']);
+    expect(ADAPTER_IDS).toEqual(['bybit', 'okx', 'binance', 'kucoin', 'mexc', 'bitget', 'gate']);
+    expect(ASSISTED_IDS).toEqual(['coinbase', 'kraken', 'bitfinex', 'htx']);
     expect([...ADAPTER_IDS, ...ASSISTED_IDS]).toEqual(ids);
   });
 
@@ -70,7 +70,7 @@ describe('exchange registry', () => {
     const emulators = await loadEmulators();
     expect(Object.keys(emulators)).toEqual(SANDBOX_IDS);
     for (const [id, emulator] of Object.entries(emulators)) expect(emulator.id).toBe(id);
-    expectTypeOf<SandboxExchange>().toEqualTypeOf<'bybit' | 'okx' | 'binance' | 'kucoin' | 'mexc' | 'bitget' | 'coinbase' | 'kraken' | 'bitfinex'>();
+    expectTypeOf<SandboxExchange>().toEqualTypeOf<'bybit' | 'okx' | 'binance' | 'kucoin' | 'mexc' | 'bitget' | 'gate' | 'coinbase' | 'kraken' | 'bitfinex'>();
   });
 
   it('maps each IP-allowlist code from the descriptors', () => {
@@ -79,7 +79,7 @@ describe('exchange registry', () => {
         .filter(([, kind]) => kind === 'IP_NOT_ALLOWED')
         .map(([code]) => `${d.id} ${code}`),
     );
-    expect(ipCodes).toEqual(['bybit 10010', 'okx 50110', 'kucoin 400006', 'mexc 700006', 'bitget 40018']);
+    expect(ipCodes).toEqual(['bybit 10010', 'okx 50110', 'kucoin 400006', 'mexc 700006', 'bitget 40018', 'gate IP_FORBIDDEN']);
     expect(exchangeDescriptor('binance')?.errors?.keyOrIp?.codes).toEqual(['-2015']);
   });
 
@@ -90,7 +90,7 @@ describe('exchange registry', () => {
       expect(err).toMatchObject({
         code: 'UNSUPPORTED_EXCHANGE',
         message: `keyctl has no adapter for the exchange "${id}".`,
-        hint: 'Supported: bybit, okx, binance, kucoin, mexc, bitget (automatic); coinbase, kraken, bitfinex, gate, htx (assisted). See docs/exchanges.md.',
+        hint: 'Supported: bybit, okx, binance, kucoin, mexc, bitget, gate (automatic); coinbase, kraken, bitfinex, htx (assisted). See docs/exchanges.md.',
       });
     }
   });

@@ -71,6 +71,7 @@ export function newOrderId(exchange: SandboxExchange, state: SandboxState): stri
       // OKX order ids are 18-19 digit strings.
       return `6${state.nextNumber().padStart(17, '0')}`;
     case 'binance':
+    case 'gate':
       return state.nextNumber();
     case 'mexc':
       // MEXC spot v3 order ids look like "C02__443776347957968896" (https://www.mexc.com/api-docs/spot-v3/spot-account-trade).

@@ -7,6 +7,7 @@ import type { SandboxExchange } from '../state.js';
 import { binanceTrading } from './binance.js';
 import { bitgetTrading } from './bitget.js';
 import { bybitTrading } from './bybit.js';
+import { gateTrading } from './gate.js';
 import type { TradingRoutes } from './common.js';
 import { kucoinTrading } from './kucoin.js';
 import { mexcTrading } from './mexc.js';
@@ -20,4 +21,5 @@ export const TRADING: Partial<Record<SandboxExchange, TradingRoutes>> = {
   kucoin: kucoinTrading,
   mexc: mexcTrading,
   bitget: bitgetTrading,
+  gate: gateTrading,
 };
