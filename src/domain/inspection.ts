@@ -27,7 +27,7 @@ export interface KeyOwner {
   /** The exchange's user id of the key's owner (a sub-account's own uid for sub keys). */
   uid?: string;
   /**
-   * The sub-account the key belongs to, in the form the config uses (bybit uid, okx name, binance email, kucoin
+   * The sub-account the key belongs to, in the form the config uses (bybit uid, okx name, binance email, gate user_id, kucoin
    * name, mexc name). `null` means the adapter asked the exchange (through the master key) and the key is NOT in the declared
    * sub-account.
    */

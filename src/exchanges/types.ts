@@ -26,7 +26,7 @@ export type { KeyInspection, KeyOwner } from '../domain/inspection.js';
 export interface ExchangeAccount {
   /** keyctl's name of the account (`accounts.<name>`), for messages. */
   name?: string;
-  /** ccxt exchange id: bybit, okx, binance, kucoin, mexc. */
+  /** ccxt exchange id: bybit, okx, binance, kucoin, mexc, bitget, gate and the inspect-only ones. */
   exchange: string;
   /** Replaces the host (and keeps the path) of every URL ccxt would call: testnet, proxy, the keyctl sandbox. */
   baseUrl?: string;
@@ -103,7 +103,7 @@ export interface InspectRequest extends CallOptions {
 export interface CreateKeyRequest extends CallOptions {
   account: ExchangeAccount;
   master: Credentials;
-  /** The exchange's sub-account id (bybit uid, okx name, binance email, kucoin name, mexc name). */
+  /** The exchange's sub-account id (bybit uid, okx name, binance email, kucoin name, mexc name, gate user_id). */
   subaccount: string;
   /** What the bot declared. Forbidden scopes cannot be requested at all. */
   scopes: DeclarableScope[];

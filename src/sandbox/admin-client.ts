@@ -30,7 +30,7 @@ export class SandboxAdminError extends KeyctlError {
 
 export interface SeedKeyInput {
   exchange: SandboxExchange;
-  /** Main uid for a master key, or the sub-account id (bybit uid, okx name, binance email, kucoin subName, mexc subAccount name). */
+  /** Main uid for a master key, or the sub-account id (bybit uid, okx name, binance email, kucoin subName, mexc subAccount name, gate user_id). */
   owner: string;
   master?: boolean;
   /** The exchange's native form (see SANDBOX-CONTRACT.md). */
@@ -129,7 +129,7 @@ export class SandboxAdmin {
     return this.call('POST', '/accounts', { exchange, ...(uid !== undefined ? { uid } : {}), ...options });
   }
 
-  /** `id` is the exchange's handle (bybit numeric uid, okx name, binance email, kucoin subName, mexc subAccount name); generated if absent. */
+  /** `id` is the exchange's handle (bybit numeric uid, okx name, binance email, kucoin subName, mexc subAccount name, gate user_id); generated if absent. */
   createSubaccount(exchange: SandboxExchange, parentUid: string, id?: string): Promise<SubaccountInfo> {
     return this.call('POST', '/subaccounts', { exchange, parentUid, ...(id !== undefined ? { id } : {}) });
   }

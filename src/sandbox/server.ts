@@ -1,6 +1,6 @@
 /**
  * The exchange sandbox: one local HTTP server that speaks several exchanges' key endpoints under a path prefix each
- * (`/bybit`, `/okx`, `/binance`, `/kucoin`, `/mexc`, `/bitget`), verifying signatures as the exchanges do. Each exchange's emulator lives
+ * (`/bybit`, `/okx`, `/binance`, `/kucoin`, `/mexc`, `/bitget`, `/gate`), verifying signatures as the exchanges do. Each exchange's emulator lives
  * with its adapter (`src/exchanges/<id>/sandbox.ts`) and comes from the registry; the order and position endpoints
  * the sandbox adds to each live in `src/sandbox/trading/`. See docs/sandbox.md.
  */

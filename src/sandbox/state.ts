@@ -19,7 +19,7 @@ export function isSandboxExchange(v: unknown): v is SandboxExchange {
 
 /**
  * Permissions in the exchange's own form: bybit `{"Spot":["SpotTrade"]}`, okx `"read_only,trade"`,
- * binance `{"enableReading":true,...}`, kucoin `"General,Spot"`.
+ * binance `{"enableReading":true,...}`, kucoin `"General,Spot"`, gate `{"spot":false}` (name -> read_only).
  */
 export type NativePermissions = string | Record<string, string[]> | Record<string, boolean>;
 
@@ -28,7 +28,7 @@ export interface SandboxAccount {
   exchange: SandboxExchange;
   /** Numeric user id as a string. */
   uid: string;
-  /** The exchange's handle for a sub-account: bybit uid, okx subAcct name, binance email, kucoin subName. */
+  /** The exchange's handle for a sub-account: bybit uid, okx subAcct name, binance email, kucoin subName, gate user_id. */
   id: string;
   parentUid?: string;
   /** Bitget: a main account in classic mode (its sub-account keys cannot be deleted by API); absent is unified. */

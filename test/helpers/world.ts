@@ -69,6 +69,14 @@ export const PROFILES: Record<SandboxExchange, ExchangeProfile> = {
     scopes: ['read', 'spot:trade'],
     unsafeBotPermissions: 'stor,stow,wtow',
   },
+  gate: {
+    exchange: 'gate',
+    masterPermissions: { account: false },
+    // Gate's `spot` permission is spot and margin in one.
+    scopes: ['read', 'spot:trade', 'margin:trade'],
+    // Gate has no transfer-only permission: wallet read-write (transfers and withdrawals) is the careless grant.
+    unsafeBotPermissions: { spot: false, wallet: false },
+  },
 };
 
 export interface World {

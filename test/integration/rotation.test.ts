@@ -18,7 +18,7 @@ describe('rotation through the CLI', () => {
   let w: World;
   afterEach(async () => w?.close());
 
-  it.each(['bybit', 'okx', 'kucoin', 'binance', 'mexc', 'bitget'] as const)(
+  it.each(['bybit', 'okx', 'kucoin', 'binance', 'mexc', 'bitget', 'gate'] as const)(
     '%s: rotate --grace 0s leaves exactly one key at the exchange, trade-only and IP-locked, and it is CURRENT',
     async (exchange) => {
       w = await makeWorld({ exchange });

@@ -85,6 +85,13 @@ const PROFILES: Record<SandboxExchange, Profile> = {
     clean: 'stor,stow,coor,cpor,coow,cpow',
     excess: { scopes: ['spot:trade', 'futures:trade'], permissions: 'stor,stow,coor,cpor,coow,cpow,smor,smow' },
   },
+  gate: {
+    // Gate permissions: name -> read_only. `spot` is spot and margin in one permission.
+    master: { account: false },
+    scopes: ['spot:trade', 'margin:trade', 'futures:trade'],
+    clean: { spot: false, futures: false },
+    excess: { scopes: ['spot:trade', 'margin:trade'], permissions: { spot: false, futures: false } },
+  },
 };
 const EXCHANGES = Object.keys(PROFILES) as SandboxExchange[];
 
@@ -236,6 +243,7 @@ describe('keyctl verify against the exchange sandbox', () => {
       binance: undefined,
       mexc: '700006',
       bitget: '40018',
+      gate: 'IP_FORBIDDEN',
     };
     await sandbox.admin.setClientIp(FOREIGN_IP);
     try {

@@ -20,7 +20,7 @@ import { generatePassphrase } from '../../src/exchanges/passphrase.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
 import { withRetry } from '../../src/exchanges/retry.js';
 
-const EXCHANGES = ['bybit', 'okx', 'binance', 'kucoin', 'bitget'] as const;
+const EXCHANGES = ['bybit', 'okx', 'binance', 'kucoin', 'bitget', 'gate'] as const;
 type Ctor = new (config?: Record<string, unknown>) => { urls: { api: unknown }; hostname?: string };
 const ccxtClass = (id: string) => (ccxt as unknown as Record<string, Ctor>)[id]!;
 

@@ -37,6 +37,7 @@ describe('keyctl sandbox', () => {
       coinbase: `${info.url}/coinbase`,
       kraken: `${info.url}/kraken`,
       bitfinex: `${info.url}/bitfinex`,
+      gate: `${info.url}/gate`,
     });
     const res = await fetch(`${info.url}/_admin/client-ip`);
     expect(await res.json()).toEqual({ ip: '10.9.8.7' });
