@@ -10,6 +10,7 @@ import {
 } from '../../src/exchanges/bitget/adapter.js';
 import { bybitPermissionsFor, bybitScopes, capabilities as bybitCapabilities } from '../../src/exchanges/bybit/adapter.js';
 import { remedy } from '../../src/domain/remedy.js';
+import { gatePermsFor, gateScopes } from '../../src/exchanges/gate/adapter.js';
 import { kucoinPermissionFor, kucoinScopes } from '../../src/exchanges/kucoin/adapter.js';
 import { MEXC_PERMISSIONS, mexcPermissionsFor, mexcScopes } from '../../src/exchanges/mexc/adapter.js';
 import { MEXC_SUB_KEY_PERMISSIONS } from '../../src/exchanges/mexc/sandbox.js';
@@ -317,5 +318,55 @@ describe('bitget scope mapping', () => {
     });
     expect(parseBitgetInfo({ ...info, authorities: ['stor', 'coor'] }).readOnly).toBe(true);
     expect(parseBitgetInfo({ ...info, authorities: ['stor', 'ttow'] }).readOnly).toBe(false);
+  });
+});
+
+describe('gate scope mapping', () => {
+  const rw = (...names: string[]) => names.map((name) => ({ name, read_only: false }));
+  const ro = (...names: string[]) => names.map((name) => ({ name, read_only: true }));
+
+  it('maps every documented permission read-write: spot is spot and margin, wallet is withdrawals, account manages keys', () => {
+    expect(gateScopes(rw('spot', 'margin', 'unified', 'futures', 'delivery', 'options'))).toEqual([
+      'read',
+      'spot:trade',
+      'margin:trade',
+      'futures:trade',
+      'options:trade',
+    ]);
+    expect(gateScopes(rw('wallet'))).toEqual(['read', 'withdraw']);
+    expect(gateScopes(rw('account'))).toEqual(['read', 'keys:manage']);
+    // Documented names keyctl has no scope for (they move funds): unknown, so the policy flags them.
+    expect(gateScopes(rw('earn', 'loan', 'copy', 'custody'))).toEqual([
+      'read',
+      'unknown:copy',
+      'unknown:custody',
+      'unknown:earn',
+      'unknown:loan',
+    ]);
+  });
+
+  it('reads any permission read-only as read, and nothing more', () => {
+    expect(gateScopes(ro('spot', 'futures', 'wallet', 'account', 'earn'))).toEqual(['read']);
+    expect(gateScopes([])).toEqual([]);
+  });
+
+  it('reports names it does not know as unknown:<name>, read-only or not, prototype names included', () => {
+    expect(gateScopes([...rw('staking'), ...ro('launchpad')])).toEqual(['unknown:launchpad', 'unknown:staking']);
+    expect(gateScopes(rw('constructor', '__proto__', 'toString'))).toEqual([
+      'unknown:__proto__',
+      'unknown:constructor',
+      'unknown:toString',
+    ]);
+  });
+
+  it('round-trips declared scopes through the create perms', () => {
+    expect(gatePermsFor(['read'])).toEqual(ro('spot'));
+    expect(gateScopes(gatePermsFor(['read']))).toEqual(['read']);
+    const declared: DeclarableScope[] = ['read', 'spot:trade', 'margin:trade', 'futures:trade', 'options:trade'];
+    expect(gatePermsFor(declared)).toEqual(rw('spot', 'futures', 'options'));
+    expect(gateScopes(gatePermsFor(declared))).toEqual(declared);
+    // One permission for spot and margin: asking for either grants both.
+    expect(gateScopes(gatePermsFor(['margin:trade']))).toEqual(['read', 'spot:trade', 'margin:trade']);
+    expect(gatePermsFor(['futures:trade'])).toEqual([...ro('spot'), ...rw('futures')]);
   });
 });

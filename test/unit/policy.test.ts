@@ -17,6 +17,7 @@ import { capabilities as bybitCaps, parseBybitKey } from '../../src/exchanges/by
 import { parseBitfinexPermissions } from '../../src/exchanges/bitfinex/adapter.js';
 import { parseCoinbasePermissions } from '../../src/exchanges/coinbase/adapter.js';
 import { parseKrakenKeyInfo } from '../../src/exchanges/kraken/adapter.js';
+import { capabilities as gateCaps, parseGateBot, parseGateMaster } from '../../src/exchanges/gate/adapter.js';
 import { capabilities as kucoinCaps, parseKucoinKey } from '../../src/exchanges/kucoin/adapter.js';
 import { capabilities as mexcCaps, parseMexcListedKey, parseMexcMaster } from '../../src/exchanges/mexc/adapter.js';
 import { capabilities as okxCaps, parseOkxConfig } from '../../src/exchanges/okx/adapter.js';
@@ -38,6 +39,12 @@ const binanceBot = (restrictions: string, ipAnswer?: string) => {
   return ipAnswer ? applyBinanceIpRestriction(base, fixture('binance', ipAnswer), BINANCE_SUB) : base;
 };
 const binanceMaster = (name: string) => parseBinanceRestrictions(fixture('binance', name), 'master');
+/** A Gate bot key: its own account detail, and the master's listing of the sub-account (one listing, three keys). */
+const gateBot = (detail: string, apiKey: string) => parseGateBot(fixture('gate', detail), fixture('gate', 'sub-account-keys-list'), apiKey);
+const gateMaster = (detail: string, mainKeys: string, apiKey: string) =>
+  parseGateMaster(fixture('gate', detail), fixture('gate', mainKeys), apiKey);
+/** Gate's `spot` permission is spot and margin in one, so a Gate trading slot declares both. */
+const GATE_TRADE: BotKeyTarget['scopes'] = ['spot:trade', 'margin:trade', 'futures:trade'];
 
 const BINANCE_SUB = 'alpha.arb1@example.com';
 /** enableSpotAndMarginTrading grants spot and margin together, so a Binance trading slot declares both. */
@@ -335,6 +342,48 @@ const cases: Case[] = [
     inspection: () => bitget('account-info-master-clean'),
     target: master('bitget', bitgetCaps.masterScopes),
     expected: [],
+  // Gate
+  {
+    name: 'gate clean sub key',
+    inspection: () => gateBot('account-detail-sub-clean', 'FAKE-gate-bot-0001'),
+    target: bot('20001', GATE_TRADE),
+    expected: [],
+  },
+  {
+    name: 'gate clean sub key checked against another sub-account',
+    inspection: () => gateBot('account-detail-sub-clean', 'FAKE-gate-bot-0001'),
+    target: bot('20002', GATE_TRADE),
+    expected: ['WRONG_ACCOUNT'],
+  },
+  {
+    name: 'gate sub key with wallet (withdrawals), earn, an unknown permission, no IP',
+    inspection: () => gateBot('account-detail-sub-no-ip', 'FAKE-gate-bot-0002'),
+    target: bot('20001', GATE_TRADE),
+    expected: ['MISSING_SCOPE', 'NOT_IP_LOCKED', 'UNKNOWN_PERMISSION', 'WITHDRAW_ENABLED'],
+  },
+  {
+    name: 'gate read-only sub key with a foreign IP',
+    inspection: () => gateBot('account-detail-sub-ip-mismatch', 'FAKE-gate-bot-0003'),
+    target: bot('20001', GATE_TRADE),
+    expected: ['IP_MISMATCH', 'MISSING_SCOPE'],
+  },
+  {
+    name: 'gate clean master key (account read-write), found among the masked main keys',
+    inspection: () => gateMaster('account-detail-master-clean', 'main-keys-master-clean', 'FAKEc0ffee01-gate-master'),
+    target: master('gate', gateCaps.masterScopes),
+    expected: [],
+  },
+  {
+    name: 'gate master key with wallet read-write (withdrawals)',
+    inspection: () => gateMaster('account-detail-master-clean', 'main-keys-master-withdraw', 'FAKEc0ffee01-gate-master'),
+    target: master('gate', gateCaps.masterScopes),
+    expected: ['WITHDRAW_ENABLED'],
+  },
+  {
+    name: 'gate main-keys doc example as master (spot read-write, no account, no IP)',
+    inspection: () => gateMaster('account-detail-main-doc', 'main-keys-doc-example', 'c5dcfbf1f3a7FAKE0000000000000000'),
+    target: master('gate', gateCaps.masterScopes),
+    expected: ['EXCESS_SCOPE', 'MISSING_SCOPE', 'NOT_IP_LOCKED'],
   },
 ];
 

@@ -217,6 +217,27 @@ export function parseGateListing(answer: unknown, subaccount: string): Array<Lis
   });
 }
 
+/**
+ * A KeyInspection of a sub-account key from its own account detail and the master's listing of the sub-account the
+ * detail names. Exported for the answer-shape tests.
+ */
+export function parseGateBot(detail: unknown, listing: unknown, apiKey: string): KeyInspection {
+  const own = parseGateDetail(detail);
+  const mine = parseGateListing(listing, own.userId).find((k) => k.apiKey === apiKey);
+  // The key names a sub-account of this master whose listing does not hold it: two answers that disagree.
+  if (!mine) badAnswer('gate', ENDPOINT_KEYS, 'key: the key is not in the sub-account its account detail names');
+  if (!sameIps(mine.ips, own.ips)) badAnswer('gate', ENDPOINT_KEYS, 'ip_whitelist: contradicts account/detail');
+  return {
+    scopes: mine.scopes,
+    native: { perms: mine.perms, user_id: own.userId },
+    ips: mine.ips,
+    readOnly: mine.perms.every((p) => p.read_only),
+    owner: { uid: own.userId, isMaster: false, subaccount: own.userId },
+    ...(mine.label ? { label: mine.label } : {}),
+    ...(mine.createdAt ? { createdAt: mine.createdAt } : {}),
+  };
+}
+
 export const adapter: ExchangeAdapter = {
   id: gate.id,
   capabilities,
@@ -257,21 +278,7 @@ export const adapter: ExchangeAdapter = {
         owner: { uid: own.userId, isMaster: false, subaccount: null },
       };
     }
-    const mine = parseGateListing(listing, own.userId).find((k) => k.apiKey === request.key.apiKey);
-    if (!mine) {
-      // The key names a sub-account of this master whose listing does not hold it: two answers that disagree.
-      badAnswer('gate', ENDPOINT_KEYS, 'key: the key is not in the sub-account its account detail names');
-    }
-    if (!sameIps(mine.ips, own.ips)) badAnswer('gate', ENDPOINT_KEYS, 'ip_whitelist: contradicts account/detail');
-    return {
-      scopes: mine.scopes,
-      native: { perms: mine.perms, user_id: own.userId },
-      ips: mine.ips,
-      readOnly: mine.perms.every((p) => p.read_only),
-      owner: { uid: own.userId, isMaster: false, subaccount: own.userId },
-      ...(mine.label ? { label: mine.label } : {}),
-      ...(mine.createdAt ? { createdAt: mine.createdAt } : {}),
-    };
+    return parseGateBot(detail, listing, request.key.apiKey);
   },
 
   async createKey(request: CreateKeyRequest): Promise<CreatedKey> {
