@@ -124,7 +124,8 @@ const mainKeySchema = v.looseObject({
 const subKeySchema = v.looseObject({
   key: v.pipe(v.string(), v.minLength(1)),
   user_id: userId,
-  name: v.optional(v.string()),
+  // Strict: the orphan sweep finds keyctl's keys by name (the label), so a listing without it cannot be believed.
+  name: v.string(),
   perms: permsSchema,
   ip_whitelist: whitelist,
   created_at: time,
