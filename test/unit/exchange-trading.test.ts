@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import * as ccxtModule from '../../src/exchanges/ccxt.js';
 import { adapter as binanceAdapter } from '../../src/exchanges/binance/adapter.js';
 import { adapter as bybitAdapter } from '../../src/exchanges/bybit/adapter.js';
+import { adapter as gateAdapter } from '../../src/exchanges/gate/adapter.js';
 import { adapter as kucoinAdapter } from '../../src/exchanges/kucoin/adapter.js';
 import { adapter as mexcAdapter } from '../../src/exchanges/mexc/adapter.js';
 import { adapter as okxAdapter } from '../../src/exchanges/okx/adapter.js';
@@ -1000,5 +1001,153 @@ describe('every automatic exchange offers trading', () => {
   it.each([bybitAdapter, okxAdapter, binanceAdapter, kucoinAdapter, mexcAdapter])('$id', (adapter) => {
     const trading: TradingApi | undefined = adapter.trading;
     expect(trading).toBeDefined();
+  });
+});
+
+describe('gate trading', () => {
+  const MAIN = '73000000';
+  const SUB = '73000001';
+  const OTHER = '73000002';
+  const trading = gateAdapter.trading!;
+  const MARKETS: TradingMarket[] = ['spot', 'margin', 'linear', 'inverse'];
+  let bot: Creds;
+  let reader: Creds;
+
+  beforeEach(async () => {
+    await sb.admin.createAccount('gate', MAIN);
+    await sb.admin.createSubaccount('gate', MAIN, SUB);
+    await sb.admin.createSubaccount('gate', MAIN, OTHER);
+    bot = await sb.admin.createKey({ exchange: 'gate', owner: SUB, permissions: { spot: false, futures: false }, ips: [CLIENT_IP] });
+    reader = await sb.admin.createKey({ exchange: 'gate', owner: SUB, permissions: { spot: true, futures: true }, ips: [CLIENT_IP] });
+  });
+
+  async function seed() {
+    const seedOrder = (symbol: string, market: 'spot' | 'margin' | 'linear' | 'inverse', qty: string, owner = SUB) =>
+      sb.admin.seedOrder({ exchange: 'gate', owner, symbol, side: 'sell', market, qty, price: '70000' });
+    const lin = await seedOrder('BTC_USDT', 'linear', '2');
+    const inv = await seedOrder('BTC_USD', 'inverse', '10');
+    const spot = await seedOrder('BTC_USDT', 'spot', '0.001');
+    const margin = await seedOrder('ETH_USDT', 'margin', '0.5');
+    const theirs = await seedOrder('BTC_USDT', 'linear', '1', OTHER);
+    await sb.admin.seedPosition({ exchange: 'gate', owner: SUB, symbol: 'BTC_USDT', side: 'long', size: '3', market: 'linear' });
+    await sb.admin.seedPosition({ exchange: 'gate', owner: SUB, symbol: 'BTC_USD', side: 'short', size: '40', market: 'inverse' });
+    return { lin, inv, spot, margin, theirs };
+  }
+
+  it("lists, cancels and closes with the bot's own key; another sub-account's order stays", async () => {
+    const s = await seed();
+    const request = requestFor('gate', bot, MARKETS);
+    const orders = await trading.listOrders(request);
+    expect(byId(orders)).toEqual(
+      byId([
+        { id: s.lin.id, symbol: 'BTC_USDT', market: 'linear', side: 'sell', qty: '2' },
+        { id: s.inv.id, symbol: 'BTC_USD', market: 'inverse', side: 'sell', qty: '10' },
+        { id: s.spot.id, symbol: 'BTC_USDT', market: 'spot', side: 'sell', qty: '0.001' },
+        { id: s.margin.id, symbol: 'ETH_USDT', market: 'margin', side: 'sell', qty: '0.5' },
+      ]),
+    );
+    await trading.cancelOrders(request, orders);
+    expect(await sb.admin.listOrders({ exchange: 'gate', owner: SUB })).toEqual([]);
+    expect((await sb.admin.listOrders({ exchange: 'gate', owner: OTHER })).map((o) => o.id)).toEqual([s.theirs.id]);
+
+    const positions = await trading.listPositions(request);
+    expect(bySymbol(positions)).toEqual([
+      { symbol: 'BTC_USD', market: 'inverse', side: 'short', size: '40' },
+      { symbol: 'BTC_USDT', market: 'linear', side: 'long', size: '3' },
+    ]);
+    for (const p of positions) await trading.closePosition(request, p);
+    expect(await sb.admin.listPositions({ exchange: 'gate', owner: SUB })).toEqual([]);
+    expect(await trading.listPositions(request)).toEqual([]);
+  });
+
+  it('asks only for the markets it is given, and says options must be checked by hand (CAPABILITY_GAP), never "nothing open"', async () => {
+    const s = await seed();
+    expect((await trading.listOrders(requestFor('gate', bot, ['spot']))).map((o) => o.id)).toEqual([s.spot.id]);
+    expect(await trading.listPositions(requestFor('gate', bot, ['spot', 'margin']))).toEqual([]);
+    for (const run of [() => trading.listOrders(requestFor('gate', bot)), () => trading.listPositions(requestFor('gate', bot))]) {
+      const err = await caught(run());
+      expect(err.code).toBe('CAPABILITY_GAP');
+      expect(err.message).toContain('options');
+      expect(err.hint).toContain("Gate's web UI");
+    }
+  });
+
+  it('a read-only key cannot cancel or close: PERMISSION_DENIED (READ_ONLY)', async () => {
+    await seed();
+    const request = requestFor('gate', reader, MARKETS);
+    const orders = await trading.listOrders(request);
+    expect(orders).toHaveLength(4);
+    for (const market of ['spot', 'margin', 'linear'] as const) {
+      const err = await caught(
+        trading.cancelOrders(
+          request,
+          orders.filter((o) => o.market === market),
+        ),
+      );
+      expect(err.code, market).toBe('PERMISSION_DENIED');
+      expect(err.details?.exchangeCode).toBe('READ_ONLY');
+    }
+    const [position] = await trading.listPositions(request);
+    expect((await caught(trading.closePosition(request, position!))).code).toBe('PERMISSION_DENIED');
+    expect(await sb.admin.listOrders({ exchange: 'gate', owner: SUB })).toHaveLength(4);
+    expect(await sb.admin.listPositions({ exchange: 'gate', owner: SUB })).toHaveLength(2);
+  });
+
+  it('answers of another shape are EXCHANGE_BAD_RESPONSE, never an empty list', async () => {
+    await seed();
+    const spotRequest = requestFor('gate', bot, ['spot']);
+    const futuresRequest = requestFor('gate', bot, ['linear']);
+    await expectBadAnswers(
+      'privateSpotGetOpenOrders',
+      {
+        'an object': replaceWith({ orders: [] }),
+        'total above the page': (a) => (a[0].total = 5),
+        'no orders': (a) => delete a[0].orders,
+        'no left': (a) => delete a[0].orders[0].left,
+        'left a word': (a) => (a[0].orders[0].left = 'some'),
+        'side SELL': (a) => (a[0].orders[0].side = 'SELL'),
+        'an order of another account': (a) => (a[0].orders[0].account = 'margin'),
+        'an order of another pair': (a) => (a[0].orders[0].currency_pair = 'ETH_USDT'),
+        'an order twice': (a) => a.push(structuredClone(a[0])),
+      },
+      () => trading.listOrders(spotRequest),
+    );
+    await expectBadAnswers(
+      'privateFuturesGetSettleOrders',
+      {
+        'an object': replaceWith({ orders: [] }),
+        'no id': (a) => delete a[0].id,
+        'size zero': (a) => (a[0].size = 0),
+        'left on the other side': (a) => (a[0].left = -a[0].left),
+        'left fractional': (a) => (a[0].left = -1.5),
+        'no contract': (a) => delete a[0].contract,
+      },
+      () => trading.listOrders(futuresRequest),
+    );
+    await expectBadAnswers(
+      'privateFuturesGetSettlePositions',
+      {
+        'an object': replaceWith({}),
+        'size a word': (a) => (a[0].size = 'three'),
+        'no mode': (a) => delete a[0].mode,
+        'a short in dual_long mode': (a) => Object.assign(a[0], { mode: 'dual_long', size: -3 }),
+      },
+      () => trading.listPositions(futuresRequest),
+    );
+    const orders = await trading.listOrders(futuresRequest);
+    await expectBadAnswers('privateFuturesDeleteSettleOrders', { 'an object': replaceWith({ cancelled: 1 }) }, () =>
+      trading.cancelOrders(futuresRequest, orders),
+    );
+    const spotOrders = await trading.listOrders(spotRequest);
+    await expectBadAnswers('privateSpotDeleteOrders', { 'an object': replaceWith({ cancelled: 1 }) }, () =>
+      trading.cancelOrders(spotRequest, spotOrders),
+    );
+    const [p] = await trading.listPositions(futuresRequest);
+    await expectBadAnswers(
+      'privateFuturesPostSettleOrders',
+      { 'no id': (a) => delete a.id },
+      () => trading.closePosition(futuresRequest, p!),
+      () => sb.admin.seedPosition({ exchange: 'gate', owner: SUB, symbol: 'BTC_USDT', side: 'long', size: '3', market: 'linear' }),
+    );
   });
 });
