@@ -179,3 +179,25 @@ describe('with a propagation delay at the exchange', () => {
     },
   );
 });
+
+describe('Gate: crash and resume', () => {
+  const worlds: World[] = [];
+  beforeAll(async () => {
+    await warmUp();
+    await getAdapter('gate');
+  });
+  afterAll(async () => {
+    await Promise.all(worlds.map((w) => w.close()));
+  });
+
+  // After the create (the orphan is found by its name in the master's listing and swept) and after the promotion.
+  it.concurrent.for(['rotate.after-create', 'rotate.after-promote'] as const)(
+    'gate, killed at %s: the re-run converges',
+    { timeout: 90_000 },
+    async (failpoint, { task }) => {
+      const w = await faultWorld({ exchange: 'gate' });
+      worlds.push(w);
+      task.meta.faultOutcome = await subsetCases.crashAtStep(w, failpoint);
+    },
+  );
+});
