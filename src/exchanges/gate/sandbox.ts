@@ -222,7 +222,7 @@ function createKey(req: SandboxRequest, caller: SandboxKey, userId: string, ctx:
   if ('reply' in found) return found.reply;
   const perms = parsePerms(req.params.perms);
   if (typeof perms === 'string') return badParam(perms);
-  // There is no withdraw permission to ask for: wallet read-write is what moves funds out (see parsePermissions).
+  // There is no withdraw permission to ask for: wallet read-write is what moves funds out (see setWithdraw).
   const ips = parseWhitelist(req.params.ip_whitelist);
   if (typeof ips === 'string') return badParam(ips);
   const name = req.params.name;
@@ -355,8 +355,9 @@ export const emulator: ExchangeEmulator = {
   },
 
   /**
-   * Gate has no withdraw permission of its own: withdrawals are wallet endpoints (POST /withdrawals needs the wallet
-   * permission, https://www.gate.io/docs/developers/apiv4/en/#withdraw), so "withdraw on" is wallet read-write.
+   * Gate has no withdraw permission of its own (SubAccountKeyPerms lists none): the sandbox, like keyctl's adapter, takes
+   * wallet read-write as what moves funds out, so "withdraw on" is wallet read-write (unconfirmed: the reference marks
+   * it so; the docs do not say which permission POST /withdrawals needs).
    */
   setWithdraw(p: NativePermissions, on: boolean): NativePermissions {
     const out = { ...(p as GatePerms) };
