@@ -1,3 +1,4 @@
+import ccxt from 'ccxt';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   DOCUMENTED_LIMITS,
@@ -131,6 +132,37 @@ describe('RateLimiters', () => {
     const del = limiters.gate({ exchange: 'kucoin', keyId: 'k', endpoint: 'private DELETE sub/api-key' })!;
     expect(create.limiter).toBe(del.limiter);
     expect([create.weight, del.weight, create.limiter.count, create.limiter.windowMs]).toEqual([20, 30, 2000, 30_000]);
+  });
+
+  it("keys Gate's table as ccxt's gate methods call request(): every key endpoint the adapter calls has its pool", async () => {
+    const ex = new ccxt.gate({ apiKey: 'FAKE-gate-key', secret: 'FAKE-gate-secret' });
+    const endpoints: string[] = [];
+    ex.request = async (path: string, api: unknown, method: string) => {
+      endpoints.push(`${Array.isArray(api) ? api.join('/') : String(api)} ${method.toUpperCase()} ${path}`);
+      return {};
+    };
+    const implicit = ex as unknown as Record<string, (params: Record<string, unknown>) => Promise<unknown>>;
+    const kinds: Record<string, string> = {
+      privateSubAccountsPostSubAccountsUserIdKeys: 'create',
+      privateSubAccountsGetSubAccountsUserIdKeys: 'list',
+      privateSubAccountsPutSubAccountsUserIdKeysKey: 'update',
+      privateSubAccountsDeleteSubAccountsUserIdKeysKey: 'delete',
+      privateAccountGetDetail: 'inspect',
+      privateAccountGetMainKeys: 'inspect',
+      privateSpotGetAccounts: 'ping',
+    };
+    for (const [method, kind] of Object.entries(kinds)) {
+      await implicit[method]!({ user_id: '20001', key: 'FAKE-gate-bot' });
+      const endpoint = endpoints.at(-1)!;
+      const pool = limiters.gate({ exchange: 'gate', keyId: 'k', endpoint });
+      expect(pool?.kind, `${method}: ${endpoint}`).toBe(kind);
+    }
+    expect(
+      limiters.gate({ exchange: 'gate', keyId: 'k', endpoint: 'private/subAccounts POST sub_accounts/{user_id}/keys' })!.limiter,
+    ).toMatchObject({
+      count: 80,
+      windowMs: 10_000,
+    });
   });
 
   it("an account's rateLimit replaces the figures: perSecond for all, endpoints.<kind> for one", () => {
