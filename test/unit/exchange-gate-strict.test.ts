@@ -283,3 +283,27 @@ describe('gate: open orders (the kill switch)', () => {
     expect(changed).toEqual([]);
   });
 });
+
+describe('gate: kill --read-only reads the key before and after the update', () => {
+  const makeReadOnly = (entry: unknown) => {
+    answers = { privateSubAccountsGetSubAccountsUserIdKeysKey: entry, privateSubAccountsPutSubAccountsUserIdKeysKey: '' };
+    return gateAdapter.makeReadOnly!({ account: ACCOUNT, master: MASTER_KEY, subaccount: SUB, apiKey: KEY.apiKey });
+  };
+  const readOnlyEntry = { ...cleanEntry, perms: (cleanEntry.perms as Answer[]).map((p) => ({ ...p, read_only: true })) };
+
+  it('accepts a key that reads back read-only', async () => {
+    await expect(makeReadOnly(readOnlyEntry)).resolves.toBeUndefined();
+  });
+
+  it('refuses a key that still writes after the update, an answer about another key or sub-account, or of another shape', async () => {
+    for (const entry of [
+      cleanEntry,
+      { ...readOnlyEntry, key: 'FAKE-gate-bot-0009' },
+      { ...readOnlyEntry, user_id: 20002 },
+      { ...readOnlyEntry, perms: 'spot' },
+      [readOnlyEntry],
+    ]) {
+      await expect(makeReadOnly(entry)).rejects.toMatchObject({ code: 'EXCHANGE_BAD_RESPONSE' });
+    }
+  });
+});

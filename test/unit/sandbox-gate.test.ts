@@ -7,6 +7,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import ccxt from 'ccxt';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { getAdapter } from '../../src/exchanges/registry.js';
+import type { ExchangeAccount, ExchangeAdapter } from '../../src/exchanges/types.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import { call, client, errorOf, type Creds } from './sandbox-helpers.js';
 
@@ -313,5 +315,60 @@ describe('sandbox: gate v4 through real ccxt', () => {
       futures: true,
       wallet: true,
     });
+  });
+});
+
+describe('gate adapter: kill --read-only through real ccxt', () => {
+  let sb: RunningSandbox;
+  let adapter: ExchangeAdapter;
+  let account: ExchangeAccount;
+  let master: Creds;
+  const CALL = { timeoutMs: 5_000, attempts: 1 };
+
+  beforeAll(async () => {
+    sb = await startSandbox({ admin: true, clientIp: IP });
+    adapter = await getAdapter('gate');
+    account = { name: 'gate-main', exchange: 'gate', baseUrl: `${sb.url}/gate` };
+    await sb.admin.createAccount('gate', MAIN);
+    await sb.admin.createSubaccount('gate', MAIN, SUB);
+    await sb.admin.createSubaccount('gate', MAIN, OTHER_SUB);
+    master = await sb.admin.createKey({ exchange: 'gate', owner: MAIN, master: true, permissions: { account: false }, ips: [IP] });
+  });
+  afterAll(async () => {
+    await sb.close();
+  });
+
+  it('sets every permission read-only and keeps the name and the whitelist as they were', async () => {
+    const key = await sb.admin.createKey({
+      exchange: 'gate',
+      owner: SUB,
+      permissions: { spot: false, futures: false, wallet: false },
+      ips: [IP, '10.0.0.6'],
+      label: 'FAKE-killed',
+    });
+    await adapter.makeReadOnly!({ ...CALL, account, master, subaccount: SUB, apiKey: key.apiKey });
+    expect((await sb.admin.listKeys({ exchange: 'gate', owner: SUB })).find((k) => k.apiKey === key.apiKey)).toMatchObject({
+      permissions: { spot: true, futures: true, wallet: true },
+      ips: [IP, '10.0.0.6'],
+      label: 'FAKE-killed',
+      readOnly: true,
+    });
+    const inspection = await adapter.inspect({ ...CALL, account, key, role: 'bot', subaccount: SUB, master });
+    expect(inspection).toMatchObject({ readOnly: true, scopes: ['read'], ips: [IP, '10.0.0.6'] });
+    // The key still authenticates: a desk can watch the account.
+    await expect(adapter.ping({ ...CALL, account, key })).resolves.toBeUndefined();
+  });
+
+  it('is refused for a master that is no master, and for a key outside the named sub-account', async () => {
+    const key = await sb.admin.createKey({ exchange: 'gate', owner: SUB, permissions: { spot: false }, ips: [IP], label: 'FAKE-k' });
+    await expect(adapter.makeReadOnly!({ ...CALL, account, master: key, subaccount: SUB, apiKey: key.apiKey })).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+      details: { exchangeCode: 'FORBIDDEN' },
+    });
+    await expect(adapter.makeReadOnly!({ ...CALL, account, master, subaccount: OTHER_SUB, apiKey: key.apiKey })).rejects.toMatchObject({
+      code: 'EXCHANGE_REFUSED',
+      details: { exchangeCode: 'NOT_FOUND' },
+    });
+    expect((await sb.admin.listKeys({ exchange: 'gate', owner: SUB })).find((k) => k.apiKey === key.apiKey)?.readOnly).toBe(false);
   });
 });

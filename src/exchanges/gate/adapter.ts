@@ -200,7 +200,7 @@ export function parseGateMaster(detail: unknown, mainKeys: unknown, apiKey: stri
  * A sub-account's key list, every entry parsed. A listing keyctl cannot read throws: the orphan sweep and the owner
  * lookup must never see an empty or shortened list instead. Exported for the answer-shape tests.
  */
-export function parseGateListing(answer: unknown, subaccount: string): Array<ListedKey & { perms: GatePerm[] }> {
+export function parseGateListing(answer: unknown, subaccount: string): Array<ListedKey & { perms: GatePerm[]; whitelist: string[] }> {
   const list = parseAnswer(v.array(subKeySchema), answer, 'gate', ENDPOINT_KEYS);
   if (repeats(list.map((k) => k.key)) > 0) badAnswer('gate', ENDPOINT_KEYS, 'key: a key listed twice');
   // An entry of another sub-account must never reach the sweep, which deletes by label.
@@ -213,6 +213,7 @@ export function parseGateListing(answer: unknown, subaccount: string): Array<Lis
       scopes: gateScopes(k.perms),
       ips: checkedIps(k.ip_whitelist, ENDPOINT_KEYS),
       perms: k.perms,
+      whitelist: k.ip_whitelist,
       ...(createdAt ? { createdAt } : {}),
     };
   });
@@ -307,6 +308,46 @@ export const adapter: ExchangeAdapter = {
     );
   },
 
+  /**
+   * `keyctl kill --read-only`: every permission of the key set read-only by the master
+   * (`PUT /api/v4/sub_accounts/{user_id}/keys/{key}`, gateapi SubAccountApi `update_sub_account_keys`). Gate removes
+   * the permissions and the whitelist a PUT leaves out ("all permissions will be removed if no value is passed", "list
+   * will be removed if no value is passed"), so the key is read first and its names, permissions and whitelist are sent
+   * back, only `read_only` changed; then read again: anything but the same key, read-only with the same whitelist, is
+   * EXCHANGE_BAD_RESPONSE.
+   */
+  async makeReadOnly(request: DeleteKeyRequest): Promise<void> {
+    const client = await createClient(request.account, request.master, request);
+    const endpoint = 'sub_accounts/{user_id}/keys/{key}';
+    const read = async (action: string) => {
+      const answer = await client.call(
+        'privateSubAccountsGetSubAccountsUserIdKeysKey',
+        { user_id: request.subaccount, key: request.apiKey },
+        { action },
+      );
+      const [entry] = parseGateListing([answer], request.subaccount);
+      if (entry!.apiKey !== request.apiKey) badAnswer('gate', endpoint, 'key: not the key asked about');
+      return entry!;
+    };
+    const before = await read('reading the key before making it read-only');
+    await client.call(
+      'privateSubAccountsPutSubAccountsUserIdKeysKey',
+      {
+        user_id: request.subaccount,
+        key: request.apiKey,
+        ...(before.label !== undefined ? { name: before.label } : {}),
+        perms: before.perms.map((p) => ({ name: p.name, read_only: true })),
+        ip_whitelist: before.whitelist,
+      },
+      { action: 'making the key read-only' },
+    );
+    const after = await read('confirming the key is read-only');
+    if (!after.perms.every((p) => p.read_only) || after.perms.length !== before.perms.length) {
+      badAnswer('gate', endpoint, 'perms: not read-only after the update');
+    }
+    if (!sameIps(after.ips, before.ips)) badAnswer('gate', endpoint, 'ip_whitelist: changed by the update');
+  },
+
   async listKeys(request: ListKeysRequest): Promise<ListedKey[]> {
     const client = await createClient(request.account, request.master, request);
     const answer = await client.call(
@@ -314,7 +355,7 @@ export const adapter: ExchangeAdapter = {
       { user_id: request.subaccount },
       { action: 'listing sub-account keys' },
     );
-    return parseGateListing(answer, request.subaccount).map(({ perms: _perms, ...k }) => k);
+    return parseGateListing(answer, request.subaccount).map(({ perms: _perms, whitelist: _whitelist, ...k }) => k);
   },
 
   async ping(request: PingRequest): Promise<void> {
