@@ -1,5 +1,5 @@
 /**
- * What the four trading implementations (src/exchanges/<id>/trading.ts) share: exchange quantities as exact decimal
+ * What the trading implementations (src/exchanges/<id>/trading.ts) share: exchange quantities as exact decimal
  * strings (never floats: a kill must not misread what is left of an order), and running every cancel or close even
  * after one fails.
  */

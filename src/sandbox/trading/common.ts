@@ -1,5 +1,5 @@
 /**
- * What the four exchanges' order and position endpoints share: decimal arithmetic on quantity strings, order ids in
+ * What the exchanges' order and position endpoints share: decimal arithmetic on quantity strings, order ids in
  * each exchange's format, the account a key acts for, and the one rule every reduce-only order follows. The sandbox
  * keeps no prices and no order book: a resting order never fills, and only a reduce-only market order changes a
  * position (it closes or reduces it at once).
