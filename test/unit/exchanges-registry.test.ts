@@ -70,7 +70,9 @@ describe('exchange registry', () => {
     const emulators = await loadEmulators();
     expect(Object.keys(emulators)).toEqual(SANDBOX_IDS);
     for (const [id, emulator] of Object.entries(emulators)) expect(emulator.id).toBe(id);
-    expectTypeOf<SandboxExchange>().toEqualTypeOf<'bybit' | 'okx' | 'binance' | 'kucoin' | 'mexc' | 'bitget' | 'gate' | 'coinbase' | 'kraken' | 'bitfinex'>();
+    expectTypeOf<SandboxExchange>().toEqualTypeOf<
+      'bybit' | 'okx' | 'binance' | 'kucoin' | 'mexc' | 'bitget' | 'gate' | 'coinbase' | 'kraken' | 'bitfinex'
+    >();
   });
 
   it('maps each IP-allowlist code from the descriptors', () => {
