@@ -342,6 +342,7 @@ const cases: Case[] = [
     inspection: () => bitget('account-info-master-clean'),
     target: master('bitget', bitgetCaps.masterScopes),
     expected: [],
+  },
   // Gate
   {
     name: 'gate clean sub key',
