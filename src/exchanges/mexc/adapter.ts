@@ -174,8 +174,9 @@ export function parseMexcListedKey(entry: unknown, subaccount: string): KeyInspe
 /**
  * A master key's KeyInspection from its Account Information answer and whether it may list sub-accounts (`manages`).
  * MEXC tells a key nothing else about itself: the account's `canTrade` / `canWithdraw` read fail-closed (true = the key
- * holds it). MEXC documents no way to read a key's own IP whitelist: `restricted` says only that the key works from
- * here; whether other addresses may use it too cannot be read (docs/exchanges.md, MEXC).
+ * holds it). MEXC documents no way to read a key's own IP whitelist: it is `unreported`, so the policy reports the IP
+ * lock UNVERIFIABLE until the account accepts it (`accept: [ip-lock-unverifiable]`): working from here proves nothing
+ * about other addresses (docs/exchanges.md, MEXC).
  */
 export function parseMexcMaster(accountAnswer: unknown, manages: boolean): KeyInspection {
   const account = parseAnswer(accountSchema, accountAnswer, 'mexc', 'account');
@@ -187,7 +188,7 @@ export function parseMexcMaster(accountAnswer: unknown, manages: boolean): KeyIn
   return {
     scopes: sorted,
     native: { canTrade: account.canTrade, canWithdraw: account.canWithdraw, subAccountList: manages },
-    ips: 'restricted',
+    ips: 'unreported',
     readOnly: !sorted.some((s) => s !== 'read' && s !== 'keys:manage'),
     // Only a main account's key may list sub-accounts; without that answer the key's owner is unknown.
     owner: manages ? { isMaster: true } : {},
