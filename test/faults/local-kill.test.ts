@@ -27,8 +27,10 @@ type Entry =
 
 /** The child runs the built provider; a missing or outdated build would test old code, so say so plainly. */
 function assertBuilt(): void {
+  // The store's file and crypto primitives live in the client package (clients/node), which the local store imports.
   const pairs = [['providers/local/index.ts', 'dist/providers/local/index.js']].concat(
-    ['crypto', 'files', 'lock', 'coordination'].map((m) => [`providers/local/${m}.ts`, `dist/providers/local/${m}.js`]),
+    ['lock', 'coordination'].map((m) => [`providers/local/${m}.ts`, `dist/providers/local/${m}.js`]),
+    ['crypto', 'files'].map((m) => [`clients/node/src/local/${m}.ts`, `clients/node/dist/local/${m}.js`]),
   );
   for (const [src, out] of pairs as [string, string][]) {
     const built = join(repo, out);
