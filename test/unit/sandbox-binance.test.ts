@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import ccxt from 'ccxt';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { UNRESTRICTED_TRADING_MS } from '../../src/exchanges/binance/sandbox.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import { call, client, errorOf, type Creds } from './sandbox-helpers.js';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { call, client, errorOf, type Creds, sandboxPerTest } from './sandbox-helpers.js';
 
 const MAIN = '300100';
 const SUB = 'fakebot_virtual@sandbox.invalid';
@@ -52,17 +52,9 @@ describe('sandbox: binance through real ccxt', () => {
   let master: Creds;
   let bot: Creds;
 
-  beforeAll(async () => {
-    sb = await startSandbox({ admin: true });
-  });
-  afterAll(async () => {
-    await sb.close();
-  });
+  const sandbox = sandboxPerTest('binance', MAIN, SUB);
   beforeEach(async () => {
-    await sb.admin.reset();
-    await sb.admin.setClientIp('10.0.0.5');
-    await sb.admin.createAccount('binance', MAIN);
-    await sb.admin.createSubaccount('binance', MAIN, SUB);
+    sb = sandbox.sb;
     master = await sb.admin.createKey({
       exchange: 'binance',
       owner: MAIN,

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import ccxt from 'ccxt';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import { call, client, errorOf, type Creds } from './sandbox-helpers.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { call, client, errorOf, type Creds, sandboxPerTest } from './sandbox-helpers.js';
 
 const MAIN = '701234567';
 const SUB = 'fakebot01';
@@ -26,17 +26,9 @@ describe('sandbox: bitfinex through real ccxt (API v2 signature)', () => {
     return { status: res.status, body: (await res.json()) as unknown };
   }
 
-  beforeAll(async () => {
-    sb = await startSandbox({ admin: true });
-  });
-  afterAll(async () => {
-    await sb.close();
-  });
+  const sandbox = sandboxPerTest('bitfinex', MAIN, SUB);
   beforeEach(async () => {
-    await sb.admin.reset();
-    await sb.admin.setClientIp('10.0.0.5');
-    await sb.admin.createAccount('bitfinex', MAIN);
-    await sb.admin.createSubaccount('bitfinex', MAIN, SUB);
+    sb = sandbox.sb;
     bot = await sb.admin.createKey({
       exchange: 'bitfinex',
       owner: SUB,

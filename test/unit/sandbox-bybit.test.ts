@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import ccxt from 'ccxt';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import { call, client, errorOf, type Creds } from './sandbox-helpers.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { call, client, errorOf, type Creds, sandboxPerTest } from './sandbox-helpers.js';
 
 const MAIN = '24600000';
 const SUB = '24600001';
@@ -31,17 +31,9 @@ describe('sandbox: bybit v5 through real ccxt', () => {
   let master: Creds;
   let bot: Creds;
 
-  beforeAll(async () => {
-    sb = await startSandbox({ admin: true });
-  });
-  afterAll(async () => {
-    await sb.close();
-  });
+  const sandbox = sandboxPerTest('bybit', MAIN, SUB);
   beforeEach(async () => {
-    await sb.admin.reset();
-    await sb.admin.setClientIp('10.0.0.5');
-    await sb.admin.createAccount('bybit', MAIN);
-    await sb.admin.createSubaccount('bybit', MAIN, SUB);
+    sb = sandbox.sb;
     master = await sb.admin.createKey({
       exchange: 'bybit',
       owner: MAIN,

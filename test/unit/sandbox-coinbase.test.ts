@@ -1,9 +1,9 @@
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import ccxt from 'ccxt';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { mapExchangeError } from '../../src/exchanges/ccxt.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import { call, client, errorOf, type Creds } from './sandbox-helpers.js';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { call, client, errorOf, type Creds, sandboxPerTest } from './sandbox-helpers.js';
 
 const MAIN = '501234567';
 const PORTFOLIO = '0b6f8b1e-fake-4c1d-9a55-000000000001';
@@ -26,17 +26,9 @@ describe('sandbox: coinbase through real ccxt (CDP ES256 JWT)', () => {
   }
   const raw = (token: string, path = PATH) => fetch(`${sb.url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
 
-  beforeAll(async () => {
-    sb = await startSandbox({ admin: true });
-  });
-  afterAll(async () => {
-    await sb.close();
-  });
+  const sandbox = sandboxPerTest('coinbase', MAIN, PORTFOLIO);
   beforeEach(async () => {
-    await sb.admin.reset();
-    await sb.admin.setClientIp('10.0.0.5');
-    await sb.admin.createAccount('coinbase', MAIN);
-    await sb.admin.createSubaccount('coinbase', MAIN, PORTFOLIO);
+    sb = sandbox.sb;
     bot = await sb.admin.createKey({
       exchange: 'coinbase',
       owner: PORTFOLIO,

@@ -3,7 +3,34 @@
  * src/exchanges/; this stays tiny so the sandbox tests do not depend on it.
  */
 import ccxt, { type Exchange } from 'ccxt';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import type { SandboxExchange } from '../../src/sandbox/state.js';
+
+/** The client address the emulator tests call from (allowlists name it). */
+export const TEST_CLIENT_IP = '10.0.0.5';
+
+/**
+ * The sandbox of an emulator test file: started once, and reset before each test to a main account `main` with one
+ * sub-account `sub` of `exchange`, called from TEST_CLIENT_IP. Call it inside the describe block: the file's own
+ * beforeEach hooks, registered after it, run after the reset. `sb` is set once the sandbox has started.
+ */
+export function sandboxPerTest(exchange: SandboxExchange, main: string, sub: string): { readonly sb: RunningSandbox } {
+  const holder = {} as { sb: RunningSandbox };
+  beforeAll(async () => {
+    holder.sb = await startSandbox({ admin: true });
+  });
+  afterAll(async () => {
+    await holder.sb?.close();
+  });
+  beforeEach(async () => {
+    await holder.sb.admin.reset();
+    await holder.sb.admin.setClientIp(TEST_CLIENT_IP);
+    await holder.sb.admin.createAccount(exchange, main);
+    await holder.sb.admin.createSubaccount(exchange, main, sub);
+  });
+  return holder;
+}
 
 /** Rewrites every URL in `urls.api` (recursively) to `baseUrl` + the original path. */
 function rewrite(node: unknown, baseUrl: string): unknown {

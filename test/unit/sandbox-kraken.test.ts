@@ -1,8 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import ccxt from 'ccxt';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import { call, client, errorOf, type Creds } from './sandbox-helpers.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { call, client, errorOf, type Creds, sandboxPerTest } from './sandbox-helpers.js';
 
 const MAIN = '601234567';
 const IIBAN = 'AA88 FAKE WOAK NMOI';
@@ -28,17 +28,9 @@ describe('sandbox: kraken through real ccxt', () => {
     }).then((r) => r.json() as Promise<{ error: string[]; result?: Record<string, unknown> }>);
   }
 
-  beforeAll(async () => {
-    sb = await startSandbox({ admin: true });
-  });
-  afterAll(async () => {
-    await sb.close();
-  });
+  const sandbox = sandboxPerTest('kraken', MAIN, IIBAN);
   beforeEach(async () => {
-    await sb.admin.reset();
-    await sb.admin.setClientIp('10.0.0.5');
-    await sb.admin.createAccount('kraken', MAIN);
-    await sb.admin.createSubaccount('kraken', MAIN, IIBAN);
+    sb = sandbox.sb;
     bot = await sb.admin.createKey({
       exchange: 'kraken',
       owner: IIBAN,

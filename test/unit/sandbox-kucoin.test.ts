@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import ccxt from 'ccxt';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import { call, client, errorOf, type Creds } from './sandbox-helpers.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { call, client, errorOf, type Creds, sandboxPerTest } from './sandbox-helpers.js';
 
 const MAIN = '226383154';
 const SUB = 'fakebot01';
@@ -35,17 +35,9 @@ describe('sandbox: kucoin through real ccxt', () => {
   const seedSubKey = (passphrase: string) =>
     sb.admin.createKey({ exchange: 'kucoin', owner: SUB, permissions: 'General,Spot', ips: ['10.0.0.5'], label: 'FAKE-x', passphrase });
 
-  beforeAll(async () => {
-    sb = await startSandbox({ admin: true });
-  });
-  afterAll(async () => {
-    await sb.close();
-  });
+  const sandbox = sandboxPerTest('kucoin', MAIN, SUB);
   beforeEach(async () => {
-    await sb.admin.reset();
-    await sb.admin.setClientIp('10.0.0.5');
-    await sb.admin.createAccount('kucoin', MAIN);
-    await sb.admin.createSubaccount('kucoin', MAIN, SUB);
+    sb = sandbox.sb;
     master = await sb.admin.createKey({ exchange: 'kucoin', owner: MAIN, master: true, permissions: 'General,Spot', ips: ['10.0.0.5'] });
     bot = await sb.admin.createKey({
       exchange: 'kucoin',

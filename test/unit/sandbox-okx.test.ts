@@ -5,9 +5,9 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import ccxt from 'ccxt';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
-import { call, client, errorOf, type Creds } from './sandbox-helpers.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import { call, client, errorOf, type Creds, sandboxPerTest } from './sandbox-helpers.js';
 
 const MAIN = '44705892343619584';
 const SUB = 'fakebot01';
@@ -51,17 +51,9 @@ describe('sandbox: okx v5 through real ccxt', () => {
     return { status: res.status, body: (await res.json()) as { code: string; msg: string; data: unknown[] } };
   };
 
-  beforeAll(async () => {
-    sb = await startSandbox({ admin: true });
-  });
-  afterAll(async () => {
-    await sb.close();
-  });
+  const sandbox = sandboxPerTest('okx', MAIN, SUB);
   beforeEach(async () => {
-    await sb.admin.reset();
-    await sb.admin.setClientIp('10.0.0.5');
-    await sb.admin.createAccount('okx', MAIN);
-    await sb.admin.createSubaccount('okx', MAIN, SUB);
+    sb = sandbox.sb;
     master = await sb.admin.createKey({
       exchange: 'okx',
       owner: MAIN,
