@@ -118,6 +118,28 @@ async function expectBadAnswers(
 /** By symbol, in code-point order. */
 const bySymbol = (positions: OpenPosition[]) => [...positions].sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
 
+/**
+ * What a kill must do on every exchange, checked at the sandbox: `orders` cancelled with the bot's key (another
+ * sub-account's order `theirs` stays), then every position listed and closed, each confirmed by listing again. Returns
+ * the positions it found, for the caller to check.
+ */
+async function cancelAndClose(
+  exchange: SandboxExchange,
+  trading: TradingApi,
+  request: TradingRequest,
+  orders: OpenOrder[],
+  owners: { sub: string; other: string; theirs: string },
+): Promise<OpenPosition[]> {
+  await trading.cancelOrders(request, orders);
+  expect(await sb.admin.listOrders({ exchange, owner: owners.sub })).toEqual([]);
+  expect((await sb.admin.listOrders({ exchange, owner: owners.other })).map((o) => o.id)).toEqual([owners.theirs]);
+  const positions = await trading.listPositions(request);
+  for (const p of positions) await trading.closePosition(request, p);
+  expect(await sb.admin.listPositions({ exchange, owner: owners.sub })).toEqual([]);
+  expect(await trading.listPositions(request)).toEqual([]);
+  return positions;
+}
+
 describe('bybit trading', () => {
   const MAIN = '24800000';
   const SUB = '24800001';
@@ -342,18 +364,11 @@ describe('okx trading', () => {
     );
     expect((await trading.listOrders(requestFor('okx', bot, ['inverse']))).map((o) => o.id)).toEqual([s.fut.id]);
 
-    await trading.cancelOrders(request, orders);
-    expect(await sb.admin.listOrders({ exchange: 'okx', owner: SUB })).toEqual([]);
-    expect((await sb.admin.listOrders({ exchange: 'okx', owner: OTHER })).map((o) => o.id)).toEqual([s.theirs.id]);
-
-    const positions = await trading.listPositions(request);
+    const positions = await cancelAndClose('okx', trading, request, orders, { sub: SUB, other: OTHER, theirs: s.theirs.id });
     expect(bySymbol(positions)).toEqual([
       { symbol: 'BTC-USD-SWAP', market: 'inverse', side: 'short', size: '5' },
       { symbol: 'BTC-USDT-SWAP', market: 'linear', side: 'long', size: '3' },
     ]);
-    for (const p of positions) await trading.closePosition(request, p);
-    expect(await sb.admin.listPositions({ exchange: 'okx', owner: SUB })).toEqual([]);
-    expect(await trading.listPositions(request)).toEqual([]);
   });
 
   it('cancels at most 20 orders per call; a partly filled order shows what is left', async () => {
@@ -529,18 +544,11 @@ describe('binance trading', () => {
         { id: s.inv.id, symbol: 'BTCUSD_PERP', market: 'inverse', side: 'buy', qty: '2' },
       ]),
     );
-    await trading.cancelOrders(request, orders);
-    expect(await sb.admin.listOrders({ exchange: 'binance', owner: SUB })).toEqual([]);
-    expect((await sb.admin.listOrders({ exchange: 'binance', owner: OTHER })).map((o) => o.id)).toEqual([s.theirs.id]);
-
-    const positions = await trading.listPositions(request);
+    const positions = await cancelAndClose('binance', trading, request, orders, { sub: SUB, other: OTHER, theirs: s.theirs.id });
     expect(bySymbol(positions)).toEqual([
       { symbol: 'BTCUSDT', market: 'linear', side: 'short', size: '0.25' },
       { symbol: 'BTCUSD_PERP', market: 'inverse', side: 'long', size: '7' },
     ]);
-    for (const p of positions) await trading.closePosition(request, p);
-    expect(await sb.admin.listPositions({ exchange: 'binance', owner: SUB })).toEqual([]);
-    expect(await trading.listPositions(request)).toEqual([]);
     // Options take limit orders only: said, not tried.
     const option: OpenPosition = { symbol: 'BTC-250627-50000-C', market: 'option', side: 'long', size: '1' };
     expect((await caught(trading.closePosition(request, option))).code).toBe('CAPABILITY_GAP');
@@ -780,18 +788,11 @@ describe('kucoin trading', () => {
         { id: s.margin.id, symbol: 'ETH-USDT', market: 'margin', side: 'sell', qty: '0.5' },
       ]),
     );
-    await trading.cancelOrders(request, orders);
-    expect(await sb.admin.listOrders({ exchange: 'kucoin', owner: SUB })).toEqual([]);
-    expect((await sb.admin.listOrders({ exchange: 'kucoin', owner: OTHER })).map((o) => o.id)).toEqual([s.theirs.id]);
-
-    const positions = await trading.listPositions(request);
+    const positions = await cancelAndClose('kucoin', trading, request, orders, { sub: SUB, other: OTHER, theirs: s.theirs.id });
     expect(bySymbol(positions)).toEqual([
       { symbol: 'XBTUSDM', market: 'inverse', side: 'short', size: '40' },
       { symbol: 'XBTUSDTM', market: 'linear', side: 'long', size: '3' },
     ]);
-    for (const p of positions) await trading.closePosition(request, p);
-    expect(await sb.admin.listPositions({ exchange: 'kucoin', owner: SUB })).toEqual([]);
-    expect(await trading.listPositions(request)).toEqual([]);
   });
 
   it('futures alone need nothing the sandbox lacks; spot without the symbols endpoint is an error, never "no orders"', async () => {
@@ -1046,18 +1047,11 @@ describe('gate trading', () => {
         { id: s.margin.id, symbol: 'ETH_USDT', market: 'margin', side: 'sell', qty: '0.5' },
       ]),
     );
-    await trading.cancelOrders(request, orders);
-    expect(await sb.admin.listOrders({ exchange: 'gate', owner: SUB })).toEqual([]);
-    expect((await sb.admin.listOrders({ exchange: 'gate', owner: OTHER })).map((o) => o.id)).toEqual([s.theirs.id]);
-
-    const positions = await trading.listPositions(request);
+    const positions = await cancelAndClose('gate', trading, request, orders, { sub: SUB, other: OTHER, theirs: s.theirs.id });
     expect(bySymbol(positions)).toEqual([
       { symbol: 'BTC_USD', market: 'inverse', side: 'short', size: '40' },
       { symbol: 'BTC_USDT', market: 'linear', side: 'long', size: '3' },
     ]);
-    for (const p of positions) await trading.closePosition(request, p);
-    expect(await sb.admin.listPositions({ exchange: 'gate', owner: SUB })).toEqual([]);
-    expect(await trading.listPositions(request)).toEqual([]);
   });
 
   it('asks only for the markets it is given, and says options must be checked by hand (CAPABILITY_GAP), never "nothing open"', async () => {
