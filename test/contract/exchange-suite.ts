@@ -4,6 +4,7 @@
  * states an exchange cannot express are listed with the reason, so the gap is visible in review.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipCcxtThrottle } from '../helpers/ccxt-throttle.js';
 import { evaluateKey, type AcceptedGap, type ViolationCode } from '../../src/domain/policy.js';
 import type { DeclarableScope } from '../../src/domain/scopes.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
@@ -39,6 +40,7 @@ const CALL: CallOptions = { timeoutMs: 5_000, attempts: 3, backoffMs: 10 };
 
 export function exchangeAdapterSuite(spec: ExchangeSuiteSpec): void {
   describe(`exchange adapter contract: ${spec.exchange}`, () => {
+    skipCcxtThrottle();
     let sandbox: RunningSandbox;
     let adapter: ExchangeAdapter;
     let account: ExchangeAccount;

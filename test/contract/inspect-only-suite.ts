@@ -7,6 +7,7 @@
  * IP refusal, ping, retries) are repeated here in the inspect-only form.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipCcxtThrottle } from '../helpers/ccxt-throttle.js';
 import { evaluateKey, type AcceptedGap, type ViolationCode } from '../../src/domain/policy.js';
 import type { DeclarableScope } from '../../src/domain/scopes.js';
 import { exchangeDescriptor, getAdapter } from '../../src/exchanges/registry.js';
@@ -38,6 +39,7 @@ const CALL: CallOptions = { timeoutMs: 5_000, attempts: 3, backoffMs: 10 };
 
 export function inspectOnlySuite(spec: InspectOnlySuiteSpec): void {
   describe(`inspect-only exchange contract: ${spec.exchange}`, () => {
+    skipCcxtThrottle();
     let sandbox: RunningSandbox;
     let adapter: ExchangeAdapter;
     let account: ExchangeAccount;
