@@ -108,6 +108,6 @@ writeFileSync(
   resolve(DIST, 'src/cli/exec-bundle.json'),
   `${JSON.stringify({ inside: [...inside].map((f) => relative(DIST, f)).sort(), shared: outsideUsed.sort() }, null, 2)}\n`,
 );
-process.stdout.write(
+process.stderr.write(
   `exec-bundle: ${inside.size} modules in dist/src/cli/exec-bundle.js; ${outsideUsed.length} shared with lazy ones stay apart.\n`,
 );

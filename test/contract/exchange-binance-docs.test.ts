@@ -6,6 +6,7 @@
  * runs with the master and bot permissions the documentation requires.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipCcxtThrottle } from '../helpers/ccxt-throttle.js';
 import { evaluateKey } from '../../src/domain/policy.js';
 import type { DeclarableScope } from '../../src/domain/scopes.js';
 import { UNRESTRICTED_TRADING_MS } from '../../src/exchanges/binance/sandbox.js';
@@ -23,6 +24,7 @@ const SCOPES: DeclarableScope[] = ['spot:trade', 'margin:trade'];
 const PLUS_SUB = 'bot+alpha@example.invalid';
 
 describe('binance as documented: adapter + ccxt against the sandbox', () => {
+  skipCcxtThrottle();
   let sandbox: RunningSandbox;
   let adapter: ExchangeAdapter;
   let account: ExchangeAccount;

@@ -5,6 +5,7 @@
  * on a classic account keyctl answers CAPABILITY_GAP naming the key to delete by hand, and the key is still there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipCcxtThrottle } from '../helpers/ccxt-throttle.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
 import type { CallOptions, Credentials, ExchangeAccount, ExchangeAdapter, TradingRequest } from '../../src/exchanges/types.js';
@@ -14,6 +15,7 @@ const CLIENT_IP = '203.0.113.10';
 const CALL: CallOptions = { timeoutMs: 5_000, attempts: 2, backoffMs: 10 };
 
 describe('bitget, as documented: through the adapter, real ccxt and the sandbox', () => {
+  skipCcxtThrottle();
   let sandbox: RunningSandbox;
   let adapter: ExchangeAdapter;
   let account: ExchangeAccount;

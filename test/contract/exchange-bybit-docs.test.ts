@@ -6,6 +6,7 @@
  * sandbox's exact signature check only if they travel unchanged, and switching a key to read-only (a read-only kill).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { skipCcxtThrottle } from '../helpers/ccxt-throttle.js';
 import { evaluateKey, type ViolationCode } from '../../src/domain/policy.js';
 import type { DeclarableScope } from '../../src/domain/scopes.js';
 import { emulator } from '../../src/exchanges/bybit/sandbox.js';
@@ -19,6 +20,7 @@ const DAY = 86_400_000;
 const SPOT: DeclarableScope[] = ['spot:trade'];
 
 describe('bybit: documented rules through the adapter, real ccxt and the sandbox', () => {
+  skipCcxtThrottle();
   let sandbox: RunningSandbox;
   let adapter: ExchangeAdapter;
   let account: ExchangeAccount;

@@ -5,6 +5,7 @@
  * KuCoin signs it, not URL-encoded (https://www.kucoin.com/docs-new/authentication), with values that need encoding.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { skipCcxtThrottle } from '../helpers/ccxt-throttle.js';
 import { evaluateKey } from '../../src/domain/policy.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
@@ -16,6 +17,7 @@ const CLIENT_IP = '203.0.113.10';
 const CALL: CallOptions = { timeoutMs: 5_000, attempts: 2, backoffMs: 10 };
 
 describe('kucoin, as documented: through the adapter, real ccxt and the sandbox', () => {
+  skipCcxtThrottle();
   let sandbox: RunningSandbox;
   let adapter: ExchangeAdapter;
   let account: ExchangeAccount;

@@ -4,6 +4,7 @@
  * withdrawal, a master key that may not list sub-accounts, and a bot key that is only described through the master.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { skipCcxtThrottle } from '../helpers/ccxt-throttle.js';
 import { evaluateKey } from '../../src/domain/policy.js';
 import { getAdapter } from '../../src/exchanges/registry.js';
 import type { CallOptions, Credentials, ExchangeAccount, ExchangeAdapter } from '../../src/exchanges/types.js';
@@ -15,6 +16,7 @@ const CLIENT_IP = '203.0.113.10';
 const CALL: CallOptions = { timeoutMs: 5_000, attempts: 2, backoffMs: 10 };
 
 describe('mexc, as documented: through the adapter, real ccxt and the sandbox', () => {
+  skipCcxtThrottle();
   let sandbox: RunningSandbox;
   let adapter: ExchangeAdapter;
   let account: ExchangeAccount;

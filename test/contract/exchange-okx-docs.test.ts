@@ -10,6 +10,7 @@
 import { createHmac } from 'node:crypto';
 import ccxt from 'ccxt';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { skipCcxtThrottle } from '../helpers/ccxt-throttle.js';
 import { MemoryStore } from '../../providers/memory/index.js';
 import { verifyKeys, type VerifyDeps } from '../../src/app/verify.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -39,6 +40,7 @@ const failure = (p: Promise<unknown>): Promise<Failure> =>
   );
 
 describe('okx against its documentation (adapter + ccxt + sandbox)', () => {
+  skipCcxtThrottle();
   let sandbox: RunningSandbox;
   let adapter: ExchangeAdapter;
   let account: ExchangeAccount;
