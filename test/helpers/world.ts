@@ -3,7 +3,7 @@
  * master key and sub-accounts, a keyctl.yaml pointing at it, an initialized local store holding the master key and an
  * (unsafe) imported bot key. The CLI runs as real child processes against it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
@@ -164,7 +164,16 @@ export async function makeWorld(options: WorldOptions = {}): Promise<World> {
   // The store is set up in-process (the CLI's own init and import are covered by test/integration/foundation.test.ts);
   // every command under test then runs as a real child process.
   const masterKey = Buffer.alloc(32, 0x5a).toString('base64');
-  const env: NodeJS.ProcessEnv = { KEYCTL_EXCHANGE_BACKOFF_MS: '20', KEYCTL_MASTER_KEY: masterKey, ...options.env };
+  // Its own runtime directory, as another user would have: a kill in this world then meets only this world's exec
+  // supervisors, not those of a test running beside it with the same slot names (which it would have to wait for).
+  const runtime = join(dir, 'run');
+  mkdirSync(runtime, { mode: 0o700 });
+  const env: NodeJS.ProcessEnv = {
+    KEYCTL_EXCHANGE_BACKOFF_MS: '20',
+    KEYCTL_MASTER_KEY: masterKey,
+    KEYCTL_RUNTIME_DIR: runtime,
+    ...options.env,
+  };
   const cli = (
     args: string[],
     o: { stdin?: string; env?: NodeJS.ProcessEnv; signalWhen?: { when: RegExp; signal: NodeJS.Signals } } = {},
