@@ -9,9 +9,18 @@ import { defineConfig } from 'vitest/config';
 // `slow` and `faults` run the built keyctl (dist/): their globalSetup fails the run at once when dist/ is missing or
 // older than the sources (test/helpers/dist.ts), instead of testing old code. `npm test` and `test:faults` build first.
 const builtDist = ['test/helpers/dist-setup.ts'];
-// `long`: suites that run many real processes for a long time (daemons with leader failover, a day of AWS leases),
-// behind `npm run test:long`, which CI runs after `npm test` so that `npm test` stays near six minutes.
-const LONG = ['test/integration/daemon.test.ts', 'test/contract/aws-longrun.slow.test.ts'];
+// `long`: suites that run many real processes for a long time (daemons with leader failover, a day of AWS leases;
+// every command's every documented exit; the newcomer's walk-through; the shells' completion; CLI rotation end to end
+// on every automatic exchange), behind `npm run test:long`, which CI runs after `npm test` so that `npm test` stays
+// near six minutes.
+const LONG = [
+  'test/integration/daemon.test.ts',
+  'test/contract/aws-longrun.slow.test.ts',
+  'test/integration/exit-codes.test.ts',
+  'test/integration/newcomer.test.ts',
+  'test/integration/completion.test.ts',
+  'test/integration/rotation.test.ts',
+];
 // `package`: keyctl's tarball installed globally, and the Node client's tarball installed alone into an empty project.
 const PACKAGE = ['test/integration/package.test.ts', 'test/integration/package-client.test.ts'];
 
