@@ -43,15 +43,21 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+const argv = process.argv.slice(2);
+// `keyctl exec` is in front of a bot's every start: a plain exec command line skips the full CLI (src/cli/exec-fast.ts)
+// and loads its path, the start-up environment module included, from one bundle. Its modules only define things when
+// they load: nothing reads the environment before takeStartupEnv below.
+const invocation = argv.includes('exec') ? (await import('./exec-argv.js')).execInvocation(argv) : null;
+const fast = invocation ? await loadExecFast() : undefined;
+
 // Before main and its imports: the store credentials leave process.env and the environment block the kernel shows in
 // /proc/<pid>/environ (src/cli/startup-env.ts); main gets them in a copy. A key file that is refused stops here.
-const { takeStartupEnv } = await import('./startup-env.js');
+const { takeStartupEnv } = fast ?? (await import('./startup-env.js'));
 let env: NodeJS.ProcessEnv;
 try {
   env = takeStartupEnv().env;
 } catch (err) {
   const e = err as { message?: string; hint?: string; exitCode?: number; toJSON?: () => unknown };
-  const argv = process.argv.slice(2);
   const end = argv.indexOf('--');
   if ((end < 0 ? argv : argv.slice(0, end)).includes('--json') && e.toJSON) {
     process.stdout.write(`${JSON.stringify({ error: e.toJSON() }, null, 2)}\n`);
@@ -61,21 +67,18 @@ try {
   process.exit(e.exitCode ?? 1);
 }
 
-const argv = process.argv.slice(2);
 const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env, cwd: process.cwd() };
-// `keyctl exec` is in front of a bot's every start: a plain exec command line skips the full CLI (src/cli/exec-fast.ts).
-const invocation = argv.includes('exec') ? (await import('./exec-argv.js')).execInvocation(argv) : null;
-if (invocation) {
-  process.exitCode = await (await loadExecFast()).runExecFast(invocation, io);
+if (invocation && fast) {
+  process.exitCode = await fast.runExecFast(invocation, io);
 } else {
   const { main } = await import('./main.js');
   process.exitCode = await main(argv, io);
 }
 
 /**
- * exec's path as one file (dist/src/cli/exec-bundle.js, made by `npm run build` after tsc). Without it (a build by tsc
- * alone), or when it is older than the modules it was made from (tsc ran again since: it rewrites every file it emits),
- * the modules load one by one: the same code as the sources, only slower.
+ * exec's path bundled (dist/src/cli/exec-bundle.js and its chunks, made by `npm run build` after tsc). Without it (a
+ * build by tsc alone), or when it is older than the modules it was made from (tsc ran again since: it rewrites every
+ * file it emits), the modules load one by one: the same code as the sources, only slower.
  */
 async function loadExecFast(): Promise<typeof import('./exec-fast.js')> {
   const bundle = new URL('./exec-bundle.js', import.meta.url);

@@ -6,8 +6,9 @@
  * included, goes to the full CLI (main.ts). This path runs the same command (commands/exec.ts) with the same errors and
  * exit codes.
  *
- * The installed command runs this module from one file, dist/src/cli/exec-bundle.js (deploy/build/exec-bundle.mjs):
- * loading ~30 modules one by one cost a bot's every start ~40 ms.
+ * The installed command runs this module from its bundle, dist/src/cli/exec-bundle.js (deploy/build/exec-bundle.mjs):
+ * loading ~35 modules one by one cost a bot's every start ~40 ms. The start-up environment module comes from the same
+ * bundle (bin.ts takes it from here), so an exec process holds one copy of each of keyctl's modules.
  */
 import { resolveConfigPath } from '../config/path.js';
 import { toKeyctlError } from '@keyctl/client/errors';
@@ -15,6 +16,8 @@ import { BaseContext, type CliIo, type Notices } from './base-context.js';
 import { run } from './commands/exec.js';
 import type { ExecInvocation } from './exec-argv.js';
 import { reportError } from './report.js';
+
+export { takeStartupEnv } from './startup-env.js';
 
 /** Progress on stderr (none with --json) and warnings on stderr, redacted, as the CLI's Output prints them. */
 class LeanOutput implements Notices {

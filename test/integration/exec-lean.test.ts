@@ -61,27 +61,32 @@ describe('keyctl exec loads only what a bot waits for', () => {
     expect(second.stdout).toBe(first.stdout);
     expect(second.stdout).not.toBe('none');
     // The modules are logged at all (else this test could not fail), and exec's path came from its bundle
-    // (deploy/build/exec-bundle.mjs), with the few modules it shares with lazily loaded ones beside it.
-    expect(second.loaded.some((u) => u.endsWith('/dist/src/cli/exec-bundle.js'))).toBe(true);
-    expect(second.loaded.filter((u) => u.endsWith('/dist/src/cli/exec-fast.js'))).toEqual([]);
-    const { inside, shared } = JSON.parse(readFileSync(join(REPO, 'dist/src/cli/exec-bundle.json'), 'utf8')) as {
-      inside: string[];
-      shared: string[];
+    // (deploy/build/exec-bundle.mjs): keyctl's own modules, the client package's included, load from nowhere else.
+    const listing = JSON.parse(readFileSync(join(REPO, 'dist/src/cli/exec-bundle.json'), 'utf8')) as {
+      start: Record<string, string[]>;
+      lazy: Record<string, string[]>;
     };
-    // keyctl's own build (the client package's modules, clients/node/dist, are a package beside it).
-    const distUrl = `${pathToFileURL(join(REPO, 'dist')).href}/`;
-    const own = second.loaded.filter((u) => u.startsWith(distUrl)).map((u) => u.slice(distUrl.length));
-    expect(own.filter((f) => inside.includes(f))).toEqual([]);
-    expect(own.length).toBeLessThanOrEqual(shared.length + 4);
-    const heavy = second.loaded.filter(
-      (u) =>
-        /node_modules\/(commander|cli-table3|js-yaml|valibot|luxon|ccxt|@aws-sdk|node-vault|proper-lockfile|pino|prom-client|nodemailer)\//.test(
-          u,
-        ) || /\/dist\/src\/(cli\/main|cli\/output|config\/load|config\/schema|exchanges\/.*)\.js$/.test(u),
+    const cliUrl = `${pathToFileURL(join(REPO, 'dist/src/cli')).href}/`;
+    const ownFiles = (r: { loaded: string[] }) =>
+      r.loaded
+        .filter((u) => u.startsWith(pathToFileURL(REPO).href) && !u.includes('/node_modules/'))
+        .map((u) => (u.startsWith(cliUrl) ? u.slice(cliUrl.length) : u));
+    expect(ownFiles(second).sort()).toEqual(['bin.js', 'exec-argv.js', ...Object.keys(listing.start)].sort());
+    const modulesOf = (r: { loaded: string[] }) => ownFiles(r).flatMap((f) => listing.start[f] ?? listing.lazy[f] ?? []);
+    expect(modulesOf(second)).toContain('dist/src/cli/exec-fast.js');
+    const heavyModule = /^dist\/src\/(cli\/main|cli\/output|config\/load|config\/schema|exchanges\/.*)\.js$/;
+    expect(modulesOf(second).filter((m) => heavyModule.test(m))).toEqual([]);
+    const heavy = second.loaded.filter((u) =>
+      /node_modules\/(commander|cli-table3|js-yaml|valibot|luxon|ccxt|@aws-sdk|node-vault|proper-lockfile|pino|prom-client|nodemailer)\//.test(
+        u,
+      ),
     );
     expect(heavy).toEqual([]);
-    // The first start parsed the config (and cached what exec needs of it).
-    expect(first.loaded.some((u) => u.endsWith('/dist/src/config/load.js'))).toBe(true);
+    // The first start parsed the config (and cached what exec needs of it), from a chunk of the bundle.
+    expect(modulesOf(first)).toContain('dist/src/config/load.js');
+    // Even then, none of keyctl's modules loaded from outside the bundle and its chunks: one copy of each.
+    const outside = ownFiles(first).filter((f) => !['bin.js', 'exec-argv.js'].includes(f) && !listing.start[f] && !listing.lazy[f]);
+    expect(outside).toEqual([]);
   });
 
   it('runs the same path module by module when the bundle is older than the build (tsc ran after npm run build)', async () => {

@@ -136,12 +136,14 @@ describe('the installed package', () => {
     );
     expect(unwanted).toEqual([]);
     // Every compiled module comes from a source that exists today: a stale dist/ would ship deleted code. The exec
-    // bundle is made from compiled modules (deploy/build/exec-bundle.mjs), and it ships.
+    // bundle and its chunks are made from compiled modules (deploy/build/exec-bundle.mjs), and they ship.
     expect(files).toContain('dist/src/cli/exec-bundle.js');
+    expect(files).toContain('dist/src/cli/exec-core.js');
+    expect(files.some((f) => f.startsWith('dist/src/cli/exec-chunks/'))).toBe(true);
     const stale = files.filter(
       (f) =>
         /^dist\/.*\.js$/.test(f) &&
-        f !== 'dist/src/cli/exec-bundle.js' &&
+        !/^dist\/src\/cli\/(exec-bundle\.js|exec-core\.js|exec-chunks\/)/.test(f) &&
         !existsSync(join(ROOT, f.replace(/^dist\//, '').replace(/\.js$/, '.ts'))),
     );
     expect(stale, 'run `npm run clean && npm run build`').toEqual([]);
