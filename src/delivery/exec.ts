@@ -88,7 +88,7 @@ export interface ExecOptions {
   events: ExecEvents;
   /** Register in the hand-over registry (default true). */
   register?: boolean;
-  /** Work that must finish before the bot starts (the audit entry), run alongside the registration. */
+  /** Work that must finish before the bot starts (the audit entry); the registration starts after the bot. */
   before?: Promise<unknown>;
   /** `--user`: start the bot (each start, in every mode) under this uid and gid, with its HOME, USER and LOGNAME. */
   runAs?: RunAs;
