@@ -349,7 +349,10 @@ class Supervisor {
         if (this.paused) return { exitCode: 3, signal: null, delivered: [...this.delivered] };
         const running = this.start(this.current);
         register();
-        listen();
+        const reachable = listen();
+        // A kill between exec's pause read and this supervisor becoming reachable (registered, listening) found no
+        // bot to stop: one more read once it is, so such a kill stops the bot now, not at the next watch.
+        if (this.delivered.length === 1 && o.isPaused) void Promise.resolve(reachable).then(() => this.watch());
         const { code, signal } = await running;
         last = { code, signal };
         if (this.restarting && !this.stopping) {

@@ -15,7 +15,7 @@ import { MemoryCoordination } from '../../providers/memory/coordination.js';
 import { MemoryStore } from '../../providers/memory/index.js';
 import { runSupervised, type ExecResult } from '../../src/delivery/exec.js';
 import { readConsumers, registerConsumer } from '../../src/delivery/handover.js';
-import { pause, type PauseRecord } from '../../src/delivery/pause.js';
+import { pause, readPause, type PauseRecord } from '../../src/delivery/pause.js';
 import { findSupervisors, listenForStop, pidAlive, stopSupervisors, type Registration } from '../../src/delivery/supervisors.js';
 
 const SLOT = 'bots/alpha/arb1';
@@ -144,6 +144,37 @@ describe('a kill reaches this host’s supervisors at once', () => {
     // Unregistered on its way out: the next kill finds nobody to ask.
     expect(await findSupervisors(env)).toEqual([]);
   });
+
+  it('stops a bot whose slot was paused after exec read the pause and before its supervisor could be reached', async () => {
+    const env = { KEYCTL_RUNTIME_DIR: runtimeBase() };
+    const coordination = new MemoryCoordination();
+    // exec read the pause (not paused) before it started the supervisor (src/cli/commands/exec.ts); the kill landed
+    // before the supervisor registered or listened, so it found nothing to ask. The watch is a minute away.
+    await paused(coordination);
+    const started = performance.now();
+    const result = await runSupervised({
+      store: new MemoryStore(),
+      coordination,
+      slotPath: SLOT,
+      initial: KEY,
+      readCurrent: async () => KEY,
+      describeCurrent: async () => ({ version: 'v1' }),
+      isPaused: async () => (await readPause(coordination, SLOT)) !== null,
+      command: process.execPath,
+      args: ['-e', 'setInterval(() => {}, 1000)'],
+      envPrefix: 'KEYCTL_',
+      mask: true,
+      restartOnRotate: false,
+      reloadSignal: 'SIGTERM',
+      watchMs: 60_000,
+      env: { PATH: process.env.PATH, ...env },
+      stdout: process.stdout,
+      stderr: process.stderr,
+      events: { info: () => undefined, warn: () => undefined, handover: () => undefined },
+    });
+    expect(result).toEqual(expect.objectContaining({ exitCode: 3, signal: 'SIGTERM' }));
+    expect(performance.now() - started).toBeLessThan(10_000);
+  }, 20_000);
 
   it('registers in a 0700 directory of its own user, the registration 0600, and nothing secret in it', async () => {
     const base = runtimeBase();
