@@ -88,7 +88,7 @@ export interface ExecOptions {
   events: ExecEvents;
   /** Register in the hand-over registry (default true). */
   register?: boolean;
-  /** Work that must finish before the bot starts (the audit entry); the registration starts after the bot. */
+  /** Work that must finish before the bot starts (the audit entry), run alongside the registration. */
   before?: Promise<unknown>;
   /** `--user`: start the bot (each start, in every mode) under this uid and gid, with its HOME, USER and LOGNAME. */
   runAs?: RunAs;
@@ -286,24 +286,19 @@ class Supervisor {
 
   async run(): Promise<ExecResult> {
     const o = this.o;
-    // Env mode: a started child uses the key it got. Pipe mode: it counts once it acks. Started once the bot has been
-    // (a locked, synced store write: before it, it took disk and CPU time from the audit entry the bot waits for), and
-    // in the same tick, so a later registry update (an ack) still queues behind it. The bot never waited for it anyway.
-    let registered: Promise<void> | undefined;
-    const register = () => {
-      if (o.register === false || registered) return;
-      registered = registerConsumer(o.coordination, o.slotPath, this.execId, {
-        ...this.consumer,
-        fingerprint: o.fd === undefined ? this.current.fingerprint : null,
-        ackedAt: o.fd === undefined ? new Date().toISOString() : null,
-      }).catch((err: unknown) =>
-        o.events.warn(
-          `could not register in the hand-over registry (${(err as { code?: string }).code ?? 'error'}); rotation will wait out the grace period.`,
-        ),
-      );
-      // Later registry updates queue behind the registration, so an early ack never overtakes it.
-      this.registry = registered;
-    };
+    // Env mode: a started child uses the key it got. Pipe mode: it counts once it acks.
+    const registered =
+      o.register === false
+        ? undefined
+        : registerConsumer(o.coordination, o.slotPath, this.execId, {
+            ...this.consumer,
+            fingerprint: o.fd === undefined ? this.current.fingerprint : null,
+            ackedAt: o.fd === undefined ? new Date().toISOString() : null,
+          }).catch((err: unknown) =>
+            o.events.warn(
+              `could not register in the hand-over registry (${(err as { code?: string }).code ?? 'error'}); rotation will wait out the grace period.`,
+            ),
+          );
     const forward = (signal: NodeJS.Signals) => {
       if (STOPPING_SIGNALS.has(signal)) this.stopping = true;
       this.child?.kill(signal);
@@ -336,6 +331,9 @@ class Supervisor {
     let timer: NodeJS.Timeout | undefined;
     let last: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
     try {
+      // The bot starts without waiting for the registry write (it costs start-up time, and the bot got CURRENT anyway);
+      // later registry updates queue behind the registration, so an early ack never overtakes it.
+      if (registered) this.registry = registered;
       if (o.runAs) this.user = await import('./user.js');
       await o.before;
       for (const s of FORWARDED_SIGNALS) process.on(s, forward);
@@ -348,7 +346,6 @@ class Supervisor {
         // A kill came before the bot (re)started: it is not started again.
         if (this.paused) return { exitCode: 3, signal: null, delivered: [...this.delivered] };
         const running = this.start(this.current);
-        register();
         const reachable = listen();
         // A kill between exec's pause read and this supervisor becoming reachable (registered, listening) found no
         // bot to stop: one more read once it is, so such a kill stops the bot now, not at the next watch.

@@ -120,7 +120,7 @@ export const run = async (ctx: ExecContext, args: string[], opts: Record<string,
   if (opts.preflight) await preflight(ctx, slot, creds, mode);
 
   const result = await runSupervised({
-    // Nobody gets a key unaudited: the entry is written before the bot starts.
+    // Nobody gets a key unaudited: the entry is written before the bot starts (alongside the registration).
     before: ctx.record({
       ref: slot.ref,
       fingerprint: creds.fingerprint,
