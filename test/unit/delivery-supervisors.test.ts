@@ -13,13 +13,40 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryCoordination } from '../../providers/memory/coordination.js';
 import { MemoryStore } from '../../providers/memory/index.js';
-import { runSupervised, type ExecResult } from '../../src/delivery/exec.js';
+import { runSupervised, type ExecOptions, type ExecResult } from '../../src/delivery/exec.js';
 import { readConsumers, registerConsumer } from '../../src/delivery/handover.js';
 import { pause, readPause, type PauseRecord } from '../../src/delivery/pause.js';
 import { findSupervisors, listenForStop, pidAlive, stopSupervisors, type Registration } from '../../src/delivery/supervisors.js';
 
 const SLOT = 'bots/alpha/arb1';
 const KEY = { ref: 'alpha/arb1', apiKey: 'FAKE-api-key-0001', secret: 'FAKE-secret-0001', fingerprint: 'fp-0001', version: 'v1' };
+
+/** A supervisor of SLOT for KEY whose watch is a minute away: within a test, only a kill's wake-up (or the read it makes
+ * once reachable) stops its bot. */
+function supervisorOf(
+  coordination: MemoryCoordination,
+  env: NodeJS.ProcessEnv,
+  o: Pick<ExecOptions, 'args' | 'stdout' | 'stderr'> & Partial<ExecOptions>,
+): ExecOptions {
+  return {
+    store: new MemoryStore(),
+    coordination,
+    slotPath: SLOT,
+    initial: KEY,
+    readCurrent: async () => KEY,
+    describeCurrent: async () => ({ version: 'v1' }),
+    isPaused: async () => false,
+    command: process.execPath,
+    envPrefix: 'KEYCTL_',
+    mask: true,
+    restartOnRotate: false,
+    reloadSignal: 'SIGTERM',
+    watchMs: 60_000,
+    env: { PATH: process.env.PATH, ...env },
+    events: { info: () => undefined, warn: () => undefined, handover: () => undefined },
+    ...o,
+  };
+}
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -65,26 +92,15 @@ async function supervise(env: NodeJS.ProcessEnv, coordination: MemoryCoordinatio
       cb();
     },
   });
-  const done = runSupervised({
-    store: new MemoryStore(),
-    coordination,
-    slotPath,
-    initial: KEY,
-    readCurrent: async () => KEY,
-    describeCurrent: async () => ({ version: 'v1' }),
-    isPaused: async () => false, // the poll never fires within a test (watchMs below); only the wake-up can stop it
-    command: process.execPath,
-    args: ['-e', 'console.log("pid " + process.pid); setInterval(() => {}, 1000)'],
-    envPrefix: 'KEYCTL_',
-    mask: true,
-    restartOnRotate: false,
-    reloadSignal: 'SIGTERM',
-    watchMs: 60_000,
-    env: { PATH: process.env.PATH, ...env },
-    stdout: sink,
-    stderr: sink,
-    events: { info: () => undefined, warn: (t) => warnings.push(t), handover: () => undefined },
-  });
+  const done = runSupervised(
+    supervisorOf(coordination, env, {
+      slotPath,
+      args: ['-e', 'console.log("pid " + process.pid); setInterval(() => {}, 1000)'],
+      stdout: sink,
+      stderr: sink,
+      events: { info: () => undefined, warn: (t) => warnings.push(t), handover: () => undefined },
+    }),
+  );
   const end = Date.now() + 10_000;
   let pid: number | undefined;
   let reg: Registration | undefined;
@@ -152,26 +168,14 @@ describe('a kill reaches this host’s supervisors at once', () => {
     // before the supervisor registered or listened, so it found nothing to ask. The watch is a minute away.
     await paused(coordination);
     const started = performance.now();
-    const result = await runSupervised({
-      store: new MemoryStore(),
-      coordination,
-      slotPath: SLOT,
-      initial: KEY,
-      readCurrent: async () => KEY,
-      describeCurrent: async () => ({ version: 'v1' }),
-      isPaused: async () => (await readPause(coordination, SLOT)) !== null,
-      command: process.execPath,
-      args: ['-e', 'setInterval(() => {}, 1000)'],
-      envPrefix: 'KEYCTL_',
-      mask: true,
-      restartOnRotate: false,
-      reloadSignal: 'SIGTERM',
-      watchMs: 60_000,
-      env: { PATH: process.env.PATH, ...env },
-      stdout: process.stdout,
-      stderr: process.stderr,
-      events: { info: () => undefined, warn: () => undefined, handover: () => undefined },
-    });
+    const result = await runSupervised(
+      supervisorOf(coordination, env, {
+        isPaused: async () => (await readPause(coordination, SLOT)) !== null,
+        args: ['-e', 'setInterval(() => {}, 1000)'],
+        stdout: process.stdout,
+        stderr: process.stderr,
+      }),
+    );
     expect(result).toEqual(expect.objectContaining({ exitCode: 3, signal: 'SIGTERM' }));
     expect(performance.now() - started).toBeLessThan(10_000);
   }, 20_000);
@@ -199,27 +203,21 @@ describe('a kill reaches this host’s supervisors at once', () => {
     const sink = new PassThrough();
     sink.on('data', (d: Buffer) => out.push(d.toString()));
     const warnings: string[] = [];
-    const done = runSupervised({
-      store: new MemoryStore(),
-      coordination,
-      slotPath: SLOT,
-      initial: KEY,
-      readCurrent: async () => KEY,
-      describeCurrent: async () => ({ version: 'v1' }),
-      isPaused: async () => false,
-      command: process.execPath,
-      args: ['-e', 'setTimeout(() => {}, 300)'],
-      envPrefix: 'KEYCTL_',
-      mask: false,
-      restartOnRotate: false,
-      reloadSignal: 'SIGTERM',
-      watchMs: 60_000,
-      // Only this base: the others (XDG, /tmp) are not offered.
-      env: { PATH: process.env.PATH, KEYCTL_RUNTIME_DIR: base, TMPDIR: base },
-      stdout: sink,
-      stderr: sink,
-      events: { info: () => undefined, warn: (t) => warnings.push(t), handover: () => undefined },
-    });
+    const done = runSupervised(
+      supervisorOf(
+        coordination,
+        {},
+        {
+          args: ['-e', 'setTimeout(() => {}, 300)'],
+          mask: false,
+          // Only this base: the others (XDG, /tmp) are not offered.
+          env: { PATH: process.env.PATH, KEYCTL_RUNTIME_DIR: base, TMPDIR: base },
+          stdout: sink,
+          stderr: sink,
+          events: { info: () => undefined, warn: (t) => warnings.push(t), handover: () => undefined },
+        },
+      ),
+    );
     expect((await done).exitCode).toBe(0);
     expect(warnings.join('\n')).toMatch(/no wake-up channel for keyctl kill.*open to other users/);
     expect(readdirSync(join(base, `keyctl-${uid}`))).toEqual([]);
