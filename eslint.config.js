@@ -61,7 +61,8 @@ export default tseslint.config(
     rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true, allowUnsafeDynamicCyclicDependency: true }] },
   },
   // Layers, top to bottom: cli -> app -> rotation, delivery, audit, events, schedules -> exchanges, providers, config
-  // -> domain (and errors.ts). A layer imports only what is below it; the daemon is a second top beside cli.
+  // -> domain (and the error types, @keyctl/client/errors). A layer imports only what is below it; the daemon is a second
+  // top beside cli.
   {
     files: ['src/**/*.ts', 'providers/**/*.ts', 'schedules/**/*.ts'],
     ignores: ['src/cli/**'],

@@ -16,7 +16,7 @@ import { AwsSecretsManagerStore } from '../../providers/aws/store.js';
 import { ensureTable, partition, sdkDynamoApi, type DynamoApi } from '../../providers/aws/table.js';
 import type { CoordinationStore } from '../../providers/coordination.js';
 import { SecretBackedCoordination, type LeaseBackend } from '../../providers/coordination/secret-backed.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { AwsLimits } from '../helpers/aws-limits.js';
 import { FAKE_AWS_ENV, skipWithoutMoto, startMoto, type MotoServer } from '../helpers/moto.js';
 import { coordinationContract } from './coordination-suite.js';

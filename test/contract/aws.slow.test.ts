@@ -18,7 +18,7 @@ import { ensureTable, sdkDynamoApi, type DynamoApi } from '../../providers/aws/t
 import type { AwsStoreOptions } from '../../providers/aws/client.js';
 import { AwsLimits } from '../helpers/aws-limits.js';
 import type { SecretStore } from '../../providers/types.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { FAKE_AWS_ENV, skipWithoutMoto, startMoto, type MotoServer } from '../helpers/moto.js';
 import { providerContract } from './provider-suite.js';
 

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CoordinationStore, Lease, RecordValue } from '../../providers/coordination.js';
-import { FencedError, KeyctlError, LockedError } from '../../src/errors.js';
+import { FencedError, KeyctlError, LockedError } from '@keyctl/client/errors';
 import { caught } from '../helpers/caught.js';
 
 export interface CoordinationHarness {

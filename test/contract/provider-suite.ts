@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import type { SecretStore } from '../../providers/types.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { caught } from '../helpers/caught.js';
 
 export interface ProviderHarness {

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectVault, createStore, readStageWithDataAccess } from '../../providers/vault/index.js';
 import { vaultStoreSchema } from '../../src/config/schema.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 
 export interface VaultTarget {
   address: string;

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 
 /** The KeyctlError `p` rejects with; fails the test when it resolves or rejects with anything else. */
 export async function caught(p: Promise<unknown>): Promise<KeyctlError> {

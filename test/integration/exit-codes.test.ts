@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { specs } from '../../src/cli/specs/index.js';
-import { EXIT_CODE_MEANINGS } from '../../src/errors.js';
+import { EXIT_CODE_MEANINGS } from '@keyctl/client/errors';
 import { createCoordination, createStore, docFileName } from '../../providers/local/index.js';
 import { BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { CLIENT_IP, makeWorld, type World } from '../helpers/world.js';

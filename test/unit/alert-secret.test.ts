@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../providers/memory/index.js';
 import { alertSecretResolver, storeAlertSecret } from '../../src/app/alert-secrets.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { Recorder } from './app-world.js';
 
 const URL_1 = 'https://hooks.slack.invalid/services/FAKE/FAKE/fake-token-0001';

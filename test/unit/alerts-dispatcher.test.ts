@@ -11,7 +11,7 @@ import { alertFromEvent } from '../../src/alerts/events.js';
 import { alertsSchema } from '../../src/alerts/schema.js';
 import { conditionKey, makeAlert, resolutionOf, type Alert, type AlertResult } from '../../src/alerts/types.js';
 import { parseOptions } from '../../src/config/schema.js';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import { webhookReceiver, type WebhookReceiver } from '../helpers/alert-receivers.js';
 
 const HMAC_SECRET = 'FAKE-SECRET-CANARY-hmac-1001';

@@ -10,7 +10,7 @@ import { checklist, type ChecklistDeps, type ChecklistReport, type HostVerdicts 
 import { review, reviewMarkdown } from '../../src/app/review.js';
 import { checklistSchema } from '../../src/config/checklist-schema.js';
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigError, UsageError } from '../../src/errors.js';
+import { ConfigError, UsageError } from '@keyctl/client/errors';
 import { appWorld, type AppWorld } from './app-world.js';
 import { caught } from '../helpers/caught.js';
 

@@ -9,7 +9,7 @@ import type { ExchangeAdapter, KeyInspection } from '../../src/exchanges/types.j
 import { MemoryCoordination } from '../../providers/memory/coordination.js';
 import { MemoryStore } from '../../providers/memory/index.js';
 import type { CoordinationRecord, RecordValue, RecordWriteOptions } from '../../providers/coordination.js';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import { appWorld, CLIENT_IP, liveKeys, type AppWorld } from './app-world.js';
 
 let w: AppWorld | undefined;
@@ -44,7 +44,7 @@ function handMadeKeysExchange(dead: Set<string>): ExchangeAdapter {
     listKeys: async () => [],
     ping: async (req) => {
       if (dead.has(req.key.apiKey)) {
-        const { ExchangeError } = await import('../../src/errors.js');
+        const { ExchangeError } = await import('@keyctl/client/errors');
         throw new ExchangeError('KEY_REJECTED', 'API key is invalid.');
       }
     },

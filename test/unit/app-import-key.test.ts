@@ -94,7 +94,7 @@ describe('importKey', () => {
       id: 'bybit',
       capabilities: { inspect: false },
       inspect: async () => {
-        const { ExchangeError } = await import('../../src/errors.js');
+        const { ExchangeError } = await import('@keyctl/client/errors');
         throw new ExchangeError('CAPABILITY_GAP', 'bybit offers no API to inspect keys.');
       },
     } as unknown as ExchangeAdapter;
@@ -111,7 +111,7 @@ describe('importKey', () => {
     w = await appWorld({ sandbox: true });
     const key = await sandboxKey(w, { Spot: ['SpotTrade'] });
     const target = resolveKey(w.deps.inventory, 'alpha/arb1');
-    const { ConflictError } = await import('../../src/errors.js');
+    const { ConflictError } = await import('@keyctl/client/errors');
     w.store.write = async () => {
       throw new ConflictError('CURRENT changed meanwhile.');
     };

@@ -3,7 +3,7 @@ import { createRotationEngine } from '../../src/app/engine.js';
 import { revoke } from '../../src/app/revoke.js';
 import { fingerprint } from '../../src/domain/credentials.js';
 import { resolveSlot } from '../../src/domain/resolve.js';
-import { ExchangeError } from '../../src/errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import type { ExchangeAdapter } from '../../src/exchanges/types.js';
 import { REVOKE_PASSES } from '../../src/rotation/engine.js';
 import { appWorld, CLIENT_IP, liveKeys, type AppWorld } from './app-world.js';

@@ -4,7 +4,7 @@ import { rotate, rotateDue, type SlotRotation } from '../../src/app/rotate.js';
 import { fingerprint } from '../../src/domain/credentials.js';
 import { violationFlags } from '../../src/domain/key-state.js';
 import { selectSlots } from '../../src/domain/resolve.js';
-import { ExchangeError, ProviderError } from '../../src/errors.js';
+import { ExchangeError, ProviderError } from '@keyctl/client/errors';
 import type { RotationEngine } from '../../src/rotation/engine.js';
 import type { SecretStore } from '../../providers/types.js';
 import { getAdapter } from '../../src/exchanges/registry.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { status } from '../../src/app/status.js';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 import { appWorld, type AppWorld } from './app-world.js';
 
 let w: AppWorld | undefined;

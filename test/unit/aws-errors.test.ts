@@ -5,7 +5,7 @@ import type { SecretsManagerApi } from '../../providers/aws/api.js';
 import { mapAwsError, withThrottleRetry } from '../../providers/aws/errors.js';
 import type { DynamoApi } from '../../providers/aws/table.js';
 import { AwsSecretsManagerStore, kmsKeysDiffer } from '../../providers/aws/store.js';
-import { ExitCode, KeyctlError, ProviderError } from '../../src/errors.js';
+import { ExitCode, KeyctlError, ProviderError } from '@keyctl/client/errors';
 
 const CANARY = 'FAKE-SECRET-canary-aws-0d1e';
 

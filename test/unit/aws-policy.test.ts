@@ -18,7 +18,7 @@ import { run } from '../../src/cli/commands/aws-policy.js';
 import type { CliContext } from '../../src/cli/context.js';
 import { Output } from '../../src/cli/output.js';
 import { parseConfig } from '../../src/config/load.js';
-import { ExitCode, KeyctlError } from '../../src/errors.js';
+import { ExitCode, KeyctlError } from '@keyctl/client/errors';
 
 const SLOTS = `
 accounts:

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, loadConfig, resolveConfigPath } from '../../src/config/load.js';
 import { configJsonSchema } from '../../src/config/json-schema.js';
-import { ConfigError, UsageError } from '../../src/errors.js';
+import { ConfigError, UsageError } from '@keyctl/client/errors';
 import { configDurationMs, parseDuration } from '../../schedules/duration.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../docs/examples/keyctl.yaml', import.meta.url));

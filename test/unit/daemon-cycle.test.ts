@@ -9,7 +9,7 @@ import { createRotationEngine } from '../../src/app/engine.js';
 import { AlertConditions } from '../../src/daemon/conditions.js';
 import { runCycle } from '../../src/daemon/cycle.js';
 import { readPause } from '../../src/delivery/pause.js';
-import { RotationIncompleteError } from '../../src/errors.js';
+import { RotationIncompleteError } from '@keyctl/client/errors';
 import { silentLogger } from '../../src/events/logger.js';
 import type { KeyctlEvent } from '../../src/events/types.js';
 import type { RotationEngine } from '../../src/rotation/engine.js';

@@ -16,7 +16,7 @@ import { appWorld, UNSAFE_BOT } from './app-world.js';
 import { reviewSummary, type Review } from '../../src/app/review.js';
 import { silentLogger } from '../../src/events/logger.js';
 import type { KeyctlEvent } from '../../src/events/types.js';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 

@@ -11,7 +11,7 @@ import { encodeMessage } from '@keyctl/client/protocol';
 import { encodePayload, formatToken } from '@keyctl/client/token';
 import { issueLocalToken } from '@keyctl/client/local/tokens';
 import { assertBuilt } from '../helpers/cli.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 
 const INDEX = pathToFileURL(fileURLToPath(new URL('../../dist/src/index.js', import.meta.url))).href;
 const HOOK = fileURLToPath(new URL('../fixtures/delivery/record-loads.mjs', import.meta.url));

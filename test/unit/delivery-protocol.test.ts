@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { credentialsEnv, decodeMessage, encodeMessage, envNames, LineSplitter, assertEnvPrefix } from '@keyctl/client/protocol';
 import { decodePayload, encodePayload, formatToken, parseToken } from '@keyctl/client/token';
 import { childEnv, parseFd, parseSignal, storeCredentialEnv } from '../../src/delivery/exec.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 
 const creds = { ref: 'alpha/arb1', apiKey: 'FAKE-KEY-1', secret: 'FAKE-SECRET-1', fingerprint: '0011223344556677' };
 

@@ -12,7 +12,7 @@ import {
   selectSlots,
   staffMember,
 } from '../../src/domain/resolve.js';
-import { ExitCode, KeyctlError } from '../../src/errors.js';
+import { ExitCode, KeyctlError } from '@keyctl/client/errors';
 
 const inv = parseConfig(
   `

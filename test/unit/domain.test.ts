@@ -3,7 +3,7 @@ import { parseRef, formatRef, storePath, refFromPath } from '../../src/domain/re
 import { parseCredentials, importIdempotencyKey } from '../../src/domain/credentials.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { Redactor } from '../../src/audit/redact.js';
-import { KeyctlError, toKeyctlError, ExitCode } from '../../src/errors.js';
+import { KeyctlError, toKeyctlError, ExitCode } from '@keyctl/client/errors';
 
 const SECRET = 'FAKE-secret-0123456789abcdef';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mappedEnv, resolveEnvMap } from '../../src/delivery/env-map.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 
 const creds = {
   ref: 'alpha/arb1',

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { adapter as binanceAdapter, capabilities as binanceCaps, parseBinanceRestrictions } from '../../src/exchanges/binance/adapter.js';
 import { inspectKey } from '../../src/exchanges/inspect-key.js';
-import { ExchangeError } from '../../src/errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import type { KeyTarget } from '../../src/domain/policy.js';
 import { caught } from '../helpers/caught.js';
 import { duplicatedEntries, fieldMutations, PROTOTYPE_NAMES, sameTypeMutations, withField } from '../helpers/fuzz.js';

@@ -497,7 +497,7 @@ describe('kucoin: deleting a sub key (the orphan sweep with a lost passphrase)',
   it('a passphrase KuCoin refuses (400100) is the same report, not a bare refusal', async () => {
     vi.mocked(createClient).mockResolvedValue({
       call: async () => {
-        const { ExchangeError } = await import('../../src/errors.js');
+        const { ExchangeError } = await import('@keyctl/client/errors');
         throw new ExchangeError('EXCHANGE_REFUSED', 'kucoin refused deleting a sub-account key (400100 Passphrase error).', {
           details: { exchange: 'kucoin', exchangeCode: '400100' },
         });

@@ -13,7 +13,7 @@ import { adapter as mexcAdapter, capabilities as mexcCaps } from '../../src/exch
 import { inspectKey } from '../../src/exchanges/inspect-key.js';
 import type { KeyTarget } from '../../src/domain/policy.js';
 import type { ExchangeAdapter } from '../../src/exchanges/types.js';
-import { ExchangeError } from '../../src/errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import { caught } from '../helpers/caught.js';
 import { crashing, fieldMutations, passing, prototypeTokenMutations, sameTypeMutations } from '../helpers/fuzz.js';
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import ccxt from 'ccxt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExchangeError, ExitCode, InternalError, KeyctlError } from '../../src/errors.js';
+import { ExchangeError, ExitCode, InternalError, KeyctlError } from '@keyctl/client/errors';
 import {
   asMasterError,
   createClient,

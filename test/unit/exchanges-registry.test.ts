@@ -1,6 +1,6 @@
 import ccxt from 'ccxt';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { ExchangeError } from '../../src/errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import { createClient } from '../../src/exchanges/ccxt.js';
 import { capabilitiesOf } from '../../src/exchanges/descriptor.js';
 import {

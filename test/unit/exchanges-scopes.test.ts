@@ -15,7 +15,7 @@ import { kucoinPermissionFor, kucoinScopes } from '../../src/exchanges/kucoin/ad
 import { MEXC_PERMISSIONS, mexcPermissionsFor, mexcScopes } from '../../src/exchanges/mexc/adapter.js';
 import { MEXC_SUB_KEY_PERMISSIONS } from '../../src/exchanges/mexc/sandbox.js';
 import { okxPermFor, okxScopes } from '../../src/exchanges/okx/adapter.js';
-import { ExchangeError } from '../../src/errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import type { DeclarableScope } from '../../src/domain/scopes.js';
 
 describe('bybit scope mapping', () => {

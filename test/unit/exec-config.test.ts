@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execConfig } from '../../src/cli/exec-config.js';
-import { ConfigError, UsageError } from '../../src/errors.js';
+import { ConfigError, UsageError } from '@keyctl/client/errors';
 
 const MASTER = Buffer.alloc(32, 0x42).toString('base64');
 const OTHER_MASTER = Buffer.alloc(32, 0x43).toString('base64');

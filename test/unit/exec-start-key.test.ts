@@ -4,7 +4,7 @@ import { readCurrent } from '../../src/delivery/current.js';
 import { readStartKey, rotatesAtOf } from '../../src/delivery/exec.js';
 import type { SlotKey } from '../../src/domain/resolve.js';
 import type { RotationWindow, Slot } from '../../src/domain/inventory.js';
-import { MissingKeyError } from '../../src/errors.js';
+import { MissingKeyError } from '@keyctl/client/errors';
 import { configDurationMs } from '../../schedules/duration.js';
 
 function slotKey(rotate: Slot['rotate']): SlotKey {

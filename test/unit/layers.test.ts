@@ -68,7 +68,7 @@ describe('layer rules', () => {
     const allowed: Array<[string, string]> = [
       [
         'src/domain/planted.ts',
-        "import { UsageError } from '../errors.js';\nimport { parseRef } from './refs.js';\nexport const x = [UsageError, parseRef];\n",
+        "import { UsageError } from '@keyctl/client/errors';\nimport { parseRef } from './refs.js';\nexport const x = [UsageError, parseRef];\n",
       ],
       ['src/exchanges/planted.ts', "import type { Scope } from '../domain/scopes.js';\nexport type X = Scope;\n"],
       ['src/rotation/planted.ts', "import { getAdapter } from '../exchanges/registry.js';\nexport const x = getAdapter;\n"],

@@ -14,7 +14,7 @@ import {
 } from '../../providers/local/index.js';
 import { docAad, open, parseKeyring, seal, unwrapDataKey, type Sealed } from '@keyctl/client/local/crypto';
 import { LocalCoordination } from '../../providers/local/coordination.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { caught } from '../helpers/caught.js';
 
 const FAKE_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');

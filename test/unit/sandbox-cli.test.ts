@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { serveSandbox } from '../../src/cli/commands/sandbox.js';
 import { CliContext } from '../../src/cli/context.js';
 import { specs } from '../../src/cli/specs/sandbox.js';
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '@keyctl/client/errors';
 
 function ctxFor(json: boolean) {
   const stdout = new PassThrough();

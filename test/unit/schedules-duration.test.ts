@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ExitCode, UsageError } from '../../src/errors.js';
+import { ExitCode, UsageError } from '@keyctl/client/errors';
 import { configDurationMs, formatDuration, isoDurationMs, MAX_DURATION_MS, parseDuration } from '../../schedules/duration.js';
 
 const S = 1000;

@@ -13,7 +13,7 @@ import {
   UNSCRUBBED_ENV,
 } from '../../src/cli/startup-env.js';
 import { assertOwnEnvironClean, storeCredentialEnv, UNSCRUBBED_ENV as EXEC_UNSCRUBBED_ENV } from '../../src/delivery/exec.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 
 const KEY = Buffer.alloc(32, 0x61).toString('base64'); // obviously fake: 32 bytes of 'a'
 let dir: string;

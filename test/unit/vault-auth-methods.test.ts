@@ -13,7 +13,7 @@ import { openVaultHttp } from '../../providers/vault/connect.js';
 import { mapVaultError } from '../../providers/vault/errors.js';
 import { VaultApiError, VaultHttp } from '../../providers/vault/http.js';
 import { vaultStoreSchema } from '../../src/config/schema.js';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError } from '@keyctl/client/errors';
 
 interface Call {
   method: string;

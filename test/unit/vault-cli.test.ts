@@ -14,7 +14,7 @@ import { ensureAuditKey } from '../../src/audit/key.js';
 import { CliContext, type CliIo } from '../../src/cli/context.js';
 import { run as runApprole } from '../../src/cli/commands/vault-approle.js';
 import { run as runPolicy } from '../../src/cli/commands/vault-policy.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { vaultStoreSchema } from '../../src/config/schema.js';
 import { VaultApiError } from '../../providers/vault/http.js';
 import { capabilitiesFor, matches, parsePolicy } from '../fakes/vault-acl.js';

@@ -1,7 +1,7 @@
 /** Sealed, denied, expired-token, unreachable and misconfigured Vaults: each is a clear exit-4 ProviderError with a hint. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createStore } from '../../providers/vault/index.js';
-import { ExitCode, KeyctlError } from '../../src/errors.js';
+import { ExitCode, KeyctlError } from '@keyctl/client/errors';
 import { vaultStoreSchema } from '../../src/config/schema.js';
 import { vaultBed, type VaultBed } from './vault-helpers.js';
 import { caught } from '../helpers/caught.js';

@@ -1,6 +1,6 @@
 /** Token renewal for the daemon: renews at 2/3 of the TTL on an unref'd timer, and says when it cannot. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ProviderError } from '../../src/errors.js';
+import type { ProviderError } from '@keyctl/client/errors';
 import { vaultBed, type VaultBed } from './vault-helpers.js';
 
 let bed: VaultBed;

@@ -15,7 +15,7 @@ import { openVaultHttp } from '../../providers/vault/connect.js';
 import { resolveVaultTls } from '../../providers/vault/tls.js';
 import * as v from 'valibot';
 import { parseOptions, vaultStoreSchema } from '../../src/config/schema.js';
-import { KeyctlError, ProviderError } from '../../src/errors.js';
+import { KeyctlError, ProviderError } from '@keyctl/client/errors';
 
 const hasOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
 

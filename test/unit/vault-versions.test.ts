@@ -4,7 +4,7 @@
  * its bookkeeping in the stage record, and mirrors only the staged versions into custom_metadata.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { vaultBed, type VaultBed } from './vault-helpers.js';
 
 let bed: VaultBed;

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connectVault, unwrapChecked, WRAP_PATH } from '../../providers/vault/index.js';
 import { issueWrappedSecretId, setupBotAppRole } from '../../providers/vault/policy.js';
-import { KeyctlError } from '../../src/errors.js';
+import { KeyctlError } from '@keyctl/client/errors';
 import { vaultStoreSchema } from '../../src/config/schema.js';
 import { vaultBed, type VaultBed } from './vault-helpers.js';
 

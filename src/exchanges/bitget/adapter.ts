@@ -26,7 +26,7 @@ import {
   unknownScope,
 } from '../normalize.js';
 import { generatePassphrase } from '../passphrase.js';
-import { ExchangeError, KeyctlError } from '../../errors.js';
+import { ExchangeError, KeyctlError } from '@keyctl/client/errors';
 import { fingerprint } from '../../domain/fingerprint.js';
 import type { DeclarableScope, Scope } from '../../domain/scopes.js';
 import type {

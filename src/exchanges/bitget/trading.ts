@@ -12,7 +12,7 @@
  */
 import * as v from 'valibot';
 import { capabilityGap, createClient, type ExchangeClient } from '../ccxt.js';
-import { ExchangeError } from '../../errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import { badAnswer, obj, parseAnswer, repeats } from '../normalize.js';
 import { decimal, everyOne, isZero, minus, nonEmpty } from '../trading-kit.js';
 import type { OpenOrder, OpenPosition, TradingApi, TradingMarket, TradingRequest } from '../types.js';

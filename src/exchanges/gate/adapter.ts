@@ -24,7 +24,7 @@ import {
   toIso,
   unknownScope,
 } from '../normalize.js';
-import { ExchangeError, KeyctlError } from '../../errors.js';
+import { ExchangeError, KeyctlError } from '@keyctl/client/errors';
 import type { DeclarableScope, Scope } from '../../domain/scopes.js';
 import type {
   CreateKeyRequest,

@@ -10,7 +10,7 @@
  */
 import * as v from 'valibot';
 import { createClient } from '../ccxt.js';
-import { ExchangeError } from '../../errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import { badAnswer, parseAnswer, repeats } from '../normalize.js';
 import { decimal, everyOne, nonEmpty } from '../trading-kit.js';
 import type { ExchangeClient } from '../ccxt.js';

@@ -26,7 +26,7 @@ import {
   unknownScope,
   ownEntry,
 } from '../normalize.js';
-import { ExchangeError, KeyctlError } from '../../errors.js';
+import { ExchangeError, KeyctlError } from '@keyctl/client/errors';
 import type { DeclarableScope, Scope } from '../../domain/scopes.js';
 import type {
   CreateKeyRequest,

@@ -8,7 +8,7 @@
  * by hand). A request naming futures all the same is refused the same way.
  */
 import * as v from 'valibot';
-import { ExchangeError } from '../../errors.js';
+import { ExchangeError } from '@keyctl/client/errors';
 import { createClient } from '../ccxt.js';
 import { badAnswer, parseAnswer, repeats } from '../normalize.js';
 import { decimal, everyOne, minus, nonEmpty } from '../trading-kit.js';
