@@ -4,59 +4,26 @@
  * without an undocumented expiry (https://www.kucoin.com/docs-new/api-3470130), and signatures checked over the query as
  * KuCoin signs it, not URL-encoded (https://www.kucoin.com/docs-new/authentication), with values that need encoding.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { skipCcxtThrottle } from '../helpers/ccxt-throttle.js';
+import { describe, expect, it } from 'vitest';
+import { documentedExchange, DOCS_CALL as CALL, DOCS_CLIENT_IP as CLIENT_IP } from '../helpers/documented-exchange.js';
 import { evaluateKey } from '../../src/domain/policy.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
-import { getAdapter } from '../../src/exchanges/registry.js';
-import type { CallOptions, Credentials, DeleteKeyRequest, ExchangeAccount, ExchangeAdapter } from '../../src/exchanges/types.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import type { Credentials, DeleteKeyRequest } from '../../src/exchanges/types.js';
 import { caught } from '../helpers/caught.js';
 
-const CLIENT_IP = '203.0.113.10';
-const CALL: CallOptions = { timeoutMs: 5_000, attempts: 2, backoffMs: 10 };
-
 describe('kucoin, as documented: through the adapter, real ccxt and the sandbox', () => {
-  skipCcxtThrottle();
-  let sandbox: RunningSandbox;
-  let adapter: ExchangeAdapter;
-  let account: ExchangeAccount;
-  let mainUid: string;
-  let master: Credentials;
-  let sub: string;
+  const ex = documentedExchange('kucoin', 'General');
 
-  beforeAll(async () => {
-    sandbox = await startSandbox({ admin: true, clientIp: CLIENT_IP });
-    adapter = await getAdapter('kucoin');
-    account = { name: 'kucoin-main', exchange: 'kucoin', baseUrl: `${sandbox.url}/kucoin` };
-    mainUid = (await sandbox.admin.createAccount('kucoin')).uid;
-    master = (await sandbox.admin.createKey({
-      exchange: 'kucoin',
-      owner: mainUid,
-      master: true,
-      permissions: 'General',
-      ips: [CLIENT_IP],
-      label: 'keyctl master',
-    })) as Credentials;
-  });
-  afterAll(async () => {
-    await sandbox?.close();
-  });
-  beforeEach(async () => {
-    sub = (await sandbox.admin.createSubaccount('kucoin', mainUid)).id;
-  });
-
-  const create = (label: string) =>
-    adapter.createKey({ ...CALL, account, master, subaccount: sub, scopes: ['spot:trade'], ips: [CLIENT_IP], label });
+  const create = (label: string) => ex.adapter.createKey({ ...ex.masterCall(), scopes: ['spot:trade'], ips: [CLIENT_IP], label });
   const del = (apiKey: string, extra: { passphrase?: string; label?: string } = {}) =>
-    adapter.deleteKey({ ...CALL, account, master, subaccount: sub, apiKey, ...extra } as DeleteKeyRequest);
-  const listed = async () => (await adapter.listKeys({ ...CALL, account, master, subaccount: sub })).map((k) => k.apiKey);
+    ex.adapter.deleteKey({ ...ex.masterCall(), apiKey, ...extra } as DeleteKeyRequest);
+  const listed = async () => (await ex.adapter.listKeys(ex.masterCall())).map((k) => k.apiKey);
 
   describe('orphan sweep: a key whose passphrase was never stored', () => {
     it('is not deleted with a guess: a typed error names it by fingerprint and label and points to the web UI', async () => {
       // keyctl created it, then stopped before storing it: the sweep knows its key and label, not its passphrase.
       const orphan = await create('keyctl-rot-lost1');
-      const mine = (await adapter.listKeys({ ...CALL, account, master, subaccount: sub })).find((k) => k.apiKey === orphan.apiKey);
+      const mine = (await ex.adapter.listKeys(ex.masterCall())).find((k) => k.apiKey === orphan.apiKey);
       expect(mine?.label).toBe('keyctl-rot-lost1');
 
       const err = await caught(del(orphan.apiKey, { label: 'keyctl-rot-lost1' }));
@@ -64,14 +31,14 @@ describe('kucoin, as documented: through the adapter, real ccxt and the sandbox'
         code: 'PASSPHRASE_UNKNOWN',
         exitCode: 5,
         retryable: false,
-        details: { exchange: 'kucoin', fingerprint: fingerprint(orphan.apiKey), label: 'keyctl-rot-lost1', subaccount: sub },
+        details: { exchange: 'kucoin', fingerprint: fingerprint(orphan.apiKey), label: 'keyctl-rot-lost1', subaccount: ex.sub },
       });
       expect(err.message).toContain(fingerprint(orphan.apiKey));
       expect(err.hint).toMatch(/KuCoin's web UI .*remark is keyctl-rot-lost1/);
       for (const secret of [orphan.apiKey, orphan.secret, orphan.passphrase!]) expect(`${err.message} ${err.hint}`).not.toContain(secret);
       // Nothing happened at the exchange: the key is still there and still works.
       expect(await listed()).toContain(orphan.apiKey);
-      await expect(adapter.ping({ ...CALL, account, key: orphan })).resolves.toBeUndefined();
+      await expect(ex.adapter.ping({ ...CALL, account: ex.account, key: orphan })).resolves.toBeUndefined();
     });
 
     it('a passphrase KuCoin refuses is reported the same way; the next orphan is still deleted (the sweep goes on)', async () => {
@@ -83,7 +50,7 @@ describe('kucoin, as documented: through the adapter, real ccxt and the sandbox'
       // One failed delete leaves the adapter and the master key usable for the next one.
       await del(second.apiKey, { passphrase: second.passphrase! });
       expect(await listed()).toEqual([first.apiKey]);
-      await expect(adapter.ping({ ...CALL, account, key: second })).rejects.toMatchObject({ code: 'KEY_REJECTED' });
+      await expect(ex.adapter.ping({ ...CALL, account: ex.account, key: second })).rejects.toMatchObject({ code: 'KEY_REJECTED' });
       // With its own passphrase (what keyctl stores with every key it keeps) the first goes too.
       await del(first.apiKey, { passphrase: first.passphrase! });
       expect(await listed()).toEqual([]);
@@ -92,40 +59,40 @@ describe('kucoin, as documented: through the adapter, real ccxt and the sandbox'
 
   describe('the Unified permission', () => {
     it('reads as every trade scope plus an unknown permission: never a pass', async () => {
-      const key = (await sandbox.admin.createKey({
+      const key = (await ex.sandbox.admin.createKey({
         exchange: 'kucoin',
-        owner: sub,
+        owner: ex.sub,
         permissions: 'General,Unified',
         ips: [CLIENT_IP],
         label: 'uta',
       })) as Credentials;
-      const inspection = await adapter.inspect({ ...CALL, account, key, role: 'bot', subaccount: sub });
+      const inspection = await ex.adapter.inspect({ ...CALL, account: ex.account, key, role: 'bot', subaccount: ex.sub });
       expect(inspection.scopes).toEqual(['read', 'spot:trade', 'margin:trade', 'futures:trade', 'unknown:Unified']);
       const codes = (scopes: Array<'spot:trade' | 'margin:trade' | 'futures:trade'>) =>
-        evaluateKey(inspection, { kind: 'bot', scopes, ips: [CLIENT_IP], subaccount: sub }).map((v) => v.code);
+        evaluateKey(inspection, { kind: 'bot', scopes, ips: [CLIENT_IP], subaccount: ex.sub }).map((v) => v.code);
       expect(codes(['spot:trade', 'futures:trade'])).toEqual(['EXCESS_SCOPE', 'UNKNOWN_PERMISSION']);
       expect(codes(['spot:trade', 'margin:trade', 'futures:trade'])).toEqual(['UNKNOWN_PERMISSION']);
       // keyctl never asks for it: KuCoin lets a sub key get only General, Spot, Futures, Margin, InnerTransfer.
-      expect((await adapter.listKeys({ ...CALL, account, master, subaccount: sub }))[0]?.scopes).toContain('unknown:Unified');
+      expect((await ex.adapter.listKeys(ex.masterCall()))[0]?.scopes).toContain('unknown:Unified');
     });
   });
 
   describe('no undocumented expiry', () => {
     it('an expiring key inspects without an expiry (none is documented), and is refused once expired', async () => {
       const soon = new Date(Date.now() + 3 * 86_400_000).toISOString();
-      const key = (await sandbox.admin.createKey({
+      const key = (await ex.sandbox.admin.createKey({
         exchange: 'kucoin',
-        owner: sub,
+        owner: ex.sub,
         permissions: 'General,Spot',
         ips: [CLIENT_IP],
         label: 'exp',
         expiresAt: soon,
       })) as Credentials;
-      const inspection = await adapter.inspect({ ...CALL, account, key, role: 'bot', subaccount: sub });
+      const inspection = await ex.adapter.inspect({ ...CALL, account: ex.account, key, role: 'bot', subaccount: ex.sub });
       expect(inspection.expiresAt).toBeUndefined();
-      expect(evaluateKey(inspection, { kind: 'bot', scopes: ['spot:trade'], ips: [CLIENT_IP], subaccount: sub })).toEqual([]);
-      await sandbox.admin.tamper(key.apiKey, { expiresAt: new Date(Date.now() - 1000).toISOString() });
-      await expect(adapter.inspect({ ...CALL, account, key, role: 'bot', subaccount: sub })).rejects.toMatchObject({
+      expect(evaluateKey(inspection, { kind: 'bot', scopes: ['spot:trade'], ips: [CLIENT_IP], subaccount: ex.sub })).toEqual([]);
+      await ex.sandbox.admin.tamper(key.apiKey, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+      await expect(ex.adapter.inspect({ ...CALL, account: ex.account, key, role: 'bot', subaccount: ex.sub })).rejects.toMatchObject({
         code: 'KEY_REJECTED',
       });
     });
@@ -137,14 +104,14 @@ describe('kucoin, as documented: through the adapter, real ccxt and the sandbox'
       ['! * and a quote (the HTTP stack escapes the quote after signing; KuCoin decodes it back)', "FAKE!*'pass3"],
     ])('deletes a key whose passphrase holds %s', async (_name, passphrase) => {
       // An imported key may carry any passphrase KuCoin allows (7-32 characters, no spaces), not only keyctl's own.
-      const key = await sandbox.admin.createKey({
+      const key = await ex.sandbox.admin.createKey({
         exchange: 'kucoin',
-        owner: sub,
+        owner: ex.sub,
         permissions: 'General,Spot',
         ips: [CLIENT_IP],
         passphrase,
       });
-      await adapter.ping({ ...CALL, account, key: key as Credentials });
+      await ex.adapter.ping({ ...CALL, account: ex.account, key: key as Credentials });
       await del(key.apiKey, { passphrase });
       expect(await listed()).toEqual([]);
     });
@@ -154,9 +121,9 @@ describe('kucoin, as documented: through the adapter, real ccxt and the sandbox'
       ['& #', 'FAKE&pa#s1'],
       ['%', 'FAKE%41pass'],
     ])('refuses up front to send a passphrase holding %s (it would arrive changed): delete it in the web UI', async (_name, passphrase) => {
-      const key = await sandbox.admin.createKey({
+      const key = await ex.sandbox.admin.createKey({
         exchange: 'kucoin',
-        owner: sub,
+        owner: ex.sub,
         permissions: 'General,Spot',
         ips: [CLIENT_IP],
         passphrase,
