@@ -1,6 +1,7 @@
 /**
- * Starts and stops a moto server (`python3 -m moto.server`), the third-party AWS emulator the AWS provider's tests run
- * against. One server per test file, on a free port, killed by its own pid when the file is done.
+ * Starts and stops a moto server (moto's own application, served one request at a time: SERIAL_MOTO), the third-party
+ * AWS emulator the AWS provider's tests run against. One server per test file, on a free port, killed by its own pid
+ * when the file is done.
  *
  * Without moto the AWS tests are skipped, with the reason in the test name; with CI=true they run anyway and fail,
  * so a CI image that lost moto cannot go green silently.
@@ -47,6 +48,25 @@ async function answers(endpoint: string): Promise<boolean> {
   }
 }
 
+/**
+ * moto's own server (`python3 -m moto.server`, moto/server.py) runs werkzeug with `threaded=True`, and moto's
+ * DynamoDB TransactWriteItems (moto/dynamodb/models/__init__.py, transact_write_items) checks each condition and then
+ * writes, with no lock, restoring a copy of the table taken at its start when it fails: two concurrent transactions can
+ * both pass `attribute_not_exists`, and a failing one can undo another's write. DynamoDB's transactions are serializable
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-isolation), so
+ * the same application served one request at a time: each call is whole, as AWS makes it, and races between calls,
+ * which the coordination contract tests, are the real ones.
+ */
+const SERIAL_MOTO = [
+  'import os, sys',
+  'from werkzeug.serving import run_simple',
+  'from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app',
+  'port = int(sys.argv[1])',
+  "os.environ.setdefault('MOTO_PORT', str(port))",
+  'app = DomainDispatcherApplication(create_backend_app)',
+  "run_simple('127.0.0.1', port, app, threaded=False)",
+].join('\n');
+
 /** Starts moto on a free port and waits until it answers HTTP. */
 export async function startMoto(timeoutMs = 30_000): Promise<MotoServer> {
   if (!motoAvailable) {
@@ -56,7 +76,7 @@ export async function startMoto(timeoutMs = 30_000): Promise<MotoServer> {
   }
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(PYTHON, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+  const child: ChildProcess = spawn(PYTHON, ['-c', SERIAL_MOTO, String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
